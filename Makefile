@@ -1,0 +1,55 @@
+# Proofdesk: `make run` opens the app on a demo project; `make test` runs the whole suite.
+# Both set up what is missing on first use: Debian packages Qt needs, a .venv with every
+# Python dependency (pinned in pyproject.toml), the project itself in editable mode.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the Qt xcb platform plugin needs to open a window under X, plus Xvfb
+# and tools used for screenshots of the real window.
+APT_PACKAGES := libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 \
+	libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libegl1 libgl1 \
+	libfontconfig1 libdbus-1-3 xvfb xauth
+APT_STAMP := $(VENV)/.apt
+
+.PHONY: run test lint setup system-packages clean bundle test-bundle bench
+
+run: setup
+	$(BIN)/proofdesk gui $(PROJECT)
+
+test: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check app core ml tests bench
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check app core ml tests bench
+
+setup: $(APT_STAMP) $(STAMP)
+
+$(APT_STAMP):
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "Qt needs these Debian packages; please run:"; \
+			echo "  sudo apt-get install -y$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+	@mkdir -p $(VENV) && touch $(APT_STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,234 @@
+"""The ``proofdesk`` command line: a thin layer over the functions the GUI uses too.
+
+The project folder is always the first argument. Errors print one line and exit non-zero;
+``--debug`` shows the traceback. Heavy modules (Qt, OpenCV, Tesseract, onnxruntime) are
+imported inside the command that needs them, so ``proofdesk pages`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from core import __version__
+from core.errors import ProofdeskError
+
+
+def default_user() -> str:
+    try:
+        return os.environ.get("PROOFDESK_USER") or getpass.getuser()
+    except Exception:  # getpass fails in some containers without a passwd entry
+        return "user"
+
+
+class Progress:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, label: str, stream=None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.start = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, note: str = "") -> None:
+        t = time.monotonic()
+        if not self.tty and done != total and t - self._last < 2.0:
+            return
+        self._last = t
+        width = 30
+        filled = int(width * done / total) if total else width
+        rate = done / max(t - self.start, 1e-6)
+        eta = (total - done) / rate if rate > 0 else 0
+        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+                f"  {rate:.1f}/s  eta {eta:.0f}s  {Path(note).name[:30]}")
+        if self.tty:
+            self.stream.write("\r" + line.ljust(100))
+            if done == total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _open(path: str):
+    from core.project import Project
+
+    return Project.open(path)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def cmd_init(args) -> int:
+    from core.model import FieldSchema
+    from core.project import Project
+
+    fields = FieldSchema.preset(args.preset).fields
+    project = Project.create(args.project, fields=fields)
+    print(f"created project {project.root} (fields: {', '.join(fields)})")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from core.importer import ImportOptions, import_paths
+
+    project = _open(args.project)
+    cancel = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame):
+        # First Ctrl-C finishes the file in hand and stops; a second one aborts.
+        cancel.set()
+        signal.signal(signal.SIGINT, previous)
+        print("\ncancelling after the current file (Ctrl-C again to abort)...", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        summary = import_paths(
+            project,
+            args.paths,
+            ImportOptions(dpi=args.dpi, max_pixels=args.max_pixels, reference=args.reference, user=args.user),
+            progress=None if args.quiet else Progress("import"),
+            cancel=cancel,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.failures and not summary.imported and not summary.duplicates else 0
+
+
+def cmd_pages(args) -> int:
+    project = _open(args.project)
+    pages = project.store.pages(args.status)
+    if args.json:
+        print(json.dumps([{"id": p.id, "name": p.name, "status": p.status.value, "width": p.width,
+                           "height": p.height} for p in pages], indent=1))
+        return 0
+    print(f"{'id':>5}  {'status':<12} {'size':>11}  name")
+    for p in pages:
+        print(f"{p.id:>5}  {p.status.value:<12} {f'{p.width}x{p.height}':>11}  {p.name}")
+    print(f"{len(pages)} page(s)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from core.export import export_project
+
+    project = _open(args.project)
+    n = export_project(project, args.out, copy_images=not args.no_images, status=args.status)
+    print(f"exported {n} page(s) to {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    import platform
+
+    print(f"Proofdesk {__version__}, Python {platform.python_version()} on {platform.system()} {platform.machine()}")
+    from ml import runtime_info  # imports tesserocr / onnxruntime lazily inside
+
+    for key, value in runtime_info().items():
+        print(f"{key}: {value}")
+    if args.project:
+        project = _open(args.project)
+        counts = project.store.status_counts()
+        print(f"project: {project.root}")
+        print(f"documents: {len(project.store.documents())}, pages: {sum(counts.values())}")
+        for status, n in sorted(counts.items()):
+            print(f"  {status}: {n}")
+        print(f"fields: {', '.join(project.store.fields())}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    from app.main import run_gui
+
+    return run_gui(args.project)
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proofdesk",
+        description="Proofdesk: human-in-the-loop OCR. Correct what the machine read; "
+        "the corrections train the model that reads the next batch.",
+    )
+    parser.add_argument("--version", action="version", version=f"proofdesk {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--user", default=default_user(), help="who is working (default: the OS user)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a new project folder")
+    p.add_argument("project")
+    p.add_argument("--preset", choices=["receipt", "invoice"], default="receipt",
+                   help="field names to start with (default: receipt)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("import", help="import images and PDFs (files and folders)")
+    p.add_argument("project")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--reference", action="store_true",
+                   help="keep the reference lines and fields from <image>.json beside each image")
+    p.add_argument("--dpi", type=int, default=300, help="PDF render resolution (default 300)")
+    p.add_argument("--max-pixels", type=int, default=150_000_000, help="refuse pages above this many pixels")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("pages", help="list the pages of a project")
+    p.add_argument("project")
+    p.add_argument("--status", choices=["new", "prefilled", "in_progress", "done", "approved", "rejected"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_pages)
+
+    p = sub.add_parser("export", help="write one JSON per page (regions, text, fields) to a folder")
+    p.add_argument("project")
+    p.add_argument("out")
+    p.add_argument("--status", choices=["new", "prefilled", "in_progress", "done", "approved", "rejected"])
+    p.add_argument("--no-images", action="store_true", help="write the JSON files only")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="versions, engines, devices, and a project's counts")
+    p.add_argument("project", nargs="?")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("gui", help="open the app (on PROJECT, or the last/demo project)")
+    p.add_argument("project", nargs="?")
+    p.set_defaults(func=cmd_gui)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except ProofdeskError as exc:
+        if args.debug:
+            raise
+        print(f"proofdesk: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("proofdesk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"proofdesk: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

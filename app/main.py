@@ -1,0 +1,88 @@
+"""Start the GUI: pick the project (given, last used, or the demo), show progress, open the window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen
+
+from core.errors import ProofdeskError
+from core.project import DB_NAME, Project
+
+from .errors import install_excepthook
+
+
+def data_dir() -> Path:
+    override = os.environ.get("PROOFDESK_DATA_DIR")
+    if override:
+        return Path(override)
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+
+def _splash() -> QSplashScreen:
+    pixmap = QPixmap(480, 200)
+    pixmap.fill(QColor(34, 52, 78))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor("white"))
+    font = QFont()
+    font.setPointSize(26)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(pixmap.rect().adjusted(0, -30, 0, 0), Qt.AlignmentFlag.AlignCenter, "Proofdesk")
+    painter.end()
+    splash = QSplashScreen(pixmap)
+    splash.show()
+    return splash
+
+
+def resolve_project(path: str | None, settings: QSettings, user: str, report) -> Project:
+    """The project to open: the one asked for, else the last one, else the demo project."""
+    if path:
+        return Project.open_or_create(path)
+    last = settings.value("last_project")
+    if last and (Path(last) / DB_NAME).exists():
+        try:
+            return Project.open(last)
+        except ProofdeskError:
+            pass  # fall back to the demo rather than refusing to start
+    from .demo import ensure_demo_project
+
+    report("Creating the demo project...")
+    return ensure_demo_project(data_dir() / "demo-project", user,
+                               progress=lambda d, t, n: report(f"Creating the demo project ({d}/{t})..."))
+
+
+def run_gui(project_path: str | None = None, user: str | None = None) -> int:
+    from .cli import default_user
+
+    QCoreApplication.setOrganizationName("Proofdesk")
+    QCoreApplication.setApplicationName("Proofdesk")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    install_excepthook()
+    user = user or default_user()
+    splash = _splash()
+
+    def report(message: str) -> None:
+        splash.showMessage(message, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter, QColor("white"))
+        app.processEvents()
+
+    settings = QSettings()
+    report("Opening the project...")
+    try:
+        project = resolve_project(project_path, settings, user, report)
+    except ProofdeskError as exc:
+        splash.close()
+        print(f"proofdesk: error: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "Cannot open project", str(exc))
+        return 1
+    report("Loading the window...")
+    from .main_window import MainWindow
+
+    window = MainWindow(project, user, settings)
+    window.show()
+    splash.finish(window)
+    return app.exec()

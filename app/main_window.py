@@ -1,0 +1,210 @@
+"""The main window: wires the page list, the page view and the menus together. Nothing more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QSplitter,
+)
+
+from core.errors import ProofdeskError
+from core.importer import ImportOptions, import_paths
+from core.project import Project
+
+from .errors import show_error
+from .page_list import PageList
+from .page_view import PageView
+from .workers import Worker, start
+
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project: Project, user: str, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.user = user
+        self.project: Project | None = None
+        self.workers: set[Worker] = set()
+        self.resize(1400, 900)
+
+        self.page_list = PageList()
+        self.page_view = PageView()
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.page_list)
+        splitter.addWidget(self.page_view)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([360, 1040])
+        self.setCentralWidget(splitter)
+        self.zoom_label = QLabel()
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self.page_view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+
+        self._build_menus()
+        self.page_list.selectionModel().selectionChanged.connect(self._on_selection)
+        self.open_project(project)
+
+    # -- menus ---------------------------------------------------------------------------------
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New project...", self.new_project_dialog, QKeySequence.StandardKey.New)
+        self._action(file_menu, "&Open project...", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Import files...", self.import_dialog, "Ctrl+I")
+        self._action(file_menu, "Import &folder...", self.import_folder_dialog, "Ctrl+Shift+I")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "Zoom &in", lambda: self.page_view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        self._action(view_menu, "Zoom &out", lambda: self.page_view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        self._action(view_menu, "Fit &page", lambda: self.page_view.fit("page"), "Ctrl+0")
+        self._action(view_menu, "Fit &width", lambda: self.page_view.fit("width"), "Ctrl+9")
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_projects():
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _=False, p=path: self._open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_projects()))
+
+    def recent_projects(self) -> list[str]:
+        value = self.settings.value("recent_projects", [])
+        if isinstance(value, str):
+            value = [value]
+        return [p for p in (value or []) if (Path(p) / "proofdesk.db").exists()]
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self.recent_projects() if p != str(path)]
+        self.settings.setValue("recent_projects", recent[:MAX_RECENT])
+        self.settings.setValue("last_project", str(path))
+
+    # -- project -------------------------------------------------------------------------------
+    def open_project(self, project: Project) -> None:
+        if self.project is not None and self.project is not project:
+            self.project.close()
+        self.project = project
+        self.setWindowTitle(f"Proofdesk - {project.name}")
+        self._remember(project.root)
+        self._refresh_recent_menu()
+        self.reload_pages()
+        if self.page_list.model_.pages:
+            self.page_list.selectRow(0)
+        else:
+            self.page_view.clear()
+
+    def reload_pages(self) -> None:
+        selected = self.page_list.selected_page_ids()
+        self.page_list.model_.set_pages(self.project.store.pages())
+        for page_id in selected[:1]:
+            self.page_list.select_page(page_id)
+        counts = self.project.store.status_counts()
+        total = sum(counts.values())
+        parts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+        self.statusBar().showMessage(f"{total} page(s)" + (f": {parts}" if parts else ""))
+
+    def _on_selection(self, *_):
+        ids = self.page_list.selected_page_ids()
+        if ids:
+            self.show_page(ids[0])
+
+    def show_page(self, page_id: int) -> None:
+        page = self.project.store.get_page(page_id)
+        try:
+            path = self.project.image_path(page)
+        except FileNotFoundError as exc:
+            self.page_view.clear()
+            self.statusBar().showMessage(str(exc))
+            return
+        self.page_view.set_page(str(path), self.project.store.regions(page_id))
+
+    def _open_path(self, path: str) -> None:
+        try:
+            self.open_project(Project.open(path))
+        except ProofdeskError as exc:
+            show_error(self, "Cannot open project", str(exc))
+
+    def open_project_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open project folder")
+        if path:
+            self._open_path(path)
+
+    def new_project_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project")
+        if not path:
+            return
+        try:
+            self.open_project(Project.create(path))
+        except ProofdeskError as exc:
+            show_error(self, "Cannot create project", str(exc))
+
+    # -- import --------------------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import documents", "",
+            "Documents (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.pdf);;All files (*)")
+        if files:
+            self.import_files(files)
+
+    def import_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a folder of documents")
+        if folder:
+            self.import_files([folder])
+
+    def import_files(self, paths: list[str], reference: bool = False) -> Worker:
+        """Import on a worker thread with a progress dialog; the window stays responsive."""
+        project, user = self.project, self.user
+
+        def job(progress, cancel):
+            return import_paths(project, paths, ImportOptions(user=user, reference=reference),
+                                progress=progress, cancel=cancel)
+
+        worker = Worker(job)
+        dialog = QProgressDialog("Importing...", "Cancel", 0, 0, self)
+        dialog.setWindowTitle("Import")
+        dialog.setMinimumDuration(300)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.canceled.connect(worker.cancel.set)
+
+        def on_progress(done, total, note):
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            dialog.setLabelText(f"Importing {Path(note).name} ({done}/{total})")
+
+        def on_finished(summary):
+            self.reload_pages()
+            lines = summary.lines()
+            self.statusBar().showMessage("; ".join(lines[:2]), 10000)
+            if summary.failures:
+                QMessageBox.warning(self, "Import finished with problems", "\n".join(lines[:40]))
+
+        worker.signals.progress.connect(on_progress)
+        worker.signals.finished.connect(on_finished)
+        worker.signals.failed.connect(lambda msg, tb: show_error(self, "Import failed", msg, tb))
+        worker.signals.done.connect(dialog.reset)
+        worker.signals.done.connect(lambda: self.workers.discard(worker))
+        self.workers.add(worker)
+        start(worker)
+        return worker
+
+    def closeEvent(self, event) -> None:
+        for worker in list(self.workers):
+            worker.cancel.set()
+        super().closeEvent(event)

@@ -1,0 +1,596 @@
+"""The SQLite store: the only code that writes a project database.
+
+- WAL mode: readers never wait for the writer, and a crash loses at most the action in flight.
+- One transaction per user action (``BEGIN IMMEDIATE`` ... ``COMMIT``), and every change a
+  person makes is written to the append-only ``edits`` log in the same transaction. Undo and
+  redo replay that log, so they survive restarts and are recorded like any other change.
+- One connection per thread: the GUI thread and worker threads never share a connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import schema
+from .errors import ConflictError, NotFoundError
+from .model import (
+    HUMAN,
+    Document,
+    Page,
+    PageStatus,
+    PredictedRegion,
+    Prediction,
+    Region,
+    Role,
+    User,
+    quad_bounds,
+)
+
+#: Region columns a person can change through an action, and how they are stored.
+EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked")
+
+
+def now() -> str:
+    """UTC timestamp, ISO 8601 with microseconds (sorts as text)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _to_db(field: str, value: Any) -> Any:
+    if field == "points":
+        return json.dumps([list(map(float, p)) for p in value])
+    if field in ("deleted", "locked"):
+        return int(bool(value))
+    return value
+
+
+def _row_to_region(row: sqlite3.Row) -> Region:
+    points = tuple(tuple(p) for p in json.loads(row["points"]))
+    return Region(
+        id=row["id"],
+        page_id=row["page_id"],
+        points=points,  # type: ignore[arg-type]
+        text=row["text"],
+        label=row["label"],
+        confidence=row["confidence"],
+        origin=row["origin"],
+        prediction_id=row["prediction_id"],
+        pred_index=row["pred_index"],
+        deleted=bool(row["deleted"]),
+        locked=bool(row["locked"]),
+        version=row["version"],
+    )
+
+
+def _row_to_page(row: sqlite3.Row) -> Page:
+    return Page(
+        id=row["id"],
+        document_id=row["document_id"],
+        page_no=row["page_no"],
+        name=row["name"],
+        image_sha256=row["image_sha256"],
+        width=row["width"],
+        height=row["height"],
+        status=PageStatus(row["status"]),
+        assignee=row["assignee"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        done_by=row["done_by"],
+        done_at=row["done_at"],
+    )
+
+
+def _row_to_document(row: sqlite3.Row) -> Document:
+    return Document(**{k: row[k] for k in row.keys()})
+
+
+class Action:
+    """The writer handed out inside ``Store.action``: every change goes to the edit log."""
+
+    def __init__(self, conn: sqlite3.Connection, action_id: int, user: str, page_id: int | None):
+        self.conn = conn
+        self.id = action_id
+        self.user = user
+        self.page_id = page_id
+        self.ts = now()
+        self.changed_regions: list[int] = []
+
+    def _log(self, region_id: int | None, field: str, before: Any, after: Any, page_id=None) -> None:
+        self.conn.execute(
+            "INSERT INTO edits (action_id, ts, user, page_id, region_id, field, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.id,
+                self.ts,
+                self.user,
+                page_id if page_id is not None else self.page_id,
+                region_id,
+                field,
+                json.dumps(before),
+                json.dumps(after),
+            ),
+        )
+
+    def _touch_page(self, page_id: int) -> None:
+        # The first human change moves a page from new/pre-filled to in progress.
+        self.conn.execute(
+            "UPDATE pages SET status = CASE WHEN status IN ('new', 'prefilled') THEN 'in_progress'"
+            " ELSE status END, updated_at = ? WHERE id = ?",
+            (self.ts, page_id),
+        )
+
+    def add_region(
+        self,
+        page_id: int,
+        points,
+        text: str = "",
+        label: str | None = None,
+        confidence: float | None = None,
+    ) -> int:
+        """A region drawn by a person."""
+        x0, y0, x1, y1 = quad_bounds(points)
+        cur = self.conn.execute(
+            "INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence, origin,"
+            " touched, created_at, updated_at, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?,?)",
+            (page_id, _to_db("points", points), x0, y0, x1, y1, text, label, confidence, HUMAN,
+             self.ts, self.ts, self.user),
+        )
+        region_id = cur.lastrowid
+        after = {"points": json.loads(_to_db("points", points)), "text": text, "label": label}
+        self._log(region_id, "region", None, after, page_id=page_id)
+        self._touch_page(page_id)
+        self.changed_regions.append(region_id)
+        return region_id
+
+    def update_region(self, region_id: int, expected_version: int | None = None, **changes: Any) -> int:
+        """Change editable fields of a region; return its new version.
+
+        ``expected_version`` is the version the caller loaded; when the region has moved on
+        since (another window changed it), ConflictError is raised and nothing is written.
+        """
+        unknown = set(changes) - set(EDITABLE_REGION_FIELDS)
+        if unknown:
+            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+        row = self.conn.execute("SELECT * FROM regions WHERE id = ?", (region_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"region {region_id} does not exist")
+        if expected_version is not None and row["version"] != expected_version:
+            raise ConflictError(
+                f"region {region_id} was changed by {row['updated_by']} at {row['updated_at']}"
+                f" (version {row['version']}, this window had {expected_version})"
+            )
+        sets, params = [], []
+        for field, value in changes.items():
+            new = _to_db(field, value)
+            old = row[field]
+            if new == old:
+                continue
+            before = json.loads(old) if field == "points" else old
+            after = json.loads(new) if field == "points" else new
+            self._log(region_id, field, before, after, page_id=row["page_id"])
+            sets.append(f"{field} = ?")
+            params.append(new)
+            if field == "points":
+                x0, y0, x1, y1 = quad_bounds(value)
+                sets.append("x0 = ?, y0 = ?, x1 = ?, y1 = ?")
+                params += [x0, y0, x1, y1]
+        if not sets:
+            return row["version"]
+        version = row["version"] + 1
+        self.conn.execute(
+            f"UPDATE regions SET {', '.join(sets)}, version = ?, touched = 1, updated_at = ?,"
+            " updated_by = ? WHERE id = ?",
+            (*params, version, self.ts, self.user, region_id),
+        )
+        self._touch_page(row["page_id"])
+        self.changed_regions.append(region_id)
+        return version
+
+    def delete_region(self, region_id: int, expected_version: int | None = None) -> int:
+        """Deleting is a flag, so moderation can still count a deleted prediction."""
+        return self.update_region(region_id, expected_version, deleted=True)
+
+    def set_page_status(self, page_id: int, status: PageStatus) -> None:
+        row = self.conn.execute("SELECT status FROM pages WHERE id = ?", (page_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"page {page_id} does not exist")
+        status = PageStatus(status)
+        if row["status"] == status.value:
+            return
+        self._log(None, "status", row["status"], status.value, page_id=page_id)
+        done_by, done_at = (self.user, self.ts) if status == PageStatus.DONE else (None, None)
+        self.conn.execute(
+            "UPDATE pages SET status = ?, updated_at = ?, done_by = COALESCE(?, done_by),"
+            " done_at = COALESCE(?, done_at) WHERE id = ?",
+            (status.value, self.ts, done_by, done_at, page_id),
+        )
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self.conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        schema.migrate(Database(conn))
+
+    # -- connections -------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per action.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            # NORMAL is durable in WAL mode across application crashes (only a power cut can
+            # lose the last commits); FULL makes every keystroke wait for fsync.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested calls join the outer one."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, tuple(params)).fetchall()
+
+    # -- settings, users, fields -------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def ensure_user(self, name: str, role: Role = Role.ANNOTATOR) -> User:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO users (name, role, created_at) VALUES (?, ?, ?)",
+                (name, Role(role).value, now()),
+            )
+            row = c.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return User(id=row["id"], name=row["name"], role=Role(row["role"]))
+
+    def fields(self) -> list[str]:
+        return [r["name"] for r in self.query("SELECT name FROM fields ORDER BY position")]
+
+    def set_fields(self, names: list[str]) -> None:
+        clean = [n.strip() for n in names if n.strip()]
+        if len(set(clean)) != len(clean):
+            raise ValueError("field names must be unique")
+        with self.transaction() as c:
+            c.execute("DELETE FROM fields")
+            c.executemany("INSERT INTO fields (name, position) VALUES (?, ?)",
+                          [(n, i) for i, n in enumerate(clean)])
+
+    # -- documents and pages -------------------------------------------------------------
+    def find_document(self, sha256: str) -> Document | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return _row_to_document(row) if row else None
+
+    def add_document(self, doc: Document, pages: list[Page], references: list[dict | None] | None = None) -> int:
+        """Insert a document with all its pages (and their reference lines) in one transaction.
+
+        Either everything lands or nothing does: no half documents.
+        """
+        stamp = now()
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO documents (name, sha256, source, kind, imported_at, imported_by, batch,"
+                " page_count) VALUES (?,?,?,?,?,?,?,?)",
+                (doc.name, doc.sha256, doc.source, doc.kind, doc.imported_at or stamp,
+                 doc.imported_by, doc.batch, len(pages)),
+            )
+            doc_id = cur.lastrowid
+            for i, page in enumerate(pages):
+                cur = c.execute(
+                    "INSERT INTO pages (document_id, page_no, name, image_sha256, width, height,"
+                    " status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (doc_id, page.page_no, page.name, page.image_sha256, page.width, page.height,
+                     PageStatus.NEW.value, stamp, stamp),
+                )
+                ref = references[i] if references else None
+                if ref is not None:
+                    c.execute(
+                        "INSERT INTO page_references (page_id, lines, fields, source) VALUES (?,?,?,?)",
+                        (cur.lastrowid, json.dumps(ref["lines"]), json.dumps(ref.get("fields", {})),
+                         ref.get("source", "")),
+                    )
+        return doc_id
+
+    def documents(self) -> list[Document]:
+        return [_row_to_document(r) for r in self.query("SELECT * FROM documents ORDER BY id")]
+
+    def get_document(self, doc_id: int) -> Document:
+        row = self.conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"document {doc_id} does not exist")
+        return _row_to_document(row)
+
+    def pages(self, status: str | PageStatus | None = None) -> list[Page]:
+        if status is None:
+            rows = self.query("SELECT * FROM pages ORDER BY document_id, page_no")
+        else:
+            rows = self.query("SELECT * FROM pages WHERE status = ? ORDER BY document_id, page_no",
+                              (PageStatus(status).value,))
+        return [_row_to_page(r) for r in rows]
+
+    def get_page(self, page_id: int) -> Page:
+        row = self.conn.execute("SELECT * FROM pages WHERE id = ?", (page_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"page {page_id} does not exist")
+        return _row_to_page(row)
+
+    def count_pages(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
+
+    def status_counts(self) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in self.query("SELECT status, COUNT(*) n FROM pages GROUP BY status")}
+
+    def reference(self, page_id: int) -> dict | None:
+        row = self.conn.execute("SELECT * FROM page_references WHERE page_id = ?", (page_id,)).fetchone()
+        if row is None:
+            return None
+        return {"lines": json.loads(row["lines"]), "fields": json.loads(row["fields"]), "source": row["source"]}
+
+    # -- regions -------------------------------------------------------------------------
+    def regions(self, page_id: int, include_deleted: bool = False) -> list[Region]:
+        """A page's regions in reading order (top to bottom, then left to right)."""
+        sql = "SELECT * FROM regions WHERE page_id = ?"
+        if not include_deleted:
+            sql += " AND deleted = 0"
+        rows = self.query(sql, (page_id,))
+        regions = [_row_to_region(r) for r in rows]
+        return sort_reading_order(regions)
+
+    def get_region(self, region_id: int) -> Region:
+        row = self.conn.execute("SELECT * FROM regions WHERE id = ?", (region_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"region {region_id} does not exist")
+        return _row_to_region(row)
+
+    # -- predictions -----------------------------------------------------------------------
+    def has_prediction(self, page_id: int, engine: str, config_hash: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM predictions WHERE page_id = ? AND engine = ? AND config_hash = ? LIMIT 1",
+            (page_id, engine, config_hash),
+        ).fetchone()
+        return row is not None
+
+    def add_prediction(self, pred: Prediction) -> int:
+        """Write an immutable Prediction and make it the page's pre-filled regions.
+
+        Regions a person touched are kept as they are; untouched machine regions from an
+        earlier prediction are replaced, and a new predicted region that overlaps a touched
+        one is not added (the person's version wins).
+        """
+        stamp = now()
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO predictions (page_id, engine, engine_version, model_version, config,"
+                " config_hash, regions, duration_s, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (pred.page_id, pred.engine, pred.engine_version, pred.model_version,
+                 json.dumps(pred.config, sort_keys=True), pred.config_hash,
+                 json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp),
+            )
+            pred_id = cur.lastrowid
+            c.execute("DELETE FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?",
+                      (pred.page_id, HUMAN))
+            kept = [quad_bounds(json.loads(r["points"])) for r in c.execute(
+                "SELECT points FROM regions WHERE page_id = ? AND deleted = 0", (pred.page_id,))]
+            rows = []
+            for i, r in enumerate(pred.regions):
+                bounds = quad_bounds(r.points)
+                if any(_iou(bounds, k) >= 0.5 for k in kept):
+                    continue
+                rows.append((pred.page_id, _to_db("points", r.points), *bounds, r.text, r.label,
+                             r.confidence, "prediction", pred_id, i, stamp, stamp, pred.engine))
+            c.executemany(
+                "INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence,"
+                " origin, prediction_id, pred_index, created_at, updated_at, updated_by)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            c.execute(
+                "UPDATE pages SET status = CASE WHEN status = 'new' THEN 'prefilled' ELSE status END,"
+                " updated_at = ? WHERE id = ?",
+                (stamp, pred.page_id),
+            )
+        return pred_id
+
+    def predictions(self, page_id: int) -> list[Prediction]:
+        rows = self.query("SELECT * FROM predictions WHERE page_id = ? ORDER BY id", (page_id,))
+        return [
+            Prediction(
+                id=r["id"], page_id=r["page_id"], engine=r["engine"], engine_version=r["engine_version"],
+                model_version=r["model_version"], config=json.loads(r["config"]),
+                config_hash=r["config_hash"], duration_s=r["duration_s"], created_at=r["created_at"],
+                regions=tuple(
+                    PredictedRegion(points=tuple(tuple(p) for p in d["points"]), text=d["text"],
+                                    confidence=d["confidence"], label=d.get("label"))
+                    for d in json.loads(r["regions"])
+                ),
+            )
+            for r in rows
+        ]
+
+    # -- actions: every human change ----------------------------------------------------------
+    @contextlib.contextmanager
+    def action(self, user: str, page_id: int | None, label: str) -> Iterator[Action]:
+        """One user action: one transaction, one ``actions`` row, its ``edits`` rows.
+
+        >>> # with store.action("ana", page.id, "edit text") as a:
+        >>> #     a.update_region(region.id, text="TOTAL")
+        """
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO actions (page_id, user, ts, label) VALUES (?,?,?,?)",
+                            (page_id, user, now(), label))
+            yield Action(c, cur.lastrowid, user, page_id)
+
+    # Convenience wrappers: one action each.
+    def add_region(self, user: str, page_id: int, points, text: str = "", label: str | None = None) -> int:
+        with self.action(user, page_id, "add region") as a:
+            return a.add_region(page_id, points, text=text, label=label)
+
+    def update_region(self, user: str, region_id: int, expected_version: int | None = None, **changes) -> int:
+        page_id = self.get_region(region_id).page_id
+        with self.action(user, page_id, "edit " + ",".join(sorted(changes))) as a:
+            return a.update_region(region_id, expected_version, **changes)
+
+    def delete_regions(self, user: str, region_ids: list[int]) -> None:
+        if not region_ids:
+            return
+        page_id = self.get_region(region_ids[0]).page_id
+        with self.action(user, page_id, f"delete {len(region_ids)} region(s)") as a:
+            for rid in region_ids:
+                a.delete_region(rid)
+
+    def set_page_status(self, user: str, page_id: int, status: PageStatus) -> None:
+        with self.action(user, page_id, f"mark {PageStatus(status).value}") as a:
+            a.set_page_status(page_id, status)
+
+    def edits(self, page_id: int | None = None) -> list[dict]:
+        if page_id is None:
+            rows = self.query("SELECT * FROM edits ORDER BY id")
+        else:
+            rows = self.query("SELECT * FROM edits WHERE page_id = ? ORDER BY id", (page_id,))
+        return [dict(r) | {"before": json.loads(r["before"]), "after": json.loads(r["after"])} for r in rows]
+
+    # -- undo / redo ------------------------------------------------------------------------
+    def _undo_target(self, c, user: str, page_id: int) -> sqlite3.Row | None:
+        return c.execute(
+            "SELECT * FROM actions WHERE page_id = ? AND user = ? AND kind = 'do' AND undone = 0"
+            " AND EXISTS (SELECT 1 FROM edits WHERE action_id = actions.id)"
+            " ORDER BY id DESC LIMIT 1",
+            (page_id, user),
+        ).fetchone()
+
+    def _redo_target(self, c, user: str, page_id: int) -> sqlite3.Row | None:
+        # Redo is possible only for actions undone after the user's last new action.
+        last_do = c.execute(
+            "SELECT COALESCE(MAX(id), 0) FROM actions WHERE page_id = ? AND user = ? AND kind = 'do'"
+            " AND EXISTS (SELECT 1 FROM edits WHERE action_id = actions.id)",
+            (page_id, user),
+        ).fetchone()[0]
+        return c.execute(
+            "SELECT t.* FROM actions u JOIN actions t ON t.id = u.target"
+            " WHERE u.page_id = ? AND u.user = ? AND u.kind = 'undo' AND u.id > ? AND t.undone = 1"
+            " ORDER BY u.id DESC LIMIT 1",
+            (page_id, user, last_do),
+        ).fetchone()
+
+    def can_undo(self, user: str, page_id: int) -> bool:
+        return self._undo_target(self.conn, user, page_id) is not None
+
+    def can_redo(self, user: str, page_id: int) -> bool:
+        return self._redo_target(self.conn, user, page_id) is not None
+
+    def undo(self, user: str, page_id: int) -> list[int]:
+        """Revert the user's last action on the page; return the regions it changed."""
+        return self._replay(user, page_id, undo=True)
+
+    def redo(self, user: str, page_id: int) -> list[int]:
+        """Re-apply the action the user undid last; return the regions it changed."""
+        return self._replay(user, page_id, undo=False)
+
+    def _replay(self, user: str, page_id: int, undo: bool) -> list[int]:
+        with self.transaction() as c:
+            target = (self._undo_target if undo else self._redo_target)(c, user, page_id)
+            if target is None:
+                return []
+            edits = c.execute("SELECT * FROM edits WHERE action_id = ? ORDER BY id", (target["id"],)).fetchall()
+            kind = "undo" if undo else "redo"
+            cur = c.execute(
+                "INSERT INTO actions (page_id, user, ts, label, kind, target) VALUES (?,?,?,?,?,?)",
+                (page_id, user, now(), f"{kind} {target['label']}", kind, target["id"]),
+            )
+            act = Action(c, cur.lastrowid, user, page_id)
+            for e in (reversed(edits) if undo else edits):
+                before, after = json.loads(e["before"]), json.loads(e["after"])
+                value = before if undo else after
+                if e["field"] == "status":
+                    act.set_page_status(e["page_id"], PageStatus(value))
+                elif e["field"] == "region":
+                    # Undoing a creation hides the region; redoing shows it again.
+                    act.update_region(e["region_id"], deleted=undo)
+                else:
+                    if e["field"] == "points":
+                        value = [tuple(p) for p in value]
+                    act.update_region(e["region_id"], **{e["field"]: value})
+            c.execute("UPDATE actions SET undone = ? WHERE id = ?", (1 if undo else 0, target["id"]))
+            return sorted(set(act.changed_regions))
+
+
+def _pred_region_json(r: PredictedRegion) -> dict:
+    return {"points": [list(map(float, p)) for p in r.points], "text": r.text,
+            "confidence": r.confidence, "label": r.label}
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def sort_reading_order(regions: list[Region]) -> list[Region]:
+    """Top to bottom by rows, left to right within a row.
+
+    Two regions share a row when their vertical centres are closer than half the smaller
+    height, which keeps an item and its price on one row even when the scan is slightly skewed.
+    """
+    items = sorted(regions, key=lambda r: (r.bounds[1] + r.bounds[3]) / 2)
+    rows: list[list[Region]] = []
+    for r in items:
+        x0, y0, x1, y1 = r.bounds
+        cy, h = (y0 + y1) / 2, max(1.0, y1 - y0)
+        if rows:
+            last = rows[-1]
+            ly0 = sum(q.bounds[1] for q in last) / len(last)
+            ly1 = sum(q.bounds[3] for q in last) / len(last)
+            if abs(cy - (ly0 + ly1) / 2) < 0.5 * min(h, max(1.0, ly1 - ly0)):
+                last.append(r)
+                continue
+        rows.append([r])
+    return [r for row in rows for r in sorted(row, key=lambda q: q.bounds[0])]
