@@ -193,7 +193,12 @@ class MainWindow(QMainWindow):
             lines = summary.lines()
             self.statusBar().showMessage("; ".join(lines[:2]), 10000)
             if summary.failures:
-                QMessageBox.warning(self, "Import finished with problems", "\n".join(lines[:40]))
+                # Non-modal: the summary must never block the event loop or a running test.
+                box = QMessageBox(QMessageBox.Icon.Warning, "Import finished with problems",
+                                  "\n".join(lines[:40]), QMessageBox.StandardButton.Ok, self)
+                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                box.open()
+                self.last_import_report = box
 
         worker.signals.progress.connect(on_progress)
         worker.signals.finished.connect(on_finished)

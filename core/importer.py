@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sqlite3
+import struct
 import threading
 import uuid
 import warnings
@@ -85,7 +86,7 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
         p = Path(raw).expanduser()
         if p.is_dir():
             try:
-                found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_EXTS)
+                found = sorted(q for q in p.rglob("*") if (q.is_file() or q.is_symlink()) and q.suffix.lower() in IMAGE_EXTS)
             except OSError as exc:
                 missing.append((str(p), f"cannot read folder: {exc.strerror or exc}"))
                 continue
@@ -131,25 +132,33 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Deco
         except Image.DecompressionBombError as exc:
             raise BadInputError(f"image is too large: {exc}") from None
         with img:
-            fmt = img.format
-            n_frames = getattr(img, "n_frames", 1)
-            pages: list[DecodedPage] = []
-            for i in range(n_frames):
-                img.seek(i)
-                _check_pixels(img.width, img.height, max_pixels)
-                try:
-                    img.load()
-                except Image.DecompressionBombError as exc:
-                    raise BadInputError(f"image is too large: {exc}") from None
-                except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                    raise BadInputError(f"image data is broken ({exc})") from None
-                orientation = img.getexif().get(0x0112, 1) if hasattr(img, "getexif") else 1
-                if n_frames == 1 and fmt in ("JPEG", "PNG") and orientation in (1, None):
-                    pages.append(DecodedPage(data, "jpg" if fmt == "JPEG" else "png", img.width, img.height))
-                    continue
-                frame = ImageOps.exif_transpose(img.copy())
-                pages.append(DecodedPage(_encode_png(frame), "png", frame.width, frame.height))
-            return pages
+            try:
+                return _decode_frames(img, data, max_pixels)
+            except BadInputError:
+                raise
+            except Image.DecompressionBombError as exc:
+                raise BadInputError(f"image is too large: {exc}") from None
+            except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, IndexError,
+                    struct.error) as exc:
+                # PIL reports broken data with any of these, from seek() and EXIF parsing too.
+                raise BadInputError(f"image data is broken ({exc or type(exc).__name__})") from None
+
+
+def _decode_frames(img: Image.Image, data: bytes, max_pixels: int) -> list[DecodedPage]:
+    fmt = img.format
+    n_frames = getattr(img, "n_frames", 1)
+    pages: list[DecodedPage] = []
+    for i in range(n_frames):
+        img.seek(i)
+        _check_pixels(img.width, img.height, max_pixels)
+        img.load()
+        orientation = img.getexif().get(0x0112, 1)
+        if n_frames == 1 and fmt in ("JPEG", "PNG") and orientation in (1, None):
+            pages.append(DecodedPage(data, "jpg" if fmt == "JPEG" else "png", img.width, img.height))
+            continue
+        frame = ImageOps.exif_transpose(img.copy())
+        pages.append(DecodedPage(_encode_png(frame), "png", frame.width, frame.height))
+    return pages
 
 
 def decode_pdf(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[DecodedPage]:
@@ -169,7 +178,10 @@ def decode_pdf(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MA
         pages = []
         scale = dpi / 72.0
         for i in range(len(pdf)):
-            page = pdf[i]
+            try:
+                page = pdf[i]
+            except pdfium.PdfiumError as exc:
+                raise BadInputError(f"page {i + 1} of the PDF is damaged ({exc})") from None
             try:
                 w_pt, h_pt = page.get_size()
                 _check_pixels(round(w_pt * scale), round(h_pt * scale), max_pixels)
@@ -237,6 +249,8 @@ def import_paths(
             summary.failures.append((str(path), "not enough memory to decode this file"))
         except OSError as exc:
             summary.failures.append((str(path), f"cannot read: {exc.strerror or exc}"))
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+            summary.failures.append((str(path), f"cannot import: {type(exc).__name__}: {exc}"))
         if progress is not None:
             progress(i + 1, len(files), str(path))
     return summary

@@ -95,8 +95,10 @@ def _row_to_document(row: sqlite3.Row) -> Document:
 class Action:
     """The writer handed out inside ``Store.action``: every change goes to the edit log."""
 
-    def __init__(self, conn: sqlite3.Connection, action_id: int, user: str, page_id: int | None):
+    def __init__(self, conn: sqlite3.Connection, action_id: int, user: str, page_id: int | None,
+                 replaying: bool = False):
         self.conn = conn
+        self.replaying = replaying  # undo/redo: the log already holds the status changes
         self.id = action_id
         self.user = user
         self.page_id = page_id
@@ -120,12 +122,14 @@ class Action:
         )
 
     def _touch_page(self, page_id: int) -> None:
-        # The first human change moves a page from new/pre-filled to in progress.
-        self.conn.execute(
-            "UPDATE pages SET status = CASE WHEN status IN ('new', 'prefilled') THEN 'in_progress'"
-            " ELSE status END, updated_at = ? WHERE id = ?",
-            (self.ts, page_id),
-        )
+        # The first human change moves a page from new/pre-filled to in progress, logged like
+        # any other change so that undoing that first edit puts the page back.
+        if not self.replaying:
+            row = self.conn.execute("SELECT status FROM pages WHERE id = ?", (page_id,)).fetchone()
+            if row is not None and row["status"] in ("new", "prefilled"):
+                self.set_page_status(page_id, PageStatus.IN_PROGRESS)
+                return
+        self.conn.execute("UPDATE pages SET updated_at = ? WHERE id = ?", (self.ts, page_id))
 
     def add_region(
         self,
@@ -206,10 +210,15 @@ class Action:
         if row["status"] == status.value:
             return
         self._log(None, "status", row["status"], status.value, page_id=page_id)
-        done_by, done_at = (self.user, self.ts) if status == PageStatus.DONE else (None, None)
+        if status == PageStatus.DONE:
+            done_by, done_at = self.user, self.ts
+        elif status in (PageStatus.NEW, PageStatus.PREFILLED, PageStatus.IN_PROGRESS):
+            done_by, done_at = None, None  # back in the queue: no longer done by anyone
+        else:  # approved / rejected keep who did the page
+            row2 = self.conn.execute("SELECT done_by, done_at FROM pages WHERE id = ?", (page_id,)).fetchone()
+            done_by, done_at = row2["done_by"], row2["done_at"]
         self.conn.execute(
-            "UPDATE pages SET status = ?, updated_at = ?, done_by = COALESCE(?, done_by),"
-            " done_at = COALESCE(?, done_at) WHERE id = ?",
+            "UPDATE pages SET status = ?, updated_at = ?, done_by = ?, done_at = ? WHERE id = ?",
             (status.value, self.ts, done_by, done_at, page_id),
         )
 
@@ -221,8 +230,14 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         conn = self.conn
+        try:
+            # Check the schema version before anything else touches the file: a database
+            # from a newer Proofdesk is left exactly as it was.
+            schema.migrate(Database(conn))
+        except BaseException:
+            self.close()
+            raise
         conn.execute("PRAGMA journal_mode=WAL")
-        schema.migrate(Database(conn))
 
     # -- connections -------------------------------------------------------------------
     @property
@@ -416,8 +431,11 @@ class Store:
             pred_id = cur.lastrowid
             c.execute("DELETE FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?",
                       (pred.page_id, HUMAN))
+            # A predicted region a person deleted still blocks its place: re-running the
+            # engine must not bring back what someone removed.
             kept = [quad_bounds(json.loads(r["points"])) for r in c.execute(
-                "SELECT points FROM regions WHERE page_id = ? AND deleted = 0", (pred.page_id,))]
+                "SELECT points FROM regions WHERE page_id = ? AND (deleted = 0 OR origin != ?)",
+                (pred.page_id, HUMAN))]
             rows = []
             for i, r in enumerate(pred.regions):
                 bounds = quad_bounds(r.points)
@@ -544,7 +562,7 @@ class Store:
                 "INSERT INTO actions (page_id, user, ts, label, kind, target) VALUES (?,?,?,?,?,?)",
                 (page_id, user, now(), f"{kind} {target['label']}", kind, target["id"]),
             )
-            act = Action(c, cur.lastrowid, user, page_id)
+            act = Action(c, cur.lastrowid, user, page_id, replaying=True)
             for e in (reversed(edits) if undo else edits):
                 before, after = json.loads(e["before"]), json.loads(e["after"])
                 value = before if undo else after

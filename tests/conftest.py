@@ -1,0 +1,66 @@
+"""Shared fixtures: a fresh project, the reference datasets, a consistency check, test images."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+#: ``/work/shared/datasets``: the ``shared`` folder beside the repository root.
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture
+def project(tmp_path):
+    from core.project import Project
+
+    p = Project.create(tmp_path / "proj")
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def sroie_dir() -> Path:
+    d = DATASETS / "sroie-dev"
+    assert d.is_dir(), f"reference dataset missing: {d}"
+    return d
+
+
+def image_bytes(seed: int, size=(32, 24), fmt="PNG", **save_kw) -> bytes:
+    """A small noise image; different seeds give different content (and so different hashes)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, fmt, **save_kw)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def make_image():
+    return image_bytes
+
+
+def check_consistent(project) -> None:
+    """The database is sound and every page it names is complete and has its image on disk."""
+    conn = sqlite3.connect(project.root / "proofdesk.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        for doc_id, page_count in conn.execute("SELECT id, page_count FROM documents"):
+            nos = [r[0] for r in conn.execute(
+                "SELECT page_no FROM pages WHERE document_id = ? ORDER BY page_no", (doc_id,))]
+            assert page_count >= 1 and nos == list(range(1, page_count + 1)), (doc_id, page_count, nos)
+    finally:
+        conn.close()
+    for page in project.store.pages():
+        assert project.image_path(page).is_file(), f"page {page.id} has no image file"
+
+
+@pytest.fixture
+def consistent():
+    return check_consistent
