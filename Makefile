@@ -20,12 +20,12 @@ run: setup
 
 test: setup
 	$(BIN)/lint-imports
-	$(BIN)/ruff check app core ml tests bench
+	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/lint-imports
-	$(BIN)/ruff check app core ml tests bench
+	$(BIN)/ruff check .
 
 setup: $(APT_STAMP) $(STAMP)
 

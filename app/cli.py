@@ -102,6 +102,15 @@ def cmd_import(args) -> int:
         signal.signal(signal.SIGINT, previous)
     for line in summary.lines():
         print(line)
+    if summary.document_ids and project.store.get_setting("auto_prefill", False) and not summary.cancelled:
+        from ml.prefill import prefill_project
+
+        docs = set(summary.document_ids)
+        ids = [p.id for p in project.store.pages() if p.document_id in docs]
+        print("the project pre-fills imported pages automatically:")
+        result = prefill_project(project, ids, progress=None if args.quiet else Progress("prefill"))
+        for line in result.lines():
+            print(line)
     return 1 if summary.failures and not summary.imported and not summary.duplicates else 0
 
 
@@ -144,6 +153,83 @@ def cmd_info(args) -> int:
         for status, n in sorted(counts.items()):
             print(f"  {status}: {n}")
         print(f"fields: {', '.join(project.store.fields())}")
+    return 0
+
+
+def _sigint_cancels(cancel: threading.Event, what: str):
+    """First Ctrl-C sets ``cancel`` (finish what is in flight, keep what is done); a second aborts."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame):
+        cancel.set()
+        signal.signal(signal.SIGINT, previous)
+        print(f"\ncancelling after the {what} in flight (Ctrl-C again to abort)...", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return previous
+
+
+def cmd_prefill(args) -> int:
+    from ml.prefill import plan_prefill, run_prefill
+
+    project = _open(args.project)
+    page_ids = None
+    if args.pages:
+        page_ids = _parse_pages(args.pages)
+        known = {p.id for p in project.store.pages()}
+        unknown = [i for i in page_ids if i not in known]
+        if unknown:
+            raise ProofdeskError(f"no such page(s): {', '.join(map(str, unknown))}")
+    plan = plan_prefill(project, page_ids, engine=args.engine)
+    print(f"engine: {plan.engine} ({plan.engine_version}), config {plan.config_hash[:12]}; "
+          f"{len(plan.todo)} page(s) to pre-fill, {len(plan.skipped)} already done", file=sys.stderr)
+    cancel = threading.Event()
+    previous = _sigint_cancels(cancel, "pages")
+    try:
+        summary = run_prefill(project, plan, workers=args.workers,
+                              progress=None if args.quiet else Progress("prefill"), cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.failures and not summary.done else (130 if summary.cancelled else 0)
+
+
+def _parse_pages(spec: list[str]) -> list[int]:
+    """``["1-3", "7,9"]`` -> ``[1, 2, 3, 7, 9]``."""
+    out: list[int] = []
+    for chunk in ",".join(spec).split(","):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        try:
+            if "-" in chunk:
+                a, b = (int(x) for x in chunk.split("-", 1))
+                out.extend(range(a, b + 1))
+            else:
+                out.append(int(chunk))
+        except ValueError:
+            raise ProofdeskError(f"--pages: {chunk!r} is not a page id or a range like 3-7") from None
+    return out
+
+
+def cmd_eval(args) -> int:
+    from ml.evaluate import evaluate_dir, format_report
+
+    folder = Path(args.dataset)
+    if not folder.is_dir():
+        raise ProofdeskError(f"no such folder: {folder}")
+    reports = []
+    for engine in args.engine:
+        try:
+            reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
+                                        crops=not args.no_crops))
+        except ValueError as exc:
+            raise ProofdeskError(str(exc)) from None
+    if args.json:
+        print(json.dumps(reports if len(reports) > 1 else reports[0], indent=1))
+    else:
+        print("\n\n".join(format_report(r) for r in reports))
     return 0
 
 
@@ -194,6 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=["new", "prefilled", "in_progress", "done", "approved", "rejected"])
     p.add_argument("--no-images", action="store_true", help="write the JSON files only")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("prefill", help="pre-fill pages with an OCR engine (resumable, Ctrl-C keeps finished pages)")
+    p.add_argument("project")
+    p.add_argument("--pages", nargs="+", metavar="IDS", help="page ids or ranges (1-20 31); default: every new page")
+    p.add_argument("--engine", default="classical", help="engine to run (default: classical)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_prefill)
+
+    p = sub.add_parser("eval", help="score engines on a folder in the reference format (no project needed)")
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("--engine", nargs="+", default=["classical"], metavar="ENGINE",
+                   help="engine(s) to evaluate, side by side (default: classical)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; 0 = in this process)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    p.add_argument("--no-crops", action="store_true", help="skip the recognition-on-reference-crops pass")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("info", help="versions, engines, devices, and a project's counts")
     p.add_argument("project", nargs="?")

@@ -49,6 +49,9 @@ class MainWindow(QMainWindow):
         self.page_view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
 
         self._build_menus()
+        from .prefill_action import PrefillController
+
+        self.prefill = PrefillController(self)
         self.page_list.selectionModel().selectionChanged.connect(self._on_selection)
         self.open_project(project)
 
@@ -104,6 +107,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Proofdesk - {project.name}")
         self._remember(project.root)
         self._refresh_recent_menu()
+        if hasattr(self, "prefill"):
+            self.prefill.sync_with_project()
         self.reload_pages()
         if self.page_list.model_.pages:
             self.page_list.selectRow(0)
@@ -134,6 +139,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc))
             return
         self.page_view.set_page(str(path), self.project.store.regions(page_id))
+
+    def current_page_id(self) -> int | None:
+        ids = self.page_list.selected_page_ids()
+        return ids[0] if ids else None
+
+    def on_page_changed_elsewhere(self, page_id: int) -> None:
+        """A worker changed a page (pre-fill finished it): refresh the list, and the view if shown."""
+        self.reload_pages()
+        if page_id == self.current_page_id():
+            self.show_page(page_id)
 
     def _open_path(self, path: str) -> None:
         try:
@@ -190,6 +205,7 @@ class MainWindow(QMainWindow):
 
         def on_finished(summary):
             self.reload_pages()
+            self.prefill.after_import(summary)
             lines = summary.lines()
             self.statusBar().showMessage("; ".join(lines[:2]), 10000)
             if summary.failures:

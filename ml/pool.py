@@ -1,0 +1,168 @@
+"""Run an engine over many pages in worker processes, yielding results as they finish.
+
+    for r in prefill_pages([(page_id, path), ...], workers=2):
+        if r.error: ...           # the page failed; the run goes on
+        else: store(r.page_id, r.prediction)
+
+Each worker process builds its engine once (one Tesseract API per process).
+Stop early by closing the generator (``break`` out of the loop) or by
+setting ``cancel`` (a ``threading.Event``): pages not started are dropped,
+running ones finish in the background and are discarded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from ml.engines import get_engine
+from ml.prediction import PagePrediction, load_image
+
+Source = str | Path | bytes
+
+
+@dataclass
+class PageResult:
+    """Outcome for one page: a prediction, or an error message."""
+
+    page_id: Any
+    prediction: PagePrediction | None
+    error: str | None
+    #: Worker wall seconds for decode + engine (0 when the worker crashed).
+    seconds: float
+    #: Task-specific payload (the harness puts crop readings here).
+    extra: Any = None
+
+
+def default_workers() -> int:
+    """One worker per available core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init_worker() -> None:
+    # One core per worker: no OpenMP threads in Tesseract, no OpenCV threads.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def predict_task(page_id: Any, source: Source, engine: str, config: Mapping | None) -> PageResult:
+    """Decode and pre-fill one page; never raises (errors become the result)."""
+    t0 = time.perf_counter()
+    try:
+        pred = get_engine(engine, config).predict(load_image(source))
+        return PageResult(page_id, pred, None, time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - a bad page must not stop the run
+        return PageResult(page_id, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+
+
+def crops_task(
+    page_id: Any, source: Source, engine: str, config: Mapping | None, boxes: Sequence[Sequence[float]]
+) -> PageResult:
+    """Read given boxes of one page; readings in ``extra``. Never raises."""
+    t0 = time.perf_counter()
+    try:
+        got = get_engine(engine, config).recognize_crops(load_image(source), boxes)
+        return PageResult(page_id, None, None, time.perf_counter() - t0, got)
+    except Exception as e:  # noqa: BLE001
+        return PageResult(page_id, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+
+
+def map_pages(
+    task: Callable[..., PageResult],
+    items: Iterable[tuple],
+    workers: int | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[PageResult]:
+    """Run ``task(*item)`` for each item, yielding PageResults as they finish.
+
+    ``workers=0`` runs in this process (no pool); None = one per core. Tasks
+    go to a ``spawn`` pool (forking a process that already holds a Tesseract
+    or Qt state is unsafe) with at most 2 x workers in flight, so a cancel
+    drops the rest quickly. If a worker process dies (e.g. a crash inside
+    Tesseract) the pool is rebuilt and the pages it held are retried one at a
+    time; the page that crashes alone is reported as an error.
+    """
+    it = iter(items)
+    if workers == 0:
+        for item in it:
+            if cancel is not None and cancel.is_set():
+                return
+            yield task(*item)
+        return
+    n = workers or default_workers()
+    ctx = mp.get_context("spawn")
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker)
+
+    pool = new_pool()
+    inflight: dict[Future, tuple[tuple, bool]] = {}
+    suspects: deque[tuple] = deque()
+    exhausted = False
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                return
+            if suspects:
+                if not inflight:  # retry a suspect alone, so a crash names its page
+                    item = suspects.popleft()
+                    inflight[pool.submit(task, *item)] = (item, True)
+            else:
+                while not exhausted and len(inflight) < 2 * n:
+                    item = next(it, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    inflight[pool.submit(task, *item)] = (item, False)
+            if not inflight:
+                return
+            done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
+            broken = False
+            for f in done:
+                item, alone = inflight.pop(f)
+                try:
+                    result = f.result()
+                except BrokenProcessPool:
+                    broken = True
+                    if alone:
+                        yield PageResult(item[0], None, "worker process crashed on this page", 0.0)
+                    else:
+                        suspects.append(item)
+                    continue
+                yield result
+            if broken:
+                for item, alone in inflight.values():
+                    suspects.append(item)
+                inflight.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def prefill_pages(
+    pages: Iterable[tuple[Any, Source]],
+    engine: str = "classical",
+    config: Mapping | None = None,
+    workers: int | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[PageResult]:
+    """Pre-fill ``(page_id, path or encoded bytes)`` pages with ``engine``.
+
+    Yields a :class:`PageResult` per page in completion order (not input
+    order). See :func:`map_pages` for ``workers`` and ``cancel``.
+    """
+    return map_pages(predict_task, ((pid, src, engine, config) for pid, src in pages), workers, cancel)

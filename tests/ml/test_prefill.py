@@ -1,0 +1,132 @@
+"""Pre-fill in the product: predictions stored per page, resumable, failures isolated, cancel keeps work."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from core.importer import ImportOptions, import_paths
+from core.model import PageStatus
+from core.project import Project
+from ml.prefill import plan_prefill, prefill_project
+
+ROOT = Path(__file__).resolve().parents[2]
+SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
+
+
+def _project(tmp_path, n=2) -> Project:
+    project = Project.create(tmp_path / "p")
+    files = sorted(SROIE.glob("*.jpg"))[:n]
+    import_paths(project, files, ImportOptions(reference=True))
+    return project
+
+
+def test_prefill_writes_prediction_and_regions_then_skips(tmp_path):
+    project = _project(tmp_path, 2)
+    seen = []
+    summary = prefill_project(project, workers=0, on_page=seen.append)
+    assert sorted(summary.done) == sorted(p.id for p in project.store.pages())
+    assert sorted(seen) == sorted(summary.done) and not summary.failures
+    for page in project.store.pages():
+        assert page.status == PageStatus.PREFILLED
+        (pred,) = project.store.predictions(page.id)
+        assert pred.engine == "classical" and "tesseract" in pred.engine_version and pred.config_hash
+        regions = project.store.regions(page.id)
+        assert len(regions) == len(pred.regions) > 10
+        assert all(0.0 <= r.confidence <= 1.0 for r in regions)
+        assert all(r.origin == "prediction" and r.prediction_id == pred.id for r in regions)
+    # Resumable: same engine and config -> nothing to do.
+    plan = plan_prefill(project, [p.id for p in project.store.pages()])
+    assert plan.todo == [] and len(plan.skipped) == 2
+    again = prefill_project(project, [p.id for p in project.store.pages()], workers=0)
+    assert again.done == [] and len(again.skipped) == 2
+
+
+def test_prefill_never_overwrites_what_a_person_touched(tmp_path):
+    project = _project(tmp_path, 1)
+    page = project.store.pages()[0]
+    prefill_project(project, workers=0)
+    first = project.store.regions(page.id)
+    edited = first[0]
+    project.store.update_region("ana", edited.id, text="CORRECTED BY ANA")
+    deleted = first[1]
+    project.store.delete_regions("ana", [deleted.id])
+    # A different config is a different prediction: run it on the same page.
+    summary = prefill_project(project, [page.id], engine="tesseract-baseline", workers=0)
+    assert summary.done == [page.id]
+    assert len(project.store.predictions(page.id)) == 2
+    after = {r.id: r for r in project.store.regions(page.id, include_deleted=True)}
+    assert after[edited.id].text == "CORRECTED BY ANA"
+    assert after[deleted.id].deleted
+    # Nothing new sits on top of the region the person corrected or deleted.
+    from core.store import _iou
+
+    for r in project.store.regions(page.id):
+        if r.id not in (edited.id, deleted.id):
+            assert _iou(r.bounds, after[edited.id].bounds) < 0.5
+            assert _iou(r.bounds, after[deleted.id].bounds) < 0.5
+
+
+def test_a_failing_page_is_reported_and_the_rest_go_on(tmp_path):
+    project = _project(tmp_path, 3)
+    pages = project.store.pages()
+    broken = project.image_path(pages[1])
+    os.chmod(broken, 0o644)
+    broken.write_bytes(b"this is no longer an image")
+    summary = prefill_project(project, workers=1)
+    assert sorted(summary.done) == sorted([pages[0].id, pages[2].id])
+    assert [f[0] for f in summary.failures] == [pages[1].id]
+    assert project.store.get_page(pages[1].id).status == PageStatus.NEW
+    assert "failed: page" in "\n".join(summary.lines())
+
+
+def test_cancel_keeps_finished_pages(tmp_path):
+    project = _project(tmp_path, 4)
+    cancel = threading.Event()
+
+    def on_page(pid):
+        cancel.set()  # cancel as soon as the first page is stored
+
+    summary = prefill_project(project, workers=0, cancel=cancel, on_page=on_page)
+    assert len(summary.done) == 1 and summary.cancelled
+    assert project.store.status_counts() == {"prefilled": 1, "new": 3}
+    rest = prefill_project(project, workers=0)
+    assert len(rest.done) == 3
+
+
+def test_cli_prefill_ctrl_c_keeps_finished_pages(tmp_path):
+    project = _project(tmp_path, 6)
+    root = project.root
+    project.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "prefill", str(root), "--workers", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    # Wait until at least one page is committed, then press Ctrl-C.
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        con = sqlite3.connect(f"file:{root / 'proofdesk.db'}?mode=ro", uri=True, timeout=5)
+        n = con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+        con.close()
+        if n >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "cancelling" in err
+    reopened = Project.open(root)
+    done = reopened.store.status_counts().get("prefilled", 0)
+    assert 1 <= done < 6, (out, err)
+    assert proc.returncode == 130
+    # Run again: resumes with the rest only.
+    result = subprocess.run([sys.executable, "-m", "app.cli", "prefill", str(root), "--workers", "1", "--quiet"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"pre-filled {6 - done} page(s)" in result.stdout
+    assert shutil.which  # keep import used
