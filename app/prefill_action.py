@@ -45,6 +45,8 @@ class PrefillController(QObject):
         self.sync_with_project()
 
     def sync_with_project(self) -> None:
+        if self.window.project is None:
+            return
         self.auto_action.blockSignals(True)
         self.auto_action.setChecked(bool(self.window.project.store.get_setting(AUTO_PREFILL, False)))
         self.auto_action.blockSignals(False)
