@@ -20,4 +20,8 @@ def ensure_demo_project(folder: Path, user: str, progress: Callable[[int, int, s
         project = Project.create(folder)
     import_paths(project, sample_receipts(), ImportOptions(reference=True, user=user, batch="demo"),
                  progress=progress)
+    # The demo pre-fills itself (in the background, once the window is up) so that a new user
+    # sees what the machine read without configuring anything.
+    project.store.set_setting("demo", True)
+    project.store.set_setting("auto_prefill", True)
     return project

@@ -85,4 +85,6 @@ def run_gui(project_path: str | None = None, user: str | None = None) -> int:
     window = MainWindow(project, user, settings)
     window.show()
     splash.finish(window)
+    if project.store.get_setting("demo", False) and project.store.pages("new"):
+        window.prefill.prefill(None)
     return app.exec()
