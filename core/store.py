@@ -30,10 +30,12 @@ from .model import (
     PredictedRegion,
     Prediction,
     Region,
+    Review,
     Role,
     User,
     quad_bounds,
 )
+from .scoring import iou
 
 #: Region columns a person can change through an action, and how they are stored.
 EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked")
@@ -306,6 +308,83 @@ class Store:
             row = c.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         return User(id=row["id"], name=row["name"], role=Role(row["role"]))
 
+    def get_user(self, name: str) -> User | None:
+        row = self.conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return User(id=row["id"], name=row["name"], role=Role(row["role"])) if row else None
+
+    def users(self) -> list[User]:
+        return [User(id=r["id"], name=r["name"], role=Role(r["role"])) for r in self.query("SELECT * FROM users ORDER BY name")]
+
+    def set_user_role(self, admin: str, name: str, role: Role) -> None:
+        """Only an admin changes roles (the first user of a project may make itself admin)."""
+        from .roles import require
+
+        if self.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
+            actor = self.get_user(admin)
+            require(actor.role if actor else Role.ANNOTATOR, "admin")
+        self.ensure_user(name)
+        with self.transaction() as c:
+            c.execute("UPDATE users SET role = ? WHERE name = ?", (Role(role).value, name))
+
+    def set_password(self, name: str, password: str | None) -> None:
+        from .roles import hash_password
+
+        self.ensure_user(name)
+        with self.transaction() as c:
+            c.execute("UPDATE users SET password_hash = ? WHERE name = ?",
+                      (hash_password(password) if password else None, name))
+
+    def check_password(self, name: str, password: str) -> bool:
+        """True when the user has no password or the password matches."""
+        from .roles import verify_password
+
+        row = self.conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None or row["password_hash"] is None:
+            return True
+        return verify_password(password, row["password_hash"])
+
+    def review_page(self, reviewer: str, page_id: int, verdict: str, comment: str = "") -> int:
+        """Approve or reject a done page. Enforced here: reviewers only, never one's own page.
+
+        A rejected page goes back to its annotator's queue with the comment.
+        """
+        from .errors import PermissionDenied
+        from .roles import require
+
+        if verdict not in ("approved", "rejected"):
+            raise ValueError("verdict must be 'approved' or 'rejected'")
+        user = self.get_user(reviewer)
+        require(user.role if user else Role.ANNOTATOR, "review")
+        page = self.get_page(page_id)
+        annotators = {r["user"] for r in self.query(
+            "SELECT DISTINCT user FROM edits WHERE page_id = ? AND user != ?", (page_id, page.done_by or ""))}
+        if page.done_by == reviewer or (page.done_by is None and reviewer in annotators):
+            raise PermissionDenied("nobody reviews their own work: ask another reviewer")
+        if verdict == "rejected" and not comment.strip():
+            raise ValueError("say why the page is rejected: the annotator sees the comment")
+        with self.action(reviewer, page_id, f"review: {verdict}") as a:
+            a.set_page_status(page_id, PageStatus(verdict))
+            if verdict == "rejected":
+                a.conn.execute("UPDATE pages SET assignee = ? WHERE id = ?", (page.done_by, page_id))
+            cur = a.conn.execute(
+                "INSERT INTO reviews (page_id, reviewer, verdict, comment, created_at) VALUES (?,?,?,?,?)",
+                (page_id, reviewer, verdict, comment, a.ts))
+            return cur.lastrowid
+
+    def reviews(self, page_id: int) -> list[Review]:
+        return [Review(id=r["id"], page_id=r["page_id"], reviewer=r["reviewer"], verdict=r["verdict"],
+                       comment=r["comment"], created_at=r["created_at"])
+                for r in self.query("SELECT * FROM reviews WHERE page_id = ? ORDER BY id", (page_id,))]
+
+    def page_verdicts(self, page_id: int) -> list:
+        """Verdicts of the page's latest prediction against its current regions."""
+        from .verdicts import compute_verdicts
+
+        preds = self.predictions(page_id)
+        if not preds:
+            return []
+        return compute_verdicts(preds[-1], self.regions(page_id, include_deleted=True))
+
     def fields(self) -> list[str]:
         return [r["name"] for r in self.query("SELECT name FROM fields ORDER BY position")]
 
@@ -439,7 +518,7 @@ class Store:
             rows = []
             for i, r in enumerate(pred.regions):
                 bounds = quad_bounds(r.points)
-                if any(_iou(bounds, k) >= 0.5 for k in kept):
+                if any(iou(bounds, k) >= 0.5 for k in kept):
                     continue
                 rows.append((pred.page_id, _to_db("points", r.points), *bounds, r.text, r.label,
                              r.confidence, "prediction", pred_id, i, stamp, stamp, pred.engine))
@@ -582,14 +661,6 @@ class Store:
 def _pred_region_json(r: PredictedRegion) -> dict:
     return {"points": [list(map(float, p)) for p in r.points], "text": r.text,
             "confidence": r.confidence, "label": r.label}
-
-
-def _iou(a: tuple, b: tuple) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def sort_reading_order(regions: list[Region]) -> list[Region]:

@@ -62,7 +62,7 @@ def test_prefill_never_overwrites_what_a_person_touched(tmp_path):
     assert after[edited.id].text == "CORRECTED BY ANA"
     assert after[deleted.id].deleted
     # Nothing new sits on top of the region the person corrected or deleted.
-    from core.store import _iou
+    from core.scoring import iou as _iou
 
     for r in project.store.regions(page.id):
         if r.id not in (edited.id, deleted.id):
