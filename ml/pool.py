@@ -144,7 +144,7 @@ def map_pages(
                     continue
                 yield result
             if broken:
-                for item, alone in inflight.values():
+                for item, _alone in inflight.values():
                     suspects.append(item)
                 inflight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
