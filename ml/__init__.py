@@ -22,4 +22,11 @@ def runtime_info() -> dict[str, str]:
         info["onnxruntime"] = f"{ort.__version__} (providers: {', '.join(ort.get_available_providers())})"
     except Exception as exc:  # noqa: BLE001
         info["onnxruntime"] = f"unavailable ({exc})"
+    try:
+        from ml.neural import runtime_info as neural_info
+
+        # The provider a session really runs on, not merely the available ones.
+        info.update(neural_info())
+    except Exception as exc:  # noqa: BLE001
+        info["neural model"] = f"unavailable ({exc})"
     return info

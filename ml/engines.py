@@ -33,3 +33,9 @@ def get_engine(name: str = "classical", config: Mapping[str, Any] | None = None)
     if key not in _cache:
         _cache[key] = ENGINES[name](config)
     return _cache[key]
+
+# "neural" and "combined": cheap to import (onnxruntime and the model load in
+# the factories); a missing or corrupt model warns and gives the classical engine.
+from ml.neural import NEURAL_ENGINES  # noqa: E402
+
+ENGINES.update(NEURAL_ENGINES)

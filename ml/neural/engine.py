@@ -1,0 +1,148 @@
+"""The "neural" engine: DB detector + CTC recogniser on onnxruntime (CUDA when present, else CPU).
+
+    eng = NeuralEngine()                    # bundled ppocrv5-base, defaults
+    pred = eng.predict(gray_page)           # PagePrediction; pred.info["provider"] == "cpu"
+
+``config`` keys (all optional, nested like the classical engine's)::
+
+    {"model": "ppocrv5-base" or a folder,
+     "detect": {DetectConfig fields}, "recognize": {RecognizeConfig fields},
+     "min_conf": 0.5, "device": "auto"|"cpu"|"cuda", "threads": 0}
+
+``device`` and ``threads`` say where it runs, not what it computes, so they are
+not part of ``config`` / ``config_hash`` (a page pre-filled on a GPU box is not
+pre-filled again on a laptop).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ml.neural import runtime
+from ml.neural.detector import DetectConfig, Detector
+from ml.neural.models import BASE_MODEL, ModelSpec, load_spec, model_dir
+from ml.neural.recognizer import RecognizeConfig, Recognizer, box_to_quad, crop_quad
+from ml.prediction import PagePrediction, Region, config_hash
+
+ENGINE_NAME = "neural"
+#: Bump when the pipeline's behaviour changes for an unchanged config and model.
+PIPELINE_VERSION = "1.0"
+#: Keys of a config mapping that choose where the engine runs, not what it computes.
+RUNTIME_KEYS = ("device", "threads")
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    """Full configuration of the neural engine (hashed into the prediction's config_hash)."""
+
+    #: Bundled model id (under resources/models) or a model folder with det/ and rec/.
+    model: str = BASE_MODEL
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
+    #: Lines whose recognition confidence is below this are not pre-filled.
+    min_conf: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, base: NeuralConfig | None = None) -> NeuralConfig:
+        """Overlay a partial nested dict on ``base`` (default: the defaults); unknown keys raise ValueError."""
+        return _overlay(cls, d, base or cls())
+
+
+def _overlay(cls: type, d: Mapping[str, Any] | None, base: Any) -> Any:
+    d = {k: v for k, v in dict(d or {}).items() if k not in RUNTIME_KEYS}
+    names = {f.name: f for f in fields(cls)}
+    bad = set(d) - set(names)
+    if bad:
+        raise ValueError(f"unknown {cls.__name__} option(s): {sorted(bad)}")
+    changes = {}
+    for key, value in d.items():
+        cur = getattr(base, key)
+        if hasattr(cur, "__dataclass_fields__"):
+            sub = set(value) - {f.name for f in fields(cur)}
+            if sub:
+                raise ValueError(f"unknown {key} option(s): {sorted(sub)}")
+            changes[key] = replace(cur, **value)
+        else:
+            changes[key] = value
+    return replace(base, **changes)
+
+
+class NeuralModel:
+    """The loaded networks of one model folder: detector + recogniser sessions.
+
+    Raises :class:`ml.neural.models.ModelError` when a file is missing or corrupt.
+    """
+
+    def __init__(self, model: str = BASE_MODEL, detect: DetectConfig | None = None,
+                 recognize: RecognizeConfig | None = None, device: str = "auto", threads: int = 0):
+        self.det_spec: ModelSpec = load_spec(model_dir(model, "det"))
+        self.rec_spec: ModelSpec = load_spec(model_dir(model, "rec"))
+        det_sess = runtime.create_session(self.det_spec.path, device, threads)
+        rec_sess = runtime.create_session(self.rec_spec.path, device, threads)
+        self.detector = Detector(self.det_spec, det_sess, detect)
+        self.recognizer = Recognizer(self.rec_spec, rec_sess, recognize)
+        self.provider = runtime.describe([det_sess, rec_sess])
+
+    @property
+    def version(self) -> str:
+        return f"det {self.det_spec.version}, rec {self.rec_spec.version}"
+
+
+def _region(points: np.ndarray, text: str, conf: float) -> Region:
+    return Region([[round(float(x), 1), round(float(y), 1)] for x, y in points], text, round(float(conf), 4))
+
+
+class NeuralEngine:
+    """:class:`ml.prediction.Engine` with the neural detector and recogniser."""
+
+    def __init__(self, config: NeuralConfig | Mapping[str, Any] | None = None, name: str = ENGINE_NAME):
+        if isinstance(config, NeuralConfig):
+            self.cfg, rt = config, {}
+        else:
+            self.cfg = NeuralConfig.from_dict(config)
+            rt = {k: v for k, v in dict(config or {}).items() if k in RUNTIME_KEYS}
+        self.device = str(rt.get("device", "auto"))
+        self.threads = int(rt.get("threads", 0))
+        self.model = NeuralModel(self.cfg.model, self.cfg.detect, self.cfg.recognize, self.device, self.threads)
+        self.name = name
+        self.version = f"{self.model.version}; neural {PIPELINE_VERSION}"
+        self.config = self.cfg.to_dict()
+        self.config_hash = config_hash(name, self.config)
+
+    @property
+    def provider(self) -> str:
+        """Where the networks run: ``cpu``, ``cuda`` (or ``cuda+cpu`` if they differ)."""
+        return self.model.provider
+
+    def read_page(self, image: np.ndarray) -> tuple[list[tuple[np.ndarray, Any]], dict[str, float]]:
+        """Detect and read a page: ``[(points, Decoded)]`` in reading order, plus stage timings."""
+        t0 = time.perf_counter()
+        boxes = self.model.detector.detect(image)
+        t1 = time.perf_counter()
+        decoded = self.model.recognizer.read_regions(image, [b for b, _ in boxes])
+        t2 = time.perf_counter()
+        return [(b, d) for (b, _), d in zip(boxes, decoded)], {"detect_s": round(t1 - t0, 4), "recognize_s": round(t2 - t1, 4)}
+
+    def predict(self, image: np.ndarray) -> PagePrediction:
+        t0 = time.perf_counter()
+        h, w = image.shape[:2]
+        lines, timing = self.read_page(image)
+        regions = [_region(p, d.text, d.confidence) for p, d in lines
+                   if d.text.strip() and d.confidence >= self.cfg.min_conf]
+        return PagePrediction(
+            regions=regions, engine=self.name, engine_version=self.version, config=self.config,
+            config_hash=self.config_hash, width=w, height=h, seconds=time.perf_counter() - t0,
+            info={"provider": self.provider, **timing},
+        )
+
+    def recognize_crops(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[str, float]]:
+        """Read given axis-aligned boxes (x0, y0, x1, y1) of a page: (text, confidence)."""
+        got = self.model.recognizer.read([crop_quad(image, box_to_quad(b)) for b in boxes])
+        return [(d.text, round(d.confidence, 4)) for d in got]

@@ -1,0 +1,146 @@
+"""Text-line recognition: crops -> fixed-height batches -> network -> CTC greedy decoding.
+
+Crops are cut with a perspective warp from the 4-point regions (so slightly
+rotated lines come out straight), scaled to the model's input height keeping
+their aspect ratio, sorted by width and batched: each batch is padded on the
+right to its widest crop, so a batch of similar lines wastes little compute.
+Each line is decoded only over the time steps its own width covers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ml.neural.ctc import Decoded, decode_greedy
+from ml.neural.detector import to_bgr
+from ml.neural.models import ModelSpec
+
+
+@dataclass(frozen=True)
+class RecognizeConfig:
+    """Parameters of the neural recogniser."""
+
+    #: Lines per network call (sorted by width first).
+    batch_size: int = 16
+    #: A batch is at least this wide (input pixels); 0 = exactly the widest crop.
+    min_width: int = 0
+    #: Crops are never wider than this after scaling (very long lines are squeezed).
+    max_width: int = 3200
+    #: Restrict decoding to a character set: "all" (the model's), "latin"
+    #: (ASCII + Latin-1 + common typographic signs).
+    charset: str = "latin"
+    #: Extra time steps decoded past a line's own width (its last glyph may sit on the edge).
+    tail_steps: int = 2
+
+
+_LATIN_EXTRA = "€£¥°±×÷·•–—‘’“”…¢§©®µ¶"
+
+
+def allowed_mask(charset: Sequence[str], which: str) -> np.ndarray | None:
+    """Boolean class mask for ``which`` ("all" -> None). The blank (class 0) is always allowed."""
+    if which == "all":
+        return None
+    if which != "latin":
+        raise ValueError(f"unknown charset restriction {which!r} (all, latin)")
+    mask = np.zeros(len(charset), dtype=bool)
+    mask[0] = True
+    for i, ch in enumerate(charset[1:], start=1):
+        if len(ch) == 1 and (32 <= ord(ch) < 127 or 160 <= ord(ch) < 256 or ch in _LATIN_EXTRA):
+            mask[i] = True
+    return mask
+
+
+def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]]) -> np.ndarray | None:
+    """Warp the quadrilateral ``points`` (TL, TR, BR, BL) of ``image`` to an upright rectangle.
+
+    Returns None for a degenerate region. A region much taller than wide is
+    taken as vertical text and turned a quarter counter-clockwise.
+    """
+    q = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    w = int(round(max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[3] - q[2]))))
+    h = int(round(max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]))))
+    if w < 2 or h < 2:
+        return None
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(q, dst)
+    crop = cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if h >= 1.5 * w:
+        crop = np.rot90(crop)
+    return np.ascontiguousarray(crop)
+
+
+def box_to_quad(box: Sequence[float]) -> list[list[float]]:
+    """Axis-aligned ``(x0, y0, x1, y1)`` to TL, TR, BR, BL points."""
+    x0, y0, x1, y1 = box
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+class Recognizer:
+    """A CTC line recogniser: ``read(crops) -> [Decoded]``.
+
+    ``run`` maps a float32 ``N x 3 x H x W`` batch to ``N x T x C`` scores;
+    by default the onnxruntime session's, but any callable works (the torch
+    module's, in the parity tests and in training).
+    """
+
+    def __init__(self, spec: ModelSpec, session: Any = None, cfg: RecognizeConfig | None = None,
+                 run: Callable[[np.ndarray], np.ndarray] | None = None, logits: bool | None = None):
+        if session is None and run is None:
+            raise ValueError("a session or a run function is needed")
+        self.spec = spec
+        self.session = session
+        self.cfg = cfg or RecognizeConfig()
+        self.height = spec.input_height or 48
+        self.logits = (spec.output == "logits") if logits is None else logits
+        self.mask = allowed_mask(spec.charset, self.cfg.charset)
+        if run is None:
+            name = session.get_inputs()[0].name
+            run = lambda x: session.run(None, {name: x})[0]  # noqa: E731
+        self._run = run
+        self._mean = np.asarray(spec.mean, dtype=np.float32)
+        self._std = np.asarray(spec.std, dtype=np.float32)
+
+    def scaled_width(self, crop: np.ndarray) -> int:
+        """Input width of ``crop`` once scaled to the model's height."""
+        h, w = crop.shape[:2]
+        return max(1, min(self.cfg.max_width, int(math.ceil(self.height * w / max(h, 1)))))
+
+    def prepare(self, crop: np.ndarray, width: int) -> np.ndarray:
+        """One crop as a normalised ``3 x H x width`` float32 array (CHW)."""
+        bgr = to_bgr(crop)
+        x = cv2.resize(bgr, (width, self.height), interpolation=cv2.INTER_LINEAR if width > bgr.shape[1] else cv2.INTER_AREA)
+        x = (x.astype(np.float32) * (1.0 / 255.0) - self._mean) / self._std
+        return x.transpose(2, 0, 1)
+
+    def batch(self, crops: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:
+        """Pad ``crops`` (scaled to ``widths``) on the right into one ``N x 3 x H x Wmax`` batch."""
+        wmax = max(max(widths), self.cfg.min_width)
+        x = np.zeros((len(crops), 3, self.height, wmax), dtype=np.float32)  # 0 = mid gray after normalising
+        for i, (c, w) in enumerate(zip(crops, widths)):
+            x[i, :, :, :w] = self.prepare(c, w)
+        return x
+
+    def read(self, crops: Sequence[np.ndarray | None]) -> list[Decoded]:
+        """Recognise line crops (None -> empty); results in input order."""
+        out: list[Decoded] = [Decoded("", []) for _ in crops]
+        idx = [i for i, c in enumerate(crops) if c is not None and c.size and min(c.shape[:2]) >= 2]
+        widths = {i: self.scaled_width(crops[i]) for i in idx}
+        idx.sort(key=lambda i: widths[i])
+        stride = int(self.spec.raw.get("output", {}).get("time_stride", 8) or 8)
+        for b in range(0, len(idx), self.cfg.batch_size):
+            part = idx[b : b + self.cfg.batch_size]
+            ws = [widths[i] for i in part]
+            scores = self._run(self.batch([crops[i] for i in part], ws))
+            lengths = [math.ceil(w / stride) + self.cfg.tail_steps for w in ws]
+            for i, d in zip(part, decode_greedy(scores, self.spec.charset, self.logits, lengths, self.mask)):
+                out[i] = d
+        return out
+
+    def read_regions(self, image: np.ndarray, regions: Sequence[Sequence[Sequence[float]]]) -> list[Decoded]:
+        """Recognise 4-point regions of a page."""
+        return self.read([crop_quad(image, q) for q in regions])

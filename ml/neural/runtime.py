@@ -1,0 +1,123 @@
+"""onnxruntime sessions: CUDA when it really runs, else CPU, and say which one runs.
+
+``onnxruntime-gpu`` lists ``CUDAExecutionProvider`` as available even on a machine
+without the CUDA libraries; asking for it there logs an error about
+``libcublasLt`` and falls back to the CPU. That is harmless, so the noise is
+kept out of the user's terminal: ``preload_dlls()`` runs with its prints
+captured and the session is created with onnxruntime's logger at FATAL only.
+What actually runs is ``session.get_providers()[0]`` (see :func:`provider_of`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+_preloaded = False
+#: The provider the last session created in this process runs on (for `info` and the status bar).
+_last_provider: str | None = None
+
+
+def _preload_quietly(ort: Any) -> None:
+    """``onnxruntime.preload_dlls()`` once, where it exists, without its prints."""
+    global _preloaded
+    if _preloaded:
+        return
+    _preloaded = True
+    if not hasattr(ort, "preload_dlls"):
+        return
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            ort.preload_dlls()
+    except Exception as exc:  # noqa: BLE001 - a failed preload only means "no CUDA"
+        log.debug("onnxruntime.preload_dlls failed: %s", exc)
+    if buf.getvalue().strip():
+        log.debug("onnxruntime.preload_dlls: %s", buf.getvalue().strip())
+
+
+def wanted_providers(device: str = "auto") -> list[str]:
+    """Providers to ask for: ``auto`` = CUDA (when this onnxruntime has it) then CPU; ``cpu``; ``cuda``."""
+    import onnxruntime as ort
+
+    if device == "cpu":
+        return [CPU]
+    if device not in ("auto", "cuda"):
+        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda)")
+    if CUDA in ort.get_available_providers():
+        return [CUDA, CPU]
+    return [CPU]
+
+
+def default_threads() -> int:
+    """Intra-op threads: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def create_session(path: str | Path, device: str = "auto", threads: int = 0) -> Any:
+    """An ``onnxruntime.InferenceSession`` for ``path``: CUDA if it works here, else CPU.
+
+    ``threads`` = intra-op threads (0 = one per available core). The CUDA
+    fallback's error log is silenced; :func:`provider_of` tells what runs.
+    """
+    global _last_provider
+    import onnxruntime as ort
+
+    providers = wanted_providers(device)
+    if CUDA in providers:
+        _preload_quietly(ort)
+    so = ort.SessionOptions()
+    so.log_severity_level = 3  # errors only for the session's own log
+    so.intra_op_num_threads = threads or default_threads()
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # A provider that fails to load is reported through the default logger
+    # (an ERROR line about libcublasLt); FATAL-only while creating hides it.
+    ort.set_default_logger_severity(4)
+    try:
+        sess = ort.InferenceSession(str(path), so, providers=providers)
+    finally:
+        ort.set_default_logger_severity(3)
+    _last_provider = provider_of(sess)
+    if device == "cuda" and _last_provider != CUDA:
+        log.warning("CUDA was asked for but onnxruntime runs %s on %s", Path(path).name, _last_provider)
+    return sess
+
+
+def provider_of(session: Any) -> str:
+    """The execution provider that runs ``session`` (the first one it kept)."""
+    return session.get_providers()[0]
+
+
+def short_provider(provider: str | None) -> str:
+    """``CUDAExecutionProvider`` -> ``cuda`` (for the status bar and reports)."""
+    if not provider:
+        return "none"
+    return provider.removesuffix("ExecutionProvider").lower()
+
+
+def last_provider() -> str | None:
+    """The provider of the last session this process created (None before any)."""
+    return _last_provider
+
+
+def describe(sessions: Sequence[Any]) -> str:
+    """e.g. ``"cpu"`` or ``"cuda"``; ``"cuda+cpu"`` when sessions differ."""
+    names = []
+    for s in sessions:
+        n = short_provider(provider_of(s))
+        if n not in names:
+            names.append(n)
+    return "+".join(names) or "none"
