@@ -1,4 +1,4 @@
-"""The main window: wires the page list, the page view and the menus together. Nothing more."""
+"""The main window: wires the page list, the workspace and the menus together. Nothing more."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from core.project import Project
 
 from .errors import show_error
 from .page_list import PageList
-from .page_view import PageView
 from .workers import Worker, start
+from .workspace import Workspace
+from .workspace.workspace import last_page
 
 MAX_RECENT = 8
 
@@ -37,16 +38,24 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
 
         self.page_list = PageList()
-        self.page_view = PageView()
+        self.workspace = Workspace(self.settings)
+        self.page_view = self.workspace.canvas  # the page canvas
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.page_list)
-        splitter.addWidget(self.page_view)
+        splitter.addWidget(self.workspace)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([360, 1040])
+        splitter.setSizes([260, 1140])
         self.setCentralWidget(splitter)
+        self.page_label = QLabel()
         self.zoom_label = QLabel()
+        self.statusBar().addPermanentWidget(self.page_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
-        self.page_view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        ws = self.workspace
+        ws.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        ws.summary.connect(self.page_label.setText)
+        ws.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        ws.pageOpened.connect(self._select_quietly)
+        ws.pageStatusChanged.connect(lambda _: self._refresh_page_list())
 
         self._build_menus()
         from .prefill_action import PrefillController
@@ -76,10 +85,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         view_menu = self.menuBar().addMenu("&View")
-        self._action(view_menu, "Zoom &in", lambda: self.page_view.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
-        self._action(view_menu, "Zoom &out", lambda: self.page_view.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
-        self._action(view_menu, "Fit &page", lambda: self.page_view.fit("page"), "Ctrl+0")
-        self._action(view_menu, "Fit &width", lambda: self.page_view.fit("width"), "Ctrl+9")
+        view_menu.addActions(self.workspace.view_actions())
+        self.workspace.populate_menu(self.menuBar().addMenu("&Workspace"))
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -109,17 +116,33 @@ class MainWindow(QMainWindow):
         self._refresh_recent_menu()
         if hasattr(self, "prefill"):
             self.prefill.sync_with_project()
+        self.workspace.set_project(project, self.user)
         self.reload_pages()
-        if self.page_list.model_.pages:
-            self.page_list.selectRow(0)
-        else:
-            self.page_view.clear()
+        # Reopen the page this user was on, else the head of the queue, else the first page.
+        from core.queue import next_page
 
-    def reload_pages(self) -> None:
+        start = last_page(project, self.user) or next_page(project.store)
+        if start is not None:
+            self.page_list.select_page(start)
+        elif self.page_list.model_.pages:
+            self.page_list.selectRow(0)
+
+    def _refresh_page_list(self) -> None:
         selected = self.page_list.selected_page_ids()
         self.page_list.model_.set_pages(self.project.store.pages())
         for page_id in selected[:1]:
-            self.page_list.select_page(page_id)
+            self._select_quietly(page_id)
+
+    def _select_quietly(self, page_id: int) -> None:
+        """Follow the workspace (it opened the next page) without opening the page again."""
+        model = self.page_list.selectionModel()
+        model.blockSignals(True)
+        self.page_list.select_page(page_id)
+        model.blockSignals(False)
+        self.page_list.viewport().update()
+
+    def reload_pages(self) -> None:
+        self._refresh_page_list()
         counts = self.project.store.status_counts()
         total = sum(counts.values())
         parts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
@@ -131,18 +154,10 @@ class MainWindow(QMainWindow):
             self.show_page(ids[0])
 
     def show_page(self, page_id: int) -> None:
-        page = self.project.store.get_page(page_id)
-        try:
-            path = self.project.image_path(page)
-        except FileNotFoundError as exc:
-            self.page_view.clear()
-            self.statusBar().showMessage(str(exc))
-            return
-        self.page_view.set_page(str(path), self.project.store.regions(page_id))
+        self.workspace.open_page(page_id)
 
     def current_page_id(self) -> int | None:
-        ids = self.page_list.selected_page_ids()
-        return ids[0] if ids else None
+        return self.workspace.page_id
 
     def on_page_changed_elsewhere(self, page_id: int) -> None:
         """A worker changed a page (pre-fill finished it): refresh the list, and the view if shown."""
@@ -228,4 +243,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         for worker in list(self.workers):
             worker.cancel.set()
+        self.workspace.shutdown()
         super().closeEvent(event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
@@ -80,6 +80,10 @@ class PageList(QTableView):
         return [self.model_.pages[i.row()].id for i in self.selectionModel().selectedRows()]
 
     def select_page(self, page_id: int) -> None:
+        # Not selectRow(): with extended selection it honours the keyboard modifiers held at
+        # the moment (Shift from Shift+Tab would extend the selection instead of moving it).
         row = self.model_.row_of(page_id)
         if row >= 0:
-            self.selectRow(row)
+            flags = (QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            self.selectionModel().setCurrentIndex(self.model_.index(row, 0), flags)
+            self.scrollTo(self.model_.index(row, 0))

@@ -657,6 +657,38 @@ class Store:
             c.execute("UPDATE actions SET undone = ? WHERE id = ?", (1 if undo else 0, target["id"]))
             return sorted(set(act.changed_regions))
 
+    # -- read-only queries for the workspace ---------------------------------------------------
+    def regions_signature(self, page_id: int) -> tuple:
+        """A cheap fingerprint of a page's regions: it changes with every change to any of them.
+
+        Every change bumps a version, an added region raises the count and the highest id, and
+        a re-run pre-fill replaces rows (new ids). Lets a window tell whether regions it loaded
+        ahead are still current without reading them all again.
+        """
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(version), 0), COALESCE(MAX(id), 0) FROM regions WHERE page_id = ?",
+            (page_id,),
+        ).fetchone()
+        return tuple(row)
+
+    def typed_region_ids(self, page_id: int, machine_labels: tuple[str, ...] = ("re-recognize",)) -> set[int]:
+        """Regions of the page whose current text was last set by a person.
+
+        A text set by an action whose label is one of ``machine_labels`` (or the undo/redo of
+        one) counts as machine text; so does the empty text of a freshly drawn region.
+        """
+        last: dict[int, tuple[str, str]] = {}
+        for r in self.query(
+            "SELECT e.region_id, e.field, e.after, a.label FROM edits e JOIN actions a ON a.id = e.action_id"
+            " WHERE e.page_id = ? AND e.region_id IS NOT NULL AND e.field IN ('text', 'region') ORDER BY e.id",
+            (page_id,),
+        ):
+            after = json.loads(r["after"]) if r["after"] is not None else None
+            text = after.get("text", "") if r["field"] == "region" and isinstance(after, dict) else after
+            last[r["region_id"]] = (r["label"], text or "")
+        machine = {p + m for m in machine_labels for p in ("", "undo ", "redo ")}
+        return {rid for rid, (label, text) in last.items() if text and label not in machine}
+
 
 def _pred_region_json(r: PredictedRegion) -> dict:
     return {"points": [list(map(float, p)) for p in r.points], "text": r.text,

@@ -1,0 +1,418 @@
+"""The region list: one row per region in reading order, its crop beside its editable text.
+
+Model/view, not a widget per region: the view asks only for the rows on screen, and each crop
+is cut from the page image the first time its row is shown, then cached. The text editor
+commits on Enter, on focus out, and after a short pause in typing, so a crash loses at most
+the last fraction of a second of typing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QRect,
+    QRectF,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QFont, QImage, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QTableView,
+)
+
+from core.model import Region
+
+from .states import COLOURS, LOW, LOW_CONFIDENCE, NAMES, PREFILLED
+
+CROP, TEXT, FIELD, CONF = range(4)
+ROW_HEIGHT = 30
+CROP_HEIGHT = ROW_HEIGHT - 8
+#: Milliseconds of no typing after which the text is committed.
+IDLE_COMMIT_MS = 400
+
+
+class CropCache:
+    """Region crops cut lazily from the page image, scaled to the row height."""
+
+    def __init__(self, max_items: int = 3000):
+        self.image: QImage | None = None
+        self.scale = 1.0  # image pixels per page pixel
+        self.max_items = max_items
+        self._cache: dict[tuple, QImage] = {}
+
+    def set_image(self, image: QImage | None, page_width: int) -> None:
+        self.image = image
+        self.scale = image.width() / page_width if image is not None and page_width else 1.0
+        self._cache.clear()
+
+    def get(self, region: Region) -> QImage | None:
+        if self.image is None:
+            return None
+        key = (region.id, region.points)
+        img = self._cache.get(key)
+        if img is None:
+            if len(self._cache) >= self.max_items:
+                self._cache.clear()
+            img = self._make(region)
+            self._cache[key] = img
+        return img
+
+    def _make(self, region: Region) -> QImage:
+        x0, y0, x1, y1 = region.bounds
+        s = self.scale
+        rect = QRect(int(x0 * s), int(y0 * s), max(1, int((x1 - x0) * s + 0.5)), max(1, int((y1 - y0) * s + 0.5)))
+        crop = self.image.copy(rect)
+        if crop.height() > 0 and crop.height() != CROP_HEIGHT:
+            crop = crop.scaledToHeight(CROP_HEIGHT, Qt.TransformationMode.SmoothTransformation)
+        return crop
+
+
+class RegionListModel(QAbstractTableModel):
+    HEADERS = ("Image", "Text", "Field", "Conf")
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.regions: list[Region] = []
+        self.states: dict[int, str] = {}
+        self.rows: dict[int, int] = {}  # region id -> row
+        self.crops = CropCache()
+        # Set by the workspace: commit a text or a label; return False when it was refused.
+        self.commit_text: Callable[[int, str], bool] = lambda rid, text: False
+        self.commit_label: Callable[[int, str | None], bool] = lambda rid, label: False
+        self.fields: list[str] = []
+
+    def set_regions(self, regions: list[Region], states: dict[int, str]) -> None:
+        self.beginResetModel()
+        self.regions = list(regions)
+        self.states = dict(states)
+        self.rows = {r.id: i for i, r in enumerate(self.regions)}
+        self.endResetModel()
+
+    def update_region(self, region: Region, state: str) -> None:
+        row = self.rows.get(region.id)
+        if row is None:
+            return
+        self.regions[row] = region
+        self.states[region.id] = state
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+
+    def crops_changed(self) -> None:
+        if self.regions:
+            self.dataChanged.emit(self.index(0, CROP), self.index(len(self.regions) - 1, CROP))
+
+    def region_at(self, row: int) -> Region:
+        return self.regions[row]
+
+    def row_of(self, region_id: int) -> int:
+        return self.rows.get(region_id, -1)
+
+    # -- Qt model ----------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        return 0 if parent.isValid() else len(self.regions)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def flags(self, index):
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() in (TEXT, FIELD):
+            f |= Qt.ItemFlag.ItemIsEditable
+        return f
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.regions[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if col == TEXT:
+                return r.text
+            if col == FIELD:
+                return r.label or ""
+            if col == CONF:
+                return "" if r.confidence is None else f"{r.confidence:.2f}"
+            return None
+        if role == Qt.ItemDataRole.DecorationRole and col == CROP:
+            return self.crops.get(r)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == CONF and r.confidence is not None and r.confidence < LOW_CONFIDENCE:
+                return COLOURS[LOW]
+            if col == FIELD:
+                return COLOURS["labelled"]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            state = NAMES.get(self.states.get(r.id, PREFILLED), "")
+            return f"region {r.id}: {state}" + (" (locked)" if r.locked else "")
+        if role == Qt.ItemDataRole.UserRole:
+            return r.id
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        r = self.regions[index.row()]
+        if index.column() == TEXT:
+            return self.commit_text(r.id, str(value))
+        if index.column() == FIELD:
+            return self.commit_label(r.id, str(value) or None)
+        return False
+
+
+class RegionTextEdit(QLineEdit):
+    """The text editor of one row; commits itself after a pause in typing."""
+
+    idle = Signal(object)
+
+    def __init__(self, parent, yield_keys: set[str]):
+        super().__init__(parent)
+        self.region_id: int | None = None
+        self.committed_text = ""
+        self.yield_keys = yield_keys
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(IDLE_COMMIT_MS)
+        self.timer.timeout.connect(lambda: self.idle.emit(self))
+        self.textEdited.connect(lambda _: self.timer.start())
+
+    @property
+    def dirty(self) -> bool:
+        return self.text() != self.committed_text
+
+    def event(self, event) -> bool:
+        # QLineEdit claims Ctrl+Z and friends for its own undo; the workspace's keys (undo from
+        # the edit log, next region, mark done...) win, and the workspace deals with the typing.
+        if event.type() == QEvent.Type.ShortcutOverride:
+            combo = QKeySequence(event.keyCombination()).toString(QKeySequence.SequenceFormat.PortableText)
+            if combo in self.yield_keys:
+                event.ignore()
+                return True
+        return super().event(event)
+
+
+class RegionDelegate(QStyledItemDelegate):
+    """Paints the crop with a state colour bar; edits the text (line edit) and the field (combo)."""
+
+    def __init__(self, view: "RegionListView"):
+        super().__init__(view)
+        self.view = view
+        self.editor: RegionTextEdit | None = None
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        if index.column() != CROP:
+            return super().paint(painter, option, index)
+        model = index.model()
+        r = model.region_at(index.row())
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        colour = COLOURS.get(model.states.get(r.id, PREFILLED), COLOURS[PREFILLED])
+        painter.fillRect(QRect(option.rect.left(), option.rect.top() + 2, 4, option.rect.height() - 4), colour)
+        img = index.data(Qt.ItemDataRole.DecorationRole)
+        if img is None or img.isNull():
+            return
+        area = option.rect.adjusted(8, 3, -2, -3)
+        w, h = img.width(), img.height()
+        if w > area.width():  # long line: shrink to the column
+            h = max(1, int(h * area.width() / w))
+            w = area.width()
+        target = QRectF(area.left(), area.top() + (area.height() - h) / 2, w, h)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawImage(target, img)
+        painter.restore()
+
+    def createEditor(self, parent, option, index):
+        if index.column() == FIELD:
+            combo = QComboBox(parent)
+            combo.addItem("")
+            combo.addItems(index.model().fields)
+            combo.activated.connect(lambda _: self.commitData.emit(combo))
+            return combo
+        if index.column() != TEXT:
+            return None
+        editor = RegionTextEdit(parent, self.view.yield_keys)
+        editor.setFont(self.view.text_font)
+        editor.idle.connect(self.commitData.emit)
+        self.editor = editor
+        editor.destroyed.connect(lambda *_: self._forget(editor))
+        return editor
+
+    def _forget(self, editor) -> None:
+        if self.editor is editor:
+            self.editor = None
+
+    def destroyEditor(self, editor, index) -> None:
+        if editor is self.editor:
+            self.editor = None
+        super().destroyEditor(editor, index)
+
+    def setEditorData(self, editor, index) -> None:
+        if isinstance(editor, RegionTextEdit):
+            r = index.model().region_at(index.row())
+            if editor.region_id == r.id and editor.dirty:
+                return  # keep what is being typed; the commit will sort out the rest
+            editor.region_id = r.id
+            editor.committed_text = r.text
+            editor.setText(r.text)
+            return
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(index.data() or "")
+            return
+        super().setEditorData(editor, index)
+
+    def setModelData(self, editor, model, index) -> None:
+        if isinstance(editor, RegionTextEdit):
+            editor.timer.stop()
+            if not editor.dirty:
+                return
+            text = editor.text()
+            if model.setData(index, text):
+                editor.committed_text = text
+            return
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentText())
+            return
+        super().setModelData(editor, model, index)
+
+    def sizeHint(self, option, index):
+        size = super().sizeHint(option, index)
+        size.setHeight(ROW_HEIGHT)
+        return size
+
+
+class RegionListView(QTableView):
+    """The list; the workspace wires its selection to the canvas and its keys to actions."""
+
+    selectedIdsChanged = Signal(list)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model_ = RegionListModel(self)
+        self.setModel(self.model_)
+        self.yield_keys: set[str] = set()
+        self.text_font = QFont(self.font())
+        self.text_font.setPointSizeF(self.font().pointSizeF() * 1.15)
+        self.delegate = RegionDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed
+                             | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.setTabKeyNavigation(False)
+        self.setWordWrap(False)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vh = self.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(ROW_HEIGHT)
+        hh = self.horizontalHeader()
+        hh.setSectionResizeMode(CROP, QHeaderView.ResizeMode.Interactive)
+        hh.setSectionResizeMode(TEXT, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(FIELD, QHeaderView.ResizeMode.Interactive)
+        hh.setSectionResizeMode(CONF, QHeaderView.ResizeMode.Fixed)
+        hh.resizeSection(CROP, 300)
+        hh.resizeSection(FIELD, 90)
+        hh.resizeSection(CONF, 44)
+        self._quiet = False
+        self.selectionModel().selectionChanged.connect(self._on_selection)
+
+    def resizeEvent(self, event) -> None:
+        # The crop and its text share the width: what the eye reads sits next to what the hand types.
+        super().resizeEvent(event)
+        free = self.viewport().width() - self.columnWidth(FIELD) - self.columnWidth(CONF)
+        self.setColumnWidth(CROP, max(120, int(free * 0.5)))
+
+    # -- selection -------------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        return [self.model_.regions[r].id for r in rows if r < len(self.model_.regions)]
+
+    def current_id(self) -> int | None:
+        row = self.currentIndex().row()
+        return self.model_.regions[row].id if 0 <= row < len(self.model_.regions) else None
+
+    def select_ids(self, ids: list[int], current: int | None = None) -> None:
+        """Select these regions quietly (no selectedIdsChanged) and scroll the first into view."""
+        self._quiet = True
+        try:
+            sel = QItemSelection()
+            for rid in ids:
+                row = self.model_.row_of(rid)
+                if row >= 0:
+                    sel.select(self.model_.index(row, 0), self.model_.index(row, self.model_.columnCount() - 1))
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+            self.selectionModel().select(sel, flags)
+            focus = current if current is not None else (ids[0] if ids else None)
+            if focus is not None and self.model_.row_of(focus) >= 0:
+                idx = self.model_.index(self.model_.row_of(focus), TEXT)
+                self.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
+                self.scrollTo(idx)
+        finally:
+            self._quiet = False
+
+    def _on_selection(self, *_):
+        if not self._quiet:
+            self.selectedIdsChanged.emit(self.selected_ids())
+
+    # -- editing ---------------------------------------------------------------------------
+    def editing_id(self) -> int | None:
+        ed = self.delegate.editor
+        return ed.region_id if ed is not None and self.state() == QAbstractItemView.State.EditingState else None
+
+    def open_editor(self, region_id: int) -> RegionTextEdit | None:
+        row = self.model_.row_of(region_id)
+        if row < 0:
+            return None
+        idx = self.model_.index(row, TEXT)
+        self.scrollTo(idx)
+        # Not setCurrentIndex(): it applies the modifiers of the key being handled (Ctrl+J
+        # would toggle the row out of the selection). The selection is the workspace's business.
+        self.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.edit(idx)
+        ed = self.delegate.editor
+        if ed is not None:
+            ed.deselect()
+            ed.end(False)
+            ed.setFocus()
+        return ed
+
+    def commit_editor(self) -> bool:
+        """Commit what is being typed; True when nothing is left uncommitted."""
+        ed = self.delegate.editor
+        if ed is None:
+            return True
+        if ed.dirty:
+            self.delegate.commitData.emit(ed)
+        return ed is None or not ed.dirty
+
+    def close_editor(self, commit: bool = True) -> None:
+        ed = self.delegate.editor
+        if ed is None:
+            return
+        if commit:
+            self.commit_editor()
+        else:  # the focus-out that follows must not commit what was discarded
+            ed.timer.stop()
+            ed.setText(ed.committed_text)
+        hint = QStyledItemDelegate.EndEditHint.NoHint
+        self.delegate.closeEditor.emit(ed, hint)
+        self.setFocus()

@@ -1,0 +1,750 @@
+"""The annotation workspace: the canvas and the region list of one page, the keys, the queue.
+
+This is the controller: the canvas and the list only show regions and report what the person
+did; every change goes to the store here as one action, with the region version the window
+loaded, and the stored result comes back to both views. When another window changed the
+region in between (ConflictError), nothing is written, the status bar says so and the page is
+reloaded: the other edit wins and is shown, never silently overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QDialog, QSplitter, QToolBar, QVBoxLayout, QWidget
+
+from core import queue as work_queue
+from core.errors import ConflictError, NotFoundError, ProofdeskError
+from core.model import PageStatus, Region
+from core.project import Project
+
+from ..workers import Worker
+from . import keys as keymod
+from .canvas import DRAW_QUAD, DRAW_RECT, SELECT, PageCanvas
+from .fields_dialog import FieldSchemaDialog
+from .loader import PageData, PageLoader, read_page
+from .region_list import RegionListView
+from .rerecognize import ACTION_LABEL, load_image, read_regions
+from .states import LOW, region_state
+
+LAST_PAGE = "last_page:{user}"
+
+#: Short texts for the toolbar (the full text and keys are in the tooltip and the help).
+TOOLBAR = [("draw_rect", "Box"), ("draw_quad", "4-point"), ("lock", "Lock"), ("delete", "Delete"),
+           ("rerecognize", "Re-read"), None, ("undo", "Undo"), ("redo", "Redo"), None,
+           ("fit_page", "Fit page"), ("fit_width", "Fit width"), None, ("next_low", "Next low"),
+           ("done_next", "Done \u25b8 next"), None, ("help", "Keys")]
+
+
+def last_page(project: Project, user: str) -> int | None:
+    """The page this user had open last, if it still exists."""
+    page_id = project.store.get_setting(LAST_PAGE.format(user=user))
+    if page_id is None:
+        return None
+    try:
+        project.store.get_page(int(page_id))
+    except (NotFoundError, ValueError, TypeError):
+        return None
+    return int(page_id)
+
+
+class Workspace(QWidget):
+    message = Signal(str, int)  # status bar text, milliseconds (0 = until replaced)
+    summary = Signal(str)  # the page line of the status bar
+    pageOpened = Signal(int)
+    pageStatusChanged = Signal(int)
+    committed = Signal(str)  # one line per committed action (tests, the crash test's child)
+    zoomChanged = Signal(float)
+    imageShown = Signal(int, bool)  # page id, full resolution
+
+    def __init__(self, settings: QSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else QSettings()
+        self.keymap = keymod.KeyMap(self.settings)
+        self.project: Project | None = None
+        self.user = ""
+        self.loader: PageLoader | None = None
+        self.data: PageData | None = None
+        self.regions: dict[int, Region] = {}
+        self.states: dict[int, str] = {}
+        self.history: list[int] = []
+        self.ocr_pool = QThreadPool(self)
+        self.ocr_pool.setMaxThreadCount(1)  # one Tesseract model in memory, reused
+        self.ocr_jobs: set[Worker] = set()
+
+        self.canvas = PageCanvas()
+        self.list = RegionListView()
+        self.list.model_.commit_text = self.commit_text
+        self.list.model_.commit_label = self.commit_label
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(self.list)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([560, 640])
+        self.splitter = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(splitter, 1)
+        self.help_overlay = keymod.HelpOverlay(self)
+        self.help_overlay.closed.connect(self.list.setFocus)
+
+        self.actions_: dict[str, QAction] = {}
+        self._build_actions()
+        self.canvas.selectionChangedIds.connect(self._canvas_selected)
+        self.canvas.geometryEdited.connect(self.commit_geometry)
+        self.canvas.regionDrawn.connect(self.add_region)
+        self.canvas.activated.connect(self.edit_region)
+        self.canvas.zoomChanged.connect(self.zoomChanged)
+        self.canvas.modeChanged.connect(self._mode_changed)
+        self.list.selectedIdsChanged.connect(self._list_selected)
+
+    # -- actions and keys --------------------------------------------------------------------
+    def _handlers(self) -> dict:
+        h = {
+            "next_region": lambda: self.go(1),
+            "prev_region": lambda: self.go(-1),
+            "next_low": lambda: self.go_low(1),
+            "prev_low": lambda: self.go_low(-1),
+            "edit_accept": self.edit_or_accept,
+            "done_next": self.mark_done_and_next,
+            "next_page": self.open_next_page,
+            "prev_page": self.open_previous_page,
+            "undo": self.undo,
+            "redo": self.redo,
+            "delete": self.delete_selected,
+            "lock": self.toggle_lock,
+            "draw_rect": lambda: self.start_drawing(DRAW_RECT),
+            "draw_quad": lambda: self.start_drawing(DRAW_QUAD),
+            "rerecognize": lambda: self.rerecognize(self.selected_ids(), force=True),
+            "label_clear": lambda: self.set_label(None),
+            "zoom_in": lambda: self.canvas.zoom_by(1.25),
+            "zoom_out": lambda: self.canvas.zoom_by(0.8),
+            "fit_page": lambda: self.canvas.fit("page"),
+            "fit_width": lambda: self.canvas.fit("width"),
+            "zoom_region": self.zoom_to_selected,
+            "help": self.toggle_help,
+        }
+        for i in range(1, 10):
+            h[f"label_{i}"] = lambda _checked=False, i=i: self.set_label_number(i)  # triggered(bool)
+        return h
+
+    def _build_actions(self) -> None:
+        handlers = self._handlers()
+        for ka in keymod.ACTIONS:
+            act = QAction(ka.text, self)
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut if ka.scope == keymod.WORKSPACE
+                                   else Qt.ShortcutContext.WindowShortcut)
+            act.triggered.connect(handlers[ka.id])
+            self.addAction(act)
+            self.actions_[ka.id] = act
+        for entry in TOOLBAR:
+            if entry is None:
+                self.toolbar.addSeparator()
+                continue
+            action_id, short = entry
+            act = self.actions_[action_id]
+            act.setIconText(short)  # the toolbar shows the short text, menus the full one
+            self.toolbar.addAction(act)
+        self.apply_keys()
+
+    def apply_keys(self) -> None:
+        """(Re)read the key table and bind it; the editor lets these keys through."""
+        yield_keys = set()
+        for action_id, act in self.actions_.items():
+            seqs = self.keymap.keys(action_id)
+            act.setShortcuts(seqs)
+            act.setToolTip(f"{act.text()} ({keymod.to_text(seqs, keymod.NATIVE)})" if seqs else act.text())
+            for s in seqs:
+                combo = s[0] if s.count() else None
+                if combo is None:
+                    continue
+                mods = combo.keyboardModifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+                key = combo.key()
+                special = key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab, Qt.Key.Key_Return, Qt.Key.Key_Enter) or (
+                    Qt.Key.Key_F1 <= key <= Qt.Key.Key_F35)
+                if mods or special:
+                    yield_keys.add(QKeySequence(combo).toString(keymod.PORTABLE))
+        self.list.yield_keys.clear()
+        self.list.yield_keys.update(yield_keys)
+
+    def populate_menu(self, menu) -> None:
+        """The Workspace menu of the main window."""
+        menu.addAction("&Field names...", self.edit_fields)
+        menu.addAction("&Keyboard shortcuts...", self.edit_shortcuts)
+        order_menu = menu.addMenu("&Queue order")
+        group = QActionGroup(order_menu)
+        self.order_actions = {}
+        for value, text in (("import", "&Import order"), ("confidence", "Lowest &confidence first")):
+            act = order_menu.addAction(text)
+            act.setCheckable(True)
+            act.triggered.connect(lambda _=False, v=value: self.set_queue_order(v))
+            group.addAction(act)
+            self.order_actions[value] = act
+        order_menu.aboutToShow.connect(self._sync_order_menu)
+        menu.addSeparator()
+        for action_id in ("done_next", "next_page", "prev_page", "next_low", "rerecognize", "help"):
+            menu.addAction(self.actions_[action_id])
+
+    def view_actions(self) -> list[QAction]:
+        return [self.actions_[i] for i in ("zoom_in", "zoom_out", "fit_page", "fit_width", "zoom_region")]
+
+    def _sync_order_menu(self) -> None:
+        if self.project is not None:
+            self.order_actions[work_queue.queue_order(self.project.store)].setChecked(True)
+
+    def set_queue_order(self, order: str) -> None:
+        work_queue.set_queue_order(self.project.store, order)
+        self.message.emit(f"Queue order: {'lowest confidence first' if order == 'confidence' else 'import order'}",
+                          5000)
+        self._schedule_preload()
+
+    def edit_shortcuts(self) -> None:
+        dialog = keymod.ShortcutDialog(self.keymap, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.apply_keys()
+            self.message.emit("Keyboard shortcuts saved", 5000)
+
+    def edit_fields(self) -> None:
+        if self.project is None:
+            return
+        dialog = FieldSchemaDialog(self.project.store.fields(), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_fields(dialog.fields())
+
+    def set_fields(self, names: list[str]) -> None:
+        self.project.store.set_fields(names)
+        self.list.model_.fields = self.project.store.fields()
+        self.message.emit("Field names: " + ", ".join(self.list.model_.fields), 5000)
+
+    def toggle_help(self) -> None:
+        if self.help_overlay.isVisible():
+            self.help_overlay.close_overlay()
+        else:
+            self.help_overlay.show_keys(self.keymap, self.list.model_.fields)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help_overlay.isVisible():
+            self.help_overlay.setGeometry(self.rect())
+
+    # -- project and pages --------------------------------------------------------------------
+    def set_project(self, project: Project, user: str) -> None:
+        self.wait_for_workers()
+        self.project = project
+        self.user = user
+        if self.loader is not None:
+            self.loader.deleteLater()
+        self.loader = PageLoader(project, self)
+        self.loader.preview.connect(self._on_preview)
+        self.loader.images.connect(self._on_images)
+        self.loader.failed.connect(lambda pid, msg: self.message.emit(f"Page {pid}: {msg}", 10000))
+        self.list.model_.fields = project.store.fields()
+        self.history = []
+        self.clear()
+
+    def clear(self) -> None:
+        self.data = None
+        self.regions, self.states = {}, {}
+        self.canvas.clear()
+        self.list.model_.crops.set_image(None, 0)
+        self.list.model_.set_regions([], {})
+        self.summary.emit("")
+
+    @property
+    def page_id(self) -> int | None:
+        return self.data.page.id if self.data is not None else None
+
+    def open_page(self, page_id: int) -> None:
+        """Show a page: at once from the cache when it was loaded ahead, else read it now."""
+        if self.project is None:
+            return
+        self.commit_pending()
+        if page_id == self.page_id:
+            self.reload()
+            return
+        store = self.project.store
+        data = self.loader.cached(page_id)
+        if data is not None and store.regions_signature(page_id) == data.signature:
+            data.page = store.get_page(page_id)  # the status may have moved on
+        else:
+            fresh = read_page(self.project, page_id)
+            if data is not None:
+                fresh.images = data.images
+            data = fresh
+            self.loader.put(data)
+        self.data = data
+        if self.history[-1:] != [page_id]:
+            self.history.append(page_id)
+        page = data.page
+        self.canvas.set_page(page.width, page.height, data.images or None)
+        self.list.model_.crops.set_image(data.images[0] if data.images else None, page.width)
+        self._show_regions(data.regions, keep_selection=False)
+        if data.images:
+            self.imageShown.emit(page_id, True)
+        elif data.image_path is not None:
+            self.loader.load_images(page_id, data.image_path)
+        else:
+            self.message.emit(data.image_error or "The page image is missing", 10000)
+        store.set_setting(LAST_PAGE.format(user=self.user), page_id)
+        self.pageOpened.emit(page_id)
+        self.list.setFocus()
+        self._schedule_preload()
+
+    def reload(self) -> None:
+        """Read the page's regions again from the store (after undo, a conflict, another window)."""
+        if self.data is None:
+            return
+        keep = self.selected_ids()
+        fresh = read_page(self.project, self.data.page.id)
+        fresh.images = self.data.images
+        self.data = fresh
+        self.loader.put(fresh)
+        self._show_regions(fresh.regions, keep_selection=False)
+        keep = [i for i in keep if i in self.regions]
+        if keep:
+            self.select(keep, scroll=False)
+
+    def _show_regions(self, regions: list[Region], keep_selection: bool = True) -> None:
+        self.regions = {r.id: r for r in regions}
+        self.states = {r.id: self._state(r) for r in regions}
+        self.canvas.sync(regions, self.states)
+        self.list.model_.set_regions(regions, self.states)
+        self._emit_summary()
+
+    def _state(self, r: Region) -> str:
+        pred = self.data.predicted.get((r.prediction_id, r.pred_index)) if r.prediction_id is not None else None
+        return region_state(r, pred)
+
+    def _emit_summary(self) -> None:
+        if self.data is None:
+            return
+        page = self.data.page
+        low = sum(1 for s in self.states.values() if s == LOW)
+        done = f" by {page.done_by}" if page.done_by and page.status in (PageStatus.DONE, PageStatus.APPROVED,
+                                                                         PageStatus.REJECTED) else ""
+        self.summary.emit(f"{page.name}  \u00b7  {page.status.value.replace('_', ' ')}{done}  \u00b7  "
+                          f"{len(self.regions)} regions, {low} low confidence")
+
+    def _on_preview(self, page_id: int, image) -> None:
+        if page_id == self.page_id and not self.canvas.has_image():
+            self.canvas.set_images([image])
+            self.imageShown.emit(page_id, False)
+
+    def _on_images(self, page_id: int, levels) -> None:
+        if page_id != self.page_id:
+            return
+        self.data.images = levels
+        self.canvas.set_images(levels)
+        self.list.model_.crops.set_image(levels[0], self.data.page.width)
+        self.list.model_.crops_changed()
+        self.imageShown.emit(page_id, True)
+
+    def _schedule_preload(self) -> None:
+        QTimer.singleShot(0, self.preload_next)
+
+    def preload_next(self) -> Worker | None:
+        if self.project is None or self.loader is None:
+            return None
+        nxt = work_queue.next_page(self.project.store, current=self.page_id)
+        return self.loader.preload(nxt) if nxt is not None and nxt != self.page_id else None
+
+    def open_next_page(self) -> bool:
+        nxt = work_queue.next_page(self.project.store, current=self.page_id)
+        if nxt is None or nxt == self.page_id:
+            self.message.emit("The queue is empty: no other page needs work", 8000)
+            return False
+        self.open_page(nxt)
+        return True
+
+    def open_previous_page(self) -> None:
+        if len(self.history) >= 2:
+            self.history.pop()
+            self.open_page(self.history.pop())
+
+    def mark_done_and_next(self) -> None:
+        if self.data is None:
+            return
+        self.commit_pending()
+        page_id = self.page_id
+        try:
+            self.project.store.set_page_status(self.user, page_id, PageStatus.DONE)
+        except ProofdeskError as exc:
+            self.message.emit(f"Not marked done: {exc}", 10000)
+            return
+        self.data.page = self.project.store.get_page(page_id)
+        self.committed.emit(f"done page {page_id}")
+        self.pageStatusChanged.emit(page_id)
+        if not self.open_next_page():
+            self._emit_summary()
+            self.message.emit("Page done. The queue is empty: every page is done", 0)
+
+    # -- selection ----------------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        ids = self.list.selected_ids()
+        if not ids:
+            editing = self.list.editing_id()
+            ids = [editing] if editing is not None else []
+        return ids
+
+    def select(self, ids: list[int], scroll: bool = True) -> None:
+        self.list.select_ids(ids)
+        self.canvas.select_ids(ids, scroll=scroll)
+
+    def _canvas_selected(self, ids: list[int]) -> None:
+        self.list.close_editor(commit=True) if self.list.editing_id() not in (None, *ids) else None
+        self.list.select_ids(ids)
+
+    def _list_selected(self, ids: list[int]) -> None:
+        self.canvas.select_ids(ids, scroll=True)
+
+    def _row_ids(self) -> list[int]:
+        return [r.id for r in self.list.model_.regions]
+
+    def _current(self) -> int | None:
+        """The region being edited, else the selected one the list's cursor is on."""
+        editing = self.list.editing_id()
+        if editing is not None:
+            return editing
+        selected = self.list.selected_ids()
+        cur = self.list.current_id()
+        return cur if cur in selected else (selected[0] if selected else None)
+
+    def go(self, step: int) -> None:
+        """Next / previous region in reading order, with the focus in its text."""
+        ids = self._row_ids()
+        if not ids:
+            return
+        self.list.close_editor(commit=True)
+        cur = self._current()
+        if cur in ids:
+            i = ids.index(cur) + step
+            i = max(0, min(len(ids) - 1, i))
+        else:
+            i = 0 if step > 0 else len(ids) - 1
+        self.edit_region(ids[i])
+
+    def go_low(self, step: int) -> None:
+        """Next / previous region still at low confidence (wraps around)."""
+        ids = self._row_ids()
+        low = [i for i in ids if self.states.get(i) == LOW]
+        if not low:
+            self.message.emit("No low-confidence region left on this page", 5000)
+            return
+        self.list.close_editor(commit=True)
+        cur = self._current()
+        pos = ids.index(cur) if cur in ids else -1
+        order = ids[pos + 1:] + ids[:pos + 1] if step > 0 else list(reversed(ids[:max(pos, 0)])) + list(
+            reversed(ids[max(pos, 0):]))
+        target = next(i for i in order if self.states.get(i) == LOW)
+        self.edit_region(target)
+
+    def edit_region(self, region_id: int) -> None:
+        """Select a region everywhere and put the focus into its text."""
+        self.select([region_id])
+        self.list.open_editor(region_id)
+
+    def edit_or_accept(self) -> None:
+        ed = self.list.indexWidget(self.list.currentIndex()) if self.list.state() == \
+            QAbstractItemView.State.EditingState else None
+        if ed is not None:
+            self.list.close_editor(commit=True)
+            if self.list.state() == QAbstractItemView.State.EditingState:  # the field combo
+                self.list.delegate.commitData.emit(ed)
+                self.list.delegate.closeEditor.emit(ed, self.list.delegate.EndEditHint.NoHint)
+            self.list.setFocus()
+            return
+        ids = self.selected_ids()
+        target = self.list.current_id() if self.list.current_id() in ids else (ids[0] if ids else None)
+        if target is None and self._row_ids():
+            target = self._row_ids()[0]
+        if target is not None:
+            self.edit_region(target)
+
+    def zoom_to_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.canvas.zoom_to(ids[0])
+
+    def start_drawing(self, mode: str) -> None:
+        if self.data is None:
+            return
+        self.list.close_editor(commit=True)
+        self.canvas.set_mode(mode)
+        self.canvas.setFocus()
+
+    def _mode_changed(self, mode: str) -> None:
+        if mode == DRAW_RECT:
+            self.message.emit("Draw a box: drag over the text (Esc cancels)", 0)
+        elif mode == DRAW_QUAD:
+            self.message.emit("4-point region: click the 4 corners (Esc cancels)", 0)
+        elif mode == SELECT:
+            self.message.emit("", 1)
+
+    # -- committing: one store action per change ----------------------------------------------
+    def commit_pending(self) -> None:
+        """Commit what is being typed (before anything that leaves or reloads the page)."""
+        if self.list.delegate.editor is not None:
+            self.list.commit_editor()
+
+    def _act(self, label: str, fn, page_id: int | None = None, quiet_conflict: bool = False):
+        """Run ``fn(action)`` as one store action. Returns its result, or None when refused."""
+        page_id = page_id if page_id is not None else self.page_id
+        try:
+            with self.project.store.action(self.user, page_id, label) as a:
+                result = fn(a)
+        except ConflictError as exc:
+            if not quiet_conflict:
+                self._conflict(str(exc))
+            return None
+        except NotFoundError as exc:
+            self.message.emit(f"Not saved: {exc}", 10000)
+            QTimer.singleShot(0, self.reload)
+            return None
+        self.committed.emit(label)
+        if self.data is not None and page_id == self.page_id and self.data.page.status in (
+                PageStatus.NEW, PageStatus.PREFILLED):
+            self.data.page = self.project.store.get_page(page_id)
+            self._emit_summary()
+            self.pageStatusChanged.emit(page_id)
+        return result
+
+    def _conflict(self, detail: str) -> None:
+        self.list.close_editor(commit=False)
+        self.message.emit(f"Not saved: {detail}. The page was reloaded to show the other change.", 15000)
+        QTimer.singleShot(0, self.reload)
+
+    def _apply_local(self, regions: list[Region]) -> None:
+        """Show regions that changed in place (text, label, lock): no reload, no re-sort."""
+        for r in regions:
+            self.regions[r.id] = r
+            self.states[r.id] = self._state(r)
+            self.list.model_.update_region(r, self.states[r.id])
+        ordered = [self.regions[i] for i in self._row_ids()]
+        self.canvas.sync(ordered, self.states)
+        if self.data is not None:
+            self.data.regions = ordered
+            self.data.signature = self.project.store.regions_signature(self.data.page.id)
+        self._emit_summary()
+
+    def commit_text(self, region_id: int, text: str) -> bool:
+        r = self.regions.get(region_id)
+        if r is None:
+            return False
+        if r.text == text:
+            return True
+        version = self._act("edit text", lambda a: a.update_region(region_id, r.version, text=text))
+        if version is None:
+            return False
+        self.data.typed.add(region_id)
+        self._apply_local([dataclasses.replace(r, text=text, version=version)])
+        return True
+
+    def commit_label(self, region_id: int, label: str | None) -> bool:
+        return self._set_labels([region_id], label)
+
+    def set_label_number(self, number: int) -> None:
+        fields = self.list.model_.fields
+        if number > len(fields):
+            self.message.emit(f"No field {number}: the schema has {len(fields)} (Workspace > Field names)", 5000)
+            return
+        self.set_label(fields[number - 1])
+
+    def set_label(self, label: str | None) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            self.message.emit("Select a region first", 3000)
+            return
+        self.commit_pending()
+        if label is not None and all(self.regions[i].label == label for i in ids if i in self.regions):
+            label = None  # the same key again takes the label off
+        self._set_labels(ids, label)
+
+    def _set_labels(self, ids: list[int], label: str | None) -> bool:
+        regions = [self.regions[i] for i in ids if i in self.regions and self.regions[i].label != label]
+        if not regions:
+            return True
+
+        def do(a):
+            return [a.update_region(r.id, r.version, label=label) for r in regions]
+
+        versions = self._act(f"label {label or '(none)'}", do)
+        if versions is None:
+            return False
+        self._apply_local([dataclasses.replace(r, label=label, version=v) for r, v in zip(regions, versions)])
+        return True
+
+    def toggle_lock(self) -> None:
+        regions = [self.regions[i] for i in self.selected_ids() if i in self.regions]
+        if not regions:
+            return
+        lock = not all(r.locked for r in regions)
+
+        def do(a):
+            return [a.update_region(r.id, r.version, locked=lock) for r in regions]
+
+        versions = self._act("lock" if lock else "unlock", do)
+        if versions is not None:
+            self._apply_local([dataclasses.replace(r, locked=lock, version=v) for r, v in zip(regions, versions)])
+            self.message.emit(f"{len(regions)} region(s) {'locked' if lock else 'unlocked'}", 3000)
+
+    def delete_selected(self) -> None:
+        ids = self.selected_ids()
+        regions = [self.regions[i] for i in ids if i in self.regions]
+        locked = [r for r in regions if r.locked]
+        regions = [r for r in regions if not r.locked]
+        if locked:
+            self.message.emit(f"{len(locked)} locked region(s) kept (L unlocks)", 5000)
+        if not regions:
+            return
+        self.list.close_editor(commit=False)
+        rows = self._row_ids()
+        after = [i for i in rows[rows.index(regions[-1].id) + 1:] if i not in ids]
+
+        def do(a):
+            for r in regions:
+                a.delete_region(r.id, r.version)
+            return len(regions)  # not None: None means refused
+
+        if self._act(f"delete {len(regions)} region(s)", do) is not None:
+            self.reload()
+            if after:
+                self.select([after[0]])
+
+    def commit_geometry(self, changes: dict) -> None:
+        regions = [self.regions[i] for i in changes if i in self.regions and not self.regions[i].locked]
+        if not regions:
+            self.reload()
+            return
+
+        def do(a):
+            return [a.update_region(r.id, r.version, points=[tuple(p) for p in changes[r.id]]) for r in regions]
+
+        label = "move" if len(regions) > 1 else "reshape"
+        if self._act(f"{label} {len(regions)} region(s)", do) is None:
+            return
+        self.reload()
+        self.select([r.id for r in regions], scroll=False)
+        self.rerecognize([r.id for r in regions], force=False)
+
+    def add_region(self, points: list) -> int | None:
+        if self.data is None:
+            return None
+        page_id = self.page_id
+        rid = self._act("add region", lambda a: a.add_region(page_id, [tuple(p) for p in points]))
+        if rid is None:
+            return None
+        self.reload()
+        self.edit_region(rid)
+        self.rerecognize([rid], force=False)
+        return rid
+
+    # -- undo / redo ---------------------------------------------------------------------------
+    def undo(self) -> None:
+        self._replay(undo=True)
+
+    def redo(self) -> None:
+        self._replay(undo=False)
+
+    def _replay(self, undo: bool) -> None:
+        if self.data is None:
+            return
+        ed = self.list.delegate.editor
+        if undo and ed is not None and ed.dirty:  # first undo what is typed and not committed yet
+            ed.timer.stop()
+            ed.setText(ed.committed_text)
+            self.message.emit("Typing discarded", 3000)
+            return
+        self.list.close_editor(commit=True)
+        store, page_id = self.project.store, self.page_id
+        if not (store.can_undo(self.user, page_id) if undo else store.can_redo(self.user, page_id)):
+            self.message.emit("Nothing to undo" if undo else "Nothing to redo", 3000)
+            return
+        try:
+            changed = store.undo(self.user, page_id) if undo else store.redo(self.user, page_id)
+        except ConflictError as exc:
+            self._conflict(str(exc))
+            return
+        self.committed.emit("undo" if undo else "redo")
+        self.data.page = store.get_page(page_id)
+        self.pageStatusChanged.emit(page_id)
+        self.reload()
+        visible = [i for i in changed if i in self.regions]
+        if visible:
+            self.select(visible)
+        self.message.emit(("Undone" if undo else "Redone") + (f": {len(changed)} region(s)" if changed else ""), 3000)
+
+    # -- re-recognition ------------------------------------------------------------------------
+    def rerecognize(self, ids: list[int], force: bool) -> Worker | None:
+        """Read these regions again off the GUI thread; fill in the text unless a person typed it.
+
+        ``force`` (Ctrl+R) re-reads even typed text: the person asked for it, and it is undoable.
+        """
+        if self.data is None:
+            return None
+        typed = self.data.typed
+        regions = [self.regions[i] for i in ids if i in self.regions and (force or i not in typed)]
+        if not regions:
+            return None
+        page_id = self.page_id
+        image = self.data.images[0] if self.data.images else None
+        path = self.data.image_path
+        quads = [r.points for r in regions]
+        wanted = [(r.id, r.version) for r in regions]
+
+        def job(progress, cancel):
+            img = image if image is not None else load_image(path)
+            return list(zip(wanted, read_regions(img, quads)))
+
+        worker = Worker(job)
+        worker.signals.finished.connect(lambda results: self._on_read(page_id, results, force))
+        worker.signals.failed.connect(lambda msg, tb: self.message.emit(f"Re-reading failed: {msg}", 10000))
+        worker.signals.done.connect(lambda: self.ocr_jobs.discard(worker))
+        self.ocr_jobs.add(worker)
+        self.ocr_pool.start(worker)
+        self.message.emit(f"Reading {len(regions)} region(s)...", 3000)
+        return worker
+
+    def _on_read(self, page_id: int, results: list, force: bool) -> None:
+        store = self.project.store
+        typed = self.data.typed if self.data is not None and page_id == self.page_id else \
+            store.typed_region_ids(page_id)
+        todo = [((rid, version), text) for (rid, version), (text, _conf) in results
+                if (force or rid not in typed)]
+        if not todo:
+            return
+
+        def do(a):
+            out = []
+            for (rid, version), text in todo:
+                try:
+                    out.append((rid, a.update_region(rid, version, text=text)))
+                except ConflictError:
+                    pass  # changed since it was read (moved again, typed): that change wins
+            return out
+
+        done = self._act(ACTION_LABEL, do, page_id=page_id, quiet_conflict=True)
+        if not done:
+            return
+        if page_id == self.page_id:
+            for rid, _ in done:
+                self.data.typed.discard(rid)
+            fresh = [store.get_region(rid) for rid, _ in done]
+            self._apply_local([r for r in fresh if r.id in self.regions])
+            self.message.emit(f"Read {len(done)} region(s) again", 3000)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def wait_for_workers(self, msecs: int = 10000) -> None:
+        self.ocr_pool.waitForDone(msecs)
+        if self.loader is not None:
+            self.loader.wait(msecs)
+
+    def shutdown(self) -> None:
+        self.commit_pending()
+        self.wait_for_workers()

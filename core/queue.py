@@ -1,0 +1,76 @@
+"""The work queue: which page an annotator should open next.
+
+A page needs work while its status is new, pre-filled, in progress or rejected. The order is
+a project setting (``queue_order``): ``"import"`` (documents in import order, pages in page
+order) or ``"confidence"`` (lowest mean region confidence first, so the worst pre-fills get
+human eyes first; pages without any confidence, e.g. not pre-filled yet, come last in import
+order).
+
+>>> import tempfile, pathlib
+>>> from core.project import Project
+>>> store = Project.create(pathlib.Path(tempfile.mkdtemp()) / "q").store
+>>> next_page(store) is None
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .model import PageStatus
+from .store import Store
+
+#: Statuses of pages that still need an annotator.
+QUEUE_STATUSES = (PageStatus.NEW, PageStatus.PREFILLED, PageStatus.IN_PROGRESS, PageStatus.REJECTED)
+#: The project setting that picks the order, and its values.
+ORDER_SETTING = "queue_order"
+ORDERS = ("import", "confidence")
+DEFAULT_ORDER = "import"
+
+
+def queue_order(store: Store) -> str:
+    """The project's queue order (``"import"`` when unset or unknown)."""
+    value = store.get_setting(ORDER_SETTING, DEFAULT_ORDER)
+    return value if value in ORDERS else DEFAULT_ORDER
+
+
+def set_queue_order(store: Store, order: str) -> None:
+    if order not in ORDERS:
+        raise ValueError(f"queue order must be one of {', '.join(ORDERS)}, not {order!r}")
+    store.set_setting(ORDER_SETTING, order)
+
+
+def queue(store: Store, order: str | None = None) -> list[int]:
+    """Ids of the pages that need work, in the order they should be done."""
+    order = order or queue_order(store)
+    marks = ",".join("?" for _ in QUEUE_STATUSES)
+    statuses = [s.value for s in QUEUE_STATUSES]
+    if order == "confidence":
+        rows = store.query(
+            "SELECT p.id, (SELECT AVG(r.confidence) FROM regions r"
+            "  WHERE r.page_id = p.id AND r.deleted = 0 AND r.confidence IS NOT NULL) AS mean"
+            f" FROM pages p WHERE p.status IN ({marks})"
+            " ORDER BY mean IS NULL, mean, p.document_id, p.page_no",
+            statuses,
+        )
+    else:
+        rows = store.query(
+            f"SELECT id FROM pages WHERE status IN ({marks}) ORDER BY document_id, page_no", statuses
+        )
+    return [r["id"] for r in rows]
+
+
+def next_page(store: Store, current: int | None = None, order: str | None = None,
+              exclude: Iterable[int] = ()) -> int | None:
+    """The page to open after ``current``.
+
+    When ``current`` is still in the queue (skipped, not done) this is the page after it in
+    queue order, wrapping around; otherwise (it was just marked done) the head of the queue.
+    Pages in ``exclude`` are passed over. None when no other page needs work.
+    """
+    skip = set(exclude)
+    pages = [p for p in queue(store, order) if p not in skip]
+    if current in pages:
+        i = pages.index(current)
+        pages = pages[i + 1:] + pages[:i]
+    return pages[0] if pages else None
