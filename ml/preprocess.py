@@ -20,10 +20,16 @@ from ml import tess
 class PreprocessConfig:
     """Switches for :func:`preprocess`. Defaults are the best speed/quality on sroie-dev."""
 
-    #: Fix quarter turns (text-line direction) and upside-down pages (Tesseract OSD).
-    #: Off by default: costs ~0.3 s/page and scanned receipts are upright.
+    #: Fix quarter turns and upside-down pages. Off by default: scanned
+    #: receipts and forms are upright, and it costs ~0.1 s/page ("vote") or
+    #: ~0.5 s/page ("osd").
     orientation: bool = False
-    #: Minimum OSD orientation confidence to turn a page upside down.
+    #: How up is told from down once the text direction is known: "vote"
+    #: reads a few segments both ways up and keeps the more confident reading
+    #: (reliable on small print); "osd" asks Tesseract OSD first (osd.traineddata)
+    #: and votes only when OSD is unsure.
+    orientation_method: str = "vote"
+    #: Minimum OSD orientation confidence for OSD's answer to be taken.
     osd_min_conf: float = 2.0
     #: Estimate and undo small rotations (projection profiles).
     deskew: bool = True
@@ -94,44 +100,79 @@ def _small_binary(gray: np.ndarray, long_side: int = 1000) -> np.ndarray:
     return cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 15, 10)
 
 
+def _profile_sharpness(profile: np.ndarray) -> float:
+    """Mean square over squared mean: high when ink comes in bands with gaps between."""
+    p = profile.astype(np.float64)
+    m = p.mean()
+    return float((p * p).mean() / (m * m)) if m > 0 else 0.0
+
+
 def text_is_vertical(gray: np.ndarray) -> bool:
     """True when text lines run top-to-bottom (page turned a quarter).
 
-    Smearing along the text direction joins characters into long runs; we
-    compare how much ink ends up in elongated blobs for horizontal vs
-    vertical smearing. Cheap (~10 ms) and independent of the script.
+    Text lines make the ink profile across them banded (lines, then white
+    gaps) while the profile along them is flat-ish, so the direction with the
+    sharper projection profile is the one across the lines. Only glyph-sized
+    components count: rules, borders and logos would blur the evidence.
+    Cheap (~10 ms), script independent; right on every page of sroie-dev and
+    funsd-dev in both directions (the weakest margin is ~8%).
     """
     b = _small_binary(gray)
-    k = max(3, int(round(max(b.shape) / 150)))
-
-    def elongated(kernel: tuple[int, int], horizontal: bool) -> int:
-        d = cv2.dilate(b, cv2.getStructuringElement(cv2.MORPH_RECT, kernel))
-        _, _, st, _ = cv2.connectedComponentsWithStats(d, connectivity=8)
-        w, h, a = st[1:, 2], st[1:, 3], st[1:, 4]
-        m = (w > 4 * h) if horizontal else (h > 4 * w)
-        return int(a[m].sum())
-
-    return elongated((1, k), False) > 1.5 * elongated((k, 1), True)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(b, connectivity=8)
+    if n <= 1:
+        return False
+    side = np.maximum(st[:, 2], st[:, 3])
+    keep = (st[:, 4] >= 4) & (side <= 0.05 * max(b.shape))
+    keep[0] = False
+    glyphs = keep[lab]
+    return _profile_sharpness(glyphs.sum(axis=0)) > _profile_sharpness(glyphs.sum(axis=1))
 
 
-def detect_orientation(gray: np.ndarray, min_conf: float = 2.0) -> int:
+def _vote_upright(gray: np.ndarray, segments: int = 6) -> int:
+    """0 or 180: which way up the text of a horizontal-text page reads better.
+
+    The widest few segments are recognised as they are and turned 180
+    degrees; the LSTM is far less confident on upside-down glyphs, so the
+    reading with the higher summed confidence wins. Upright on a tie.
+    """
+    from ml.detect import DetectConfig, detect_cv  # detect needs nothing from here
+    from ml.recognize import RecognizeConfig, recognize_boxes
+
+    boxes = detect_cv(gray, DetectConfig())
+    boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * min(b[3] - b[1], 40.0), reverse=True)[:segments]
+    if not boxes:
+        return 0
+    h, w = gray.shape[:2]
+    flipped = cv2.rotate(gray, cv2.ROTATE_180)
+    fboxes = [(w - b[2], h - b[3], w - b[0], h - b[1]) for b in boxes]
+    cfg = RecognizeConfig()
+    up = sum(c * len(t) for t, c in recognize_boxes(gray, boxes, cfg))
+    down = sum(c * len(t) for t, c in recognize_boxes(flipped, fboxes, cfg))
+    return 180 if down > 1.2 * up else 0
+
+
+def detect_orientation(gray: np.ndarray, min_conf: float = 2.0, method: str = "vote") -> int:
     """Clockwise quarter turn (0/90/180/270) that makes the page upright.
 
-    Quarter turns come from :func:`text_is_vertical`; upside down is decided
-    by Tesseract OSD (``osd.traineddata``), and only when its confidence is
-    at least ``min_conf`` (OSD is unreliable on sparse pages).
+    The text direction (quarter turns) comes from :func:`text_is_vertical`;
+    up versus down from :func:`_vote_upright`, or with ``method="osd"`` from
+    Tesseract OSD when its confidence is at least ``min_conf`` (OSD is
+    unreliable on small print and sparse pages, so the vote decides otherwise).
     """
+    if method not in ("vote", "osd"):
+        raise ValueError(f"unknown orientation method {method!r}")
     base = 90 if text_is_vertical(gray) else 0
     img, _ = rotate_quarter(gray, base)
-    api = tess.get_osd_api()
-    tess.set_gray(api, img)
-    try:
-        osd = api.DetectOrientationScript()
-    except RuntimeError:
-        osd = None
-    if osd and osd.get("orient_conf", 0) >= min_conf and osd.get("orient_deg") == 180:
-        return (base + 180) % 360
-    return base
+    if method == "osd":
+        api = tess.get_osd_api()
+        tess.set_gray(api, img)
+        try:
+            osd = api.DetectOrientationScript()
+        except RuntimeError:
+            osd = None
+        if osd and osd.get("orient_conf", 0) >= min_conf and osd.get("orient_deg") in (0, 180):
+            return (base + osd["orient_deg"]) % 360
+    return (base + _vote_upright(img)) % 360
 
 
 def estimate_skew(gray: np.ndarray, max_deg: float = 5.0) -> float:
@@ -172,7 +213,7 @@ def preprocess(image: np.ndarray, config: PreprocessConfig | None = None) -> Pre
         matrix = _compose(np.array([[s, 0, 0], [0, s, 0]]), matrix)
 
     if cfg.orientation:
-        rotation = detect_orientation(gray, cfg.osd_min_conf)
+        rotation = detect_orientation(gray, cfg.osd_min_conf, cfg.orientation_method)
         if rotation:
             gray, m = rotate_quarter(gray, rotation)
             matrix = _compose(m, matrix)
