@@ -214,13 +214,20 @@ def _parse_pages(spec: list[str]) -> list[int]:
 
 
 def cmd_eval(args) -> int:
-    from ml.evaluate import evaluate_dir, format_report
+    from ml.engines import ENGINES
+    from ml.evaluate import evaluate_dir, format_reports
 
     folder = Path(args.dataset)
     if not folder.is_dir():
         raise ProofdeskError(f"no such folder: {folder}")
+    # --engine a --engine b, --engine a b and --engine a,b all name engines a and b.
+    engines = list(dict.fromkeys(e.strip() for spec in (args.engine or ["classical"]) for e in spec.split(",")
+                                 if e.strip()))
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise ProofdeskError(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(sorted(ENGINES))})")
     reports = []
-    for engine in args.engine:
+    for engine in engines:
         try:
             reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
                                         crops=not args.no_crops))
@@ -229,7 +236,7 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(reports if len(reports) > 1 else reports[0], indent=1))
     else:
-        print("\n\n".join(format_report(r) for r in reports))
+        print(format_reports(reports))
     return 0
 
 
@@ -291,12 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score engines on a folder in the reference format (no project needed)")
     p.add_argument("dataset", metavar="DATASET_DIR")
-    p.add_argument("--engine", nargs="+", default=["classical"], metavar="ENGINE",
-                   help="engine(s) to evaluate, side by side (default: classical)")
+    p.add_argument("--engine", nargs="+", action="extend", default=None, metavar="ENGINE",
+                   help="engine(s) to evaluate side by side, repeated or comma-separated (default: classical)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; 0 = in this process)")
     p.add_argument("--limit", type=int, default=None, help="only the first N pages")
     p.add_argument("--no-crops", action="store_true", help="skip the recognition-on-reference-crops pass")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output: the report, or a list of reports for several engines")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("info", help="versions, engines, devices, and a project's counts")

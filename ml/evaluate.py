@@ -24,7 +24,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from core.scoring import PageScore, TextScore, aggregate, per_field_rates, score_page, score_text, to_xyxy
 from ml.engines import get_engine
@@ -147,33 +147,62 @@ def _num(v: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if v is None else fmt.format(v)
 
 
+#: The rows of the table: label, and how to get the cell from a report.
+_ROWS: list[tuple[str, Any]] = [
+    ("engine version", lambda r: r["engine_version"]),
+    ("config", lambda r: r["config_hash"]),
+    ("workers", lambda r: str(r["workers"])),
+    ("crop CER case-sensitive", lambda r: _pct((r.get("recognition") or {}).get("cer_cs"))),
+    ("crop CER case-insensitive", lambda r: _pct((r.get("recognition") or {}).get("cer_ci"))),
+    ("crop CER ignoring spaces", lambda r: _pct((r.get("recognition") or {}).get("cer_nospace"))),
+    ("crop exact lines (cs / ci)", lambda r: "{} / {}".format(
+        _pct((r.get("recognition") or {}).get("exact_cs")), _pct((r.get("recognition") or {}).get("exact_ci")))),
+    ("end-to-end recall", lambda r: _pct(r["end_to_end"]["recall"])),
+    ("end-to-end precision", lambda r: _pct(r["end_to_end"]["precision"])),
+    ("CER on matched lines (cs / ci)", lambda r: "{} / {}".format(
+        _pct(r["end_to_end"]["matched_cer_cs"]), _pct(r["end_to_end"]["matched_cer_ci"]))),
+    ("typing saved (cs / ci)", lambda r: "{} / {}".format(
+        _pct(r["end_to_end"]["typing_saved_cs"]), _pct(r["end_to_end"]["typing_saved_ci"]))),
+    ("key fields found", lambda r: _pct(r["key_fields"].get("overall"))),
+    ("s/page median / mean", lambda r: f"{_num(r['timing']['median_s'])} / {_num(r['timing']['mean_s'])}"),
+    ("pages/s", lambda r: _num(r["timing"]["pages_per_s"], "{:.2f}")),
+    ("failed pages", lambda r: str(r["pages_failed"])),
+]
+
+
+def format_reports(reports: Sequence[Mapping[str, Any]]) -> str:
+    """Reports of several engines on one dataset side by side: one column per engine.
+
+    A markdown table (readable as plain text), preceded by the dataset line and
+    followed by the first failed pages of each engine, if any.
+    """
+    if not reports:
+        return "(no reports)"
+    first = reports[0]
+    head = ["metric"] + [r["engine"] for r in reports]
+    body = [[label] + [get(r) for r in reports] for label, get in _ROWS]
+    # One row per key field, after the overall row (fields differ between datasets).
+    names = list(dict.fromkeys(k for r in reports for k in r["key_fields"] if k != "overall"))
+    at = next(i for i, row in enumerate(body) if row[0] == "key fields found") + 1
+    body[at:at] = [[f"  {n}"] + [_pct(r["key_fields"].get(n)) for r in reports] for n in names]
+    widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    datasets = {r["dataset"] for r in reports}
+    out = [f"dataset: {', '.join(sorted(datasets))} ({first['pages']} pages, {first['lines']} lines)", "",
+           line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(row) for row in body]
+    for r in reports:
+        errors = r.get("errors") or []
+        for e in errors[:10]:
+            out.append(f"  {r['engine']}: error: {e['page']}: {e['error']}")
+        if len(errors) > 10:
+            out.append(f"  {r['engine']}: ... and {len(errors) - 10} more failed pages")
+    return "\n".join(out)
+
+
 def format_report(report: Mapping[str, Any]) -> str:
-    """Readable plain-text/markdown table of an :func:`evaluate_dir` report."""
-    rec = report.get("recognition") or {}
-    e2e = report["end_to_end"]
-    t = report["timing"]
-    kf = report["key_fields"]
-    rows = [
-        ("dataset", f"{report['dataset']} ({report['pages']} pages, {report['lines']} lines)"),
-        ("engine", f"{report['engine']} [{report['engine_version']}] config {report['config_hash']}"),
-        ("workers", str(report["workers"])),
-        ("crop CER case-sensitive", _pct(rec.get("cer_cs"))),
-        ("crop CER case-insensitive", _pct(rec.get("cer_ci"))),
-        ("crop CER ignoring spaces", _pct(rec.get("cer_nospace"))),
-        ("crop exact lines (cs / ci)", f"{_pct(rec.get('exact_cs'))} / {_pct(rec.get('exact_ci'))}"),
-        ("end-to-end recall", _pct(e2e["recall"])),
-        ("end-to-end precision", _pct(e2e["precision"])),
-        ("CER on matched lines (cs / ci)", f"{_pct(e2e['matched_cer_cs'])} / {_pct(e2e['matched_cer_ci'])}"),
-        ("typing saved (cs / ci)", f"{_pct(e2e['typing_saved_cs'])} / {_pct(e2e['typing_saved_ci'])}"),
-        ("key fields found", _pct(kf.get("overall")) + "  (" + ", ".join(
-            f"{k} {_pct(v)}" for k, v in kf.items() if k != "overall") + ")"),
-        ("s/page median / mean", f"{_num(t['median_s'])} / {_num(t['mean_s'])}"),
-        ("pages/s", _num(t["pages_per_s"], "{:.2f}")),
-        ("failed pages", str(report["pages_failed"])),
-    ]
-    w = max(len(k) for k, _ in rows)
-    lines = [f"| {'metric'.ljust(w)} | value |", f"|{'-' * (w + 2)}|-------|"]
-    lines += [f"| {k.ljust(w)} | {v} |" for k, v in rows]
-    for e in report.get("errors", [])[:10]:
-        lines.append(f"  error: {e['page']}: {e['error']}")
-    return "\n".join(lines)
+    """Readable table of one :func:`evaluate_dir` report (see :func:`format_reports`)."""
+    return format_reports([report])
