@@ -149,6 +149,7 @@ def _num(v: float | None, fmt: str = "{:.3f}") -> str:
 
 #: The rows of the table: label, and how to get the cell from a report.
 _ROWS: list[tuple[str, Any]] = [
+    ("pages / lines", lambda r: f"{r['pages']} / {r['lines']}"),
     ("engine version", lambda r: r["engine_version"]),
     ("config", lambda r: r["config_hash"]),
     ("workers", lambda r: str(r["workers"])),
@@ -170,16 +171,15 @@ _ROWS: list[tuple[str, Any]] = [
 ]
 
 
-def format_reports(reports: Sequence[Mapping[str, Any]]) -> str:
-    """Reports of several engines on one dataset side by side: one column per engine.
+def format_reports(reports: Sequence[Mapping[str, Any]], titles: Sequence[str] | None = None) -> str:
+    """Reports side by side, one column per report (by default titled with its engine).
 
     A markdown table (readable as plain text), preceded by the dataset line and
-    followed by the first failed pages of each engine, if any.
+    followed by the first failed pages of each report, if any.
     """
     if not reports:
         return "(no reports)"
-    first = reports[0]
-    head = ["metric"] + [r["engine"] for r in reports]
+    head = ["metric"] + (list(titles) if titles else [r["engine"] for r in reports])
     body = [[label] + [get(r) for r in reports] for label, get in _ROWS]
     # One row per key field, after the overall row (fields differ between datasets).
     names = list(dict.fromkeys(k for r in reports for k in r["key_fields"] if k != "overall"))
@@ -191,13 +191,13 @@ def format_reports(reports: Sequence[Mapping[str, Any]]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
 
     datasets = {r["dataset"] for r in reports}
-    out = [f"dataset: {', '.join(sorted(datasets))} ({first['pages']} pages, {first['lines']} lines)", "",
+    out = [f"dataset: {', '.join(sorted(datasets))}", "",
            line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(row) for row in body]
     for r in reports:
         errors = r.get("errors") or []
         for e in errors[:10]:
-            out.append(f"  {r['engine']}: error: {e['page']}: {e['error']}")
+            out.append(f"  {r['engine']}: error: {Path(r['dataset']).name}/{e['page']}: {e['error']}")
         if len(errors) > 10:
             out.append(f"  {r['engine']}: ... and {len(errors) - 10} more failed pages")
     return "\n".join(out)

@@ -105,7 +105,7 @@ def test_worker_pool_gives_the_same_figures_as_in_process(mini, report):
     assert pooled["errors"] == report["errors"] and pooled["recognition"] is None
 
 
-def test_format_reports_puts_engines_side_by_side(report):
+def test_format_reports_puts_engines_side_by_side(mini, report):
     other = dict(report, engine="tesseract-baseline", key_fields={"overall": 0.25, "total": 0.5, "vendor": 1.0})
     text = format_reports([report, other])
     lines = text.splitlines()
@@ -117,7 +117,10 @@ def test_format_reports_puts_engines_side_by_side(report):
     # Key fields of either report get a row; a field one report lacks shows a dash.
     vendor = next(ln for ln in lines if ln.startswith("|   vendor"))
     assert [c.strip() for c in vendor.strip("|").split("|")][1:] == ["—", "100.0%"]
-    assert "classical: error: broken.jpg" in text and "tesseract-baseline: error: broken.jpg" in text
+    assert f"classical: error: {mini.name}/broken.jpg" in text
+    assert f"tesseract-baseline: error: {mini.name}/broken.jpg" in text
+    titled = format_reports([report, other], titles=["A", "B"]).splitlines()
+    assert next(ln for ln in titled if ln.startswith("| metric")).split("|")[2].strip() == "A"
     assert format_report(report) == format_reports([report])
 
 
