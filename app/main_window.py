@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.workers: set[Worker] = set()
         self.resize(1400, 900)
 
+        self._shown_once = False
         self.page_list = PageList()
         self.workspace = Workspace(self.settings)
         self.page_view = self.workspace.canvas  # the page canvas
@@ -239,6 +240,14 @@ class MainWindow(QMainWindow):
         self.workers.add(worker)
         start(worker)
         return worker
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        # The keyboard starts in the region list, ready for Tab: not in the page list, which
+        # would otherwise take the focus as the first widget of the window.
+        if not self._shown_once:
+            self._shown_once = True
+            self.workspace.list.setFocus()
 
     def closeEvent(self, event) -> None:
         for worker in list(self.workers):

@@ -83,6 +83,8 @@ class PrefillController(QObject):
         dialog.setWindowTitle("Pre-fill")
         dialog.setMinimumDuration(300)
         dialog.setWindowModality(Qt.WindowModality.NonModal)  # the finished pages can be opened meanwhile
+        # Nor does it take the keyboard: a person typing into a region keeps typing there.
+        dialog.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         dialog.canceled.connect(worker.cancel.set)
 
         def on_progress(done, total, note):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QStyleOptionGraphicsItem,
+    QToolTip,
 )
 
 from core.model import Region, box_to_quad, quad_bounds
@@ -112,45 +113,70 @@ class TagItem(QGraphicsItem):
 
 
 class RegionItem(QGraphicsItem):
-    """One region: its polygon in page pixels, coloured by state."""
+    """One region: its polygon in page pixels, coloured by state.
+
+    Pens and brushes are shared by every item of the same look (800 items a page: creating
+    them per item was most of the cost of opening a page), and there is no per-item tooltip:
+    the canvas answers tooltip events for the item under the mouse.
+    """
+
+    SEL_PEN: QPen | None = None
+    SEL_BRUSH: QBrush | None = None
+    _styles: dict[tuple[str, bool], tuple[QPen, QBrush]] = {}
 
     def __init__(self, region: Region, state: str = PREFILLED):
         super().__init__()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.tag: TagItem | None = None
+        self.region: Region | None = None
         self.set_region(region, state)
 
+    @classmethod
+    def style(cls, state: str, locked: bool) -> tuple[QPen, QBrush]:
+        key = (state, locked)
+        found = cls._styles.get(key)
+        if found is None:
+            colour = COLOURS.get(state, COLOURS[PREFILLED])
+            pen = QPen(colour, 1.6)
+            pen.setCosmetic(True)  # constant on-screen width at any zoom
+            if locked:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            fill = QColor(colour)
+            fill.setAlpha(28)
+            found = cls._styles[key] = (pen, QBrush(fill))
+        if cls.SEL_PEN is None:
+            cls.SEL_PEN = QPen(QColor(255, 200, 0), 3)
+            cls.SEL_PEN.setCosmetic(True)
+            cls.SEL_BRUSH = QBrush(QColor(255, 200, 0, 50))
+        return found
+
     def set_region(self, region: Region, state: str) -> None:
+        old = self.region
         self.prepareGeometryChange()
         self.region = region
         self.state = state
         self.polygon = QPolygonF([QPointF(x, y) for x, y in region.points])
         self._rect = self.polygon.boundingRect()
-        self.setPos(0, 0)
-        colour = COLOURS.get(state, COLOURS[PREFILLED])
-        self.pen = QPen(colour, 1.6)
-        self.pen.setCosmetic(True)  # constant on-screen width at any zoom
-        if region.locked:
-            self.pen.setStyle(Qt.PenStyle.DashLine)
-        self.sel_pen = QPen(QColor(255, 200, 0), 3)
-        self.sel_pen.setCosmetic(True)
-        fill = QColor(colour)
-        fill.setAlpha(28)
-        self.brush = QBrush(fill)
-        sel_fill = QColor(255, 200, 0, 50)
-        self.sel_brush = QBrush(sel_fill)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, not region.locked)
-        self.setToolTip(f"{region.text}\n{region.label or ''}".strip())
+        if old is not None:  # a new item sits at (0, 0) already
+            self.setPos(0, 0)
+        self.pen, self.brush = self.style(state, region.locked)
+        if old is None or old.locked != region.locked:
+            self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, not region.locked)
         tag_text = (region.label or "") + (" \U0001F512" if region.locked else "")
-        if self.tag is not None:
+        if self.tag is not None and (self.tag.text != tag_text or self.tag.colour != self.pen.color()):
             if self.scene() is not None:
                 self.scene().removeItem(self.tag)
             self.tag.setParentItem(None)
             self.tag = None
-        if tag_text:
-            self.tag = TagItem(tag_text, colour, self)
+        if tag_text and self.tag is None:
+            self.tag = TagItem(tag_text, self.pen.color(), self)
+        if self.tag is not None:
             self.tag.setPos(self._rect.topLeft())
-        self.update()
+        if old is not None:
+            self.update()
+
+    def tooltip(self) -> str:
+        return f"{self.region.text}\n{self.region.label or ''}".strip()
 
     @property
     def region_id(self) -> int:
@@ -179,8 +205,8 @@ class RegionItem(QGraphicsItem):
 
     def paint(self, painter, option, widget=None) -> None:
         selected = self.isSelected()
-        painter.setPen(self.sel_pen if selected else self.pen)
-        painter.setBrush(self.sel_brush if selected else self.brush)
+        painter.setPen(self.SEL_PEN if selected else self.pen)
+        painter.setBrush(self.SEL_BRUSH if selected else self.brush)
         painter.drawPolygon(self.polygon)
 
 
@@ -321,6 +347,30 @@ class PageCanvas(QGraphicsView):
         finally:
             self._syncing = False
         self._update_handles()
+
+    def update_regions(self, regions: list[Region], states: dict[int, str]) -> None:
+        """Show new versions of regions already on the canvas (text, label, lock): no full sync."""
+        self._syncing = True
+        try:
+            for r in regions:
+                item = self.items_by_id.get(r.id)
+                if item is not None:
+                    item.set_region(r, states.get(r.id, PREFILLED))
+        finally:
+            self._syncing = False
+        self._update_handles()
+
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            item = self.itemAt(event.pos())
+            while item is not None and not isinstance(item, RegionItem):
+                item = item.parentItem()
+            if item is not None:
+                QToolTip.showText(event.globalPos(), item.tooltip(), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     # -- selection -------------------------------------------------------------------------
     def selected_ids(self) -> list[int]:

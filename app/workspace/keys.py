@@ -224,7 +224,7 @@ class HelpOverlay(QWidget):
             cols.append(f"<h3 style='color:#9cc8ff; margin:10px 0 4px 0'>{_esc(name)}</h3><table>{body}</table>")
         half = (len(cols) + 1) // 2
         self.label.setText(
-            "<h2 style='color:white'>Keys (F1 or ? closes; File &gt; Keyboard shortcuts... changes them)</h2>"
+            "<h2 style='color:white'>Keys (F1 or ? closes; Workspace &gt; Keyboard shortcuts... changes them)</h2>"
             f"<table><tr><td valign='top' style='padding-right:40px'>{''.join(cols[:half])}</td>"
             f"<td valign='top'>{''.join(cols[half:])}</td></tr></table>")
         self.setGeometry(self.parentWidget().rect())

@@ -526,10 +526,9 @@ class Workspace(QWidget):
             self.regions[r.id] = r
             self.states[r.id] = self._state(r)
             self.list.model_.update_region(r, self.states[r.id])
-        ordered = [self.regions[i] for i in self._row_ids()]
-        self.canvas.sync(ordered, self.states)
+        self.canvas.update_regions(regions, self.states)
         if self.data is not None:
-            self.data.regions = ordered
+            self.data.regions = [self.regions[i] for i in self._row_ids()]
             self.data.signature = self.project.store.regions_signature(self.data.page.id)
         self._emit_summary()
 
