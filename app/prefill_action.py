@@ -68,12 +68,14 @@ class PrefillController(QObject):
         if page_ids is not None and not page_ids:
             self.window.statusBar().showMessage("Select the pages to pre-fill first", 5000)
             return None
-        from ml.prefill import prefill_project  # heavy (OpenCV, Tesseract): import on use
-
         project = self.window.project
         signals = PageSignals()
 
         def job(progress, cancel):
+            # Imported here, on the worker thread: OpenCV, Tesseract and onnxruntime take a few
+            # hundred ms to import, which on the GUI thread would freeze the window.
+            from ml.prefill import prefill_project
+
             return prefill_project(project, page_ids, engine=engine, progress=progress, cancel=cancel,
                                    on_page=signals.page_done.emit)
 
