@@ -38,17 +38,23 @@ class Decoded:
         return float(min(self.char_conf)) if self.char_conf else 1.0
 
 
-def best_path(scores: np.ndarray, logits: bool = False, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def best_path(scores: np.ndarray, logits: bool = False, allowed: np.ndarray | None = None,
+              prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Best class and its probability per step, for ``N x T x C`` scores.
 
     ``logits``: the scores are pre-softmax (the probability is then the
     softmax at the best class, computed stably). ``allowed``: optional boolean
     mask over classes; the others are never chosen (probabilities are then
-    renormalised over the allowed classes, blank included).
+    renormalised over the allowed classes, blank included). ``prior``: optional
+    per-class log-weights (length C) added to the log-probabilities before the
+    choice, e.g. to favour the space a model trained on Chinese under-predicts.
     """
     s = np.asarray(scores, dtype=np.float32)
     if s.ndim != 3:
         raise ValueError(f"expected N x T x C scores, got shape {s.shape}")
+    if prior is not None and np.any(prior):
+        w = np.asarray(prior, dtype=np.float32)
+        s = s + w if logits else s * np.exp(w)
     if allowed is not None:
         s = s[:, :, allowed]
         index = np.flatnonzero(allowed)
@@ -60,7 +66,7 @@ def best_path(scores: np.ndarray, logits: bool = False, allowed: np.ndarray | No
     else:
         best = s.argmax(axis=2)
         prob = np.take_along_axis(s, best[..., None], axis=2)[..., 0]
-        if allowed is not None:
+        if allowed is not None or prior is not None:
             prob = prob / np.maximum(s.sum(axis=2), 1e-12)
     if allowed is not None:
         best = index[best]
@@ -95,11 +101,12 @@ def decode_greedy(
     logits: bool = False,
     lengths: Sequence[int] | None = None,
     allowed: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
 ) -> list[Decoded]:
     """Decode ``N x T x C`` scores (logits with ``logits=True``, else probabilities).
 
     ``lengths``: valid time steps per line (None = all). ``allowed``: boolean
-    class mask (see :func:`best_path`).
+    class mask, ``prior``: per-class log-weights (see :func:`best_path`).
     """
-    best, prob = best_path(scores, logits, allowed)
+    best, prob = best_path(scores, logits, allowed, prior)
     return [collapse(best[i], prob[i], charset, None if lengths is None else lengths[i]) for i in range(best.shape[0])]

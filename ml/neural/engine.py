@@ -25,7 +25,7 @@ import numpy as np
 from ml.neural import runtime
 from ml.neural.detector import DetectConfig, Detector
 from ml.neural.models import BASE_MODEL, ModelSpec, load_spec, model_dir
-from ml.neural.recognizer import RecognizeConfig, Recognizer, box_to_quad, crop_quad
+from ml.neural.recognizer import RecognizeConfig, Recognizer, box_to_quad
 from ml.prediction import PagePrediction, Region, config_hash
 
 ENGINE_NAME = "neural"
@@ -41,6 +41,9 @@ class NeuralConfig:
 
     #: Bundled model id (under resources/models) or a model folder with det/ and rec/.
     model: str = BASE_MODEL
+    #: Sub-folder of the recogniser: "rec-latin" (Latin head, logits; see ml.neural.torch_model)
+    #: or "rec" (the shipped PP-OCRv5 head, 18,385 classes).
+    rec: str = "rec-latin"
     detect: DetectConfig = field(default_factory=DetectConfig)
     recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
     #: Lines whose recognition confidence is below this are not pre-filled.
@@ -81,9 +84,10 @@ class NeuralModel:
     """
 
     def __init__(self, model: str = BASE_MODEL, detect: DetectConfig | None = None,
-                 recognize: RecognizeConfig | None = None, device: str = "auto", threads: int = 0):
+                 recognize: RecognizeConfig | None = None, device: str = "auto", threads: int = 0,
+                 rec: str = "rec-latin"):
         self.det_spec: ModelSpec = load_spec(model_dir(model, "det"))
-        self.rec_spec: ModelSpec = load_spec(model_dir(model, "rec"))
+        self.rec_spec: ModelSpec = load_spec(model_dir(model, rec))
         det_sess = runtime.create_session(self.det_spec.path, device, threads)
         rec_sess = runtime.create_session(self.rec_spec.path, device, threads)
         self.detector = Detector(self.det_spec, det_sess, detect)
@@ -110,7 +114,8 @@ class NeuralEngine:
             rt = {k: v for k, v in dict(config or {}).items() if k in RUNTIME_KEYS}
         self.device = str(rt.get("device", "auto"))
         self.threads = int(rt.get("threads", 0))
-        self.model = NeuralModel(self.cfg.model, self.cfg.detect, self.cfg.recognize, self.device, self.threads)
+        self.model = NeuralModel(self.cfg.model, self.cfg.detect, self.cfg.recognize, self.device, self.threads,
+                                 self.cfg.rec)
         self.name = name
         self.version = f"{self.model.version}; neural {PIPELINE_VERSION}"
         self.config = self.cfg.to_dict()
@@ -144,5 +149,5 @@ class NeuralEngine:
 
     def recognize_crops(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[str, float]]:
         """Read given axis-aligned boxes (x0, y0, x1, y1) of a page: (text, confidence)."""
-        got = self.model.recognizer.read([crop_quad(image, box_to_quad(b)) for b in boxes])
+        got = self.model.recognizer.read_regions(image, [box_to_quad(b) for b in boxes])
         return [(d.text, round(d.confidence, 4)) for d in got]

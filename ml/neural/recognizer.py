@@ -36,6 +36,13 @@ class RecognizeConfig:
     charset: str = "latin"
     #: Extra time steps decoded past a line's own width (its last glyph may sit on the edge).
     tail_steps: int = 2
+    #: Log-weight added to the space class before decoding: PP-OCRv5 was
+    #: trained mostly on Chinese and drops many spaces between Latin words.
+    space_prior: float = 2.0
+    #: Page context added around a region before it is cut (times its height,
+    #: vertical / horizontal): the model was trained on loosely cut lines.
+    pad_y: float = 0.2
+    pad_x: float = 0.2
 
 
 _LATIN_EXTRA = "€£¥°±×÷·•–—‘’“”…¢§©®µ¶"
@@ -55,13 +62,33 @@ def allowed_mask(charset: Sequence[str], which: str) -> np.ndarray | None:
     return mask
 
 
-def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]]) -> np.ndarray | None:
+def grow_quad(points: Sequence[Sequence[float]], pad_x: float, pad_y: float) -> np.ndarray:
+    """Grow a TL, TR, BR, BL quadrilateral along its own axes by ``pad_* x`` its height."""
+    q = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    if not (pad_x or pad_y):
+        return q
+    along = (q[1] - q[0]) + (q[2] - q[3])
+    across = (q[3] - q[0]) + (q[2] - q[1])
+    h = float(np.linalg.norm(across)) / 2
+    ua = along / max(float(np.linalg.norm(along)), 1e-6)
+    uc = across / max(float(np.linalg.norm(across)), 1e-6)
+    dx, dy = ua * pad_x * h, uc * pad_y * h
+    return np.array([q[0] - dx - dy, q[1] + dx - dy, q[2] + dx + dy, q[3] - dx + dy], dtype=np.float32)
+
+
+def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]], pad_x: float = 0.0,
+              pad_y: float = 0.0) -> np.ndarray | None:
     """Warp the quadrilateral ``points`` (TL, TR, BR, BL) of ``image`` to an upright rectangle.
 
-    Returns None for a degenerate region. A region much taller than wide is
-    taken as vertical text and turned a quarter counter-clockwise.
+    ``pad_x`` / ``pad_y`` take that much more page around it (times its
+    height, clipped to the page). Returns None for a degenerate region. A
+    region much taller than wide is taken as vertical text and turned a
+    quarter counter-clockwise.
     """
-    q = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    q = grow_quad(points, pad_x, pad_y)
+    ih, iw = image.shape[:2]
+    q[:, 0] = q[:, 0].clip(0, iw)
+    q[:, 1] = q[:, 1].clip(0, ih)
     w = int(round(max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[3] - q[2]))))
     h = int(round(max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]))))
     if w < 2 or h < 2:
@@ -98,6 +125,12 @@ class Recognizer:
         self.height = spec.input_height or 48
         self.logits = (spec.output == "logits") if logits is None else logits
         self.mask = allowed_mask(spec.charset, self.cfg.charset)
+        if self.mask is not None and self.mask.all():
+            self.mask = None  # a Latin-only model: nothing to mask
+        self.prior = None
+        if self.cfg.space_prior and " " in spec.charset:
+            self.prior = np.zeros(len(spec.charset), dtype=np.float32)
+            self.prior[spec.charset.index(" ")] = self.cfg.space_prior
         if run is None:
             name = session.get_inputs()[0].name
             run = lambda x: session.run(None, {name: x})[0]  # noqa: E731
@@ -137,10 +170,14 @@ class Recognizer:
             ws = [widths[i] for i in part]
             scores = self._run(self.batch([crops[i] for i in part], ws))
             lengths = [math.ceil(w / stride) + self.cfg.tail_steps for w in ws]
-            for i, d in zip(part, decode_greedy(scores, self.spec.charset, self.logits, lengths, self.mask)):
+            for i, d in zip(part, decode_greedy(scores, self.spec.charset, self.logits, lengths, self.mask, self.prior)):
                 out[i] = d
         return out
 
+    def crops(self, image: np.ndarray, regions: Sequence[Sequence[Sequence[float]]]) -> list[np.ndarray | None]:
+        """Cut 4-point regions of a page with the configured context."""
+        return [crop_quad(image, q, self.cfg.pad_x, self.cfg.pad_y) for q in regions]
+
     def read_regions(self, image: np.ndarray, regions: Sequence[Sequence[Sequence[float]]]) -> list[Decoded]:
         """Recognise 4-point regions of a page."""
-        return self.read([crop_quad(image, q) for q in regions])
+        return self.read(self.crops(image, regions))
