@@ -86,7 +86,7 @@ def runtime_info() -> dict[str, str]:
 
     info: dict[str, str] = {}
     try:
-        specs = [load_spec(model_dir(BASE_MODEL, p)) for p in ("det", "rec")]
+        specs = [load_spec(model_dir(BASE_MODEL, p)) for p in ("det", "rec-latin")]
         info["neural model"] = ", ".join(s.version for s in specs)
         sess = runtime.create_session(specs[0].path)
         info["neural provider"] = runtime.short_provider(runtime.provider_of(sess))
