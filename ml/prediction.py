@@ -28,6 +28,10 @@ class Region:
     points: list[list[float]]
     text: str
     confidence: float  # 0..1
+    #: Set by engines that read a region twice (``combined``): the two readings differ.
+    disagree: bool = False
+    #: The second reading where it differs from ``text`` (None otherwise).
+    second_opinion: str | None = None
 
     def bbox(self) -> tuple[float, float, float, float]:
         """Axis-aligned ``(x0, y0, x1, y1)`` around the points."""

@@ -139,13 +139,17 @@ class NeuralEngine:
         t0 = time.perf_counter()
         h, w = image.shape[:2]
         lines, timing = self.read_page(image)
-        regions = [_region(p, d.text, d.confidence) for p, d in lines
-                   if d.text.strip() and d.confidence >= self.cfg.min_conf]
+        regions = self.to_regions(lines)
         return PagePrediction(
             regions=regions, engine=self.name, engine_version=self.version, config=self.config,
             config_hash=self.config_hash, width=w, height=h, seconds=time.perf_counter() - t0,
             info={"provider": self.provider, **timing},
         )
+
+    def to_regions(self, lines: Sequence[tuple[np.ndarray, Any]]) -> list[Region]:
+        """Regions of the lines worth pre-filling (some text, confidence >= ``min_conf``)."""
+        return [_region(p, d.text, d.confidence) for p, d in lines
+                if d.text.strip() and d.confidence >= self.cfg.min_conf]
 
     def recognize_crops(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[str, float]]:
         """Read given axis-aligned boxes (x0, y0, x1, y1) of a page: (text, confidence)."""

@@ -1,0 +1,199 @@
+"""The "combined" engine: the neural engine reads the page, Tesseract gives a second opinion.
+
+For each region the neural detector finds, the neural recogniser's reading is
+the primary text; Tesseract (the classical engine's recogniser,
+``ml.recognize.recognize_boxes``, PSM 7) reads the same box. The region then gets
+
+* ``text``: the neural reading; where the two agree but for spaces, Tesseract's
+  spacing (PP-OCRv5 was trained mostly on Chinese and drops spaces between
+  Latin words, Tesseract rarely does);
+* ``confidence``: a calibrated probability that the text is right, from the
+  recogniser's character probabilities, the agreement and Tesseract's own
+  confidence (``ml.neural.calibration``, fitted on sroie-dev, stored in the
+  model folder's ``calibration.json``);
+* ``disagree``: True where the two engines read different texts (ignoring
+  case and spaces), with Tesseract's reading in ``second_opinion``: the
+  regions an annotator should look at first.
+
+Tesseract runs on the CPU in this process; with ``second_opinion="doubtful"``
+it reads only regions whose weakest character is below ``doubt_below``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ml import tess
+from ml.neural.calibration import Calibrator, features, same_text
+from ml.neural.engine import RUNTIME_KEYS, NeuralConfig, NeuralEngine, _overlay
+from ml.neural.models import model_dir
+from ml.prediction import PagePrediction, Region, config_hash
+from ml.preprocess import to_gray
+from ml.recognize import RecognizeConfig as TessConfig
+from ml.recognize import recognize_boxes
+
+ENGINE_NAME = "combined"
+PIPELINE_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class CombinedConfig:
+    """Configuration of the combined engine (hashed into the prediction's config_hash)."""
+
+    neural: NeuralConfig = field(default_factory=NeuralConfig)
+    tesseract: TessConfig = field(default_factory=TessConfig)
+    #: "all" regions get Tesseract's reading, or only the "doubtful" ones.
+    second_opinion: str = "all"
+    doubt_below: float = 0.95
+    #: Take Tesseract's spaces where both agree but for spaces.
+    tesseract_spaces: bool = True
+    #: Regions whose calibrated confidence is below this are not pre-filled.
+    min_conf: float = 0.05
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _config(d: Mapping[str, Any] | None) -> CombinedConfig:
+    d = {k: v for k, v in dict(d or {}).items() if k not in RUNTIME_KEYS}
+    base = CombinedConfig()
+    changes: dict[str, Any] = {}
+    if "neural" in d:
+        changes["neural"] = NeuralConfig.from_dict(d.pop("neural"))
+    if "tesseract" in d:
+        changes["tesseract"] = _overlay(TessConfig, d.pop("tesseract"), base.tesseract)
+    out = _overlay(CombinedConfig, d, base)
+    if out.second_opinion not in ("all", "doubtful"):
+        raise ValueError(f"second_opinion must be 'all' or 'doubtful', not {out.second_opinion!r}")
+    return CombinedConfig(**{**{k: getattr(out, k) for k in out.__dataclass_fields__}, **changes})
+
+
+@dataclass
+class Reading:
+    """Everything the combined engine knows about one region (also what calibration is fitted on)."""
+
+    points: np.ndarray
+    neural: str
+    mean_conf: float
+    min_conf: float
+    tesseract: str | None
+    tess_conf: float
+
+    @property
+    def agree(self) -> bool | None:
+        return None if self.tesseract is None else same_text(self.neural, self.tesseract)
+
+    def features(self) -> list[float]:
+        return features(self.mean_conf, self.min_conf, self.agree, self.tess_conf, len(self.neural))
+
+
+class CombinedEngine:
+    """:class:`ml.prediction.Engine`: neural primary, Tesseract second opinion, calibrated confidences."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, name: str = ENGINE_NAME):
+        self.cfg = _config(config)
+        rt = {k: v for k, v in dict(config or {}).items() if k in RUNTIME_KEYS}
+        self.neural = NeuralEngine(self.cfg.neural, name=name) if not rt else NeuralEngine(
+            {**self.cfg.neural.to_dict(), **rt}, name=name)
+        self.calibrator = Calibrator.load(model_dir(self.cfg.neural.model, "") / "calibration.json")
+        self.name = name
+        self.version = (f"{self.neural.model.version}; tesseract {tess.tesseract_version()} tessdata_fast-eng; "
+                        f"combined {PIPELINE_VERSION}")
+        self.config = self.cfg.to_dict()
+        self.config["calibration"] = self.calibrator.to_dict()  # a refit is a different config
+        self.config_hash = config_hash(name, self.config)
+
+    @property
+    def provider(self) -> str:
+        return self.neural.provider
+
+    def readings(self, image: np.ndarray, points: Sequence[np.ndarray] | None = None) -> tuple[list[Reading], dict]:
+        """Both engines' readings of the page's regions (detected, or ``points`` given)."""
+        if points is None:
+            lines, timing = self.neural.read_page(image)
+        else:
+            decoded = self.neural.model.recognizer.read_regions(image, points)
+            lines, timing = list(zip(points, decoded)), {}
+        t1 = time.perf_counter()
+        check = [i for i, (_, d) in enumerate(lines) if d.text.strip() and (
+            self.cfg.second_opinion == "all" or d.min_conf < self.cfg.doubt_below)]
+        gray = to_gray(image)
+        boxes = [_bbox(lines[i][0]) for i in check]
+        second = dict(zip(check, recognize_boxes(gray, boxes, self.cfg.tesseract)))
+        out = []
+        for i, (p, d) in enumerate(lines):
+            t, c = second.get(i, (None, 0.0))
+            out.append(Reading(np.asarray(p), d.text, d.confidence, d.min_conf, t, c))
+        timing = {**timing, "tesseract_s": round(time.perf_counter() - t1, 4)}
+        return out, timing
+
+    def finish(self, r: Reading) -> tuple[str, float, bool]:
+        """Final text, calibrated confidence and disagreement flag of one region."""
+        text = r.neural
+        if self.cfg.tesseract_spaces and r.agree and r.tesseract and r.tesseract != r.neural:
+            text = _respace(r.neural, r.tesseract)
+        return text, self.calibrator.predict(r.features()), r.agree is False
+
+    def predict(self, image: np.ndarray) -> PagePrediction:
+        t0 = time.perf_counter()
+        h, w = image.shape[:2]
+        readings, timing = self.readings(image)
+        regions = self.to_regions(readings)
+        return PagePrediction(
+            regions=regions, engine=self.name, engine_version=self.version, config=self.config,
+            config_hash=self.config_hash, width=w, height=h, seconds=time.perf_counter() - t0,
+            info={"provider": self.provider, "disagreements": sum(g.disagree for g in regions), **timing},
+        )
+
+    def to_regions(self, readings: Sequence[Reading]) -> list[Region]:
+        """Regions of the readings worth pre-filling, with calibrated confidences and flags."""
+        regions = []
+        for r in readings:
+            if not r.neural.strip():
+                continue
+            text, conf, disagree = self.finish(r)
+            if conf < self.cfg.min_conf:
+                continue
+            regions.append(Region([[round(float(x), 1), round(float(y), 1)] for x, y in r.points], text,
+                                  round(conf, 4), disagree=disagree,
+                                  second_opinion=r.tesseract if disagree else None))
+        return regions
+
+    def recognize_crops(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[str, float]]:
+        """Read given axis-aligned boxes (x0, y0, x1, y1): final text and calibrated confidence."""
+        from ml.neural.recognizer import box_to_quad
+
+        readings, _ = self.readings(image, [np.asarray(box_to_quad(b), dtype=np.float64) for b in boxes])
+        out = []
+        for r in readings:
+            text, conf, _ = self.finish(r)
+            out.append((text, round(conf, 4) if text else 0.0))
+        return out
+
+
+def _bbox(points: np.ndarray) -> tuple[float, float, float, float]:
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max()))
+
+
+def _respace(primary: str, spaced: str) -> str:
+    """``primary``'s characters with ``spaced``'s spaces (both equal but for case and spaces).
+
+    >>> _respace("Tel:03-1234", "TEL : 03-1234")
+    'Tel : 03-1234'
+    """
+    chars = [c for c in primary if not c.isspace()]
+    out, k = [], 0
+    for c in spaced:
+        if c.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+        elif k < len(chars):
+            out.append(chars[k])
+            k += 1
+    out.extend(chars[k:])
+    return "".join(out).strip()
