@@ -61,6 +61,7 @@ class OnnxGraphModule(nn.Module):
         "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Relu", "Sigmoid", "HardSigmoid", "HardSwish", "MatMul",
         "Conv", "BatchNormalization", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Shape",
         "Concat", "Softmax", "ReduceMean", "GlobalAveragePool", "AveragePool", "Identity", "Flatten",
+        "Clip", "Equal", "Where", "Gather",  # what torch.onnx.export writes for the same network
     }
 
     def __init__(self, graph: onnx.GraphProto, output: str | None = None):
@@ -140,6 +141,26 @@ class OnnxGraphModule(nn.Module):
             return torch.matmul(a[0], a[1])
         if op == "Identity":
             return a[0]
+        if op == "Clip":
+            lo = a[1] if len(a) > 1 and a[1] is not None else at.get("min")
+            hi = a[2] if len(a) > 2 and a[2] is not None else at.get("max")
+            lo = None if lo is None else float(np.asarray(lo.detach() if torch.is_tensor(lo) else lo))
+            hi = None if hi is None else float(np.asarray(hi.detach() if torch.is_tensor(hi) else hi))
+            return torch.clamp(a[0], lo, hi)
+        if op == "Equal":
+            x, y = (torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v for v in a)
+            return torch.eq(x, y)
+        if op == "Where":
+            c, x, y = (torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v for v in a)
+            return torch.where(c, x, y)
+        if op == "Gather":
+            x = torch.as_tensor(np.array(a[0])) if isinstance(a[0], np.ndarray) else a[0]
+            idx = a[1]
+            if isinstance(idx, np.ndarray) and idx.ndim == 0:
+                return x.select(int(at.get("axis", 0)), int(idx))
+            idx = torch.as_tensor(np.array(idx)) if isinstance(idx, np.ndarray) else idx
+            return torch.index_select(x, int(at.get("axis", 0)), idx.reshape(-1)).reshape(
+                x.shape[: int(at.get("axis", 0))] + idx.shape + x.shape[int(at.get("axis", 0)) + 1 :])
         if op == "Conv":
             pads = list(at.get("pads", [0, 0, 0, 0]))
             x = a[0]
@@ -172,15 +193,16 @@ class OnnxGraphModule(nn.Module):
         if op == "Flatten":
             return torch.flatten(a[0], int(at.get("axis", 1)))
         if op == "Shape":
-            return torch._shape_as_tensor(a[0])
+            shape = torch._shape_as_tensor(a[0])
+            return shape[at.get("start", 0) : at.get("end", None)]
         if op in ("Squeeze", "Unsqueeze"):
             x = a[0]
             axes = self._ints_of(a[1]) if len(a) > 1 else list(at.get("axes", []))
             if isinstance(x, np.ndarray):
                 return np.squeeze(x, tuple(axes)) if op == "Squeeze" else np.expand_dims(x, tuple(axes))
-            if op == "Squeeze":
+            if op == "Squeeze":  # select, not squeeze: it exports without an If on dynamic sizes
                 for ax in sorted((ax % x.dim() for ax in axes), reverse=True):
-                    x = x.squeeze(ax)
+                    x = x.select(ax, 0)
                 return x
             for ax in sorted(axes):
                 x = x.unsqueeze(ax)
