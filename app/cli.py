@@ -94,7 +94,8 @@ def cmd_import(args) -> int:
         summary = import_paths(
             project,
             args.paths,
-            ImportOptions(dpi=args.dpi, max_pixels=args.max_pixels, reference=args.reference, user=args.user),
+            ImportOptions(dpi=args.dpi, max_pixels=args.max_pixels, reference=args.reference,
+                          labels=args.reference_as_labels, user=args.user),
             progress=None if args.quiet else Progress("import"),
             cancel=cancel,
         )
@@ -270,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--reference", action="store_true",
                    help="keep the reference lines and fields from <image>.json beside each image")
+    p.add_argument("--reference-as-labels", action="store_true",
+                   help="make the reference lines of <image>.json the pages' human-made regions, pages done")
     p.add_argument("--dpi", type=int, default=300, help="PDF render resolution (default 300)")
     p.add_argument("--max-pixels", type=int, default=150_000_000, help="refuse pages above this many pixels")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -310,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, engines, devices, and a project's counts")
     p.add_argument("project", nargs="?")
     p.set_defaults(func=cmd_info)
+
+    from .cli_training import add_parsers as add_training_parsers
+
+    add_training_parsers(sub)
 
     p = sub.add_parser("gui", help="open the app (on PROJECT, or the last/demo project)")
     p.add_argument("project", nargs="?")

@@ -23,7 +23,7 @@ from pathlib import Path
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import BadInputError
-from .model import Document, Page, flat_to_quad
+from .model import Document, Page, PageStatus, flat_to_quad
 from .project import Project, sha256_bytes
 from .store import now
 
@@ -74,6 +74,7 @@ class ImportOptions:
     dpi: int = DEFAULT_DPI
     max_pixels: int = DEFAULT_MAX_PIXELS
     reference: bool = False  # read <stem>.json beside each image (the reference format)
+    labels: bool = False  # and make its lines the page's human-made regions, the page done
     user: str = "unknown"
     batch: str | None = None
 
@@ -214,7 +215,8 @@ def read_reference(image_path: Path) -> dict | None:
         return None
     try:
         raw = json.loads(ref_path.read_text(encoding="utf-8"))
-        lines = [{"points": [list(p) for p in flat_to_quad(line["box"])], "text": str(line["text"])}
+        lines = [{"points": [list(p) for p in flat_to_quad(line["box"])], "text": str(line["text"]),
+                  **({"label": str(line["label"])} if line.get("label") else {})}
                  for line in raw.get("lines", [])]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInputError(f"reference file {ref_path.name} is not in the reference format ({exc})") from None
@@ -262,11 +264,16 @@ def _import_one(project: Project, path: Path, options: ImportOptions, batch: str
         raise BadInputError(f"the file is {size / 1024**3:.1f} GB; files above 2 GB are not imported")
     data = path.read_bytes()
     sha = sha256_bytes(data)
-    if project.store.find_document(sha) is not None:
+    existing = project.store.find_document(sha)
+    if existing is not None:
         summary.duplicates.append(str(path))
+        if options.labels:  # a run stopped between the document and its labels: finish it
+            reference = read_reference(path)
+            for page in project.store.pages_of(existing.id) if reference else []:
+                apply_reference_labels(project, page.id, reference, options.user)
         return
     kind, decoded = decode_file(data, options.dpi, options.max_pixels)
-    reference = read_reference(path) if options.reference else None
+    reference = read_reference(path) if options.reference or options.labels else None
     if reference is not None and len(decoded) != 1:
         raise BadInputError("reference lines are only supported for single-page images")
     pages = []
@@ -283,6 +290,27 @@ def _import_one(project: Project, path: Path, options: ImportOptions, batch: str
         # Another process imported the same file a moment ago.
         summary.duplicates.append(str(path))
         return
+    if options.labels and reference is not None:
+        for page in project.store.pages_of(doc_id):
+            apply_reference_labels(project, page.id, reference, options.user)
     summary.imported.append(str(path))
     summary.document_ids.append(doc_id)
     summary.pages += len(pages)
+
+
+def apply_reference_labels(project: Project, page_id: int, reference: dict, user: str) -> int:
+    """Make the reference lines the page's regions, as a person's work, and mark it done.
+
+    How already-labelled data comes in (and how a reference set becomes training data): one
+    action by ``user``, so it is in the edit log like any correction. Does nothing on a page
+    that already has human-made regions. Returns the number of regions added.
+    """
+    store = project.store
+    if any(r.origin == "human" for r in store.regions(page_id, include_deleted=True)):
+        return 0
+    lines = [line for line in reference.get("lines", []) if str(line.get("text", "")).strip()]
+    with store.action(user, page_id, "import labels") as a:
+        for line in lines:
+            a.add_region(page_id, tuple(tuple(p) for p in line["points"]), text=line["text"], label=line.get("label"))
+        a.set_page_status(page_id, PageStatus.DONE)
+    return len(lines)

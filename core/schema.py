@@ -151,6 +151,150 @@ def _initial(db: Database) -> None:
     )
 
 
+@migrations(name="0002_review")
+def _review(db: Database) -> None:
+    """Verdicts kept per region, the QC review queue, annotator scores; indexes for the screens."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE verdicts (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+            prediction_id INTEGER REFERENCES predictions(id) ON DELETE CASCADE,
+            engine TEXT NOT NULL,
+            engine_version TEXT NOT NULL,
+            model_version TEXT,
+            region_id INTEGER,               -- no foreign key: verdicts are rebuilt, never joined for writes
+            pred_index INTEGER,              -- NULL for a region a person added (missing)
+            kind TEXT NOT NULL CHECK (kind IN ('correct', 'wrong_text', 'wrong_box', 'deleted', 'missing')),
+            edit_distance INTEGER NOT NULL DEFAULT 0,
+            ref_chars INTEGER NOT NULL DEFAULT 0,
+            iou REAL,
+            confidence REAL,
+            mark TEXT,                       -- a reviewer's explicit mark: correct / wrong
+            annotator TEXT,                  -- who did the page (pages.done_by) when refreshed
+            day TEXT NOT NULL                -- YYYY-MM-DD: when the page was done, else last changed
+        );
+        CREATE INDEX verdicts_page ON verdicts(page_id);
+        CREATE INDEX verdicts_day ON verdicts(day, engine, model_version, kind);
+        CREATE TABLE verdict_marks (
+            region_id INTEGER PRIMARY KEY REFERENCES regions(id) ON DELETE CASCADE,
+            page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+            mark TEXT NOT NULL CHECK (mark IN ('correct', 'wrong')),
+            marked_by TEXT NOT NULL,
+            marked_at TEXT NOT NULL
+        );
+        CREATE INDEX verdict_marks_page ON verdict_marks(page_id);
+        CREATE TABLE verdict_state (
+            page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+            page_updated_at TEXT NOT NULL,   -- pages.updated_at the verdicts were computed for
+            refreshed_at TEXT NOT NULL,
+            n_wrong INTEGER NOT NULL DEFAULT 0,  -- wrong text + wrong box + deleted + missing
+            min_confidence REAL
+        );
+        CREATE TABLE review_queue (
+            page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+            reasons TEXT NOT NULL,           -- comma list: sample, low_confidence, disagreement, resubmitted
+            routed_at TEXT NOT NULL,
+            annotator TEXT,
+            blind INTEGER NOT NULL DEFAULT 1,
+            seed INTEGER NOT NULL,
+            share REAL NOT NULL,
+            min_confidence REAL,
+            reviewed_at TEXT                 -- NULL while waiting for a reviewer
+        );
+        CREATE INDEX review_queue_open ON review_queue(reviewed_at, routed_at);
+        CREATE TABLE annotator_scores (
+            id INTEGER PRIMARY KEY,
+            review_id INTEGER NOT NULL REFERENCES reviews(id) ON DELETE CASCADE,
+            page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+            annotator TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            regions INTEGER NOT NULL,
+            changed INTEGER NOT NULL,        -- regions the reviewer changed, added or deleted
+            edit_distance INTEGER NOT NULL,
+            ref_chars INTEGER NOT NULL,      -- characters of the reviewed text
+            iou_sum REAL NOT NULL,
+            iou_n INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX annotator_scores_who ON annotator_scores(annotator, created_at);
+        CREATE INDEX pages_done ON pages(done_at, done_by);
+        CREATE INDEX pages_document ON pages(document_id);
+        CREATE INDEX documents_imported ON documents(imported_at);
+        CREATE INDEX reviews_page ON reviews(page_id, created_at);
+        CREATE INDEX edits_user_ts ON edits(user, ts);
+        CREATE INDEX regions_confidence ON regions(page_id, deleted, confidence);
+        """,
+    )
+
+
+@migrations(name="0003_training")
+def _training(db: Database) -> None:
+    """Dataset versions, training runs (the experiment record) and the model registry."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE dataset_versions (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,         -- sha256 of the manifest's samples and split
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            selection TEXT NOT NULL,           -- JSON: what was selected, the split rule
+            n_train INTEGER NOT NULL,
+            n_val INTEGER NOT NULL,
+            n_pages INTEGER NOT NULL,
+            manifest TEXT NOT NULL             -- path relative to the project folder
+        );
+        CREATE TABLE model_versions (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            task TEXT NOT NULL,                -- recognition / detection
+            path TEXT NOT NULL,                -- folder with model.onnx + model.json
+            sha256 TEXT NOT NULL,
+            metrics TEXT NOT NULL DEFAULT '{}',-- JSON
+            run_id INTEGER,                    -- the run that made it (NULL: shipped)
+            parent_id INTEGER REFERENCES model_versions(id),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        );
+        CREATE TABLE model_promotions (
+            id INTEGER PRIMARY KEY,
+            model_version_id INTEGER NOT NULL REFERENCES model_versions(id),
+            task TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('promote', 'rollback')),
+            at TEXT NOT NULL,
+            by TEXT NOT NULL
+        );
+        CREATE TABLE training_runs (
+            id INTEGER PRIMARY KEY,
+            dataset_version_id INTEGER NOT NULL REFERENCES dataset_versions(id),
+            base_model_version_id INTEGER REFERENCES model_versions(id),
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            params TEXT NOT NULL,              -- JSON
+            code_version TEXT,
+            hardware TEXT,                     -- JSON
+            environment TEXT,                  -- JSON
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            started_at TEXT,
+            ended_at TEXT,
+            duration_s REAL,
+            cost REAL,
+            log TEXT NOT NULL DEFAULT '',
+            metrics TEXT NOT NULL DEFAULT '[]',-- JSON: one object per epoch
+            artifact_path TEXT,
+            artifact_sha256 TEXT,
+            model_version_id INTEGER REFERENCES model_versions(id),
+            verdict TEXT,
+            error TEXT,
+            pid INTEGER
+        );
+        CREATE INDEX training_runs_status ON training_runs(status);
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     """Run SQL statements one at a time.
 

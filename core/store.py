@@ -223,6 +223,11 @@ class Action:
             "UPDATE pages SET status = ?, updated_at = ?, done_by = ?, done_at = ? WHERE id = ?",
             (status.value, self.ts, done_by, done_at, page_id),
         )
+        if status == PageStatus.DONE:
+            # Fresh verdicts and the QC routing decision, in this same transaction.
+            from .review import on_page_done
+
+            on_page_done(self, page_id)
 
 
 class Store:
@@ -369,6 +374,9 @@ class Store:
             cur = a.conn.execute(
                 "INSERT INTO reviews (page_id, reviewer, verdict, comment, created_at) VALUES (?,?,?,?,?)",
                 (page_id, reviewer, verdict, comment, a.ts))
+            from .review import on_page_reviewed
+
+            on_page_reviewed(a, page_id, cur.lastrowid)  # closes the queue entry, scores the annotator
             return cur.lastrowid
 
     def reviews(self, page_id: int) -> list[Review]:
@@ -447,6 +455,10 @@ class Store:
         else:
             rows = self.query("SELECT * FROM pages WHERE status = ? ORDER BY document_id, page_no",
                               (PageStatus(status).value,))
+        return [_row_to_page(r) for r in rows]
+
+    def pages_of(self, document_id: int) -> list[Page]:
+        rows = self.query("SELECT * FROM pages WHERE document_id = ? ORDER BY page_no", (document_id,))
         return [_row_to_page(r) for r in rows]
 
     def get_page(self, page_id: int) -> Page:
