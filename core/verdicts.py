@@ -86,6 +86,13 @@ def summarize(verdicts: list[Verdict]) -> dict[str, float]:
         if v.kind in (CORRECT, WRONG_TEXT, WRONG_BOX, MISSING):
             edits += v.edit_distance
             chars += v.ref_chars
+    return summarize_counts(counts, edits, chars)
+
+
+def summarize_counts(counts: dict[str, int], edits: int, chars: int) -> dict[str, float]:
+    """:func:`summarize` from counts per kind and the summed edit distance and characters
+    (of correct, wrong text, wrong box and missing verdicts), e.g. from a GROUP BY."""
+    counts = {k: int(counts.get(k, 0)) for k in KINDS}
     predicted = counts[CORRECT] + counts[WRONG_TEXT] + counts[WRONG_BOX] + counts[DELETED]
     kept = counts[CORRECT] + counts[WRONG_TEXT]
     return {

@@ -72,11 +72,12 @@ def test_an_older_database_is_migrated_on_open(tmp_path, extra_migration):
     name = extra_migration()
     root = tmp_path / "old"
     make_old_project(root, stop_before=name)
-    assert applied(root) == [INITIAL]  # really an "older" database
+    shipped = [m for m in schema.known_migrations() if m != name]
+    assert applied(root) == shipped  # really an "older" database
 
     p = Project.open(root)
     try:
-        assert applied(root) == [INITIAL, name]
+        assert applied(root) == [*shipped, name]
         rows = p.store.query("SELECT name, probe_note FROM documents")
         assert [tuple(r) for r in rows] == [("old.png", "migrated")]  # data kept, migration ran on it
         assert p.store.query("SELECT COUNT(*) FROM probe")[0][0] == 0
@@ -93,7 +94,7 @@ def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path, extra_migra
     with pytest.raises(RuntimeError, match="half way"):
         Project.open(root)
     assert db_snapshot(root) == before
-    assert applied(root) == [INITIAL]
+    assert applied(root) == [m for m in schema.known_migrations() if m != name]
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path, extra_migration):
@@ -114,7 +115,7 @@ def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path, extra_mi
     assert "newer version of Proofdesk" in msg and "0099_from_the_future" in msg and "\n" not in msg
 
     assert db_snapshot(root) == before
-    assert applied(root) == [INITIAL, "0099_from_the_future"]
+    assert applied(root) == [*(m for m in schema.known_migrations() if m != name), "0099_from_the_future"]
     assert sorted(p.name for p in root.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
         n for n in files_before if not n.endswith(("-wal", "-shm"))]
 

@@ -1,0 +1,221 @@
+"""Analytics: how fast and how well each annotator works, how good each engine and model version is.
+
+Everything is computed from data the app already keeps, with no extra labelling:
+
+- per annotator, from the edit log (``edits``): active hours (the gaps between a person's
+  consecutive edits, each capped at ``IDLE_GAP_S`` so a lunch break is not work), pages done and
+  regions touched per hour; from the stored verdicts: the edit rate (share of predicted regions
+  on their pages they changed); from reviews and ``annotator_scores``: the rejection rate, and
+  the CER and box IoU of their work against what the reviewer left;
+- per engine and model version, from the stored verdicts: precision, recall, CER and typing
+  saved, in total and per day.
+
+Dates are ``YYYY-MM-DD`` and both ends are included. Reading analytics needs the review role
+(reviewers, admins): :func:`require_analytics`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import asdict, dataclass
+
+from .review import require_role
+from .verdicts import CORRECT, KINDS, MISSING, WRONG_BOX, WRONG_TEXT, summarize_counts
+
+#: A gap between two edits longer than this (seconds) is a break, counted as this long.
+IDLE_GAP_S = 300.0
+#: Over- and under-performers: combined z-score at least this far from the team.
+FLAG_Z = 1.0
+#: ... among at least this many annotators with figures.
+FLAG_MIN_PEOPLE = 3
+
+
+def require_analytics(store, user: str) -> None:
+    """Analytics are for reviewers and admins; an annotator is refused (core enforced)."""
+    require_role(store, user, "review")
+
+
+def _bounds(date_from: str | None, date_to: str | None) -> tuple[str, str]:
+    lo = date_from[:10] if date_from else "0000-01-01"
+    hi = ((_dt.date.fromisoformat(date_to[:10]) + _dt.timedelta(days=1)).isoformat() if date_to else "9999-12-31")
+    return lo, hi
+
+
+@dataclass
+class AnnotatorStats:
+    annotator: str
+    pages_done: int = 0
+    regions_touched: int = 0
+    edits: int = 0
+    active_hours: float = 0.0
+    pages_per_hour: float | None = None
+    regions_per_hour: float | None = None
+    predicted_regions: int = 0
+    edit_rate: float | None = None  # share of predicted regions on their pages they changed
+    reviews: int = 0
+    rejections: int = 0
+    rejection_rate: float | None = None
+    cer_vs_reviewers: float | None = None
+    iou_vs_reviewers: float | None = None
+    flag: str = ""  # "over", "under" or ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def annotator_stats(store, date_from: str | None = None, date_to: str | None = None,
+                    idle_gap_s: float = IDLE_GAP_S) -> list[AnnotatorStats]:
+    lo, hi = _bounds(date_from, date_to)
+    people: dict[str, AnnotatorStats] = {}
+
+    def get(name: str) -> AnnotatorStats:
+        return people.setdefault(name, AnnotatorStats(name))
+
+    # Active time from the edit log: window function over each person's edits in time order.
+    for r in store.query(
+        "SELECT user, COUNT(*), COUNT(DISTINCT region_id), SUM(MIN(gap, ?)) FROM ("
+        "  SELECT user, region_id, (julianday(ts) - julianday(LAG(ts) OVER (PARTITION BY user ORDER BY ts)))"
+        "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?)"
+        " GROUP BY user", (idle_gap_s, lo, hi)):
+        s = get(r[0])
+        s.edits, s.regions_touched, s.active_hours = r[1], r[2], (r[3] or 0.0) / 3600.0
+    for r in store.query(
+            "SELECT done_by, COUNT(*) FROM pages WHERE done_by IS NOT NULL AND done_at >= ? AND done_at < ?"
+            " GROUP BY done_by", (lo, hi)):
+        get(r[0]).pages_done = r[1]
+    for r in store.query(
+            "SELECT annotator, COUNT(*), SUM(kind != 'correct') FROM verdicts"
+            " WHERE annotator IS NOT NULL AND pred_index IS NOT NULL AND day >= ? AND day < ?"
+            " GROUP BY annotator", (lo, hi)):
+        s = get(r[0])
+        s.predicted_regions = r[1]
+        s.edit_rate = r[2] / r[1] if r[1] else None
+    for r in store.query(
+            "SELECT a.annotator, COUNT(*), SUM(v.verdict = 'rejected'), SUM(a.edit_distance), SUM(a.ref_chars),"
+            " SUM(a.iou_sum), SUM(a.iou_n) FROM annotator_scores a JOIN reviews v ON v.id = a.review_id"
+            " WHERE a.created_at >= ? AND a.created_at < ? GROUP BY a.annotator", (lo, hi)):
+        s = get(r[0])
+        s.reviews, s.rejections = r[1], r[2] or 0
+        s.rejection_rate = s.rejections / s.reviews if s.reviews else None
+        s.cer_vs_reviewers = r[3] / r[4] if r[4] else None
+        s.iou_vs_reviewers = r[5] / r[6] if r[6] else None
+    for s in people.values():
+        if s.active_hours > 0:
+            s.pages_per_hour = s.pages_done / s.active_hours
+            s.regions_per_hour = s.regions_touched / s.active_hours
+    out = sorted(people.values(), key=lambda s: s.annotator)
+    flag_performers(out)
+    return out
+
+
+def _z(values: dict[str, float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {k: 0.0 for k in values}
+    mean = sum(values.values()) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values.values()) / (len(values) - 1))
+    return {k: (v - mean) / sd if sd > 0 else 0.0 for k, v in values.items()}
+
+
+def flag_performers(stats: list[AnnotatorStats], z: float = FLAG_Z) -> None:
+    """Mark over- and under-performers against the team.
+
+    Score = z(regions per hour) - z(CER against reviewers) - z(rejection rate), each over the
+    people who have that figure (a missing figure counts as the team average). At least
+    ``FLAG_MIN_PEOPLE`` people with a figure are needed to flag anyone.
+    """
+    speed = {s.annotator: s.regions_per_hour for s in stats if s.regions_per_hour is not None}
+    cer = {s.annotator: s.cer_vs_reviewers for s in stats if s.cer_vs_reviewers is not None}
+    rej = {s.annotator: s.rejection_rate for s in stats if s.rejection_rate is not None}
+    if max(len(speed), len(cer), len(rej)) < FLAG_MIN_PEOPLE:
+        return
+    zs, zc, zr = _z(speed), _z(cer), _z(rej)
+    for s in stats:
+        score = zs.get(s.annotator, 0.0) - zc.get(s.annotator, 0.0) - zr.get(s.annotator, 0.0)
+        s.flag = "over" if score >= z else ("under" if score <= -z else "")
+
+
+@dataclass
+class EngineStats:
+    engine: str
+    version: str
+    regions: int = 0
+    pages: int = 0
+    precision: float = 0.0
+    recall: float = 0.0
+    cer: float = 0.0
+    typing_saved: float = 0.0
+    counts: dict | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EngineDay:
+    day: str
+    engine: str
+    version: str
+    regions: int
+    precision: float
+    recall: float
+    cer: float
+    typing_saved: float
+
+
+def _verdict_groups(store, lo: str, hi: str):
+    return store.query(
+        "SELECT day, engine, COALESCE(model_version, engine_version), kind, COUNT(*), SUM(edit_distance),"
+        " SUM(ref_chars) FROM verdicts WHERE day >= ? AND day < ? GROUP BY day, engine,"
+        " COALESCE(model_version, engine_version), kind", (lo, hi))
+
+
+_EDIT_KINDS = (CORRECT, WRONG_TEXT, WRONG_BOX, MISSING)
+
+
+def engine_report(store, date_from: str | None = None, date_to: str | None = None
+                  ) -> tuple[list[EngineStats], list[EngineDay]]:
+    """Per engine and model version: totals over the range, and one point per day."""
+    lo, hi = _bounds(date_from, date_to)
+    total: dict[tuple[str, str], list] = {}
+    daily: dict[tuple[str, str, str], list] = {}
+    for day, engine, version, kind, n, edits, chars in _verdict_groups(store, lo, hi):
+        for acc in (total.setdefault((engine, version), [{}, 0, 0]),
+                    daily.setdefault((day, engine, version), [{}, 0, 0])):
+            acc[0][kind] = acc[0].get(kind, 0) + n
+            if kind in _EDIT_KINDS:
+                acc[1] += edits or 0
+                acc[2] += chars or 0
+    pages = {(r[0], r[1]): r[2] for r in store.query(
+        "SELECT engine, COALESCE(model_version, engine_version), COUNT(DISTINCT page_id) FROM verdicts"
+        " WHERE day >= ? AND day < ? GROUP BY 1, 2", (lo, hi))} if total else {}
+    engines = []
+    for (engine, version), (counts, edits, chars) in sorted(total.items()):
+        s = summarize_counts(counts, edits, chars)
+        engines.append(EngineStats(engine, version, sum(counts.values()), pages.get((engine, version), 0),
+                                   s["precision"], s["recall"], s["cer"], s["typing_saved"],
+                                   {k: counts.get(k, 0) for k in KINDS}))
+    days = []
+    for (day, engine, version), (counts, edits, chars) in sorted(daily.items()):
+        s = summarize_counts(counts, edits, chars)
+        days.append(EngineDay(day, engine, version, sum(counts.values()), s["precision"], s["recall"],
+                              s["cer"], s["typing_saved"]))
+    return engines, days
+
+
+def stats(store, date_from: str | None = None, date_to: str | None = None, viewer: str | None = None) -> dict:
+    """Every figure of the Analytics screen (and ``proofdesk stats``), as plain data."""
+    if viewer is not None:
+        require_analytics(store, viewer)
+    from .review import ModerateFilter, auto_accept_data, choose_threshold, moderate_counts
+
+    engines, days = engine_report(store, date_from, date_to)
+    accept = choose_threshold(auto_accept_data(store))
+    return {
+        "from": date_from, "to": date_to,
+        "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to)),
+        "annotators": [s.as_dict() for s in annotator_stats(store, date_from, date_to)],
+        "engines": [e.as_dict() for e in engines],
+        "days": [asdict(d) for d in days],
+        "auto_accept": asdict(accept),
+    }

@@ -1,0 +1,623 @@
+"""Review and moderation: stored verdicts, the QC review queue, annotator scores, auto-accept.
+
+Verdicts are derived data (``core.verdicts`` computes them from the immutable Prediction and
+the current Regions); they are *stored* per region in ``verdicts`` so that the Moderate and
+Analytics screens can count them per page, engine, model version and day with one query.
+Keeping them current must not slow typing, so a text edit does nothing here. Instead:
+
+- marking a page done and reviewing a page refresh its verdicts in the same transaction;
+- every action bumps ``pages.updated_at``; ``verdict_state`` remembers the value the verdicts
+  were computed for, and :func:`refresh_stale` recomputes the pages where the two differ
+  (the screens call it before they count).
+
+QC routing happens when a page is marked done (:func:`route_page`): a seeded share of pages
+(``core.sampling``) plus every page with a low-confidence region or disagreeing engines. Each
+routed page keeps its reasons. A review scores the annotator from the reviewer's corrections
+(:func:`score_annotator`): the CER of the annotator's text against the reviewed text and the
+IoU of their boxes, read from the edit log (what each region was before the reviewer's first
+change after the page was done).
+
+Role rules live in core: :func:`require_role` reads the user's role from the project (a user
+the project does not know is an annotator).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import sampling
+from .model import HUMAN, PageStatus, Role
+from .roles import require
+from .scoring import iou as box_iou
+from .scoring import levenshtein
+from .verdicts import CORRECT, Verdict, compute_verdicts
+
+# -- project settings ------------------------------------------------------------------------
+QC_SHARE = "qc_share"
+QC_SEED = "qc_seed"
+QC_CONFIDENCE = "qc_confidence_threshold"
+QC_BLIND = "qc_blind"
+#: Engines disagree on a page when two engines' latest predictions read overlapping boxes
+#: (IoU at least this) differently, or a predicted region carries a ``disagree`` flag.
+DISAGREEMENT_IOU = 0.5
+
+
+@dataclass(frozen=True)
+class QCSettings:
+    share: float = sampling.DEFAULT_SHARE
+    seed: int = 0
+    confidence_threshold: float = sampling.DEFAULT_CONFIDENCE_THRESHOLD
+    blind: bool = True
+
+
+def qc_settings(store) -> QCSettings:
+    return QCSettings(
+        share=float(store.get_setting(QC_SHARE, sampling.DEFAULT_SHARE)),
+        seed=int(store.get_setting(QC_SEED, 0)),
+        confidence_threshold=float(store.get_setting(QC_CONFIDENCE, sampling.DEFAULT_CONFIDENCE_THRESHOLD)),
+        blind=bool(store.get_setting(QC_BLIND, True)),
+    )
+
+
+def set_qc_settings(store, user: str, share: float | None = None, seed: int | None = None,
+                    confidence_threshold: float | None = None, blind: bool | None = None) -> QCSettings:
+    """Change the QC rules (admins only)."""
+    require_role(store, user, "admin")
+    if share is not None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError("the QC share is a fraction between 0 and 1")
+        store.set_setting(QC_SHARE, share)
+    if seed is not None:
+        store.set_setting(QC_SEED, int(seed))
+    if confidence_threshold is not None:
+        store.set_setting(QC_CONFIDENCE, float(confidence_threshold))
+    if blind is not None:
+        store.set_setting(QC_BLIND, bool(blind))
+    return qc_settings(store)
+
+
+# -- roles -----------------------------------------------------------------------------------
+def role_of(store, user: str) -> Role:
+    """The user's role in this project; someone the project does not know is an annotator."""
+    u = store.get_user(user)
+    return u.role if u else Role.ANNOTATOR
+
+
+def require_role(store, user: str, action: str) -> None:
+    """Raise PermissionDenied unless ``user`` may do ``action`` (``annotate``, ``review``, ``admin``)."""
+    require(role_of(store, user), action)
+
+
+# -- verdicts --------------------------------------------------------------------------------
+def _day(ts: str | None) -> str:
+    return (ts or "")[:10] or _dt.date.today().isoformat()
+
+
+def _load(conn: sqlite3.Connection, page_id: int):
+    from .store import _row_to_region  # the store's row mapping, one definition
+
+    page = conn.execute("SELECT * FROM pages WHERE id = ?", (page_id,)).fetchone()
+    regions = [_row_to_region(r) for r in conn.execute("SELECT * FROM regions WHERE page_id = ?", (page_id,))]
+    preds = conn.execute("SELECT * FROM predictions WHERE page_id = ? ORDER BY id", (page_id,)).fetchall()
+    return page, regions, preds
+
+
+def _prediction(row: sqlite3.Row):
+    from .model import PredictedRegion, Prediction
+
+    regions = tuple(PredictedRegion(points=tuple(tuple(p) for p in d["points"]), text=d["text"],
+                                    confidence=d["confidence"], label=d.get("label"))
+                    for d in json.loads(row["regions"]))
+    return Prediction(row["page_id"], row["engine"], row["engine_version"], {}, row["config_hash"], regions,
+                      model_version=row["model_version"], id=row["id"])
+
+
+def page_verdicts_now(conn: sqlite3.Connection, page_id: int) -> tuple[list[tuple[sqlite3.Row, Verdict]], sqlite3.Row | None]:
+    """Every verdict of a page: regions against the predictions they came from.
+
+    Regions keep their own prediction (a touched region survives a later pre-fill); regions a
+    person added count as ``missing`` against the page's latest prediction.
+    """
+    page, regions, preds = _load(conn, page_id)
+    if page is None or not preds:
+        return [], page
+    by_id = {p["id"]: p for p in preds}
+    latest = preds[-1]
+    used = {r.prediction_id for r in regions if r.origin != HUMAN and r.prediction_id in by_id}
+    out: list[tuple[sqlite3.Row, Verdict]] = []
+    machine = [r for r in regions if r.origin != HUMAN]
+    for pid in sorted(used):
+        for v in compute_verdicts(_prediction(by_id[pid]), machine):
+            out.append((by_id[pid], v))
+    for v in compute_verdicts(_prediction(latest), [r for r in regions if r.origin == HUMAN]):
+        out.append((latest, v))
+    return out, page
+
+
+def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None) -> int:
+    """Recompute and store the verdicts of one page; return how many it has.
+
+    Runs inside the caller's transaction when ``conn`` is given (marking done, a review),
+    else in its own.
+    """
+    if conn is None:
+        with store.transaction() as c:
+            return refresh_verdicts(store, page_id, c)
+    pairs, page = page_verdicts_now(conn, page_id)
+    conn.execute("DELETE FROM verdicts WHERE page_id = ?", (page_id,))
+    if page is None:
+        return 0
+    marks = {r["region_id"]: r["mark"] for r in conn.execute(
+        "SELECT region_id, mark FROM verdict_marks WHERE page_id = ?", (page_id,))}
+    day = _day(page["done_at"] or page["updated_at"])
+    rows = []
+    n_wrong = 0
+    for pred, v in pairs:
+        mark = marks.get(v.region_id)
+        if v.kind != CORRECT or mark == "wrong":
+            n_wrong += 1
+        rows.append((page_id, pred["id"], pred["engine"], pred["engine_version"], pred["model_version"],
+                     v.region_id, v.pred_index, v.kind, v.edit_distance, v.ref_chars, v.iou, v.confidence,
+                     mark, page["done_by"], day))
+    conn.executemany(
+        "INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, model_version, region_id,"
+        " pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    min_conf = conn.execute(
+        "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
+        (page_id, HUMAN)).fetchone()[0]
+    from .store import now
+
+    conn.execute(
+        "INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence)"
+        " VALUES (?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET page_updated_at = excluded.page_updated_at,"
+        " refreshed_at = excluded.refreshed_at, n_wrong = excluded.n_wrong, min_confidence = excluded.min_confidence",
+        (page_id, page["updated_at"], now(), n_wrong, min_conf))
+    return len(rows)
+
+
+def stale_pages(store) -> list[int]:
+    """Pages changed since their verdicts were computed (or never computed, and pre-filled)."""
+    return [r[0] for r in store.query(
+        "SELECT p.id FROM pages p LEFT JOIN verdict_state s ON s.page_id = p.id"
+        " WHERE (s.page_id IS NULL AND p.status != 'new') OR s.page_updated_at != p.updated_at")]
+
+
+def refresh_stale(store, limit: int | None = None) -> int:
+    """Bring stale verdicts up to date (the lazy half of keeping them current); return pages done."""
+    ids = stale_pages(store)
+    if limit is not None:
+        ids = ids[:limit]
+    for i in range(0, len(ids), 200):  # short transactions: the GUI may be writing meanwhile
+        with store.transaction() as c:
+            for pid in ids[i:i + 200]:
+                refresh_verdicts(store, pid, c)
+    return len(ids)
+
+
+def mark_region(store, user: str, region_id: int, mark: str | None) -> None:
+    """A reviewer's explicit mark on a predicted region: ``correct``, ``wrong`` or None (clear).
+
+    The verdict kind stays derived from the regions (fix, delete or add to change it); the mark
+    records who checked it, and a prediction marked wrong but not yet fixed counts as wrong.
+    """
+    require_role(store, user, "review")
+    if mark not in (None, "correct", "wrong"):
+        raise ValueError("a mark is 'correct', 'wrong' or None")
+    region = store.get_region(region_id)
+    from .store import now
+
+    with store.transaction() as c:
+        if mark is None:
+            c.execute("DELETE FROM verdict_marks WHERE region_id = ?", (region_id,))
+        else:
+            c.execute(
+                "INSERT INTO verdict_marks (region_id, page_id, mark, marked_by, marked_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(region_id) DO UPDATE SET mark = excluded.mark, marked_by = excluded.marked_by,"
+                " marked_at = excluded.marked_at", (region_id, region.page_id, mark, user, now()))
+        refresh_verdicts(store, region.page_id, c)
+
+
+def marks(store, page_id: int) -> dict[int, str]:
+    return {r["region_id"]: r["mark"] for r in store.query(
+        "SELECT region_id, mark FROM verdict_marks WHERE page_id = ?", (page_id,))}
+
+
+# -- QC routing ------------------------------------------------------------------------------
+def _disagreement(conn: sqlite3.Connection, page_id: int) -> bool:
+    """Two engines read the same place differently (overlapping boxes, different text)."""
+    preds = conn.execute(
+        "SELECT engine, regions FROM predictions WHERE id IN"
+        " (SELECT MAX(id) FROM predictions WHERE page_id = ? GROUP BY engine)", (page_id,)).fetchall()
+    if len(preds) < 2:
+        return any(d.get("disagree") for p in preds for d in json.loads(p["regions"]))
+    from .model import quad_bounds
+
+    a = [(quad_bounds(d["points"]), d["text"]) for d in json.loads(preds[0]["regions"])]
+    for other in preds[1:]:
+        for bb, text in ((quad_bounds(d["points"]), d["text"]) for d in json.loads(other["regions"])):
+            best = max(a, key=lambda t: box_iou(t[0], bb), default=None)
+            if best is not None and box_iou(best[0], bb) >= DISAGREEMENT_IOU and best[1].strip() != text.strip():
+                return True
+    return False
+
+
+def route_page(store, page_id: int, conn: sqlite3.Connection | None = None) -> list[str]:
+    """Decide whether a page just marked done goes to review, and record why. Returns the reasons."""
+    if conn is None:
+        with store.transaction() as c:
+            return route_page(store, page_id, c)
+    qc = qc_settings(store)
+    page = conn.execute("SELECT done_by FROM pages WHERE id = ?", (page_id,)).fetchone()
+    min_conf = conn.execute(
+        "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
+        (page_id, HUMAN)).fetchone()[0]
+    reasons = sampling.route_reasons(page_id, min_conf, _disagreement(conn, page_id), share=qc.share,
+                                     seed=qc.seed, confidence_threshold=qc.confidence_threshold)
+    if conn.execute("SELECT 1 FROM reviews WHERE page_id = ? AND verdict = 'rejected'", (page_id,)).fetchone():
+        reasons.append("resubmitted")  # a rejected page comes back to the reviewer when redone
+    from .store import now
+
+    if not reasons:
+        conn.execute("DELETE FROM review_queue WHERE page_id = ? AND reviewed_at IS NULL", (page_id,))
+        return []
+    conn.execute(
+        "INSERT INTO review_queue (page_id, reasons, routed_at, annotator, blind, seed, share, min_confidence)"
+        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET reasons = excluded.reasons,"
+        " routed_at = excluded.routed_at, annotator = excluded.annotator, blind = excluded.blind,"
+        " seed = excluded.seed, share = excluded.share, min_confidence = excluded.min_confidence,"
+        " reviewed_at = NULL",
+        (page_id, ",".join(reasons), now(), page["done_by"] if page else None, int(qc.blind), qc.seed,
+         qc.share, min_conf))
+    return reasons
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    page_id: int
+    name: str
+    status: str
+    reasons: tuple[str, ...]
+    routed_at: str
+    annotator: str | None  # None when the review is blind for the viewer
+    blind: bool
+    min_confidence: float | None
+
+
+def review_queue(store, viewer: str | None = None, include_reviewed: bool = False) -> list[QueueEntry]:
+    """Routed pages waiting for a reviewer, lowest confidence first, each with why it is here.
+
+    Blind entries hide the annotator from everyone but an admin.
+    """
+    admin = viewer is not None and role_of(store, viewer) == Role.ADMIN
+    where = "" if include_reviewed else " WHERE q.reviewed_at IS NULL AND p.status = 'done'"
+    rows = store.query(
+        "SELECT q.*, p.name, p.status FROM review_queue q JOIN pages p ON p.id = q.page_id" + where +
+        " ORDER BY q.min_confidence IS NULL, q.min_confidence, q.routed_at")
+    return [QueueEntry(r["page_id"], r["name"], r["status"], tuple(r["reasons"].split(",")), r["routed_at"],
+                       None if r["blind"] and not admin else r["annotator"], bool(r["blind"]), r["min_confidence"])
+            for r in rows]
+
+
+# -- hooks the store calls inside its transactions ------------------------------------------
+def on_page_done(action, page_id: int) -> None:
+    """Marking a page done: fresh verdicts, and the QC routing decision."""
+    store = _StoreView(action.conn)
+    refresh_verdicts(store, page_id, action.conn)
+    route_page(store, page_id, action.conn)
+
+
+def on_page_reviewed(action, page_id: int, review_id: int) -> None:
+    """A review: close the queue entry, score the annotator, refresh the verdicts."""
+    store = _StoreView(action.conn)
+    action.conn.execute("UPDATE review_queue SET reviewed_at = ? WHERE page_id = ?", (action.ts, page_id))
+    score_annotator(store, page_id, review_id, action.conn)
+    refresh_verdicts(store, page_id, action.conn)
+
+
+class _StoreView:
+    """Just enough of a Store over one connection, for hooks running inside a transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def get_setting(self, key, default=None):
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def transaction(self):  # pragma: no cover - hooks always pass their connection
+        raise RuntimeError("already inside a transaction")
+
+
+# -- annotator scores ------------------------------------------------------------------------
+@dataclass
+class AnnotatorScore:
+    regions: int = 0
+    changed: int = 0
+    edit_distance: int = 0
+    ref_chars: int = 0
+    iou_sum: float = 0.0
+    iou_n: int = 0
+
+    @property
+    def cer(self) -> float | None:
+        return self.edit_distance / self.ref_chars if self.ref_chars else None
+
+    @property
+    def mean_iou(self) -> float | None:
+        return self.iou_sum / self.iou_n if self.iou_n else None
+
+
+def annotator_vs_reviewed(conn: sqlite3.Connection, page_id: int) -> AnnotatorScore:
+    """Compare what the annotator handed in with what the page is now, after review.
+
+    The annotator's version of each region is its state before the first change made after the
+    page was done by someone else; a region nobody changed since is the annotator's as it is.
+    """
+    page = conn.execute("SELECT done_by, done_at FROM pages WHERE id = ?", (page_id,)).fetchone()
+    from .store import _row_to_region
+
+    current = {r["id"]: _row_to_region(r) for r in conn.execute("SELECT * FROM regions WHERE page_id = ?", (page_id,))}
+    first_before: dict[int, dict[str, object]] = {}
+    created_after: set[int] = set()
+    if page is not None and page["done_at"]:
+        for e in conn.execute(
+                "SELECT region_id, field, before FROM edits WHERE page_id = ? AND ts > ? AND user != ?"
+                " AND region_id IS NOT NULL ORDER BY id", (page_id, page["done_at"], page["done_by"] or "")):
+            seen = first_before.setdefault(e["region_id"], {})
+            if e["field"] == "region":
+                created_after.add(e["region_id"])
+            elif e["field"] not in seen:
+                seen[e["field"]] = json.loads(e["before"]) if e["before"] is not None else None
+    s = AnnotatorScore()
+    from .model import quad_bounds
+
+    for rid, r in current.items():
+        before = first_before.get(rid, {})
+        was_deleted = bool(before.get("deleted", r.deleted)) or rid in created_after
+        ann_text = str(before.get("text", r.text) or "")
+        ann_points = before.get("points", r.points)
+        if was_deleted and r.deleted:
+            continue
+        s.regions += 1
+        if was_deleted:  # the reviewer added (or restored) it: the annotator missed all of it
+            s.changed += 1
+            s.edit_distance += len(r.text)
+            s.ref_chars += len(r.text)
+            continue
+        if r.deleted:  # the reviewer deleted it: all of the annotator's text was wrong
+            s.changed += 1
+            s.edit_distance += len(ann_text)
+            continue
+        d = levenshtein(ann_text, r.text)
+        s.edit_distance += d
+        s.ref_chars += len(r.text)
+        if before:
+            s.changed += 1
+        s.iou_sum += box_iou(quad_bounds(ann_points), quad_bounds(r.points))
+        s.iou_n += 1
+    return s
+
+
+def score_annotator(store, page_id: int, review_id: int, conn: sqlite3.Connection) -> AnnotatorScore | None:
+    review = conn.execute("SELECT reviewer, created_at FROM reviews WHERE id = ?", (review_id,)).fetchone()
+    page = conn.execute("SELECT done_by FROM pages WHERE id = ?", (page_id,)).fetchone()
+    if review is None or page is None or not page["done_by"]:
+        return None
+    s = annotator_vs_reviewed(conn, page_id)
+    conn.execute(
+        "INSERT INTO annotator_scores (review_id, page_id, annotator, reviewer, regions, changed, edit_distance,"
+        " ref_chars, iou_sum, iou_n, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (review_id, page_id, page["done_by"], review["reviewer"], s.regions, s.changed, s.edit_distance,
+         s.ref_chars, s.iou_sum, s.iou_n, review["created_at"]))
+    return s
+
+
+def last_rejection(store, page_id: int):
+    """The latest review of a page when it rejected it (the comment the annotator must see), else None."""
+    reviews = store.reviews(page_id)
+    return reviews[-1] if reviews and reviews[-1].verdict == "rejected" else None
+
+
+# -- auto-accept -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AutoAccept:
+    threshold: float | None  # accept regions with confidence >= threshold; None: no threshold reaches the target
+    precision: float | None  # of the regions at or above it
+    share_saved: float  # of all regions, accepted without a person
+    accepted: int
+    total: int
+    target_precision: float = 0.995
+
+
+def choose_threshold(confidences_and_correct: Iterable[tuple[float, bool]],
+                     target_precision: float = 0.995) -> AutoAccept:
+    """The lowest confidence threshold whose accepted regions are correct at ``target_precision``.
+
+    Regions are sorted by confidence; walking down, the threshold can stop at each distinct
+    confidence. The lowest stop whose cumulative precision reaches the target saves the most
+    work. Regions without a confidence are never auto-accepted.
+
+    >>> data = [(0.99, True)] * 90 + [(0.5, False)] * 10
+    >>> a = choose_threshold(data, 0.99)
+    >>> a.threshold, a.precision, a.share_saved
+    (0.99, 1.0, 0.9)
+    """
+    items = [(float(c), bool(ok)) for c, ok in confidences_and_correct]
+    total = len(items)
+    scored = sorted((t for t in items if t[0] is not None), key=lambda t: -t[0])
+    best = AutoAccept(None, None, 0.0, 0, total, target_precision)
+    correct = 0
+    for i, (conf, ok) in enumerate(scored):
+        correct += ok
+        n = i + 1
+        if n < len(scored) and scored[n][0] == conf:
+            continue  # a threshold cannot split regions of equal confidence
+        precision = correct / n
+        if precision >= target_precision:
+            best = AutoAccept(conf, precision, n / total if total else 0.0, n, total, target_precision)
+    return best
+
+
+def auto_accept_data(store, engine: str | None = None, model_version: str | None = None,
+                     reviewed_only: bool = True) -> list[tuple[float, bool]]:
+    """(confidence, correct) for predicted regions on pages people finished (done or approved)."""
+    sql = ("SELECT v.confidence, v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong' FROM verdicts v"
+           " JOIN pages p ON p.id = v.page_id WHERE v.pred_index IS NOT NULL AND v.confidence IS NOT NULL")
+    params: list = []
+    if reviewed_only:
+        sql += " AND p.status IN ('done', 'approved')"
+    if engine:
+        sql += " AND v.engine = ?"
+        params.append(engine)
+    if model_version:
+        sql += " AND COALESCE(v.model_version, v.engine_version) = ?"
+        params.append(model_version)
+    return [(r[0], bool(r[1])) for r in store.query(sql, params)]
+
+
+# -- the Moderate screen's queries -------------------------------------------------------------
+@dataclass
+class ModerateFilter:
+    """What the Moderate screen shows. Dates are ``YYYY-MM-DD``, both ends included."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    date_field: str = "annotated"  # "imported" (the document) or "annotated" (the page marked done)
+    status: str | None = None
+    annotator: str | None = None
+    engine: str | None = None
+    model_version: str | None = None  # model_version, else engine_version, of a prediction
+    confidence_below: float | None = None
+    has_wrong: bool | None = None
+    routed_only: bool = False
+
+
+def _next_day(day: str) -> str:
+    return (_dt.date.fromisoformat(day[:10]) + _dt.timedelta(days=1)).isoformat()
+
+
+def _where(f: ModerateFilter) -> tuple[str, list]:
+    clauses, params = [], []
+    col = "d.imported_at" if f.date_field == "imported" else "p.done_at"
+    if f.date_field not in ("imported", "annotated"):
+        raise ValueError("date_field is 'imported' or 'annotated'")
+    if f.date_from:
+        clauses.append(f"{col} >= ?")
+        params.append(f.date_from[:10])
+    if f.date_to:
+        clauses.append(f"{col} < ?")
+        params.append(_next_day(f.date_to))
+    if f.status:
+        clauses.append("p.status = ?")
+        params.append(PageStatus(f.status).value)
+    if f.annotator:
+        clauses.append("p.done_by = ?")
+        params.append(f.annotator)
+    if f.engine or f.model_version:
+        sub = "SELECT 1 FROM predictions x WHERE x.page_id = p.id"
+        if f.engine:
+            sub += " AND x.engine = ?"
+            params.append(f.engine)
+        if f.model_version:
+            sub += " AND COALESCE(x.model_version, x.engine_version) = ?"
+            params.append(f.model_version)
+        clauses.append(f"EXISTS ({sub})")
+    if f.confidence_below is not None:
+        clauses.append("EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0"
+                       " AND r.confidence < ?)")
+        params.append(float(f.confidence_below))
+    if f.has_wrong is not None:
+        clauses.append("COALESCE(s.n_wrong, 0) > 0" if f.has_wrong else "COALESCE(s.n_wrong, 0) = 0")
+    if f.routed_only:
+        clauses.append("q.page_id IS NOT NULL")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+_FROM = (" FROM pages p JOIN documents d ON d.id = p.document_id"
+         " LEFT JOIN verdict_state s ON s.page_id = p.id LEFT JOIN review_queue q ON q.page_id = p.id")
+
+
+def _check_viewer(store, viewer: str | None, f: ModerateFilter) -> bool:
+    """Moderation is for reviewers and admins; only an admin filters by annotator (blind QC)."""
+    if viewer is None:
+        return True
+    require_role(store, viewer, "review")
+    admin = role_of(store, viewer) == Role.ADMIN
+    if f.annotator and not admin and qc_settings(store).blind:
+        from .errors import PermissionDenied
+
+        raise PermissionDenied("reviews are blind: only an admin filters pages by annotator")
+    return admin
+
+
+def moderate_counts(store, f: ModerateFilter | None = None, viewer: str | None = None) -> dict[str, int]:
+    """Pages matching the filter: moderated (approved or rejected) against not moderated.
+
+    >>> # moderate_counts(store, ModerateFilter(date_from="2026-11-01")) -> {"moderated": 3, ...}
+    """
+    f = f or ModerateFilter()
+    _check_viewer(store, viewer, f)
+    where, params = _where(f)
+    row = store.query(
+        "SELECT COUNT(*), COALESCE(SUM(p.status IN ('approved', 'rejected')), 0),"
+        " COALESCE(SUM(q.page_id IS NOT NULL AND q.reviewed_at IS NULL AND p.status = 'done'), 0)"
+        + _FROM + where, params)[0]
+    total, moderated, waiting = row[0], row[1], row[2]
+    return {"total": total, "moderated": moderated, "not_moderated": total - moderated, "in_queue": waiting}
+
+
+@dataclass(frozen=True)
+class ModeratePage:
+    page_id: int
+    name: str
+    status: str
+    annotator: str | None
+    done_at: str | None
+    imported_at: str
+    n_wrong: int
+    min_confidence: float | None
+    reasons: tuple[str, ...]
+    blind: bool
+
+
+def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = None,
+                   limit: int | None = 5000) -> list[ModeratePage]:
+    """The page list for the filter: routed pages first, then lowest confidence first."""
+    f = f or ModerateFilter()
+    admin = _check_viewer(store, viewer, f)
+    where, params = _where(f)
+    sql = ("SELECT p.id, p.name, p.status, p.done_by, p.done_at, d.imported_at, s.n_wrong, s.min_confidence,"
+           " q.reasons, q.blind, q.reviewed_at" + _FROM + where +
+           " ORDER BY (q.page_id IS NULL OR q.reviewed_at IS NOT NULL), s.min_confidence IS NULL,"
+           " s.min_confidence, p.id")
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    out = []
+    for r in store.query(sql, params):
+        blind = bool(r["blind"]) and r["reasons"] is not None
+        hide = blind and not admin and viewer is not None
+        out.append(ModeratePage(r["id"], r["name"], r["status"], None if hide else r["done_by"], r["done_at"],
+                                r["imported_at"], r["n_wrong"] or 0, r["min_confidence"],
+                                tuple(r["reasons"].split(",")) if r["reasons"] else (), blind))
+    return out
+
+
+def filter_choices(store) -> dict[str, list[str]]:
+    """Values the filters offer: annotators, engines, model versions."""
+    return {
+        "annotator": [r[0] for r in store.query("SELECT DISTINCT done_by FROM pages WHERE done_by IS NOT NULL ORDER BY 1")],
+        "engine": [r[0] for r in store.query("SELECT DISTINCT engine FROM predictions ORDER BY 1")],
+        "model_version": [r[0] for r in store.query(
+            "SELECT DISTINCT COALESCE(model_version, engine_version) FROM predictions ORDER BY 1")],
+    }
+
+
+def region_verdicts(store, page_id: int) -> dict[int, str]:
+    """Region id -> stored verdict kind, for drawing a page's diff."""
+    return {r["region_id"]: r["kind"] for r in store.query(
+        "SELECT region_id, kind FROM verdicts WHERE page_id = ?", (page_id,)) if r["region_id"] is not None}
