@@ -318,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_training_parsers(sub)
 
+    from .cli_review import add_parsers as add_review_parsers
+
+    add_review_parsers(sub)
+
     p = sub.add_parser("gui", help="open the app (on PROJECT, or the last/demo project)")
     p.add_argument("project", nargs="?")
     p.set_defaults(func=cmd_gui)

@@ -20,7 +20,7 @@ import datetime as _dt
 import math
 from dataclasses import asdict, dataclass
 
-from .review import require_role
+from .review import require_viewer
 from .verdicts import CORRECT, KINDS, MISSING, WRONG_BOX, WRONG_TEXT, summarize_counts
 
 #: A gap between two edits longer than this (seconds) is a break, counted as this long.
@@ -33,7 +33,7 @@ FLAG_MIN_PEOPLE = 3
 
 def require_analytics(store, user: str) -> None:
     """Analytics are for reviewers and admins; an annotator is refused (core enforced)."""
-    require_role(store, user, "review")
+    require_viewer(store, user)
 
 
 def _bounds(date_from: str | None, date_to: str | None) -> tuple[str, str]:

@@ -92,6 +92,25 @@ def require_role(store, user: str, action: str) -> None:
     require(role_of(store, user), action)
 
 
+def _roles_in_use(store) -> bool:
+    return bool(store.query("SELECT 1 FROM users WHERE role IN ('reviewer', 'admin') LIMIT 1"))
+
+
+def sees_annotators(store, viewer: str | None) -> bool:
+    """Whether ``viewer`` sees who annotated a blind-routed page: admins (and one-person projects)."""
+    return viewer is None or role_of(store, viewer) == Role.ADMIN or not _roles_in_use(store)
+
+
+def require_viewer(store, user: str) -> None:
+    """Opening the Moderate and Analytics screens: reviewers and admins.
+
+    A project nobody has been given a reviewer or admin role in is a one-person project, and
+    its user may look (approving still needs the role: ``Store.review_page``).
+    """
+    if _roles_in_use(store):
+        require_role(store, user, "review")
+
+
 # -- verdicts --------------------------------------------------------------------------------
 def _day(ts: str | None) -> str:
     return (ts or "")[:10] or _dt.date.today().isoformat()
@@ -293,7 +312,7 @@ def review_queue(store, viewer: str | None = None, include_reviewed: bool = Fals
 
     Blind entries hide the annotator from everyone but an admin.
     """
-    admin = viewer is not None and role_of(store, viewer) == Role.ADMIN
+    admin = viewer is not None and sees_annotators(store, viewer)
     where = "" if include_reviewed else " WHERE q.reviewed_at IS NULL AND p.status = 'done'"
     rows = store.query(
         "SELECT q.*, p.name, p.status FROM review_queue q JOIN pages p ON p.id = q.page_id" + where +
@@ -546,8 +565,8 @@ def _check_viewer(store, viewer: str | None, f: ModerateFilter) -> bool:
     """Moderation is for reviewers and admins; only an admin filters by annotator (blind QC)."""
     if viewer is None:
         return True
-    require_role(store, viewer, "review")
-    admin = role_of(store, viewer) == Role.ADMIN
+    require_viewer(store, viewer)
+    admin = sees_annotators(store, viewer)
     if f.annotator and not admin and qc_settings(store).blind:
         from .errors import PermissionDenied
 

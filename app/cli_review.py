@@ -1,0 +1,101 @@
+"""``proofdesk stats`` and ``proofdesk review``: the Analytics figures and the QC review queue."""
+
+from __future__ import annotations
+
+import json
+
+
+def _open(path: str):
+    from core.project import Project
+
+    return Project.open(path)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x, fmt="{:.1f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def cmd_stats(args) -> int:
+    from core import analytics, review
+
+    project = _open(args.project)
+    store = project.store
+    analytics.require_analytics(store, args.user)
+    review.refresh_stale(store)
+    out = analytics.stats(store, args.date_from, args.date_to, viewer=args.user)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    span = f"{args.date_from or 'the start'} to {args.date_to or 'today'}"
+    m = out["moderation"]
+    print(f"Proofdesk statistics, {project.root.name}, pages done from {span}")
+    print(f"pages: {m['total']} done or reviewed, {m['moderated']} moderated, {m['not_moderated']} not moderated,"
+          f" {m['in_queue']} waiting in the review queue")
+    print()
+    print("annotators            pages  regions  hours  pages/h  regions/h  edit rate  rejected  CER vs reviewer  IoU")
+    for a in out["annotators"]:
+        flag = {"over": "  ++ over-performer", "under": "  -- under-performer"}.get(a["flag"], "")
+        print(f"{a['annotator'][:20]:<20} {a['pages_done']:>6} {a['regions_touched']:>8} {a['active_hours']:>6.1f}"
+              f" {_num(a['pages_per_hour']):>8} {_num(a['regions_per_hour']):>10} {_pct(a['edit_rate']):>10}"
+              f" {_pct(a['rejection_rate']):>9} {_pct(a['cer_vs_reviewers']):>16}"
+              f" {_num(a['iou_vs_reviewers'], '{:.2f}'):>5}{flag}")
+    if not out["annotators"]:
+        print("(no edits in this range)")
+    print()
+    print("engine / model version          regions  pages  precision  recall     CER  typing saved")
+    for e in out["engines"]:
+        name = f"{e['engine']} {e['version']}"
+        print(f"{name[:30]:<30} {e['regions']:>9} {e['pages']:>6} {_pct(e['precision']):>10} {_pct(e['recall']):>7}"
+              f" {_pct(e['cer']):>7} {_pct(e['typing_saved']):>13}")
+    if not out["engines"]:
+        print("(no verdicts in this range: pages get them when they are done)")
+    a = out["auto_accept"]
+    print()
+    if a["threshold"] is None:
+        print(f"auto-accept: no confidence threshold reaches {_pct(a['target_precision'])} precision"
+              f" on {a['total']} checked regions")
+    else:
+        print(f"auto-accept: confidence >= {a['threshold']:.3f} gives {_pct(a['precision'])} precision and saves"
+              f" {_pct(a['share_saved'])} of the work ({a['accepted']} of {a['total']} checked regions)")
+    return 0
+
+
+def cmd_review(args) -> int:
+    from core import review
+
+    project = _open(args.project)
+    store = project.store
+    review.require_viewer(store, args.user)
+    entries = review.review_queue(store, viewer=args.user, include_reviewed=args.all)
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], indent=1))
+        return 0
+    qc = review.qc_settings(store)
+    print(f"review queue: {len(entries)} page(s); QC share {qc.share:.0%} (seed {qc.seed}), always routed below"
+          f" confidence {qc.confidence_threshold:.2f} and on engine disagreement")
+    print(f"{'id':>6}  {'status':<9} {'min conf':>8}  {'annotator':<14} {'routed':<19}  reasons / name")
+    for e in entries:
+        who = e.annotator or ("(blind)" if e.blind else "-")
+        conf = "-" if e.min_confidence is None else f"{e.min_confidence:.2f}"
+        print(f"{e.page_id:>6}  {e.status:<9} {conf:>8}  {who[:14]:<14} {e.routed_at[:19]:<19}  "
+              f"{', '.join(e.reasons)}  {e.name}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("stats", help="annotator and model figures (the Analytics screen) for a date range")
+    p.add_argument("project")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first day (YYYY-MM-DD), included")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day (YYYY-MM-DD), included")
+    p.add_argument("--json", action="store_true", help="every figure as JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("review", help="the QC review queue, with the reason each page is in it")
+    p.add_argument("project")
+    p.add_argument("--all", action="store_true", help="also pages already reviewed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_review)
