@@ -129,6 +129,7 @@ class RegionItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.tag: TagItem | None = None
         self.region: Region | None = None
+        self.layered = False  # True while the canvas's RegionLayer draws this region
         self.set_region(region, state)
 
     @classmethod
@@ -205,9 +206,52 @@ class RegionItem(QGraphicsItem):
 
     def paint(self, painter, option, widget=None) -> None:
         selected = self.isSelected()
+        if self.layered and not selected:
+            return  # drawn by the RegionLayer with every other region of its look
         painter.setPen(self.SEL_PEN if selected else self.pen)
         painter.setBrush(self.SEL_BRUSH if selected else self.brush)
         painter.drawPolygon(self.polygon)
+
+
+class RegionLayer(QGraphicsItem):
+    """Draws every region that is not selected, one path per look: a handful of C++ draw calls
+    instead of one Python ``paint`` per region (800 of them made a repaint ~20 ms slower).
+
+    The region items stay in the scene for hit tests, selection, moves and tooltips; a selected
+    or moving item draws itself on top.
+    """
+
+    def __init__(self, width: float, height: float):
+        super().__init__()
+        self.rect = QRectF(0, 0, width, height)
+        self.paths: list[tuple[QPen, QBrush, QPainterPath]] = []
+        self.setZValue(-0.5)  # over the image, under the region items and their handles
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def rebuild(self, items) -> None:
+        groups: dict[tuple[int, int], tuple[QPen, QBrush, QPainterPath]] = {}
+        for item in items:
+            if item.isSelected() or item.pos() != QPointF(0, 0):
+                item.layered = False
+                continue
+            key = (id(item.pen), id(item.brush))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = (item.pen, item.brush, QPainterPath())
+            group[2].addPolygon(item.polygon)
+            group[2].closeSubpath()
+            item.layered = True
+        self.paths = list(groups.values())
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self.rect
+
+    def paint(self, painter, option, widget=None) -> None:
+        for pen, brush, path in self.paths:
+            painter.setPen(pen)
+            painter.setBrush(brush)
+            painter.drawPath(path)
 
 
 class HandleItem(QGraphicsItem):
@@ -271,6 +315,7 @@ class PageCanvas(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.image_item: PageImageItem | None = None
+        self.layer: RegionLayer | None = None
         self.items_by_id: dict[int, RegionItem] = {}
         self.order: list[int] = []
         self.handles: list[HandleItem] = []
@@ -298,6 +343,7 @@ class PageCanvas(QGraphicsView):
         self.scene().clear()
         self._syncing = False
         self.image_item = None
+        self.layer = None
         self.items_by_id = {}
         self.order = []
         self.scene().setSceneRect(QRectF())
@@ -307,6 +353,8 @@ class PageCanvas(QGraphicsView):
         self.clear()
         self.image_item = PageImageItem(width, height)
         self.scene().addItem(self.image_item)
+        self.layer = RegionLayer(width, height)
+        self.scene().addItem(self.layer)
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         if images:
             self.image_item.set_levels(images)
@@ -408,6 +456,9 @@ class PageCanvas(QGraphicsView):
         self.handles = []
 
     def _update_handles(self) -> None:
+        """Handles for a single selected region; and the layer redrawn without the selected."""
+        if self.layer is not None:
+            self.layer.rebuild(self.items_by_id.values())
         self._drop_handles()
         sel = [self.items_by_id[i] for i in self.selected_ids()]
         if len(sel) != 1 or sel[0].region.locked:
