@@ -50,6 +50,9 @@ class PageListModel(QAbstractTableModel):
             return (page.status.value.replace("_", " "), page.name, f"{page.width}x{page.height}")[col]
         if role == Qt.ItemDataRole.ForegroundRole and col == 0:
             return STATUS_COLOURS.get(page.status)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            done = f"\ndone by {page.done_by} at {page.done_at[:16].replace('T', ' ')}" if page.done_by and page.done_at else ""
+            return f"{page.name}: {page.status.value.replace('_', ' ')}{done}"
         if role == Qt.ItemDataRole.UserRole:
             return page.id
         return None

@@ -418,3 +418,15 @@ def test_zoom_keys_and_wheel(win, qtbot):
     press(qtbot, Qt.Key.Key_9, Qt.KeyboardModifier.ControlModifier)
     assert canvas.zoom() * PAGE_W == pytest.approx(canvas.viewport().width() - 4, abs=1)
     assert QPoint  # keep import used
+
+
+def test_page_list_says_who_marked_a_page_done_and_when(win, qtbot):
+    ws = win.workspace
+    first = ws.page_id
+    press(qtbot, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    model = win.page_list.model_
+    row = model.row_of(first)
+    tip = model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
+    page = win.project.store.get_page(first)
+    assert "done by ana at " + page.done_at[:16].replace("T", " ") in tip
+    assert model.data(model.index(row, 0)) == "done"
