@@ -1,0 +1,120 @@
+"""The reviewer's half of the app: the Moderate and Analytics screens, users and roles.
+
+``install(window)`` adds a Review menu to the main window; each screen opens in its own
+window, so the workspace stays as it is, and "Fix / fill in in the workspace" brings the main
+window back on that page. Who may open what is decided in core (an annotator is refused).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from core.errors import ProofdeskError
+from core.review import last_rejection, role_of
+
+from ..errors import show_error
+
+__all__ = ["install", "ReviewMenu"]
+
+
+class ReviewMenu:
+    """The Review menu of a main window and the screens it opened."""
+
+    def __init__(self, window):
+        self.window = window
+        self.moderate = None
+        self.analytics = None
+        menu = window.menuBar().addMenu("&Review")
+        self.menu = menu
+        for text, slot, key in (("&Moderate...", self.open_moderate, "Ctrl+M"),
+                                ("&Analytics...", self.open_analytics, "Ctrl+Shift+A"),
+                                ("&User and role...", self.choose_user, None)):
+            act = QAction(text, window)
+            if key:
+                act.setShortcut(QKeySequence(key))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+        window.workspace.pageOpened.connect(self._tell_rejection)
+
+    def _screen(self, attr: str, factory):
+        screen = getattr(self, attr)
+        if screen is not None and (screen.project is not self.window.project or screen.user != self.window.user):
+            screen.close()
+            screen = None
+        if screen is None:
+            try:
+                screen = factory(self.window.project, self.window.user)
+            except ProofdeskError as exc:
+                self.window.statusBar().showMessage(str(exc), 10000)
+                show_error(self.window, "Not allowed", str(exc))
+                return None
+            screen.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+            screen.resize(1560, 940)
+            setattr(self, attr, screen)
+        screen.show()
+        screen.raise_()
+        screen.activateWindow()
+        return screen
+
+    def open_moderate(self):
+        from .moderate import ModerateScreen
+
+        screen = self._screen("moderate", ModerateScreen)
+        if screen is not None and not getattr(screen, "_wired", False):
+            screen._wired = True
+            screen.openInWorkspace.connect(self._open_in_workspace)
+            screen.pageReviewed.connect(lambda _pid: self.window.reload_pages())
+        return screen
+
+    def open_analytics(self):
+        from .analytics import AnalyticsScreen
+
+        return self._screen("analytics", AnalyticsScreen)
+
+    def _open_in_workspace(self, page_id: int) -> None:
+        self.window.page_list.select_page(page_id)
+        self.window.show_page(page_id)
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def _tell_rejection(self, page_id: int) -> None:
+        """A rejected page opened in the workspace shows the reviewer's comment."""
+        project = self.window.project
+        if project is None:
+            return
+        review = last_rejection(project.store, page_id)
+        if review is not None and project.store.get_page(page_id).status.value == "rejected":
+            self.window.statusBar().showMessage(f"Rejected by {review.reviewer}: {review.comment}", 0)
+
+    def choose_user(self):
+        from .users import UserDialog
+
+        dialog = UserDialog(self.window.project.store, self.window.user, self.window)
+
+        def done(result):
+            if result and dialog.chosen:
+                self.switch_user(dialog.chosen)
+
+        dialog.finished.connect(done)
+        dialog.open()
+        return dialog
+
+    def switch_user(self, name: str) -> None:
+        w = self.window
+        current = w.current_page_id()
+        w.user = name
+        w.workspace.set_project(w.project, name)
+        w.reload_pages()
+        if current is not None:
+            w.show_page(current)
+        role = role_of(w.project.store, name).value
+        w.statusBar().showMessage(f"Working as {name} ({role})", 8000)
+        for screen in (self.moderate, self.analytics):
+            if screen is not None:
+                screen.close()
+        self.moderate = self.analytics = None
+
+
+def install(window) -> ReviewMenu:
+    return ReviewMenu(window)

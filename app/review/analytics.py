@@ -1,0 +1,345 @@
+"""The Analytics screen: annotators and models, for a date range, as QtCharts and tables.
+
+Top: the date range and the auto-accept line (the confidence threshold that reaches the target
+precision on checked regions, and the share of work it saves). Charts: regions per hour and
+CER against reviewers per annotator (over-performers green, under-performers red), typing saved
+per day per engine and model version, precision and recall per engine and model version. Tables
+below. Each chart exports as PNG, each table as CSV. The figures come from ``core.analytics``,
+the same functions ``proofdesk stats`` prints.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSeries,
+    QBarSet,
+    QChart,
+    QChartView,
+    QDateTimeAxis,
+    QHorizontalStackedBarSeries,
+    QLineSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import analytics, review
+from core.project import Project
+
+FLAG_COLOURS = {"over": QColor(30, 150, 60), "under": QColor(210, 40, 40), "": QColor(70, 120, 200)}
+SERIES_COLOURS = [QColor(30, 120, 230), QColor(235, 140, 0), QColor(30, 150, 60), QColor(200, 40, 200),
+                  QColor(120, 120, 120), QColor(0, 160, 170)]
+ANNOTATOR_COLUMNS = [("annotator", "Annotator"), ("pages_done", "Pages"), ("regions_touched", "Regions"),
+                     ("active_hours", "Hours"), ("pages_per_hour", "Pages/h"), ("regions_per_hour", "Regions/h"),
+                     ("edit_rate", "Edit rate"), ("rejection_rate", "Rejected"), ("cer_vs_reviewers", "CER vs reviewer"),
+                     ("iou_vs_reviewers", "IoU vs reviewer"), ("flag", "Flag")]
+ENGINE_COLUMNS = [("engine", "Engine"), ("version", "Model version"), ("regions", "Regions"), ("pages", "Pages"),
+                  ("precision", "Precision"), ("recall", "Recall"), ("cer", "CER"), ("typing_saved", "Typing saved")]
+PERCENT = {"edit_rate", "rejection_rate", "cer_vs_reviewers", "precision", "recall", "cer", "typing_saved"}
+#: Annotators shown in the bar charts (the table has them all).
+CHART_PEOPLE = 20
+
+
+def _fmt(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key in PERCENT:
+        return f"{100 * value:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _chart(title: str) -> tuple[QChart, QChartView]:
+    chart = QChart()
+    chart.setTitle(title)
+    chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)  # instant, and exact in PNGs
+    chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+    view = QChartView(chart)
+    view.setRenderHint(QPainter.RenderHint.Antialiasing)
+    view.setMinimumHeight(260)
+    return chart, view
+
+
+class AnalyticsScreen(QWidget):
+    """Admin and reviewer screen. Raises PermissionDenied (from core) for an annotator."""
+
+    refreshed = Signal()
+
+    def __init__(self, project: Project, user: str, parent=None):
+        super().__init__(parent)
+        analytics.require_analytics(project.store, user)
+        self.project = project
+        self.user = user
+        self.data: dict = {}
+        self.setWindowTitle(f"Proofdesk - Analytics - {project.name}")
+        self.date_from = QDateEdit(calendarPopup=True)
+        self.date_to = QDateEdit(calendarPopup=True)
+        first, last = self._data_span()
+        for edit, day in ((self.date_from, first), (self.date_to, last)):
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setDate(QDate.fromString(day, "yyyy-MM-dd"))
+        self.target = QDoubleSpinBox()
+        self.target.setRange(50.0, 100.0)
+        self.target.setDecimals(1)
+        self.target.setSuffix(" %")
+        self.target.setValue(99.5)
+        apply = QPushButton("Apply")
+        apply.clicked.connect(self.refresh)
+        self.target.valueChanged.connect(lambda _v: self._update_auto_accept())
+        top = QHBoxLayout()
+        for w in (QLabel("From"), self.date_from, QLabel("to"), self.date_to, apply,
+                  QLabel("   Auto-accept target precision"), self.target):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.auto_label = QLabel()
+        self.auto_label.setTextFormat(Qt.TextFormat.RichText)
+
+        self.speed_chart, self.speed_view = _chart("Regions per hour (green: over-performer, red: under)")
+        self.cer_chart, self.cer_view = _chart("CER against reviewers")
+        self.saved_chart, self.saved_view = _chart("Typing saved per day, by engine and model version")
+        self.quality_chart, self.quality_view = _chart("Precision and recall by engine and model version")
+        self.charts = {"regions_per_hour": self.speed_view, "cer_vs_reviewers": self.cer_view,
+                       "typing_saved": self.saved_view, "precision_recall": self.quality_view}
+        grid = QGridLayout()
+        for i, (name, view) in enumerate(self.charts.items()):
+            box = QVBoxLayout()
+            box.addWidget(view, 1)
+            button = QPushButton("Export PNG...")
+            button.clicked.connect(lambda _=False, n=name: self._export_png_dialog(n))
+            box.addWidget(button, 0, Qt.AlignmentFlag.AlignRight)
+            grid.addLayout(box, i // 2, i % 2)
+        charts = QWidget()
+        charts.setLayout(grid)
+
+        self.annotator_table = self._table([h for _, h in ANNOTATOR_COLUMNS])
+        self.engine_table = self._table([h for _, h in ENGINE_COLUMNS])
+        tables = QTabWidget()
+        for name, table, label in (("annotators", self.annotator_table, "Annotators"),
+                                   ("engines", self.engine_table, "Engines and model versions")):
+            page = QWidget()
+            pv = QVBoxLayout(page)
+            pv.addWidget(table)
+            button = QPushButton("Export CSV...")
+            button.clicked.connect(lambda _=False, n=name: self._export_csv_dialog(n))
+            pv.addWidget(button, 0, Qt.AlignmentFlag.AlignRight)
+            tables.addTab(page, label)
+        self.tables = {"annotators": self.annotator_table, "engines": self.engine_table}
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.auto_label)
+        layout.addWidget(charts, 3)
+        layout.addWidget(tables, 2)
+        self.refresh()
+
+    def _table(self, headers: list[str]) -> QTableWidget:
+        t = QTableWidget(0, len(headers))
+        t.setHorizontalHeaderLabels(headers)
+        t.verticalHeader().hide()
+        t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        t.setAlternatingRowColors(True)
+        return t
+
+    def _data_span(self) -> tuple[str, str]:
+        row = self.project.store.query("SELECT MIN(ts), MAX(ts) FROM edits")[0]
+        today = QDate.currentDate().toString("yyyy-MM-dd")
+        return (row[0] or today)[:10], (row[1] or today)[:10]
+
+    def set_range(self, first: str, last: str) -> None:
+        self.date_from.setDate(QDate.fromString(first, "yyyy-MM-dd"))
+        self.date_to.setDate(QDate.fromString(last, "yyyy-MM-dd"))
+        self.refresh()
+
+    # -- data --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Figures for the range, then charts and tables."""
+        self.data = self.load()
+        self.draw()
+        self.refreshed.emit()
+
+    def load(self) -> dict:
+        store = self.project.store
+        first = self.date_from.date().toString("yyyy-MM-dd")
+        last = self.date_to.date().toString("yyyy-MM-dd")
+        people = analytics.annotator_stats(store, first, last)
+        engines, days = analytics.engine_report(store, first, last)
+        self._accept_data = review.auto_accept_data(store)
+        return {"from": first, "to": last, "annotators": people, "engines": engines, "days": days}
+
+    def _update_auto_accept(self) -> None:
+        a = review.choose_threshold(self._accept_data, self.target.value() / 100)
+        self.auto_accept = a
+        if a.threshold is None:
+            text = (f"Auto-accept: no confidence threshold reaches {a.target_precision:.1%} precision on the"
+                    f" {a.total} predicted regions people checked.")
+        else:
+            text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision"
+                    f" <b>{a.precision:.2%}</b> on {a.total} checked regions, saves <b>{a.share_saved:.1%}</b>"
+                    " of the work.")
+        self.auto_label.setText(text)
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def draw(self) -> None:
+        d = self.data
+        people = sorted(d["annotators"], key=lambda s: -(s.regions_per_hour or 0))[:CHART_PEOPLE]
+        self._bars(self.speed_chart, [(s.annotator, s.regions_per_hour or 0.0, s.flag) for s in people], "regions / h")
+        people_cer = sorted((s for s in d["annotators"] if s.cer_vs_reviewers is not None),
+                            key=lambda s: s.cer_vs_reviewers)[:CHART_PEOPLE]
+        self._bars(self.cer_chart, [(s.annotator, 100 * s.cer_vs_reviewers, s.flag) for s in people_cer], "CER %")
+        self._typing_saved(d["days"])
+        self._quality(d["engines"])
+        self._fill(self.annotator_table, ANNOTATOR_COLUMNS, [s.as_dict() for s in d["annotators"]],
+                   colour_key="flag")
+        self._fill(self.engine_table, ENGINE_COLUMNS, [e.as_dict() for e in d["engines"]])
+        self._update_auto_accept()
+
+    def _bars(self, chart: QChart, rows: list[tuple[str, float, str]], unit: str) -> None:
+        chart.removeAllSeries()
+        for axis in chart.axes():
+            chart.removeAxis(axis)
+        series = QHorizontalStackedBarSeries()
+        # One set per flag so that over- and under-performers get their colours; stacked, and
+        # each set has a value only on its own rows, so every row shows one bar.
+        sets = {}
+        for flag, colour in FLAG_COLOURS.items():
+            s = QBarSet({"over": "over-performer", "under": "under-performer", "": "others"}[flag])
+            s.setColor(colour)
+            sets[flag] = s
+        names = [r[0] for r in reversed(rows)]
+        for _name, value, flag in reversed(rows):
+            for f, s in sets.items():
+                s.append(value if f == flag else 0.0)
+        for s in sets.values():
+            series.append(s)
+        series.setBarWidth(0.7)
+        chart.addSeries(series)
+        y = QBarCategoryAxis()
+        y.append(names or ["(none)"])
+        x = QValueAxis()
+        x.setTitleText(unit)
+        x.setMin(0)
+        x.setMax(max([r[1] for r in rows] + [1.0]) * 1.1)
+        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
+        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
+        series.attachAxis(y)
+        series.attachAxis(x)
+
+    def _typing_saved(self, days) -> None:
+        chart = self.saved_chart
+        chart.removeAllSeries()
+        for axis in chart.axes():
+            chart.removeAxis(axis)
+        by_key: dict[tuple[str, str], QLineSeries] = {}
+        utc = QTimeZone.utc()
+        for d in days:
+            series = by_key.get((d.engine, d.version))
+            if series is None:
+                series = by_key[(d.engine, d.version)] = QLineSeries()
+                series.setName(f"{d.engine} {d.version}")
+                series.setColor(SERIES_COLOURS[(len(by_key) - 1) % len(SERIES_COLOURS)])
+            when = QDateTime(QDate.fromString(d.day, "yyyy-MM-dd"), QTime(12, 0), utc)
+            series.append(when.toMSecsSinceEpoch(), 100 * d.typing_saved)
+        x = QDateTimeAxis()
+        x.setFormat("MM-dd")
+        x.setTickCount(7)
+        y = QValueAxis()
+        y.setTitleText("typing saved %")
+        lows = [100 * d.typing_saved for d in days]
+        y.setRange(min(lows + [0.0]), 100.0)
+        if days:
+            x.setRange(QDateTime(QDate.fromString(min(d.day for d in days), "yyyy-MM-dd"), QTime(0, 0), utc),
+                       QDateTime(QDate.fromString(max(d.day for d in days), "yyyy-MM-dd"), QTime(23, 59), utc))
+        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
+        for series in by_key.values():
+            chart.addSeries(series)
+            series.attachAxis(x)
+            series.attachAxis(y)
+
+    def _quality(self, engines) -> None:
+        chart = self.quality_chart
+        chart.removeAllSeries()
+        for axis in chart.axes():
+            chart.removeAxis(axis)
+        series = QBarSeries()
+        for label, key, colour in (("precision", "precision", QColor(30, 120, 230)),
+                                   ("recall", "recall", QColor(235, 140, 0)),
+                                   ("1 - CER", "cer", QColor(30, 150, 60))):
+            s = QBarSet(label)
+            s.setColor(colour)
+            for e in engines:
+                v = getattr(e, key)
+                s.append(100 * (1 - v if key == "cer" else v))
+            series.append(s)
+        chart.addSeries(series)
+        x = QBarCategoryAxis()
+        x.append([f"{e.engine} {e.version}" for e in engines] or ["(none)"])
+        y = QValueAxis()
+        y.setRange(0, 100)
+        y.setTitleText("%")
+        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(x)
+        series.attachAxis(y)
+
+    def _fill(self, table: QTableWidget, columns, rows: list[dict], colour_key: str | None = None) -> None:
+        table.setUpdatesEnabled(False)
+        table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, (key, _) in enumerate(columns):
+                item = QTableWidgetItem(_fmt(key, row.get(key)))
+                if colour_key and row.get(colour_key):
+                    item.setForeground(FLAG_COLOURS[row[colour_key]])
+                table.setItem(i, j, item)
+        table.setUpdatesEnabled(True)
+
+    # -- export --------------------------------------------------------------------------------
+    def export_png(self, chart: str, path: str | Path) -> Path:
+        path = Path(path)
+        if not self.charts[chart].grab().save(str(path), "PNG"):
+            raise OSError(f"cannot write {path}")
+        return path
+
+    def export_csv(self, table: str, path: str | Path) -> Path:
+        """The table's figures, unformatted (fractions, not percentages)."""
+        path = Path(path)
+        columns = ANNOTATOR_COLUMNS if table == "annotators" else ENGINE_COLUMNS
+        rows = ([s.as_dict() for s in self.data["annotators"]] if table == "annotators"
+                else [e.as_dict() for e in self.data["engines"]])
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([k for k, _ in columns])
+            for r in rows:
+                w.writerow(["" if r.get(k) is None else r.get(k) for k, _ in columns])
+        return path
+
+    def _export_png_dialog(self, chart: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export chart", f"{chart}.png", "PNG images (*.png)")
+        if path:
+            self.export_png(chart, path)
+
+    def _export_csv_dialog(self, table: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export table", f"{table}.csv", "CSV files (*.csv)")
+        if path:
+            self.export_csv(table, path)

@@ -1,0 +1,546 @@
+"""The Moderate screen: filter pages, count moderated against not, compare prediction and now.
+
+Left: the filters, the counts for the current filter and the page list (review-queue pages
+first, lowest confidence first). Right: the page as the engine predicted it beside the page as
+it is now, each region coloured by its verdict, and the list of verdicts: predicted text,
+current text (editable: a fix is one store action), kind, confidence and the reviewer's mark.
+Approve, or reject with a comment that sends the page back to its annotator.
+
+Every rule (who may look, who may approve, blind review) is enforced in core; this screen
+shows the refusal it gets back.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImageReader, QPen, QPolygonF
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGraphicsPolygonItem,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import review
+from core.errors import ProofdeskError
+from core.model import PageStatus
+from core.project import Project
+
+from ..workers import Worker, start
+from ..workspace.canvas import PageCanvas
+
+KIND_COLOURS = {
+    "correct": QColor(30, 150, 60),
+    "wrong_text": QColor(235, 140, 0),
+    "wrong_box": QColor(200, 40, 200),
+    "deleted": QColor(220, 30, 30),
+    "missing": QColor(30, 110, 230),
+}
+KIND_NAMES = {"correct": "correct", "wrong_text": "wrong text", "wrong_box": "wrong box",
+              "deleted": "deleted (false positive)", "missing": "missing (added by a person)"}
+PREDICTED_COLOUR = QColor(90, 90, 90)
+#: Long side of the page image drawn on the two canvases (a moderation view, not for typing).
+VIEW_PIXELS = 1600
+ANY = "any"
+
+
+def _pen(colour: QColor, dashed: bool = False) -> QPen:
+    pen = QPen(colour, 2.0)
+    pen.setCosmetic(True)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
+
+
+class FilterBar(QGroupBox):
+    """Every filter of the Moderate screen; ``changed`` fires on any edit."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Filter", parent)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.date_field = QComboBox()
+        self.date_field.addItem("annotated (marked done)", "annotated")
+        self.date_field.addItem("imported", "imported")
+        self.use_dates = QCheckBox("between")
+        self.date_from = QDateEdit(calendarPopup=True)
+        self.date_to = QDateEdit(calendarPopup=True)
+        for d in (self.date_from, self.date_to):
+            d.setDisplayFormat("yyyy-MM-dd")
+            d.setDate(QDate.currentDate())
+        row = QHBoxLayout()
+        row.addWidget(self.date_field)
+        row.addWidget(self.use_dates)
+        row.addWidget(self.date_from)
+        row.addWidget(QLabel("and"))
+        row.addWidget(self.date_to)
+        form.addRow("Pages", row)
+        self.status = QComboBox()
+        self.status.addItem(ANY, None)
+        for s in PageStatus:
+            self.status.addItem(s.value.replace("_", " "), s.value)
+        self.annotator = QComboBox()
+        self.engine = QComboBox()
+        self.version = QComboBox()
+        row = QHBoxLayout()
+        row.addWidget(self.status)
+        row.addWidget(QLabel("annotator"))
+        row.addWidget(self.annotator)
+        form.addRow("Status", row)
+        row = QHBoxLayout()
+        row.addWidget(self.engine)
+        row.addWidget(QLabel("model version"))
+        row.addWidget(self.version)
+        form.addRow("Engine", row)
+        self.use_conf = QCheckBox("below")
+        self.conf = QDoubleSpinBox()
+        self.conf.setRange(0.0, 1.0)
+        self.conf.setSingleStep(0.05)
+        self.conf.setValue(0.6)
+        self.wrong = QComboBox()
+        self.wrong.addItem(ANY, None)
+        self.wrong.addItem("with wrong predictions", True)
+        self.wrong.addItem("all predictions correct", False)
+        self.routed = QCheckBox("review queue only")
+        row = QHBoxLayout()
+        row.addWidget(self.use_conf)
+        row.addWidget(self.conf)
+        row.addWidget(self.wrong)
+        row.addWidget(self.routed)
+        form.addRow("Confidence", row)
+        for w in (self.date_field, self.status, self.annotator, self.engine, self.version, self.wrong):
+            w.currentIndexChanged.connect(self.changed)
+        for w in (self.use_dates, self.use_conf, self.routed):
+            w.toggled.connect(self.changed)
+        for w in (self.date_from, self.date_to):
+            w.dateChanged.connect(lambda _d: self.use_dates.isChecked() and self.changed.emit())
+        self.conf.valueChanged.connect(lambda _v: self.use_conf.isChecked() and self.changed.emit())
+
+    def set_choices(self, choices: dict[str, list[str]], annotators_allowed: bool) -> None:
+        for combo, key in ((self.annotator, "annotator"), (self.engine, "engine"), (self.version, "model_version")):
+            current = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(ANY, None)
+            for value in choices.get(key, []):
+                combo.addItem(value, value)
+            i = combo.findData(current)
+            combo.setCurrentIndex(max(i, 0))
+            combo.blockSignals(False)
+        self.annotator.setEnabled(annotators_allowed)
+        self.annotator.setToolTip("" if annotators_allowed else "Reviews are blind: only an admin filters by annotator")
+
+    def set_dates(self, first: str | None, last: str | None, field: str = "annotated") -> None:
+        """Filter by a date range (``None`` for both: no date filter)."""
+        self.blockSignals(True)
+        self.date_field.setCurrentIndex(self.date_field.findData(field))
+        if first:
+            self.date_from.setDate(QDate.fromString(first, "yyyy-MM-dd"))
+        if last:
+            self.date_to.setDate(QDate.fromString(last, "yyyy-MM-dd"))
+        self.use_dates.setChecked(bool(first or last))
+        self.blockSignals(False)
+        self.changed.emit()
+
+    def filter(self) -> review.ModerateFilter:
+        dates = self.use_dates.isChecked()
+        return review.ModerateFilter(
+            date_from=self.date_from.date().toString("yyyy-MM-dd") if dates else None,
+            date_to=self.date_to.date().toString("yyyy-MM-dd") if dates else None,
+            date_field=self.date_field.currentData(),
+            status=self.status.currentData(),
+            annotator=self.annotator.currentData() if self.annotator.isEnabled() else None,
+            engine=self.engine.currentData(),
+            model_version=self.version.currentData(),
+            confidence_below=self.conf.value() if self.use_conf.isChecked() else None,
+            has_wrong=self.wrong.currentData(),
+            routed_only=self.routed.isChecked(),
+        )
+
+
+class ModeratePageModel(QAbstractTableModel):
+    HEADERS = ("Page", "Status", "Annotator", "Done", "Wrong", "Min conf", "Why in review")
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[review.ModeratePage] = []
+
+    def set_rows(self, rows) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            who = r.annotator or ("(blind)" if r.blind and r.done_at else "")
+            conf = "" if r.min_confidence is None else f"{r.min_confidence:.2f}"
+            return (r.name, r.status.replace("_", " "), who, (r.done_at or "")[:10], str(r.n_wrong) if r.n_wrong else "",
+                    conf, ", ".join(r.reasons))[index.column()]
+        if role == Qt.ItemDataRole.UserRole:
+            return r.page_id
+        return None
+
+
+class ModerateScreen(QWidget):
+    """The reviewer's screen. Raises PermissionDenied (from core) for an annotator."""
+
+    openInWorkspace = Signal(int)  # page id: fix boxes, fill in missing regions there
+    pageReviewed = Signal(int)
+    refreshed = Signal()  # counts and list are current
+
+    def __init__(self, project: Project, user: str, parent=None):
+        super().__init__(parent)
+        review.require_viewer(project.store, user)
+        self.project = project
+        self.user = user
+        self.page_id: int | None = None
+        self.counts: dict[str, int] = {}
+        self._rows: list[tuple] = []  # (verdict, predicted text, region) per verdict table row
+        self.workers: set[Worker] = set()
+        self.setWindowTitle(f"Proofdesk - Moderate - {project.name}")
+
+        self.filters = FilterBar()
+        self.counts_label = QLabel()
+        self.counts_label.setTextFormat(Qt.TextFormat.RichText)
+        self.model = ModeratePageModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._on_select)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.filters)
+        lv.addWidget(self.counts_label)
+        lv.addWidget(self.table, 1)
+
+        self.predicted = PageCanvas()
+        self.current = PageCanvas()
+        for c in (self.predicted, self.current):
+            c.setInteractive(False)  # a moderation view: changes go through the buttons
+        self.page_title = QLabel()
+        legend = QLabel("  ".join(
+            f'<span style="color:{KIND_COLOURS[k].name()}">&#9632; {KIND_NAMES[k]}</span>' for k in KIND_COLOURS))
+        legend.setTextFormat(Qt.TextFormat.RichText)
+        canvases = QSplitter(Qt.Orientation.Horizontal)
+        for title, canvas in (("Predicted by the engine", self.predicted), ("Now (colour = verdict)", self.current)):
+            box = QWidget()
+            bv = QVBoxLayout(box)
+            bv.setContentsMargins(0, 0, 0, 0)
+            bv.addWidget(QLabel(f"<b>{title}</b>"))
+            bv.addWidget(canvas)
+            canvases.addWidget(box)
+        self.verdicts = QTableWidget(0, 5)
+        self.verdicts.setHorizontalHeaderLabels(["Verdict", "Predicted", "Now (edit to fix)", "Conf", "Mark"])
+        self.verdicts.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.verdicts.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.verdicts.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.verdicts.verticalHeader().hide()
+        self.verdicts.itemChanged.connect(self._on_text_edited)
+        self.verdicts.itemSelectionChanged.connect(self._highlight)
+
+        self.mark_correct = QPushButton("Mark correct")
+        self.mark_wrong = QPushButton("Mark wrong")
+        self.delete_button = QPushButton("Delete region")
+        self.open_button = QPushButton("Fix / fill in in the workspace")
+        self.mark_correct.clicked.connect(lambda: self.mark_selected("correct"))
+        self.mark_wrong.clicked.connect(lambda: self.mark_selected("wrong"))
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.open_button.clicked.connect(lambda: self.page_id is not None and self.openInWorkspace.emit(self.page_id))
+        self.comment = QLineEdit()
+        self.comment.setPlaceholderText("Comment for the annotator (needed to reject)")
+        self.approve_button = QPushButton("Approve")
+        self.reject_button = QPushButton("Reject")
+        self.approve_button.clicked.connect(lambda: self.review("approved"))
+        self.reject_button.clicked.connect(lambda: self.review("rejected"))
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.mark_correct, self.mark_wrong, self.delete_button, self.open_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        verdict_row = QHBoxLayout()
+        verdict_row.addWidget(self.comment, 1)
+        verdict_row.addWidget(self.approve_button)
+        verdict_row.addWidget(self.reject_button)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.page_title)
+        rv.addWidget(legend)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(canvases)
+        split.addWidget(self.verdicts)
+        split.setSizes([560, 260])
+        rv.addWidget(split, 1)
+        rv.addLayout(buttons)
+        rv.addLayout(verdict_row)
+        rv.addWidget(self.message)
+
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(left)
+        main.addWidget(right)
+        main.setSizes([560, 1000])
+        layout = QVBoxLayout(self)
+        layout.addWidget(main)
+        self.filters.changed.connect(self.refresh)
+        self._set_page_enabled(False)
+        self.filters.set_choices(review.filter_choices(project.store),
+                                 review.sees_annotators(project.store, user))
+        self.refresh()
+        self.refresh_stale_in_background()
+
+    # -- list and counts -------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Counts and page list for the current filter (the part that must be fast)."""
+        store = self.project.store
+        f = self.filters.filter()
+        try:
+            self.counts = review.moderate_counts(store, f, viewer=self.user)
+            rows = review.moderate_pages(store, f, viewer=self.user)
+        except ProofdeskError as exc:
+            self._say(str(exc), error=True)
+            return
+        c = self.counts
+        self.counts_label.setText(
+            f"<b>{c['total']}</b> page(s): <b style='color:#1e7a3c'>{c['moderated']} moderated</b>, "
+            f"<b style='color:#b35a00'>{c['not_moderated']} not moderated</b>; {c['in_queue']} waiting in the"
+            " review queue")
+        keep = self.page_id
+        self.model.set_rows(rows)
+        if keep is not None:
+            for i, r in enumerate(rows):
+                if r.page_id == keep:
+                    self.table.selectRow(i)
+                    break
+        self.refreshed.emit()
+
+    def refresh_stale_in_background(self) -> Worker:
+        """Pages edited since their verdicts were computed get fresh ones, off the GUI thread."""
+        project = self.project
+
+        def job(progress, cancel):
+            return review.refresh_stale(project.store)
+
+        worker = Worker(job)
+        worker.signals.finished.connect(lambda n: n and self.refresh())
+        worker.signals.done.connect(lambda: self.workers.discard(worker))
+        self.workers.add(worker)
+        return start(worker)
+
+    def page_ids(self) -> list[int]:
+        return [r.page_id for r in self.model.rows]
+
+    def select_page(self, page_id: int) -> None:
+        for i, r in enumerate(self.model.rows):
+            if r.page_id == page_id:
+                self.table.selectRow(i)
+                return
+        self.open_page(page_id)
+
+    def _on_select(self, *_):
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            pid = self.model.rows[rows[0].row()].page_id
+            if pid != self.page_id:
+                self.open_page(pid)
+
+    # -- one page ---------------------------------------------------------------------------
+    def _set_page_enabled(self, on: bool) -> None:
+        for w in (self.mark_correct, self.mark_wrong, self.delete_button, self.open_button, self.approve_button,
+                  self.reject_button, self.comment):
+            w.setEnabled(on)
+
+    def _image(self, page) -> list:
+        try:
+            path = str(self.project.image_path(page))
+        except FileNotFoundError:
+            return []
+        reader = QImageReader(path)
+        size = reader.size()
+        long_side = max(size.width(), size.height())
+        if long_side > VIEW_PIXELS:
+            reader.setScaledSize(QSize(size.width() * VIEW_PIXELS // long_side, size.height() * VIEW_PIXELS // long_side))
+        img = reader.read()
+        return [] if img.isNull() else [img]
+
+    def open_page(self, page_id: int) -> None:
+        store = self.project.store
+        self.page_id = page_id
+        page = store.get_page(page_id)
+        with store.transaction() as c:
+            review.refresh_verdicts(store, page_id, c)
+        pairs, _ = review.page_verdicts_now(store.conn, page_id)
+        preds = {p.id: p for p in store.predictions(page_id)}
+        regions = {r.id: r for r in store.regions(page_id, include_deleted=True)}
+        marks = review.marks(store, page_id)
+        images = self._image(page)
+        for canvas in (self.predicted, self.current):
+            canvas.set_page(page.width, page.height, images)
+        self._items: dict[int, QGraphicsPolygonItem] = {}
+        shown_preds = set()
+        self._rows = []
+        for pred_row, v in pairs:
+            pred = preds.get(pred_row["id"])
+            pr = pred.regions[v.pred_index] if pred is not None and v.pred_index is not None else None
+            region = regions.get(v.region_id)
+            if pr is not None and (pred.id, v.pred_index) not in shown_preds:
+                shown_preds.add((pred.id, v.pred_index))
+                item = QGraphicsPolygonItem(QPolygonF([_pt(p) for p in pr.points]))
+                item.setPen(_pen(PREDICTED_COLOUR))
+                self.predicted.scene().addItem(item)
+            if region is not None:
+                colour = KIND_COLOURS[v.kind]
+                item = QGraphicsPolygonItem(QPolygonF([_pt(p) for p in region.points]))
+                item.setPen(_pen(colour, dashed=v.kind == "deleted"))
+                fill = QColor(colour)
+                fill.setAlpha(40)
+                item.setBrush(QBrush(fill))
+                item.setToolTip(f"{KIND_NAMES[v.kind]}: {region.text}")
+                self.current.scene().addItem(item)
+                self._items[region.id] = item
+            self._rows.append((v, pr.text if pr is not None else "", region))
+        self._fill_verdicts(marks)
+        who = page.done_by or "-"
+        entry = next((e for e in review.review_queue(store, self.user, include_reviewed=True) if e.page_id == page_id),
+                     None)
+        if entry is not None and entry.annotator is None and entry.blind:
+            who = "(blind review)"
+        reasons = f"; in review because: {', '.join(entry.reasons)}" if entry else ""
+        self.page_title.setText(f"<b>{page.name}</b> ({page.status.value.replace('_', ' ')}), by {who}{reasons}")
+        self._set_page_enabled(True)
+        last = review.last_rejection(store, page_id)
+        self._say(f"Rejected by {last.reviewer}: {last.comment}" if last else "")
+
+    def _fill_verdicts(self, marks: dict[int, str]) -> None:
+        t = self.verdicts
+        t.blockSignals(True)
+        t.setRowCount(len(self._rows))
+        for i, (v, predicted, region) in enumerate(self._rows):
+            editable = region is not None and not region.deleted
+            cells = (KIND_NAMES[v.kind] + (f" ({v.edit_distance})" if v.kind == "wrong_text" else ""), predicted,
+                     region.text if editable else "", "" if v.confidence is None else f"{v.confidence:.2f}",
+                     marks.get(v.region_id, ""))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                if col == 2 and editable:
+                    flags |= Qt.ItemFlag.ItemIsEditable
+                item.setFlags(flags)
+                if col == 0:
+                    item.setForeground(KIND_COLOURS[v.kind])
+                t.setItem(i, col, item)
+        t.resizeColumnToContents(0)
+        t.blockSignals(False)
+
+    def _selected_regions(self) -> list[int]:
+        rows = sorted({i.row() for i in self.verdicts.selectedIndexes()})
+        return [self._rows[r][2].id for r in rows if self._rows[r][2] is not None]
+
+    def _highlight(self) -> None:
+        chosen = set(self._selected_regions())
+        for rid, item in getattr(self, "_items", {}).items():
+            pen = item.pen()
+            pen.setWidthF(4.0 if rid in chosen else 2.0)
+            item.setPen(pen)
+
+    def _act(self, fn, ok: str) -> bool:
+        try:
+            fn()
+        except (ProofdeskError, ValueError) as exc:
+            self._say(str(exc), error=True)
+            return False
+        page_id = self.page_id
+        self.refresh()
+        if page_id is not None:
+            self.open_page(page_id)
+        self._say(ok)
+        return True
+
+    def mark_selected(self, mark: str) -> None:
+        ids = self._selected_regions()
+        if not ids:
+            self._say("Select a predicted region in the list first")
+            return
+
+        def do():
+            for rid in ids:
+                review.mark_region(self.project.store, self.user, rid, mark)
+
+        self._act(do, f"{len(ids)} region(s) marked {mark}")
+
+    def delete_selected(self) -> None:
+        ids = self._selected_regions()
+        if ids:
+            self._act(lambda: self.project.store.delete_regions(self.user, ids), f"{len(ids)} region(s) deleted")
+
+    def _on_text_edited(self, item: QTableWidgetItem) -> None:
+        if item.column() != 2:
+            return
+        region = self._rows[item.row()][2]
+        if region is None or item.text() == region.text:
+            return
+        self._act(lambda: self.project.store.update_region(self.user, region.id, expected_version=region.version,
+                                                           text=item.text()), "text corrected")
+
+    def review(self, verdict: str) -> bool:
+        """Approve or reject the page on screen (core checks role, own work and the comment)."""
+        if self.page_id is None:
+            return False
+        page_id = self.page_id
+        ok = self._act(lambda: self.project.store.review_page(self.user, page_id, verdict, self.comment.text()),
+                       f"page {verdict}" + (": back in its annotator's queue" if verdict == "rejected" else ""))
+        if ok:
+            self.comment.clear()
+            self.pageReviewed.emit(page_id)
+        return ok
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #c02020;" if error else "")
+        self.message.setText(text)
+
+    def closeEvent(self, event) -> None:
+        for w in list(self.workers):
+            w.cancel.set()
+        super().closeEvent(event)
+
+
+def _pt(p):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(float(p[0]), float(p[1]))
