@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ml.engines import get_engine  # noqa: E402
 from ml.evaluate import evaluate_dir, format_reports, load_reference_dir  # noqa: E402
 from ml.pool import prefill_pages  # noqa: E402
 
@@ -47,6 +48,21 @@ START, END = "<!-- bench_prefill:start -->", "<!-- bench_prefill:end -->"
 
 def load() -> float:
     return os.getloadavg()[0]
+
+
+def wait_for_quiet(threshold: float | None, max_wait: float) -> None:
+    """Wait (at most ``max_wait`` s) until the 1-minute load average is below ``threshold``.
+
+    On a machine shared with other work, timings taken under load say little;
+    the load is recorded either way.
+    """
+    if threshold is None:
+        return
+    t0 = time.monotonic()
+    while load() >= threshold and time.monotonic() - t0 < max_wait:
+        time.sleep(5)
+    if load() >= threshold:
+        print(f"  load still {load():.2f} after {max_wait:.0f} s; measuring anyway", file=sys.stderr, flush=True)
 
 
 def throughput(images: list[str], engine: str, workers: int) -> dict:
@@ -70,6 +86,7 @@ def throughput(images: list[str], engine: str, workers: int) -> dict:
         "pages_per_s_steady": steady,
         "pages_per_s_overall": len(images) / wall if wall else None,
         "worker_s_median": statistics.median(worker_s) if worker_s else None,
+        "worker_s_mean": statistics.fmean(worker_s) if worker_s else None,
         "load_before": before,
         "load_after": load(),
     }
@@ -80,18 +97,19 @@ def _f(v, fmt="{:.2f}") -> str:
 
 
 def speed_table(runs: list[dict]) -> str:
-    one = next((r for r in runs if r["workers"] == 1), None)
+    # "x 1 worker" is relative to the median steady rate of the 1-worker runs (repeat them to confirm).
+    ones = [r["pages_per_s_steady"] for r in runs if r["workers"] == 1 and r["pages_per_s_steady"]]
+    base = statistics.median(ones) if ones else None
     lines = [
         "| workers | pages/s (steady state) | × 1 worker | pages/s incl. start-up | wall s | "
-        "s/page in worker (median) | load avg before / after |",
+        "s/page in worker (median / mean) | load avg before / after |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        ratio = (r["pages_per_s_steady"] / one["pages_per_s_steady"]
-                 if one and one["pages_per_s_steady"] and r["pages_per_s_steady"] else None)
+        ratio = r["pages_per_s_steady"] / base if base and r["pages_per_s_steady"] else None
         lines.append(
             f"| {r['workers']} | {_f(r['pages_per_s_steady'])} | {_f(ratio)} | {_f(r['pages_per_s_overall'])} | "
-            f"{_f(r['wall_s'], '{:.1f}')} | {_f(r['worker_s_median'], '{:.3f}')} | "
+            f"{_f(r['wall_s'], '{:.1f}')} | {_f(r['worker_s_median'], '{:.3f}')} / {_f(r['worker_s_mean'], '{:.3f}')} | "
             f"{r['load_before']:.2f} / {r['load_after']:.2f} |"
         )
     return "\n".join(lines)
@@ -113,25 +131,21 @@ def machine() -> str:
     return f"{cores}-core CPU{f' ({model})' if model else ''}, no GPU, {platform.system()} {platform.machine()}"
 
 
-def markdown(reports: list[dict], titles: list[str], speed: list[dict], speed_set: str, args) -> str:
-    r0 = reports[0]
-    table = format_reports(reports, titles).split("\n", 2)[2]  # drop the "dataset:" line
+def markdown(reports: list[dict], titles: list[str], speed: list[dict], speed_set: str, engine: str) -> str:
     cmd = "python bench/bench_prefill.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
-    loads = ", ".join(f"{t}: {r['_load'][0]:.2f} → {r['_load'][1]:.2f}" for t, r in zip(titles, reports))
-    return "\n".join([
+    version = reports[0]["engine_version"] if reports else get_engine(engine).version
+    out = [
         f"Measured {dt.date.today().isoformat()} on {machine()}; Python {platform.python_version()}, "
-        f"{r0['engine_version']}. Command: `{cmd}`.",
-        "",
-        "### Quality and time per page (1 worker)",
-        "",
-        table,
-        "",
-        f"1-minute load average before → after each column's run: {loads}.",
-        "",
-        f"### Throughput ({r0['engine']} on {speed_set}, {speed[0]['pages']} pages)",
-        "",
-        speed_table(speed),
-    ])
+        f"{version}. Command: `{cmd}`.",
+    ]
+    if reports:
+        table = format_reports(reports, titles).split("\n", 2)[2]  # drop the "dataset:" line
+        loads = ", ".join(f"{t}: {r['_load'][0]:.2f} → {r['_load'][1]:.2f}" for t, r in zip(titles, reports))
+        out += ["", "### Quality and time per page (1 worker)", "", table, "",
+                f"1-minute load average before → after each column's run: {loads}."]
+    if speed:
+        out += ["", f"### Throughput ({engine} on {speed_set}, {speed[0]['pages']} pages)", "", speed_table(speed)]
+    return "\n".join(out)
 
 
 def write_doc(section: str) -> None:
@@ -160,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N pages of each set")
     ap.add_argument("--quick", action="store_true", help="5 pages per set (a smoke run)")
     ap.add_argument("--no-speed", action="store_true", help="skip the throughput passes")
+    ap.add_argument("--no-quality", action="store_true", help="throughput passes only")
+    ap.add_argument("--quiet-load", type=float, default=None, metavar="L",
+                    help="before each timed pass wait until the 1-minute load average is below L")
+    ap.add_argument("--max-wait", type=float, default=600, help="longest wait for --quiet-load, seconds (default 600)")
     ap.add_argument("--write", action="store_true", help=f"put the tables into {DOC.relative_to(ROOT)}")
     ap.add_argument("--json-out", type=Path, help="also write every report as JSON here")
     args = ap.parse_args(argv)
@@ -167,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     engines = [e.strip() for e in args.engine.split(",") if e.strip()]
 
     reports, titles = [], []
-    for ds in args.datasets:
+    for ds in [] if args.no_quality else args.datasets:
         for eng in engines:
             print(f"evaluating {eng} on {ds} ...", file=sys.stderr, flush=True)
+            wait_for_quiet(args.quiet_load, args.max_wait)
             before = load()
             rep = evaluate_dir(args.root / ds, engine=eng, workers=1, limit=limit)
             rep["_load"] = (before, load())
@@ -181,11 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         images = [d["_image"] for d in load_reference_dir(args.root / speed_set, limit)]
         for w in args.workers:
             print(f"throughput: {engines[0]} on {speed_set}, {w} worker(s) ...", file=sys.stderr, flush=True)
+            wait_for_quiet(args.quiet_load, args.max_wait)
             speed.append(throughput(images, engines[0], w))
-    md = markdown(reports, titles, speed, speed_set, args) if speed else markdown(
-        reports, titles, [{"workers": 0, "pages": 0, "pages_per_s_steady": None, "pages_per_s_overall": None,
-                           "wall_s": None, "worker_s_median": None, "load_before": 0.0, "load_after": 0.0}],
-        speed_set, args)
+    md = markdown(reports, titles, speed, speed_set, engines[0])
     print(md)
     if args.json_out:
         args.json_out.write_text(json.dumps({"reports": reports, "throughput": speed}, indent=1, default=str))
