@@ -42,6 +42,35 @@ def _bounds(date_from: str | None, date_to: str | None) -> tuple[str, str]:
     return lo, hi
 
 
+ACTIVITY_MARK = "activity_edit_id"
+
+
+def refresh_activity(store, idle_gap_s: float = IDLE_GAP_S) -> int:
+    """Bring ``activity_daily`` up to the end of the edit log; return the (person, day) rows redone.
+
+    Only days that got new edits since the last call are recomputed, from that day's edits: the
+    gaps between a person's consecutive edits, each capped at ``idle_gap_s``.
+    """
+    last = int(store.get_setting(ACTIVITY_MARK, 0) or 0)
+    top = store.query("SELECT COALESCE(MAX(id), 0) FROM edits")[0][0]
+    if top <= last:
+        return 0
+    days = [r[0] for r in store.query("SELECT DISTINCT substr(ts, 1, 10) FROM edits WHERE id > ?", (last,))]
+    with store.transaction() as c:
+        n = 0
+        for day in days:
+            c.execute("DELETE FROM activity_daily WHERE day = ?", (day,))
+            n += c.execute(
+                "INSERT INTO activity_daily (user, day, edits, regions, active_s)"
+                " SELECT user, ?, COUNT(*), COUNT(DISTINCT region_id), COALESCE(SUM(MIN(gap, ?)), 0) FROM ("
+                "  SELECT user, region_id, (julianday(ts) - julianday(LAG(ts) OVER (PARTITION BY user ORDER BY ts)))"
+                "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?)"
+                " GROUP BY user", (day, idle_gap_s, day, _bounds(day, day)[1])).rowcount
+        c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                  (ACTIVITY_MARK, str(top)))
+    return n
+
+
 @dataclass
 class AnnotatorStats:
     annotator: str
@@ -72,12 +101,11 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
     def get(name: str) -> AnnotatorStats:
         return people.setdefault(name, AnnotatorStats(name))
 
-    # Active time from the edit log: window function over each person's edits in time order.
+    # Active time from the edit log, kept per person and day by refresh_activity.
+    refresh_activity(store, idle_gap_s)
     for r in store.query(
-        "SELECT user, COUNT(*), COUNT(DISTINCT region_id), SUM(MIN(gap, ?)) FROM ("
-        "  SELECT user, region_id, (julianday(ts) - julianday(LAG(ts) OVER (PARTITION BY user ORDER BY ts)))"
-        "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?)"
-        " GROUP BY user", (idle_gap_s, lo, hi)):
+            "SELECT user, SUM(edits), SUM(regions), SUM(active_s) FROM activity_daily WHERE day >= ? AND day < ?"
+            " GROUP BY user", (lo, hi)):
         s = get(r[0])
         s.edits, s.regions_touched, s.active_hours = r[1], r[2], (r[3] or 0.0) / 3600.0
     for r in store.query(
@@ -85,8 +113,8 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
             " GROUP BY done_by", (lo, hi)):
         get(r[0]).pages_done = r[1]
     for r in store.query(
-            "SELECT annotator, COUNT(*), SUM(kind != 'correct') FROM verdicts"
-            " WHERE annotator IS NOT NULL AND pred_index IS NOT NULL AND day >= ? AND day < ?"
+            "SELECT annotator, SUM(n), SUM(CASE WHEN kind = 'correct' THEN 0 ELSE n END) FROM verdict_daily"
+            " WHERE annotator != '' AND kind NOT IN ('missing', 'page') AND day >= ? AND day < ?"
             " GROUP BY annotator", (lo, hi)):
         s = get(r[0])
         s.predicted_regions = r[1]
@@ -100,6 +128,7 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
         s.rejection_rate = s.rejections / s.reviews if s.reviews else None
         s.cer_vs_reviewers = r[3] / r[4] if r[4] else None
         s.iou_vs_reviewers = r[5] / r[6] if r[6] else None
+    people = {k: v for k, v in people.items() if v.edits or v.pages_done or v.predicted_regions or v.reviews}
     for s in people.values():
         if s.active_hours > 0:
             s.pages_per_hour = s.pages_done / s.active_hours
@@ -165,9 +194,8 @@ class EngineDay:
 
 def _verdict_groups(store, lo: str, hi: str):
     return store.query(
-        "SELECT day, engine, COALESCE(model_version, engine_version), kind, COUNT(*), SUM(edit_distance),"
-        " SUM(ref_chars) FROM verdicts WHERE day >= ? AND day < ? GROUP BY day, engine,"
-        " COALESCE(model_version, engine_version), kind", (lo, hi))
+        "SELECT day, engine, version, kind, SUM(n), SUM(edit_distance), SUM(ref_chars) FROM verdict_daily"
+        " WHERE day >= ? AND day < ? GROUP BY day, engine, version, kind HAVING SUM(n) != 0", (lo, hi))
 
 
 _EDIT_KINDS = (CORRECT, WRONG_TEXT, WRONG_BOX, MISSING)
@@ -179,16 +207,17 @@ def engine_report(store, date_from: str | None = None, date_to: str | None = Non
     lo, hi = _bounds(date_from, date_to)
     total: dict[tuple[str, str], list] = {}
     daily: dict[tuple[str, str, str], list] = {}
+    pages: dict[tuple[str, str], int] = {}
     for day, engine, version, kind, n, edits, chars in _verdict_groups(store, lo, hi):
+        if kind == "page":
+            pages[(engine, version)] = pages.get((engine, version), 0) + n
+            continue
         for acc in (total.setdefault((engine, version), [{}, 0, 0]),
                     daily.setdefault((day, engine, version), [{}, 0, 0])):
             acc[0][kind] = acc[0].get(kind, 0) + n
             if kind in _EDIT_KINDS:
                 acc[1] += edits or 0
                 acc[2] += chars or 0
-    pages = {(r[0], r[1]): r[2] for r in store.query(
-        "SELECT engine, COALESCE(model_version, engine_version), COUNT(DISTINCT page_id) FROM verdicts"
-        " WHERE day >= ? AND day < ? GROUP BY 1, 2", (lo, hi))} if total else {}
     engines = []
     for (engine, version), (counts, edits, chars) in sorted(total.items()):
         s = summarize_counts(counts, edits, chars)
@@ -207,10 +236,10 @@ def stats(store, date_from: str | None = None, date_to: str | None = None, viewe
     """Every figure of the Analytics screen (and ``proofdesk stats``), as plain data."""
     if viewer is not None:
         require_analytics(store, viewer)
-    from .review import ModerateFilter, auto_accept_data, choose_threshold, moderate_counts
+    from .review import ModerateFilter, auto_accept_counts, choose_threshold_counts, moderate_counts
 
     engines, days = engine_report(store, date_from, date_to)
-    accept = choose_threshold(auto_accept_data(store))
+    accept = choose_threshold_counts(auto_accept_counts(store))
     return {
         "from": date_from, "to": date_to,
         "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to)),

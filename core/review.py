@@ -167,8 +167,11 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
         with store.transaction() as c:
             return refresh_verdicts(store, page_id, c)
     pairs, page = page_verdicts_now(conn, page_id)
+    prev = conn.execute("SELECT in_hist FROM verdict_state WHERE page_id = ?", (page_id,)).fetchone()
+    _add_totals(conn, page_id, -1, hist=bool(prev and prev["in_hist"]))  # take the old rows out
     conn.execute("DELETE FROM verdicts WHERE page_id = ?", (page_id,))
     if page is None:
+        conn.execute("DELETE FROM verdict_state WHERE page_id = ?", (page_id,))
         return 0
     marks = {r["region_id"]: r["mark"] for r in conn.execute(
         "SELECT region_id, mark FROM verdict_marks WHERE page_id = ?", (page_id,))}
@@ -186,17 +189,66 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
         "INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, model_version, region_id,"
         " pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    # Auto-accept learns from pages people finished: done or approved.
+    in_hist = page["status"] in ("done", "approved")
+    _add_totals(conn, page_id, +1, hist=in_hist)
     min_conf = conn.execute(
         "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
         (page_id, HUMAN)).fetchone()[0]
     from .store import now
 
     conn.execute(
-        "INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence)"
-        " VALUES (?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET page_updated_at = excluded.page_updated_at,"
-        " refreshed_at = excluded.refreshed_at, n_wrong = excluded.n_wrong, min_confidence = excluded.min_confidence",
-        (page_id, page["updated_at"], now(), n_wrong, min_conf))
+        "INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence, in_hist)"
+        " VALUES (?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET page_updated_at = excluded.page_updated_at,"
+        " refreshed_at = excluded.refreshed_at, n_wrong = excluded.n_wrong, min_confidence = excluded.min_confidence,"
+        " in_hist = excluded.in_hist",
+        (page_id, page["updated_at"], now(), n_wrong, min_conf, int(in_hist)))
     return len(rows)
+
+
+def _add_totals(conn: sqlite3.Connection, page_id: int, sign: int, hist: bool) -> None:
+    """Add (``sign`` +1) or take out (-1) a page's stored verdicts from the running totals."""
+    conn.execute(
+        "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
+        " SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind,"
+        " ? * COUNT(*), ? * SUM(edit_distance), ? * SUM(ref_chars) FROM verdicts WHERE page_id = ?"
+        " GROUP BY 1, 2, 3, 4, 5"
+        " UNION ALL SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), 'page',"
+        " ?, 0, 0 FROM verdicts WHERE page_id = ? GROUP BY 1, 2, 3, 4"
+        " ON CONFLICT(day, engine, version, annotator, kind) DO UPDATE SET n = n + excluded.n,"
+        " edit_distance = edit_distance + excluded.edit_distance, ref_chars = ref_chars + excluded.ref_chars",
+        (sign, sign, sign, page_id, sign, page_id))
+    if hist:
+        conn.execute(
+            "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
+            " SELECT engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
+            " ? * COUNT(*), ? * SUM(kind = 'correct' AND COALESCE(mark, '') != 'wrong') FROM verdicts"
+            " WHERE page_id = ? AND pred_index IS NOT NULL AND confidence IS NOT NULL GROUP BY 1, 2, 3"
+            " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = n + excluded.n, correct = correct + excluded.correct",
+            (sign, sign, page_id))
+
+
+def rebuild_totals(conn: sqlite3.Connection) -> None:
+    """Recompute the running totals from the stored verdicts (bulk loads, repairs)."""
+    conn.execute("DELETE FROM verdict_daily")
+    conn.execute("DELETE FROM confidence_hist")
+    conn.execute("UPDATE verdict_state SET in_hist = page_id IN"
+                 " (SELECT id FROM pages WHERE status IN ('done', 'approved'))")
+    conn.execute(
+        "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
+        " SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind, COUNT(*),"
+        " SUM(edit_distance), SUM(ref_chars) FROM verdicts GROUP BY 1, 2, 3, 4, 5")
+    conn.execute(
+        "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n)"
+        " SELECT day, engine, version, annotator, 'page', COUNT(*) FROM (SELECT DISTINCT page_id, day, engine,"
+        " COALESCE(model_version, engine_version) AS version, COALESCE(annotator, '') AS annotator FROM verdicts)"
+        " GROUP BY 1, 2, 3, 4")
+    conn.execute(
+        "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
+        " SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),"
+        " COUNT(*), SUM(v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong') FROM verdicts v"
+        " JOIN verdict_state s ON s.page_id = v.page_id"
+        " WHERE s.in_hist = 1 AND v.pred_index IS NOT NULL AND v.confidence IS NOT NULL GROUP BY 1, 2, 3")
 
 
 def stale_pages(store) -> list[int]:
@@ -466,20 +518,47 @@ def choose_threshold(confidences_and_correct: Iterable[tuple[float, bool]],
     >>> a.threshold, a.precision, a.share_saved
     (0.99, 1.0, 0.9)
     """
-    items = [(float(c), bool(ok)) for c, ok in confidences_and_correct]
-    total = len(items)
-    scored = sorted((t for t in items if t[0] is not None), key=lambda t: -t[0])
+    counts: dict[float, list[int]] = {}
+    total = 0
+    for c, ok in confidences_and_correct:
+        total += 1
+        if c is None:
+            continue
+        acc = counts.setdefault(float(c), [0, 0])
+        acc[0] += 1
+        acc[1] += bool(ok)
+    return choose_threshold_counts(((c, n, k) for c, (n, k) in counts.items()), target_precision, total)
+
+
+def choose_threshold_counts(rows: Iterable[tuple[float, int, int]], target_precision: float = 0.995,
+                            total: int | None = None) -> AutoAccept:
+    """:func:`choose_threshold` on counts: ``(confidence, regions, correct regions)`` per confidence
+    (e.g. the 0.001-wide buckets of ``confidence_hist``). ``total`` counts regions without a
+    confidence too (default: the sum of ``regions``)."""
+    rows = sorted(((float(c), int(n), int(k)) for c, n, k in rows if n > 0), key=lambda t: -t[0])
+    total = sum(n for _, n, _ in rows) if total is None else total
     best = AutoAccept(None, None, 0.0, 0, total, target_precision)
-    correct = 0
-    for i, (conf, ok) in enumerate(scored):
-        correct += ok
-        n = i + 1
-        if n < len(scored) and scored[n][0] == conf:
-            continue  # a threshold cannot split regions of equal confidence
-        precision = correct / n
+    n_sum = k_sum = 0
+    for conf, n, k in rows:
+        n_sum += n
+        k_sum += k
+        precision = k_sum / n_sum
         if precision >= target_precision:
-            best = AutoAccept(conf, precision, n / total if total else 0.0, n, total, target_precision)
+            best = AutoAccept(conf, precision, n_sum / total if total else 0.0, n_sum, total, target_precision)
     return best
+
+
+def auto_accept_counts(store, engine: str | None = None, model_version: str | None = None) -> list[tuple[float, int, int]]:
+    """``(confidence bucket, regions, correct)`` over pages done or approved, from the running totals."""
+    sql = "SELECT bucket, SUM(n), SUM(correct) FROM confidence_hist WHERE 1"
+    params: list = []
+    if engine:
+        sql += " AND engine = ?"
+        params.append(engine)
+    if model_version:
+        sql += " AND version = ?"
+        params.append(model_version)
+    return [(r[0] / 1000, r[1], r[2]) for r in store.query(sql + " GROUP BY bucket", params)]
 
 
 def auto_accept_data(store, engine: str | None = None, model_version: str | None = None,

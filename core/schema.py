@@ -295,6 +295,67 @@ def _training(db: Database) -> None:
     )
 
 
+@migrations(name="0004_review_aggregates")
+def _review_aggregates(db: Database) -> None:
+    """Running totals the Analytics screen reads instead of scanning every verdict and edit.
+
+    ``verdict_daily`` and ``confidence_hist`` are kept by ``core.review.refresh_verdicts`` (the
+    old rows of a page are subtracted, the new ones added); ``activity_daily`` by
+    ``core.analytics.refresh_activity`` from the edit log, lazily. Both are filled here from what
+    a database already holds.
+    """
+    _run_script(
+        db,
+        """
+        CREATE TABLE verdict_daily (
+            day TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            version TEXT NOT NULL,           -- model_version, else engine_version
+            annotator TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL,              -- a verdict kind, or 'page' (pages counted)
+            n INTEGER NOT NULL DEFAULT 0,
+            edit_distance INTEGER NOT NULL DEFAULT 0,
+            ref_chars INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, engine, version, annotator, kind)
+        ) WITHOUT ROWID;
+        CREATE TABLE confidence_hist (
+            engine TEXT NOT NULL,
+            version TEXT NOT NULL,
+            bucket INTEGER NOT NULL,         -- CAST(confidence * 1000 AS INTEGER)
+            n INTEGER NOT NULL DEFAULT 0,    -- predicted regions on pages done or approved
+            correct INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (engine, version, bucket)
+        ) WITHOUT ROWID;
+        ALTER TABLE verdict_state ADD COLUMN in_hist INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE activity_daily (
+            user TEXT NOT NULL,
+            day TEXT NOT NULL,
+            edits INTEGER NOT NULL,
+            regions INTEGER NOT NULL,
+            active_s REAL NOT NULL,
+            PRIMARY KEY (user, day)
+        ) WITHOUT ROWID;
+        INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)
+            SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind,
+                   COUNT(*), SUM(edit_distance), SUM(ref_chars)
+            FROM verdicts GROUP BY 1, 2, 3, 4, 5;
+        INSERT INTO verdict_daily (day, engine, version, annotator, kind, n)
+            SELECT day, engine, version, annotator, 'page', COUNT(*) FROM (
+                SELECT DISTINCT page_id, day, engine, COALESCE(model_version, engine_version) AS version,
+                       COALESCE(annotator, '') AS annotator FROM verdicts)
+            GROUP BY 1, 2, 3, 4;
+        INSERT INTO confidence_hist (engine, version, bucket, n, correct)
+            SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),
+                   COUNT(*), SUM(v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong')
+            FROM verdicts v JOIN pages p ON p.id = v.page_id
+            WHERE p.status IN ('done', 'approved') AND v.pred_index IS NOT NULL AND v.confidence IS NOT NULL
+            GROUP BY 1, 2, 3;
+        UPDATE verdict_state SET in_hist = 1
+            WHERE page_id IN (SELECT id FROM pages WHERE status IN ('done', 'approved'));
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     """Run SQL statements one at a time.
 

@@ -241,3 +241,41 @@ def test_flagging_over_and_under_performers():
     analytics.flag_performers(people)
     assert {p.annotator: p.flag for p in people}["d"] == "under"
     assert {p.annotator: p.flag for p in people}["b"] == ""
+
+
+def _totals(store):
+    daily = sorted(tuple(r) for r in store.query(
+        "SELECT day, engine, version, annotator, kind, SUM(n), SUM(edit_distance), SUM(ref_chars)"
+        " FROM verdict_daily GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) != 0"))
+    hist = sorted(tuple(r) for r in store.query(
+        "SELECT engine, version, bucket, n, correct FROM confidence_hist WHERE n != 0"))
+    return daily, hist
+
+
+def test_running_totals_match_the_stored_verdicts(tmp_path):
+    project, store = _project(tmp_path, n_pages=4)
+    pages = store.pages()
+    other = tuple(PredictedRegion(box_to_quad(10, 10 + 40 * i, 200, 40 + 40 * i), f"LINE {i}", 0.97)
+                  for i in range(3))
+    store.add_prediction(Prediction(pages[3].id, "neural", "n1", {}, "h2", other, model_version="m2"))
+    for i, p in enumerate(pages):
+        regions = store.regions(p.id)
+        store.update_region("ana", regions[0].id, text=f"fix {i}")
+        if i % 2:
+            store.delete_regions("ana", [regions[1].id])
+        store.set_page_status("ana", p.id, PageStatus.DONE)
+    store.review_page("rita", pages[0].id, "approved")
+    store.update_region("rita", store.regions(pages[1].id)[2].id, text="after done")  # stale until refreshed
+    review.mark_region(store, "rita", store.regions(pages[2].id)[3].id, "wrong")
+    store.review_page("rita", pages[3].id, "rejected", comment="again")  # leaves the histogram
+    review.refresh_stale(store)
+    live = _totals(store)
+    with store.transaction() as c:
+        review.rebuild_totals(c)
+    assert _totals(store) == live
+    # The histogram gives the same threshold as the region-by-region data.
+    by_bucket = review.choose_threshold_counts(review.auto_accept_counts(store), 0.8)
+    exact = review.choose_threshold(review.auto_accept_data(store), 0.8)
+    assert (by_bucket.accepted, by_bucket.total) == (exact.accepted, exact.total)
+    engines, _ = analytics.engine_report(store)
+    assert {(e.engine, e.version, e.pages) for e in engines} == {("classical", "m1", 3), ("neural", "m2", 1)}  # page 4 re-read by neural
