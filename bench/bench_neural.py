@@ -111,6 +111,39 @@ class _Dec:
         self.text, self.confidence = text, conf
 
 
+def throughput(folder: str, device: str, batch: int = 64, seconds: float = 10.0, limit: int | None = None) -> dict:
+    """Recogniser lines/s in batches of ``batch`` 48 x 256 line crops, and whole-page pages/s.
+
+    For the GPU machine: ``--throughput --device cuda`` (onnxruntime's CUDA provider; it
+    says which provider really ran). Pages run one after the other; their line crops
+    are batched within each page.
+    """
+    from ml.neural.engine import NeuralEngine
+
+    eng = NeuralEngine({"device": device})
+    refs = load_reference_dir(folder, limit)
+    rec = eng.model.recognizer
+    crops = []
+    for ref in refs[:4]:
+        img = load_image(ref["_image"])
+        crops += [c for c in rec.crops(img, [box_to_quad(to_xyxy(ln["box"])) for ln in ref["lines"]]) if c is not None]
+    x = rec.batch(crops[:batch] * (batch // max(1, len(crops[:batch])) + 1), [256] * batch)[:batch]
+    rec._run(x)  # warm-up
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        rec._run(x)
+        n += batch
+    lines_s = n / (time.perf_counter() - t0)
+    images = [load_image(r["_image"]) for r in refs]
+    eng.predict(images[0])
+    t0 = time.perf_counter()
+    for img in images:
+        eng.predict(img)
+    pages_s = len(images) / (time.perf_counter() - t0)
+    return {"provider": eng.provider, "batch": batch, "lines_per_s": round(lines_s, 1),
+            "pages": len(images), "pages_per_s": round(pages_s, 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset")
@@ -118,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help="fit calibration.json on all pages and save it")
     ap.add_argument("--out", help="write the JSON report here")
     ap.add_argument("--cache", help="pickle of the readings: reused if present (re-scoring without re-running)")
+    ap.add_argument("--throughput", action="store_true", help="lines/s and pages/s only (see throughput())")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda (with --throughput)")
     args = ap.parse_args(argv)
+    if args.throughput:
+        print(json.dumps({"date": dt.datetime.now().isoformat(timespec="seconds"), "load_average": os.getloadavg(),
+                          **throughput(args.dataset, args.device, limit=args.limit)}))
+        return 0
     t0 = time.time()
     load = os.getloadavg()
     if args.cache and Path(args.cache).exists():

@@ -6,7 +6,8 @@ the primary text; Tesseract (the classical engine's recogniser,
 
 * ``text``: the neural reading; where the two agree but for spaces, Tesseract's
   spacing (PP-OCRv5 was trained mostly on Chinese and drops spaces between
-  Latin words, Tesseract rarely does);
+  Latin words, Tesseract rarely does); where they disagree, the neural
+  recogniser is unsure of a character and Tesseract is sure, Tesseract's text;
 * ``confidence``: a calibrated probability that the text is right, from the
   recogniser's character probabilities, the agreement and Tesseract's own
   confidence (``ml.neural.calibration``, fitted on sroie-dev, stored in the
@@ -51,6 +52,10 @@ class CombinedConfig:
     doubt_below: float = 0.95
     #: Take Tesseract's spaces where both agree but for spaces.
     tesseract_spaces: bool = True
+    #: Where they disagree, take Tesseract's text if the recogniser's weakest character is
+    #: below ``prefer_tesseract_below`` and Tesseract's confidence is at least ``tesseract_sure``.
+    prefer_tesseract_below: float = 0.7
+    tesseract_sure: float = 0.85
     #: Regions whose calibrated confidence is below this are not pre-filled.
     min_conf: float = 0.05
 
@@ -136,6 +141,9 @@ class CombinedEngine:
         text = r.neural
         if self.cfg.tesseract_spaces and r.agree and r.tesseract and r.tesseract != r.neural:
             text = _respace(r.neural, r.tesseract)
+        elif (r.agree is False and r.tesseract and r.min_conf < self.cfg.prefer_tesseract_below
+              and r.tess_conf >= self.cfg.tesseract_sure):
+            text = r.tesseract
         return text, self.calibrator.predict(r.features()), r.agree is False
 
     def predict(self, image: np.ndarray) -> PagePrediction:

@@ -34,8 +34,10 @@ class DetectConfig:
     thresh: float = 0.3
     #: Minimum mean probability inside a box to keep it.
     box_thresh: float = 0.6
-    #: How much a kernel box is grown back (see the module docstring).
-    unclip_ratio: float = 1.3
+    #: How much a kernel box is grown back (see the module docstring). 1.0 rather than
+    #: PaddleOCR's 1.5: tighter boxes match annotated segments better (sroie-dev recall
+    #: 88.3% at 1.5, 90.9% at 1.0); the recogniser adds its own context (pad_x, pad_y).
+    unclip_ratio: float = 1.0
     #: Boxes whose short side is below this (map pixels) are dropped.
     min_size: float = 3.0
     #: Dilate the binary map by 2x2 before finding contours (joins broken kernels).

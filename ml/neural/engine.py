@@ -47,7 +47,7 @@ class NeuralConfig:
     detect: DetectConfig = field(default_factory=DetectConfig)
     recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
     #: Lines whose recognition confidence is below this are not pre-filled.
-    min_conf: float = 0.5
+    min_conf: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
