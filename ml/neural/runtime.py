@@ -59,7 +59,15 @@ def wanted_providers(device: str = "auto") -> list[str]:
 
 
 def default_threads() -> int:
-    """Intra-op threads: the cores this process may use."""
+    """Intra-op threads: the cores this process may use, or ``$OMP_THREAD_LIMIT``.
+
+    The pre-fill pool runs one worker per core and sets ``OMP_THREAD_LIMIT=1``
+    in each (``ml.pool``): onnxruntime then keeps to one thread per worker
+    too, instead of every worker starting one per core.
+    """
+    limit = os.environ.get("OMP_THREAD_LIMIT", "")
+    if limit.isdigit() and int(limit) > 0:
+        return int(limit)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux

@@ -198,3 +198,16 @@ def test_respace_and_reliability_and_calibrator():
     y = (x[:, 0] + 0.3 * rng.normal(size=400)) > 0
     cal = Calibrator.fit(x, y)
     assert cal.predict([3, 0, 0, 0, 0, 0]) > 0.9 and cal.predict([-3, 0, 0, 0, 0, 0]) < 0.1
+
+
+def test_sessions_report_the_provider_that_runs(monkeypatch):
+    import ml
+
+    sess = runtime.create_session(load_spec(model_dir(BASE_MODEL, "det")).path)
+    provider = runtime.provider_of(sess)
+    assert provider in sess.get_providers() and runtime.last_provider() == provider
+    info = ml.runtime_info()
+    assert info["neural provider"] == runtime.short_provider(provider) in ("cpu", "cuda")
+    assert "rec-latin" in info["neural model"]
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")  # what the pre-fill pool sets in its workers
+    assert runtime.default_threads() == 1
