@@ -131,12 +131,17 @@ def machine() -> str:
     return f"{cores}-core CPU{f' ({model})' if model else ''}, no GPU, {platform.system()} {platform.machine()}"
 
 
-def markdown(reports: list[dict], titles: list[str], speed: list[dict], speed_set: str, engine: str) -> str:
-    cmd = "python bench/bench_prefill.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+def command_line() -> str:
+    return "python bench/bench_prefill.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+
+
+def markdown(reports: list[dict], titles: list[str], speed: list[dict], speed_set: str, engine: str,
+             commands: list[str] | None = None) -> str:
     version = reports[0]["engine_version"] if reports else get_engine(engine).version
+    cmds = " and ".join(f"`{c}`" for c in (commands or [command_line()]))
     out = [
         f"Measured {dt.date.today().isoformat()} on {machine()}; Python {platform.python_version()}, "
-        f"{version}. Command: `{cmd}`.",
+        f"{version}. Command: {cmds}.",
     ]
     if reports:
         table = format_reports(reports, titles).split("\n", 2)[2]  # drop the "dataset:" line
@@ -180,7 +185,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-wait", type=float, default=600, help="longest wait for --quiet-load, seconds (default 600)")
     ap.add_argument("--write", action="store_true", help=f"put the tables into {DOC.relative_to(ROOT)}")
     ap.add_argument("--json-out", type=Path, help="also write every report as JSON here")
+    ap.add_argument("--from-json", type=Path, nargs="+", metavar="FILE",
+                    help="measure nothing: render (and --write) the tables of earlier --json-out files")
     args = ap.parse_args(argv)
+    if args.from_json:
+        runs = [json.loads(f.read_text()) for f in args.from_json]
+        reports = [r for run in runs for r in run["reports"]]
+        titles = [f"{Path(r['dataset']).name} {r['engine']}" for r in reports]
+        speed = [t for run in runs for t in run["throughput"]]
+        speed_set = next((run["speed_set"] for run in runs if run["throughput"]), "")
+        engine = next((run["engine"] for run in runs if run["throughput"]), reports[0]["engine"] if reports else "")
+        md = markdown(reports, titles, speed, speed_set, engine, [run["command"] for run in runs])
+        print(md)
+        if args.write:
+            write_doc(md)
+        return 0
     limit = 5 if args.quick else args.limit
     engines = [e.strip() for e in args.engine.split(",") if e.strip()]
 
@@ -202,10 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"throughput: {engines[0]} on {speed_set}, {w} worker(s) ...", file=sys.stderr, flush=True)
             wait_for_quiet(args.quiet_load, args.max_wait)
             speed.append(throughput(images, engines[0], w))
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"command": command_line(), "reports": reports, "throughput": speed,
+                                             "speed_set": speed_set, "engine": engines[0]}, indent=1, default=str))
     md = markdown(reports, titles, speed, speed_set, engines[0])
     print(md)
-    if args.json_out:
-        args.json_out.write_text(json.dumps({"reports": reports, "throughput": speed}, indent=1, default=str))
     if args.write:
         write_doc(md)
         print(f"\nwritten to {DOC}", file=sys.stderr)
