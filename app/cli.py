@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"proofdesk {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--user", default=default_user(), help="who is working (default: the OS user)")
+    parser.add_argument("--selftest", action="store_true",
+                        help="check headless what a user needs (import, pre-fill with both engines, "
+                        "training in the worker, export, the window); exits 1 on any failure")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("init", help="create a new project folder")
@@ -332,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.selftest:
+        from .selftest import main as selftest
+
+        return selftest()
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
