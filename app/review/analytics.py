@@ -24,7 +24,7 @@ from PySide6.QtCharts import (
     QLineSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone, Signal
+from PySide6.QtCore import QDate, QDateTime, QMargins, Qt, QTime, QTimeZone, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -69,14 +69,20 @@ def _fmt(key: str, value) -> str:
     return str(value)
 
 
+def _floor_to(value: float, step: float = 5.0) -> float:
+    """The axis minimum: ``value`` rounded down to a multiple of ``step``, not below 0."""
+    return max(0.0, step * (value // step))
+
+
 def _chart(title: str) -> tuple[QChart, QChartView]:
     chart = QChart()
     chart.setTitle(title)
     chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)  # instant, and exact in PNGs
     chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+    chart.setMargins(QMargins(4, 4, 4, 4))
     view = QChartView(chart)
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
-    view.setMinimumHeight(260)
+    view.setMinimumHeight(300)
     return chart, view
 
 
@@ -115,7 +121,9 @@ class AnalyticsScreen(QWidget):
         self.auto_label.setTextFormat(Qt.TextFormat.RichText)
 
         self.speed_chart, self.speed_view = _chart("Regions per hour (green: over-performer, red: under)")
-        self.cer_chart, self.cer_view = _chart("CER against reviewers")
+        self.cer_chart, self.cer_view = _chart("CER against reviewers (green: over-performer, red: under)")
+        for chart in (self.speed_chart, self.cer_chart):
+            chart.legend().hide()  # the title says what the colours mean: room for every name
         self.saved_chart, self.saved_view = _chart("Typing saved per day, by engine and model version")
         self.quality_chart, self.quality_view = _chart("Precision and recall by engine and model version")
         self.charts = {"regions_per_hour": self.speed_view, "cer_vs_reviewers": self.cer_view,
@@ -148,7 +156,7 @@ class AnalyticsScreen(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.auto_label)
-        layout.addWidget(charts, 3)
+        layout.addWidget(charts, 4)
         layout.addWidget(tables, 2)
         self.refresh()
 
@@ -238,10 +246,15 @@ class AnalyticsScreen(QWidget):
         chart.addSeries(series)
         y = QBarCategoryAxis()
         y.append(names or ["(none)"])
+        font = y.labelsFont()
+        font.setPointSizeF(7.5 if len(names) > 8 else 9)  # every name readable, not elided
+        y.setLabelsFont(font)
+        y.setTruncateLabels(False)
         x = QValueAxis()
         x.setTitleText(unit)
         x.setMin(0)
-        x.setMax(max([r[1] for r in rows] + [1.0]) * 1.1)
+        x.setMax(max([r[1] for r in rows] + [1.0]) * 1.05)
+        x.applyNiceNumbers()
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(y)
@@ -268,7 +281,7 @@ class AnalyticsScreen(QWidget):
         y = QValueAxis()
         y.setTitleText("typing saved %")
         lows = [100 * d.typing_saved for d in days]
-        y.setRange(min(lows + [0.0]), 100.0)
+        y.setRange(_floor_to(min(lows + [100.0]) - 2), 100.0)  # zoomed to the data: changes show
         if days:
             x.setRange(QDateTime(QDate.fromString(min(d.day for d in days), "yyyy-MM-dd"), QTime(0, 0), utc),
                        QDateTime(QDate.fromString(max(d.day for d in days), "yyyy-MM-dd"), QTime(23, 59), utc))
@@ -298,7 +311,8 @@ class AnalyticsScreen(QWidget):
         x = QBarCategoryAxis()
         x.append([f"{e.engine} {e.version}" for e in engines] or ["(none)"])
         y = QValueAxis()
-        y.setRange(0, 100)
+        lows = [100 * min(e.precision, e.recall, 1 - e.cer) for e in engines]
+        y.setRange(_floor_to(min(lows + [100.0]) - 2), 100)
         y.setTitleText("%")
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)

@@ -12,7 +12,7 @@ shows the refusal it gets back.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QImageReader, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from core import review
 from core.errors import ProofdeskError
-from core.model import PageStatus
+from core.model import PageStatus, quad_bounds
 from core.project import Project
 
 from ..workers import Worker, start
@@ -240,7 +240,10 @@ class ModerateScreen(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        for col, width in enumerate((150, 80, 90, 84, 50, 64)):
+            self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_select)
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -253,6 +256,12 @@ class ModerateScreen(QWidget):
         self.current = PageCanvas()
         for c in (self.predicted, self.current):
             c.setInteractive(False)  # a moderation view: changes go through the buttons
+        self._content = None  # the part of the page with regions, what the canvases show
+        # The two canvases move together: zoom or scroll one, the other follows.
+        for a, b in ((self.predicted, self.current), (self.current, self.predicted)):
+            a.zoomChanged.connect(lambda _z, a=a, b=b: b.setTransform(a.transform()))
+            a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
+            a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
         self.page_title = QLabel()
         legend = QLabel("  ".join(
             f'<span style="color:{KIND_COLOURS[k].name()}">&#9632; {KIND_NAMES[k]}</span>' for k in KIND_COLOURS))
@@ -436,6 +445,9 @@ class ModerateScreen(QWidget):
                 self._items[region.id] = item
             self._rows.append((v, pr.text if pr is not None else "", region))
         self._fill_verdicts(marks)
+        self._content = _content_rect([r.bounds for r in regions.values()] + [
+            quad_bounds(pr.points) for p in preds.values() for pr in p.regions])
+        self.fit_content()
         who = page.done_by or "-"
         entry = next((e for e in review.review_queue(store, self.user, include_reviewed=True) if e.page_id == page_id),
                      None)
@@ -446,6 +458,28 @@ class ModerateScreen(QWidget):
         self._set_page_enabled(True)
         last = review.last_rejection(store, page_id)
         self._say(f"Rejected by {last.reviewer}: {last.comment}" if last else "")
+
+    def fit_content(self) -> None:
+        """Both canvases show the part of the page that has regions (receipts are small on a scan)."""
+        bars = [b for c in (self.predicted, self.current) for b in (c.horizontalScrollBar(), c.verticalScrollBar())]
+        for b in bars:
+            b.blockSignals(True)  # fit each on its own, not through the other's scroll sync
+        for canvas in (self.predicted, self.current):
+            canvas._fit_mode = None if self._content is not None else "page"
+            if self._content is not None:
+                canvas.fitInView(self._content, Qt.AspectRatioMode.KeepAspectRatio)
+            else:
+                canvas.fit("page")
+        for b in bars:
+            b.blockSignals(False)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.fit_content)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_content()
 
     def _fill_verdicts(self, marks: dict[int, str]) -> None:
         t = self.verdicts
@@ -538,6 +572,22 @@ class ModerateScreen(QWidget):
         for w in list(self.workers):
             w.cancel.set()
         super().closeEvent(event)
+
+
+def _content_rect(boxes) -> QRectF | None:
+    """Where the regions are, ignoring the few outermost ones (specks an engine read at the edges)."""
+    if not boxes:
+        return None
+    cut = len(boxes) // 25
+
+    def span(values, low):
+        values = sorted(values)
+        return values[cut] if low else values[-1 - cut]
+
+    x0, y0 = span([b[0] for b in boxes], True), span([b[1] for b in boxes], True)
+    x1, y1 = span([b[2] for b in boxes], False), span([b[3] for b in boxes], False)
+    pad = 0.05 * max(x1 - x0, y1 - y0, 1.0)
+    return QRectF(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
 
 
 def _pt(p):
