@@ -117,6 +117,10 @@ def test_an_annotator_cannot_open_the_screens(qtbot, tmp_path, qsettings):
     window.review.switch_user("rita")
     screen = window.review.open_moderate()
     assert screen is not None and screen.user == "rita"
+    page = project.store.pages()[3]
+    screen.select_page(page.id)
+    screen.open_button.click()  # fix boxes / draw what is missing: the workspace opens the page
+    assert window.workspace.page_id == page.id and window.user == "rita"
     screen.close()
 
 
