@@ -1,0 +1,260 @@
+"""Training runs: the experiment record of every fine-tuning run (no torch, no Qt).
+
+A run goes ``queued`` (created with its dataset version, base model and parameters) ->
+``running`` (a worker process took it: pid, hardware, environment, code version) -> ``done``
+(artifact, model version, verdict), ``failed`` (error; the log stays) or ``cancelled``. A failed
+or cancelled run may be taken up again by a worker (resume from its checkpoint): it goes back to
+``running`` and keeps its log and metrics.
+
+The worker writes these rows itself (it is the one that knows), so a run is recorded even when
+the window that started it is closed. When the worker dies without saying so (killed, out of
+memory, power cut), :func:`reap` finds a ``running`` run whose process is gone on this host and
+marks it failed with its log. The estimated cost is device-hours times a rate per device kind,
+a project setting (``training_cost_per_hour``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, registry
+from .errors import NotFoundError, ProofdeskError
+from .store import Store, now
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
+RUNS_DIR = "runs"
+#: Project setting: estimated cost per device-hour, by device kind (currency in ``training_currency``).
+COST_SETTING = "training_cost_per_hour"
+DEFAULT_RATES = {"cpu": 0.10, "cuda": 2.50}
+#: Verdicts of a finished run (the second is not promoted by default).
+BETTER = "better"
+NOT_BETTER = "not better than the active model"
+
+
+class RunStateError(ProofdeskError):
+    """A run is not in a state that allows what was asked (e.g. resume a finished run)."""
+
+
+@dataclass
+class Run:
+    id: int
+    dataset_version_id: int
+    base_model_version_id: int | None
+    status: str
+    params: dict
+    code_version: str | None
+    hardware: dict
+    environment: dict
+    created_at: str
+    created_by: str
+    started_at: str | None
+    ended_at: str | None
+    duration_s: float | None
+    cost: float | None
+    log: str
+    metrics: list = field(default_factory=list)
+    artifact_path: str | None = None
+    artifact_sha256: str | None = None
+    model_version_id: int | None = None
+    verdict: str | None = None
+    error: str | None = None
+    pid: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def folder(self, root: Path) -> Path:
+        """``runs/<id>/`` of the project: log.jsonl, checkpoints."""
+        return Path(root) / RUNS_DIR / str(self.id)
+
+
+def _row(r) -> Run:
+    return Run(r["id"], r["dataset_version_id"], r["base_model_version_id"], r["status"], json.loads(r["params"]),
+               r["code_version"], json.loads(r["hardware"] or "{}"), json.loads(r["environment"] or "{}"),
+               r["created_at"], r["created_by"], r["started_at"], r["ended_at"], r["duration_s"], r["cost"],
+               r["log"], json.loads(r["metrics"]), r["artifact_path"], r["artifact_sha256"], r["model_version_id"],
+               r["verdict"], r["error"], r["pid"])
+
+
+def get(store: Store, run_id: int) -> Run:
+    rows = store.query("SELECT * FROM training_runs WHERE id = ?", (run_id,))
+    if not rows:
+        raise NotFoundError(f"no training run {run_id}")
+    return _row(rows[0])
+
+
+def list_runs(store: Store) -> list[Run]:
+    return [_row(r) for r in store.query("SELECT * FROM training_runs ORDER BY id")]
+
+
+def create(store: Store, user: str, dataset_version_id: int, params: dict,
+           base_model_version_id: int | None = None) -> Run:
+    """A queued run. ``params`` is stored as given (JSON)."""
+    with store.transaction() as c:
+        if not c.execute("SELECT 1 FROM dataset_versions WHERE id = ?", (dataset_version_id,)).fetchone():
+            raise NotFoundError(f"no dataset version {dataset_version_id}")
+        cur = c.execute(
+            "INSERT INTO training_runs (dataset_version_id, base_model_version_id, status, params, created_at,"
+            " created_by) VALUES (?,?,?,?,?,?)",
+            (dataset_version_id, base_model_version_id, "queued", json.dumps(params, sort_keys=True), now(), user),
+        )
+        run_id = cur.lastrowid
+    return get(store, run_id)
+
+
+def code_version(repo: Path | None = None) -> str:
+    """``<package version>`` plus ``+g<commit>`` (and ``.dirty``) when running from a git checkout."""
+    version = __version__
+    repo = repo or Path(__file__).resolve().parents[1]
+    if not (repo / ".git").exists():
+        return version  # the frozen app, an installed wheel
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version}+g{commit}{'.dirty' if dirty else ''}" if commit else version
+
+
+def mark_running(store: Store, run_id: int, pid: int, hardware: dict, environment: dict,
+                 code: str | None = None) -> Run:
+    """A worker took the run (first start or resume). Refuses a run that is done or held by a live worker."""
+    with store.transaction() as c:
+        row = c.execute("SELECT status, pid, hardware, started_at FROM training_runs WHERE id = ?",
+                        (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no training run {run_id}")
+        if row["status"] == "done":
+            raise RunStateError(f"run {run_id} is already done")
+        held = json.loads(row["hardware"] or "{}").get("host")
+        if (row["status"] == "running" and row["pid"] and row["pid"] != pid and held == hardware.get("host")
+                and pid_alive(row["pid"])):
+            raise RunStateError(f"run {run_id} is running in process {row['pid']}")
+        c.execute("UPDATE training_runs SET status = 'running', pid = ?, hardware = ?, environment = ?,"
+                  " code_version = ?, started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL"
+                  " WHERE id = ?",
+                  (pid, json.dumps(hardware), json.dumps(environment), code or code_version(), now(), run_id))
+    return get(store, run_id)
+
+
+def append_log(store: Store, run_id: int, line: str) -> None:
+    with store.transaction() as c:
+        c.execute("UPDATE training_runs SET log = log || ? WHERE id = ?", (line.rstrip("\n") + "\n", run_id))
+
+
+def add_metric(store: Store, run_id: int, metric: dict) -> None:
+    """One epoch's figures; an epoch logged again (after a resume) replaces the earlier entry."""
+    with store.transaction() as c:
+        row = c.execute("SELECT metrics FROM training_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no training run {run_id}")
+        metrics = [m for m in json.loads(row["metrics"]) if m.get("epoch") != metric.get("epoch")]
+        metrics.append(metric)
+        metrics.sort(key=lambda m: m.get("epoch", 0))
+        c.execute("UPDATE training_runs SET metrics = ? WHERE id = ?", (json.dumps(metrics), run_id))
+
+
+def rates(store: Store) -> dict:
+    return {**DEFAULT_RATES, **(store.get_setting(COST_SETTING, {}) or {})}
+
+
+def estimate_cost(store: Store, device: str, seconds: float) -> float:
+    """Device-hours times the project's rate for that kind of device (``cuda`` or ``cpu``)."""
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    return round(seconds / 3600.0 * float(rates(store).get(kind, 0.0)), 4)
+
+
+def _close(c, run_id: int, status: str, duration_s: float | None, device: str | None, store: Store, **cols) -> None:
+    row = c.execute("SELECT duration_s FROM training_runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no training run {run_id}")
+    # Durations of resumed attempts add up.
+    total = (row["duration_s"] or 0.0) + (duration_s or 0.0)
+    cost = estimate_cost(store, device or "cpu", total)
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    c.execute(f"UPDATE training_runs SET status = ?, ended_at = ?, duration_s = ?, cost = ?{', ' if sets else ''}"
+              f"{sets} WHERE id = ?", (status, now(), round(total, 3), cost, *cols.values(), run_id))
+
+
+def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sha256: str, metrics: dict,
+           name: str, duration_s: float, device: str, hardware: dict | None = None) -> tuple[Run, registry.ModelVersion]:
+    """The run made a model: register it (never promoted here) and close the run with its verdict.
+
+    ``metrics`` must hold ``val_cer`` (the new model) and ``active_val_cer`` (the model it is
+    compared with, on the same validation lines). Better means strictly lower CER.
+    """
+    run = get(store, run_id)
+    new, old = metrics.get("val_cer"), metrics.get("active_val_cer")
+    verdict = BETTER if new is not None and (old is None or new < old) else NOT_BETTER
+    with store.transaction() as c:
+        version = registry.register(store, user, name, registry.RECOGNITION, artifact_path, artifact_sha256,
+                                    {**metrics, "dataset_version_id": run.dataset_version_id}, run_id=run_id,
+                                    parent_id=run.base_model_version_id)
+        extra = {"hardware": json.dumps(hardware)} if hardware is not None else {}
+        _close(c, run_id, "done", duration_s, device, store, artifact_path=artifact_path,
+               artifact_sha256=artifact_sha256, model_version_id=version.id, verdict=verdict, pid=None, **extra)
+    return get(store, run_id), version
+
+
+def fail(store: Store, run_id: int, error: str, duration_s: float | None = None, device: str | None = None,
+         log: str | None = None) -> Run:
+    """Mark a run failed (the log stays; ``log`` is appended to it). Nothing else changes."""
+    with store.transaction() as c:
+        if log:
+            c.execute("UPDATE training_runs SET log = log || ? WHERE id = ?", (log.rstrip("\n") + "\n", run_id))
+        _close(c, run_id, "failed", duration_s, device, store, error=error, pid=None)
+    return get(store, run_id)
+
+
+def cancel(store: Store, run_id: int, duration_s: float | None = None, device: str | None = None) -> Run:
+    """Mark a queued or running run cancelled (a finished one is left as it is)."""
+    with store.transaction() as c:
+        row = c.execute("SELECT status FROM training_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no training run {run_id}")
+        if row["status"] in ("queued", "running"):
+            _close(c, run_id, "cancelled", duration_s, device, store, pid=None)
+    return get(store, run_id)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # not Linux: kill(0) said it exists
+
+
+def host() -> str:
+    return socket.gethostname() or platform.node()
+
+
+def reap(store: Store) -> list[Run]:
+    """Mark failed every ``running`` run of this host whose worker process is gone. Returns them."""
+    out = []
+    for r in store.query("SELECT id, pid, hardware FROM training_runs WHERE status = 'running'"):
+        if json.loads(r["hardware"] or "{}").get("host", host()) != host():
+            continue  # a worker on another machine: not ours to judge
+        if r["pid"] and pid_alive(r["pid"]):
+            continue
+        out.append(fail(store, r["id"], f"the worker process ({r['pid']}) ended without finishing the run"))
+    return out

@@ -1,0 +1,145 @@
+"""Training data: line crops cut from page images by the manifest's quads, batches by width, features.
+
+Crops are cut exactly as pre-fill cuts them (:class:`ml.neural.recognizer.Recognizer`: the same
+context around the quad, the same scaling to the model's height and normalisation), so the
+network is tuned on what it will see. Lines are sorted by width and cut into fixed batches,
+each padded on the right to its widest line, as the recogniser batches them at inference.
+
+With a frozen backbone (the default on a CPU) the backbone's output for every batch is
+computed once, with onnxruntime (several times faster than the torch module on a CPU), and
+only the sequence neck and the CTC head train on those features, epoch after epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ml.augment import augment
+from ml.neural.recognizer import Recognizer
+
+
+@dataclass
+class Line:
+    """One training line: the crop (uint8 BGR or gray), its text as class ids, its scaled width."""
+
+    crop: np.ndarray
+    text: str
+    target: list[int]
+    width: int
+    augmented: bool = False
+
+
+def encode(text: str, index: dict[str, int]) -> list[int] | None:
+    """Class ids of ``text``; None when a character is not in the model's charset."""
+    out = []
+    for ch in text:
+        if ch not in index:
+            return None
+        out.append(index[ch])
+    return out
+
+
+def load_page(path: Path) -> np.ndarray | None:
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)
+
+
+def cut_lines(samples: Sequence[dict], image_of: Callable[[str], Path], rec: Recognizer,
+              max_width: int = 800) -> tuple[list[Line], int]:
+    """Crops of ``samples`` (manifest entries), page by page. Returns ``(lines, skipped)``: lines whose
+    text has a character outside the charset, or is too long for its width under CTC, are skipped."""
+    index = {c: i for i, c in enumerate(rec.spec.charset) if i}
+    stride = int(rec.spec.raw.get("output", {}).get("time_stride", 8) or 8)
+    by_page: dict[str, list[dict]] = {}
+    for s in samples:
+        by_page.setdefault(s["image"], []).append(s)
+    lines: list[Line] = []
+    skipped = 0
+    for sha, group in by_page.items():
+        img = load_page(image_of(sha))
+        if img is None:
+            skipped += len(group)
+            continue
+        crops = rec.crops(img, [s["points"] for s in group])
+        for s, c in zip(group, crops):
+            target = encode(s["text"], index)
+            if c is None or target is None:
+                skipped += 1
+                continue
+            w = min(max_width, rec.scaled_width(c))
+            # CTC needs a step per character plus one between repeated characters.
+            need = len(target) + sum(a == b for a, b in zip(target, target[1:]))
+            if need > math.ceil(w / stride):
+                skipped += 1
+                continue
+            lines.append(Line(c, s["text"], target, w))
+    return lines, skipped
+
+
+def augmented_copies(lines: Sequence[Line], copies: float, seed: int) -> list[Line]:
+    """``copies`` augmented variants per line (a fraction: that share of the lines, one each).
+
+    Seeded, so a resumed run trains on the same ones."""
+    rng = np.random.default_rng(seed)
+    n = int(round(copies * len(lines)))
+    picks = [i % len(lines) for i in range(n)] if lines else []
+    if n % max(1, len(lines)):
+        picks = list(rng.permutation(len(lines)))[: n % len(lines)] + picks[: n - n % len(lines)]
+    return [Line(augment(lines[i].crop, rng), lines[i].text, lines[i].target, lines[i].width, augmented=True)
+            for i in picks]
+
+
+@dataclass
+class Batch:
+    """A fixed batch: normalised images ``N x 3 x H x W`` (or backbone features), targets, lengths."""
+
+    x: np.ndarray
+    targets: list[list[int]]
+    widths: list[int]
+    texts: list[str]
+
+
+def make_batches(lines: Sequence[Line], rec: Recognizer, batch_size: int) -> list[Batch]:
+    """Sort by width, cut into batches, pad each on the right to its widest line."""
+    order = sorted(range(len(lines)), key=lambda i: lines[i].width)
+    out = []
+    for b in range(0, len(order), batch_size):
+        part = [lines[i] for i in order[b : b + batch_size]]
+        widths = [ln.width for ln in part]
+        out.append(Batch(rec.batch([ln.crop for ln in part], widths), [ln.target for ln in part], widths,
+                         [ln.text for ln in part]))
+    return out
+
+
+def backbone_session(model_path: Path, split: str, out_path: Path, threads: int = 0):
+    """An onnxruntime session computing only the backbone (up to tensor ``split``) of the model."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from ml.neural import runtime
+
+    proto = onnx.load(str(model_path))
+    g = proto.graph
+    by_out = {o: n for n in g.node for o in n.output}
+    need, stack, keep = set(), [split], []
+    while stack:  # the nodes ``split`` depends on
+        name = stack.pop()
+        if name in need:
+            continue
+        need.add(name)
+        node = by_out.get(name)
+        if node is not None:
+            stack.extend(i for i in node.input if i)
+    keep = [n for n in g.node if any(o in need for o in n.output)]
+    inits = [t for t in g.initializer if t.name in need]
+    out = helper.make_tensor_value_info(split, TensorProto.FLOAT, None)
+    sub = helper.make_model(helper.make_graph(keep, "backbone", [g.input[0]], [out], inits),
+                            opset_imports=proto.opset_import, ir_version=proto.ir_version)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(sub, str(out_path))
+    return runtime.create_session(out_path, "cpu", threads)

@@ -1,0 +1,420 @@
+"""The training worker: one run, start to finish, reported as JSON lines on stdout.
+
+``proofdesk worker train PROJECT --run N`` (and ``python -m ml.training PROJECT N``) calls
+:func:`run`. It prints one JSON object per line::
+
+    {"type": "progress", "stage": "crops"|"features"|"train"|"export"|"evaluate", "done": 3, "total": 88, ...}
+    {"type": "metric", "epoch": 1, "loss": 0.83, "val_cer": 0.041, "seconds": 61.2}
+    {"type": "done", "model_version": 4, "name": "run-7", "val_cer": 0.021, "active_val_cer": 0.052, "verdict": "better", ...}
+    {"type": "error", "error": "..."}          (or {"type": "cancelled"})
+
+and keeps the same lines in ``runs/<id>/log.jsonl``. The run's record in the project database
+is written here as the run goes (running, log, one metric per epoch, done / failed / cancelled),
+so the record holds even when whoever started the worker has gone.
+
+The steps: cut the manifest's training lines from the page images, add augmented copies, sort
+into batches by width; with a frozen backbone compute its features once (onnxruntime), then
+train the neck and head with CTC for the epochs asked, checkpointing after each epoch (a killed
+run started again resumes from the last one); export ONNX, check that onnxruntime gives the
+torch module's logits, read the validation lines with the new model and with the model it is
+compared with (the active one, else the base), and register the new model version. It is
+never promoted here: the lead does that.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from core import datasets, registry, runs
+from core.errors import ProofdeskError
+from core.project import Project
+from core.scoring import score_text
+from ml.training.params import resolve_params
+
+Emit = Callable[[dict], None]
+
+
+class Cancelled(Exception):
+    pass
+
+
+def _print_json(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+class Reporter:
+    """JSON lines to stdout and ``log.jsonl``; notable ones also to the run's log in the database."""
+
+    def __init__(self, project: Project, run_id: int, folder: Path, emit: Emit):
+        self.project, self.run_id, self.emit = project, run_id, emit
+        folder.mkdir(parents=True, exist_ok=True)
+        self.file = open(folder / "log.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._last_progress = 0.0
+
+    def __call__(self, obj: dict, db: bool = True) -> None:
+        obj = {**obj, "run": self.run_id, "t": round(time.time(), 3)}
+        line = json.dumps(obj)
+        self.file.write(line + "\n")
+        self.file.flush()
+        self.emit(obj)
+        if db:
+            runs.append_log(self.project.store, self.run_id, line)
+
+    def progress(self, stage: str, done: int, total: int, **extra: Any) -> None:
+        """Progress lines, at most 4 a second (always the last of a stage)."""
+        t = time.monotonic()
+        if done < total and t - self._last_progress < 0.25:
+            return
+        self._last_progress = t
+        self({"type": "progress", "stage": stage, "done": done, "total": total, **extra}, db=False)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def hardware_info(device: str) -> dict:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                cpu = ln.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"host": runs.host(), "cpu": cpu, "cores": _cores(), "device": device}
+    if device.startswith("cuda"):
+        p = torch.cuda.get_device_properties(0)
+        info.update(gpu=p.name, gpu_memory_gb=round(p.total_memory / 2**30, 1), gpu_count=torch.cuda.device_count())
+    return info
+
+
+def environment_info() -> dict:
+    import onnxruntime
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+            "numpy": np.__version__, "cuda": torch.version.cuda, "platform": platform.platform()}
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def peak_memory_mb(device: str) -> dict:
+    import resource
+
+    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if device.startswith("cuda"):
+        import torch
+
+        out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+def base_model_folder(project: Project, run: runs.Run) -> Path:
+    """The recogniser the run starts from: its base model version, else the shipped Latin one."""
+    from ml.neural.models import BASE_MODEL, model_dir
+
+    if run.base_model_version_id is not None:
+        v = registry.get(project.store, run.base_model_version_id)
+        return project.root / v.path
+    return model_dir(BASE_MODEL, "rec-latin")
+
+
+def compare_model_folder(project: Project) -> tuple[Path, str]:
+    """The model a new one must beat: the active version, else the shipped one."""
+    from ml.neural.models import BASE_MODEL, model_dir
+
+    active = registry.active(project.store)
+    if active is not None:
+        return project.root / active.path, active.name
+    return model_dir(BASE_MODEL, "rec-latin"), f"{BASE_MODEL}/rec-latin"
+
+
+def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
+    """Run (or resume) training run ``run_id``; returns the exit code (0 done, 1 failed, 130 cancelled)."""
+    project = Project.open(project_root)
+    store = project.store
+    record = runs.get(store, run_id)
+    folder = record.folder(project.root)
+    report = Reporter(project, run_id, folder, emit)
+    cancel = {"flag": False}
+
+    def on_signal(signum, frame):
+        cancel["flag"] = True
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    t0 = time.monotonic()
+    device = "cpu"
+    model_out: Path | None = None
+    try:
+        params = resolve_params(record.params)
+        import torch
+
+        device = "cuda" if params["device"] in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+        if params["device"] == "cuda" and device != "cuda":
+            raise ProofdeskError("--device cuda was asked for, but torch sees no CUDA device here")
+        threads = int(params["threads"]) or _cores()
+        torch.set_num_threads(threads)
+        runs.mark_running(store, run_id, os.getpid(), hardware_info(device), environment_info())
+        report({"type": "start", "params": params, "device": device, "pid": os.getpid()})
+        trained, model_out = _train(project, runs.get(store, run_id), params, device, threads, report, cancel)
+        done = _finish(project, runs.get(store, run_id), params, trained, model_out, device, threads, report,
+                       cancel, time.monotonic() - t0)
+        model_out = None  # registered: it stays
+        report({"type": "done", **done})
+        return 0
+    except Cancelled:
+        runs.cancel(store, run_id, time.monotonic() - t0, device)
+        report({"type": "cancelled"})
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends as a failed run with its log
+        msg = str(exc) if isinstance(exc, ProofdeskError) else f"{type(exc).__name__}: {exc}"
+        try:
+            runs.fail(store, run_id, msg, time.monotonic() - t0, device, log=traceback.format_exc())
+        finally:
+            report({"type": "error", "error": msg}, db=False)
+        return 1
+    finally:
+        if model_out is not None:
+            shutil.rmtree(model_out, ignore_errors=True)  # a model never registered leaves nothing
+        for s, h in old.items():
+            signal.signal(s, h)
+        report.close()
+        project.close()
+
+
+def _train(project: Project, record: runs.Run, params: dict, device: str, threads: int, report,
+           cancel: dict) -> tuple[Any, Path]:
+    import torch
+
+    from ml.neural.models import load_spec
+    from ml.neural.recognizer import Recognizer
+    from ml.neural.torch_model import load_recognizer
+    from ml.training import data
+    from ml.training.model import Tail, freeze, split_index
+
+    folder = record.folder(project.root)
+    version = datasets.get_version(project.store, record.dataset_version_id)
+    manifest = datasets.load_manifest(project.root, version)
+    spec = load_spec(base_model_folder(project, record))  # checks the sha256 first
+    rec = Recognizer(spec, run=lambda x: x)  # its cropping, scaling and batching only
+    image_of = project.images.path
+    seed = int(params["seed"])
+
+    train_samples = list(manifest["train"])
+    if params["max_lines"] and len(train_samples) > int(params["max_lines"]):
+        train_samples = random.Random(seed).sample(train_samples, int(params["max_lines"]))
+    val_samples = list(manifest["val"])
+    if params["val_lines"] and len(val_samples) > int(params["val_lines"]):
+        val_samples = random.Random(seed + 1).sample(val_samples, int(params["val_lines"]))
+    if not train_samples:
+        raise ProofdeskError(f"dataset version {version.id} has no training lines")
+    report.progress("crops", 0, len(train_samples) + len(val_samples))
+    lines, skipped = data.cut_lines(train_samples, image_of, rec, params["max_width"])
+    val_lines, val_skipped = data.cut_lines(val_samples, image_of, rec, params["max_width"])
+    report.progress("crops", len(train_samples) + len(val_samples), len(train_samples) + len(val_samples))
+    if not lines:
+        raise ProofdeskError("no usable training line (texts outside the model's charset, or unreadable pages)")
+    all_lines = lines + data.augmented_copies(lines, float(params["augment_copies"]), seed)
+    batches = data.make_batches(all_lines, rec, int(params["batch_size"]))
+    val_batches = data.make_batches(val_lines, rec, int(params["batch_size"])) if val_lines else []
+    report({"type": "data", "train_lines": len(lines), "augmented": len(all_lines) - len(lines),
+            "val_lines": len(val_lines), "skipped": skipped + val_skipped, "batches": len(batches),
+            "dataset_version": version.id, "dataset_hash": version.hash})
+
+    net = load_recognizer(spec)
+    frozen = params["freeze"] == "backbone"
+    start = split_index(net) if frozen else None
+    trainable = freeze(net, start)
+    if frozen:
+        # The backbone never changes: its output for each fixed batch is computed once.
+        sess = data.backbone_session(spec.path, "/AveragePool_output_0", folder / "backbone.onnx", threads)
+        name = sess.get_inputs()[0].name
+        every = batches + val_batches
+        for i, b in enumerate(every):
+            if cancel["flag"]:
+                raise Cancelled()
+            b.x = sess.run(None, {name: b.x})[0]
+            report.progress("features", i + 1, len(every))
+        del sess
+        module = Tail(net)
+    else:
+        module = net
+    dev = torch.device(device)
+    net.to(dev)
+    opt = torch.optim.AdamW(trainable, lr=float(params["lr"]), weight_decay=float(params["weight_decay"]))
+    epochs = int(params["epochs"])
+    total_steps, warm = epochs * len(batches), max(1, int(params["warmup_steps"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.05, 1.0 - s / max(1, total_steps)))
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    prior = torch.as_tensor(rec.prior if rec.prior is not None else np.zeros(len(spec.charset), np.float32),
+                            device=dev)
+    stride = int(spec.raw.get("output", {}).get("time_stride", 8) or 8)
+
+    ckpt_path = folder / "checkpoint.pt"
+    first_epoch = 1
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        if ckpt.get("base_sha256") != spec.sha256 or ckpt.get("dataset_hash") != version.hash:
+            raise ProofdeskError(f"{ckpt_path} belongs to another base model or dataset version")
+        with torch.no_grad():
+            for k, v in ckpt["state"].items():
+                net.params[k].copy_(v)
+        opt.load_state_dict(ckpt["opt"])
+        sched.load_state_dict(ckpt["sched"])
+        first_epoch = ckpt["epoch"] + 1
+        report({"type": "resume", "from_epoch": ckpt["epoch"]})
+
+    for epoch in range(first_epoch, epochs + 1):
+        te = time.monotonic()
+        module.train()
+        order = list(range(len(batches)))
+        random.Random(seed * 1000 + epoch).shuffle(order)
+        total = 0.0
+        for n, bi in enumerate(order, 1):
+            if cancel["flag"]:
+                raise Cancelled()
+            b = batches[bi]
+            x = torch.as_tensor(b.x, device=dev)
+            logits = module(x) + prior
+            logp = logits.float().log_softmax(2).transpose(0, 1)  # T x N x C
+            t_max = logp.shape[0]
+            in_len = torch.as_tensor([min(t_max, math.ceil(w / stride) + rec.cfg.tail_steps) for w in b.widths])
+            tgt = torch.as_tensor([c for t in b.targets for c in t], dtype=torch.long)
+            tgt_len = torch.as_tensor([len(t) for t in b.targets])
+            loss = ctc(logp, tgt, in_len, tgt_len)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 5.0)
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            report.progress("train", n, len(order), epoch=epoch, epochs=epochs, loss=round(total / n, 4))
+        val_cer = _val_cer(module, val_batches, rec, stride, dev) if val_batches else None
+        metric = {"epoch": epoch, "loss": round(total / max(1, len(order)), 5),
+                  "val_cer": None if val_cer is None else round(val_cer, 5), "seconds": round(time.monotonic() - te, 2)}
+        _save_checkpoint(ckpt_path, net, trainable, opt, sched, epoch, spec.sha256, version.hash)
+        runs.add_metric(project.store, record.id, metric)
+        report({"type": "metric", **metric})
+    net.to("cpu")
+    return (net, spec, rec, val_lines), folder
+
+
+def _val_cer(module, val_batches, rec, stride: int, dev) -> float:
+    import torch
+
+    from ml.neural.ctc import decode_greedy
+
+    module.eval()
+    pairs = []
+    with torch.no_grad():
+        for b in val_batches:
+            logits = module(torch.as_tensor(b.x, device=dev)).float().cpu().numpy()
+            lengths = [math.ceil(w / stride) + rec.cfg.tail_steps for w in b.widths]
+            got = decode_greedy(logits, rec.spec.charset, True, lengths, rec.mask, rec.prior)
+            pairs += [(t, d.text) for t, d in zip(b.texts, got)]
+    return score_text(pairs).summary()["cer_cs"] or 0.0
+
+
+def _save_checkpoint(path: Path, net, trainable, opt, sched, epoch: int, base_sha: str, dataset_hash: str) -> None:
+    import torch
+
+    keep = {id(p) for p in trainable}
+    state = {k: p.detach().cpu() for k, p in net.params.items() if id(p) in keep}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"epoch": epoch, "state": state, "opt": opt.state_dict(), "sched": sched.state_dict(), "base_sha256": base_sha,
+                "dataset_hash": dataset_hash}, tmp)
+    os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint
+
+
+def _finish(project: Project, record: runs.Run, params: dict, trained, folder: Path, device: str, threads: int,
+            report, cancel: dict, seconds: float) -> dict:
+    from ml.neural import runtime
+    from ml.neural.models import load_spec, sha256_file
+    from ml.neural.recognizer import Recognizer
+    from ml.neural.torch_model import export_onnx
+
+    net, spec, rec, val_lines = trained
+    name = f"run-{record.id}"
+    rel = f"models/{name}"
+    out = project.root / rel
+    if out.exists():
+        shutil.rmtree(out)  # a half-written export of an earlier attempt of this run
+    report.progress("export", 0, 1)
+    version = datasets.get_version(project.store, record.dataset_version_id)
+    export_onnx(net, out, base=spec, charset=spec.charset, meta={
+        "id": name, "source": f"fine-tuned by Proofdesk run {record.id} from {spec.version} on dataset version "
+                              f"{version.id} ({version.hash[:12]})",
+        "license": spec.raw.get("license", ""), "training": {"run": record.id, "params": params}})
+    report.progress("export", 1, 1)
+    if cancel["flag"]:
+        raise Cancelled()
+    new_spec = load_spec(out)
+    parity = _parity(net, new_spec, rec, val_lines, threads)
+    if parity > float(params["parity_tol"]):
+        raise ProofdeskError(f"torch / onnxruntime parity check failed: logits differ by {parity:.4g}")
+    report({"type": "parity", "max_abs_diff": parity})
+
+    # The same validation lines, read as pre-fill reads them (onnxruntime), by both models.
+    cmp_folder, cmp_name = compare_model_folder(project)
+    crops = [ln.crop for ln in val_lines]
+    texts = [ln.text for ln in val_lines]
+    figures = {}
+    for key, spec_ in (("val", new_spec), ("active_val", load_spec(cmp_folder))):
+        report.progress("evaluate", len(figures), 2, model=key)
+        r = Recognizer(spec_, runtime.create_session(spec_.path, "cpu", threads))
+        s = score_text(zip(texts, (d.text for d in r.read(crops)))).summary()
+        figures[f"{key}_cer"] = s["cer_cs"]
+        figures[f"{key}_cer_ci"] = s["cer_ci"]
+        figures[f"{key}_exact"] = s["exact_cs"]
+    report.progress("evaluate", 2, 2)
+    metrics = {**figures, "compared_with": cmp_name, "val_lines": len(val_lines), "parity_max_abs_diff": parity,
+               "epochs": int(params["epochs"])}
+    hardware = {**runs.get(project.store, record.id).hardware, **peak_memory_mb(device)}
+    run_, mv = runs.finish(project.store, record.created_by, record.id, rel, sha256_file(new_spec.path), metrics,
+                           name, seconds, device, hardware)
+    ckpt = record.folder(project.root) / "checkpoint.pt"
+    for extra in (record.folder(project.root) / "backbone.onnx",):
+        extra.unlink(missing_ok=True)
+    return {"model_version": mv.id, "name": name, "path": rel, "sha256": mv.sha256, "verdict": run_.verdict,
+            "duration_s": run_.duration_s, "cost": run_.cost, "checkpoint": str(ckpt), **metrics}
+
+
+def _parity(net, spec, rec, val_lines, threads: int) -> float:
+    """Largest |torch - onnxruntime| logit difference on a few validation lines (or a blank line)."""
+    import torch
+
+    from ml.neural import runtime
+
+    sess = runtime.create_session(spec.path, "cpu", threads)
+    crops = [ln.crop for ln in val_lines[:8]] or [np.full((48, 200, 3), 255, np.uint8)]
+    widths = [rec.scaled_width(c) for c in crops]
+    x = rec.batch(crops, widths)
+    net.eval()
+    with torch.no_grad():
+        want = net(torch.as_tensor(x)).numpy()
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    if got.shape != want.shape:
+        return float("inf")
+    return float(np.abs(got - want).max())
