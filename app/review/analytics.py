@@ -82,8 +82,7 @@ def _chart(title: str) -> tuple[QChart, QChartView]:
     chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)  # instant, and exact in PNGs
     chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
     chart.setMargins(QMargins(4, 4, 4, 4))
-    view = QChartView(chart)
-    view.setRenderHint(QPainter.RenderHint.Antialiasing)
+    view = QChartView(chart)  # antialiasing only where lines need it: bars are rectangles
     view.setMinimumHeight(300)
     return chart, view
 
@@ -127,6 +126,7 @@ class AnalyticsScreen(QWidget):
         for chart in (self.speed_chart, self.cer_chart):
             chart.legend().hide()  # the title says what the colours mean: room for every name
         self.saved_chart, self.saved_view = _chart("Typing saved per day, by engine and model version")
+        self.saved_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.quality_chart, self.quality_view = _chart("Precision and recall by engine and model version")
         self.charts = {"regions_per_hour": self.speed_view, "cer_vs_reviewers": self.cer_view,
                        "typing_saved": self.saved_view, "precision_recall": self.quality_view}

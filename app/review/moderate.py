@@ -56,6 +56,9 @@ KIND_NAMES = {"correct": "correct", "wrong_text": "wrong text", "wrong_box": "wr
 PREDICTED_COLOUR = QColor(90, 90, 90)
 #: Long side of the page image drawn on the two canvases (a moderation view, not for typing).
 VIEW_PIXELS = 1600
+#: Rows in the page list: review-queue pages and the lowest confidence first; narrow the filter
+#: to see others (the counts always cover every page of the filter).
+LIST_LIMIT = 1000
 ANY = "any"
 
 
@@ -341,7 +344,7 @@ class ModerateScreen(QWidget):
         f = self.filters.filter()
         try:
             self.counts = review.moderate_counts(store, f, viewer=self.user)
-            rows = review.moderate_pages(store, f, viewer=self.user)
+            rows = review.moderate_pages(store, f, viewer=self.user, limit=LIST_LIMIT)
         except ProofdeskError as exc:
             self._say(str(exc), error=True)
             return
@@ -349,7 +352,7 @@ class ModerateScreen(QWidget):
         self.counts_label.setText(
             f"<b>{c['total']}</b> page(s): <b style='color:#1e7a3c'>{c['moderated']} moderated</b>, "
             f"<b style='color:#b35a00'>{c['not_moderated']} not moderated</b>; {c['in_queue']} waiting in the"
-            " review queue")
+            " review queue" + (f" (the list shows the first {LIST_LIMIT:,})" if c["total"] > LIST_LIMIT else ""))
         keep = self.page_id
         self.model.set_rows(rows)
         if keep is not None:
