@@ -25,6 +25,9 @@ from .verdicts import CORRECT, KINDS, MISSING, WRONG_BOX, WRONG_TEXT, summarize_
 
 #: A gap between two edits longer than this (seconds) is a break, counted as this long.
 IDLE_GAP_S = 300.0
+#: Below this much active time (seconds) per-hour rates are not shown: a few scripted edits a
+#: millisecond apart would read as thousands of pages an hour.
+MIN_ACTIVE_S = 60.0
 #: Over- and under-performers: combined z-score at least this far from the team.
 FLAG_Z = 1.0
 #: ... among at least this many annotators with figures.
@@ -130,7 +133,7 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
         s.iou_vs_reviewers = r[5] / r[6] if r[6] else None
     people = {k: v for k, v in people.items() if v.edits or v.pages_done or v.predicted_regions or v.reviews}
     for s in people.values():
-        if s.active_hours > 0:
+        if s.active_hours * 3600 >= MIN_ACTIVE_S:
             s.pages_per_hour = s.pages_done / s.active_hours
             s.regions_per_hour = s.regions_touched / s.active_hours
     out = sorted(people.values(), key=lambda s: s.annotator)

@@ -31,11 +31,16 @@ def require(role: Role | str, action: str) -> None:
     """Raise PermissionDenied unless ``role`` may do ``action``."""
     role = Role(role)
     if role not in PERMISSIONS[action]:
-        raise PermissionDenied(f"a {role.value} cannot {action}; ask a {_who(action)}")
+        raise PermissionDenied(f"{_a(role.value)} cannot {action}; ask {_a(_who(action))}")
 
 
 def _who(action: str) -> str:
     return " or ".join(sorted(r.value for r in PERMISSIONS[action]))
+
+
+def _a(noun: str) -> str:
+    """``annotator`` -> ``an annotator``."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def hash_password(password: str) -> str:

@@ -46,4 +46,4 @@ def test_an_annotator_is_refused(tmp_path, capsys):
     root = _project(tmp_path)
     assert main(["--user", "ana", "stats", str(root)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("proofdesk: error: a annotator cannot review") and err.count("\n") == 1
+    assert err.startswith("proofdesk: error: an annotator cannot review; ask an admin or reviewer") and err.count("\n") == 1

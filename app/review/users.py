@@ -46,6 +46,7 @@ class UserDialog(QDialog):
 
     def apply(self) -> None:
         name = self.name.currentText().strip()
+        self.error.clear()
         if not name:
             return
         if not self.store.check_password(name, self.password.text()):

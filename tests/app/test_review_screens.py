@@ -141,3 +141,24 @@ def test_analytics_charts_and_exports(qtbot, tmp_path):
     assert "Auto-accept" in screen.auto_label.text()
     screen.set_range("2030-01-01", "2030-01-02")
     assert screen.engine_table.rowCount() == 0
+
+
+def test_user_and_role_dialog(qtbot, tmp_path, qsettings):
+    project = _project(tmp_path)
+    store = project.store
+    store.set_password("rita", "pw")
+    store.set_user_role("boss", "boss", Role.ADMIN)
+    window = MainWindow(project, "ana", qsettings)
+    qtbot.addWidget(window)
+    dialog = window.review.choose_user()
+    dialog.name.setCurrentText("rita")
+    dialog.password.setText("wrong")
+    dialog.apply()
+    assert dialog.error.text() == "Wrong password" and window.user == "ana"
+    dialog.password.setText("pw")
+    dialog.role.setCurrentIndex(dialog.role.findData(Role.ADMIN))  # ana is no admin: refused
+    dialog.apply()
+    assert "cannot admin" in dialog.error.text() and store.get_user("rita").role == Role.REVIEWER
+    dialog.role.setCurrentIndex(dialog.role.findData(Role.REVIEWER))
+    dialog.apply()
+    assert window.user == "rita" and "rita (reviewer)" in window.statusBar().currentMessage()
