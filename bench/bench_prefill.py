@@ -69,11 +69,12 @@ def throughput(images: list[str], engine: str, workers: int) -> dict:
     """Pre-fill ``images`` on ``workers`` processes; steady-state and overall pages/s."""
     before = load()
     t0 = time.perf_counter()
-    stamps, failed, worker_s = [], 0, []
+    stamps, failed, worker_s, cpu_s = [], 0, [], []
     for r in prefill_pages(list(enumerate(images)), engine=engine, workers=workers):
         stamps.append(time.perf_counter() - t0)
         failed += r.error is not None
         worker_s.append(r.seconds)
+        cpu_s.append(r.cpu_seconds)
     wall = stamps[-1] if stamps else 0.0
     # Steady state: after every worker has delivered one page (start-up and warm-up are over).
     w = min(workers, len(stamps) - 1)
@@ -87,6 +88,7 @@ def throughput(images: list[str], engine: str, workers: int) -> dict:
         "pages_per_s_overall": len(images) / wall if wall else None,
         "worker_s_median": statistics.median(worker_s) if worker_s else None,
         "worker_s_mean": statistics.fmean(worker_s) if worker_s else None,
+        "worker_cpu_s_median": statistics.median(cpu_s) if cpu_s else None,
         "load_before": before,
         "load_after": load(),
     }
@@ -102,14 +104,15 @@ def speed_table(runs: list[dict]) -> str:
     base = statistics.median(ones) if ones else None
     lines = [
         "| workers | pages/s (steady state) | × 1 worker | pages/s incl. start-up | wall s | "
-        "s/page in worker (median / mean) | load avg before / after |",
-        "|---|---|---|---|---|---|---|",
+        "s/page in worker (median / mean) | CPU s/page (median) | load avg before / after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         ratio = r["pages_per_s_steady"] / base if base and r["pages_per_s_steady"] else None
         lines.append(
             f"| {r['workers']} | {_f(r['pages_per_s_steady'])} | {_f(ratio)} | {_f(r['pages_per_s_overall'])} | "
             f"{_f(r['wall_s'], '{:.1f}')} | {_f(r['worker_s_median'], '{:.3f}')} / {_f(r['worker_s_mean'], '{:.3f}')} | "
+            f"{_f(r.get('worker_cpu_s_median'), '{:.3f}')} | "
             f"{r['load_before']:.2f} / {r['load_after']:.2f} |"
         )
     return "\n".join(lines)

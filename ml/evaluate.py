@@ -78,6 +78,7 @@ def evaluate_dir(
     t0 = time.perf_counter()
     scores: list[PageScore] = []
     seconds: list[float] = []
+    cpu: list[float] = []
     errors: list[dict[str, str]] = []
     per_page: list[dict[str, Any]] = []
     field_pages = []
@@ -89,6 +90,7 @@ def evaluate_dir(
             pred: list = []
         else:
             seconds.append(r.seconds)
+            cpu.append(r.cpu_seconds)
             pred = [(reg.points, reg.text) for reg in r.prediction.regions]
         s = score_page(pred, ref, d.get("fields"))
         scores.append(s)
@@ -129,6 +131,9 @@ def evaluate_dir(
         "timing": {
             "median_s": statistics.median(seconds) if seconds else None,
             "mean_s": statistics.fmean(seconds) if seconds else None,
+            # CPU time of the worker per page: a check on the wall figures when the machine is busy.
+            "cpu_median_s": statistics.median(cpu) if cpu else None,
+            "cpu_mean_s": statistics.fmean(cpu) if cpu else None,
             "pages_per_s": len(refs) / wall if wall > 0 else None,
             "wall_s": wall,
             "cpu_count": os.cpu_count(),
@@ -166,6 +171,8 @@ _ROWS: list[tuple[str, Any]] = [
         _pct(r["end_to_end"]["typing_saved_cs"]), _pct(r["end_to_end"]["typing_saved_ci"]))),
     ("key fields found", lambda r: _pct(r["key_fields"].get("overall"))),
     ("s/page median / mean", lambda r: f"{_num(r['timing']['median_s'])} / {_num(r['timing']['mean_s'])}"),
+    ("CPU s/page median / mean", lambda r: "{} / {}".format(
+        _num(r["timing"].get("cpu_median_s")), _num(r["timing"].get("cpu_mean_s")))),
     ("pages/s", lambda r: _num(r["timing"]["pages_per_s"], "{:.2f}")),
     ("failed pages", lambda r: str(r["pages_failed"])),
 ]

@@ -40,6 +40,9 @@ class PageResult:
     seconds: float
     #: Task-specific payload (the harness puts crop readings here).
     extra: Any = None
+    #: CPU seconds of the worker process for this page. Unlike ``seconds`` it
+    #: hardly grows when other work competes for the cores.
+    cpu_seconds: float = 0.0
 
 
 def default_workers() -> int:
@@ -60,12 +63,13 @@ def _init_worker() -> None:
 
 def predict_task(page_id: Any, source: Source, engine: str, config: Mapping | None) -> PageResult:
     """Decode and pre-fill one page; never raises (errors become the result)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         pred = get_engine(engine, config).predict(load_image(source))
-        return PageResult(page_id, pred, None, time.perf_counter() - t0)
+        return PageResult(page_id, pred, None, time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
     except Exception as e:  # noqa: BLE001 - a bad page must not stop the run
-        return PageResult(page_id, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+        return PageResult(page_id, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0,
+                          cpu_seconds=time.process_time() - c0)
 
 
 def crops_task(
