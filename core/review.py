@@ -168,7 +168,8 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
             return refresh_verdicts(store, page_id, c)
     pairs, page = page_verdicts_now(conn, page_id)
     prev = conn.execute("SELECT in_hist FROM verdict_state WHERE page_id = ?", (page_id,)).fetchone()
-    _add_totals(conn, page_id, -1, hist=bool(prev and prev["in_hist"]))  # take the old rows out
+    if prev is not None and prev["in_hist"]:
+        _add_totals(conn, page_id, -1)  # take the old rows out of the running totals
     conn.execute("DELETE FROM verdicts WHERE page_id = ?", (page_id,))
     if page is None:
         conn.execute("DELETE FROM verdict_state WHERE page_id = ?", (page_id,))
@@ -189,9 +190,11 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
         "INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, model_version, region_id,"
         " pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-    # Auto-accept learns from pages people finished: done or approved.
+    # Model figures, edit rates and auto-accept count the pages people finished (done or
+    # approved): a page nobody has looked at yet is "unchanged", not "correct".
     in_hist = page["status"] in ("done", "approved")
-    _add_totals(conn, page_id, +1, hist=in_hist)
+    if in_hist:
+        _add_totals(conn, page_id, +1)
     min_conf = conn.execute(
         "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
         (page_id, HUMAN)).fetchone()[0]
@@ -206,7 +209,7 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
     return len(rows)
 
 
-def _add_totals(conn: sqlite3.Connection, page_id: int, sign: int, hist: bool) -> None:
+def _add_totals(conn: sqlite3.Connection, page_id: int, sign: int) -> None:
     """Add (``sign`` +1) or take out (-1) a page's stored verdicts from the running totals."""
     conn.execute(
         "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
@@ -218,14 +221,13 @@ def _add_totals(conn: sqlite3.Connection, page_id: int, sign: int, hist: bool) -
         " ON CONFLICT(day, engine, version, annotator, kind) DO UPDATE SET n = n + excluded.n,"
         " edit_distance = edit_distance + excluded.edit_distance, ref_chars = ref_chars + excluded.ref_chars",
         (sign, sign, sign, page_id, sign, page_id))
-    if hist:
-        conn.execute(
-            "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
-            " SELECT engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
-            " ? * COUNT(*), ? * SUM(kind = 'correct' AND COALESCE(mark, '') != 'wrong') FROM verdicts"
-            " WHERE page_id = ? AND pred_index IS NOT NULL AND confidence IS NOT NULL GROUP BY 1, 2, 3"
-            " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = n + excluded.n, correct = correct + excluded.correct",
-            (sign, sign, page_id))
+    conn.execute(
+        "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
+        " SELECT engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
+        " ? * COUNT(*), ? * SUM(kind = 'correct' AND COALESCE(mark, '') != 'wrong') FROM verdicts"
+        " WHERE page_id = ? AND pred_index IS NOT NULL AND confidence IS NOT NULL GROUP BY 1, 2, 3"
+        " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = n + excluded.n, correct = correct + excluded.correct",
+        (sign, sign, page_id))
 
 
 def rebuild_totals(conn: sqlite3.Connection) -> None:
@@ -234,15 +236,16 @@ def rebuild_totals(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM confidence_hist")
     conn.execute("UPDATE verdict_state SET in_hist = page_id IN"
                  " (SELECT id FROM pages WHERE status IN ('done', 'approved'))")
+    checked = "page_id IN (SELECT page_id FROM verdict_state WHERE in_hist = 1)"
     conn.execute(
         "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
         " SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind, COUNT(*),"
-        " SUM(edit_distance), SUM(ref_chars) FROM verdicts GROUP BY 1, 2, 3, 4, 5")
+        f" SUM(edit_distance), SUM(ref_chars) FROM verdicts WHERE {checked} GROUP BY 1, 2, 3, 4, 5")
     conn.execute(
         "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n)"
         " SELECT day, engine, version, annotator, 'page', COUNT(*) FROM (SELECT DISTINCT page_id, day, engine,"
-        " COALESCE(model_version, engine_version) AS version, COALESCE(annotator, '') AS annotator FROM verdicts)"
-        " GROUP BY 1, 2, 3, 4")
+        " COALESCE(model_version, engine_version) AS version, COALESCE(annotator, '') AS annotator FROM verdicts"
+        f" WHERE {checked}) GROUP BY 1, 2, 3, 4")
     conn.execute(
         "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
         " SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),"

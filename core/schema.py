@@ -299,8 +299,9 @@ def _training(db: Database) -> None:
 def _review_aggregates(db: Database) -> None:
     """Running totals the Analytics screen reads instead of scanning every verdict and edit.
 
-    ``verdict_daily`` and ``confidence_hist`` are kept by ``core.review.refresh_verdicts`` (the
-    old rows of a page are subtracted, the new ones added); ``activity_daily`` by
+    ``verdict_daily`` and ``confidence_hist`` count the verdicts of pages done or approved; they
+    are kept by ``core.review.refresh_verdicts`` (the old rows of a page are subtracted, the new
+    ones added); ``activity_daily`` by
     ``core.analytics.refresh_activity`` from the edit log, lazily. Both are filled here from what
     a database already holds.
     """
@@ -338,11 +339,13 @@ def _review_aggregates(db: Database) -> None:
         INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)
             SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind,
                    COUNT(*), SUM(edit_distance), SUM(ref_chars)
-            FROM verdicts GROUP BY 1, 2, 3, 4, 5;
+            FROM verdicts WHERE page_id IN (SELECT id FROM pages WHERE status IN ('done', 'approved'))
+            GROUP BY 1, 2, 3, 4, 5;
         INSERT INTO verdict_daily (day, engine, version, annotator, kind, n)
             SELECT day, engine, version, annotator, 'page', COUNT(*) FROM (
                 SELECT DISTINCT page_id, day, engine, COALESCE(model_version, engine_version) AS version,
-                       COALESCE(annotator, '') AS annotator FROM verdicts)
+                       COALESCE(annotator, '') AS annotator FROM verdicts
+                WHERE page_id IN (SELECT id FROM pages WHERE status IN ('done', 'approved')))
             GROUP BY 1, 2, 3, 4;
         INSERT INTO confidence_hist (engine, version, bucket, n, correct)
             SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),

@@ -278,4 +278,4 @@ def test_running_totals_match_the_stored_verdicts(tmp_path):
     exact = review.choose_threshold(review.auto_accept_data(store), 0.8)
     assert (by_bucket.accepted, by_bucket.total) == (exact.accepted, exact.total)
     engines, _ = analytics.engine_report(store)
-    assert {(e.engine, e.version, e.pages) for e in engines} == {("classical", "m1", 3), ("neural", "m2", 1)}  # page 4 re-read by neural
+    assert {(e.engine, e.version, e.pages) for e in engines} == {("classical", "m1", 3)}  # page 4: rejected, not counted
