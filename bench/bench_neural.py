@@ -111,7 +111,8 @@ class _Dec:
         self.text, self.confidence = text, conf
 
 
-def throughput(folder: str, device: str, batch: int = 64, seconds: float = 10.0, limit: int | None = None) -> dict:
+def throughput(folder: str, device: str, batch: int = 64, seconds: float = 10.0, limit: int | None = None,
+               engine: str = "neural") -> dict:
     """Recogniser lines/s in batches of ``batch`` 48 x 256 line crops, and whole-page pages/s.
 
     For the GPU machine: ``--throughput --device cuda`` (onnxruntime's CUDA provider; it
@@ -120,9 +121,10 @@ def throughput(folder: str, device: str, batch: int = 64, seconds: float = 10.0,
     """
     from ml.neural.engine import NeuralEngine
 
-    eng = NeuralEngine({"device": device})
+    eng = NeuralEngine({"device": device}) if engine == "neural" else CombinedEngine({"device": device})
+    neural = eng if engine == "neural" else eng.neural
     refs = load_reference_dir(folder, limit)
-    rec = eng.model.recognizer
+    rec = neural.model.recognizer
     crops = []
     for ref in refs[:4]:
         img = load_image(ref["_image"])
@@ -136,12 +138,17 @@ def throughput(folder: str, device: str, batch: int = 64, seconds: float = 10.0,
     lines_s = n / (time.perf_counter() - t0)
     images = [load_image(r["_image"]) for r in refs]
     eng.predict(images[0])
+    per_page = []
     t0 = time.perf_counter()
     for img in images:
+        t1 = time.perf_counter()
         eng.predict(img)
+        per_page.append(time.perf_counter() - t1)
     pages_s = len(images) / (time.perf_counter() - t0)
-    return {"provider": eng.provider, "batch": batch, "lines_per_s": round(lines_s, 1),
-            "pages": len(images), "pages_per_s": round(pages_s, 2)}
+    return {"engine": engine, "provider": eng.provider, "batch": batch, "lines_per_s": round(lines_s, 1),
+            "pages": len(images), "pages_per_s": round(pages_s, 2),
+            "s_per_page_median": round(statistics.median(per_page), 3),
+            "s_per_page_p90": round(float(np.percentile(per_page, 90)), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,10 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", help="pickle of the readings: reused if present (re-scoring without re-running)")
     ap.add_argument("--throughput", action="store_true", help="lines/s and pages/s only (see throughput())")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda (with --throughput)")
+    ap.add_argument("--engine", default="neural", choices=("neural", "combined"), help="with --throughput")
     args = ap.parse_args(argv)
     if args.throughput:
         print(json.dumps({"date": dt.datetime.now().isoformat(timespec="seconds"), "load_average": os.getloadavg(),
-                          **throughput(args.dataset, args.device, limit=args.limit)}))
+                          **throughput(args.dataset, args.device, limit=args.limit, engine=args.engine),
+                          "load_average_after": os.getloadavg()}))
         return 0
     t0 = time.time()
     load = os.getloadavg()

@@ -6,14 +6,16 @@ Register the engines in ``ml.engines``::
     ENGINES.update(NEURAL_ENGINES)
 
 Importing this package is cheap: onnxruntime, torch and the model files are
-loaded by the factories. A factory raises :class:`ModelError` (a
-``core.errors.ProofdeskError``) when the model is missing or corrupt;
-:func:`engine_or_fallback` turns that into a warning and the classical engine.
+loaded by the factories. The strict ones (``FACTORIES``) raise :class:`ModelError`
+(a ``core.errors.ProofdeskError``) when the model is missing or corrupt; the
+registered ones (``NEURAL_ENGINES``, via :func:`engine_or_fallback`) log a
+warning and give the classical engine, so pre-fill goes on.
 
 Modules: ``models`` (model.json, sha256), ``runtime`` (onnxruntime sessions,
 providers), ``detector`` (DB boxes), ``recognizer`` (crops, batches),
 ``ctc`` (the decoder), ``engine`` (neural), ``combined`` (neural + Tesseract),
-``torch_model`` (the recogniser as a PyTorch module, ONNX export, parity).
+``calibration`` (calibrated confidences, reliability tables), ``torch_model``
+(the recogniser as a PyTorch module, ONNX export), ``fold`` (graph folding).
 """
 
 from __future__ import annotations
