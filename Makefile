@@ -53,3 +53,22 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
+
+# Installers (README "Installers"): a PyInstaller one-folder build per flavour, dist/<flavour>/Proofdesk,
+# and its Linux archive dist/Proofdesk-<version>-linux-x86_64-<flavour>.tar.gz. `make bundle FLAVOURS=cpu`
+# builds one. Builds run at the lowest priority: they take minutes and every core.
+FLAVOURS ?= cpu gpu
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+bundle: setup
+	@for f in $(FLAVOURS); do \
+		echo "== building the $$f flavour (dist/$$f/Proofdesk)"; \
+		PROOFDESK_FLAVOUR=$$f nice -n 19 $(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
+			--distpath dist/$$f --workpath build/$$f packaging/proofdesk.spec || exit 1; \
+		packaging/linux/make-archive.sh dist/$$f/Proofdesk dist/Proofdesk-$(VERSION)-linux-x86_64-$$f.tar.gz || exit 1; \
+	done
+
+# The built app's smoke test (slow: builds the cpu flavour first when it is missing or older than
+# the sources, then runs `Proofdesk --selftest` offscreen and under Xvfb).
+test-bundle: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow tests/packaging/test_bundle.py $(PYTEST_ARGS)
