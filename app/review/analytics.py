@@ -189,7 +189,8 @@ class AnalyticsScreen(QWidget):
         return t
 
     def _data_span(self) -> tuple[str, str]:
-        row = self.project.store.query("SELECT MIN(ts), MAX(ts) FROM edits")[0]
+        analytics.refresh_activity(self.project.store)
+        row = self.project.store.query("SELECT MIN(day), MAX(day) FROM activity_daily")[0]  # not the edit log
         today = QDate.currentDate().toString("yyyy-MM-dd")
         return (row[0] or today)[:10], (row[1] or today)[:10]
 
