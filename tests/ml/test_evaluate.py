@@ -86,6 +86,7 @@ def test_report_describes_the_run(mini, report):
     assert report["end_to_end"]["recall"] > 0.8 and report["recognition"]["cer_ci"] < 0.15
     t = report["timing"]
     assert 0 < t["median_s"] < 30 and 0 < t["mean_s"] < 30 and t["pages_per_s"] > 0
+    assert 0 < t["cpu_median_s"] < 30 and 0 < t["cpu_mean_s"] < 30
     assert {p["page"] for p in report["per_page"]} == {"X51005757349.jpg", "X51006619854.jpg", "broken.jpg"}
     json.dumps(report)  # JSON-ready as it is
 
