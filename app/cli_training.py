@@ -1,8 +1,19 @@
-"""``proofdesk dataset`` and ``proofdesk models``: dataset versions and the model registry."""
+"""``proofdesk dataset|models|train|runs|worker``: dataset versions, the model registry, training runs.
+
+``proofdesk train`` creates the run record and starts ``proofdesk worker train`` as a child
+process, which does the work and prints JSON lines; this side shows them as a progress bar and
+makes sure the record ends right when the child dies or Ctrl-C cancels it.
+"""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from core.errors import ProofdeskError
 
 
 def _open(path: str):
@@ -74,6 +85,191 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    from ml.training.worker import run
+
+    return run(args.project, args.run)
+
+
+def cmd_train(args) -> int:
+    from core import datasets, registry, runs
+    from ml.training.params import resolve_params
+
+    project = _open(args.project)
+    try:
+        store = project.store
+        for r in runs.reap(store):
+            print(f"run {r.id} had lost its worker: marked failed", file=sys.stderr)
+        if args.resume is not None:
+            run = runs.get(store, args.resume)
+            if run.status == "done":
+                raise ProofdeskError(f"run {run.id} is done already; start a new one")
+            print(f"resuming run {run.id} ({run.status})", file=sys.stderr)
+        else:
+            if args.dataset is not None:
+                version = datasets.get_version(store, args.dataset)
+            else:
+                version, created = datasets.create_version(store, project.root, args.user)
+                print(f"{'created' if created else 'using'} dataset version {version.id} ({version.hash[:12]}):"
+                      f" {version.n_train} train / {version.n_val} validation lines", file=sys.stderr)
+            params = {k: v for k, v in {"epochs": args.epochs, "device": args.device, "lr": args.lr,
+                                         "batch_size": args.batch_size, "max_lines": args.max_lines,
+                                         "freeze": args.freeze, "seed": args.seed}.items() if v is not None}
+            resolve_params(params)  # a bad value fails here, before any process starts
+            active = registry.active(store)
+            run = runs.create(store, args.user, version.id, params, active.id if active else None)
+            print(f"run {run.id}: fine-tuning {active.name if active else 'the shipped recogniser'}"
+                  f" on dataset version {version.id}", file=sys.stderr)
+    finally:
+        project.close()
+    return supervise(args.project, run.id, json_lines=args.json, quiet=args.quiet)
+
+
+def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: bool = False) -> int:
+    """Start the worker for ``run_id``, follow its JSON lines, settle the record when it ends.
+
+    Returns 0 (done), 1 (failed) or 130 (cancelled with Ctrl-C)."""
+    from app.cli import Progress
+    from app.training.command import worker_command, worker_env
+    from core import runs
+
+    root = Path(project_root).resolve()
+    folder = root / runs.RUNS_DIR / str(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    stderr_path = folder / "worker.stderr"
+    cancelled = {"flag": False}
+    with open(stderr_path, "ab") as err:
+        # Own session: Ctrl-C reaches only this process, which asks the worker to stop (SIGTERM).
+        proc = subprocess.Popen(worker_command(root, run_id), stdout=subprocess.PIPE, stderr=err, text=True,
+                                env=worker_env(), start_new_session=True, bufsize=1)
+
+        def on_sigint(signum, frame):
+            cancelled["flag"] = True
+            print("\ncancelling the run (the last finished epoch stays checkpointed)...", file=sys.stderr)
+            proc.terminate()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        bars: dict[str, Progress] = {}
+        try:
+            for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue  # not ours (a library printing): it is in the log file anyway
+                if json_lines:
+                    print(json.dumps(msg), flush=True)
+                    continue
+                kind = msg.get("type")
+                if kind == "progress" and not quiet:
+                    stage = msg["stage"] + (f" {msg['epoch']}/{msg['epochs']}" if "epoch" in msg else "")
+                    bar = bars.setdefault(stage, Progress(f"{stage:<10}"))
+                    bar(msg["done"], msg["total"], f"loss {msg['loss']:.3f}" if "loss" in msg else "")
+                elif kind == "metric":
+                    cer = msg.get("val_cer")
+                    print(f"epoch {msg['epoch']}: loss {msg['loss']:.4f}, validation CER "
+                          f"{'-' if cer is None else f'{cer:.2%}'} ({msg['seconds']:.0f} s)")
+                elif kind == "resume":
+                    print(f"resumed after epoch {msg['from_epoch']} (checkpoint)")
+                elif kind == "done":
+                    print(f"done: model version {msg['model_version']} ({msg['name']}), validation CER"
+                          f" {msg['val_cer']:.2%} against {msg['active_val_cer']:.2%} for {msg['compared_with']}:"
+                          f" {msg['verdict']}; {msg['duration_s']:.0f} s, estimated cost {msg['cost']:.4f}")
+                    if msg["verdict"] == runs.BETTER:
+                        print(f"promote it with: proofdesk models promote {project_root} {msg['name']}")
+                elif kind == "error":
+                    print(f"proofdesk: training failed: {msg['error']}", file=sys.stderr)
+            rc = proc.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    project = _open(str(root))
+    try:
+        run = runs.get(project.store, run_id)
+        if run.status in ("running", "queued"):
+            # The worker died without closing its record (killed, crashed): say so, with its stderr.
+            tail = stderr_path.read_text(errors="replace")[-4000:] if stderr_path.exists() else ""
+            if cancelled["flag"]:
+                run = runs.cancel(project.store, run_id)
+            else:
+                run = runs.fail(project.store, run_id, f"the worker exited with code {rc}", log=tail)
+                print(f"proofdesk: training failed: {run.error}", file=sys.stderr)
+    finally:
+        project.close()
+    return {"done": 0, "cancelled": 130}.get(run.status, 1)
+
+
+def cmd_runs(args) -> int:
+    from core import runs
+
+    project = _open(args.project)
+    try:
+        store = project.store
+        runs.reap(store)
+        if args.action == "show":
+            if args.run is None:
+                raise ProofdeskError("runs show needs a run id: proofdesk runs show PROJECT N")
+            run = runs.get(store, args.run)
+            if args.json:
+                print(json.dumps(run.__dict__, indent=1))
+                return 0
+            for key, value in run.__dict__.items():
+                if key != "log":
+                    print(f"{key:>22}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            print("log (last 20 lines):")
+            for line in run.log.splitlines()[-20:]:
+                print("  " + line[:200])
+            return 0
+        rows = runs.list_runs(store)
+        if args.json:
+            print(json.dumps([{k: v for k, v in r.__dict__.items() if k != "log"} for r in rows], indent=1))
+            return 0
+        for r in rows:
+            last = r.metrics[-1] if r.metrics else {}
+            cer = last.get("val_cer")
+            print(f"{r.id:>4}  {r.status:<9} dataset {r.dataset_version_id:<3} epochs {len(r.metrics)}/"
+                  f"{r.params.get('epochs', '-')}  val CER {'-' if cer is None else f'{cer:.2%}'}"
+                  f"  {'-' if r.duration_s is None else f'{r.duration_s:.0f} s'}  {r.verdict or r.error or ''}")
+        if not rows:
+            print("no training runs yet: `proofdesk train PROJECT`")
+    finally:
+        project.close()
+    return 0
+
+
+def cmd_eval_project(args, plain) -> int:
+    """``proofdesk eval DIR --project P``: the engines read with that project's active model."""
+    if not args.project:
+        return plain(args)
+    from ml.engines import ENGINES
+    from ml.evaluate import evaluate_dir, format_reports
+    from ml.training.active import engine_config
+
+    folder = Path(args.dataset)
+    if not folder.is_dir():
+        raise ProofdeskError(f"no such folder: {folder}")
+    engines = list(dict.fromkeys(e.strip() for spec in (args.engine or ["neural"]) for e in spec.split(",")
+                                 if e.strip()))
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise ProofdeskError(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(sorted(ENGINES))})")
+    project = _open(args.project)
+    try:
+        configs = {e: engine_config(project, e) for e in engines}
+    finally:
+        project.close()
+    reports = []
+    for engine in engines:
+        try:
+            reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
+                                        crops=not args.no_crops, config=configs[engine]))
+        except ValueError as exc:
+            raise ProofdeskError(str(exc)) from None
+    print(json.dumps(reports if len(reports) > 1 else reports[0], indent=1) if args.json else format_reports(reports))
+    return 0
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("dataset", help="freeze, list and compare training datasets (versions of confirmed lines)")
     p.add_argument("action", choices=["create", "list", "diff"])
@@ -94,3 +290,43 @@ def add_parsers(sub) -> None:
                                               " rollback default: the one active before)")
     p.add_argument("--json", action="store_true", help="list: machine-readable")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="fine-tune the recogniser on the lines people confirmed (a child process)")
+    p.add_argument("project")
+    p.add_argument("--dataset", type=int, default=None,
+                   help="dataset version id (default: freeze the current selection into one)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 3)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                   help="where to train (default auto: cuda when torch sees a GPU, else cpu)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-4)")
+    p.add_argument("--batch-size", type=int, default=None, help="lines per batch (default 32)")
+    p.add_argument("--max-lines", type=int, default=None, help="cap on training lines (default 2000)")
+    p.add_argument("--freeze", choices=["backbone", "none"], default=None,
+                   help="backbone (default): train neck and head on cached features; none: the whole network")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--resume", type=int, default=None, metavar="RUN",
+                   help="resume a failed or cancelled run from its last checkpoint")
+    p.add_argument("--json", action="store_true", help="print the worker's JSON lines instead of a progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (epochs and the result only)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("runs", help="list training runs, or show one run's full record and log")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("project")
+    p.add_argument("run", nargs="?", type=int, help="show: the run id")
+    p.add_argument("--json", action="store_true", help="machine-readable")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("worker", help="internal: the background worker process (what train and the app start)")
+    p.add_argument("kind", choices=["train"])
+    p.add_argument("project")
+    p.add_argument("--run", type=int, required=True, help="the training run to do or resume")
+    p.set_defaults(func=cmd_worker)
+
+    # `proofdesk eval DIR --project P`: evaluate with that project's active model.
+    ev = sub.choices.get("eval")
+    if ev is not None:
+        ev.add_argument("--project", default=None,
+                        help="use this project's active model version (neural, combined; default engine: neural)")
+        plain = ev.get_default("func")
+        ev.set_defaults(func=lambda args, plain=plain: cmd_eval_project(args, plain))

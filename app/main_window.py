@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addActions(self.workspace.view_actions())
         self.workspace.populate_menu(self.menuBar().addMenu("&Workspace"))
+        from .training.menu import add_training_menu
+
+        add_training_menu(self)
         from .review import install as install_review  # Moderate, Analytics, users: app/review/
 
         self.review = install_review(self)

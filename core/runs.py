@@ -171,7 +171,7 @@ def rates(store: Store) -> dict:
 def estimate_cost(store: Store, device: str, seconds: float) -> float:
     """Device-hours times the project's rate for that kind of device (``cuda`` or ``cpu``)."""
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
-    return round(seconds / 3600.0 * float(rates(store).get(kind, 0.0)), 4)
+    return round(seconds / 3600.0 * float(rates(store).get(kind, 0.0)), 6)
 
 
 def _close(c, run_id: int, status: str, duration_s: float | None, device: str | None, store: Store, **cols) -> None:

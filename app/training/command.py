@@ -1,0 +1,30 @@
+"""How to start the training worker as a child process (the CLI and the Training screen both do).
+
+In the frozen app the executable is the app itself, so the worker is ``<app> worker train``;
+from a checkout or an installed package it is ``python -m app.cli worker train``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def worker_command(project_root: str | Path, run_id: int) -> list[str]:
+    """The argv of the worker for run ``run_id`` of the project at ``project_root``."""
+    args = ["worker", "train", str(Path(project_root).resolve()), "--run", str(run_id)]
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "app.cli", *args]
+
+
+def worker_env() -> dict[str, str]:
+    """The child's environment: unbuffered output (JSON lines arrive as they are printed)."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    root = str(Path(__file__).resolve().parents[2])
+    if not getattr(sys, "frozen", False):
+        # `python -m app.cli` must find this checkout even when started from another folder.
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env

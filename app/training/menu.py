@@ -1,0 +1,33 @@
+"""The main window's Training menu (QtCharts and the screen load only when it is opened)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+
+def add_training_menu(window) -> QAction:
+    """Add a Training menu to ``window`` (a MainWindow: ``project``, ``user``, a status bar)."""
+    menu = window.menuBar().addMenu("&Training")
+    act = QAction("&Training runs...", window)
+    act.setShortcut(QKeySequence("Ctrl+Shift+T"))
+    act.triggered.connect(lambda: open_training_screen(window))
+    menu.addAction(act)
+    return act
+
+
+def open_training_screen(window):
+    """Show (creating when needed) the Training screen of the window's current project."""
+    from .screen import TrainingScreen
+
+    screen = getattr(window, "training_screen", None)
+    if screen is None or screen.project is not window.project:
+        screen = TrainingScreen(window.project, window.user)
+        screen.setWindowFlag(Qt.WindowType.Window)
+        screen.resize(1100, 800)
+        screen.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+        window.training_screen = screen
+    screen.show()
+    screen.raise_()
+    screen.activateWindow()
+    return screen

@@ -1,0 +1,385 @@
+"""The Training screen: start a run, watch loss and validation CER live, compare, promote, roll back.
+
+The run itself is a child process (:class:`~app.training.process.TrainingProcess`); this screen
+only reads its JSON lines (QProcess signals, never a blocking read) and the records in the
+project database. Closing the screen leaves a running worker running: the worker writes its own
+record, and the list shows it when the screen is opened again.
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCore import QMargins, Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import datasets, registry, runs
+from core.errors import ProofdeskError
+from core.project import Project
+
+from ..errors import show_error
+from .process import TrainingProcess
+
+NEW_DATASET = -1
+COLUMNS = ["run", "status", "dataset", "epochs", "val CER", "compared", "verdict", "model", "duration", "cost"]
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.2%}"
+
+
+class LiveChart(QChartView):
+    """Training loss (left axis) and validation CER (right axis) against epochs."""
+
+    def __init__(self, parent=None):
+        chart = QChart()
+        chart.setTitle("Loss and validation CER")
+        chart.setMargins(QMargins(4, 4, 4, 4))
+        self.loss = QLineSeries()
+        self.loss.setName("training loss")
+        self.cer = QLineSeries()
+        self.cer.setName("validation CER %")
+        chart.addSeries(self.loss)
+        chart.addSeries(self.cer)
+        self.x = QValueAxis()
+        self.x.setTitleText("epoch")
+        self.x.setLabelFormat("%.0f")
+        self.y_loss = QValueAxis()
+        self.y_loss.setTitleText("loss")
+        self.y_cer = QValueAxis()
+        self.y_cer.setTitleText("CER %")
+        chart.addAxis(self.x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(self.y_loss, Qt.AlignmentFlag.AlignLeft)
+        chart.addAxis(self.y_cer, Qt.AlignmentFlag.AlignRight)
+        for s, y in ((self.loss, self.y_loss), (self.cer, self.y_cer)):
+            s.attachAxis(self.x)
+            s.attachAxis(y)
+        super().__init__(chart, parent)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.clear()
+
+    def clear(self, epochs: int = 1) -> None:
+        self.loss.clear()
+        self.cer.clear()
+        self.x.setRange(0, max(1, epochs))
+        self.y_loss.setRange(0, 1)
+        self.y_cer.setRange(0, 10)
+
+    def add_loss(self, x: float, loss: float) -> None:
+        self.loss.append(x, loss)
+        self.y_loss.setMax(max(self.y_loss.max(), loss * 1.1))
+        self.x.setMax(max(self.x.max(), x))
+
+    def add_cer(self, epoch: float, cer: float) -> None:
+        self.cer.append(epoch, cer * 100)
+        self.y_cer.setMax(max(self.y_cer.max(), cer * 110))
+        self.x.setMax(max(self.x.max(), epoch))
+
+    def show_run(self, run: runs.Run) -> None:
+        self.clear(int(run.params.get("epochs") or len(run.metrics) or 1))
+        for m in run.metrics:
+            if m.get("loss") is not None:
+                self.add_loss(m["epoch"], m["loss"])
+            if m.get("val_cer") is not None:
+                self.add_cer(m["epoch"], m["val_cer"])
+
+
+class TrainingScreen(QWidget):
+    """Start / cancel a run, the live chart, the runs with their records, compare, promote, roll back."""
+
+    runEnded = Signal(int, str)  # run id, status (for tests and the status bar)
+    message = Signal(str)
+
+    def __init__(self, project: Project, user: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.project, self.user = project, user
+        self.process: TrainingProcess | None = None
+        self.setWindowTitle(f"Training - {project.name}")
+
+        # -- start a run
+        self.dataset = QComboBox()
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 200)
+        self.epochs.setValue(3)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.start_button = QPushButton("Start run")
+        self.cancel_button = QPushButton("Cancel run")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%p%")
+        self.state = QLabel("no run in progress")
+        top = QHBoxLayout()
+        for w in (QLabel("Dataset"), self.dataset, QLabel("Epochs"), self.epochs, QLabel("Device"), self.device,
+                  self.start_button, self.cancel_button):
+            top.addWidget(w)
+        top.addStretch(1)
+
+        self.chart = LiveChart()
+        self.chart.setMinimumHeight(220)
+
+        # -- runs
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().hide()
+        self.detail = QPlainTextEdit()
+        self.detail.setReadOnly(True)
+        self.compare_button = QPushButton("Compare two runs")
+        self.promote_button = QPushButton("Promote model")
+        self.rollback_button = QPushButton("Roll back")
+        self.refresh_button = QPushButton("Refresh")
+        self.active_label = QLabel()
+        buttons = QHBoxLayout()
+        for w in (self.compare_button, self.promote_button, self.rollback_button, self.refresh_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(self.active_label)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.table)
+        lower.addWidget(self.detail)
+        lower.setStretchFactor(0, 3)
+        lower.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        status = QHBoxLayout()
+        status.addWidget(self.progress, 1)
+        status.addWidget(self.state, 2)
+        layout.addLayout(status)
+        layout.addWidget(self.chart, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(lower, 3)
+
+        self.start_button.clicked.connect(self.start_run)
+        self.cancel_button.clicked.connect(self.cancel_run)
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.promote_button.clicked.connect(self.promote_selected)
+        self.rollback_button.clicked.connect(self.roll_back)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.refresh()
+
+    # -- data ----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        store = self.project.store
+        for r in runs.reap(store):
+            self.message.emit(f"run {r.id} had lost its worker: marked failed")
+        current = self.dataset.currentData()
+        self.dataset.blockSignals(True)
+        self.dataset.clear()
+        self.dataset.addItem("new from confirmed pages", NEW_DATASET)
+        for v in reversed(datasets.list_versions(store)):
+            self.dataset.addItem(f"{v.id}: {v.n_train} train / {v.n_val} val ({v.hash[:8]})", v.id)
+        idx = self.dataset.findData(current)
+        self.dataset.setCurrentIndex(max(0, idx))
+        self.dataset.blockSignals(False)
+        selected = self.selected_run_ids()
+        self.runs = runs.list_runs(store)
+        models = {v.id: v for v in registry.versions(store)}
+        self.table.setRowCount(len(self.runs))
+        for row, r in enumerate(reversed(self.runs)):
+            mv = models.get(r.model_version_id)
+            cells = [str(r.id), r.status, str(r.dataset_version_id), f"{len(r.metrics)}/{r.params.get('epochs', '-')}",
+                     _pct(mv.metrics.get("val_cer") if mv else (r.metrics[-1].get("val_cer") if r.metrics else None)),
+                     _pct(mv.metrics.get("active_val_cer") if mv else None), r.verdict or r.error or "",
+                     mv.name if mv else "", "-" if r.duration_s is None else f"{r.duration_s:.0f} s",
+                     "-" if r.cost is None else f"{r.cost:.4f}"]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, r.id)
+                self.table.setItem(row, col, item)
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in selected:
+                self.table.selectRow(row)
+        active = registry.active(store)
+        self.active_label.setText(f"active model: {active.name if active else 'the shipped model'}")
+
+    def selected_run_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectedItems()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def _on_selection(self) -> None:
+        ids = self.selected_run_ids()
+        if len(ids) == 1 and not (self.process and self.process.running):
+            run = runs.get(self.project.store, ids[0])
+            self.chart.show_run(run)
+            self.detail.setPlainText(self.describe(run))
+
+    @staticmethod
+    def describe(run: runs.Run) -> str:
+        lines = [f"run {run.id}: {run.status}" + (f" - {run.verdict}" if run.verdict else ""),
+                 f"dataset version {run.dataset_version_id}, base model version {run.base_model_version_id or 'shipped'}",
+                 f"params: {json.dumps(run.params, sort_keys=True)}",
+                 f"code: {run.code_version}", f"hardware: {json.dumps(run.hardware)}",
+                 f"environment: {json.dumps(run.environment)}",
+                 f"started {run.started_at}, ended {run.ended_at}, {run.duration_s} s, estimated cost {run.cost}",
+                 f"artifact: {run.artifact_path} sha256 {run.artifact_sha256}"]
+        if run.error:
+            lines.append(f"error: {run.error}")
+        lines.append("metrics:")
+        lines += [f"  epoch {m['epoch']}: loss {m['loss']}, val CER {_pct(m.get('val_cer'))}" for m in run.metrics]
+        lines.append("log:")
+        lines += ["  " + ln[:300] for ln in run.log.splitlines()[-40:]]
+        return "\n".join(lines)
+
+    # -- a run ---------------------------------------------------------------------------------
+    def start_run(self) -> int | None:
+        """Create the run (a dataset version when asked) and start its worker. Returns the run id."""
+        if self.process and self.process.running:
+            return None
+        store = self.project.store
+        try:
+            dataset_id = self.dataset.currentData()
+            if dataset_id in (None, NEW_DATASET):
+                version, _ = datasets.create_version(store, self.project.root, self.user)
+                dataset_id = version.id
+            params = {"epochs": self.epochs.value(), "device": self.device.currentText(), **self.extra_params()}
+            active = registry.active(store)
+            run = runs.create(store, self.user, dataset_id, params, active.id if active else None)
+        except ProofdeskError as exc:
+            show_error(self, "Cannot start training", str(exc))
+            return None
+        self.process = TrainingProcess(self.project, run.id, self)
+        self.process.message.connect(self.on_message)
+        self.process.ended.connect(self.on_ended)
+        self.chart.clear(self.epochs.value())
+        self.progress.setValue(0)
+        self.state.setText(f"run {run.id}: starting the worker...")
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.process.start()
+        self.refresh()
+        return run.id
+
+    def extra_params(self) -> dict:
+        """More run parameters (tests make runs tiny through this)."""
+        return dict(getattr(self, "params_override", {}) or {})
+
+    def cancel_run(self) -> None:
+        if self.process and self.process.running:
+            self.state.setText("cancelling...")
+            self.process.cancel()
+
+    def on_message(self, msg: dict) -> None:
+        kind = msg.get("type")
+        if kind == "progress":
+            total = max(1, int(msg.get("total") or 1))
+            self.progress.setMaximum(total)
+            self.progress.setValue(int(msg.get("done") or 0))
+            text = f"{msg['stage']} {msg.get('done')}/{total}"
+            if "epoch" in msg:
+                text = f"epoch {msg['epoch']}/{msg['epochs']}: {text}"
+                if msg.get("loss") is not None:
+                    self.chart.add_loss(msg["epoch"] - 1 + msg["done"] / total, float(msg["loss"]))
+                    text += f", loss {msg['loss']:.3f}"
+            self.state.setText(text)
+        elif kind == "metric":
+            if msg.get("val_cer") is not None:
+                self.chart.add_cer(msg["epoch"], float(msg["val_cer"]))
+            self.refresh()
+        elif kind == "done":
+            self.state.setText(f"done: {msg['name']}, validation CER {_pct(msg['val_cer'])} against "
+                               f"{_pct(msg['active_val_cer'])} ({msg['verdict']})")
+        elif kind == "error":
+            self.state.setText(f"failed: {msg.get('error')}")
+        elif kind == "cancelled":
+            self.state.setText("cancelled")
+
+    def on_ended(self, run_id: int, status: str) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        run = runs.get(self.project.store, run_id)
+        if status != "done":
+            self.state.setText(f"run {run_id} {status}" + (f": {run.error}" if run.error else ""))
+        self.detail.setPlainText(self.describe(run))
+        self.refresh()
+        self.message.emit(f"training run {run_id} {status}")
+        self.runEnded.emit(run_id, status)
+
+    # -- compare, promote, roll back -----------------------------------------------------------
+    def compare_selected(self) -> str | None:
+        ids = self.selected_run_ids()
+        if len(ids) != 2:
+            self.detail.setPlainText("Select two runs (Ctrl+click) to compare them side by side.")
+            return None
+        text = self.compare(*ids)
+        self.detail.setPlainText(text)
+        return text
+
+    def compare(self, a: int, b: int) -> str:
+        store = self.project.store
+        ra, rb = runs.get(store, a), runs.get(store, b)
+        ma = registry.get(store, ra.model_version_id).metrics if ra.model_version_id else {}
+        mb = registry.get(store, rb.model_version_id).metrics if rb.model_version_id else {}
+        rows = [("status", ra.status, rb.status), ("dataset version", ra.dataset_version_id, rb.dataset_version_id),
+                ("verdict", ra.verdict, rb.verdict), ("val CER", _pct(ma.get("val_cer")), _pct(mb.get("val_cer"))),
+                ("compared model CER", _pct(ma.get("active_val_cer")), _pct(mb.get("active_val_cer"))),
+                ("duration s", ra.duration_s, rb.duration_s), ("cost", ra.cost, rb.cost),
+                ("device", ra.hardware.get("device"), rb.hardware.get("device")),
+                ("code", ra.code_version, rb.code_version)]
+        keys = sorted(set(ra.params) | set(rb.params))
+        rows += [(f"param {k}", ra.params.get(k), rb.params.get(k)) for k in keys]
+        for e in range(1, max(len(ra.metrics), len(rb.metrics)) + 1):
+            ea = next((m for m in ra.metrics if m["epoch"] == e), {})
+            eb = next((m for m in rb.metrics if m["epoch"] == e), {})
+            rows.append((f"epoch {e} loss / CER", f"{ea.get('loss', '-')} / {_pct(ea.get('val_cer'))}",
+                         f"{eb.get('loss', '-')} / {_pct(eb.get('val_cer'))}"))
+        width = max(len(r[0]) for r in rows)
+        out = [f"{'':<{width}}  {'run ' + str(a):<28}  run {b}"]
+        out += [f"{k:<{width}}  {str(x):<28}  {y}" + ("" if x == y else "   *") for k, x, y in rows]
+        return "\n".join(out)
+
+    def promote_selected(self) -> None:
+        ids = self.selected_run_ids()
+        if len(ids) != 1:
+            self.detail.setPlainText("Select the run whose model to promote.")
+            return
+        run = runs.get(self.project.store, ids[0])
+        if run.model_version_id is None:
+            self.detail.setPlainText(f"Run {run.id} made no model.")
+            return
+        try:
+            version = registry.get(self.project.store, run.model_version_id)
+            registry.promote(self.project.store, self.user, version)
+        except ProofdeskError as exc:
+            show_error(self, "Cannot promote", str(exc))
+            return
+        self.message.emit(f"promoted {version.name}: the next pre-fill uses it")
+        self.refresh()
+
+    def roll_back(self) -> None:
+        try:
+            version = registry.rollback(self.project.store, self.user)
+        except ProofdeskError as exc:
+            show_error(self, "Cannot roll back", str(exc))
+            return
+        self.message.emit(f"rolled back to {version.name}")
+        self.refresh()
+
+    def closeEvent(self, event) -> None:
+        # A running worker goes on (it keeps its own record); only our pipe to it closes.
+        if self.process is not None and self.process.running:
+            self.process.proc.setParent(None)
+            self.process.proc.disconnect(self.process)
+        super().closeEvent(event)
+

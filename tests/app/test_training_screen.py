@@ -1,0 +1,91 @@
+"""The Training screen starts a real (tiny) run in a child process and its chart follows the JSON lines."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from core import datasets, registry, runs
+from core.importer import ImportOptions, import_paths
+
+TINY = {"max_lines": 12, "batch_size": 6, "val_lines": 6, "augment_copies": 0.5}
+
+
+@pytest.fixture
+def labelled(project, sroie_dir, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    train, val = [], []
+    for img in sorted(sroie_dir.glob("*.jpg")):
+        sha = hashlib.sha256(img.read_bytes()).hexdigest()
+        (val if datasets.is_validation(sha, 0.5) else train).append(img)
+        if len(train) >= 2 and val:
+            break
+    for img in train[:2] + val[:1]:
+        shutil.copy(img, src / img.name)
+        shutil.copy(img.with_suffix(".json"), src / img.with_suffix(".json").name)
+    import_paths(project, [src], ImportOptions(labels=True, user="lead"))
+    datasets.create_version(project.store, project.root, "lead", val_share=0.5)
+    return project
+
+
+def test_start_a_run_and_see_the_chart_update_then_promote(qtbot, labelled):
+    from app.training.screen import TrainingScreen
+
+    screen = TrainingScreen(labelled, "lead")
+    qtbot.addWidget(screen)
+    screen.params_override = TINY
+    screen.epochs.setValue(2)
+    screen.dataset.setCurrentIndex(1)  # the version made above
+    with qtbot.waitSignal(screen.runEnded, timeout=90_000) as ended:
+        run_id = screen.start_run()
+        assert run_id is not None and not screen.start_button.isEnabled()
+        qtbot.waitUntil(lambda: screen.chart.loss.count() > 0, timeout=60_000)  # live, during the run
+    assert ended.args == [run_id, "done"]
+    assert screen.chart.cer.count() == 2 and screen.chart.cer.at(1).x() == 2
+    run = runs.get(labelled.store, run_id)
+    assert run.status == "done" and len(run.metrics) == 2
+    assert screen.table.rowCount() == 1 and screen.table.item(0, 1).text() == "done"
+
+    # Promote its model, then roll back to the shipped one... which needs an earlier version: none.
+    screen.table.selectRow(0)
+    screen.promote_selected()
+    assert registry.active(labelled.store).id == run.model_version_id
+    assert "run-" in screen.active_label.text()
+    assert screen.describe(run).startswith(f"run {run_id}: done")
+
+
+def test_a_killed_worker_marks_the_run_failed_with_its_log(qtbot, labelled):
+    from app.training.screen import TrainingScreen
+
+    screen = TrainingScreen(labelled, "lead")
+    qtbot.addWidget(screen)
+    screen.params_override = {**TINY, "epochs": 50}
+    screen.dataset.setCurrentIndex(1)
+    with qtbot.waitSignal(screen.runEnded, timeout=60_000) as ended:
+        run_id = screen.start_run()
+        qtbot.waitUntil(lambda: '"type": "start"' in runs.get(labelled.store, run_id).log, timeout=60_000)
+        screen.process.proc.kill()  # a crash, not a cancel
+    assert ended.args == [run_id, "failed"]
+    run = runs.get(labelled.store, run_id)
+    assert run.status == "failed" and "exited with code" in run.error and '"type": "start"' in run.log
+    assert registry.versions(labelled.store) == []
+    assert screen.start_button.isEnabled() and "failed" in screen.state.text()
+
+
+def test_compare_two_runs_side_by_side(qtbot, labelled):
+    from app.training.screen import TrainingScreen
+
+    store = labelled.store
+    v = datasets.list_versions(store)[0]
+    a = runs.create(store, "lead", v.id, {"epochs": 1, "lr": 1e-4})
+    b = runs.create(store, "lead", v.id, {"epochs": 1, "lr": 3e-4})
+    runs.add_metric(store, a.id, {"epoch": 1, "loss": 0.5, "val_cer": 0.04})
+    runs.fail(store, b.id, "boom")
+    screen = TrainingScreen(labelled, "lead")
+    qtbot.addWidget(screen)
+    text = screen.compare(a.id, b.id)
+    assert "param lr" in text and "0.0001" in text and "0.0003" in text and "epoch 1 loss / CER" in text
+    assert screen.table.rowCount() == 2

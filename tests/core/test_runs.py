@@ -1,0 +1,73 @@
+"""The training-run record without a worker: states, metrics, cost, lost workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core import datasets, registry, runs
+from core.errors import NotFoundError
+from core.model import PageStatus
+
+
+@pytest.fixture
+def version(project, make_image, tmp_path):
+    from core.importer import ImportOptions, import_paths
+
+    store = project.store
+    img = tmp_path / "a.png"
+    img.write_bytes(make_image(1))
+    import_paths(project, [img], ImportOptions(user="lead"))
+    page = store.pages()[0]
+    store.add_region("lead", page.id, [[0, 0], [5, 0], [5, 2], [0, 2]], text="HELLO")
+    store.set_page_status("lead", page.id, PageStatus.DONE)
+    v, _ = datasets.create_version(store, project.root, "lead")
+    return v
+
+
+def test_run_lifecycle_cost_and_verdict(project, version):
+    store = project.store
+    store.set_setting(runs.COST_SETTING, {"cpu": 3.6})
+    run = runs.create(store, "lead", version.id, {"epochs": 2})
+    assert run.status == "queued" and run.params == {"epochs": 2}
+    runs.mark_running(store, run.id, 12345, {"host": runs.host(), "device": "cpu"}, {"python": "3.11"}, "0.1.0+gabc")
+    runs.append_log(store, run.id, "hello")
+    runs.add_metric(store, run.id, {"epoch": 1, "loss": 2.0, "val_cer": 0.2})
+    runs.add_metric(store, run.id, {"epoch": 1, "loss": 1.5, "val_cer": 0.1})  # epoch 1 again (a resume)
+    run, mv = runs.finish(store, "lead", run.id, "models/run-1", "f" * 64, {"val_cer": 0.05, "active_val_cer": 0.1},
+                          "run-1", 100.0, "cpu")
+    assert run.status == "done" and run.verdict == runs.BETTER and run.model_version_id == mv.id
+    assert run.metrics == [{"epoch": 1, "loss": 1.5, "val_cer": 0.1}] and run.log == "hello\n"
+    assert run.cost == pytest.approx(0.1) and run.duration_s == 100.0  # 100 s at 3.6 an hour
+    assert mv.metrics["dataset_version_id"] == version.id and registry.active(store) is None
+    with pytest.raises(runs.RunStateError):
+        runs.mark_running(store, run.id, 1, {"host": runs.host()}, {})
+
+    other = runs.create(store, "lead", version.id, {})
+    other, _ = runs.finish(store, "lead", other.id, "models/run-2", "0" * 64, {"val_cer": 0.2, "active_val_cer": 0.1},
+                           "run-2", 1.0, "cuda")
+    assert other.verdict == runs.NOT_BETTER and other.cost == pytest.approx(1.0 / 3600 * runs.DEFAULT_RATES["cuda"], abs=1e-6)
+    with pytest.raises(NotFoundError):
+        runs.create(store, "lead", 999, {})
+
+
+def test_reap_marks_a_run_failed_when_its_worker_is_gone(project, version):
+    store = project.store
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = runs.create(store, "lead", version.id, {})
+    runs.mark_running(store, dead.id, gone.pid, {"host": runs.host()}, {})
+    alive = runs.create(store, "lead", version.id, {})
+    import os
+
+    runs.mark_running(store, alive.id, os.getpid(), {"host": runs.host()}, {})
+    elsewhere = runs.create(store, "lead", version.id, {})
+    runs.mark_running(store, elsewhere.id, gone.pid, {"host": "gpu-box-elsewhere"}, {})
+    assert [r.id for r in runs.reap(store)] == [dead.id]
+    assert runs.get(store, dead.id).status == "failed" and runs.get(store, alive.id).status == "running"
+    assert runs.get(store, elsewhere.id).status == "running"
+    cancelled = runs.cancel(store, alive.id)
+    assert cancelled.status == "cancelled" and runs.cancel(store, dead.id).status == "failed"
+    assert "+g" in runs.code_version() or runs.code_version() == "0.1.0"

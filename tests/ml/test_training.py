@@ -1,0 +1,144 @@
+"""Short real training runs on the CPU: the records, the hashes, the JSON lines, resume after a kill,
+and a failed run that changes no model. Each run is a real child process on a few receipt lines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from app.cli import main
+from app.training.command import worker_command, worker_env
+from core import datasets, registry, runs
+from core.importer import ImportOptions, import_paths
+from ml.neural.models import BASE_MODEL, load_spec, model_dir, sha256_file
+
+#: Tiny runs: a few lines, small batches (seconds, not minutes).
+TINY = {"max_lines": 12, "batch_size": 6, "val_lines": 6, "augment_copies": 0.5}
+VAL_SHARE = 0.5
+
+
+@pytest.fixture
+def labelled(project, sroie_dir, tmp_path):
+    """Three sroie-dev receipts as people's work: two training pages and one validation page."""
+    src = tmp_path / "src"
+    src.mkdir()
+    train, val = [], []
+    for img in sorted(sroie_dir.glob("*.jpg")):
+        sha = hashlib.sha256(img.read_bytes()).hexdigest()
+        (val if datasets.is_validation(sha, VAL_SHARE) else train).append(img)
+        if len(train) >= 2 and val:
+            break
+    for img in train[:2] + val[:1]:
+        shutil.copy(img, src / img.name)
+        shutil.copy(img.with_suffix(".json"), src / img.with_suffix(".json").name)
+    import_paths(project, [src], ImportOptions(labels=True, user="lead"))
+    version, _ = datasets.create_version(project.store, project.root, "lead", val_share=VAL_SHARE)
+    assert version.n_train and version.n_val
+    return project, version
+
+
+def _run(project, version, **params) -> runs.Run:
+    return runs.create(project.store, "lead", version.id, {**TINY, **params})
+
+
+def _lines(out: str) -> list[dict]:
+    return [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+
+
+def test_short_run_records_hashes_and_json_lines(labelled, capsys):
+    project, version = labelled
+    root = str(project.root)
+    code = main(["--user", "lead", "train", root, "--dataset", str(version.id), "--epochs", "2", "--max-lines", "12",
+                 "--batch-size", "6", "--json"])
+    lines = _lines(capsys.readouterr().out)
+    assert code == 0, lines[-3:]
+    kinds = [m["type"] for m in lines]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "progress" in kinds
+    assert [m["epoch"] for m in lines if m["type"] == "metric"] == [1, 2]
+    assert all(isinstance(m["loss"], float) for m in lines if m["type"] == "metric")
+    data = next(m for m in lines if m["type"] == "data")
+    assert data["dataset_hash"] == version.hash and data["train_lines"] == 12 and data["augmented"] == 6
+    done = lines[-1]
+
+    run = runs.get(project.store, done["run"])
+    assert run.status == "done" and run.dataset_version_id == version.id and run.error is None
+    assert run.params["epochs"] == 2 and [m["epoch"] for m in run.metrics] == [1, 2]
+    assert run.hardware["host"] == runs.host() and run.hardware["device"] == "cpu" and run.hardware["peak_rss_mb"] > 0
+    assert run.environment["torch"] and run.environment["onnxruntime"] and run.environment["python"]
+    assert run.code_version.startswith("0.1.0")
+    assert run.started_at and run.ended_at and run.duration_s > 0 and run.cost >= 0
+    # The artifact: the file, model.json and the registry agree on its sha256.
+    onnx_path = project.root / run.artifact_path / "model.onnx"
+    assert run.artifact_sha256 == sha256_file(onnx_path) == load_spec(project.root / run.artifact_path).sha256
+    mv = registry.get(project.store, run.model_version_id)
+    assert mv.sha256 == run.artifact_sha256 and mv.run_id == run.id and mv.path == run.artifact_path
+    assert mv.metrics["val_cer"] == done["val_cer"] and "active_val_cer" in mv.metrics
+    assert mv.metrics["parity_max_abs_diff"] < 1e-2
+    assert run.verdict in (runs.BETTER, runs.NOT_BETTER)
+    assert registry.active(project.store) is None  # registered, never promoted by the run
+    # The same lines are in the run's folder and (all but progress) in the record's log.
+    folder = run.folder(project.root)
+    on_disk = [json.loads(ln) for ln in (folder / "log.jsonl").read_text().splitlines()]
+    assert [m["type"] for m in on_disk if m["type"] != "progress"] == [k for k in kinds if k != "progress"]
+    assert '"type": "metric"' in run.log and (folder / "checkpoint.pt").exists()
+
+
+def test_resume_after_kill_continues_from_the_checkpoint(labelled):
+    project, version = labelled
+    run = _run(project, version, epochs=3)
+    proc = subprocess.Popen(worker_command(project.root, run.id), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=worker_env())
+    seen = []
+    for line in proc.stdout:
+        seen.append(json.loads(line))
+        if seen[-1]["type"] == "metric":
+            break
+    os.kill(proc.pid, signal.SIGKILL)  # mid-run, right after epoch 1's checkpoint
+    proc.wait()
+    assert seen[-1]["epoch"] == 1
+    assert runs.get(project.store, run.id).status == "running"  # nobody closed it...
+    assert [r.id for r in runs.reap(project.store)] == [run.id]  # ...until its dead worker is noticed
+    failed = runs.get(project.store, run.id)
+    assert failed.status == "failed" and "ended without finishing" in failed.error and '"type": "metric"' in failed.log
+
+    out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = _lines(out.stdout)
+    assert {"type": "resume", "from_epoch": 1}.items() <= next(m for m in lines if m["type"] == "resume").items()
+    assert [m["epoch"] for m in lines if m["type"] == "metric"] == [2, 3]  # epoch 1 is not done again
+    done = runs.get(project.store, run.id)
+    assert done.status == "done" and [m["epoch"] for m in done.metrics] == [1, 2, 3]
+    assert done.log.count('"type": "start"') == 2 and done.model_version_id is not None
+
+
+def test_failed_run_changes_no_model_and_keeps_its_log(labelled, tmp_path):
+    project, version = labelled
+    store = project.store
+    # A base model version whose weights were damaged on disk after it was registered.
+    broken = project.root / "models" / "broken"
+    shutil.copytree(model_dir(BASE_MODEL, "rec-latin"), broken)
+    base = registry.register(store, "lead", "broken", "recognition", "models/broken", sha256_file(broken / "model.onnx"))
+    registry.promote(store, "lead", base)
+    with open(broken / "model.onnx", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\0" * 64)
+    before = [v.id for v in registry.versions(store)], registry.history(store)
+    run = runs.create(store, "lead", version.id, {**TINY, "epochs": 1}, base.id)
+
+    out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
+    assert out.returncode == 1
+    lines = _lines(out.stdout)
+    assert lines[-1]["type"] == "error" and "corrupt" in lines[-1]["error"]
+    failed = runs.get(store, run.id)
+    assert failed.status == "failed" and "corrupt" in failed.error
+    assert "Traceback" in failed.log and '"type": "start"' in failed.log
+    assert failed.model_version_id is None and failed.artifact_path is None
+    assert ([v.id for v in registry.versions(store)], registry.history(store)) == before
+    assert registry.active(store).id == base.id
+    assert not (project.root / "models" / f"run-{run.id}").exists()
