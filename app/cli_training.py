@@ -300,7 +300,7 @@ def add_parsers(sub) -> None:
                    help="where to train (default auto: cuda when torch sees a GPU, else cpu)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-4)")
     p.add_argument("--batch-size", type=int, default=None, help="lines per batch (default 32)")
-    p.add_argument("--max-lines", type=int, default=None, help="cap on training lines (default 2000)")
+    p.add_argument("--max-lines", type=int, default=None, help="cap on training lines (default 1500)")
     p.add_argument("--freeze", choices=["backbone", "none"], default=None,
                    help="backbone (default): train neck and head on cached features; none: the whole network")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")

@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     #: on a CPU); "none": train the whole network (a GPU run).
     "freeze": "backbone",
     #: Cap on training lines (a seeded sample above it); None = all.
-    "max_lines": 2000,
+    "max_lines": 1500,
     #: Augmented variants per training line, mixed in with the originals so the model does not
     #: forget what it could read before the fine-tune (0.5: one for every other line).
     "augment_copies": 0.5,

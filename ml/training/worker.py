@@ -381,8 +381,8 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
     crops = [ln.crop for ln in val_lines]
     texts = [ln.text for ln in val_lines]
     figures = {}
-    for key, spec_ in (("val", new_spec), ("active_val", load_spec(cmp_folder))):
-        report.progress("evaluate", len(figures), 2, model=key)
+    for n, (key, spec_) in enumerate((("val", new_spec), ("active_val", load_spec(cmp_folder)))):
+        report.progress("evaluate", n, 2, model=key)
         r = Recognizer(spec_, runtime.create_session(spec_.path, "cpu", threads))
         s = score_text(zip(texts, (d.text for d in r.read(crops)))).summary()
         figures[f"{key}_cer"] = s["cer_cs"]
