@@ -221,14 +221,24 @@ class RegionLayer(QGraphicsItem):
     or moving item draws itself on top.
     """
 
-    def __init__(self, width: float, height: float):
+    def __init__(self, width: float, height: float, items):
         super().__init__()
         self.rect = QRectF(0, 0, width, height)
+        self.items = items  # the canvas's {region id: RegionItem}, read at rebuild time
         self.paths: list[tuple[QPen, QBrush, QPainterPath]] = []
+        self.dirty = True
         self.setZValue(-0.5)  # over the image, under the region items and their handles
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
-    def rebuild(self, items) -> None:
+    def invalidate(self) -> None:
+        """Regions or the selection changed: rebuild the paths at the next paint (once, however
+        many changes come before it; an edit then costs no path building of its own)."""
+        self.dirty = True
+        self.update()
+
+    def rebuild(self) -> None:
+        self.dirty = False
+        items = self.items.values()
         groups: dict[tuple[int, int], tuple[QPen, QBrush, QPainterPath]] = {}
         for item in items:
             if item.isSelected() or item.pos() != QPointF(0, 0):
@@ -242,12 +252,13 @@ class RegionLayer(QGraphicsItem):
             group[2].closeSubpath()
             item.layered = True
         self.paths = list(groups.values())
-        self.update()
 
     def boundingRect(self) -> QRectF:
         return self.rect
 
     def paint(self, painter, option, widget=None) -> None:
+        if self.dirty:
+            self.rebuild()
         for pen, brush, path in self.paths:
             painter.setPen(pen)
             painter.setBrush(brush)
@@ -353,7 +364,7 @@ class PageCanvas(QGraphicsView):
         self.clear()
         self.image_item = PageImageItem(width, height)
         self.scene().addItem(self.image_item)
-        self.layer = RegionLayer(width, height)
+        self.layer = RegionLayer(width, height, self.items_by_id)
         self.scene().addItem(self.layer)
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         if images:
@@ -458,7 +469,7 @@ class PageCanvas(QGraphicsView):
     def _update_handles(self) -> None:
         """Handles for a single selected region; and the layer redrawn without the selected."""
         if self.layer is not None:
-            self.layer.rebuild(self.items_by_id.values())
+            self.layer.invalidate()
         self._drop_handles()
         sel = [self.items_by_id[i] for i in self.selected_ids()]
         if len(sel) != 1 or sel[0].region.locked:
