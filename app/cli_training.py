@@ -76,6 +76,16 @@ def cmd_models(args) -> int:
             version = registry.find(store, args.version or "latest")
             registry.promote(store, args.user, version)
             print(f"promoted {version.name}: the next pre-fill uses it")
+        elif args.action == "import":
+            from core import runs
+
+            if not args.source or args.run is None:
+                raise ProofdeskError("models import needs --from COPY and --run N (the run done in the copy)")
+            run, version = runs.import_run(store, project.root, args.user, Path(args.source), args.run)
+            cer = version.metrics.get("val_cer")
+            print(f"imported run {args.run} of {args.source} as run {run.id}, model version {version.name}"
+                  f" (validation CER {'-' if cer is None else f'{cer:.2%}'}, {run.verdict}); promote it with:"
+                  f" proofdesk models promote {args.project} {version.name}")
         else:  # rollback
             version = registry.rollback(store, args.user,
                                         registry.find(store, args.version) if args.version else None)
@@ -283,12 +293,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="list: machine-readable")
     p.set_defaults(func=cmd_dataset)
 
-    p = sub.add_parser("models", help="list model versions, promote one for pre-fill, roll back")
-    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p = sub.add_parser("models", help="list model versions, promote one for pre-fill, roll back, import from a copy")
+    p.add_argument("action", choices=["list", "promote", "rollback", "import"])
     p.add_argument("project")
     p.add_argument("version", nargs="?", help="id, name or latest (promote default: latest;"
                                               " rollback default: the one active before)")
     p.add_argument("--json", action="store_true", help="list: machine-readable")
+    p.add_argument("--from", dest="source", default=None, metavar="COPY",
+                   help="import: a copy of this project where a run was done (e.g. on a GPU machine)")
+    p.add_argument("--run", type=int, default=None, help="import: the run's id in that copy")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("train", help="fine-tune the recogniser on the lines people confirmed (a child process)")

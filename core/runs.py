@@ -258,3 +258,69 @@ def reap(store: Store) -> list[Run]:
             continue
         out.append(fail(store, r["id"], f"the worker process ({r['pid']}) ended without finishing the run"))
     return out
+
+
+def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int) -> tuple[Run, registry.ModelVersion]:
+    """Bring back a run done elsewhere (a GPU machine) against a copy of this project.
+
+    Copies the run's model folder (its sha256 checked) into ``models/`` and adds the run's record
+    and the model version here, under new ids; the dataset version must be this project's too
+    (same hash). The model is not promoted.
+    """
+    import hashlib
+    import shutil
+
+    root, copy_root = Path(root), Path(copy_root)
+    other = Store(copy_root / "proofdesk.db")
+    try:
+        run = get(other, run_id)
+        if run.status != "done" or run.model_version_id is None:
+            raise RunStateError(f"run {run_id} of {copy_root} is {run.status}: only a finished run can be imported")
+        mv = registry.get(other, run.model_version_id)
+        ds = other.query("SELECT hash FROM dataset_versions WHERE id = ?", (run.dataset_version_id,))[0]["hash"]
+        base_sha = (registry.get(other, run.base_model_version_id).sha256
+                    if run.base_model_version_id is not None else None)
+    finally:
+        other.close()
+    here = store.query("SELECT id FROM dataset_versions WHERE hash = ?", (ds,))
+    if not here:
+        raise NotFoundError(f"dataset version {ds[:12]} of run {run_id} is not in this project")
+    src = copy_root / mv.path
+    h = hashlib.sha256()
+    with open(src / "model.onnx", "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    if h.hexdigest() != mv.sha256:
+        raise ProofdeskError(f"{src / 'model.onnx'} does not match the sha256 its run recorded")
+    if store.query("SELECT 1 FROM model_versions WHERE sha256 = ?", (mv.sha256,)):
+        raise RunStateError(f"the model of run {run_id} ({mv.sha256[:12]}) is here already: imported before?")
+    name = mv.name
+    taken = {v.name for v in registry.versions(store)}
+    if name in taken or (root / "models" / name).exists():
+        name = f"{mv.name}-{run.hardware.get('host', 'imported')}"
+    if name in taken or (root / "models" / name).exists():
+        raise RunStateError(f"a model version named {name} is here already")
+    dest = root / "models" / name
+    shutil.copytree(src, dest)
+    parent = (store.query("SELECT id FROM model_versions WHERE sha256 = ? ORDER BY id LIMIT 1", (base_sha,))
+              if base_sha else [])
+    try:
+        with store.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO training_runs (dataset_version_id, base_model_version_id, status, params, code_version,"
+                " hardware, environment, created_at, created_by, started_at, ended_at, duration_s, cost, log, metrics,"
+                " artifact_path, artifact_sha256, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (here[0]["id"], parent[0]["id"] if parent else None, "done", json.dumps(run.params, sort_keys=True),
+                 run.code_version, json.dumps(run.hardware), json.dumps(run.environment), run.created_at,
+                 run.created_by, run.started_at, run.ended_at, run.duration_s, run.cost,
+                 run.log + f"imported by {user} at {now()} from {copy_root} (run {run_id} there)\n",
+                 json.dumps(run.metrics), f"models/{name}", mv.sha256, run.verdict))
+            new_id = cur.lastrowid
+            version = registry.register(store, user, name, mv.task, f"models/{name}", mv.sha256,
+                                        {**mv.metrics, "imported_from": str(copy_root)}, run_id=new_id,
+                                        parent_id=parent[0]["id"] if parent else None)
+            c.execute("UPDATE training_runs SET model_version_id = ? WHERE id = ?", (version.id, new_id))
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return get(store, new_id), version

@@ -71,3 +71,38 @@ def test_reap_marks_a_run_failed_when_its_worker_is_gone(project, version):
     cancelled = runs.cancel(store, alive.id)
     assert cancelled.status == "cancelled" and runs.cancel(store, dead.id).status == "failed"
     assert "+g" in runs.code_version() or runs.code_version() == "0.1.0"
+
+
+def test_import_a_run_done_on_a_copy_of_the_project(project, version, tmp_path):
+    import hashlib
+    import shutil
+
+    from core.project import Project
+
+    project.store.close()
+    shutil.copytree(project.root, tmp_path / "copy")  # what goes to the GPU machine
+    copy = Project.open(tmp_path / "copy")
+    run = runs.create(copy.store, "lead", version.id, {"epochs": 1, "device": "cuda"})
+    runs.mark_running(copy.store, run.id, 1, {"host": "gpu-box", "device": "cuda", "gpu": "H100"}, {"torch": "x"})
+    folder = copy.root / "models" / "run-1"
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(b"weights")
+    (folder / "model.json").write_text("{}")
+    sha = hashlib.sha256(b"weights").hexdigest()
+    runs.finish(copy.store, "lead", run.id, "models/run-1", sha, {"val_cer": 0.01, "active_val_cer": 0.2}, "run-1",
+                42.0, "cuda")
+    copy.close()
+
+    here = Project.open(project.root)
+    try:
+        got, mv = runs.import_run(here.store, here.root, "lead", tmp_path / "copy", run.id)
+        assert got.status == "done" and got.hardware["gpu"] == "H100" and got.model_version_id == mv.id
+        assert mv.sha256 == sha and mv.name == "run-1" and (here.root / "models" / "run-1" / "model.onnx").exists()
+        assert registry.active(here.store) is None and "imported by lead" in got.log
+        with pytest.raises(runs.RunStateError):  # the same run twice
+            runs.import_run(here.store, here.root, "lead", tmp_path / "copy", run.id)
+        (tmp_path / "copy" / "models" / "run-1" / "model.onnx").write_bytes(b"tampered")
+        with pytest.raises(runs.ProofdeskError, match="sha256"):
+            runs.import_run(here.store, here.root, "lead", tmp_path / "copy", run.id)
+    finally:
+        here.close()
