@@ -12,6 +12,7 @@ running ones finish in the background and are discarded.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -53,7 +54,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Pre-fill workers run this much nicer than the process that started them: with one worker
+#: per core, the app's GUI thread would otherwise wait for a core behind them (stalls of 100+ ms
+#: while a person types). On an otherwise idle machine it changes nothing.
+WORKER_NICENESS = 10
+
+
 def _init_worker() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
+        os.nice(WORKER_NICENESS)
     # One core per worker: no OpenMP threads in Tesseract, no OpenCV threads.
     os.environ["OMP_THREAD_LIMIT"] = "1"
     import cv2
