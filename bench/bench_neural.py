@@ -138,17 +138,25 @@ def throughput(folder: str, device: str, batch: int = 64, seconds: float = 10.0,
     lines_s = n / (time.perf_counter() - t0)
     images = [load_image(r["_image"]) for r in refs]
     eng.predict(images[0])
-    per_page = []
+    per_page, cpu = [], []
     t0 = time.perf_counter()
     for img in images:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         eng.predict(img)
         per_page.append(time.perf_counter() - t1)
+        cpu.append(time.process_time() - c1)  # all threads: a check on wall times taken under load
     pages_s = len(images) / (time.perf_counter() - t0)
     return {"engine": engine, "provider": eng.provider, "batch": batch, "lines_per_s": round(lines_s, 1),
             "pages": len(images), "pages_per_s": round(pages_s, 2),
             "s_per_page_median": round(statistics.median(per_page), 3),
-            "s_per_page_p90": round(float(np.percentile(per_page, 90)), 3)}
+            "s_per_page_p90": round(float(np.percentile(per_page, 90)), 3),
+            "cpu_s_per_page_median": round(statistics.median(cpu), 3), "threads": runtime_threads()}
+
+
+def runtime_threads() -> int:
+    from ml.neural.runtime import default_threads
+
+    return default_threads()
 
 
 def main(argv: list[str] | None = None) -> int:
