@@ -2,8 +2,9 @@
 
 The run itself is a child process (:class:`~app.training.process.TrainingProcess`); this screen
 only reads its JSON lines (QProcess signals, never a blocking read) and the records in the
-project database. Closing the screen leaves a running worker running: the worker writes its own
-record, and the list shows it when the screen is opened again.
+project database. Closing the screen only hides it (the main window keeps it), so a run goes on;
+quitting the app stops its worker, and the run is then marked failed when the project is next
+looked at, ready to resume from its last epoch.
 """
 
 from __future__ import annotations
@@ -375,11 +376,3 @@ class TrainingScreen(QWidget):
             return
         self.message.emit(f"rolled back to {version.name}")
         self.refresh()
-
-    def closeEvent(self, event) -> None:
-        # A running worker goes on (it keeps its own record); only our pipe to it closes.
-        if self.process is not None and self.process.running:
-            self.process.proc.setParent(None)
-            self.process.proc.disconnect(self.process)
-        super().closeEvent(event)
-

@@ -68,11 +68,12 @@ class Reporter:
     def __call__(self, obj: dict, db: bool = True) -> None:
         obj = {**obj, "run": self.run_id, "t": round(time.time(), 3)}
         line = json.dumps(obj)
+        # Recorded before it is printed: whoever reads the line may kill us at once.
+        if db:
+            runs.append_log(self.project.store, self.run_id, line)
         self.file.write(line + "\n")
         self.file.flush()
         self.emit(obj)
-        if db:
-            runs.append_log(self.project.store, self.run_id, line)
 
     def progress(self, stage: str, done: int, total: int, **extra: Any) -> None:
         """Progress lines, at most 4 a second (always the last of a stage)."""

@@ -142,3 +142,22 @@ def test_failed_run_changes_no_model_and_keeps_its_log(labelled, tmp_path):
     assert ([v.id for v in registry.versions(store)], registry.history(store)) == before
     assert registry.active(store).id == base.id
     assert not (project.root / "models" / f"run-{run.id}").exists()
+
+
+def test_ctrl_c_on_proofdesk_train_cancels_the_run(labelled):
+    import sys
+
+    project, version = labelled
+    cmd = [sys.executable, "-m", "app.cli", "--user", "lead", "train", str(project.root), "--dataset", str(version.id),
+           "--epochs", "50", "--max-lines", "12", "--batch-size", "6", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=worker_env())
+    for line in proc.stdout:
+        if json.loads(line).get("stage") == "train":
+            break
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert '"type": "cancelled"' in rest
+    (run,) = runs.list_runs(project.store)
+    assert run.status == "cancelled" and run.ended_at and run.model_version_id is None
+    assert registry.versions(project.store) == []
