@@ -116,7 +116,7 @@ def make_batches(lines: Sequence[Line], rec: Recognizer, batch_size: int) -> lis
     return out
 
 
-def backbone_session(model_path: Path, split: str, out_path: Path, threads: int = 0):
+def backbone_session(model_path: Path, split: str, out_path: Path, threads: int = 0, device: str = "cpu"):
     """An onnxruntime session computing only the backbone (up to tensor ``split``) of the model."""
     import onnx
     from onnx import TensorProto, helper
@@ -142,4 +142,4 @@ def backbone_session(model_path: Path, split: str, out_path: Path, threads: int 
                             opset_imports=proto.opset_import, ir_version=proto.ir_version)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(sub, str(out_path))
-    return runtime.create_session(out_path, "cpu", threads)
+    return runtime.create_session(out_path, device, threads)

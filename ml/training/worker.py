@@ -249,7 +249,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     trainable = freeze(net, start)
     if frozen:
         # The backbone never changes: its output for each fixed batch is computed once.
-        sess = data.backbone_session(spec.path, "/AveragePool_output_0", folder / "backbone.onnx", threads)
+        sess = data.backbone_session(spec.path, "/AveragePool_output_0", folder / "backbone.onnx", threads, device)
         name = sess.get_inputs()[0].name
         every = batches + val_batches
         for i, b in enumerate(every):
@@ -384,7 +384,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
     figures = {}
     for n, (key, spec_) in enumerate((("val", new_spec), ("active_val", load_spec(cmp_folder)))):
         report.progress("evaluate", n, 2, model=key)
-        r = Recognizer(spec_, runtime.create_session(spec_.path, "cpu", threads))
+        r = Recognizer(spec_, runtime.create_session(spec_.path, device, threads))
         s = score_text(zip(texts, (d.text for d in r.read(crops)))).summary()
         figures[f"{key}_cer"] = s["cer_cs"]
         figures[f"{key}_cer_ci"] = s["cer_ci"]
