@@ -161,3 +161,15 @@ def test_ctrl_c_on_proofdesk_train_cancels_the_run(labelled):
     (run,) = runs.list_runs(project.store)
     assert run.status == "cancelled" and run.ended_at and run.model_version_id is None
     assert registry.versions(project.store) == []
+
+
+def test_engine_config_reads_with_the_active_model(project):
+    from ml.training.active import engine_config
+
+    assert engine_config(project, "neural") is None  # nothing promoted: the shipped model
+    v = registry.register(project.store, "lead", "run-9", "recognition", "models/run-9", "a" * 64)
+    registry.promote(project.store, "lead", v)
+    folder = str(project.root / "models" / "run-9")
+    assert engine_config(project, "neural") == {"rec": folder}
+    assert engine_config(project, "combined", {"min_conf": 0.1}) == {"min_conf": 0.1, "neural": {"rec": folder}}
+    assert engine_config(project, "classical", {"x": 1}) == {"x": 1}
