@@ -135,6 +135,9 @@ class PredictedRegion:
     text: str
     confidence: float
     label: str | None = None
+    #: The engines read this region differently (the combined engine's second opinion).
+    disagree: bool = False
+    second_opinion: str | None = None
 
 
 @dataclass(frozen=True)

@@ -556,7 +556,8 @@ class Store:
                 config_hash=r["config_hash"], duration_s=r["duration_s"], created_at=r["created_at"],
                 regions=tuple(
                     PredictedRegion(points=tuple(tuple(p) for p in d["points"]), text=d["text"],
-                                    confidence=d["confidence"], label=d.get("label"))
+                                    confidence=d["confidence"], label=d.get("label"),
+                                    disagree=bool(d.get("disagree")), second_opinion=d.get("second_opinion"))
                     for d in json.loads(r["regions"])
                 ),
             )
@@ -703,8 +704,12 @@ class Store:
 
 
 def _pred_region_json(r: PredictedRegion) -> dict:
-    return {"points": [list(map(float, p)) for p in r.points], "text": r.text,
-            "confidence": r.confidence, "label": r.label}
+    d = {"points": [list(map(float, p)) for p in r.points], "text": r.text,
+         "confidence": r.confidence, "label": r.label}
+    if r.disagree:
+        d["disagree"] = True
+        d["second_opinion"] = r.second_opinion
+    return d
 
 
 def sort_reading_order(regions: list[Region]) -> list[Region]:

@@ -80,7 +80,8 @@ def to_core_prediction(page_id: int, pred: PagePrediction) -> Prediction:
         duration_s=pred.seconds,
         regions=tuple(
             PredictedRegion(points=tuple(tuple(map(float, p)) for p in r.points), text=r.text,
-                            confidence=float(r.confidence))
+                            confidence=float(r.confidence), disagree=bool(getattr(r, "disagree", False)),
+                            second_opinion=getattr(r, "second_opinion", None))
             for r in pred.regions
         ),
     )
