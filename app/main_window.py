@@ -49,8 +49,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.page_label = QLabel()
         self.zoom_label = QLabel()
+        self.engine_label = QLabel()
+        self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().addPermanentWidget(self.page_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
+        self._show_ocr_device()
         ws = self.workspace
         ws.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         ws.summary.connect(self.page_label.setText)
@@ -246,6 +249,30 @@ class MainWindow(QMainWindow):
         self.workers.add(worker)
         start(worker)
         return worker
+
+    def _show_ocr_device(self) -> None:
+        """Which OCR model runs, and on what (CUDA or CPU): found off the GUI thread (it loads
+        onnxruntime and the model), shown in the status bar."""
+
+        def job(progress, cancel):
+            from ml.neural import runtime_info
+
+            return runtime_info()
+
+        def show(info: dict) -> None:
+            provider = info.get("neural provider", "")
+            if "unavailable" in info.get("neural model", "unavailable") or provider.startswith("unavailable"):
+                self.engine_label.setText("OCR: classical (neural model unavailable)")
+                self.engine_label.setToolTip(info.get("neural model", "") + "\n" + provider)
+            else:
+                self.engine_label.setText(f"OCR: neural on {provider.upper() if provider in ('cpu', 'cuda') else provider}")
+                self.engine_label.setToolTip(info.get("neural model", ""))
+
+        worker = Worker(job)
+        worker.signals.finished.connect(show)
+        worker.signals.done.connect(lambda: self.workers.discard(worker))
+        self.workers.add(worker)
+        start(worker)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

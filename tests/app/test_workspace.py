@@ -430,3 +430,8 @@ def test_page_list_says_who_marked_a_page_done_and_when(win, qtbot):
     page = win.project.store.get_page(first)
     assert "done by ana at " + page.done_at[:16].replace("T", " ") in tip
     assert model.data(model.index(row, 0)) == "done"
+
+
+def test_status_bar_says_which_ocr_runs_and_on_what(win, qtbot):
+    qtbot.waitUntil(lambda: win.engine_label.text().startswith("OCR: "), timeout=20000)
+    assert win.engine_label.text() == "OCR: neural on CPU"  # this machine has no GPU
