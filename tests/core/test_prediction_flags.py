@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core import review
 from core.importer import import_paths
-from core.model import PageStatus, Role, PredictedRegion, Prediction, box_to_quad
+from core.model import PageStatus, PredictedRegion, Prediction, Role, box_to_quad
 
 from ..conftest import image_bytes
 
