@@ -143,3 +143,54 @@ def backbone_session(model_path: Path, split: str, out_path: Path, threads: int 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(sub, str(out_path))
     return runtime.create_session(out_path, device, threads)
+
+
+_WORDS = ("total", "cash", "change", "tax", "invoice", "receipt", "date", "qty", "price", "amount", "thank you",
+          "please come again", "Sdn Bhd", "Street", "Road", "Tel", "GST", "Subtotal", "Rounding", "Item",
+          "Discount", "Member", "No.", "Jalan", "Taman", "Kuala Lumpur", "Selangor", "Visa", "Card", "Table")
+_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
+          cv2.FONT_HERSHEY_PLAIN)
+
+
+def synthetic_text(rng: np.random.Generator) -> str:
+    """A receipt-like line in mixed case: words, amounts, dates, codes."""
+    parts = []
+    for _ in range(int(rng.integers(1, 5))):
+        r = rng.random()
+        if r < 0.45:
+            w = str(rng.choice(_WORDS))
+            parts.append(w.upper() if rng.random() < 0.3 else (w.lower() if rng.random() < 0.3 else w))
+        elif r < 0.7:
+            parts.append(f"{rng.integers(0, 1000)}.{rng.integers(0, 100):02d}")
+        elif r < 0.85:
+            parts.append(f"{rng.integers(1, 29):02d}/{rng.integers(1, 13):02d}/{rng.integers(2015, 2027)}")
+        else:
+            parts.append("".join(rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-#:")) for _ in range(6)))
+    return " ".join(parts)
+
+
+def synthetic_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800) -> list[Line]:
+    """``n`` rendered lines (OpenCV's Hershey fonts, mixed case, then augmented): text the receipts
+    do not have, so a fine-tune on upper-case receipts does not forget lower case and other layouts."""
+    rng = np.random.default_rng(seed + 7919)
+    index = {c: i for i, c in enumerate(rec.spec.charset) if i}
+    out: list[Line] = []
+    while len(out) < n:
+        text = synthetic_text(rng)
+        target = encode(text, index)
+        if not target:
+            continue
+        font = int(rng.choice(_FONTS))
+        scale = float(rng.uniform(0.8, 1.3))
+        thick = int(rng.integers(1, 3))
+        (w, h), base = cv2.getTextSize(text, font, scale, thick)
+        pad = int(h * rng.uniform(0.3, 0.6)) + 2  # room for the geometric augmentations
+        ink = int(rng.integers(0, 80))
+        img = np.full((h + base + 2 * pad, w + 2 * pad, 3), int(rng.integers(200, 256)), np.uint8)
+        cv2.putText(img, text, (pad, pad + h), font, scale, (ink, ink, ink), thick, cv2.LINE_AA)
+        img = augment(img, rng)
+        width = min(max_width, rec.scaled_width(img))
+        if len(target) + sum(a == b for a, b in zip(target, target[1:])) > math.ceil(width / 8):
+            continue
+        out.append(Line(img, text, target, width, augmented=True))
+    return out

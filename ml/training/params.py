@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     #: Augmented variants per training line, mixed in with the originals so the model does not
     #: forget what it could read before the fine-tune (0.5: one for every other line).
     "augment_copies": 0.5,
+    #: Rendered lines (mixed case, Hershey fonts) per training line. Off by default: at 0.1 it did
+    #: not measurably keep lower case on FUNSD and cost validation CER (docs/benchmarks.md).
+    "synthetic_share": 0.0,
     #: Cap on validation lines for the per-epoch figure (the final comparison uses them all).
     "val_lines": None,
     "max_width": 800,

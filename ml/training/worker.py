@@ -236,10 +236,13 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     report.progress("crops", len(train_samples) + len(val_samples), len(train_samples) + len(val_samples))
     if not lines:
         raise ProofdeskError("no usable training line (texts outside the model's charset, or unreadable pages)")
-    all_lines = lines + data.augmented_copies(lines, float(params["augment_copies"]), seed)
+    synthetic = data.synthetic_lines(int(round(float(params["synthetic_share"]) * len(lines))), rec, seed,
+                                     params["max_width"])
+    all_lines = lines + data.augmented_copies(lines, float(params["augment_copies"]), seed) + synthetic
     batches = data.make_batches(all_lines, rec, int(params["batch_size"]))
     val_batches = data.make_batches(val_lines, rec, int(params["batch_size"])) if val_lines else []
-    report({"type": "data", "train_lines": len(lines), "augmented": len(all_lines) - len(lines),
+    report({"type": "data", "train_lines": len(lines), "augmented": len(all_lines) - len(lines) - len(synthetic),
+            "synthetic": len(synthetic),
             "val_lines": len(val_lines), "skipped": skipped + val_skipped, "batches": len(batches),
             "dataset_version": version.id, "dataset_hash": version.hash})
 
