@@ -91,7 +91,7 @@ def test_short_run_records_hashes_and_json_lines(labelled, capsys):
 
 def test_resume_after_kill_continues_from_the_checkpoint(labelled):
     project, version = labelled
-    run = _run(project, version, epochs=3)
+    run = _run(project, version, epochs=3, synthetic_share=0.25)  # synthetic lines on this path
     proc = subprocess.Popen(worker_command(project.root, run.id), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=worker_env())
     seen = []
