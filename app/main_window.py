@@ -259,20 +259,20 @@ class MainWindow(QMainWindow):
 
             return runtime_info()
 
-        def show(info: dict) -> None:
-            provider = info.get("neural provider", "")
-            if "unavailable" in info.get("neural model", "unavailable") or provider.startswith("unavailable"):
-                self.engine_label.setText("OCR: classical (neural model unavailable)")
-                self.engine_label.setToolTip(info.get("neural model", "") + "\n" + provider)
-            else:
-                self.engine_label.setText(f"OCR: neural on {provider.upper() if provider in ('cpu', 'cuda') else provider}")
-                self.engine_label.setToolTip(info.get("neural model", ""))
-
         worker = Worker(job)
-        worker.signals.finished.connect(show)
+        worker.signals.finished.connect(self._on_ocr_info)  # a method: gone with the window
         worker.signals.done.connect(lambda: self.workers.discard(worker))
         self.workers.add(worker)
         start(worker)
+
+    def _on_ocr_info(self, info: dict) -> None:
+        provider = info.get("neural provider", "")
+        if "unavailable" in info.get("neural model", "unavailable") or provider.startswith("unavailable"):
+            self.engine_label.setText("OCR: classical (neural model unavailable)")
+            self.engine_label.setToolTip(info.get("neural model", "") + "\n" + provider)
+        else:
+            self.engine_label.setText(f"OCR: neural on {provider.upper() if provider in ('cpu', 'cuda') else provider}")
+            self.engine_label.setToolTip(info.get("neural model", ""))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -435,3 +435,17 @@ def test_page_list_says_who_marked_a_page_done_and_when(win, qtbot):
 def test_status_bar_says_which_ocr_runs_and_on_what(win, qtbot):
     qtbot.waitUntil(lambda: win.engine_label.text().startswith("OCR: "), timeout=20000)
     assert win.engine_label.text() == "OCR: neural on CPU"  # this machine has no GPU
+
+
+def test_a_window_closed_before_its_background_lookups_finish_is_left_alone(qtbot, tmp_path, qsettings):
+    from PySide6.QtCore import QThreadPool
+    from PySide6.QtWidgets import QApplication
+
+    project = make_project(tmp_path, pages=1)
+    window = MainWindow(project, "ana", qsettings)
+    window.close()
+    window.deleteLater()
+    QApplication.sendPostedEvents(None, 0)  # deleted now, while the OCR lookup still runs
+    assert QThreadPool.globalInstance().waitForDone(20000)
+    qtbot.wait(50)  # its finished signal arrives with no window to show it in: no error
+    project.close()
