@@ -58,8 +58,13 @@ def plan_prefill(
     engine: str = "classical",
     config: Mapping[str, Any] | None = None,
 ) -> PrefillPlan:
-    """Which pages to run. ``page_ids=None`` means every page still new."""
-    eng = get_engine(engine, config)
+    """Which pages to run. ``page_ids=None`` means every page still new.
+
+    The neural engines read with the project's active (promoted) recogniser when it has one.
+    """
+    from ml.training.active import engine_config
+
+    eng = get_engine(engine, engine_config(project, engine, dict(config) if config else None))
     if page_ids is None:
         ids = [p.id for p in project.store.pages() if p.status in PREFILL_STATUSES]
     else:

@@ -130,3 +130,21 @@ def test_cli_prefill_ctrl_c_keeps_finished_pages(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"pre-filled {6 - done} page(s)" in result.stdout
     assert shutil.which  # keep import used
+
+
+def test_prefill_reads_with_the_promoted_model(tmp_path):
+    """After a promotion the next pre-fill uses that model version (its folder, its config hash)."""
+    from core import registry
+    from core.resources import resources_dir
+    from ml.prefill import plan_prefill
+
+    project = Project.create(tmp_path / "p")
+    shipped = plan_prefill(project, engine="neural")
+    folder = project.root / "models" / "ft-1"
+    shutil.copytree(resources_dir() / "models" / "ppocrv5-base" / "rec-latin", folder)
+    version = registry.register(project.store, "lead", "ft-1", "recognition", "models/ft-1", "0" * 64)
+    registry.promote(project.store, "lead", version)
+    promoted = plan_prefill(project, engine="neural")
+    assert promoted.config["rec"] == str(folder)
+    assert promoted.config_hash != shipped.config_hash  # pages pre-filled before are told apart
+    project.close()
