@@ -95,9 +95,19 @@ def cmd_models(args) -> int:
     return 0
 
 
+#: The training worker yields the cores to the app: with torch on every core, the GUI thread
+#: would otherwise wait behind it. On an otherwise idle machine it changes nothing.
+WORKER_NICENESS = 10
+
+
 def cmd_worker(args) -> int:
+    import contextlib
+    import os
+
     from ml.training.worker import run
 
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
+        os.nice(WORKER_NICENESS)
     return run(args.project, args.run)
 
 
