@@ -86,7 +86,33 @@ def cmd_review(args) -> int:
     return 0
 
 
+def cmd_auto_accept(args) -> int:
+    from core import review
+
+    project = _open(args.project)
+    store = project.store
+    choice = review.choose_threshold_counts(review.auto_accept_counts(store, args.engine), args.target)
+    if choice.threshold is None:
+        print(f"no confidence threshold reaches {_pct(args.target)} precision on the {choice.total} regions people"
+              " checked: nothing accepted (finish and review more pages first)")
+        return 0
+    ids = review.apply_auto_accept(store, args.user, choice.threshold, args.engine, dry_run=args.dry_run)
+    print(f"threshold: confidence >= {choice.threshold:.3f}: {_pct(choice.precision)} of such regions were right"
+          f" on the pages people checked; it saves {_pct(choice.share_saved)} of the work")
+    print(f"{'would accept' if args.dry_run else 'accepted'} {len(ids)} pre-filled page(s) whose every region"
+          f" is at or above it{': ' + ' '.join(map(str, ids)) if ids and len(ids) <= 50 else ''}")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    p = sub.add_parser("auto-accept", help="mark done, without a person, pre-filled pages the model is sure of")
+    p.add_argument("project")
+    p.add_argument("--target", type=float, default=0.995,
+                   help="precision the threshold must reach on reviewed data (default 0.995)")
+    p.add_argument("--engine", help="only this engine's predictions (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="say which pages, accept none")
+    p.set_defaults(func=cmd_auto_accept)
+
     p = sub.add_parser("stats", help="annotator and model figures (the Analytics screen) for a date range")
     p.add_argument("project")
     p.add_argument("--from", dest="date_from", metavar="DATE", help="first day (YYYY-MM-DD), included")

@@ -722,3 +722,43 @@ def region_verdicts(store, page_id: int) -> dict[int, str]:
     """Region id -> stored verdict kind, for drawing a page's diff."""
     return {r["region_id"]: r["kind"] for r in store.query(
         "SELECT region_id, kind FROM verdicts WHERE page_id = ?", (page_id,)) if r["region_id"] is not None}
+
+
+#: The name auto-accepted pages are done by (in the edit log, ``done_by`` and the analytics).
+AUTO_ACCEPT_USER = "auto-accept"
+
+
+def apply_auto_accept(store, user: str, threshold: float, engine: str | None = None,
+                      dry_run: bool = False) -> list[int]:
+    """Mark done, without a person, every pre-filled page whose regions all have a confidence
+    at or above ``threshold`` (chosen by :func:`choose_threshold` from reviewed data).
+
+    Only pages nobody has touched (status pre-filled) with at least one region; with
+    ``engine``, only pages whose regions that engine predicted. Each page is one action by
+    ``auto-accept`` whose label names who applied it and the threshold, so it can be undone
+    and audited; marking done routes the page to QC like any other (the seeded share still
+    reviews auto-accepted pages). Admins only, once the project has an admin. Returns the page
+    ids (to be) accepted.
+    """
+    if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
+        require_role(store, user, "admin")
+    params: list = [threshold]
+    engine_sql = ""
+    if engine:
+        engine_sql = (" AND NOT EXISTS (SELECT 1 FROM regions r2 LEFT JOIN predictions pr ON pr.id = r2.prediction_id"
+                      " WHERE r2.page_id = p.id AND r2.deleted = 0 AND COALESCE(pr.engine, '') != ?)")
+        params.append(engine)
+    rows = store.query(
+        "SELECT p.id FROM pages p WHERE p.status = 'prefilled'"
+        " AND EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0)"
+        " AND NOT EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0"
+        "   AND (r.confidence IS NULL OR r.confidence < ? OR r.origin = 'human'))" + engine_sql +
+        " ORDER BY p.id", params)
+    ids = [r["id"] for r in rows]
+    if dry_run:
+        return ids
+    label = f"auto-accept (confidence >= {threshold:.3f}, applied by {user})"
+    for page_id in ids:
+        with store.action(AUTO_ACCEPT_USER, page_id, label) as a:
+            a.set_page_status(page_id, PageStatus.DONE)
+    return ids
