@@ -104,7 +104,47 @@ def cmd_auto_accept(args) -> int:
     return 0
 
 
+def cmd_users(args) -> int:
+    import getpass
+    import os
+
+    from app.main import ASK_USER_SETTING
+    from core.model import Role
+
+    project = _open(args.project)
+    store = project.store
+    if args.role:
+        name, role = args.role
+        store.set_user_role(args.user, name, Role(role))
+        print(f"{name} is now {role}")
+    if args.password:
+        secret = os.environ.get("PROOFDESK_PASSWORD")
+        if secret is None:
+            secret = getpass.getpass(f"new password for {args.password} (empty: none): ")
+        if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1") and args.password != args.user:
+            from core.review import require_role
+
+            require_role(store, args.user, "admin")  # only an admin sets someone else's password
+        store.set_password(args.password, secret or None)
+        print(f"password {'set' if secret else 'removed'} for {args.password}")
+    if args.ask_at_start:
+        store.set_setting(ASK_USER_SETTING, args.ask_at_start == "yes")
+    asks = store.get_setting(ASK_USER_SETTING, False) or bool(
+        store.query("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
+    print(f"the app {'asks who is working at start' if asks else 'opens as the OS user'}")
+    for row in store.query("SELECT name, role, password_hash IS NOT NULL AS pw FROM users ORDER BY name"):
+        print(f"  {row['name']:<20} {row['role']:<10} {'password' if row['pw'] else ''}")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    p = sub.add_parser("users", help="the project's users and roles; set a password or a role; sign-in at start")
+    p.add_argument("project")
+    p.add_argument("--role", nargs=2, metavar=("NAME", "ROLE"), help="give NAME the role annotator, reviewer or admin")
+    p.add_argument("--password", metavar="NAME", help="set NAME's password (asked for; $PROOFDESK_PASSWORD in scripts)")
+    p.add_argument("--ask-at-start", choices=["yes", "no"], help="always ask who is working when the app starts")
+    p.set_defaults(func=cmd_users)
+
     p = sub.add_parser("auto-accept", help="mark done, without a person, pre-filled pages the model is sure of")
     p.add_argument("project")
     p.add_argument("--target", type=float, default=0.995,

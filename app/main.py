@@ -56,6 +56,30 @@ def resolve_project(path: str | None, settings: QSettings, user: str, report) ->
                                progress=lambda d, t, n: report(f"Creating the demo project ({d}/{t})..."))
 
 
+#: A project setting: ask who is working at every start, even when nobody has a password.
+ASK_USER_SETTING = "choose_user_at_start"
+
+
+def asks_for_user(store) -> bool:
+    """Sign in at start when the project asks for it, or when any user has a password."""
+    return bool(store.get_setting(ASK_USER_SETTING, False)) or bool(
+        store.query("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
+
+
+def choose_user(store, default: str, parent=None) -> str | None:
+    """Who is working: ``default`` (the OS user) unless the project asks; then the sign-in
+    dialog (user, password where the user has one, role for admins). None when cancelled."""
+    if not asks_for_user(store):
+        return default
+    from PySide6.QtWidgets import QDialog
+
+    from .review.users import UserDialog
+
+    dialog = UserDialog(store, default, parent)
+    dialog.setWindowTitle("Proofdesk - who is working?")
+    return dialog.chosen if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
 def run_gui(project_path: str | None = None, user: str | None = None) -> int:
     from .cli import default_user
 
@@ -79,6 +103,12 @@ def run_gui(project_path: str | None = None, user: str | None = None) -> int:
         print(f"proofdesk: error: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "Cannot open project", str(exc))
         return 1
+    splash.hide()
+    user = choose_user(project.store, user)
+    if user is None:  # the person closed the sign-in: nothing opened, nothing changed
+        project.close()
+        return 0
+    splash.show()
     report("Loading the window...")
     from .main_window import MainWindow
 
