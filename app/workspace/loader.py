@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import QObject, QPointF, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageReader, QPolygonF
 
 from core.model import Page, PredictedRegion, Region
 from core.project import Project
 
 from ..workers import Worker
+from .states import region_state
 
 #: Pyramid levels stop below this many pixels on the long side.
 SMALLEST_LEVEL = 700
@@ -39,6 +40,10 @@ class PageData:
     predicted: dict[tuple[int, int], PredictedRegion] = field(default_factory=dict)
     typed: set[int] = field(default_factory=set)
     images: list[QImage] = field(default_factory=list)  # pyramid, full size first
+    #: Worked out where the page was read (off the GUI thread when loaded ahead): the state of
+    #: each region and its polygon, so that showing the page only creates the items.
+    states: dict[int, str] = field(default_factory=dict)
+    polygons: dict[int, QPolygonF] = field(default_factory=dict)
     image_path: str | None = None
     image_error: str | None = None
 
@@ -61,8 +66,11 @@ def read_page(project: Project, page_id: int) -> PageData:
         error = None
     except FileNotFoundError as exc:
         path, error = None, str(exc)
+    states = {r.id: region_state(r, predicted.get((r.prediction_id, r.pred_index))
+                                 if r.prediction_id is not None else None) for r in regions}
+    polygons = {r.id: QPolygonF([QPointF(x, y) for x, y in r.points]) for r in regions}
     return PageData(page, regions, signature, predicted, store.typed_region_ids(page_id),
-                    image_path=path, image_error=error)
+                    image_path=path, image_error=error, states=states, polygons=polygons)
 
 
 def _display_format(img: QImage) -> QImage:

@@ -38,6 +38,14 @@ from core.model import Region
 from .states import COLOURS, LOW, LOW_CONFIDENCE, NAMES, PREFILLED
 
 CROP, TEXT, FIELD, CONF = range(4)
+#: Enum members looked up once: each ``Qt.ItemDataRole.X`` goes through a slow Python descriptor
+#: in PySide6, and a repaint of the list asks for several hundred of them.
+DISPLAY, EDIT, DECORATION = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, Qt.ItemDataRole.DecorationRole
+FOREGROUND, TOOLTIP, USER = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole
+READ_ONLY = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+EDITABLE = READ_ONLY | Qt.ItemFlag.ItemIsEditable
+SELECTED_STATE = QStyle.StateFlag.State_Selected
+SMOOTH = QPainter.RenderHint.SmoothPixmapTransform
 ROW_HEIGHT = 30
 CROP_HEIGHT = ROW_HEIGHT - 8
 #: Milliseconds of no typing after which the text is committed.
@@ -132,17 +140,14 @@ class RegionListModel(QAbstractTableModel):
         return None
 
     def flags(self, index):
-        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() in (TEXT, FIELD):
-            f |= Qt.ItemFlag.ItemIsEditable
-        return f
+        return EDITABLE if index.column() in (TEXT, FIELD) else READ_ONLY
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index, role=DISPLAY):
         if not index.isValid():
             return None
         r = self.regions[index.row()]
         col = index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+        if role in (DISPLAY, EDIT):
             if col == TEXT:
                 return r.text
             if col == FIELD:
@@ -150,17 +155,17 @@ class RegionListModel(QAbstractTableModel):
             if col == CONF:
                 return "" if r.confidence is None else f"{r.confidence:.2f}"
             return None
-        if role == Qt.ItemDataRole.DecorationRole and col == CROP:
+        if role == DECORATION and col == CROP:
             return self.crops.get(r)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == FOREGROUND:
             if col == CONF and r.confidence is not None and r.confidence < LOW_CONFIDENCE:
                 return COLOURS[LOW]
             if col == FIELD:
                 return COLOURS["labelled"]
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == TOOLTIP:
             state = NAMES.get(self.states.get(r.id, PREFILLED), "")
             return f"region {r.id}: {state}" + (" (locked)" if r.locked else "")
-        if role == Qt.ItemDataRole.UserRole:
+        if role == USER:
             return r.id
         return None
 
@@ -219,11 +224,11 @@ class RegionDelegate(QStyledItemDelegate):
             return super().paint(painter, option, index)
         model = index.model()
         r = model.region_at(index.row())
-        if option.state & QStyle.StateFlag.State_Selected:
+        if option.state & SELECTED_STATE:
             painter.fillRect(option.rect, option.palette.highlight())
         colour = COLOURS.get(model.states.get(r.id, PREFILLED), COLOURS[PREFILLED])
         painter.fillRect(QRect(option.rect.left(), option.rect.top() + 2, 4, option.rect.height() - 4), colour)
-        img = index.data(Qt.ItemDataRole.DecorationRole)
+        img = index.data(DECORATION)
         if img is None or img.isNull():
             return
         area = option.rect.adjusted(8, 3, -2, -3)
@@ -233,7 +238,7 @@ class RegionDelegate(QStyledItemDelegate):
             w = area.width()
         target = QRectF(area.left(), area.top() + (area.height() - h) / 2, w, h)
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.setRenderHint(SMOOTH, True)
         painter.drawImage(target, img)
         painter.restore()
 

@@ -285,7 +285,7 @@ class Workspace(QWidget):
         page = data.page
         self.canvas.set_page(page.width, page.height, data.images or None)
         self.list.model_.crops.set_image(data.images[0] if data.images else None, page.width)
-        self._show_regions(data.regions, keep_selection=False)
+        self._show_regions(data.regions, keep_selection=False, states=data.states, polygons=data.polygons)
         if data.images:
             self.imageShown.emit(page_id, True)
         elif data.image_path is not None:
@@ -306,15 +306,15 @@ class Workspace(QWidget):
         fresh.images = self.data.images
         self.data = fresh
         self.loader.put(fresh)
-        self._show_regions(fresh.regions, keep_selection=False)
+        self._show_regions(fresh.regions, keep_selection=False, states=fresh.states, polygons=fresh.polygons)
         keep = [i for i in keep if i in self.regions]
         if keep:
             self.select(keep, scroll=False)
 
-    def _show_regions(self, regions: list[Region], keep_selection: bool = True) -> None:
+    def _show_regions(self, regions: list[Region], keep_selection: bool = True, states=None, polygons=None) -> None:
         self.regions = {r.id: r for r in regions}
-        self.states = {r.id: self._state(r) for r in regions}
-        self.canvas.sync(regions, self.states)
+        self.states = dict(states) if states else {r.id: self._state(r) for r in regions}
+        self.canvas.sync(regions, self.states, polygons)
         self.list.model_.set_regions(regions, self.states)
         self._emit_summary()
 
@@ -529,6 +529,7 @@ class Workspace(QWidget):
         self.canvas.update_regions(regions, self.states)
         if self.data is not None:
             self.data.regions = [self.regions[i] for i in self._row_ids()]
+            self.data.states.update({r.id: self.states[r.id] for r in regions})  # the geometry is unchanged
             self.data.signature = self.project.store.regions_signature(self.data.page.id)
         self._emit_summary()
 
