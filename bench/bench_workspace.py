@@ -98,7 +98,10 @@ def main() -> None:
     args = ap.parse_args()
 
     app = QApplication.instance() or QApplication([])
+    from app.main import warm_up
     from app.main_window import MainWindow
+
+    warm_up()  # as the app does behind its splash
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_ws_"))
     t = time.perf_counter()

@@ -235,6 +235,18 @@ class RegionLayer(QGraphicsItem):
         self.setZValue(-0.5)  # over the image, under the region items and their handles
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
+    def adopt(self, paths: dict) -> None:
+        """Take outlines built elsewhere ({(state, locked): path} of every region), when no
+        region is selected or moving; otherwise build them at the next paint as usual."""
+        items = list(self.items.values())
+        if any(item.isSelected() or item.pos() != QPointF(0, 0) for item in items):
+            return
+        self.paths = [(*RegionItem.style(state, locked), path) for (state, locked), path in paths.items()]
+        for item in items:
+            item.layered = True
+        self.dirty = False
+        self.update()
+
     def invalidate(self) -> None:
         """Regions or the selection changed: rebuild the paths at the next paint (once, however
         many changes come before it; an edit then costs no path building of its own)."""
@@ -388,10 +400,12 @@ class PageCanvas(QGraphicsView):
             return False
         return self.image_item.full_resolution if full else True
 
-    def sync(self, regions: list[Region], states: dict[int, str], polygons: dict | None = None) -> None:
+    def sync(self, regions: list[Region], states: dict[int, str], polygons: dict | None = None,
+             layer_paths: dict | None = None) -> None:
         """Show exactly these regions: add new ones, update changed ones, drop the rest.
 
-        ``polygons`` ({id: QPolygonF}, optional) saves building them here."""
+        ``polygons`` ({id: QPolygonF}) and ``layer_paths`` ({(state, locked): QPainterPath} of
+        exactly these regions), both optional, save building them here."""
         polygons = polygons or {}
         selected = set(self.selected_ids())
         self._syncing = True
@@ -417,6 +431,8 @@ class PageCanvas(QGraphicsView):
         finally:
             self._syncing = False
         self._update_handles()
+        if layer_paths is not None and self.layer is not None:
+            self.layer.adopt(layer_paths)
 
     def update_regions(self, regions: list[Region], states: dict[int, str]) -> None:
         """Show new versions of regions already on the canvas (text, label, lock): no full sync."""

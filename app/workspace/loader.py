@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QPointF, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QImageReader, QPolygonF
+from PySide6.QtGui import QImage, QImageReader, QPainterPath, QPolygonF
 
 from core.model import Page, PredictedRegion, Region
 from core.project import Project
@@ -44,6 +44,9 @@ class PageData:
     #: each region and its polygon, so that showing the page only creates the items.
     states: dict[int, str] = field(default_factory=dict)
     polygons: dict[int, QPolygonF] = field(default_factory=dict)
+    #: The canvas layer's outlines, one path per (state, locked), ready to draw; None once a
+    #: region changed after reading (the canvas then builds them itself).
+    layer_paths: dict[tuple[str, bool], QPainterPath] | None = None
     image_path: str | None = None
     image_error: str | None = None
 
@@ -69,8 +72,13 @@ def read_page(project: Project, page_id: int) -> PageData:
     states = {r.id: region_state(r, predicted.get((r.prediction_id, r.pred_index))
                                  if r.prediction_id is not None else None) for r in regions}
     polygons = {r.id: QPolygonF([QPointF(x, y) for x, y in r.points]) for r in regions}
+    layer_paths: dict[tuple[str, bool], QPainterPath] = {}
+    for r in regions:
+        outline = layer_paths.setdefault((states[r.id], r.locked), QPainterPath())
+        outline.addPolygon(polygons[r.id])
+        outline.closeSubpath()
     return PageData(page, regions, signature, predicted, store.typed_region_ids(page_id),
-                    image_path=path, image_error=error, states=states, polygons=polygons)
+                    image_path=path, image_error=error, states=states, polygons=polygons, layer_paths=layer_paths)
 
 
 def _display_format(img: QImage) -> QImage:

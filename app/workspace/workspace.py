@@ -285,7 +285,8 @@ class Workspace(QWidget):
         page = data.page
         self.canvas.set_page(page.width, page.height, data.images or None)
         self.list.model_.crops.set_image(data.images[0] if data.images else None, page.width)
-        self._show_regions(data.regions, keep_selection=False, states=data.states, polygons=data.polygons)
+        self._show_regions(data.regions, keep_selection=False, states=data.states, polygons=data.polygons,
+                           layer_paths=data.layer_paths)
         if data.images:
             self.imageShown.emit(page_id, True)
         elif data.image_path is not None:
@@ -306,15 +307,17 @@ class Workspace(QWidget):
         fresh.images = self.data.images
         self.data = fresh
         self.loader.put(fresh)
-        self._show_regions(fresh.regions, keep_selection=False, states=fresh.states, polygons=fresh.polygons)
+        self._show_regions(fresh.regions, keep_selection=False, states=fresh.states, polygons=fresh.polygons,
+                           layer_paths=fresh.layer_paths)
         keep = [i for i in keep if i in self.regions]
         if keep:
             self.select(keep, scroll=False)
 
-    def _show_regions(self, regions: list[Region], keep_selection: bool = True, states=None, polygons=None) -> None:
+    def _show_regions(self, regions: list[Region], keep_selection: bool = True, states=None, polygons=None,
+                      layer_paths=None) -> None:
         self.regions = {r.id: r for r in regions}
         self.states = dict(states) if states else {r.id: self._state(r) for r in regions}
-        self.canvas.sync(regions, self.states, polygons)
+        self.canvas.sync(regions, self.states, polygons, layer_paths)
         self.list.model_.set_regions(regions, self.states)
         self._emit_summary()
 
@@ -530,6 +533,7 @@ class Workspace(QWidget):
         if self.data is not None:
             self.data.regions = [self.regions[i] for i in self._row_ids()]
             self.data.states.update({r.id: self.states[r.id] for r in regions})  # the geometry is unchanged
+            self.data.layer_paths = None  # drawn from the items from now on
             self.data.signature = self.project.store.regions_signature(self.data.page.id)
         self._emit_summary()
 
