@@ -75,10 +75,11 @@ def build_project(root: Path, pages: int = 3):
 
 
 def drawn(window) -> None:
-    """Paint now what the person would see: the canvas and the region list."""
-    ws = window.workspace
-    ws.canvas.viewport().repaint()
-    ws.list.viewport().repaint()
+    """Paint now what the person would see: the whole window, every widget in it (the canvas
+    and the region list included), at once. (Painting the canvas and then the list, as this
+    did before, painted the list twice: a repaint also paints every other widget waiting for
+    one.)"""
+    window.repaint()
 
 
 def wait(app, cond, timeout=30.0) -> None:

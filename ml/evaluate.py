@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 from core.scoring import PageScore, TextScore, aggregate, per_field_rates, score_page, score_text, to_xyxy
 from ml.engines import get_engine
+from ml.neural.calibration import format_reliability, region_outcomes, reliability_table
 from ml.pool import crops_task, default_workers, map_pages, prefill_pages
 
 
@@ -82,6 +83,8 @@ def evaluate_dir(
     errors: list[dict[str, str]] = []
     per_page: list[dict[str, Any]] = []
     field_pages = []
+    outcomes: list[tuple[float, bool]] = []  # (confidence, right) of every predicted region
+    providers: set[str] = set()  # the onnxruntime provider each page ran on (neural engines)
     for r in prefill_pages(((i, d["_image"]) for i, d in by_id.items()), engine, config, workers):
         d = by_id[r.page_id]
         ref = [(ln["box"], ln["text"]) for ln in d["lines"]]
@@ -92,6 +95,9 @@ def evaluate_dir(
             seconds.append(r.seconds)
             cpu.append(r.cpu_seconds)
             pred = [(reg.points, reg.text) for reg in r.prediction.regions]
+            outcomes.extend(region_outcomes(r.prediction.regions, d["lines"]))
+            if (r.prediction.info or {}).get("provider"):
+                providers.add(str(r.prediction.info["provider"]))
         s = score_page(pred, ref, d.get("fields"))
         scores.append(s)
         field_pages.append((d.get("fields") or {}, [t for _, t in pred]))
@@ -122,12 +128,17 @@ def evaluate_dir(
         "config": eng.config,
         "config_hash": eng.config_hash,
         "workers": workers,
+        # What the neural sessions ran on (CUDAExecutionProvider / CPUExecutionProvider); None
+        # for an engine that runs no onnxruntime session.
+        "provider": ", ".join(sorted(providers)) or None,
         "pages": len(refs),
         "pages_failed": len(errors),
         "lines": sum(len(d["lines"]) for d in refs),
         "recognition": text.summary() if crops else None,
         "end_to_end": e2e,
         "key_fields": {"overall": e2e["key_fields"], **per_field_rates(field_pages)},
+        # Is the confidence calibrated: per confidence bin, the share of regions that are right.
+        "reliability": reliability_table(outcomes),
         "timing": {
             "median_s": statistics.median(seconds) if seconds else None,
             "mean_s": statistics.fmean(seconds) if seconds else None,
@@ -158,6 +169,7 @@ _ROWS: list[tuple[str, Any]] = [
     ("engine version", lambda r: r["engine_version"]),
     ("config", lambda r: r["config_hash"]),
     ("workers", lambda r: str(r["workers"])),
+    ("onnxruntime provider", lambda r: r.get("provider") or "—"),
     ("crop CER case-sensitive", lambda r: _pct((r.get("recognition") or {}).get("cer_cs"))),
     ("crop CER case-insensitive", lambda r: _pct((r.get("recognition") or {}).get("cer_ci"))),
     ("crop CER ignoring spaces", lambda r: _pct((r.get("recognition") or {}).get("cer_nospace"))),
@@ -170,6 +182,7 @@ _ROWS: list[tuple[str, Any]] = [
     ("typing saved (cs / ci)", lambda r: "{} / {}".format(
         _pct(r["end_to_end"]["typing_saved_cs"]), _pct(r["end_to_end"]["typing_saved_ci"]))),
     ("key fields found", lambda r: _pct(r["key_fields"].get("overall"))),
+    ("confidence calibration error (ECE)", lambda r: _pct((r.get("reliability") or {}).get("ece"))),
     ("s/page median / mean", lambda r: f"{_num(r['timing']['median_s'])} / {_num(r['timing']['mean_s'])}"),
     ("CPU s/page median / mean", lambda r: "{} / {}".format(
         _num(r["timing"].get("cpu_median_s")), _num(r["timing"].get("cpu_mean_s")))),
@@ -201,6 +214,9 @@ def format_reports(reports: Sequence[Mapping[str, Any]], titles: Sequence[str] |
     out = [f"dataset: {', '.join(sorted(datasets))}", "",
            line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(row) for row in body]
+    for r, title in zip(reports, head[1:]):
+        if (r.get("reliability") or {}).get("regions"):
+            out += ["", format_reliability(r["reliability"], f"{title}: reliability (confidence vs right, ci)")]
     for r in reports:
         errors = r.get("errors") or []
         for e in errors[:10]:

@@ -46,6 +46,8 @@ from .states import COLOURS, PREFILLED
 #: slow Python descriptor (~30 us each), which cost ~40 ms when creating a page's 800 items.
 SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 MOVABLE = QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+ORIGIN = QPointF(0, 0)
 SELECT, DRAW_RECT, DRAW_QUAD = "select", "rect", "quad"
 MIN_BOX = 3.0  # page pixels: a smaller drag is a click, not a box
 HANDLE_PX = 9
@@ -164,10 +166,14 @@ class RegionItem(QGraphicsItem):
         self.polygon = polygon if polygon is not None else QPolygonF([QPointF(x, y) for x, y in region.points])
         self._rect = self.polygon.boundingRect()
         if old is not None:  # a new item sits at (0, 0) already
-            self.setPos(0, 0)
-        self.pen, self.brush = self.style(state, region.locked)
+            self.setPos(ORIGIN)
+        self.pen, self.brush = self._styles.get((state, region.locked)) or self.style(state, region.locked)
         if old is None or old.locked != region.locked:
             self.setFlag(MOVABLE, not region.locked)
+        if self.tag is None and not region.label and not region.locked:
+            if old is not None:
+                self.update()
+            return  # the common case: no field name, no lock, no tag to show
         tag_text = (region.label or "") + (" \U0001F512" if region.locked else "")
         if self.tag is not None and (self.tag.text != tag_text or self.tag.colour != self.pen.color()):
             if self.scene() is not None:
@@ -180,6 +186,15 @@ class RegionItem(QGraphicsItem):
             self.tag.setPos(self._rect.topLeft())
         if old is not None:
             self.update()
+
+    def set_layered(self, layered: bool) -> None:
+        """Drawn by the RegionLayer (or not). A layered item is flagged as having no contents:
+        the view then skips it when painting (no Python ``paint`` call, no per-item painting
+        set-up; 800 of them made the first paint of a page ~15 ms slower) yet it still takes
+        hit tests, selection and moves."""
+        if layered != self.layered:
+            self.layered = layered
+            self.setFlag(NO_CONTENTS, layered)
 
     def tooltip(self) -> str:
         return f"{self.region.text}\n{self.region.label or ''}".strip()
@@ -235,15 +250,16 @@ class RegionLayer(QGraphicsItem):
         self.setZValue(-0.5)  # over the image, under the region items and their handles
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
-    def adopt(self, paths: dict) -> None:
+    def adopt(self, paths: dict, fresh: bool = False) -> None:
         """Take outlines built elsewhere ({(state, locked): path} of every region), when no
-        region is selected or moving; otherwise build them at the next paint as usual."""
+        region is selected or moving; otherwise build them at the next paint as usual.
+        ``fresh``: the caller has just placed every item and selected none (no need to look)."""
         items = list(self.items.values())
-        if any(item.isSelected() or item.pos() != QPointF(0, 0) for item in items):
+        if not fresh and any(item.isSelected() or item.pos() != QPointF(0, 0) for item in items):
             return
         self.paths = [(*RegionItem.style(state, locked), path) for (state, locked), path in paths.items()]
         for item in items:
-            item.layered = True
+            item.set_layered(True)
         self.dirty = False
         self.update()
 
@@ -259,7 +275,7 @@ class RegionLayer(QGraphicsItem):
         groups: dict[tuple[int, int], tuple[QPen, QBrush, QPainterPath]] = {}
         for item in items:
             if item.isSelected() or item.pos() != QPointF(0, 0):
-                item.layered = False
+                item.set_layered(False)
                 continue
             key = (id(item.pen), id(item.brush))
             group = groups.get(key)
@@ -267,7 +283,7 @@ class RegionLayer(QGraphicsItem):
                 group = groups[key] = (item.pen, item.brush, QPainterPath())
             group[2].addPolygon(item.polygon)
             group[2].closeSubpath()
-            item.layered = True
+            item.set_layered(True)
         self.paths = list(groups.values())
 
     def boundingRect(self) -> QRectF:
@@ -350,6 +366,7 @@ class PageCanvas(QGraphicsView):
         self.items_by_id: dict[int, RegionItem] = {}
         self.order: list[int] = []
         self.handles: list[HandleItem] = []
+        self._spare: list[RegionItem] = []  # region items of earlier pages, hidden, to reuse
         self.mode = SELECT
         self._fit_mode: str | None = "page"
         self._syncing = False
@@ -368,16 +385,25 @@ class PageCanvas(QGraphicsView):
         return [self.items_by_id[i] for i in self.order if i in self.items_by_id]
 
     def clear(self) -> None:
+        """Empty the canvas. Region items stay in the scene, hidden, for the next page to reuse:
+        creating and destroying a page's 800 QGraphicsItems was ~20 ms of every page change."""
         self._cancel_drawing()
         self._syncing = True
         self._drop_handles()
-        self.scene().clear()
+        scene = self.scene()
+        scene.clearSelection()
+        for item in self.items_by_id.values():
+            item.setVisible(False)
+            self._spare.append(item)
+        for item in (self.image_item, self.layer):
+            if item is not None:
+                scene.removeItem(item)
         self._syncing = False
         self.image_item = None
         self.layer = None
         self.items_by_id = {}
         self.order = []
-        self.scene().setSceneRect(QRectF())
+        scene.setSceneRect(QRectF())
 
     def set_page(self, width: int, height: int, images: list[QImage] | None = None) -> None:
         """A new page: its size now, its image now or later (``set_images``)."""
@@ -413,13 +439,20 @@ class PageCanvas(QGraphicsView):
             self._drop_handles()
             scene = self.scene()
             keep = set()
+            placed = 0  # items given their region just now (at rest, unselected)
             for r in regions:
                 keep.add(r.id)
                 state = states.get(r.id, PREFILLED)
                 item = self.items_by_id.get(r.id)
                 if item is None:
-                    item = RegionItem(r, state, polygons.get(r.id))
-                    scene.addItem(item)
+                    placed += 1
+                    if self._spare:
+                        item = self._spare.pop()
+                        item.set_region(r, state, polygons.get(r.id))
+                        item.setVisible(True)
+                    else:
+                        item = RegionItem(r, state, polygons.get(r.id))
+                        scene.addItem(item)
                     self.items_by_id[r.id] = item
                 elif item.region != r or item.state != state or item.pos() != QPointF(0, 0):
                     item.set_region(r, state, polygons.get(r.id))
@@ -432,7 +465,7 @@ class PageCanvas(QGraphicsView):
             self._syncing = False
         self._update_handles()
         if layer_paths is not None and self.layer is not None:
-            self.layer.adopt(layer_paths)
+            self.layer.adopt(layer_paths, fresh=not selected and placed == len(self.items_by_id))
 
     def update_regions(self, regions: list[Region], states: dict[int, str]) -> None:
         """Show new versions of regions already on the canvas (text, label, lock): no full sync."""

@@ -449,3 +449,45 @@ def test_a_window_closed_before_its_background_lookups_finish_is_left_alone(qtbo
     assert QThreadPool.globalInstance().waitForDone(20000)
     qtbot.wait(50)  # its finished signal arrives with no window to show it in: no error
     project.close()
+
+
+def test_region_items_reused_for_the_next_page_show_that_page_and_take_clicks(win, qtbot):
+    """A page change hands the previous page's region items to the new page (no 800 items
+    made and destroyed each time): each must show the new region, its tag and its look, and
+    take clicks; the ones left over stay hidden and out of hit tests."""
+    from app.workspace.canvas import NO_CONTENTS, RegionItem
+
+    ws = win.workspace
+    first_page = page_regions(win)
+    win.project.store.update_region("ana", first_page[0].id, label="company")
+    win.show_page(ws.page_id)
+    old_items = {id(i) for i in ws.canvas.items_by_id.values()}
+    ws.canvas.viewport().repaint()
+    assert all(i.layered and i.flags() & NO_CONTENTS for i in ws.canvas.items_by_id.values())
+
+    # The second page has one region fewer: one reused item is left over.
+    second_id = win.project.store.pages()[1].id
+    gone = win.project.store.regions(second_id)[-1]
+    win.project.store.delete_regions("ana", [gone.id])
+    win.show_page(second_id)
+    second_page = page_regions(win)
+    items = ws.canvas.items_by_id
+    assert set(items) == {r.id for r in second_page}
+    assert {id(i) for i in items.values()} <= old_items  # reused, not made anew
+    for r in second_page:
+        item = items[r.id]
+        assert item.isVisible() and item.region == r and item.tag is None  # no label on page 2
+        assert item.scene_points() == [tuple(map(float, p)) for p in r.points]
+    spare = [i for i in ws.canvas.scene().items() if isinstance(i, RegionItem) and not i.isVisible()]
+    assert len(spare) == 1 and not spare[0].isSelected()
+
+    # Clicking a reused item selects that region; it then paints itself, not the layer.
+    target = second_page[2]
+    click(ws.canvas, ((target.bounds[0] + target.bounds[2]) / 2, (target.bounds[1] + target.bounds[3]) / 2))
+    assert ws.canvas.selected_ids() == [target.id] and ws.list.selected_ids() == [target.id]
+    ws.canvas.viewport().repaint()
+    assert not items[target.id].layered and not items[target.id].flags() & NO_CONTENTS
+    # The spare item (page 1's last region, which page 2 lacks) is not clickable.
+    where = first_page[-1]
+    click(ws.canvas, ((where.bounds[0] + where.bounds[2]) / 2, (where.bounds[1] + where.bounds[3]) / 2))
+    assert ws.canvas.selected_ids() == []

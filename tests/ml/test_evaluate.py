@@ -21,6 +21,7 @@ PAGES = ["X51005757349", "X51006619854"]
 REPORT_KEYS = {
     "dataset", "date", "machine", "engine", "engine_version", "config", "config_hash", "workers", "pages",
     "pages_failed", "lines", "recognition", "end_to_end", "key_fields", "timing", "counts", "errors", "per_page",
+    "provider", "reliability",
 }
 
 
@@ -89,6 +90,36 @@ def test_report_describes_the_run(mini, report):
     assert 0 < t["cpu_median_s"] < 30 and 0 < t["cpu_mean_s"] < 30
     assert {p["page"] for p in report["per_page"]} == {"X51005757349.jpg", "X51006619854.jpg", "broken.jpg"}
     json.dumps(report)  # JSON-ready as it is
+
+
+def test_reliability_table_is_the_engines_confidences_against_the_reference(mini, report):
+    """The report says how far the confidences can be trusted: per confidence bin, the share of
+    regions read right, from the engine's own output (worked out again here, page by page)."""
+    from ml.neural.calibration import region_outcomes, reliability_table
+
+    eng = get_engine("classical")
+    pairs = []
+    for ref in load_reference_dir(mini):
+        if ref["image"] == "broken.jpg":
+            continue
+        pairs += region_outcomes(eng.predict(load_image(ref["_image"])).regions, ref["lines"])
+    assert report["reliability"] == reliability_table(pairs)
+    assert report["reliability"]["regions"] == len(pairs) > 40
+    assert 0 <= report["reliability"]["ece"] < 0.5
+    assert report["provider"] is None  # the classical engine runs no onnxruntime session
+    text = format_report(report)
+    assert "classical: reliability (confidence vs right, ci)" in text
+    assert f"{len(pairs)} regions, ECE {100 * report['reliability']['ece']:.1f}%" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("| onnxruntime provider"))
+    assert row.split("|")[2].strip() == "—"
+
+
+def test_neural_report_says_which_onnxruntime_provider_ran(mini):
+    rep = evaluate_dir(mini, engine="neural", workers=0, limit=1, crops=False)
+    assert rep["provider"] == "cpu"  # this machine has no GPU; the CUDA provider is tried first
+    assert rep["reliability"]["regions"] > 20
+    row = next(ln for ln in format_report(rep).splitlines() if ln.startswith("| onnxruntime provider"))
+    assert row.split("|")[2].strip() == "cpu"
 
 
 def test_a_broken_page_is_reported_and_the_rest_go_on(report):
