@@ -143,6 +143,23 @@ def main() -> None:
         warm.append(time.perf_counter() - t)
         assert ws.page_id == nxt and ws.canvas.has_image(full=True)
 
+    # 2b. Zoom and pan on the page: one wheel step (x1.15) or one scroll step, canvas repainted.
+    canvas = ws.canvas
+    zooms, pans = [], []
+    for k in range(40):
+        f = 1.15 if (k // 10) % 2 == 0 else 1 / 1.15
+        t = time.perf_counter()
+        canvas.scale(f, f)
+        canvas.viewport().repaint()
+        zooms.append(time.perf_counter() - t)
+    for k in range(40):
+        d = 1 if (k // 10) % 2 == 0 else -1
+        t = time.perf_counter()
+        canvas.horizontalScrollBar().setValue(canvas.horizontalScrollBar().value() + 15 * d)
+        canvas.verticalScrollBar().setValue(canvas.verticalScrollBar().value() + 20 * d)
+        canvas.viewport().repaint()
+        pans.append(time.perf_counter() - t)
+
     # 3. One text edit committed (the store action, the list row and the canvas item updated).
     regions = list(ws.list.model_.regions)
     edits = []
@@ -185,6 +202,7 @@ def main() -> None:
     print(f"open a page of {N_REGIONS} regions, cold (regions drawn): {ms(cold)}")
     print(f"open a page cold, full {W}x{H} image decoded and drawn: {ms(cold_full)}")
     print(f"next page from the queue, preloaded: {ms(warm)}")
+    print(f"zoom step (x1.15) repainted: {ms(zooms)}; pan step repainted: {ms(pans)}")
     print(f"one text edit committed: {statistics.median(edits) * 1000:.2f} ms median, "
           f"p95 {sorted(edits)[int(len(edits) * 0.95)] * 1000:.2f} ms")
     print(f"event loop during import of {len(imports)} pages + pre-fill of {n_new} pages: "
