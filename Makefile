@@ -72,3 +72,11 @@ bundle: setup
 # the sources, then runs `Proofdesk --selftest` offscreen and under Xvfb).
 test-bundle: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow tests/packaging/test_bundle.py $(PYTEST_ARGS)
+
+# Benchmarks whose figures are in docs/benchmarks.md (minutes; run on a quiet machine). The review,
+# neural and training-GUI benchmarks take a generated or imported project: see each script's
+# docstring and docs/benchmarks.md.
+bench: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/bench_workspace.py
+	$(BIN)/python bench/bench_prefill.py
+	$(BIN)/python bench/bench_neural.py ../shared/datasets/sroie-dev
