@@ -167,7 +167,9 @@ class RegionListModel(QAbstractTableModel):
                 return COLOURS["labelled"]
         if role == TOOLTIP:
             state = NAMES.get(self.states.get(r.id, PREFILLED), "")
-            return f"region {r.id}: {state}" + (" (locked)" if r.locked else "")
+            about = f"region {r.id}: {state}" + (" (locked)" if r.locked else "")
+            # The whole text, for a line longer than its column shows.
+            return f"{r.text}\n{about}" if col == TEXT and r.text else about
         if role == USER:
             return r.id
         return None

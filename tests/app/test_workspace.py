@@ -130,6 +130,17 @@ def test_page_opens_with_regions_in_reading_order_coloured_by_state(win):
     assert crop is not None and crop.height() > 10 and crop.width() > 100
 
 
+def test_text_column_tooltip_shows_the_whole_line(win):
+    """A line longer than its column is elided on screen; hovering shows all of it."""
+    from app.workspace.region_list import TEXT
+
+    model = win.workspace.list.model_
+    first = page_regions(win)[0]
+    tip = model.data(model.index(0, TEXT), Qt.ItemDataRole.ToolTipRole)
+    assert tip.splitlines()[0] == first.text and "pre-filled" in tip.splitlines()[1]
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole).startswith(f"region {first.id}")
+
+
 def test_tab_types_and_enter_commits_one_action(win, qtbot):
     ws = win.workspace
     first, second = page_regions(win)[:2]
