@@ -144,8 +144,13 @@ class OnnxGraphModule(nn.Module):
         if op == "Clip":
             lo = a[1] if len(a) > 1 and a[1] is not None else at.get("min")
             hi = a[2] if len(a) > 2 and a[2] is not None else at.get("max")
-            lo = None if lo is None else float(np.asarray(lo.detach() if torch.is_tensor(lo) else lo))
-            hi = None if hi is None else float(np.asarray(hi.detach() if torch.is_tensor(hi) else hi))
+            # Bounds that are tensors (buffers: on the model's device, maybe a GPU) stay tensors;
+            # reading them back as numbers (np.asarray) fails on any device but the CPU.
+            lo = float(np.asarray(lo)) if isinstance(lo, (np.ndarray, int, float)) else lo
+            hi = float(np.asarray(hi)) if isinstance(hi, (np.ndarray, int, float)) else hi
+            if torch.is_tensor(lo) != torch.is_tensor(hi) and lo is not None and hi is not None:
+                ref = lo if torch.is_tensor(lo) else hi  # clamp takes two numbers or two tensors
+                lo, hi = (torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in (lo, hi))
             return torch.clamp(a[0], lo, hi)
         if op == "Equal":
             x, y = (torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v for v in a)

@@ -136,6 +136,26 @@ def test_torch_module_matches_onnxruntime_and_fails_when_perturbed():
     assert np.abs(_logp(perturbed) - _logp(ort_logits)).max() > tol
 
 
+def test_torch_module_and_its_trainable_tail_run_on_another_device():
+    """Training runs on a GPU when there is one: every tensor the module makes must follow the
+    module to its device. PyTorch's "meta" device checks that without a GPU: it refuses to
+    mix with CPU tensors and to be read back into numpy, as a CUDA tensor would."""
+    from ml.training.model import DEFAULT_SPLIT, Tail, split_index, trainable_parameters
+
+    spec = load_spec(model_dir(BASE_MODEL, "rec-latin"))
+    net = load_recognizer(spec).to("meta")
+    out = net(torch.zeros(2, 3, 48, 160, device="meta"))
+    assert out.device.type == "meta" and tuple(out.shape) == (2, 20, len(spec.charset))
+    # The part that training runs (after the frozen backbone), forward and backward.
+    tail = Tail(net)
+    params = [p for _, p in trainable_parameters(net, split_index(net, DEFAULT_SPLIT))]
+    assert params and all(p.device.type == "meta" for p in params)
+    feats = torch.zeros(2, 480, 1, 20, device="meta")
+    logits = tail(feats)
+    logits.float().log_softmax(2).sum().backward()
+    assert all(p.grad is not None and p.grad.device.type == "meta" for p in params)
+
+
 def test_latin_head_equals_the_shipped_model_renormalised():
     full = load_spec(model_dir(BASE_MODEL, "rec"))
     latin = load_spec(model_dir(BASE_MODEL, "rec-latin"))
