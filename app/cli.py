@@ -181,6 +181,15 @@ def cmd_prefill(args) -> int:
         unknown = [i for i in page_ids if i not in known]
         if unknown:
             raise ProofdeskError(f"no such page(s): {', '.join(map(str, unknown))}")
+    if args.set_default:
+        from core.prefill_engine import set_prefill_engine
+
+        if not args.engine:
+            raise ProofdeskError("--set-default needs --engine")
+        try:
+            set_prefill_engine(project.store, args.engine)
+        except ValueError as e:
+            raise ProofdeskError(str(e)) from None
     plan = plan_prefill(project, page_ids, engine=args.engine)
     print(f"engine: {plan.engine} ({plan.engine_version}), config {plan.config_hash[:12]}; "
           f"{len(plan.todo)} page(s) to pre-fill, {len(plan.skipped)} already done", file=sys.stderr)
@@ -297,7 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prefill", help="pre-fill pages with an OCR engine (resumable, Ctrl-C keeps finished pages)")
     p.add_argument("project")
     p.add_argument("--pages", nargs="+", metavar="IDS", help="page ids or ranges (1-20 31); default: every new page")
-    p.add_argument("--engine", default="classical", help="engine to run (default: classical)")
+    p.add_argument("--engine", default=None,
+                   help="engine to run: combined, neural, classical or tesseract-baseline (default: the "
+                        "project's pre-fill engine, combined unless set with --set-default)")
+    p.add_argument("--set-default", action="store_true",
+                   help="make --engine the project's pre-fill engine (the GUI's too), then pre-fill")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prefill)

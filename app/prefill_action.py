@@ -7,13 +7,20 @@ so the window redraws that page's regions at once if it is the one on screen.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+from core.prefill_engine import DEFAULT_ENGINE, prefill_engine, set_prefill_engine
 
 from .errors import show_error
 from .workers import Worker, start
 
 AUTO_PREFILL = "auto_prefill"
+ENGINE_LABELS = {
+    "combined": "&Combined: neural model, Tesseract's second opinion (best)",
+    "neural": "&Neural model only",
+    "classical": "C&lassical: OpenCV + Tesseract (fastest)",
+}
 
 
 class PageSignals(QObject):
@@ -42,6 +49,17 @@ class PrefillController(QObject):
         self.auto_action.setCheckable(True)
         self.auto_action.toggled.connect(self._set_auto)
         menu.addAction(self.auto_action)
+        # Which engine pre-fill runs (a project setting; the best one unless changed).
+        engine_menu = menu.addMenu("&Engine")
+        self.engine_group = QActionGroup(self)
+        self.engine_actions: dict[str, QAction] = {}
+        for name, label in ENGINE_LABELS.items():
+            action = QAction(label, window)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _=False, name=name: self._set_engine(name))
+            self.engine_group.addAction(action)
+            engine_menu.addAction(action)
+            self.engine_actions[name] = action
         self.sync_with_project()
 
     def sync_with_project(self) -> None:
@@ -50,6 +68,12 @@ class PrefillController(QObject):
         self.auto_action.blockSignals(True)
         self.auto_action.setChecked(bool(self.window.project.store.get_setting(AUTO_PREFILL, False)))
         self.auto_action.blockSignals(False)
+        name = prefill_engine(self.window.project.store)
+        self.engine_actions.get(name, self.engine_actions[DEFAULT_ENGINE]).setChecked(True)
+
+    def _set_engine(self, name: str) -> None:
+        set_prefill_engine(self.window.project.store, name)
+        self.window.statusBar().showMessage(f"Pre-fill will use: {ENGINE_LABELS[name]}", 5000)
 
     def _set_auto(self, on: bool) -> None:
         self.window.project.store.set_setting(AUTO_PREFILL, bool(on))
@@ -61,7 +85,8 @@ class PrefillController(QObject):
         ids = [p.id for p in self.window.project.store.pages() if p.document_id in set(summary.document_ids)]
         self.prefill(ids)
 
-    def prefill(self, page_ids: list[int] | None, engine: str = "classical") -> Worker | None:
+    def prefill(self, page_ids: list[int] | None, engine: str | None = None) -> Worker | None:
+        """Pre-fill these pages (None: every new page) with ``engine``, by default the project's."""
         if self.worker is not None:
             self.window.statusBar().showMessage("A pre-fill is already running", 5000)
             return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.model import PageStatus, PredictedRegion, Prediction
+from core.prefill_engine import prefill_engine
 from core.project import Project
 
 from .engines import get_engine
@@ -55,15 +56,17 @@ class PrefillSummary:
 def plan_prefill(
     project: Project,
     page_ids: Iterable[int] | None = None,
-    engine: str = "classical",
+    engine: str | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> PrefillPlan:
-    """Which pages to run. ``page_ids=None`` means every page still new.
+    """Which pages to run. ``page_ids=None`` means every page still new; ``engine=None``, the
+    project's engine (``core.prefill_engine``).
 
     The neural engines read with the project's active (promoted) recogniser when it has one.
     """
     from ml.training.active import engine_config
 
+    engine = engine or prefill_engine(project.store)
     eng = get_engine(engine, engine_config(project, engine, dict(config) if config else None))
     if page_ids is None:
         ids = [p.id for p in project.store.pages() if p.status in PREFILL_STATUSES]
@@ -125,7 +128,7 @@ def run_prefill(
 def prefill_project(
     project: Project,
     page_ids: Iterable[int] | None = None,
-    engine: str = "classical",
+    engine: str | None = None,
     config: Mapping[str, Any] | None = None,
     workers: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,

@@ -64,7 +64,10 @@ class CombinedConfig:
 
 
 def _config(d: Mapping[str, Any] | None) -> CombinedConfig:
-    d = {k: v for k, v in dict(d or {}).items() if k not in RUNTIME_KEYS}
+    # "calibration" is what the engine reports of its calibration file (so a refit changes the
+    # config hash); it comes back here when a stored config is run again, as pre-fill does in
+    # its workers, and is not an option: the file is read again.
+    d = {k: v for k, v in dict(d or {}).items() if k not in RUNTIME_KEYS and k != "calibration"}
     base = CombinedConfig()
     changes: dict[str, Any] = {}
     if "neural" in d:

@@ -29,7 +29,7 @@ def test_prefill_selected_page_shows_regions(qtbot, tmp_path, qsettings):
         pass
     timer.stop()
     summary = blocker.args[0]
-    assert summary.done == [first]
+    assert summary.done == [first] and summary.engine == "combined"  # the project's engine: the best
     assert len(window.page_view.region_items) == len(project.store.regions(first)) > 10
     assert ticks, "the event loop kept running while the worker ran"
     assert worker.cancel is not None
@@ -47,3 +47,20 @@ def test_auto_prefill_after_import(qtbot, tmp_path, qsettings):
         pass
     assert len(blocker.args[0].done) == 1
     assert project.store.status_counts() == {"prefilled": 1}
+
+
+def test_engine_menu_sets_the_projects_prefill_engine(qtbot, tmp_path, qsettings):
+    from core.prefill_engine import prefill_engine
+
+    project = Project.create(tmp_path / "p")
+    window = MainWindow(project, "ana", qsettings)
+    qtbot.addWidget(window)
+    actions = window.prefill.engine_actions
+    assert [n for n, a in actions.items() if a.isChecked()] == ["combined"]  # the best, by default
+    actions["classical"].trigger()
+    assert prefill_engine(project.store) == "classical"
+    assert [n for n, a in actions.items() if a.isChecked()] == ["classical"]  # one at a time
+    # Another window on the project shows the project's choice.
+    other = MainWindow(project, "bob", qsettings)
+    qtbot.addWidget(other)
+    assert other.prefill.engine_actions["classical"].isChecked()

@@ -8,8 +8,11 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from core.importer import ImportOptions, import_paths
 from core.model import PageStatus
+from core.prefill_engine import prefill_engine, set_prefill_engine
 from core.project import Project
 from ml.prefill import plan_prefill, prefill_project
 
@@ -18,10 +21,34 @@ SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
 
 
 def _project(tmp_path, n=2) -> Project:
+    """sroie receipts in a project that pre-fills with the classical engine (the mechanics tested
+    here are the same for every engine; the classical one is the quickest)."""
     project = Project.create(tmp_path / "p")
     files = sorted(SROIE.glob("*.jpg"))[:n]
     import_paths(project, files, ImportOptions(reference=True))
+    set_prefill_engine(project.store, "classical")
     return project
+
+
+def test_the_project_setting_chooses_the_engine_the_best_by_default(tmp_path):
+    project = Project.create(tmp_path / "p")
+    import_paths(project, sorted(SROIE.glob("*.jpg"))[:1], ImportOptions())
+    assert prefill_engine(project.store) == "combined"
+    page = project.store.pages()[0]
+    summary = prefill_project(project, workers=0)
+    assert summary.engine == "combined" and summary.done == [page.id]
+    (pred,) = project.store.predictions(page.id)
+    assert pred.engine == "combined" and "ppocrv5" in pred.engine_version and "tesseract" in pred.engine_version
+    # Some of its regions carry Tesseract's second opinion where the two engines disagree.
+    assert any(r.second_opinion is not None for r in pred.regions)
+    set_prefill_engine(project.store, "classical")
+    assert plan_prefill(project, [page.id]).engine == "classical"
+    assert plan_prefill(project, [page.id], engine="neural").engine == "neural"  # one run, setting kept
+    assert prefill_engine(project.store) == "classical"
+    with pytest.raises(ValueError):
+        set_prefill_engine(project.store, "magic")
+    project.store.set_setting("prefill_engine", "gone-engine")  # written by a later version, say
+    assert prefill_engine(project.store) == "combined"
 
 
 def test_prefill_writes_prediction_and_regions_then_skips(tmp_path):
@@ -148,3 +175,20 @@ def test_prefill_reads_with_the_promoted_model(tmp_path):
     assert promoted.config["rec"] == str(folder)
     assert promoted.config_hash != shipped.config_hash  # pages pre-filled before are told apart
     project.close()
+
+
+def test_cli_set_default_changes_the_projects_engine(tmp_path, capsys):
+    from app.cli import main
+
+    project = _project(tmp_path, 1)  # set to classical
+    root = str(project.root)
+    project.close()
+    assert main(["prefill", root, "--set-default"]) != 0
+    assert "--set-default needs --engine" in capsys.readouterr().err
+    assert main(["prefill", root, "--engine", "magic", "--set-default"]) != 0
+    assert "must be one of combined, neural, classical" in capsys.readouterr().err
+    assert main(["prefill", root, "--engine", "neural", "--set-default", "--workers", "0", "--quiet"]) == 0
+    assert "pre-filled 1 page(s) with neural" in capsys.readouterr().out
+    reopened = Project.open(root)
+    assert prefill_engine(reopened.store) == "neural"
+    assert [p.engine for p in reopened.store.predictions(reopened.store.pages()[0].id)] == ["neural"]

@@ -1,0 +1,28 @@
+"""Which engine a project pre-fills with: a project setting, read by the GUI, the CLI and ml.prefill.
+
+The engines themselves live in ml/; this is only the name the project stores. The default is
+the best engine: the neural model read with Tesseract's second opinion ("combined": calibrated
+confidences, disagreements flagged for QC, the project's promoted recogniser once there is one).
+Without a usable model file ml/ falls back to the classical engine with a warning.
+"""
+
+from __future__ import annotations
+
+from .store import Store
+
+#: The project setting, and the engines a project can pre-fill with, best first.
+ENGINE_SETTING = "prefill_engine"
+PREFILL_ENGINES = ("combined", "neural", "classical")
+DEFAULT_ENGINE = PREFILL_ENGINES[0]
+
+
+def prefill_engine(store: Store) -> str:
+    """The project's pre-fill engine (:data:`DEFAULT_ENGINE` when unset or unknown)."""
+    value = store.get_setting(ENGINE_SETTING, DEFAULT_ENGINE)
+    return value if value in PREFILL_ENGINES else DEFAULT_ENGINE
+
+
+def set_prefill_engine(store: Store, engine: str) -> None:
+    if engine not in PREFILL_ENGINES:
+        raise ValueError(f"pre-fill engine must be one of {', '.join(PREFILL_ENGINES)}, not {engine!r}")
+    store.set_setting(ENGINE_SETTING, engine)
