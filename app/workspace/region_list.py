@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QStyle,
     QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
 )
 
@@ -46,6 +47,9 @@ ANSWERED_ROLES = (DISPLAY, EDIT, DECORATION, FOREGROUND, TOOLTIP, USER)
 READ_ONLY = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 EDITABLE = READ_ONLY | Qt.ItemFlag.ItemIsEditable
 SELECTED_STATE = QStyle.StateFlag.State_Selected
+ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
+TEXT_ALIGN = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+ELIDE = Qt.TextElideMode.ElideRight
 SMOOTH = QPainter.RenderHint.SmoothPixmapTransform
 ROW_HEIGHT = 30
 CROP_HEIGHT = ROW_HEIGHT - 8
@@ -226,7 +230,7 @@ class RegionDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option, index) -> None:
         if index.column() != CROP:
-            return super().paint(painter, option, index)
+            return self._paint_text(painter, option, index)
         model = index.model()
         r = model.region_at(index.row())
         if option.state & SELECTED_STATE:
@@ -246,6 +250,25 @@ class RegionDelegate(QStyledItemDelegate):
         painter.setRenderHint(SMOOTH, True)
         painter.drawImage(target, img)
         painter.restore()
+
+    def _paint_text(self, painter: QPainter, option, index) -> None:
+        """A text cell drawn directly: background, one elided line. The style's item painting
+        (a dozen model roles, a text layout per cell) cost ~75 us a cell, ~5 ms a page change."""
+        rect = option.rect
+        selected = bool(option.state & SELECTED_STATE)
+        if selected:
+            painter.fillRect(rect, option.palette.highlight())
+        elif option.features & ALTERNATE:
+            painter.fillRect(rect, option.palette.alternateBase())
+        text = index.data(DISPLAY)
+        if not text:
+            return
+        colour = None if selected else index.data(FOREGROUND)
+        painter.setPen(option.palette.highlightedText().color() if selected
+                       else (colour if colour is not None else option.palette.text().color()))
+        painter.setFont(option.font)
+        area = rect.adjusted(4, 0, -4, 0)
+        painter.drawText(area, TEXT_ALIGN, option.fontMetrics.elidedText(text, ELIDE, area.width()))
 
     def createEditor(self, parent, option, index):
         if index.column() == FIELD:
