@@ -18,11 +18,8 @@ DEFAULT_ENGINE = PREFILL_ENGINES[0]
 
 def prefill_engine(store: Store) -> str:
     """The project's pre-fill engine (:data:`DEFAULT_ENGINE` when unset or unknown)."""
-    value = store.get_setting(ENGINE_SETTING, DEFAULT_ENGINE)
-    return value if value in PREFILL_ENGINES else DEFAULT_ENGINE
+    return store.get_choice(ENGINE_SETTING, PREFILL_ENGINES, DEFAULT_ENGINE)
 
 
 def set_prefill_engine(store: Store, engine: str) -> None:
-    if engine not in PREFILL_ENGINES:
-        raise ValueError(f"pre-fill engine must be one of {', '.join(PREFILL_ENGINES)}, not {engine!r}")
-    store.set_setting(ENGINE_SETTING, engine)
+    store.set_choice(ENGINE_SETTING, engine, PREFILL_ENGINES, "pre-fill engine")

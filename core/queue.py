@@ -30,14 +30,11 @@ DEFAULT_ORDER = "import"
 
 def queue_order(store: Store) -> str:
     """The project's queue order (``"import"`` when unset or unknown)."""
-    value = store.get_setting(ORDER_SETTING, DEFAULT_ORDER)
-    return value if value in ORDERS else DEFAULT_ORDER
+    return store.get_choice(ORDER_SETTING, ORDERS, DEFAULT_ORDER)
 
 
 def set_queue_order(store: Store, order: str) -> None:
-    if order not in ORDERS:
-        raise ValueError(f"queue order must be one of {', '.join(ORDERS)}, not {order!r}")
-    store.set_setting(ORDER_SETTING, order)
+    store.set_choice(ORDER_SETTING, order, ORDERS, "queue order")
 
 
 def queue(store: Store, order: str | None = None) -> list[int]:

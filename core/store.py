@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from sqlite_utils import Database
 
@@ -303,6 +303,18 @@ class Store:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value)),
             )
+
+    def get_choice(self, key: str, choices: Sequence[str], default: str) -> str:
+        """A setting that is one of ``choices``: ``default`` when unset or unknown (say, written
+        by a later version)."""
+        value = self.get_setting(key, default)
+        return value if value in choices else default
+
+    def set_choice(self, key: str, value: str, choices: Sequence[str], what: str) -> None:
+        """Store a setting that must be one of ``choices``; ValueError naming ``what`` otherwise."""
+        if value not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {value!r}")
+        self.set_setting(key, value)
 
     def ensure_user(self, name: str, role: Role = Role.ANNOTATOR) -> User:
         with self.transaction() as c:
