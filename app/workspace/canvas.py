@@ -255,7 +255,7 @@ class RegionLayer(QGraphicsItem):
         region is selected or moving; otherwise build them at the next paint as usual.
         ``fresh``: the caller has just placed every item and selected none (no need to look)."""
         items = list(self.items.values())
-        if not fresh and any(item.isSelected() or item.pos() != QPointF(0, 0) for item in items):
+        if not fresh and any(item.isSelected() or item.pos() != ORIGIN for item in items):
             return
         self.paths = [(*RegionItem.style(state, locked), path) for (state, locked), path in paths.items()]
         for item in items:
@@ -274,7 +274,7 @@ class RegionLayer(QGraphicsItem):
         items = self.items.values()
         groups: dict[tuple[int, int], tuple[QPen, QBrush, QPainterPath]] = {}
         for item in items:
-            if item.isSelected() or item.pos() != QPointF(0, 0):
+            if item.isSelected() or item.pos() != ORIGIN:
                 item.set_layered(False)
                 continue
             key = (id(item.pen), id(item.brush))
@@ -454,7 +454,7 @@ class PageCanvas(QGraphicsView):
                         item = RegionItem(r, state, polygons.get(r.id))
                         scene.addItem(item)
                     self.items_by_id[r.id] = item
-                elif item.region != r or item.state != state or item.pos() != QPointF(0, 0):
+                elif item.region != r or item.state != state or item.pos() != ORIGIN:
                     item.set_region(r, state, polygons.get(r.id))
                 if r.id in selected and not item.isSelected():
                     item.setSelected(True)
@@ -687,7 +687,7 @@ class PageCanvas(QGraphicsView):
                 self.geometryEdited.emit({owner.region.id: pts})
             return
         super().mouseReleaseEvent(self._shift_as_ctrl(event))
-        moved = {rid: item for rid, item in self.items_by_id.items() if item.pos() != QPointF(0, 0)}
+        moved = {rid: item for rid, item in self.items_by_id.items() if item.pos() != ORIGIN}
         press, self._press_pos = self._press_pos, None
         if not moved:
             self._update_handles()
