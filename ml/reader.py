@@ -20,32 +20,37 @@ _loaded: dict[str, object] = {}
 warning: str | None = None
 
 
-def _neural():
-    """The neural Recognizer, or None when its model cannot be loaded."""
+def _neural(rec: str | None = None):
+    """The neural Recognizer (the shipped one, or the model folder ``rec``: a project's promoted
+    version), or None when its model cannot be loaded."""
     global warning
+    key = f"neural:{rec or ''}"
     with _lock:
-        if "neural" not in _loaded:
+        if key not in _loaded:
             try:
                 from ml.neural import runtime
                 from ml.neural.models import BASE_MODEL, load_spec, model_dir
                 from ml.neural.recognizer import Recognizer
 
-                spec = load_spec(model_dir(BASE_MODEL, "rec-latin"))
-                _loaded["neural"] = Recognizer(spec, runtime.create_session(spec.path, "auto", 0))
+                spec = load_spec(model_dir(BASE_MODEL, rec or "rec-latin"))
+                _loaded[key] = Recognizer(spec, runtime.create_session(spec.path, "auto", 0))
+                warning = None
             except Exception as exc:  # noqa: BLE001 - any failure: fall back, say why
                 warning = f"neural recogniser unavailable ({exc}); Tesseract reads instead"
                 log.warning(warning)
-                _loaded["neural"] = None
-        return _loaded["neural"]
+                _loaded[key] = None
+        return _loaded[key]
 
 
-def read_quads(image: np.ndarray, quads: Sequence[Sequence[Sequence[float]]], engine: str = "best"
-               ) -> list[tuple[str, float]]:
+def read_quads(image: np.ndarray, quads: Sequence[Sequence[Sequence[float]]], engine: str = "best",
+               rec: str | None = None) -> list[tuple[str, float]]:
     """``(text, confidence 0..1)`` for each 4-point region of ``image`` (gray or BGR), in order.
 
-    ``engine``: ``"best"`` (neural, else classical), ``"neural"`` or ``"classical"``.
+    ``engine``: ``"best"`` (neural, else classical), ``"neural"`` or ``"classical"``. ``rec``:
+    the recogniser's model folder when it is not the shipped one (the project's active model,
+    ``ml.training.active.active_rec_folder``).
     """
-    rec = _neural() if engine in ("best", "neural") else None
+    rec = _neural(rec) if engine in ("best", "neural") else None
     if rec is not None:
         return [(d.text, d.confidence) for d in rec.read_regions(image, quads)]
     if engine == "neural":

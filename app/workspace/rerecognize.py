@@ -1,7 +1,7 @@
 """Read regions again after a person drew or resized them: crop, straighten, recognise.
 
 Runs on a worker thread. The recogniser is the best one available (``ml.reader``: the neural
-line recogniser, else Tesseract). A 4-point region of skewed text is warped upright first.
+line recogniser, the project's promoted version when it has one, else Tesseract). A 4-point region of skewed text is warped upright first.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ def qimage_to_gray(img: QImage) -> np.ndarray:
     return arr[:, : g.width()].copy()
 
 
-def read_regions(image: QImage, quads: list) -> list[tuple[str, float]]:
-    """``(text, confidence 0..1)`` for each region's points, in order (any thread)."""
+def read_regions(image: QImage, quads: list, rec: str | None = None) -> list[tuple[str, float]]:
+    """``(text, confidence 0..1)`` for each region's points, in order (any thread). ``rec``: the
+    project's active recogniser folder (None: the shipped model)."""
     from ml.reader import read_quads  # onnxruntime / Tesseract: imported on first use
 
-    return read_quads(qimage_to_gray(image), [list(map(list, q)) for q in quads])
+    return read_quads(qimage_to_gray(image), [list(map(list, q)) for q in quads], rec=rec)
 
 
 def load_image(path: str) -> QImage:

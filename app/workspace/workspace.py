@@ -19,6 +19,7 @@ from core import queue as work_queue
 from core.errors import ConflictError, NotFoundError, ProofdeskError
 from core.model import PageStatus, Region
 from core.project import Project
+from ml.training.active import active_rec_folder
 
 from ..workers import Worker
 from . import keys as keymod
@@ -701,10 +702,11 @@ class Workspace(QWidget):
         path = self.data.image_path
         quads = [r.points for r in regions]
         wanted = [(r.id, r.version) for r in regions]
+        rec = active_rec_folder(self.project)  # the model the lead promoted, as pre-fill reads with
 
         def job(progress, cancel):
             img = image if image is not None else load_image(path)
-            return list(zip(wanted, read_regions(img, quads)))
+            return list(zip(wanted, read_regions(img, quads, rec)))
 
         worker = Worker(job)
         worker.signals.finished.connect(lambda results: self._on_read(page_id, results, force))

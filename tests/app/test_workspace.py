@@ -283,6 +283,31 @@ def test_draw_a_box_is_one_action_and_is_read_by_ocr(win, qtbot):
     qtbot.waitUntil(lambda: "TOTAL" in QApplication.focusWidget().text(), timeout=2000)
 
 
+def test_rereading_uses_the_projects_promoted_recogniser(win, qtbot):
+    """After the lead promotes a fine-tuned model, a re-read box is read by that model (as the
+    next pre-fill is), not by the shipped one."""
+    import shutil
+
+    from core import registry
+    from core.resources import resources_dir
+    from ml import reader
+
+    project = win.project
+    folder = project.root / "models" / "ft-1"
+    shutil.copytree(resources_dir() / "models" / "ppocrv5-base" / "rec-latin", folder)
+    version = registry.register(project.store, "lead", "ft-1", "recognition", "models/ft-1", "0" * 64)
+    registry.promote(project.store, "lead", version)
+    ws = win.workspace
+    total = page_regions(win)[2]
+    project.store.update_region("ana", total.id, text="")  # nothing typed: a re-read fills it in
+    win.show_page(ws.page_id)
+    ws.select([total.id])
+    worker = ws.rerecognize([total.id], force=True)
+    assert worker is not None
+    qtbot.waitUntil(lambda: "TOTAL" in project.store.get_region(total.id).text, timeout=20000)
+    assert reader._loaded.get(f"neural:{folder}") is not None
+
+
 def test_rerecognition_never_overwrites_typed_text_unless_asked(win, qtbot):
     ws = win.workspace
     total = page_regions(win)[2]

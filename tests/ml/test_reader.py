@@ -21,7 +21,7 @@ def line_page(text="TOTAL 12.50"):
 def test_best_reader_is_neural_and_reads_the_line():
     page, quad = line_page()
     (text, conf), (empty, _) = reader.read_quads(page, [quad, [[0, 0], [1, 0], [1, 1], [0, 1]]])
-    assert reader._loaded.get("neural") is not None and reader.warning is None
+    assert reader._loaded.get("neural:") is not None and reader.warning is None  # the shipped model
     assert text.replace(" ", "") == "TOTAL12.50" and 0.5 < conf <= 1.0
     assert empty == ""
 
