@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import registry
 from core.model import PageStatus, PredictedRegion, Prediction
 from core.prefill_engine import prefill_engine
 from core.project import Project
@@ -33,6 +34,9 @@ class PrefillPlan:
     engine_version: str
     todo: list[int]  # page ids
     skipped: list[int]  # already pre-filled by this engine and config
+    #: The project's model version the engine reads with (its registry name), None for the
+    #: shipped models: stored with each prediction, so analytics can tell model versions apart.
+    model_version: str | None = None
 
 
 @dataclass
@@ -75,14 +79,17 @@ def plan_prefill(
     todo, skipped = [], []
     for pid in ids:
         (skipped if project.store.has_prediction(pid, eng.name, eng.config_hash) else todo).append(pid)
-    return PrefillPlan(eng.name, dict(eng.config), eng.config_hash, eng.version, todo, skipped)
+    version = registry.active(project.store) if engine in ("neural", "combined") else None
+    return PrefillPlan(eng.name, dict(eng.config), eng.config_hash, eng.version, todo, skipped,
+                       version.name if version is not None else None)
 
 
-def to_core_prediction(page_id: int, pred: PagePrediction) -> Prediction:
+def to_core_prediction(page_id: int, pred: PagePrediction, model_version: str | None = None) -> Prediction:
     return Prediction(
         page_id=page_id,
         engine=pred.engine,
         engine_version=pred.engine_version,
+        model_version=model_version,
         config=pred.config,
         config_hash=pred.config_hash,
         duration_s=pred.seconds,
@@ -114,7 +121,7 @@ def run_prefill(
         if result.prediction is None:
             summary.failures.append((result.page_id, names.get(result.page_id, "?"), result.error or "failed"))
         else:
-            project.store.add_prediction(to_core_prediction(result.page_id, result.prediction))
+            project.store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
             summary.done.append(result.page_id)
             if on_page is not None:
                 on_page(result.page_id)

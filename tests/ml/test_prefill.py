@@ -174,6 +174,15 @@ def test_prefill_reads_with_the_promoted_model(tmp_path):
     promoted = plan_prefill(project, engine="neural")
     assert promoted.config["rec"] == str(folder)
     assert promoted.config_hash != shipped.config_hash  # pages pre-filled before are told apart
+    assert shipped.model_version is None and promoted.model_version == "ft-1"
+    assert plan_prefill(project, engine="classical").model_version is None  # it reads no model
+    # The project's default engine (combined) reads with it too, and each prediction says so.
+    import_paths(project, sorted(SROIE.glob("*.jpg"))[:1], ImportOptions())
+    page = project.store.pages()[0]
+    assert prefill_project(project, workers=0).done == [page.id]
+    (pred,) = project.store.predictions(page.id)
+    assert pred.engine == "combined" and pred.model_version == "ft-1"
+    assert pred.config["neural"]["rec"] == str(folder)
     project.close()
 
 
