@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QSplitter,
 )
 
+from core import registry
 from core.errors import ProofdeskError
 from core.importer import ImportOptions, import_paths
 from core.project import Project
@@ -126,6 +127,8 @@ class MainWindow(QMainWindow):
         self._refresh_recent_menu()
         if hasattr(self, "prefill"):
             self.prefill.sync_with_project()
+        if hasattr(self, "engine_label"):
+            self.update_engine_label()  # this project's promoted model, if any
         self.workspace.set_project(project, self.user)
         self.reload_pages()
         # Reopen the page this user was on, else the head of the queue, else the first page.
@@ -266,13 +269,25 @@ class MainWindow(QMainWindow):
         start(worker)
 
     def _on_ocr_info(self, info: dict) -> None:
+        self._ocr_info = info
+        self.update_engine_label()
+
+    def update_engine_label(self) -> None:
+        """"OCR: neural (the project's promoted model, if any) on CPU|CUDA" in the status bar."""
+        info = getattr(self, "_ocr_info", None)
+        if info is None:
+            return  # the lookup has not answered yet; it calls back when it does
         provider = info.get("neural provider", "")
         if "unavailable" in info.get("neural model", "unavailable") or provider.startswith("unavailable"):
             self.engine_label.setText("OCR: classical (neural model unavailable)")
             self.engine_label.setToolTip(info.get("neural model", "") + "\n" + provider)
-        else:
-            self.engine_label.setText(f"OCR: neural on {provider.upper() if provider in ('cpu', 'cuda') else provider}")
-            self.engine_label.setToolTip(info.get("neural model", ""))
+            return
+        version = registry.active(self.project.store) if self.project is not None else None
+        model = f" ({version.name})" if version is not None else ""
+        self.engine_label.setText(
+            f"OCR: neural{model} on {provider.upper() if provider in ('cpu', 'cuda') else provider}")
+        self.engine_label.setToolTip(
+            info.get("neural model", "") + (f"\nrecogniser: the project's model {version.name}" if version else ""))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

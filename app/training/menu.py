@@ -26,6 +26,8 @@ def open_training_screen(window):
         screen.setWindowFlag(Qt.WindowType.Window)
         screen.resize(1100, 800)
         screen.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+        if hasattr(window, "update_engine_label"):
+            screen.modelChanged.connect(window.update_engine_label)
         window.training_screen = screen
     screen.show()
     screen.raise_()

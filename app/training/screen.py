@@ -106,6 +106,7 @@ class TrainingScreen(QWidget):
     """Start / cancel a run, the live chart, the runs with their records, compare, promote, roll back."""
 
     runEnded = Signal(int, str)  # run id, status (for tests and the status bar)
+    modelChanged = Signal()  # a promotion or a rollback: pre-fill and re-reading now use another model
     message = Signal(str)
 
     def __init__(self, project: Project, user: str, parent: QWidget | None = None):
@@ -366,6 +367,7 @@ class TrainingScreen(QWidget):
             show_error(self, "Cannot promote", str(exc))
             return
         self.message.emit(f"promoted {version.name}: the next pre-fill uses it")
+        self.modelChanged.emit()
         self.refresh()
 
     def roll_back(self) -> None:
@@ -375,4 +377,5 @@ class TrainingScreen(QWidget):
             show_error(self, "Cannot roll back", str(exc))
             return
         self.message.emit(f"rolled back to {version.name}")
+        self.modelChanged.emit()
         self.refresh()

@@ -51,7 +51,8 @@ def test_start_a_run_and_see_the_chart_update_then_promote(qtbot, labelled):
 
     # Promote its model, then roll back to the shipped one... which needs an earlier version: none.
     screen.table.selectRow(0)
-    screen.promote_selected()
+    with qtbot.waitSignal(screen.modelChanged, timeout=1000):  # the main window's status bar listens
+        screen.promote_selected()
     assert registry.active(labelled.store).id == run.model_version_id
     assert "run-" in screen.active_label.text()
     assert screen.describe(run).startswith(f"run {run_id}: done")

@@ -306,6 +306,10 @@ def test_rereading_uses_the_projects_promoted_recogniser(win, qtbot):
     assert worker is not None
     qtbot.waitUntil(lambda: "TOTAL" in project.store.get_region(total.id).text, timeout=20000)
     assert reader._loaded.get(f"neural:{folder}") is not None
+    # The status bar names the model (after a promotion from the Training screen it is told).
+    qtbot.waitUntil(lambda: win.engine_label.text().startswith("OCR: "), timeout=20000)
+    win.update_engine_label()
+    assert win.engine_label.text() == "OCR: neural (ft-1) on CPU"
 
 
 def test_rerecognition_never_overwrites_typed_text_unless_asked(win, qtbot):
