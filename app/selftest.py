@@ -1,7 +1,8 @@
 """``proofdesk --selftest``: check, headless, what a user needs, in the installed app or from source.
 
-Opens a temporary project, imports a bundled sample receipt, pre-fills it with the classical
-and the neural engine (each in a worker process of the pre-fill pool, as the app does), exports
+Opens a temporary project, imports a bundled sample receipt, pre-fills it with the classical,
+the neural and the combined engine (each in a worker process of the pre-fill pool, as the app
+does; combined is what a new project pre-fills with), exports
 it, opens the main window on it, and runs a one-step training in the worker process
 (``proofdesk worker train``: the frozen app started again as its own worker). One line per
 check, ``PASS``/``FAIL``/``SKIP``; the exit status is 1 when any check failed.
@@ -207,6 +208,8 @@ class SelfTest:
         self.check("import", self.import_sample, needs=("project",))
         self.check("prefill classical", lambda: self.prefill("classical"), needs=("import",))
         self.check("prefill neural", lambda: self.prefill("neural"), needs=("import",))
+        # The engine a new project pre-fills with: the neural model and Tesseract together.
+        self.check("prefill combined", lambda: self.prefill("combined"), needs=("import",))
         self.check("export", self.export, needs=("prefill classical",))
         self.check("window", self.window, needs=("import",))
         self.check("training", self.training, needs=("import",))

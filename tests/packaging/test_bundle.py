@@ -66,7 +66,8 @@ def _check_selftest(result: subprocess.CompletedProcess, platform: str) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr[-3000:]
     assert "FAIL" not in out
-    for check in ("bundle", "import", "prefill classical", "prefill neural", "export", "window", "training"):
+    for check in ("bundle", "import", "prefill classical", "prefill neural", "prefill combined", "export", "window",
+                  "training"):
         assert f"PASS {check}:" in out, f"{check} did not pass:\n{out}"
     assert "PASS bundle: frozen app" in out
     assert f"on the {platform} platform" in out
