@@ -142,6 +142,10 @@ def cmd_train(args) -> int:
                   f" on dataset version {version.id}", file=sys.stderr)
     finally:
         project.close()
+    if args.create_only:
+        # For a launcher of its own, e.g. several GPUs: torchrun ... -m ml.training PROJECT RUN.
+        print(run.id)
+        return 0
     return supervise(args.project, run.id, json_lines=args.json, quiet=args.quiet)
 
 
@@ -331,6 +335,9 @@ def add_parsers(sub) -> None:
                    help="resume a failed or cancelled run from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the worker's JSON lines instead of a progress bar")
     p.add_argument("--quiet", action="store_true", help="no progress bar (epochs and the result only)")
+    p.add_argument("--create-only", action="store_true",
+                   help="record the run and print its id, start nothing (then: torchrun --nproc_per_node N "
+                        "-m ml.training PROJECT ID, for several GPUs)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("runs", help="list training runs, or show one run's full record and log")

@@ -45,16 +45,18 @@ def _preload_quietly(ort: Any) -> None:
         log.debug("onnxruntime.preload_dlls: %s", buf.getvalue().strip())
 
 
-def wanted_providers(device: str = "auto") -> list[str]:
-    """Providers to ask for: ``auto`` = CUDA (when this onnxruntime has it) then CPU; ``cpu``; ``cuda``."""
+def wanted_providers(device: str = "auto") -> list:
+    """Providers to ask for: ``auto`` = CUDA (when this onnxruntime has it) then CPU; ``cpu``;
+    ``cuda``; ``cuda:N`` (GPU N: each process of a multi-GPU training run uses its own)."""
     import onnxruntime as ort
 
     if device == "cpu":
         return [CPU]
-    if device not in ("auto", "cuda"):
-        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda)")
+    gpu = device.partition(":")[2] if device.startswith("cuda:") else ""
+    if device not in ("auto", "cuda") and not gpu.isdigit():
+        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N)")
     if CUDA in ort.get_available_providers():
-        return [CUDA, CPU]
+        return [(CUDA, {"device_id": int(gpu)}) if gpu else CUDA, CPU]
     return [CPU]
 
 
@@ -84,7 +86,7 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0) -> 
     import onnxruntime as ort
 
     providers = wanted_providers(device)
-    if CUDA in providers:
+    if len(providers) > 1:  # CUDA first
         _preload_quietly(ort)
     so = ort.SessionOptions()
     so.log_severity_level = 3  # errors only for the session's own log
@@ -103,7 +105,7 @@ def create_session(path: str | Path, device: str = "auto", threads: int = 0) -> 
     finally:
         ort.set_default_logger_severity(3)
     _last_provider = provider_of(sess)
-    if device == "cuda" and _last_provider != CUDA:
+    if device.startswith("cuda") and _last_provider != CUDA:
         log.warning("CUDA was asked for but onnxruntime runs %s on %s", Path(path).name, _last_provider)
     return sess
 

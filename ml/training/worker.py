@@ -34,7 +34,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -51,6 +51,36 @@ class Cancelled(Exception):
     pass
 
 
+class Dist:
+    """Where this process stands in a ``torchrun`` launch (one process per GPU; DDP).
+
+    A plain run is rank 0 of 1. Under ``torchrun`` every process trains on its share of the
+    batches and DDP averages the gradients; rank 0 alone reports, writes the records, the
+    checkpoints, the export and the evaluation.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None):
+        env = os.environ if env is None else env
+        self.world = max(1, int(env.get("WORLD_SIZE", "1") or 1))
+        self.rank = int(env.get("RANK", "0") or 0) if self.world > 1 else 0
+        self.local_rank = int(env.get("LOCAL_RANK", "0") or 0) if self.world > 1 else 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def share(self, batches: list) -> list:
+        """This process's batches: every ``world``-th, the same number for every process (DDP
+        steps together)."""
+        if self.world == 1:
+            return batches
+        n = len(batches) // self.world
+        if n == 0:
+            raise ProofdeskError(f"{len(batches)} batch(es) cannot be shared by {self.world} processes: "
+                                 "fewer processes, a smaller batch size or more lines")
+        return batches[self.rank :: self.world][:n]
+
+
 def _print_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -59,13 +89,16 @@ def _print_json(obj: dict) -> None:
 class Reporter:
     """JSON lines to stdout and ``log.jsonl``; notable ones also to the run's log in the database."""
 
-    def __init__(self, project: Project, run_id: int, folder: Path, emit: Emit):
+    def __init__(self, project: Project, run_id: int, folder: Path, emit: Emit, quiet: bool = False):
         self.project, self.run_id, self.emit = project, run_id, emit
+        self.quiet = quiet  # the other processes of a multi-GPU run: rank 0 speaks for them
         folder.mkdir(parents=True, exist_ok=True)
-        self.file = open(folder / "log.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.file = None if quiet else open(folder / "log.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._last_progress = 0.0
 
     def __call__(self, obj: dict, db: bool = True) -> None:
+        if self.quiet:
+            return
         obj = {**obj, "run": self.run_id, "t": round(time.time(), 3)}
         line = json.dumps(obj)
         # Recorded before it is printed: whoever reads the line may kill us at once.
@@ -84,7 +117,8 @@ class Reporter:
         self({"type": "progress", "stage": stage, "done": done, "total": total, **extra}, db=False)
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
 
 
 def hardware_info(device: str) -> dict:
@@ -157,7 +191,8 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
     store = project.store
     record = runs.get(store, run_id)
     folder = record.folder(project.root)
-    report = Reporter(project, run_id, folder, emit)
+    dist = Dist()
+    report = Reporter(project, run_id, folder, emit, quiet=not dist.main)
     cancel = {"flag": False}
 
     def on_signal(signum, frame):
@@ -175,21 +210,39 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
         if params["device"] == "cuda" and device != "cuda":
             raise ProofdeskError("--device cuda was asked for, but torch sees no CUDA device here")
         threads = int(params["threads"]) or _cores()
+        if dist.world > 1:  # under torchrun: one process per GPU (gloo on CPUs, for tests)
+            import torch.distributed
+
+            if device == "cuda":
+                torch.cuda.set_device(dist.local_rank)
+                device = f"cuda:{dist.local_rank}"
+            else:
+                threads = max(1, threads // dist.world)
+            torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
         torch.set_num_threads(threads)
-        runs.mark_running(store, run_id, os.getpid(), hardware_info(device), environment_info())
-        report({"type": "start", "params": params, "device": device, "pid": os.getpid()})
-        trained, model_out = _train(project, runs.get(store, run_id), params, device, threads, report, cancel)
+        if dist.main:
+            runs.mark_running(store, run_id, os.getpid(), {**hardware_info(device), "processes": dist.world},
+                              environment_info())
+        report({"type": "start", "params": params, "device": device, "pid": os.getpid(), "processes": dist.world})
+        trained, model_out = _train(project, runs.get(store, run_id), params, device, threads, report, cancel, dist)
+        if not dist.main:
+            model_out = None  # rank 0 exports and registers the model
+            return 0
         done = _finish(project, runs.get(store, run_id), params, trained, model_out, device, threads, report,
                        cancel, time.monotonic() - t0)
         model_out = None  # registered: it stays
         report({"type": "done", **done})
         return 0
     except Cancelled:
-        runs.cancel(store, run_id, time.monotonic() - t0, device)
+        if dist.main:
+            runs.cancel(store, run_id, time.monotonic() - t0, device)
         report({"type": "cancelled"})
         return 130
     except Exception as exc:  # noqa: BLE001 - every failure ends as a failed run with its log
         msg = str(exc) if isinstance(exc, ProofdeskError) else f"{type(exc).__name__}: {exc}"
+        if not dist.main:
+            print(f"rank {dist.rank}: {msg}", file=sys.stderr)  # rank 0 fails the run when it stops too
+            return 1
         try:
             runs.fail(store, run_id, msg, time.monotonic() - t0, device, log=traceback.format_exc())
         finally:
@@ -200,12 +253,17 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
             shutil.rmtree(model_out, ignore_errors=True)  # a model never registered leaves nothing
         for s, h in old.items():
             signal.signal(s, h)
+        if dist.world > 1:
+            import torch.distributed
+
+            if torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
         report.close()
         project.close()
 
 
 def _train(project: Project, record: runs.Run, params: dict, device: str, threads: int, report,
-           cancel: dict) -> tuple[Any, Path]:
+           cancel: dict, dist: Dist | None = None) -> tuple[Any, Path]:
     import torch
 
     from ml.neural.models import load_spec
@@ -239,8 +297,10 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     synthetic = data.synthetic_lines(int(round(float(params["synthetic_share"]) * len(lines))), rec, seed,
                                      params["max_width"])
     all_lines = lines + data.augmented_copies(lines, float(params["augment_copies"]), seed) + synthetic
-    batches = data.make_batches(all_lines, rec, int(params["batch_size"]))
-    val_batches = data.make_batches(val_lines, rec, int(params["batch_size"])) if val_lines else []
+    dist = dist or Dist({})
+    batches = dist.share(data.make_batches(all_lines, rec, int(params["batch_size"])))
+    # Validation and everything after training: rank 0 alone.
+    val_batches = data.make_batches(val_lines, rec, int(params["batch_size"])) if val_lines and dist.main else []
     report({"type": "data", "train_lines": len(lines), "augmented": len(all_lines) - len(lines) - len(synthetic),
             "synthetic": len(synthetic),
             "val_lines": len(val_lines), "skipped": skipped + val_skipped, "batches": len(batches),
@@ -252,7 +312,8 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     trainable = freeze(net, start)
     if frozen:
         # The backbone never changes: its output for each fixed batch is computed once.
-        sess = data.backbone_session(spec.path, "/AveragePool_output_0", folder / "backbone.onnx", threads, device)
+        sess = data.backbone_session(spec.path, "/AveragePool_output_0", folder / _backbone_name(dist), threads,
+                                     device)
         name = sess.get_inputs()[0].name
         every = batches + val_batches
         for i, b in enumerate(every):
@@ -261,6 +322,8 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
             b.x = sess.run(None, {name: b.x})[0]
             report.progress("features", i + 1, len(every))
         del sess
+        if not dist.main:
+            (folder / _backbone_name(dist)).unlink(missing_ok=True)  # rank 0's goes in _finish
         module = Tail(net)
     else:
         module = net
@@ -290,9 +353,14 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         first_epoch = ckpt["epoch"] + 1
         report({"type": "resume", "from_epoch": ckpt["epoch"]})
 
+    model = module
+    if dist.world > 1:  # gradients averaged over the processes at each step
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(module, device_ids=[dev.index] if dev.type == "cuda" else None)
     for epoch in range(first_epoch, epochs + 1):
         te = time.monotonic()
-        module.train()
+        model.train()
         order = list(range(len(batches)))
         random.Random(seed * 1000 + epoch).shuffle(order)
         total = 0.0
@@ -301,7 +369,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
                 raise Cancelled()
             b = batches[bi]
             x = torch.as_tensor(b.x, device=dev)
-            logits = module(x) + prior
+            logits = model(x) + prior
             logp = logits.float().log_softmax(2).transpose(0, 1)  # T x N x C
             t_max = logp.shape[0]
             in_len = torch.as_tensor([min(t_max, math.ceil(w / stride) + rec.cfg.tail_steps) for w in b.widths])
@@ -315,6 +383,8 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
             sched.step()
             total += float(loss.detach())
             report.progress("train", n, len(order), epoch=epoch, epochs=epochs, loss=round(total / n, 4))
+        if not dist.main:
+            continue  # the metric, the checkpoint and the record are rank 0's
         val_cer = _val_cer(module, val_batches, rec, stride, dev) if val_batches else None
         metric = {"epoch": epoch, "loss": round(total / max(1, len(order)), 5),
                   "val_cer": None if val_cer is None else round(val_cer, 5), "seconds": round(time.monotonic() - te, 2)}
@@ -323,6 +393,11 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         report({"type": "metric", **metric})
     net.to("cpu")
     return (net, spec, rec, val_lines), folder
+
+
+def _backbone_name(dist: Dist) -> str:
+    """The frozen backbone's ONNX file: one per process of a multi-GPU run (each writes its own)."""
+    return "backbone.onnx" if dist.main else f"backbone-rank{dist.rank}.onnx"
 
 
 def _val_cer(module, val_batches, rec, stride: int, dev) -> float:

@@ -173,3 +173,41 @@ def test_engine_config_reads_with_the_active_model(project):
     assert engine_config(project, "neural") == {"rec": folder}
     assert engine_config(project, "combined", {"min_conf": 0.1}) == {"min_conf": 0.1, "neural": {"rec": folder}}
     assert engine_config(project, "classical", {"x": 1}) == {"x": 1}
+
+
+def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
+    """Scale-out: the worker under `torchrun` (DDP; gloo on this CPU machine, NCCL on GPUs) trains
+    one model from two processes; rank 0 alone reports, records, exports and registers it."""
+    import sys
+    from pathlib import Path
+
+    from ml.training.worker import Dist
+
+    project, version = labelled
+    # The run is recorded by `proofdesk train --create-only`, which prints its id and starts nothing.
+    code = main(["--user", "lead", "train", str(project.root), "--dataset", str(version.id), "--epochs", "2",
+                 "--max-lines", "24", "--batch-size", "6", "--create-only"])  # 36 lines with copies: 3 batches each
+    assert code == 0
+    run = max(runs.list_runs(project.store), key=lambda r: r.id)
+    assert run.status == "queued" and run.params["max_lines"] == 24 and capsys.readouterr().out.strip() == str(run.id)
+    torchrun = Path(sys.executable).parent / "torchrun"
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "ml.training", str(project.root), str(run.id)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    lines = _lines(out.stdout)
+    kinds = [m["type"] for m in lines]
+    assert kinds.count("start") == 1 and kinds.count("done") == 1  # one voice: rank 0's
+    assert next(m for m in lines if m["type"] == "start")["processes"] == 2
+    assert [m["epoch"] for m in lines if m["type"] == "metric"] == [1, 2]
+    done = runs.get(project.store, run.id)
+    assert done.status == "done" and [m["epoch"] for m in done.metrics] == [1, 2]
+    assert done.hardware["processes"] == 2 and done.log.count('"type": "start"') == 1
+    mv = registry.get(project.store, done.model_version_id)
+    assert mv.sha256 == sha256_file(project.root / mv.path / "model.onnx")
+    assert not list(done.folder(project.root).glob("backbone*.onnx"))  # every process cleaned up
+    # How the batches are shared: the same number each, none twice.
+    three = Dist({"WORLD_SIZE": "3", "RANK": "1", "LOCAL_RANK": "1"})
+    assert three.share(list(range(10))) == [1, 4, 7] and not three.main
+    assert Dist({}).share([1, 2]) == [1, 2] and Dist({}).main
+    with pytest.raises(Exception, match="cannot be shared by 3 processes"):
+        three.share([0, 1])
