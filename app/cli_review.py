@@ -98,7 +98,8 @@ def cmd_auto_accept(args) -> int:
         return 0
     ids = review.apply_auto_accept(store, args.user, choice.threshold, args.engine, dry_run=args.dry_run)
     print(f"threshold: confidence >= {choice.threshold:.3f}: {_pct(choice.precision)} of such regions were right"
-          f" on the pages people checked; it saves {_pct(choice.share_saved)} of the work")
+          f" on the pages people checked ({choice.accepted} regions: at least {_pct(choice.precision_low)} with 95%"
+          f" confidence); it saves {_pct(choice.share_saved)} of the work")
     print(f"{'would accept' if args.dry_run else 'accepted'} {len(ids)} pre-filled page(s) whose every region"
           f" is at or above it{': ' + ' '.join(map(str, ids)) if ids and len(ids) <= 50 else ''}")
     return 0

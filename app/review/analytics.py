@@ -223,8 +223,8 @@ class AnalyticsScreen(QWidget):
                     f" {a.total} predicted regions people checked.")
         else:
             text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision"
-                    f" <b>{a.precision:.2%}</b> on {a.total} checked regions, saves <b>{a.share_saved:.1%}</b>"
-                    " of the work.")
+                    f" <b>{a.precision:.2%}</b> (at least {a.precision_low:.2%} with 95% confidence) on"
+                    f" {a.accepted} of {a.total} checked regions, saves <b>{a.share_saved:.1%}</b> of the work.")
         self.auto_label.setText(text)
 
     # -- drawing ---------------------------------------------------------------------------------

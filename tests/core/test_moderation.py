@@ -154,18 +154,26 @@ def test_choose_threshold_on_synthetic_verdicts():
     rng = random.Random(3)
     # Confidence c is correct with probability c: high confidences are nearly always right.
     data = [(c, rng.random() < c ** 8) for c in (rng.random() for _ in range(20_000))]
-    a = review.choose_threshold(data, target_precision=0.95)
-    assert a.precision >= 0.95 and 0 < a.share_saved < 1
+    a = review.choose_threshold(data, target_precision=0.8)
+    assert a.precision_low >= 0.8 and a.precision > a.precision_low and 0 < a.share_saved < 1
     above = [ok for c, ok in data if c >= a.threshold]
     assert sum(above) / len(above) == pytest.approx(a.precision)
+    assert review.precision_lower_bound(sum(above), len(above)) == pytest.approx(a.precision_low)
     assert len(above) / len(data) == pytest.approx(a.share_saved)
     # One step lower would miss the target (it is the lowest threshold that reaches it)...
     lower = max(c for c, _ in data if c < a.threshold)
     below = [ok for c, ok in data if c >= lower]
-    assert sum(below) / len(below) < 0.95 or lower < a.threshold
+    assert review.precision_lower_bound(sum(below), len(below)) < 0.8
     # ...and a stricter target gives a higher threshold and saves less.
-    strict = review.choose_threshold(data, target_precision=0.995)
+    strict = review.choose_threshold(data, target_precision=0.99)  # out of reach on 20,000 regions
+    assert strict.threshold is None and strict.share_saved == 0.0
+    strict = review.choose_threshold(data, target_precision=0.9)
     assert strict.threshold > a.threshold and strict.share_saved < a.share_saved
+    # The bound, not the measure, must reach the target: 26 right of 26 is not proof of 99.5%.
+    assert review.choose_threshold([(0.99, True)] * 26).threshold is None
+    assert review.choose_threshold([(0.99, True)] * 540).threshold == 0.99
+    assert round(review.precision_lower_bound(26, 26), 3) == 0.906
+    assert review.precision_lower_bound(0, 0) == 0.0
     assert review.choose_threshold([(0.9, False)] * 10).threshold is None
     assert review.choose_threshold([]).share_saved == 0.0
     # Equal confidences are never split.
