@@ -520,10 +520,14 @@ class Store:
 
         Regions a person touched are kept as they are; untouched machine regions from an
         earlier prediction are replaced, and a new predicted region that overlaps a touched
-        one is not added (the person's version wins).
+        one is not added (the person's version wins). A page people finished (done, approved)
+        keeps its regions exactly: marking it done accepted its untouched regions too, so the
+        prediction is stored (for comparison and evaluation) and nothing on the page changes.
         """
         stamp = now()
         with self.transaction() as c:
+            status = c.execute("SELECT status FROM pages WHERE id = ?", (pred.page_id,)).fetchone()
+            finished = status is not None and status["status"] in (PageStatus.DONE.value, PageStatus.APPROVED.value)
             cur = c.execute(
                 "INSERT INTO predictions (page_id, engine, engine_version, model_version, config,"
                 " config_hash, regions, duration_s, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -532,6 +536,8 @@ class Store:
                  json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp),
             )
             pred_id = cur.lastrowid
+            if finished:
+                return pred_id
             c.execute("DELETE FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?",
                       (pred.page_id, HUMAN))
             # A predicted region a person deleted still blocks its place: re-running the

@@ -323,6 +323,24 @@ def test_add_prediction_does_not_bring_back_a_region_a_person_deleted(project, p
     assert [r.text for r in store.regions(page_id)] == ["TOTAL"]
 
 
+def test_a_finished_page_keeps_its_regions_when_pre_filled_again(project, page_id):
+    """Marking a page done accepts its untouched machine regions too: a later pre-fill (a new
+    model, say) stores its prediction for comparison but changes nothing on the page."""
+    store = project.store
+    store.add_prediction(prediction(page_id, [(10, 10, 100, 30), (10, 50, 100, 70)], texts=["TOTAL", "DATE"]))
+    store.set_page_status("ana", page_id, PageStatus.DONE)
+    before = store.regions(page_id, include_deleted=True)
+    later = store.add_prediction(prediction(page_id, [(10, 10, 100, 30), (300, 300, 400, 320)], engine="better",
+                                            texts=["T0TAL", "NEW LINE"]))
+    assert store.regions(page_id, include_deleted=True) == before
+    assert store.get_page(page_id).status == PageStatus.DONE
+    assert [p.id for p in store.predictions(page_id)][-1] == later  # stored all the same
+    # A page still being worked on takes the new prediction as before.
+    store.set_page_status("ana", page_id, PageStatus.IN_PROGRESS)
+    store.add_prediction(prediction(page_id, [(300, 300, 400, 320)], engine="again", texts=["NEW LINE"]))
+    assert "NEW LINE" in [r.text for r in store.regions(page_id)]
+
+
 # -- concurrency ----------------------------------------------------------------------------------
 def test_readers_are_not_blocked_by_an_open_write_transaction(project, page_id):
     store = project.store
