@@ -140,21 +140,30 @@ def page_verdicts_now(conn: sqlite3.Connection, page_id: int) -> tuple[list[tupl
     """Every verdict of a page: regions against the predictions they came from.
 
     Regions keep their own prediction (a touched region survives a later pre-fill); regions a
-    person added count as ``missing`` against the page's latest prediction.
+    person added count as ``missing`` against the prediction people worked from: the latest
+    one with regions on the page, else the latest made before the page was done. A prediction
+    made after people finished the page (a new model run for comparison: it changes nothing
+    on the page) is graded on nothing.
     """
     page, regions, preds = _load(conn, page_id)
     if page is None or not preds:
         return [], page
     by_id = {p["id"]: p for p in preds}
-    latest = preds[-1]
     used = {r.prediction_id for r in regions if r.origin != HUMAN and r.prediction_id in by_id}
     out: list[tuple[sqlite3.Row, Verdict]] = []
     machine = [r for r in regions if r.origin != HUMAN]
     for pid in sorted(used):
         for v in compute_verdicts(_prediction(by_id[pid]), machine):
             out.append((by_id[pid], v))
-    for v in compute_verdicts(_prediction(latest), [r for r in regions if r.origin == HUMAN]):
-        out.append((latest, v))
+    if used:
+        base = by_id[max(used)]
+    else:
+        done_at = page["done_at"]
+        before = [p for p in preds if not done_at or p["created_at"] <= done_at]
+        base = before[-1] if before else None
+    if base is not None:
+        for v in compute_verdicts(_prediction(base), [r for r in regions if r.origin == HUMAN]):
+            out.append((base, v))
     return out, page
 
 

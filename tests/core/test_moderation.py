@@ -50,6 +50,34 @@ def test_every_verdict_kind_is_stored_when_the_page_is_done(tmp_path):
     assert state[0] == 4
 
 
+def test_a_prediction_made_after_the_page_was_done_is_graded_on_nothing(tmp_path):
+    """A new model run over finished pages (for comparison) changes nothing on them, and the
+    people's work is still graded against the prediction they worked from."""
+    project, store = _project(tmp_path)
+    page = store.pages()[0]
+    store.add_region("ana", page.id, box_to_quad(300, 300, 400, 330), text="TOTAL")
+    store.set_page_status("ana", page.id, PageStatus.DONE)
+    before = _kinds(store, page.id)
+    assert before == [(-1, "missing"), (0, "correct"), (1, "correct"), (2, "correct"), (3, "correct"), (4, "correct")]
+    late = PredictedRegion(box_to_quad(300, 300, 400, 330), "TOTAL", 0.99)
+    store.add_prediction(Prediction(page.id, "combined", "v2", {}, "h2", (late,), model_version="m2"))
+    review.refresh_verdicts(store, page.id)
+    assert _kinds(store, page.id) == before
+    assert {r["model_version"] for r in store.query("SELECT model_version FROM verdicts")} == {"m1"}
+    # A page whose lines people made themselves (imported labels) and that was pre-filled only
+    # after it was done has nothing to grade.
+    other = Project.create(tmp_path / "q")
+    st = other.store
+    st.add_document(Document("b.png", "sha-b", "/b.png", "png", "2026-11-02T09:00:00+00:00", "ana", "b"),
+                    [Page(0, 1, "imgb", 500, 500, name="b-1")])
+    pid = st.pages()[0].id
+    st.add_region("ana", pid, box_to_quad(10, 10, 200, 40), text="LINE")
+    st.set_page_status("ana", pid, PageStatus.DONE)
+    st.add_prediction(Prediction(pid, "combined", "v2", {}, "h2", (late,), model_version="m2"))
+    review.refresh_verdicts(st, pid)
+    assert _kinds(st, pid) == []
+
+
 def test_verdicts_go_stale_on_an_edit_and_are_refreshed_lazily(tmp_path):
     project, store = _project(tmp_path, n_pages=2)
     assert set(review.stale_pages(store)) == {p.id for p in store.pages()}
