@@ -248,10 +248,7 @@ class MainWindow(QMainWindow):
         worker.signals.finished.connect(on_finished)
         worker.signals.failed.connect(lambda msg, tb: show_error(self, "Import failed", msg, tb))
         worker.signals.done.connect(dialog.reset)
-        worker.signals.done.connect(lambda: self.workers.discard(worker))
-        self.workers.add(worker)
-        start(worker)
-        return worker
+        return start(worker, keep=self.workers)
 
     def _show_ocr_device(self) -> None:
         """Which OCR model runs, and on what (CUDA or CPU): found off the GUI thread (it loads
@@ -264,9 +261,7 @@ class MainWindow(QMainWindow):
 
         worker = Worker(job)
         worker.signals.finished.connect(self._on_ocr_info)  # a method: gone with the window
-        worker.signals.done.connect(lambda: self.workers.discard(worker))
-        self.workers.add(worker)
-        start(worker)
+        start(worker, keep=self.workers)
 
     def _on_ocr_info(self, info: dict) -> None:
         self._ocr_info = info

@@ -46,6 +46,12 @@ class Worker(QRunnable):
         self.signals.progress.emit(done, total, note)
 
 
-def start(worker: Worker, pool: QThreadPool | None = None) -> Worker:
+def start(worker: Worker, pool: QThreadPool | None = None, keep: set | None = None) -> Worker:
+    """Run ``worker`` on ``pool`` (the global one by default). ``keep``: the owner's set of
+    running workers; the worker stays in it until done (a Worker is not auto-deleted: something
+    must hold it while it runs, and a closing window can tell what is still running)."""
+    if keep is not None:
+        keep.add(worker)
+        worker.signals.done.connect(lambda: keep.discard(worker))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker

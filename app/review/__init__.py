@@ -11,11 +11,21 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from core.errors import ProofdeskError
-from core.review import last_rejection, role_of
+from core.review import last_rejection, refresh_stale, role_of
 
 from ..errors import show_error
+from ..workers import Worker, start
 
-__all__ = ["install", "ReviewMenu"]
+__all__ = ["install", "ReviewMenu", "refresh_stale_in_background"]
+
+
+def refresh_stale_in_background(screen):
+    """Pages edited since their verdicts were stored get fresh ones, off the GUI thread; then
+    ``screen`` (a review screen: ``project``, ``workers``, ``refresh``) redraws if any changed."""
+    project = screen.project
+    worker = Worker(lambda progress, cancel: refresh_stale(project.store))
+    worker.signals.finished.connect(lambda n: n and screen.refresh())
+    return start(worker, keep=screen.workers)
 
 
 class ReviewMenu:

@@ -45,7 +45,8 @@ from PySide6.QtWidgets import (
 from core import analytics, review
 from core.project import Project
 
-from ..workers import Worker, start
+from ..workers import Worker
+from . import refresh_stale_in_background
 
 FLAG_COLOURS = {"over": QColor(30, 150, 60), "under": QColor(210, 40, 40), "": QColor(70, 120, 200)}
 SERIES_COLOURS = [QColor(30, 120, 230), QColor(235, 140, 0), QColor(30, 150, 60), QColor(200, 40, 200),
@@ -165,17 +166,7 @@ class AnalyticsScreen(QWidget):
         self._refresh_stale_in_background()
 
     def _refresh_stale_in_background(self) -> Worker:
-        """Pages edited since their verdicts were stored get fresh ones (off the GUI thread), then redraw."""
-        project = self.project
-
-        def job(progress, cancel):
-            return review.refresh_stale(project.store)
-
-        worker = Worker(job)
-        worker.signals.finished.connect(lambda n: n and self.refresh())
-        worker.signals.done.connect(lambda: self.workers.discard(worker))
-        self.workers.add(worker)
-        return start(worker)
+        return refresh_stale_in_background(self)
 
     def _table(self, headers: list[str]) -> QTableWidget:
         t = QTableWidget(0, len(headers))

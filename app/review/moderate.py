@@ -41,8 +41,9 @@ from core.errors import ProofdeskError
 from core.model import PageStatus, quad_bounds
 from core.project import Project
 
-from ..workers import Worker, start
+from ..workers import Worker
 from ..workspace.canvas import PageCanvas
+from . import refresh_stale_in_background
 
 KIND_COLOURS = {
     "correct": QColor(30, 150, 60),
@@ -363,17 +364,7 @@ class ModerateScreen(QWidget):
         self.refreshed.emit()
 
     def refresh_stale_in_background(self) -> Worker:
-        """Pages edited since their verdicts were computed get fresh ones, off the GUI thread."""
-        project = self.project
-
-        def job(progress, cancel):
-            return review.refresh_stale(project.store)
-
-        worker = Worker(job)
-        worker.signals.finished.connect(lambda n: n and self.refresh())
-        worker.signals.done.connect(lambda: self.workers.discard(worker))
-        self.workers.add(worker)
-        return start(worker)
+        return refresh_stale_in_background(self)
 
     def page_ids(self) -> list[int]:
         return [r.page_id for r in self.model.rows]

@@ -21,7 +21,7 @@ from core.model import PageStatus, Region
 from core.project import Project
 from ml.training.active import active_rec_folder
 
-from ..workers import Worker
+from ..workers import Worker, start
 from . import keys as keymod
 from .canvas import DRAW_QUAD, DRAW_RECT, SELECT, PageCanvas
 from .fields_dialog import FieldSchemaDialog
@@ -711,9 +711,7 @@ class Workspace(QWidget):
         worker = Worker(job)
         worker.signals.finished.connect(lambda results: self._on_read(page_id, results, force))
         worker.signals.failed.connect(lambda msg, tb: self.message.emit(f"Re-reading failed: {msg}", 10000))
-        worker.signals.done.connect(lambda: self.ocr_jobs.discard(worker))
-        self.ocr_jobs.add(worker)
-        self.ocr_pool.start(worker)
+        start(worker, self.ocr_pool, keep=self.ocr_jobs)
         self.message.emit(f"Reading {len(regions)} region(s)...", 3000)
         return worker
 
