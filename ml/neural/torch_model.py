@@ -104,7 +104,11 @@ class OnnxGraphModule(nn.Module):
         return [int(i) for i in np.asarray(v).reshape(-1)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        env: dict[str, Any] = {self.input_name: x}
+        return self.run_nodes({self.input_name: x}, self.nodes)
+
+    def run_nodes(self, env: dict[str, Any], nodes: list) -> torch.Tensor:
+        """Run ``nodes`` (a part of the graph, in order) on the tensors in ``env`` (by name) and
+        this module's constants; return the output. The training tail runs its part this way."""
 
         def get(name: str) -> Any:
             if not name:
@@ -115,9 +119,8 @@ class OnnxGraphModule(nn.Module):
                 return self._ints[name]
             return self._const(name)
 
-        for op, ins, outs, at in self.nodes:
-            args = [get(i) for i in ins]
-            env[outs[0]] = self._run(op, args, at)
+        for op, ins, outs, at in nodes:
+            env[outs[0]] = self._run(op, [get(i) for i in ins], at)
             if outs[0] == self.output_name:
                 break
         return env[self.output_name]

@@ -55,23 +55,7 @@ class Tail(nn.Module):
         self.nodes = _constant_nodes(net, self.start) + net.nodes[self.start :]
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        net = self.net
-        env: dict[str, Any] = {self.split: feats}
-
-        def get(name: str) -> Any:
-            if not name:
-                return None
-            if name in env:
-                return env[name]
-            if name in net._ints:
-                return net._ints[name]
-            return net._const(name)
-
-        for op, ins, outs, at in self.nodes:
-            env[outs[0]] = net._run(op, [get(i) for i in ins], at)
-            if outs[0] == net.output_name:
-                break
-        return env[net.output_name]
+        return self.net.run_nodes({self.split: feats}, self.nodes)
 
 
 def trainable_parameters(net: Any, start: int) -> list[tuple[str, nn.Parameter]]:
