@@ -147,29 +147,28 @@ class NeuralEngine:
         crops = [c for img, bs in zip(images, boxes) for c in rec.crops(img, [b for b, _ in bs])]
         decoded = rec.read(crops)
         t2 = time.perf_counter()
+        n = max(1, len(images))  # each page is given its share of the time
+        info = {"pages_in_batch": len(images), "detect_s": round((t1 - t0) / n, 4),
+                "recognize_s": round((t2 - t1) / n, 4)}
         out, i = [], 0
-        each = (time.perf_counter() - t0) / max(1, len(images))
         for img, bs in zip(images, boxes):
             lines = [(b, d) for (b, _), d in zip(bs, decoded[i:i + len(bs)])]
             i += len(bs)
-            h, w = img.shape[:2]
-            out.append(PagePrediction(
-                regions=self.to_regions(lines), engine=self.name, engine_version=self.version, config=self.config,
-                config_hash=self.config_hash, width=w, height=h, seconds=each,
-                info={"provider": self.provider, "pages_in_batch": len(images),
-                      "detect_s": round((t1 - t0) / max(1, len(images)), 4),
-                      "recognize_s": round((t2 - t1) / max(1, len(images)), 4)}))
+            out.append(self._page_prediction(img, lines, (t2 - t0) / n, info))
         return out
 
     def predict(self, image: np.ndarray) -> PagePrediction:
         t0 = time.perf_counter()
-        h, w = image.shape[:2]
         lines, timing = self.read_page(image)
-        regions = self.to_regions(lines)
+        return self._page_prediction(image, lines, time.perf_counter() - t0, timing)
+
+    def _page_prediction(self, image: np.ndarray, lines: Sequence[tuple[np.ndarray, Any]], seconds: float,
+                         info: Mapping[str, Any]) -> PagePrediction:
+        h, w = image.shape[:2]
         return PagePrediction(
-            regions=regions, engine=self.name, engine_version=self.version, config=self.config,
-            config_hash=self.config_hash, width=w, height=h, seconds=time.perf_counter() - t0,
-            info={"provider": self.provider, **timing},
+            regions=self.to_regions(lines), engine=self.name, engine_version=self.version, config=self.config,
+            config_hash=self.config_hash, width=w, height=h, seconds=seconds,
+            info={"provider": self.provider, **info},
         )
 
     def to_regions(self, lines: Sequence[tuple[np.ndarray, Any]]) -> list[Region]:
