@@ -28,6 +28,39 @@ def sroie_dir() -> Path:
     return d
 
 
+#: Training runs that take seconds, not minutes: a few lines, small batches.
+TINY_TRAINING = {"max_lines": 12, "batch_size": 6, "val_lines": 6, "augment_copies": 0.5}
+#: The validation share of :func:`labelled`'s dataset version.
+LABELLED_VAL_SHARE = 0.5
+
+
+@pytest.fixture
+def labelled(project, sroie_dir, tmp_path):
+    """Three sroie-dev receipts as people's work (their reference lines imported as labels): two
+    training pages and one validation page, frozen into a dataset version. (project, version)"""
+    import hashlib
+    import shutil
+
+    from core import datasets
+    from core.importer import ImportOptions, import_paths
+
+    src = tmp_path / "src"
+    src.mkdir()
+    train, val = [], []
+    for img in sorted(sroie_dir.glob("*.jpg")):
+        sha = hashlib.sha256(img.read_bytes()).hexdigest()
+        (val if datasets.is_validation(sha, LABELLED_VAL_SHARE) else train).append(img)
+        if len(train) >= 2 and val:
+            break
+    for img in train[:2] + val[:1]:
+        shutil.copy(img, src / img.name)
+        shutil.copy(img.with_suffix(".json"), src / img.with_suffix(".json").name)
+    import_paths(project, [src], ImportOptions(labels=True, user="lead"))
+    version, _ = datasets.create_version(project.store, project.root, "lead", val_share=LABELLED_VAL_SHARE)
+    assert version.n_train and version.n_val
+    return project, version
+
+
 def image_bytes(seed: int, size=(32, 24), fmt="PNG", **save_kw) -> bytes:
     """A small noise image; different seeds give different content (and so different hashes)."""
     import numpy as np

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-
 import pytest
 
 from core import datasets, registry, runs
-from core.importer import ImportOptions, import_paths
 
-TINY = {"max_lines": 12, "batch_size": 6, "val_lines": 6, "augment_copies": 0.5}
+from ..conftest import TINY_TRAINING as TINY
 
 
 @pytest.fixture
-def labelled(project, sroie_dir, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    train, val = [], []
-    for img in sorted(sroie_dir.glob("*.jpg")):
-        sha = hashlib.sha256(img.read_bytes()).hexdigest()
-        (val if datasets.is_validation(sha, 0.5) else train).append(img)
-        if len(train) >= 2 and val:
-            break
-    for img in train[:2] + val[:1]:
-        shutil.copy(img, src / img.name)
-        shutil.copy(img.with_suffix(".json"), src / img.with_suffix(".json").name)
-    import_paths(project, [src], ImportOptions(labels=True, user="lead"))
-    datasets.create_version(project.store, project.root, "lead", val_share=0.5)
-    return project
+def labelled(labelled):
+    """The shared fixture's project (its dataset version is the screen's second choice)."""
+    return labelled[0]
 
 
 def test_start_a_run_and_see_the_chart_update_then_promote(qtbot, labelled):

@@ -3,7 +3,6 @@ and a failed run that changes no model. Each run is a real child process on a fe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,33 +13,10 @@ import pytest
 
 from app.cli import main
 from app.training.command import worker_command, worker_env
-from core import datasets, registry, runs
-from core.importer import ImportOptions, import_paths
+from core import registry, runs
 from ml.neural.models import BASE_MODEL, load_spec, model_dir, sha256_file
 
-#: Tiny runs: a few lines, small batches (seconds, not minutes).
-TINY = {"max_lines": 12, "batch_size": 6, "val_lines": 6, "augment_copies": 0.5}
-VAL_SHARE = 0.5
-
-
-@pytest.fixture
-def labelled(project, sroie_dir, tmp_path):
-    """Three sroie-dev receipts as people's work: two training pages and one validation page."""
-    src = tmp_path / "src"
-    src.mkdir()
-    train, val = [], []
-    for img in sorted(sroie_dir.glob("*.jpg")):
-        sha = hashlib.sha256(img.read_bytes()).hexdigest()
-        (val if datasets.is_validation(sha, VAL_SHARE) else train).append(img)
-        if len(train) >= 2 and val:
-            break
-    for img in train[:2] + val[:1]:
-        shutil.copy(img, src / img.name)
-        shutil.copy(img.with_suffix(".json"), src / img.with_suffix(".json").name)
-    import_paths(project, [src], ImportOptions(labels=True, user="lead"))
-    version, _ = datasets.create_version(project.store, project.root, "lead", val_share=VAL_SHARE)
-    assert version.n_train and version.n_val
-    return project, version
+from ..conftest import TINY_TRAINING as TINY
 
 
 def _run(project, version, **params) -> runs.Run:
