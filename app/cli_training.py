@@ -111,6 +111,22 @@ def cmd_worker(args) -> int:
     return run(args.project, args.run)
 
 
+def _set_params(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` options: VALUE as JSON (1e-3, true, null), else as text."""
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ProofdeskError(f"--set wants KEY=VALUE, not {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
 def cmd_train(args) -> int:
     from core import datasets, registry, runs
     from ml.training.params import resolve_params
@@ -135,6 +151,9 @@ def cmd_train(args) -> int:
             params = {k: v for k, v in {"epochs": args.epochs, "device": args.device, "lr": args.lr,
                                          "batch_size": args.batch_size, "max_lines": args.max_lines,
                                          "freeze": args.freeze, "seed": args.seed}.items() if v is not None}
+            if args.no_detector:
+                params["detector"] = False
+            params.update(_set_params(args.set))
             resolve_params(params)  # a bad value fails here, before any process starts
             active = registry.active(store)
             run = runs.create(store, args.user, version.id, params, active.id if active else None)
@@ -331,6 +350,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--freeze", choices=["backbone", "none"], default=None,
                    help="backbone (default): train neck and head on cached features; none: the whole network")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--no-detector", action="store_true",
+                   help="fine-tune the recogniser only (default: the detector too, on the training pages' boxes)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other training parameter (ml/training/params.py), VALUE as JSON: --set det_epochs=4")
     p.add_argument("--resume", type=int, default=None, metavar="RUN",
                    help="resume a failed or cancelled run from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the worker's JSON lines instead of a progress bar")

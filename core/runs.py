@@ -191,11 +191,17 @@ def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sh
     """The run made a model: register it (never promoted here) and close the run with its verdict.
 
     ``metrics`` must hold ``val_cer`` (the new model) and ``active_val_cer`` (the model it is
-    compared with, on the same validation lines). Better means strictly lower CER.
+    compared with, on the same validation lines). Better means strictly lower CER and, where the
+    validation pages were also read end to end (``val_typing_saved``, ``active_val_typing_saved``),
+    no less typing saved there.
     """
     run = get(store, run_id)
     new, old = metrics.get("val_cer"), metrics.get("active_val_cer")
-    verdict = BETTER if new is not None and (old is None or new < old) else NOT_BETTER
+    better = new is not None and (old is None or new < old)
+    saved, saved_before = metrics.get("val_typing_saved"), metrics.get("active_val_typing_saved")
+    if saved is not None and saved_before is not None and saved < saved_before:
+        better = False
+    verdict = BETTER if better else NOT_BETTER
     with store.transaction() as c:
         version = registry.register(store, user, name, registry.RECOGNITION, artifact_path, artifact_sha256,
                                     {**metrics, "dataset_version_id": run.dataset_version_id}, run_id=run_id,

@@ -147,6 +147,10 @@ class CombinedEngine:
         elif (r.agree is False and r.tesseract and r.min_conf < self.cfg.prefer_tesseract_below
               and r.tess_conf >= self.cfg.tesseract_sure):
             text = r.tesseract
+            if any(c.isalpha() for c in r.neural) and not any(c.islower() for c in r.neural):
+                # The recogniser writes this line in capitals (a model fine-tuned on a project that
+                # transcribes in capitals does so everywhere): so does the text that replaces it.
+                text = text.upper()
         return text, self.calibrator.predict(r.features()), r.agree is False
 
     def predict(self, image: np.ndarray) -> PagePrediction:

@@ -44,13 +44,19 @@ class NeuralConfig:
     #: Sub-folder of the recogniser: "rec-latin" (Latin head, logits; see ml.neural.torch_model)
     #: or "rec" (the shipped PP-OCRv5 head, 18,385 classes).
     rec: str = "rec-latin"
+    #: Sub-folder (or folder) of the detector: "det" (shipped) or a fine-tuned one
+    #: (``ml.training.detector``; a model version's ``det/``).
+    det: str = "det"
     detect: DetectConfig = field(default_factory=DetectConfig)
     recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
     #: Lines whose recognition confidence is below this are not pre-filled.
     min_conf: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["det"] == "det":  # the shipped detector: configs (and their hashes) as before ``det`` was added
+            del d["det"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, base: NeuralConfig | None = None) -> NeuralConfig:
@@ -85,8 +91,8 @@ class NeuralModel:
 
     def __init__(self, model: str = BASE_MODEL, detect: DetectConfig | None = None,
                  recognize: RecognizeConfig | None = None, device: str = "auto", threads: int = 0,
-                 rec: str = "rec-latin"):
-        self.det_spec: ModelSpec = load_spec(model_dir(model, "det"))
+                 rec: str = "rec-latin", det: str = "det"):
+        self.det_spec: ModelSpec = load_spec(model_dir(model, det))
         self.rec_spec: ModelSpec = load_spec(model_dir(model, rec))
         det_sess = runtime.create_session(self.det_spec.path, device, threads)
         rec_sess = runtime.create_session(self.rec_spec.path, device, threads)
@@ -115,7 +121,7 @@ class NeuralEngine:
         self.device = str(rt.get("device", "auto"))
         self.threads = int(rt.get("threads", 0))
         self.model = NeuralModel(self.cfg.model, self.cfg.detect, self.cfg.recognize, self.device, self.threads,
-                                 self.cfg.rec)
+                                 self.cfg.rec, self.cfg.det)
         self.name = name
         self.version = f"{self.model.version}; neural {PIPELINE_VERSION}"
         self.config = self.cfg.to_dict()

@@ -62,6 +62,7 @@ class OnnxGraphModule(nn.Module):
         "Conv", "BatchNormalization", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Shape",
         "Concat", "Softmax", "ReduceMean", "GlobalAveragePool", "AveragePool", "Identity", "Flatten",
         "Clip", "Equal", "Where", "Gather",  # what torch.onnx.export writes for the same network
+        "Resize", "ConvTranspose",  # the PP-OCR detector's neck and DB head
     }
 
     def __init__(self, graph: onnx.GraphProto, output: str | None = None):
@@ -78,6 +79,8 @@ class OnnxGraphModule(nn.Module):
             else:
                 nodes.append(n)
         stats = {n.input[i] for n in nodes if n.op_type == "BatchNormalization" for i in _BN_STATS}
+        # Resize's roi / scales / sizes are float or int constants that say how, not weights.
+        static = {i for n in nodes if n.op_type == "Resize" for i in n.input[1:] if i}
         self.params = nn.ParameterDict()
         self._ints: dict[str, np.ndarray] = {}  # shapes, axes: plain constants, never traced
         self._tensor_keys: dict[str, tuple[str, str]] = {}  # onnx name -> ("param"|"buffer", key)
@@ -85,7 +88,7 @@ class OnnxGraphModule(nn.Module):
         for name, arr in consts.items():
             if name not in used:
                 continue
-            if arr.dtype.kind != "f":
+            if arr.dtype.kind != "f" or name in static:
                 self._ints[name] = arr
             elif name in stats or arr.ndim == 0:
                 self.register_buffer("b_" + _key(name), torch.from_numpy(arr.copy()))
@@ -178,6 +181,29 @@ class OnnxGraphModule(nn.Module):
             return F.conv2d(x, a[1], a[2] if len(a) > 2 else None, stride=tuple(at.get("strides", [1, 1])),
                             padding=tuple(pads[:2]), dilation=tuple(at.get("dilations", [1, 1])),
                             groups=int(at.get("group", 1)))
+        if op == "ConvTranspose":
+            pads = list(at.get("pads", [0, 0, 0, 0]))
+            if pads[:2] != pads[2:] or at.get("output_shape") or at.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+                raise NotImplementedError("ConvTranspose with asymmetric pads, output_shape or auto_pad")
+            return F.conv_transpose2d(a[0], a[1], a[2] if len(a) > 2 else None,
+                                      stride=tuple(at.get("strides", [1, 1])), padding=tuple(pads[:2]),
+                                      output_padding=tuple(at.get("output_padding", [0, 0])),
+                                      groups=int(at.get("group", 1)), dilation=tuple(at.get("dilations", [1, 1])))
+        if op == "Resize":
+            mode = at.get("mode", b"nearest")
+            mode = mode.decode() if isinstance(mode, bytes) else mode
+            ctm = at.get("coordinate_transformation_mode", b"half_pixel")
+            ctm = ctm.decode() if isinstance(ctm, bytes) else ctm
+            scales = a[2] if len(a) > 2 and a[2] is not None and np.asarray(a[2]).size else None
+            sizes = a[3] if len(a) > 3 and a[3] is not None else None
+            if mode != "nearest" or ctm != "asymmetric" or scales is None or sizes is not None:
+                raise NotImplementedError(f"Resize mode={mode} coordinate_transformation_mode={ctm} (nearest, "
+                                          "asymmetric, by scales is what the detector uses)")
+            sc = [float(v) for v in np.asarray(scales).reshape(-1)]
+            if sc[:2] != [1.0, 1.0] or any(v != int(v) for v in sc[2:]):
+                raise NotImplementedError(f"Resize scales {sc}")
+            # Whole-number scales: nearest, asymmetric, floor is each pixel repeated.
+            return F.interpolate(a[0], scale_factor=tuple(sc[2:]), mode="nearest")
         if op == "BatchNormalization":
             return F.batch_norm(a[0], a[3], a[4], a[1], a[2], training=False, eps=float(at.get("epsilon", 1e-5)))
         if op == "GlobalAveragePool":

@@ -1,7 +1,13 @@
-"""Which recogniser a project's pre-fill and evaluation use: its active model version, else the shipped one."""
+"""Which model a project's pre-fill and evaluation use: its active model version, else the shipped one.
+
+A model version is a recogniser folder; a run that also fine-tuned the detector leaves it in the
+version's ``det/`` sub-folder, with the box-extraction thresholds it chose in its ``model.json``.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from core import registry
@@ -13,15 +19,48 @@ def active_rec_folder(project) -> str | None:
     return None if version is None else str(project.root / version.path)
 
 
+def detector_of(rec_folder: str | Path) -> tuple[str, dict] | None:
+    """``(det folder, {thresh, box_thresh})`` of a model version that has its own detector, else None.
+    (The weights are checked against their sha256 when the engine loads them.)"""
+    det = Path(rec_folder) / "det"
+    try:
+        meta = json.loads((det / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    pp = meta.get("postprocess") or {}
+    return str(det), {k: float(pp[k]) for k in ("thresh", "box_thresh") if k in pp}
+
+
+def model_config(folder: str | Path) -> dict[str, Any]:
+    """The neural engine's config keys for the model version in ``folder``: its recogniser, and its
+    detector with its thresholds when it has one."""
+    out: dict[str, Any] = {"rec": str(folder)}
+    det = detector_of(folder)
+    if det is not None:
+        out["det"] = det[0]
+        if det[1]:
+            out["detect"] = det[1]
+    return out
+
+
 def engine_config(project, engine: str, config: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """``config`` for ``engine`` with the project's active recogniser filled in (neural, combined);
-    other engines, or a project with no promoted model, get ``config`` back unchanged."""
+    """``config`` for ``engine`` with the project's active model filled in (neural, combined);
+    other engines, or a project with no promoted model, get ``config`` back unchanged. Keys the
+    caller gave win."""
     folder = active_rec_folder(project)
     if folder is None or engine not in ("neural", "combined"):
         return config
     config = dict(config or {})
+    neural = model_config(folder)
     if engine == "neural":
-        config.setdefault("rec", folder)
+        mine = config
     else:
-        config["neural"] = {**dict(config.get("neural") or {}), "rec": folder}
+        mine = dict(config.get("neural") or {})
+    for key, value in neural.items():
+        if key == "detect":
+            mine["detect"] = {**value, **dict(mine.get("detect") or {})}
+        else:
+            mine.setdefault(key, value)
+    if engine == "combined":
+        config["neural"] = mine
     return config

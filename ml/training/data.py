@@ -46,7 +46,14 @@ def encode(text: str, index: dict[str, int]) -> list[int] | None:
 
 
 def load_page(path: Path) -> np.ndarray | None:
-    return cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """The page as pre-fill decodes it (8-bit gray, ``ml.prediction.load_image``), so the lines the
+    model trains on are the pixels it will read; None when it cannot be decoded."""
+    from ml.prediction import load_image
+
+    try:
+        return load_image(path)
+    except (OSError, ValueError):
+        return None
 
 
 def cut_lines(samples: Sequence[dict], image_of: Callable[[str], Path], rec: Recognizer,

@@ -30,6 +30,15 @@ DEFAULTS: dict[str, Any] = {
     #: Cap on validation lines for the per-epoch figure (the final comparison uses them all).
     "val_lines": None,
     "max_width": 800,
+    #: Also fine-tune the detector's DB head on the training pages' boxes (ml.training.detector):
+    #: pre-fill then cuts lines where this project's people cut them.
+    "detector": True,
+    "det_epochs": 8,
+    "det_lr": 1e-3,
+    #: Cap on training pages for the detector (a seeded sample above it).
+    "det_max_pages": 100,
+    #: Validation pages read end to end (detector + recogniser) by the new and the compared model.
+    "e2e_val_pages": 50,
     "device": "auto",
     "seed": 0,
     "threads": 0,

@@ -288,6 +288,10 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         val_samples = random.Random(seed + 1).sample(val_samples, int(params["val_lines"]))
     if not train_samples:
         raise ProofdeskError(f"dataset version {version.id} has no training lines")
+    dist = dist or Dist({})
+    det = None
+    if params["detector"]:
+        det = _detector_stage(project, record, params, manifest, device, threads, report, cancel, dist)
     report.progress("crops", 0, len(train_samples) + len(val_samples))
     lines, skipped = data.cut_lines(train_samples, image_of, rec, params["max_width"])
     val_lines, val_skipped = data.cut_lines(val_samples, image_of, rec, params["max_width"])
@@ -297,7 +301,6 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     synthetic = data.synthetic_lines(int(round(float(params["synthetic_share"]) * len(lines))), rec, seed,
                                      params["max_width"])
     all_lines = lines + data.augmented_copies(lines, float(params["augment_copies"]), seed) + synthetic
-    dist = dist or Dist({})
     batches = dist.share(data.make_batches(all_lines, rec, int(params["batch_size"])))
     # Validation and everything after training: rank 0 alone.
     val_batches = data.make_batches(val_lines, rec, int(params["batch_size"])) if val_lines and dist.main else []
@@ -392,7 +395,93 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
     net.to("cpu")
-    return (net, spec, rec, val_lines), folder
+    return (net, spec, rec, val_lines, det), folder
+
+
+def base_det_folder(project: Project, run: runs.Run) -> Path:
+    """The detector the run starts from: its base model version's own, else the shipped one."""
+    from ml.neural.models import BASE_MODEL, model_dir
+    from ml.training.active import detector_of
+
+    if run.base_model_version_id is not None:
+        got = detector_of(project.root / registry.get(project.store, run.base_model_version_id).path)
+        if got is not None:
+            return Path(got[0])
+    return model_dir(BASE_MODEL, "det")
+
+
+def _by_page(samples) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for s in samples:
+        out.setdefault(s["image"], []).append(s)
+    return out
+
+
+def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: dict, device: str, threads: int,
+                    report, cancel: dict, dist: Dist):
+    """Fine-tune the detector on the training pages (rank 0; the others wait and load it).
+
+    Exported to ``runs/<id>/det``; a resumed run whose detector is there (and checks out) uses
+    it as it is. Returns ``(spec, DetectConfig, metrics)``."""
+    from dataclasses import replace
+
+    from ml.neural.detector import DetectConfig
+    from ml.neural.models import ModelError, load_spec
+    from ml.training import data
+    from ml.training import detector as dt
+
+    folder = record.folder(project.root)
+    out = folder / "det"
+    base = load_spec(base_det_folder(project, record))
+    cfg = replace(DetectConfig(), **dt.postprocess_of(base))
+    metrics: dict = {}
+    resumed = False
+
+    def check() -> None:
+        if cancel["flag"]:
+            raise Cancelled()
+
+    if dist.main:
+        try:
+            spec = load_spec(out)
+            metrics = dict(spec.raw.get("training_metrics") or {})
+            resumed = True  # a run started again: its detector was trained and exported already
+        except ModelError:
+            pages = _by_page(manifest["train"])
+            shas = sorted(pages)
+            cap = params["det_max_pages"]
+            if cap and len(shas) > int(cap):
+                shas = sorted(random.Random(int(params["seed"])).sample(shas, int(cap)))
+            items = []
+            for i, sha in enumerate(shas):
+                check()
+                img = data.load_page(project.images.path(sha))
+                if img is not None:
+                    items.append((img, [s["points"] for s in pages[sha]], [s["text"] for s in pages[sha]]))
+                report.progress("detector pages", i + 1, len(shas))
+            det_pages = dt.prepare_pages(items, base, cfg)
+            del items
+            tmp = folder / "det.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            result = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
+                                       lr=float(params["det_lr"]), seed=int(params["seed"]), device=device,
+                                       threads=threads, work=folder, progress=report.progress, check=check)
+            metrics = result.metrics
+            doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
+            doc["training_metrics"] = metrics
+            doc["source"] = f"fine-tuned by Proofdesk run {record.id} from {base.version}"
+            (tmp / "model.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp, out)
+        report({"type": "detector", "resumed": resumed,
+                **{k: v for k, v in metrics.items() if k != "det_thresholds"},
+                "thresholds": metrics.get("det_thresholds")})
+    if dist.world > 1:
+        import torch.distributed
+
+        torch.distributed.barrier()  # the others wait for rank 0's detector
+    spec = load_spec(out)
+    return spec, replace(cfg, **dt.postprocess_of(spec)), metrics
 
 
 def _backbone_name(dist: Dist) -> str:
@@ -434,7 +523,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
     from ml.neural.recognizer import Recognizer
     from ml.neural.torch_model import export_onnx
 
-    net, spec, rec, val_lines = trained
+    net, spec, rec, val_lines, det = trained
     name = f"run-{record.id}"
     rel = f"models/{name}"
     out = project.root / rel
@@ -446,6 +535,8 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
         "id": name, "source": f"fine-tuned by Proofdesk run {record.id} from {spec.version} on dataset version "
                               f"{version.id} ({version.hash[:12]})",
         "license": spec.raw.get("license", ""), "training": {"run": record.id, "params": params}})
+    if det is not None:  # the run's detector travels with its recogniser: one model version
+        shutil.copytree(det[0].folder, out / "det")
     report.progress("export", 1, 1)
     if cancel["flag"]:
         raise Cancelled()
@@ -468,6 +559,9 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
         figures[f"{key}_cer_ci"] = s["cer_ci"]
         figures[f"{key}_exact"] = s["exact_cs"]
     report.progress("evaluate", 2, 2)
+    figures.update(_end_to_end(project, params, version, out, cmp_folder, device, threads, report, cancel))
+    if det is not None:
+        figures.update(det[2])
     metrics = {**figures, "compared_with": cmp_name, "val_lines": len(val_lines), "parity_max_abs_diff": parity,
                "epochs": int(params["epochs"])}
     hardware = {**runs.get(project.store, record.id).hardware, **peak_memory_mb(device)}
@@ -478,6 +572,43 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
         extra.unlink(missing_ok=True)
     return {"model_version": mv.id, "name": name, "path": rel, "sha256": mv.sha256, "verdict": run_.verdict,
             "duration_s": run_.duration_s, "cost": run_.cost, "checkpoint": str(ckpt), **metrics}
+
+
+def _end_to_end(project: Project, params: dict, version, new_folder: Path, cmp_folder: Path, device: str,
+                threads: int, report, cancel: dict) -> dict:
+    """The validation pages read end to end (detector + recogniser, as pre-fill reads them) by the
+    new model and by the one it is compared with, scored against the people's lines: typing saved
+    (case-sensitive and not) and line recall. Empty when the dataset has no validation page."""
+    from core.scoring import aggregate, score_page
+    from ml.neural.engine import NeuralEngine
+    from ml.training import data
+    from ml.training.active import model_config
+
+    manifest = datasets.load_manifest(project.root, version)
+    pages = _by_page(manifest["val"])
+    shas = sorted(pages)[: int(params["e2e_val_pages"] or 0)]
+    if not shas:
+        return {}
+    out = {}
+    for n, (key, folder) in enumerate((("val", new_folder), ("active_val", cmp_folder))):
+        # A model version's own detector (det/) and thresholds when it has them; the shipped one's else.
+        engine = NeuralEngine({"device": device, "threads": threads, **model_config(folder)})
+        scores = []
+        for i, sha in enumerate(shas):
+            if cancel["flag"]:
+                raise Cancelled()
+            img = data.load_page(project.images.path(sha))
+            if img is None:
+                continue
+            pred = [(r.points, r.text) for r in engine.predict(img).regions]
+            scores.append(score_page(pred, [(s["points"], s["text"]) for s in pages[sha]]))
+            report.progress("evaluate pages", n * len(shas) + i + 1, 2 * len(shas), model=key)
+        summ = aggregate(scores).summary()
+        out[f"{key}_typing_saved"] = summ["typing_saved_cs"]
+        out[f"{key}_typing_saved_ci"] = summ["typing_saved_ci"]
+        out[f"{key}_recall"] = summ["recall"]
+    out["val_pages"] = len(shas)
+    return out
 
 
 def _parity(net, spec, rec, val_lines, threads: int) -> float:

@@ -49,6 +49,17 @@ def test_run_lifecycle_cost_and_verdict(project, version):
     other, _ = runs.finish(store, "lead", other.id, "models/run-2", "0" * 64, {"val_cer": 0.2, "active_val_cer": 0.1},
                            "run-2", 1.0, "cuda")
     assert other.verdict == runs.NOT_BETTER and other.cost == pytest.approx(1.0 / 3600 * runs.DEFAULT_RATES["cuda"], abs=1e-6)
+    # Lower CER but less typing saved on the validation pages read end to end: not better.
+    third = runs.create(store, "lead", version.id, {})
+    third, _ = runs.finish(store, "lead", third.id, "models/run-3", "1" * 64, {
+        "val_cer": 0.05, "active_val_cer": 0.1, "val_typing_saved": 0.90, "active_val_typing_saved": 0.92},
+        "run-3", 1.0, "cpu")
+    assert third.verdict == runs.NOT_BETTER
+    fourth = runs.create(store, "lead", version.id, {})
+    fourth, _ = runs.finish(store, "lead", fourth.id, "models/run-4", "2" * 64, {
+        "val_cer": 0.05, "active_val_cer": 0.1, "val_typing_saved": 0.93, "active_val_typing_saved": 0.92},
+        "run-4", 1.0, "cpu")
+    assert fourth.verdict == runs.BETTER
     with pytest.raises(NotFoundError):
         runs.create(store, "lead", 999, {})
 

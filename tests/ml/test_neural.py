@@ -244,6 +244,20 @@ def test_combined_engine_flags_disagreements(combined):
     assert all(r.second_opinion is None for r in pred.regions if not r.disagree)
 
 
+def test_tesseract_text_takes_the_recognisers_capitals(combined):
+    """Where Tesseract's reading replaces a line the recogniser wrote in capitals, it is capitalised
+    too (a model fine-tuned on upper-case transcripts; Tesseract reads the print's lower case)."""
+    from ml.neural.combined import Reading
+
+    pts = np.zeros((4, 2))
+    text, _, disagree = combined.finish(Reading(pts, "T0TAL AM0UNT", 0.6, 0.3, "Total Amount", 0.95))
+    assert disagree and text == "TOTAL AMOUNT"
+    text, _, _ = combined.finish(Reading(pts, "T0tal Am0unt", 0.6, 0.3, "Total Amount", 0.95))
+    assert text == "Total Amount"  # a mixed-case reading: Tesseract's as it is
+    text, _, _ = combined.finish(Reading(pts, "12.00", 0.6, 0.3, "12.80", 0.95))
+    assert text == "12.80"
+
+
 def test_respace_and_reliability_and_calibrator():
     assert _respace("Tel:03-1234", "TEL : 03-1234") == "Tel : 03-1234"
     t = reliability_table([(0.99, True), (0.97, True), (0.96, False), (0.2, False)], edges=(0, 0.5, 1))

@@ -63,6 +63,17 @@ def test_short_run_records_hashes_and_json_lines(labelled, capsys):
     on_disk = [json.loads(ln) for ln in (folder / "log.jsonl").read_text().splitlines()]
     assert [m["type"] for m in on_disk if m["type"] != "progress"] == [k for k in kinds if k != "progress"]
     assert '"type": "metric"' in run.log and (folder / "checkpoint.pt").exists()
+    # The detector was fine-tuned on the training pages and travels with the recogniser.
+    det = next(m for m in lines if m["type"] == "detector")
+    assert det["resumed"] is False and det["det_pages"] == 2 and len(det["det_loss"]) == det["det_epochs"]
+    assert det["det_loss"][-1] < det["det_loss"][0] and det["det_parity_max_abs_diff"] < 1e-3
+    det_spec = load_spec(project.root / run.artifact_path / "det")  # its sha256 checks out
+    assert det_spec.raw["postprocess"]["thresh"] == det["det_thresh"] and det_spec.sha256 != load_spec(
+        model_dir(BASE_MODEL, "det")).sha256
+    # The validation page read end to end by the new model and by the shipped one.
+    for key in ("val_typing_saved", "active_val_typing_saved", "val_recall", "active_val_recall"):
+        assert 0.0 <= mv.metrics[key] <= 1.0, key
+    assert mv.metrics["val_pages"] == 1
 
 
 def test_resume_after_kill_continues_from_the_checkpoint(labelled):
@@ -87,6 +98,7 @@ def test_resume_after_kill_continues_from_the_checkpoint(labelled):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     lines = _lines(out.stdout)
     assert {"type": "resume", "from_epoch": 1}.items() <= next(m for m in lines if m["type"] == "resume").items()
+    assert next(m for m in lines if m["type"] == "detector")["resumed"] is True  # trained before the kill
     assert [m["epoch"] for m in lines if m["type"] == "metric"] == [2, 3]  # epoch 1 is not done again
     done = runs.get(project.store, run.id)
     assert done.status == "done" and [m["epoch"] for m in done.metrics] == [1, 2, 3]
@@ -149,6 +161,15 @@ def test_engine_config_reads_with_the_active_model(project):
     assert engine_config(project, "neural") == {"rec": folder}
     assert engine_config(project, "combined", {"min_conf": 0.1}) == {"min_conf": 0.1, "neural": {"rec": folder}}
     assert engine_config(project, "classical", {"x": 1}) == {"x": 1}
+    # A version with its own detector: the engines use it, with the thresholds it was exported with;
+    # thresholds the caller gives win.
+    det = project.root / "models" / "run-9" / "det"
+    det.mkdir(parents=True)
+    (det / "model.json").write_text(json.dumps({"postprocess": {"thresh": 0.6, "box_thresh": 0.7}}))
+    want = {"rec": folder, "det": str(det), "detect": {"thresh": 0.6, "box_thresh": 0.7}}
+    assert engine_config(project, "neural") == want
+    assert engine_config(project, "combined", {"neural": {"detect": {"thresh": 0.5}}}) == {
+        "neural": {**want, "detect": {"thresh": 0.5, "box_thresh": 0.7}}}
 
 
 def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
@@ -162,10 +183,12 @@ def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
     project, version = labelled
     # The run is recorded by `proofdesk train --create-only`, which prints its id and starts nothing.
     code = main(["--user", "lead", "train", str(project.root), "--dataset", str(version.id), "--epochs", "2",
-                 "--max-lines", "24", "--batch-size", "6", "--create-only"])  # 36 lines with copies: 3 batches each
+                 "--max-lines", "24", "--batch-size", "6", "--no-detector", "--set", "e2e_val_pages=0",
+                 "--create-only"])  # 36 lines with copies: 3 batches each
     assert code == 0
     run = max(runs.list_runs(project.store), key=lambda r: r.id)
     assert run.status == "queued" and run.params["max_lines"] == 24 and capsys.readouterr().out.strip() == str(run.id)
+    assert run.params["detector"] is False and run.params["e2e_val_pages"] == 0
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "ml.training", str(project.root), str(run.id)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=600)
@@ -181,6 +204,8 @@ def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
     mv = registry.get(project.store, done.model_version_id)
     assert mv.sha256 == sha256_file(project.root / mv.path / "model.onnx")
     assert not list(done.folder(project.root).glob("backbone*.onnx"))  # every process cleaned up
+    assert not (project.root / mv.path / "det").exists() and "val_typing_saved" not in mv.metrics  # as asked
+    assert main(["--user", "lead", "train", str(project.root), "--set", "no_such=1", "--create-only"]) != 0
     # How the batches are shared: the same number each, none twice.
     three = Dist({"WORLD_SIZE": "3", "RANK": "1", "LOCAL_RANK": "1"})
     assert three.share(list(range(10))) == [1, 4, 7] and not three.main
