@@ -213,10 +213,19 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                           f"{'-' if cer is None else f'{cer:.2%}'} ({msg['seconds']:.0f} s)")
                 elif kind == "resume":
                     print(f"resumed after epoch {msg['from_epoch']} (checkpoint)")
+                elif kind == "detector" and msg.get("resumed"):
+                    print("detector: trained before the run stopped, used as it is")
                 elif kind == "done":
                     print(f"done: model version {msg['model_version']} ({msg['name']}), validation CER"
                           f" {msg['val_cer']:.2%} against {msg['active_val_cer']:.2%} for {msg['compared_with']}:"
                           f" {msg['verdict']}; {msg['duration_s']:.0f} s, estimated cost {msg['cost']:.4f}")
+                    if msg.get("val_typing_saved") is not None:
+                        print(f"  the {msg['val_pages']} validation page(s) read end to end: typing saved "
+                              f"{msg['val_typing_saved']:.1%} against {msg['active_val_typing_saved']:.1%}, line "
+                              f"recall {msg['val_recall']:.1%} against {msg['active_val_recall']:.1%}")
+                    if msg.get("det_thresh") is not None:
+                        print(f"  detector fine-tuned on {msg['det_pages']} page(s), box threshold "
+                              f"{msg['det_thresh']:g}")
                     if msg["verdict"] == runs.BETTER:
                         print(f"promote it with: proofdesk models promote {project_root} {msg['name']}")
                 elif kind == "error":

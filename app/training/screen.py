@@ -291,7 +291,9 @@ class TrainingScreen(QWidget):
             text = f"{msg['stage']} {msg.get('done')}/{total}"
             if "epoch" in msg:
                 text = f"epoch {msg['epoch']}/{msg['epochs']}: {text}"
-                if msg.get("loss") is not None:
+                # The chart is the recogniser's; the detector's epochs (stage "detector") come first
+                # and have a loss of their own, on another scale: shown in the text only.
+                if msg.get("loss") is not None and msg["stage"] == "train":
                     self.chart.add_loss(msg["epoch"] - 1 + msg["done"] / total, float(msg["loss"]))
                     text += f", loss {msg['loss']:.3f}"
             self.state.setText(text)
@@ -300,8 +302,11 @@ class TrainingScreen(QWidget):
                 self.chart.add_cer(msg["epoch"], float(msg["val_cer"]))
             self.refresh()
         elif kind == "done":
-            self.state.setText(f"done: {msg['name']}, validation CER {_pct(msg['val_cer'])} against "
-                               f"{_pct(msg['active_val_cer'])} ({msg['verdict']})")
+            text = f"done: {msg['name']}, validation CER {_pct(msg['val_cer'])} against {_pct(msg['active_val_cer'])}"
+            if msg.get("val_typing_saved") is not None:
+                text += (f"; typing saved on the validation pages {_pct(msg['val_typing_saved'])} against "
+                         f"{_pct(msg.get('active_val_typing_saved'))}")
+            self.state.setText(f"{text} ({msg['verdict']})")
         elif kind == "error":
             self.state.setText(f"failed: {msg.get('error')}")
         elif kind == "cancelled":

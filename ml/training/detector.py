@@ -266,9 +266,7 @@ def train_detector(pages: Sequence[DetPage], base: ModelSpec, cfg: DetectConfig,
     chosen, tried = choose_thresholds(pages, maps, cfg)
     after = tried[str(chosen.thresh)]
     net.to("cpu")
-    export_detector(net, base, out, chosen, meta={
-        "id": out.parent.name + "-det" if out.name == "det" else out.name,
-        "architecture": base.architecture + "; DB head fine-tuned by Proofdesk"})
+    export_detector(net, base, out, chosen, meta={"architecture": base.architecture + "; DB head fine-tuned by Proofdesk"})
     spec = load_spec(out)
     # Parity: the exported graph run by onnxruntime gives the torch module's map.
     probe = min(pages, key=lambda p: p.x.size)

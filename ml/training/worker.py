@@ -469,6 +469,7 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
             metrics = result.metrics
             doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
             doc["training_metrics"] = metrics
+            doc["id"] = f"run-{record.id}-det"
             doc["source"] = f"fine-tuned by Proofdesk run {record.id} from {base.version}"
             (tmp / "model.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             shutil.rmtree(out, ignore_errors=True)

@@ -29,6 +29,9 @@ def test_start_a_run_and_see_the_chart_update_then_promote(qtbot, labelled):
         qtbot.waitUntil(lambda: screen.chart.loss.count() > 0, timeout=60_000)  # live, during the run
     assert ended.args == [run_id, "done"]
     assert screen.chart.cer.count() == 2 and screen.chart.cer.at(1).x() == 2
+    # The chart is the recogniser's: the detector's epochs (which came first) are not on it.
+    assert all(p.x() <= 2 for p in screen.chart.loss.points()) and screen.chart.loss.count() > 0
+    assert "typing saved on the validation pages" in screen.state.text()
     run = runs.get(labelled.store, run_id)
     assert run.status == "done" and len(run.metrics) == 2
     assert screen.table.rowCount() == 1 and screen.table.item(0, 1).text() == "done"
