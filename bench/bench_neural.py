@@ -42,7 +42,7 @@ from ml.neural.calibration import (  # noqa: E402
     region_outcomes,
     reliability_table,
 )
-from ml.neural.combined import CombinedEngine, Reading  # noqa: E402
+from ml.neural.combined import CombinedEngine  # noqa: E402
 from ml.neural.models import model_dir  # noqa: E402
 from ml.neural.recognizer import box_to_quad  # noqa: E402
 from ml.prediction import load_image  # noqa: E402
@@ -65,15 +65,7 @@ def run(folder: str, limit: int | None) -> tuple[list[dict], CombinedEngine]:
 
 def calib_samples(eng: CombinedEngine, page: dict) -> tuple[list[list[float]], list[bool]]:
     """Features and right/wrong of the regions the combined engine would pre-fill (before min_conf)."""
-    rs = [r for r in page["readings"] if r.neural.strip()]
-    regions = [_region_dict(eng, r, 1.0) for r in rs]
-    outcomes = region_outcomes(regions, page["ref"]["lines"])
-    return [r.features() for r in rs], [ok for _, ok in outcomes]
-
-
-def _region_dict(eng: CombinedEngine, r: Reading, conf: float) -> dict:
-    text, _, _ = eng.finish(r)
-    return {"points": r.points.tolist(), "text": text, "confidence": conf}
+    return eng.calibration_samples(page["readings"], page["ref"]["lines"])
 
 
 def score(pages: list[dict], eng: CombinedEngine, which: str, calib: dict[int, Calibrator] | None = None) -> dict:

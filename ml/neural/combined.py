@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ml import tess
-from ml.neural.calibration import Calibrator, features, same_text
+from ml.neural.calibration import Calibrator, features, region_outcomes, same_text
 from ml.neural.engine import RUNTIME_KEYS, NeuralConfig, NeuralEngine, _overlay
 from ml.neural.models import model_dir
 from ml.prediction import PagePrediction, Region, config_hash
@@ -107,7 +108,8 @@ class CombinedEngine:
         rt = {k: v for k, v in dict(config or {}).items() if k in RUNTIME_KEYS}
         self.neural = NeuralEngine(self.cfg.neural, name=name) if not rt else NeuralEngine(
             {**self.cfg.neural.to_dict(), **rt}, name=name)
-        self.calibrator = Calibrator.load(model_dir(self.cfg.neural.model, "") / "calibration.json")
+        self.calibration_path = calibration_path(self.cfg.neural)
+        self.calibrator = Calibrator.load(self.calibration_path)
         self.name = name
         self.version = (f"{self.neural.model.version}; tesseract {tess.tesseract_version()} tessdata_fast-eng; "
                         f"combined {PIPELINE_VERSION}")
@@ -178,6 +180,15 @@ class CombinedEngine:
                                   second_opinion=r.tesseract if disagree else None))
         return regions
 
+    def calibration_samples(self, readings: Sequence[Reading], ref_lines: Sequence[Mapping[str, Any]]
+                            ) -> tuple[list[list[float]], list[bool]]:
+        """What a :class:`Calibrator` is fitted on: the features of each region this engine would
+        pre-fill (before ``min_conf``) and whether its final text is right against ``ref_lines``
+        (the reference format's lines: ``box``, ``text``)."""
+        rs = [r for r in readings if r.neural.strip()]
+        regions = [{"points": r.points.tolist(), "text": self.finish(r)[0], "confidence": 1.0} for r in rs]
+        return [r.features() for r in rs], [ok for _, ok in region_outcomes(regions, ref_lines)]
+
     def recognize_crops(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[str, float]]:
         """Read given axis-aligned boxes (x0, y0, x1, y1): final text and calibrated confidence."""
         from ml.neural.recognizer import box_to_quad
@@ -188,6 +199,14 @@ class CombinedEngine:
             text, conf, _ = self.finish(r)
             out.append((text, round(conf, 4) if text else 0.0))
         return out
+
+
+def calibration_path(neural: NeuralConfig) -> Path:
+    """The calibration the combined engine uses with ``neural``'s recogniser: the model version's
+    own (``calibration.json`` in its folder, fitted by the training run that made it), else the
+    one shipped with the base model."""
+    own = model_dir(neural.model, neural.rec) / "calibration.json"
+    return own if own.is_file() else model_dir(neural.model, "") / "calibration.json"
 
 
 def _bbox(points: np.ndarray) -> tuple[float, float, float, float]:

@@ -37,7 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "det_lr": 1e-3,
     #: Cap on training pages for the detector (a seeded sample above it).
     "det_max_pages": 100,
-    #: Validation pages read end to end (detector + recogniser) by the new and the compared model.
+    #: Fit the combined engine's confidence calibration for the new model on (at most this many)
+    #: training pages, read as pre-fill reads them; 0 = keep the shipped calibration.
+    "calib_pages": 30,
+    #: Validation pages read end to end (the combined engine: detector, recogniser, Tesseract's
+    #: second opinion, calibration) by the new and the compared model.
     "e2e_val_pages": 50,
     "device": "auto",
     "seed": 0,

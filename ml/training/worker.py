@@ -560,6 +560,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
         figures[f"{key}_cer_ci"] = s["cer_ci"]
         figures[f"{key}_exact"] = s["exact_cs"]
     report.progress("evaluate", 2, 2)
+    figures.update(_calibrate(project, params, version, out, device, threads, report, cancel))
     figures.update(_end_to_end(project, params, version, out, cmp_folder, device, threads, report, cancel))
     if det is not None:
         figures.update(det[2])
@@ -575,13 +576,55 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
             "duration_s": run_.duration_s, "cost": run_.cost, "checkpoint": str(ckpt), **metrics}
 
 
+def _calibrate(project: Project, params: dict, version, folder: Path, device: str, threads: int, report,
+               cancel: dict) -> dict:
+    """Fit the combined engine's calibration for the new model (``folder/calibration.json``) on
+    training pages read as pre-fill reads them: the shipped one was fitted on the shipped model's
+    confidences, which a fine-tune changes (a fine-tuned recogniser is surer of itself)."""
+    n = int(params["calib_pages"] or 0)
+    if n <= 0:
+        return {}
+    from ml.neural.calibration import Calibrator
+    from ml.neural.combined import CombinedEngine
+    from ml.training import data
+    from ml.training.active import model_config
+
+    manifest = datasets.load_manifest(project.root, version)
+    pages = _by_page(manifest["train"])
+    shas = sorted(pages)
+    if len(shas) > n:
+        shas = sorted(random.Random(int(params["seed"]) + 3).sample(shas, n))
+    engine = CombinedEngine({"neural": model_config(folder), "device": device, "threads": threads})
+    x: list = []
+    y: list = []
+    for i, sha in enumerate(shas):
+        if cancel["flag"]:
+            raise Cancelled()
+        img = data.load_page(project.images.path(sha))
+        if img is not None:
+            readings, _ = engine.readings(img)
+            a, b = engine.calibration_samples(readings, [{"box": s["points"], "text": s["text"]} for s in pages[sha]])
+            x += a
+            y += b
+        report.progress("calibrate", i + 1, len(shas))
+    if len(set(y)) < 2:  # all right or all wrong: nothing to fit a slope on
+        return {"calibration": "shipped (the training pages gave no right and wrong regions to fit on)"}
+    cal = Calibrator.fit(np.array(x), np.array(y), note=f"fitted by the training run on {len(shas)} training "
+                                                       f"page(s), {len(y)} regions")
+    cal.save(folder / "calibration.json")
+    return {"calibration_pages": len(shas), "calibration_regions": len(y)}
+
+
 def _end_to_end(project: Project, params: dict, version, new_folder: Path, cmp_folder: Path, device: str,
                 threads: int, report, cancel: dict) -> dict:
-    """The validation pages read end to end (detector + recogniser, as pre-fill reads them) by the
-    new model and by the one it is compared with, scored against the people's lines: typing saved
-    (case-sensitive and not) and line recall. Empty when the dataset has no validation page."""
+    """The validation pages read end to end as pre-fill reads them (the combined engine: detector,
+    recogniser, Tesseract's second opinion, calibrated confidence) by the new model and by the one
+    it is compared with, scored against the people's lines: typing saved (case-sensitive and not),
+    line recall, and the calibration error of the confidences (ECE). Empty when the dataset has
+    no validation page."""
     from core.scoring import aggregate, score_page
-    from ml.neural.engine import NeuralEngine
+    from ml.neural.calibration import region_outcomes, reliability_table
+    from ml.neural.combined import CombinedEngine
     from ml.training import data
     from ml.training.active import model_config
 
@@ -592,22 +635,25 @@ def _end_to_end(project: Project, params: dict, version, new_folder: Path, cmp_f
         return {}
     out = {}
     for n, (key, folder) in enumerate((("val", new_folder), ("active_val", cmp_folder))):
-        # A model version's own detector (det/) and thresholds when it has them; the shipped one's else.
-        engine = NeuralEngine({"device": device, "threads": threads, **model_config(folder)})
-        scores = []
+        # A model version's own detector (det/, with its thresholds) and calibration when it has them.
+        engine = CombinedEngine({"neural": model_config(folder), "device": device, "threads": threads})
+        scores, outcomes = [], []
         for i, sha in enumerate(shas):
             if cancel["flag"]:
                 raise Cancelled()
             img = data.load_page(project.images.path(sha))
             if img is None:
                 continue
-            pred = [(r.points, r.text) for r in engine.predict(img).regions]
-            scores.append(score_page(pred, [(s["points"], s["text"]) for s in pages[sha]]))
+            regions = engine.predict(img).regions
+            ref = [{"box": s["points"], "text": s["text"]} for s in pages[sha]]
+            scores.append(score_page([(r.points, r.text) for r in regions], [(r["box"], r["text"]) for r in ref]))
+            outcomes += region_outcomes(regions, ref)
             report.progress("evaluate pages", n * len(shas) + i + 1, 2 * len(shas), model=key)
         summ = aggregate(scores).summary()
         out[f"{key}_typing_saved"] = summ["typing_saved_cs"]
         out[f"{key}_typing_saved_ci"] = summ["typing_saved_ci"]
         out[f"{key}_recall"] = summ["recall"]
+        out[f"{key}_ece"] = reliability_table(outcomes)["ece"]
     out["val_pages"] = len(shas)
     return out
 

@@ -244,6 +244,21 @@ def test_combined_engine_flags_disagreements(combined):
     assert all(r.second_opinion is None for r in pred.regions if not r.disagree)
 
 
+def test_combined_engine_uses_the_model_versions_own_calibration(tmp_path):
+    from ml.neural.combined import CombinedEngine
+
+    shipped = CombinedEngine()
+    assert shipped.calibration_path == model_dir(BASE_MODEL, "") / "calibration.json"
+    folder = tmp_path / "run-1"
+    shutil.copytree(model_dir(BASE_MODEL, "rec-latin"), folder)
+    same = CombinedEngine({"neural": {"rec": str(folder)}})
+    assert same.calibration_path == shipped.calibration_path  # none of its own: the shipped one
+    Calibrator(weights=[0.5, 0.5, 1.0, -1.0, 0.0, 0.0], bias=-0.2).save(folder / "calibration.json")
+    own = CombinedEngine({"neural": {"rec": str(folder)}})
+    assert own.calibration_path == folder / "calibration.json"
+    assert own.calibrator.weights[0] == 0.5 and own.config_hash != same.config_hash
+
+
 def test_tesseract_text_takes_the_recognisers_capitals(combined):
     """Where Tesseract's reading replaces a line the recogniser wrote in capitals, it is capitalised
     too (a model fine-tuned on upper-case transcripts; Tesseract reads the print's lower case)."""

@@ -73,7 +73,15 @@ def test_short_run_records_hashes_and_json_lines(labelled, capsys):
     # The validation page read end to end by the new model and by the shipped one.
     for key in ("val_typing_saved", "active_val_typing_saved", "val_recall", "active_val_recall"):
         assert 0.0 <= mv.metrics[key] <= 1.0, key
-    assert mv.metrics["val_pages"] == 1
+    assert mv.metrics["val_pages"] == 1 and 0.0 <= mv.metrics["val_ece"] <= 1.0
+    # The combined engine's calibration, refitted for the new model on the training pages, is in
+    # its folder, and the combined engine reads with it.
+    assert mv.metrics["calibration_regions"] > 0 and mv.metrics["calibration_pages"] == 2
+    from ml.neural.combined import CombinedEngine
+    from ml.training.active import model_config
+
+    folder = project.root / run.artifact_path
+    assert CombinedEngine({"neural": model_config(folder)}).calibration_path == folder / "calibration.json"
 
 
 def test_resume_after_kill_continues_from_the_checkpoint(labelled):
