@@ -34,12 +34,14 @@ from PySide6.QtWidgets import (
 from core import datasets, registry, runs
 from core.errors import ProofdeskError
 from core.project import Project
+from ml.training.params import DEFAULTS
 
 from ..errors import show_error
 from .process import TrainingProcess
 
 NEW_DATASET = -1
-COLUMNS = ["run", "status", "dataset", "epochs", "val CER", "compared", "verdict", "model", "duration", "cost"]
+COLUMNS = ["run", "status", "dataset", "epochs", "val CER", "compared", "typing saved", "compared", "verdict", "model",
+           "duration", "cost"]
 
 
 def _pct(v) -> str:
@@ -62,6 +64,9 @@ class LiveChart(QChartView):
         self.x = QValueAxis()
         self.x.setTitleText("epoch")
         self.x.setLabelFormat("%.0f")
+        self.x.setTickType(QValueAxis.TickType.TicksDynamic)  # a tick per epoch (5 fixed ticks label 1.5 as "2")
+        self.x.setTickAnchor(0)
+        self.x.setTickInterval(1)
         self.y_loss = QValueAxis()
         self.y_loss.setTitleText("loss")
         self.y_cer = QValueAxis()
@@ -201,9 +206,11 @@ class TrainingScreen(QWidget):
         self.table.setRowCount(len(self.runs))
         for row, r in enumerate(reversed(self.runs)):
             mv = models.get(r.model_version_id)
-            cells = [str(r.id), r.status, str(r.dataset_version_id), f"{len(r.metrics)}/{r.params.get('epochs', '-')}",
+            cells = [str(r.id), r.status, str(r.dataset_version_id), f"{len(r.metrics)}/{r.params.get('epochs', DEFAULTS['epochs'])}",
                      _pct(mv.metrics.get("val_cer") if mv else (r.metrics[-1].get("val_cer") if r.metrics else None)),
-                     _pct(mv.metrics.get("active_val_cer") if mv else None), r.verdict or r.error or "",
+                     _pct(mv.metrics.get("active_val_cer") if mv else None),
+                     _pct(mv.metrics.get("val_typing_saved") if mv else None),  # validation pages, end to end
+                     _pct(mv.metrics.get("active_val_typing_saved") if mv else None), r.verdict or r.error or "",
                      mv.name if mv else "", "-" if r.duration_s is None else f"{r.duration_s:.0f} s",
                      "-" if r.cost is None else f"{r.cost:.4f}"]
             for col, text in enumerate(cells):
@@ -225,10 +232,13 @@ class TrainingScreen(QWidget):
         if len(ids) == 1 and not (self.process and self.process.running):
             run = runs.get(self.project.store, ids[0])
             self.chart.show_run(run)
-            self.detail.setPlainText(self.describe(run))
+            self.detail.setPlainText(self.describe(run, self._model_metrics(run)))
+
+    def _model_metrics(self, run: runs.Run) -> dict | None:
+        return registry.get(self.project.store, run.model_version_id).metrics if run.model_version_id else None
 
     @staticmethod
-    def describe(run: runs.Run) -> str:
+    def describe(run: runs.Run, model_metrics: dict | None = None) -> str:
         lines = [f"run {run.id}: {run.status}" + (f" - {run.verdict}" if run.verdict else ""),
                  f"dataset version {run.dataset_version_id}, base model version {run.base_model_version_id or 'shipped'}",
                  f"params: {json.dumps(run.params, sort_keys=True)}",
@@ -240,6 +250,16 @@ class TrainingScreen(QWidget):
             lines.append(f"error: {run.error}")
         lines.append("metrics:")
         lines += [f"  epoch {m['epoch']}: loss {m['loss']}, val CER {_pct(m.get('val_cer'))}" for m in run.metrics]
+        if model_metrics:
+            m = model_metrics
+            if m.get("val_typing_saved") is not None:
+                lines.append(f"  validation pages ({m.get('val_pages')}) read end to end: typing saved "
+                             f"{_pct(m['val_typing_saved'])} against {_pct(m.get('active_val_typing_saved'))}, line "
+                             f"recall {_pct(m.get('val_recall'))} against {_pct(m.get('active_val_recall'))}, "
+                             f"confidence error (ECE) {_pct(m.get('val_ece'))} against {_pct(m.get('active_val_ece'))}")
+            if m.get("det_thresh") is not None:
+                lines.append(f"  detector: fine-tuned on {m.get('det_pages')} page(s), {m.get('det_epochs')} epochs, "
+                             f"box threshold {m['det_thresh']:g}")
         lines.append("log:")
         lines += ["  " + ln[:300] for ln in run.log.splitlines()[-40:]]
         return "\n".join(lines)
@@ -318,7 +338,7 @@ class TrainingScreen(QWidget):
         run = runs.get(self.project.store, run_id)
         if status != "done":
             self.state.setText(f"run {run_id} {status}" + (f": {run.error}" if run.error else ""))
-        self.detail.setPlainText(self.describe(run))
+        self.detail.setPlainText(self.describe(run, self._model_metrics(run)))
         self.refresh()
         self.message.emit(f"training run {run_id} {status}")
         self.runEnded.emit(run_id, status)

@@ -35,6 +35,8 @@ def test_start_a_run_and_see_the_chart_update_then_promote(qtbot, labelled):
     run = runs.get(labelled.store, run_id)
     assert run.status == "done" and len(run.metrics) == 2
     assert screen.table.rowCount() == 1 and screen.table.item(0, 1).text() == "done"
+    col = [screen.table.horizontalHeaderItem(i).text() for i in range(screen.table.columnCount())].index("typing saved")
+    assert screen.table.item(0, col).text().endswith("%")  # the validation page read end to end
 
     # Promote its model, then roll back to the shipped one... which needs an earlier version: none.
     screen.table.selectRow(0)
