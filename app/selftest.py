@@ -28,7 +28,7 @@ USER = "selftest"
 #: One optimiser step (8 lines, one batch): about a minute on a 2-core CPU, most of it start-up,
 #: the ONNX export, the parity check and the evaluation.
 TRAIN_PARAMS = {"epochs": 1, "max_lines": 8, "val_lines": 8, "batch_size": 8, "augment_copies": 0,
-                "device": "cpu"}
+                "device": "cpu", "det_epochs": 1, "calib_pages": 2}
 TRAIN_TIMEOUT_S = 900
 
 
@@ -199,8 +199,11 @@ class SelfTest:
             raise RuntimeError(f"worker exited {proc.returncode}: {tail}")
         d = done[-1]
         cer = d.get("val_cer")
+        if d.get("det_thresh") is None or not (self.project.root / d["path"] / "det" / "model.json").is_file():
+            raise RuntimeError("the run did not fine-tune and export the detector")
         return (f"run {run.id} in a worker process ({Path(cmd[0]).name}): model version {d.get('model_version')}, "
-                f"{TRAIN_PARAMS['max_lines']} of {version.n_train} training lines, one step, val CER {cer if cer is None else f'{cer:.2%}'}")
+                f"{TRAIN_PARAMS['max_lines']} of {version.n_train} training lines, one step, val CER "
+                f"{cer if cer is None else f'{cer:.2%}'}; detector fine-tuned on {d.get('det_pages')} page(s)")
 
     def run(self) -> int:
         self.check("bundle", self.bundle)
