@@ -50,7 +50,7 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 class DetPage:
     """One training page: its network input, the boxes people drew (page pixels), the target map."""
 
-    x: np.ndarray  # 1 x 3 x H x W, normalised
+    x: np.ndarray | None  # 1 x 3 x H x W, normalised (dropped once its features are computed)
     size: tuple[int, int]  # page (width, height)
     boxes: list[np.ndarray]  # 4 x 2 each, page pixels
     target: np.ndarray  # H x W float32, 1 on the text kernels
@@ -227,9 +227,11 @@ def train_detector(pages: Sequence[DetPage], base: ModelSpec, cfg: DetectConfig,
     t0 = time.monotonic()
     sess = backbone_session(base.path, DET_SPLIT, work / "det-backbone.onnx", threads, device)
     name = sess.get_inputs()[0].name
+    probe = min(pages, key=lambda p: p.x.size).x  # the parity check's input; the others' are let go
     for i, page in enumerate(pages):
         check()
         page.feats = torch.from_numpy(sess.run(None, {name: page.x})[0]).half()
+        page.x = None  # 5 MB a page; its features are what training needs
         progress("detector features", i + 1, len(pages))
     del sess
     (work / "det-backbone.onnx").unlink(missing_ok=True)
@@ -269,10 +271,9 @@ def train_detector(pages: Sequence[DetPage], base: ModelSpec, cfg: DetectConfig,
     export_detector(net, base, out, chosen, meta={"architecture": base.architecture + "; DB head fine-tuned by Proofdesk"})
     spec = load_spec(out)
     # Parity: the exported graph run by onnxruntime gives the torch module's map.
-    probe = min(pages, key=lambda p: p.x.size)
-    got = runtime.create_session(spec.path, "cpu", threads).run(None, {"x": probe.x})[0]
+    got = runtime.create_session(spec.path, "cpu", threads).run(None, {"x": probe})[0]
     with torch.no_grad():
-        want = net(torch.from_numpy(probe.x)).numpy()
+        want = net(torch.from_numpy(probe)).numpy()
     parity = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
     if parity > 1e-3:
         raise ProofdeskError(f"detector export: onnxruntime and torch probability maps differ by {parity:.3g}")
