@@ -191,12 +191,12 @@ def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
     project, version = labelled
     # The run is recorded by `proofdesk train --create-only`, which prints its id and starts nothing.
     code = main(["--user", "lead", "train", str(project.root), "--dataset", str(version.id), "--epochs", "2",
-                 "--max-lines", "24", "--batch-size", "6", "--no-detector", "--set", "e2e_val_pages=0",
-                 "--create-only"])  # 36 lines with copies: 3 batches each
+                 "--max-lines", "24", "--batch-size", "6", "--set", "det_epochs=1", "--set", "calib_pages=0",
+                 "--set", "e2e_val_pages=0", "--create-only"])  # 36 lines with copies: 3 batches each
     assert code == 0
     run = max(runs.list_runs(project.store), key=lambda r: r.id)
     assert run.status == "queued" and run.params["max_lines"] == 24 and capsys.readouterr().out.strip() == str(run.id)
-    assert run.params["detector"] is False and run.params["e2e_val_pages"] == 0
+    assert run.params["det_epochs"] == 1 and run.params["e2e_val_pages"] == 0
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "ml.training", str(project.root), str(run.id)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=600)
@@ -212,8 +212,13 @@ def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
     mv = registry.get(project.store, done.model_version_id)
     assert mv.sha256 == sha256_file(project.root / mv.path / "model.onnx")
     assert not list(done.folder(project.root).glob("backbone*.onnx"))  # every process cleaned up
-    assert not (project.root / mv.path / "det").exists() and "val_typing_saved" not in mv.metrics  # as asked
+    # Rank 0 trained the detector while the other waited; the model version has it. As asked: no
+    # calibration refit, no end-to-end pass.
+    assert load_spec(project.root / mv.path / "det").raw["postprocess"]["thresh"] == mv.metrics["det_thresh"]
+    assert not (project.root / mv.path / "calibration.json").exists() and "val_typing_saved" not in mv.metrics
     assert main(["--user", "lead", "train", str(project.root), "--set", "no_such=1", "--create-only"]) != 0
+    assert main(["--user", "lead", "train", str(project.root), "--no-detector", "--create-only"]) == 0
+    assert max(runs.list_runs(project.store), key=lambda r: r.id).params["detector"] is False
     # How the batches are shared: the same number each, none twice.
     three = Dist({"WORLD_SIZE": "3", "RANK": "1", "LOCAL_RANK": "1"})
     assert three.share(list(range(10))) == [1, 4, 7] and not three.main
