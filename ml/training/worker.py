@@ -229,7 +229,7 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
             model_out = None  # rank 0 exports and registers the model
             return 0
         done = _finish(project, runs.get(store, run_id), params, trained, model_out, device, threads, report,
-                       cancel, time.monotonic() - t0)
+                       cancel, t0)
         model_out = None  # registered: it stays
         report({"type": "done", **done})
         return 0
@@ -518,7 +518,7 @@ def _save_checkpoint(path: Path, net, trainable, opt, sched, epoch: int, base_sh
 
 
 def _finish(project: Project, record: runs.Run, params: dict, trained, folder: Path, device: str, threads: int,
-            report, cancel: dict, seconds: float) -> dict:
+            report, cancel: dict, t0: float) -> dict:
     from ml.neural import runtime
     from ml.neural.models import load_spec, sha256_file
     from ml.neural.recognizer import Recognizer
@@ -568,7 +568,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
                "epochs": int(params["epochs"])}
     hardware = {**runs.get(project.store, record.id).hardware, **peak_memory_mb(device)}
     run_, mv = runs.finish(project.store, record.created_by, record.id, rel, sha256_file(new_spec.path), metrics,
-                           name, seconds, device, hardware)
+                           name, time.monotonic() - t0, device, hardware)  # export and evaluation included
     ckpt = record.folder(project.root) / "checkpoint.pt"
     for extra in (record.folder(project.root) / "backbone.onnx",):
         extra.unlink(missing_ok=True)

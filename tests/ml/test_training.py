@@ -49,6 +49,11 @@ def test_short_run_records_hashes_and_json_lines(labelled, capsys):
     assert run.environment["torch"] and run.environment["onnxruntime"] and run.environment["python"]
     assert run.code_version.startswith("0.1.0")
     assert run.started_at and run.ended_at and run.duration_s > 0 and run.cost >= 0
+    import datetime as dt
+
+    wall = (dt.datetime.fromisoformat(run.ended_at) - dt.datetime.fromisoformat(run.started_at)).total_seconds()
+    # The whole run, export and evaluation included (and the worker's start before it was marked running).
+    assert wall - 1.0 <= run.duration_s <= wall + 10.0
     # The artifact: the file, model.json and the registry agree on its sha256.
     onnx_path = project.root / run.artifact_path / "model.onnx"
     assert run.artifact_sha256 == sha256_file(onnx_path) == load_spec(project.root / run.artifact_path).sha256
