@@ -109,15 +109,17 @@ def run_prefill(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
     on_page: Callable[[int], None] | None = None,
+    batch: int | None = None,
 ) -> PrefillSummary:
-    """Run the plan; each finished page is committed at once (and ``on_page(page_id)`` called)."""
+    """Run the plan; each finished page is committed at once (and ``on_page(page_id)`` called).
+    ``batch``: pages a worker reads together (``ml.pool.prefill_pages``)."""
     summary = PrefillSummary(plan.engine, skipped=list(plan.skipped))
     total = len(plan.todo)
     if progress is not None:
         progress(0, total, "")
     names = {p.id: p.name for p in project.store.pages()}
     sources = ((pid, str(project.image_path(project.store.get_page(pid)))) for pid in plan.todo)
-    for n, result in enumerate(prefill_pages(sources, plan.engine, plan.config, workers, cancel), start=1):
+    for n, result in enumerate(prefill_pages(sources, plan.engine, plan.config, workers, cancel, batch), start=1):
         if result.prediction is None:
             summary.failures.append((result.page_id, names.get(result.page_id, "?"), result.error or "failed"))
         else:

@@ -128,6 +128,11 @@ class CombinedEngine:
         else:
             decoded = self.neural.model.recognizer.read_regions(image, points)
             lines, timing = list(zip(points, decoded)), {}
+        return self._second_opinion(image, lines, timing)
+
+    def _second_opinion(self, image: np.ndarray, lines: Sequence[tuple[np.ndarray, Any]], timing: dict
+                        ) -> tuple[list[Reading], dict]:
+        """Tesseract's reading of the neural lines that need one, as :class:`Reading` s."""
         t1 = time.perf_counter()
         check = [i for i, (_, d) in enumerate(lines) if d.text.strip() and (
             self.cfg.second_opinion == "all" or d.min_conf < self.cfg.doubt_below)]
@@ -157,12 +162,29 @@ class CombinedEngine:
 
     def predict(self, image: np.ndarray) -> PagePrediction:
         t0 = time.perf_counter()
-        h, w = image.shape[:2]
         readings, timing = self.readings(image)
+        return self._prediction(image, readings, timing, time.perf_counter() - t0)
+
+    def predict_many(self, images: Sequence[np.ndarray]) -> list[PagePrediction]:
+        """:meth:`predict` for several pages: the neural lines of all of them recognised in shared
+        batches (``NeuralEngine.read_pages``), Tesseract's second opinion page by page."""
+        t0 = time.perf_counter()
+        pages = self.neural.read_pages(images)
+        share = (time.perf_counter() - t0) / max(1, len(images))
+        out = []
+        for img, (lines, timing) in zip(images, pages):
+            t1 = time.perf_counter()
+            readings, timing = self._second_opinion(img, lines, timing)
+            out.append(self._prediction(img, readings, timing, share + time.perf_counter() - t1))
+        return out
+
+    def _prediction(self, image: np.ndarray, readings: Sequence[Reading], timing: dict, seconds: float
+                    ) -> PagePrediction:
+        h, w = image.shape[:2]
         regions = self.to_regions(readings)
         return PagePrediction(
             regions=regions, engine=self.name, engine_version=self.version, config=self.config,
-            config_hash=self.config_hash, width=w, height=h, seconds=time.perf_counter() - t0,
+            config_hash=self.config_hash, width=w, height=h, seconds=seconds,
             info={"provider": self.provider, "disagreements": sum(g.disagree for g in regions), **timing},
         )
 

@@ -147,20 +147,28 @@ class NeuralEngine:
         needs to be busy; on a CPU it changes little). Same regions as one page at a time, up
         to the rare line whose reading depends on the padding of its batch."""
         t0 = time.perf_counter()
+        pages = self.read_pages(images)
+        n = max(1, len(images))  # each page is given its share of the time
+        return [self._page_prediction(img, lines, (time.perf_counter() - t0) / n, timing)
+                for img, (lines, timing) in zip(images, pages)]
+
+    def read_pages(self, images: Sequence[np.ndarray]) -> list[tuple[list[tuple[np.ndarray, Any]], dict[str, Any]]]:
+        """:meth:`read_page` for several pages, their lines recognised in shared batches; each page's
+        timing is its share of the whole."""
+        t0 = time.perf_counter()
         boxes = [self.model.detector.detect(img) for img in images]
         t1 = time.perf_counter()
         rec = self.model.recognizer
         crops = [c for img, bs in zip(images, boxes) for c in rec.crops(img, [b for b, _ in bs])]
         decoded = rec.read(crops)
         t2 = time.perf_counter()
-        n = max(1, len(images))  # each page is given its share of the time
+        n = max(1, len(images))
         info = {"pages_in_batch": len(images), "detect_s": round((t1 - t0) / n, 4),
                 "recognize_s": round((t2 - t1) / n, 4)}
         out, i = [], 0
-        for img, bs in zip(images, boxes):
-            lines = [(b, d) for (b, _), d in zip(bs, decoded[i:i + len(bs)])]
+        for bs in boxes:
+            out.append(([(b, d) for (b, _), d in zip(bs, decoded[i:i + len(bs)])], info))
             i += len(bs)
-            out.append(self._page_prediction(img, lines, (t2 - t0) / n, info))
         return out
 
     def predict(self, image: np.ndarray) -> PagePrediction:
