@@ -118,6 +118,25 @@ def prepare_pages(pages: Sequence[tuple[np.ndarray, Sequence, Sequence[str]]], s
     return out
 
 
+def coverage(found: Sequence[np.ndarray], boxes: Sequence[np.ndarray], size: tuple[int, int]) -> float:
+    """Share of the boxes a detector ``found`` on a page that the people's ``boxes`` cover (at
+    least half of each box's area inside them). A page people boxed only in part (key fields
+    alone, say) covers little of it: training the detector on it would teach it to miss the rest."""
+    if not found:
+        return 1.0
+    w, h = size
+    mask = np.zeros((h, w), np.uint8)
+    for b in boxes:
+        cv2.fillPoly(mask, [np.round(np.asarray(b, np.float64).reshape(4, 2)).astype(np.int32)], 1)
+    covered = 0
+    for b in found:
+        one = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(one, [np.round(np.asarray(b, np.float64).reshape(4, 2)).astype(np.int32)], 1)
+        area = int(one.sum())
+        covered += area > 0 and int((one & mask).sum()) >= 0.5 * area
+    return covered / len(found)
+
+
 def detection_scores(pages: Sequence[DetPage], maps: Sequence[np.ndarray], cfg: DetectConfig) -> dict:
     """How the boxes ``cfg`` extracts from ``maps`` match the pages' boxes (IoU >= 0.5): F1, and
     the detection part of typing saved: the characters of the lines not found plus one per box

@@ -410,11 +410,38 @@ def base_det_folder(project: Project, run: runs.Run) -> Path:
     return model_dir(BASE_MODEL, "det")
 
 
+def _train_detector(items: list, base, cfg, params: dict, folder: Path, out: Path, record: runs.Run, device: str,
+                    threads: int, report, check, partial: int) -> dict:
+    """Train, export to ``out`` (written beside and renamed into place) and return the metrics."""
+    from ml.training import detector as dt
+
+    det_pages = dt.prepare_pages(items, base, cfg)
+    tmp = folder / "det.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    result = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
+                               lr=float(params["det_lr"]), seed=int(params["seed"]), device=device,
+                               threads=threads, work=folder, progress=report.progress, check=check)
+    metrics = {**result.metrics, "det_pages_partial": partial}
+    doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
+    doc["training_metrics"] = metrics
+    doc["id"] = f"run-{record.id}-det"
+    doc["source"] = f"fine-tuned by Proofdesk run {record.id} from {base.version}"
+    (tmp / "model.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return metrics
+
+
 def _by_page(samples) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for s in samples:
         out.setdefault(s["image"], []).append(s)
     return out
+
+
+#: A training page trains the detector only if the people's boxes cover at least this share of
+#: what the base detector finds on it (``ml.training.detector.coverage``).
+MIN_PAGE_COVERAGE = 0.6
 
 
 def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: dict, device: str, threads: int,
@@ -425,7 +452,8 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
     it as it is. Returns ``(spec, DetectConfig, metrics)``."""
     from dataclasses import replace
 
-    from ml.neural.detector import DetectConfig
+    from ml.neural import runtime
+    from ml.neural.detector import DetectConfig, Detector
     from ml.neural.models import ModelError, load_spec
     from ml.training import data
     from ml.training import detector as dt
@@ -452,35 +480,35 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
             cap = params["det_max_pages"]
             if cap and len(shas) > int(cap):
                 shas = sorted(random.Random(int(params["seed"])).sample(shas, int(cap)))
-            items = []
+            items, partial = [], 0
+            shipped = Detector(base, runtime.create_session(base.path, "cpu", threads), cfg)
             for i, sha in enumerate(shas):
                 check()
                 img = data.load_page(project.images.path(sha))
                 if img is not None:
-                    items.append((img, [s["points"] for s in pages[sha]], [s["text"] for s in pages[sha]]))
+                    boxes = [s["points"] for s in pages[sha]]
+                    found = [b for b, _ in shipped.detect(img)]
+                    if dt.coverage(found, boxes, (img.shape[1], img.shape[0])) < MIN_PAGE_COVERAGE:
+                        partial += 1  # boxed in part only: it would teach the detector to miss the rest
+                    else:
+                        items.append((img, boxes, [s["text"] for s in pages[sha]]))
                 report.progress("detector pages", i + 1, len(shas))
-            det_pages = dt.prepare_pages(items, base, cfg)
-            del items
-            tmp = folder / "det.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            result = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
-                                       lr=float(params["det_lr"]), seed=int(params["seed"]), device=device,
-                                       threads=threads, work=folder, progress=report.progress, check=check)
-            metrics = result.metrics
-            doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
-            doc["training_metrics"] = metrics
-            doc["id"] = f"run-{record.id}-det"
-            doc["source"] = f"fine-tuned by Proofdesk run {record.id} from {base.version}"
-            (tmp / "model.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-            shutil.rmtree(out, ignore_errors=True)
-            os.replace(tmp, out)
-        report({"type": "detector", "resumed": resumed,
-                **{k: v for k, v in metrics.items() if k != "det_thresholds"},
-                "thresholds": metrics.get("det_thresholds")})
+            if items:
+                metrics = _train_detector(items, base, cfg, params, folder, out, record, device, threads, report,
+                                          check, partial)
+        if metrics:
+            report({"type": "detector", "resumed": resumed,
+                    **{k: v for k, v in metrics.items() if k != "det_thresholds"},
+                    "thresholds": metrics.get("det_thresholds")})
+        else:  # the run goes on with the detector it started from
+            report({"type": "detector", "skipped": f"no training page is boxed in full ({partial} of them boxed "
+                                                   "in part only): the detector is left as it was"})
     if dist.world > 1:
         import torch.distributed
 
         torch.distributed.barrier()  # the others wait for rank 0's detector
+    if not (out / "model.json").is_file():
+        return None
     spec = load_spec(out)
     return spec, replace(cfg, **dt.postprocess_of(spec)), metrics
 

@@ -230,3 +230,39 @@ def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
     assert Dist({}).share([1, 2]) == [1, 2] and Dist({}).main
     with pytest.raises(Exception, match="cannot be shared by 3 processes"):
         three.share([0, 1])
+
+
+def test_pages_boxed_in_part_do_not_train_the_detector(labelled):
+    """A project that boxes key fields only: its pages cover little of the text the detector finds,
+    so the run leaves the detector as it was (training on them would teach it to miss the rest)
+    and still fine-tunes the recogniser."""
+    from core import datasets
+
+    project, _ = labelled
+    store = project.store
+    for page in store.pages():
+        regions = store.regions(page.id)
+        store.delete_regions("lead", [r.id for r in regions[3:]])  # three lines of each page kept
+    version, _ = datasets.create_version(store, project.root, "lead", val_share=0.5)
+    run = _run(project, version, epochs=1, e2e_val_pages=0, calib_pages=0)
+    out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    det = next(m for m in _lines(out.stdout) if m["type"] == "detector")
+    assert "boxed in part only" in det["skipped"]
+    done = runs.get(project.store, run.id)
+    assert done.status == "done" and not (project.root / done.artifact_path / "det").exists()
+
+
+def test_coverage_of_what_the_detector_finds():
+    import numpy as np
+
+    from ml.training.detector import coverage
+
+    def box(x0, y0, x1, y1):
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+
+    found = [box(10, 10, 100, 30), box(10, 40, 100, 60), box(10, 70, 100, 90)]
+    assert coverage(found, [box(5, 5, 105, 95)], (200, 120)) == 1.0
+    assert coverage(found, [box(8, 8, 102, 32)], (200, 120)) == pytest.approx(1 / 3)
+    assert coverage(found, [box(10, 10, 40, 30)], (200, 120)) == 0.0  # a third of a box is not enough
+    assert coverage([], [], (200, 120)) == 1.0
