@@ -45,6 +45,13 @@ class DetectConfig:
     max_candidates: int = 1000
 
 
+def postprocess(meta: dict) -> dict[str, float]:
+    """The box-extraction thresholds a detector's ``model.json`` records (``postprocess``: what a
+    fine-tuned detector was exported with, ``ml.training.detector``); {} for the shipped one."""
+    pp = meta.get("postprocess") or {}
+    return {k: float(pp[k]) for k in ("thresh", "box_thresh") if k in pp}
+
+
 def resize_for_detection(shape: tuple[int, int], cfg: DetectConfig, multiple: int = 32) -> tuple[int, int]:
     """Network input ``(height, width)`` for a page of ``shape`` (h, w)."""
     h, w = shape

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core import registry
+from ml.neural.detector import postprocess
 
 
 def active_rec_folder(project) -> str | None:
@@ -27,8 +28,7 @@ def detector_of(rec_folder: str | Path) -> tuple[str, dict] | None:
         meta = json.loads((det / "model.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    pp = meta.get("postprocess") or {}
-    return str(det), {k: float(pp[k]) for k in ("thresh", "box_thresh") if k in pp}
+    return str(det), postprocess(meta)
 
 
 def model_config(folder: str | Path) -> dict[str, Any]:

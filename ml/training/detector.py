@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from core.errors import ProofdeskError
-from ml.neural.detector import DetectConfig, boxes_from_map, normalize, resize_for_detection, to_bgr
+from ml.neural.detector import DetectConfig, boxes_from_map, normalize, postprocess, resize_for_detection, to_bgr
 from ml.neural.models import ModelSpec, load_spec, sha256_file
 
 #: The DB head's input in the PP-OCRv5 detector graph: the neck's four levels, upsampled and
@@ -216,8 +216,7 @@ def export_detector(net, base: ModelSpec, folder: str | Path, detect: DetectConf
 
 def postprocess_of(spec: ModelSpec) -> dict:
     """The box-extraction thresholds a fine-tuned detector was exported with ({} for the shipped one)."""
-    pp = spec.raw.get("postprocess") or {}
-    return {k: float(pp[k]) for k in ("thresh", "box_thresh") if k in pp}
+    return postprocess(spec.raw)
 
 
 @dataclass

@@ -481,13 +481,13 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
             if cap and len(shas) > int(cap):
                 shas = sorted(random.Random(int(params["seed"])).sample(shas, int(cap)))
             items, partial = [], 0
-            shipped = Detector(base, runtime.create_session(base.path, "cpu", threads), cfg)
+            base_detector = Detector(base, runtime.create_session(base.path, "cpu", threads), cfg)
             for i, sha in enumerate(shas):
                 check()
                 img = data.load_page(project.images.path(sha))
                 if img is not None:
                     boxes = [s["points"] for s in pages[sha]]
-                    found = [b for b, _ in shipped.detect(img)]
+                    found = [b for b, _ in base_detector.detect(img)]
                     if dt.coverage(found, boxes, (img.shape[1], img.shape[0])) < MIN_PAGE_COVERAGE:
                         partial += 1  # boxed in part only: it would teach the detector to miss the rest
                     else:
@@ -588,8 +588,9 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
         figures[f"{key}_cer_ci"] = s["cer_ci"]
         figures[f"{key}_exact"] = s["exact_cs"]
     report.progress("evaluate", 2, 2)
-    figures.update(_calibrate(project, params, version, out, device, threads, report, cancel))
-    figures.update(_end_to_end(project, params, version, out, cmp_folder, device, threads, report, cancel))
+    manifest = datasets.load_manifest(project.root, version)
+    figures.update(_calibrate(project, params, manifest, out, device, threads, report, cancel))
+    figures.update(_end_to_end(project, params, manifest, out, cmp_folder, device, threads, report, cancel))
     if det is not None:
         figures.update(det[2])
     metrics = {**figures, "compared_with": cmp_name, "val_lines": len(val_lines), "parity_max_abs_diff": parity,
@@ -604,7 +605,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
             "duration_s": run_.duration_s, "cost": run_.cost, "checkpoint": str(ckpt), **metrics}
 
 
-def _calibrate(project: Project, params: dict, version, folder: Path, device: str, threads: int, report,
+def _calibrate(project: Project, params: dict, manifest: dict, folder: Path, device: str, threads: int, report,
                cancel: dict) -> dict:
     """Fit the combined engine's calibration for the new model (``folder/calibration.json``) on
     training pages read as pre-fill reads them: the shipped one was fitted on the shipped model's
@@ -617,7 +618,6 @@ def _calibrate(project: Project, params: dict, version, folder: Path, device: st
     from ml.training import data
     from ml.training.active import model_config
 
-    manifest = datasets.load_manifest(project.root, version)
     pages = _by_page(manifest["train"])
     shas = sorted(pages)
     if len(shas) > n:
@@ -643,7 +643,7 @@ def _calibrate(project: Project, params: dict, version, folder: Path, device: st
     return {"calibration_pages": len(shas), "calibration_regions": len(y)}
 
 
-def _end_to_end(project: Project, params: dict, version, new_folder: Path, cmp_folder: Path, device: str,
+def _end_to_end(project: Project, params: dict, manifest: dict, new_folder: Path, cmp_folder: Path, device: str,
                 threads: int, report, cancel: dict) -> dict:
     """The validation pages read end to end as pre-fill reads them (the combined engine: detector,
     recogniser, Tesseract's second opinion, calibrated confidence) by the new model and by the one
@@ -656,7 +656,6 @@ def _end_to_end(project: Project, params: dict, version, new_folder: Path, cmp_f
     from ml.training import data
     from ml.training.active import model_config
 
-    manifest = datasets.load_manifest(project.root, version)
     pages = _by_page(manifest["val"])
     shas = sorted(pages)[: int(params["e2e_val_pages"] or 0)]
     if not shas:
