@@ -130,10 +130,13 @@ def coverage(found: Sequence[np.ndarray], boxes: Sequence[np.ndarray], size: tup
         cv2.fillPoly(mask, [np.round(np.asarray(b, np.float64).reshape(4, 2)).astype(np.int32)], 1)
     covered = 0
     for b in found:
-        one = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(one, [np.round(np.asarray(b, np.float64).reshape(4, 2)).astype(np.int32)], 1)
+        pts = np.round(np.asarray(b, np.float64).reshape(4, 2)).astype(np.int32)
+        x0, y0 = np.clip(pts.min(axis=0), 0, [w - 1, h - 1])
+        x1, y1 = np.clip(pts.max(axis=0), 0, [w - 1, h - 1])
+        one = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)  # the box's own rectangle, not the page
+        cv2.fillPoly(one, [pts - [x0, y0]], 1)
         area = int(one.sum())
-        covered += area > 0 and int((one & mask).sum()) >= 0.5 * area
+        covered += area > 0 and int((one & mask[y0:y1 + 1, x0:x1 + 1]).sum()) >= 0.5 * area
     return covered / len(found)
 
 
@@ -219,18 +222,12 @@ def postprocess_of(spec: ModelSpec) -> dict:
     return postprocess(spec.raw)
 
 
-@dataclass
-class DetectorResult:
-    folder: Path
-    detect: DetectConfig
-    metrics: dict
-
-
 def train_detector(pages: Sequence[DetPage], base: ModelSpec, cfg: DetectConfig, out: Path, *, epochs: int, lr: float,
                    seed: int, device: str, threads: int, work: Path,
                    progress: Callable[..., None] = lambda *a, **k: None,
-                   check: Callable[[], None] = lambda: None) -> DetectorResult:
-    """Fine-tune the DB head of ``base`` on ``pages``; export to ``out``; return where and how it went.
+                   check: Callable[[], None] = lambda: None) -> dict:
+    """Fine-tune the DB head of ``base`` on ``pages``; export to ``out`` (the thresholds it chose in
+    its ``model.json``); return the figures of how it went.
 
     ``progress(stage, done, total, **extra)`` is told as it goes; ``check()`` is called between
     steps and may raise to stop the run (the worker's cancel)."""
@@ -302,4 +299,4 @@ def train_detector(pages: Sequence[DetPage], base: ModelSpec, cfg: DetectConfig,
                "det_train_f1_base_thresh": round(before["f1"], 4), "det_train_cost_base_thresh": round(before["cost"], 4),
                "det_thresholds": tried, "det_thresh": chosen.thresh, "det_box_thresh": chosen.box_thresh,
                "det_parity_max_abs_diff": parity, "det_seconds": round(time.monotonic() - t0, 1)}
-    return DetectorResult(out, chosen, metrics)
+    return metrics

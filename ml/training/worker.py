@@ -418,10 +418,10 @@ def _train_detector(items: list, base, cfg, params: dict, folder: Path, out: Pat
     det_pages = dt.prepare_pages(items, base, cfg)
     tmp = folder / "det.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    result = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
+    trained = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
                                lr=float(params["det_lr"]), seed=int(params["seed"]), device=device,
                                threads=threads, work=folder, progress=report.progress, check=check)
-    metrics = {**result.metrics, "det_pages_partial": partial}
+    metrics = {**trained, "det_pages_partial": partial}
     doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
     doc["training_metrics"] = metrics
     doc["id"] = f"run-{record.id}-det"
