@@ -8,60 +8,25 @@ imported inside the command that needs them, so ``proofdesk pages`` answers at o
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
+import logging
 import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from core import __version__
 from core.errors import ProofdeskError
 
+from . import cli_support
+from .cli_support import LOG_LEVELS, Progress, default_user  # noqa: F401  (Progress: used by cli_training)
 
-def default_user() -> str:
-    try:
-        return os.environ.get("PROOFDESK_USER") or getpass.getuser()
-    except Exception:  # getpass fails in some containers without a passwd entry
-        return "user"
-
-
-class Progress:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
-
-    def __init__(self, label: str, stream=None):
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.start = time.monotonic()
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int, note: str = "") -> None:
-        t = time.monotonic()
-        if not self.tty and done != total and t - self._last < 2.0:
-            return
-        self._last = t
-        width = 30
-        filled = int(width * done / total) if total else width
-        rate = done / max(t - self.start, 1e-6)
-        eta = (total - done) / rate if rate > 0 else 0
-        line = (f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-                f"  {rate:.1f}/s  eta {eta:.0f}s  {Path(note).name[:30]}")
-        if self.tty:
-            self.stream.write("\r" + line.ljust(100))
-            if done == total:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+log = logging.getLogger("proofdesk.cli")
 
 
 def _open(path: str):
-    from core.project import Project
-
-    return Project.open(path)
+    return cli_support.open_project(path)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -84,10 +49,11 @@ def cmd_import(args) -> int:
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum, frame):
-        # First Ctrl-C finishes the file in hand and stops; a second one aborts.
+        # First Ctrl-C stops after the page in hand (the file in hand is not imported); a second aborts.
         cancel.set()
         signal.signal(signal.SIGINT, previous)
-        print("\ncancelling after the current file (Ctrl-C again to abort)...", file=sys.stderr)
+        print("\ncancelling after this page: the file in hand is not imported, those before it are kept"
+              " (Ctrl-C again to abort)...", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -95,7 +61,7 @@ def cmd_import(args) -> int:
             project,
             args.paths,
             ImportOptions(dpi=args.dpi, max_pixels=args.max_pixels, reference=args.reference,
-                          labels=args.reference_as_labels, user=args.user),
+                          labels=args.reference_as_labels, user=args.user, max_pages=args.max_pages),
             progress=None if args.quiet else Progress("import"),
             cancel=cancel,
         )
@@ -239,8 +205,12 @@ def cmd_eval(args) -> int:
     reports = []
     for engine in engines:
         try:
-            reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
-                                        crops=not args.no_crops))
+            bar = Progress(f"eval {engine}")
+            try:
+                reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
+                                            crops=not args.no_crops, progress=bar))
+            finally:
+                bar.close()
         except ValueError as exc:
             raise ProofdeskError(str(exc)) from None
     if args.json:
@@ -265,8 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the corrections train the model that reads the next batch.",
     )
     parser.add_argument("--version", action="version", version=f"proofdesk {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--user", default=default_user(), help="who is working (default: the OS user)")
+    _add_global_options(parser, default=True)
     parser.add_argument("--selftest", action="store_true",
                         help="check headless what a user needs (import, pre-fill with both engines, "
                         "training in the worker, export, the window); exits 1 on any failure")
@@ -287,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="make the reference lines of <image>.json the pages' human-made regions, pages done")
     p.add_argument("--dpi", type=int, default=300, help="PDF render resolution (default 300)")
     p.add_argument("--max-pixels", type=int, default=150_000_000, help="refuse pages above this many pixels")
+    p.add_argument("--max-pages", type=int, default=None, metavar="N",
+                   help="refuse documents with more pages (default: the project setting max_pages_per_document,"
+                        " 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
 
@@ -345,7 +317,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?")
     p.set_defaults(func=cmd_gui)
 
+    # --debug, --user and --log-level work before or after the command name.
+    for command_parser in sub.choices.values():
+        _add_global_options(command_parser, default=False)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: bool) -> None:
+    """The options every command takes. On a command's own parser they default to SUPPRESS, so
+    that one given before the command name is not overwritten by the command's default."""
+    def d(value):
+        return value if default else argparse.SUPPRESS
+
+    parser.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks on errors")
+    parser.add_argument("--user", default=d(default_user()),
+                        help="who is working (default: $PROOFDESK_USER, else the OS user); where that user has a"
+                             " password in the project it is asked for ($PROOFDESK_PASSWORD in scripts)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=d(None),
+                        help="log at this level to the log file and to stderr (default: info, to the log file"
+                             " only)")
+
+
+#: Commands that never act as a user in a project: no sign-in. (`gui` signs in in its window;
+#: `worker` does a run an authenticated user created.)
+NO_SIGN_IN = {"init", "eval", "info", "gui", "worker"}
+
+
+def _only_reads(args) -> bool:
+    """Commands that only read the project: they also work on one the OS user may only read."""
+    command, action = args.command, getattr(args, "action", None)
+    return (command in ("pages", "export", "info", "runs", "stats", "review")
+            or (command == "models" and action == "list")
+            or (command == "dataset" and action in ("list", "diff")))
+
+
+def _sign_in(args) -> None:
+    """Open the command's project (read-only where it only reads and cannot write) and prove
+    that whoever runs the command is ``--user`` where that user has a password."""
+    project_path = getattr(args, "project", None)
+    if args.command in NO_SIGN_IN or not project_path:
+        return
+    root = Path(project_path).expanduser()
+    db = root / "proofdesk.db"
+    if not db.is_file():
+        return  # the command says "not a project" itself
+    writable = os.access(root, os.W_OK) and os.access(db, os.W_OK)
+    if not writable and not _only_reads(args):
+        raise ProofdeskError(f"the project {root} is read-only for you: `{args.command}` changes it and needs write"
+                             " access to its folder and proofdesk.db (pages, export, stats, review, runs and"
+                             " models list only read, and work)")
+    project = cli_support.open_project(project_path, readonly=not writable)
+    args.password_checked = cli_support.authenticate(project.store, args.user, project.root.name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,22 +380,50 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    logfile = cli_support.setup_logging(args.log_level or "info", stderr=args.log_level is not None)
+    log.info("proofdesk %s: %s (user %s)", __version__, args.command, args.user)
+    project = getattr(args, "project", None)
     try:
+        _sign_in(args)
         return args.func(args) or 0
     except ProofdeskError as exc:
         if args.debug:
             raise
+        log.info("%s failed: %s", args.command, exc)
         print(f"proofdesk: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("proofdesk: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: still one line, the traceback on request
+    except BrokenPipeError:
+        # The reader went away (`proofdesk pages P | head`): stop quietly, as Unix tools do. Point
+        # stdout at /dev/null so that Python's flush at exit does not fail again.
+        with _suppress():
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for a tool ended by SIGPIPE
+    except Exception as exc:
         if args.debug:
             raise
-        print(f"proofdesk: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+        known = cli_support.describe_system_error(exc, project)
+        if known:
+            log.warning("%s failed: %s", args.command, exc, exc_info=True)
+            print(f"proofdesk: error: {known}", file=sys.stderr)
+            return 1
+        # A bug: still one line, the traceback in the log file and on request.
+        log.exception("internal error in %s", args.command)
+        where = f"; the traceback is in {logfile}" if logfile else ""
+        print(f"proofdesk: internal error: {type(exc).__name__}: {exc} (run with --debug for details{where})",
               file=sys.stderr)
         return 2
+    finally:
+        cli_support.close_projects()
+
+
+def _suppress():
+    import contextlib
+
+    return contextlib.suppress(OSError)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ import json
 
 
 def _open(path: str):
-    from core.project import Project
+    from app.cli_support import open_project
 
-    return Project.open(path)
+    return open_project(path)
 
 
 def _pct(x) -> str:
@@ -20,8 +20,9 @@ def _num(x, fmt="{:.1f}") -> str:
 
 
 def cmd_stats(args) -> int:
-    from core import analytics, review
+    from core import analytics, days, review
 
+    days.parse_range(args.date_from, args.date_to, ("--from", "--to"))  # one line, exit 1, when not dates
     project = _open(args.project)
     store = project.store
     analytics.require_analytics(store, args.user)
@@ -32,7 +33,7 @@ def cmd_stats(args) -> int:
         return 0
     span = f"{args.date_from or 'the start'} to {args.date_to or 'today'}"
     m = out["moderation"]
-    print(f"Proofdesk statistics, {project.root.name}, pages done from {span}")
+    print(f"Proofdesk statistics, {project.root.name}, pages done from {span} (days in {out['time_zone']})")
     print(f"pages: {m['total']} done or reviewed, {m['moderated']} moderated, {m['not_moderated']} not moderated,"
           f" {m['in_queue']} waiting in the review queue")
     print()
@@ -108,8 +109,10 @@ def cmd_auto_accept(args) -> int:
 def cmd_users(args) -> int:
     import getpass
     import os
+    import sys
 
     from app.main import ASK_USER_SETTING
+    from core.errors import ProofdeskError
     from core.model import Role
 
     project = _open(args.project)
@@ -119,17 +122,35 @@ def cmd_users(args) -> int:
         store.set_user_role(args.user, name, Role(role))
         print(f"{name} is now {role}")
     if args.password:
-        secret = os.environ.get("PROOFDESK_PASSWORD")
+        # The old password (or an admin's) was asked when signing in as --user; core checks it.
+        secret = os.environ.get("PROOFDESK_NEW_PASSWORD")
         if secret is None:
+            if not sys.stdin.isatty():
+                raise ProofdeskError("type the new password at a terminal, or set PROOFDESK_NEW_PASSWORD"
+                                     " (empty: remove the password)")
             secret = getpass.getpass(f"new password for {args.password} (empty: none): ")
-        if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1") and args.password != args.user:
-            from core.review import require_role
-
-            require_role(store, args.user, "admin")  # only an admin sets someone else's password
-        store.set_password(args.password, secret or None)
+            if secret and getpass.getpass("the same again: ") != secret:
+                raise ProofdeskError("the two passwords differ; nothing changed")
+        store.set_password(args.password, secret or None, actor=args.user, proof=getattr(args, "password_checked", None))
         print(f"password {'set' if secret else 'removed'} for {args.password}")
     if args.ask_at_start:
         store.set_setting(ASK_USER_SETTING, args.ask_at_start == "yes")
+    if args.time_zone is not None:
+        from core import days
+
+        if args.time_zone:
+            days.get_zone(args.time_zone)  # a bad name is refused before the role is asked for
+        if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
+            from core.review import require_role
+
+            require_role(store, args.user, "admin")  # a project-wide setting: admins, once there is one
+        days.set_time_zone(store, args.time_zone or None)
+    if args.time_zone is not None or not (args.role or args.password or args.ask_at_start):
+        from core import days
+
+        name = days.zone_name(store)
+        print(f"days are counted in {name}" + ("" if store.get_setting(days.TIME_ZONE_SETTING)
+                                                else " (this machine's zone: the project sets none)"))
     asks = store.get_setting(ASK_USER_SETTING, False) or bool(
         store.query("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
     print(f"the app {'asks who is working at start' if asks else 'opens as the OS user'}")
@@ -142,8 +163,13 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("users", help="the project's users and roles; set a password or a role; sign-in at start")
     p.add_argument("project")
     p.add_argument("--role", nargs=2, metavar=("NAME", "ROLE"), help="give NAME the role annotator, reviewer or admin")
-    p.add_argument("--password", metavar="NAME", help="set NAME's password (asked for; $PROOFDESK_PASSWORD in scripts)")
+    p.add_argument("--password", metavar="NAME",
+                   help="set or remove NAME's password (the new one is asked for; $PROOFDESK_NEW_PASSWORD in"
+                        " scripts); needs NAME's current password (sign in as NAME) or an admin's")
     p.add_argument("--ask-at-start", choices=["yes", "no"], help="always ask who is working when the app starts")
+    p.add_argument("--time-zone", metavar="NAME",
+                   help="the time zone the project's days are counted in (Analytics, date filters): an IANA name"
+                        " such as Asia/Singapore, UTC or UTC+08:00; '' for each machine's own zone (the default)")
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("auto-accept", help="mark done, without a person, pre-filled pages the model is sure of")

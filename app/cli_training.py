@@ -17,9 +17,9 @@ from core.errors import ProofdeskError
 
 
 def _open(path: str):
-    from core.project import Project
+    from app.cli_support import open_project
 
-    return Project.open(path)
+    return open_project(path)
 
 
 def cmd_dataset(args) -> int:
@@ -104,8 +104,10 @@ def cmd_worker(args) -> int:
     import contextlib
     import os
 
+    from ml.lifeline import end_with_parent
     from ml.training.worker import run
 
+    end_with_parent()  # its parent killed (the CLI, the app): stop as if cancelled, never run on orphaned
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
         os.nice(WORKER_NICENESS)
     return run(args.project, args.run)
@@ -142,19 +144,20 @@ def cmd_train(args) -> int:
                 raise ProofdeskError(f"run {run.id} is done already; start a new one")
             print(f"resuming run {run.id} ({run.status})", file=sys.stderr)
         else:
-            if args.dataset is not None:
-                version = datasets.get_version(store, args.dataset)
-            else:
-                version, created = datasets.create_version(store, project.root, args.user)
-                print(f"{'created' if created else 'using'} dataset version {version.id} ({version.hash[:12]}):"
-                      f" {version.n_train} train / {version.n_val} validation lines", file=sys.stderr)
             params = {k: v for k, v in {"epochs": args.epochs, "device": args.device, "lr": args.lr,
                                          "batch_size": args.batch_size, "max_lines": args.max_lines,
                                          "freeze": args.freeze, "seed": args.seed}.items() if v is not None}
             if args.no_detector:
                 params["detector"] = False
             params.update(_set_params(args.set))
-            resolve_params(params)  # a bad value fails here, before any process starts
+            # A bad value fails here, before anything is recorded (a dataset version, the run).
+            resolve_params(params)
+            if args.dataset is not None:
+                version = datasets.get_version(store, args.dataset)
+            else:
+                version, created = datasets.create_version(store, project.root, args.user)
+                print(f"{'created' if created else 'using'} dataset version {version.id} ({version.hash[:12]}):"
+                      f" {version.n_train} train / {version.n_val} validation lines", file=sys.stderr)
             active = registry.active(store)
             run = runs.create(store, args.user, version.id, params, active.id if active else None)
             print(f"run {run.id}: fine-tuning {active.name if active else 'the shipped recogniser'}"
@@ -172,7 +175,7 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
     """Start the worker for ``run_id``, follow its JSON lines, settle the record when it ends.
 
     Returns 0 (done), 1 (failed) or 130 (cancelled with Ctrl-C)."""
-    from app.cli import Progress
+    from app.cli_support import Progress
     from app.training.command import worker_command, worker_env
     from core import runs
 
@@ -294,6 +297,7 @@ def cmd_eval_project(args, plain) -> int:
     """``proofdesk eval DIR --project P``: the engines read with that project's active model."""
     if not args.project:
         return plain(args)
+    from app.cli_support import Progress
     from ml.engines import ENGINES
     from ml.evaluate import evaluate_dir, format_reports
     from ml.training.active import engine_config
@@ -314,8 +318,12 @@ def cmd_eval_project(args, plain) -> int:
     reports = []
     for engine in engines:
         try:
-            reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
-                                        crops=not args.no_crops, config=configs[engine]))
+            bar = Progress(f"eval {engine}")
+            try:
+                reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
+                                            crops=not args.no_crops, config=configs[engine], progress=bar))
+            finally:
+                bar.close()
         except ValueError as exc:
             raise ProofdeskError(str(exc)) from None
     print(json.dumps(reports if len(reports) > 1 else reports[0], indent=1) if args.json else format_reports(reports))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 
@@ -26,6 +27,7 @@ def install_excepthook() -> None:
     def hook(exc_type, exc, tb):
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         sys.stderr.write(text)
+        logging.getLogger("proofdesk.gui").error("uncaught %s: %s\n%s", exc_type.__name__, exc, text)
         app = QApplication.instance()
         if app is None:
             previous(exc_type, exc, tb)

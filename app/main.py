@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen
 
@@ -17,10 +16,10 @@ from .errors import install_excepthook
 
 
 def data_dir() -> Path:
-    override = os.environ.get("PROOFDESK_DATA_DIR")
-    if override:
-        return Path(override)
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    """The app's data folder (demo project, logs): one definition for the GUI and the command line."""
+    from .cli_support import data_dir as _data_dir
+
+    return _data_dir()
 
 
 def _splash() -> QSplashScreen:
@@ -101,6 +100,10 @@ def run_gui(project_path: str | None = None, user: str | None = None) -> int:
     QCoreApplication.setOrganizationName("Proofdesk")
     QCoreApplication.setApplicationName("Proofdesk")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from .cli_support import logging_configured, setup_logging
+
+    if not logging_configured():  # `proofdesk gui` has set it up already, with --log-level
+        setup_logging()
     install_excepthook()
     user = user or default_user()
     splash = _splash()

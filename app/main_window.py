@@ -98,6 +98,30 @@ class MainWindow(QMainWindow):
         from .review import install as install_review  # Moderate, Analytics, users: app/review/
 
         self.review = install_review(self)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.open_log_action = self._action(help_menu, "Open &log folder", self.open_log_folder)
+        self._action(help_menu, "&About Proofdesk", self.about)
+
+    def open_log_folder(self) -> None:
+        """The folder of the rotating log file (errors with their tracebacks), in the file manager."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from .cli_support import log_dir
+
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from core import __version__
+
+        from .cli_support import log_dir
+
+        QMessageBox.about(self, "About Proofdesk",
+                          f"Proofdesk {__version__}\nHuman-in-the-loop OCR.\n\nLog files: {log_dir()}")
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -10,16 +10,19 @@ Everything is computed from data the app already keeps, with no extra labelling:
 - per engine and model version, from the stored verdicts: precision, recall, CER and typing
   saved, in total and per day.
 
-Dates are ``YYYY-MM-DD`` and both ends are included. Reading analytics needs the review role
-(reviewers, admins): :func:`require_analytics`.
+Dates are ``YYYY-MM-DD`` and both ends are included; a day is a day of the project's time zone
+(``core.days``): the per-day figures are kept in that zone (:func:`sync_days` recomputes them when
+it changes) and a range of timestamps is compared as UTC instants. Reading analytics needs the
+review role (reviewers, admins): :func:`require_analytics`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import json
 import math
 from dataclasses import asdict, dataclass
 
+from . import days as _days
 from .review import require_viewer
 from .verdicts import CORRECT, KINDS, MISSING, WRONG_BOX, WRONG_TEXT, summarize_counts
 
@@ -39,12 +42,6 @@ def require_analytics(store, user: str) -> None:
     require_viewer(store, user)
 
 
-def _bounds(date_from: str | None, date_to: str | None) -> tuple[str, str]:
-    lo = date_from[:10] if date_from else "0000-01-01"
-    hi = ((_dt.date.fromisoformat(date_to[:10]) + _dt.timedelta(days=1)).isoformat() if date_to else "9999-12-31")
-    return lo, hi
-
-
 ACTIVITY_MARK = "activity_edit_id"
 
 
@@ -52,26 +49,61 @@ def refresh_activity(store, idle_gap_s: float = IDLE_GAP_S) -> int:
     """Bring ``activity_daily`` up to the end of the edit log; return the (person, day) rows redone.
 
     Only days that got new edits since the last call are recomputed, from that day's edits: the
-    gaps between a person's consecutive edits, each capped at ``idle_gap_s``.
+    gaps between a person's consecutive edits, each capped at ``idle_gap_s``. Days are those of
+    the zone the stored per-day figures are in (:func:`core.days.days_zone`).
     """
+    if getattr(store, "readonly", False):  # read as stored
+        return 0
     last = int(store.get_setting(ACTIVITY_MARK, 0) or 0)
     top = store.query("SELECT COALESCE(MAX(id), 0) FROM edits")[0][0]
     if top <= last:
         return 0
-    days = [r[0] for r in store.query("SELECT DISTINCT substr(ts, 1, 10) FROM edits WHERE id > ?", (last,))]
     with store.transaction() as c:
+        tz = _days.days_zone(c)
+        minutes = [r[0] for r in c.execute("SELECT DISTINCT substr(ts, 1, 16) FROM edits WHERE id > ?", (last,))]
         n = 0
-        for day in days:
+        for day in sorted(_days.local_days_of_minutes(minutes, tz)):
+            lo, hi = _days.utc_bounds(day, day, tz)
             c.execute("DELETE FROM activity_daily WHERE day = ?", (day,))
             n += c.execute(
                 "INSERT INTO activity_daily (user, day, edits, regions, active_s)"
                 " SELECT user, ?, COUNT(*), COUNT(DISTINCT region_id), COALESCE(SUM(MIN(gap, ?)), 0) FROM ("
                 "  SELECT user, region_id, (julianday(ts) - julianday(LAG(ts) OVER (PARTITION BY user ORDER BY ts)))"
                 "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?)"
-                " GROUP BY user", (day, idle_gap_s, day, _bounds(day, day)[1])).rowcount
+                " GROUP BY user", (day, idle_gap_s, lo, hi)).rowcount
         c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                   (ACTIVITY_MARK, str(top)))
     return n
+
+
+def sync_days(store) -> bool:
+    """Make the stored per-day figures days of the project's time zone; True when they were redone.
+
+    They are kept in one zone (``days_time_zone``); when the project's zone differs (the setting
+    changed, or it is unset and this machine is in another zone), every stored verdict gets the
+    day of its page in the new zone, the daily totals are summed again and the activity per day
+    is recomputed from the edit log, in one transaction. Seconds on a big project, once.
+    """
+    want = _days.zone_name(store)
+    if store.get_setting(_days.DAYS_ZONE_SETTING, _days.LEGACY_DAYS_ZONE) == want:
+        return False
+    if getattr(store, "readonly", False):
+        return False  # a project opened read-only keeps the days it has
+    from .review import rebuild_totals
+
+    tz = _days.get_zone(want)
+    with store.transaction() as c:
+        rows = c.execute("SELECT s.page_id, COALESCE(p.done_at, s.page_updated_at) FROM verdict_state s"
+                         " JOIN pages p ON p.id = s.page_id").fetchall()
+        new_days = [(_days.local_day(ts, tz), pid) for pid, ts in rows if ts]
+        c.executemany("UPDATE verdicts SET day = ?1 WHERE page_id = ?2 AND day != ?1", new_days)
+        rebuild_totals(c)
+        c.execute("DELETE FROM activity_daily")
+        for key, value in ((ACTIVITY_MARK, "0"), (_days.DAYS_ZONE_SETTING, want)):
+            c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                      " value = excluded.value", (key, json.dumps(value)))
+        refresh_activity(store)
+    return True
 
 
 @dataclass
@@ -98,7 +130,9 @@ class AnnotatorStats:
 
 def annotator_stats(store, date_from: str | None = None, date_to: str | None = None,
                     idle_gap_s: float = IDLE_GAP_S) -> list[AnnotatorStats]:
-    lo, hi = _bounds(date_from, date_to)
+    sync_days(store)
+    lo, hi = _days.day_bounds(date_from, date_to)  # the stored per-day figures
+    t_lo, t_hi = _days.utc_bounds(date_from, date_to, _days.zone(store))  # timestamps
     people: dict[str, AnnotatorStats] = {}
 
     def get(name: str) -> AnnotatorStats:
@@ -113,7 +147,7 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
         s.edits, s.regions_touched, s.active_hours = r[1], r[2], (r[3] or 0.0) / 3600.0
     for r in store.query(
             "SELECT done_by, COUNT(*) FROM pages WHERE done_by IS NOT NULL AND done_at >= ? AND done_at < ?"
-            " GROUP BY done_by", (lo, hi)):
+            " GROUP BY done_by", (t_lo, t_hi)):
         get(r[0]).pages_done = r[1]
     for r in store.query(
             "SELECT annotator, SUM(n), SUM(CASE WHEN kind = 'correct' THEN 0 ELSE n END) FROM verdict_daily"
@@ -125,7 +159,7 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
     for r in store.query(
             "SELECT a.annotator, COUNT(*), SUM(v.verdict = 'rejected'), SUM(a.edit_distance), SUM(a.ref_chars),"
             " SUM(a.iou_sum), SUM(a.iou_n) FROM annotator_scores a JOIN reviews v ON v.id = a.review_id"
-            " WHERE a.created_at >= ? AND a.created_at < ? GROUP BY a.annotator", (lo, hi)):
+            " WHERE a.created_at >= ? AND a.created_at < ? GROUP BY a.annotator", (t_lo, t_hi)):
         s = get(r[0])
         s.reviews, s.rejections = r[1], r[2] or 0
         s.rejection_rate = s.rejections / s.reviews if s.reviews else None
@@ -207,7 +241,8 @@ _EDIT_KINDS = (CORRECT, WRONG_TEXT, WRONG_BOX, MISSING)
 def engine_report(store, date_from: str | None = None, date_to: str | None = None
                   ) -> tuple[list[EngineStats], list[EngineDay]]:
     """Per engine and model version: totals over the range, and one point per day."""
-    lo, hi = _bounds(date_from, date_to)
+    sync_days(store)
+    lo, hi = _days.day_bounds(date_from, date_to)
     total: dict[tuple[str, str], list] = {}
     daily: dict[tuple[str, str, str], list] = {}
     pages: dict[tuple[str, str], int] = {}
@@ -241,10 +276,11 @@ def stats(store, date_from: str | None = None, date_to: str | None = None, viewe
         require_analytics(store, viewer)
     from .review import ModerateFilter, auto_accept_counts, choose_threshold_counts, moderate_counts
 
+    _days.parse_range(date_from, date_to)  # a bad date is a message, before anything is read
     engines, days = engine_report(store, date_from, date_to)
     accept = choose_threshold_counts(auto_accept_counts(store))
     return {
-        "from": date_from, "to": date_to,
+        "from": date_from, "to": date_to, "time_zone": _days.zone_name(store),
         "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to)),
         "annotators": [s.as_dict() for s in annotator_stats(store, date_from, date_to)],
         "engines": [e.as_dict() for e in engines],

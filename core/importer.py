@@ -1,31 +1,46 @@
 """Import images and PDFs into a project.
 
-Each file is decoded completely (every page, every pixel) before anything is written, then
-its page images go to the content-addressed store and the document with all its pages is
-inserted in one transaction. A file that fails anywhere gets one line in the summary and
-leaves nothing in the database; the batch goes on.
+A file's pages are decoded one at a time and each is written to a private staging folder as
+soon as it is rendered (``pages/.tmp-import-*/``), so memory holds one page whatever the page
+count. The document, its pages, their references and (with ``labels``) the label regions are
+then written in one transaction, in which the staged images move to their content-addressed
+place just before the commit. So a file that fails anywhere (a broken page, a bad reference
+file, a page or pixel limit, a database error) gets one line in the summary and leaves nothing:
+no rows, no images; and a file cancelled part-way is dropped the same way.
+
+Reference files (``<image>.json``) are read with limits (size, nesting, line count) and checked
+completely, types and geometry, before anything is written: a NaN or a box off the page is a
+failure line naming the file and what is wrong, never a half-imported page. Nothing is clamped.
+
+Folders are imported in natural order (``r2`` before ``r10``), as PPOCRLabel lists them; files
+named on the command line in the order given. The project database is checked between files:
+when it was deleted or replaced under the running import, the import stops with an error
+instead of writing into a file nobody will see again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import math
 import os
+import re
 import sqlite3
 import struct
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .errors import BadInputError
-from .model import Document, Page, PageStatus, flat_to_quad
+from .errors import BadInputError, ProjectError
+from .model import Document, Page, PageStatus
 from .project import Project, sha256_bytes
-from .store import now
+from .store import Store, now
 
 #: File endings looked at when a folder is imported. A named file is always tried, whatever
 #: its ending, because the ending may lie; contents decide the format.
@@ -36,6 +51,19 @@ IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pdf"}
 DEFAULT_MAX_PIXELS = 150_000_000
 DEFAULT_DPI = 300
 MAX_FILE_BYTES = 2 * 1024**3
+#: Project setting: documents with more pages are refused before any page is rendered (a
+#: 5,000-page PDF is more likely a mistake than a batch, and would hold the project's write
+#: lock for its whole commit).
+MAX_PAGES_SETTING = "max_pages_per_document"
+DEFAULT_MAX_PAGES = 2000
+
+#: Reference file limits. SROIE's largest is 12 KB and 150 lines; a dense newspaper page in
+#: word boxes is a few thousand.
+MAX_REFERENCE_BYTES = 50 * 1024**2
+MAX_REFERENCE_LINES = 20_000
+#: How far past the page edge a box may reach, in pixels: tools that round outwards put the
+#: far corner of a full-width box at width + 1. More than that is a box for another image.
+BOX_TOLERANCE_PX = 1.0
 
 # Truncated images must fail, not import half-grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -57,13 +85,16 @@ class ImportSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     ignored: list[str] = field(default_factory=list)
     cancelled: bool = False
+    cancelled_in: str | None = None  # the file that was being imported when cancel came
     document_ids: list[int] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"imported {len(self.imported)} document(s), {self.pages} page(s)"]
         if self.duplicates:
             out.append(f"skipped {len(self.duplicates)} already imported")
-        if self.cancelled:
+        if self.cancelled_in:
+            out.append(f"cancelled during {self.cancelled_in}: it and the rest were not imported")
+        elif self.cancelled:
             out.append("cancelled: the rest was not imported")
         out += [f"failed: {path}: {msg}" for path, msg in self.failures]
         return out
@@ -76,22 +107,47 @@ class ImportOptions:
     reference: bool = False  # read <stem>.json beside each image (the reference format)
     labels: bool = False  # and make its lines the page's human-made regions, the page done
     user: str = "unknown"
+    max_pages: int | None = None  # pages per document for this import; None: the project's setting
     batch: str | None = None
 
 
+class _Cancelled(Exception):
+    """The cancel event was set between two pages of a file."""
+
+
+# -- finding files ------------------------------------------------------------------------------
+def natural_key(name: str) -> tuple:
+    """Sort key putting ``r2`` before ``r10`` (digit runs compare as numbers), case-insensitive.
+
+    ``re.split`` with a group alternates text and digit runs, so position i holds the same type
+    in every key and the comparison never mixes str and int. The name itself breaks ties.
+    """
+    parts = re.split(r"(\d+)", name)
+    return tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), name
+
+
+def _natural_path_key(rel: Path) -> list:
+    # Folders by name, then the file by stem before its ending, so a.png comes before a9.png
+    # (comparing whole names would put "a" + "9" before "a" + ".png").
+    return [natural_key(part) for part in rel.parts[:-1]] + [natural_key(rel.stem), natural_key(rel.suffix)]
+
+
 def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand folders (recursively, sorted) and keep named files; report paths that do not exist."""
+    """Expand folders (recursively, in natural order) and keep named files in the order given;
+    report paths that do not exist."""
     files: list[Path] = []
     missing: list[tuple[str, str]] = []
     for raw in paths:
         p = Path(raw).expanduser()
         if p.is_dir():
             try:
-                found = sorted(q for q in p.rglob("*") if (q.is_file() or q.is_symlink()) and q.suffix.lower() in IMAGE_EXTS)
+                found = [q for q in p.rglob("*") if (q.is_file() or q.is_symlink()) and q.suffix.lower() in IMAGE_EXTS]
             except OSError as exc:
                 missing.append((str(p), f"cannot read folder: {exc.strerror or exc}"))
                 continue
-            files.extend(f for f in found if not any(part.startswith(".") for part in f.relative_to(p).parts))
+            found = [f for f in found if not any(part.startswith(".") for part in f.relative_to(p).parts)]
+            found.sort(key=lambda f: _natural_path_key(f.relative_to(p)))
+            files.extend(found)
         elif p.exists():
             files.append(p)
         else:
@@ -99,6 +155,7 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
     return files, missing
 
 
+# -- decoding, one page at a time -------------------------------------------------------------------
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width <= 0 or height <= 0:
         raise BadInputError("the image has no pixels")
@@ -117,110 +174,273 @@ def _encode_png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[DecodedPage]:
-    """Decode every frame of an image file; EXIF orientation applied.
+class PageSource:
+    """The pages of one file: ``kind`` and ``count`` up front, pages decoded as iterated.
 
-    Single-frame JPEG and PNG files that need no rotation are kept byte for byte; anything
-    else is stored as PNG (lossless).
+    Iterating renders one page per step and keeps none: whoever iterates stores each page
+    before asking for the next. Use as a context manager (the decoder holds the file open).
     """
+
+    kind = ""
+    count = 0
+
+    def __iter__(self) -> Iterator[DecodedPage]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "PageSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _image_errors() -> Iterator[None]:
+    """PIL's ways of saying the data is broken, as one BadInputError."""
     with warnings.catch_warnings():
         # PIL warns before it raises for bombs; we check the size ourselves first.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data))
+            yield
+        except BadInputError:
+            raise
         except UnidentifiedImageError:
             raise BadInputError("not an image or PDF that Proofdesk can read") from None
         except Image.DecompressionBombError as exc:
             raise BadInputError(f"image is too large: {exc}") from None
-        with img:
-            try:
-                return _decode_frames(img, data, max_pixels)
-            except BadInputError:
-                raise
-            except Image.DecompressionBombError as exc:
-                raise BadInputError(f"image is too large: {exc}") from None
-            except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, IndexError,
-                    struct.error) as exc:
-                # PIL reports broken data with any of these, from seek() and EXIF parsing too.
-                raise BadInputError(f"image data is broken ({exc or type(exc).__name__})") from None
+        except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, IndexError, struct.error) as exc:
+            # PIL reports broken data with any of these, from seek() and EXIF parsing too.
+            raise BadInputError(f"image data is broken ({exc or type(exc).__name__})") from None
 
 
-def _decode_frames(img: Image.Image, data: bytes, max_pixels: int) -> list[DecodedPage]:
-    fmt = img.format
-    n_frames = getattr(img, "n_frames", 1)
-    pages: list[DecodedPage] = []
-    for i in range(n_frames):
+class _ImagePages(PageSource):
+    """Every frame of an image file, EXIF orientation applied.
+
+    A single-frame JPEG or PNG that needs no rotation is kept byte for byte; anything else is
+    stored as PNG (lossless).
+    """
+
+    kind = "image"
+
+    def __init__(self, data: bytes, max_pixels: int):
+        self.data, self.max_pixels = data, max_pixels
+        with _image_errors():
+            self.img = Image.open(io.BytesIO(data))
+        try:
+            with _image_errors():
+                self.count = getattr(self.img, "n_frames", 1)
+        except BaseException:
+            self.img.close()
+            raise
+
+    def __iter__(self) -> Iterator[DecodedPage]:
+        for i in range(self.count):
+            with _image_errors():
+                page = self._frame(i)
+            yield page
+
+    def _frame(self, i: int) -> DecodedPage:
+        img = self.img
         img.seek(i)
-        _check_pixels(img.width, img.height, max_pixels)
+        _check_pixels(img.width, img.height, self.max_pixels)
         img.load()
         orientation = img.getexif().get(0x0112, 1)
-        if n_frames == 1 and fmt in ("JPEG", "PNG") and orientation in (1, None):
-            pages.append(DecodedPage(data, "jpg" if fmt == "JPEG" else "png", img.width, img.height))
-            continue
+        if self.count == 1 and img.format in ("JPEG", "PNG") and orientation in (1, None):
+            return DecodedPage(self.data, "jpg" if img.format == "JPEG" else "png", img.width, img.height)
         frame = ImageOps.exif_transpose(img.copy())
-        pages.append(DecodedPage(_encode_png(frame), "png", frame.width, frame.height))
-    return pages
+        return DecodedPage(_encode_png(frame), "png", frame.width, frame.height)
+
+    def close(self) -> None:
+        self.img.close()
 
 
-def decode_pdf(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[DecodedPage]:
-    """Render each PDF page at ``dpi`` with pypdfium2."""
-    import pypdfium2 as pdfium
+class _PdfPages(PageSource):
+    """Each PDF page rendered at ``dpi`` with pypdfium2."""
 
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        msg = str(exc)
-        if "password" in msg.lower():
-            raise BadInputError("the PDF is encrypted (password protected)") from None
-        raise BadInputError(f"the PDF is damaged or not a PDF ({msg})") from None
-    try:
-        if len(pdf) == 0:
+    kind = "pdf"
+
+    def __init__(self, data: bytes, dpi: int, max_pixels: int):
+        import pypdfium2 as pdfium
+
+        self.pdfium, self.scale, self.max_pixels = pdfium, dpi / 72.0, max_pixels
+        try:
+            self.pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            msg = str(exc)
+            if "password" in msg.lower():
+                raise BadInputError("the PDF is encrypted (password protected)") from None
+            raise BadInputError(f"the PDF is damaged or not a PDF ({msg})") from None
+        self.count = len(self.pdf)
+        if self.count == 0:
+            self.pdf.close()
             raise BadInputError("the PDF has no pages")
-        pages = []
-        scale = dpi / 72.0
-        for i in range(len(pdf)):
+
+    def __iter__(self) -> Iterator[DecodedPage]:
+        for i in range(self.count):
+            yield self._render(i)
+
+    def _render(self, i: int) -> DecodedPage:
+        pdfium = self.pdfium
+        try:
+            page = self.pdf[i]
+        except pdfium.PdfiumError as exc:
+            raise BadInputError(f"page {i + 1} of the PDF is damaged ({exc})") from None
+        try:
+            w_pt, h_pt = page.get_size()
+            _check_pixels(round(w_pt * self.scale), round(h_pt * self.scale), self.max_pixels)
             try:
-                page = pdf[i]
+                bitmap = page.render(scale=self.scale, grayscale=False)
             except pdfium.PdfiumError as exc:
-                raise BadInputError(f"page {i + 1} of the PDF is damaged ({exc})") from None
-            try:
-                w_pt, h_pt = page.get_size()
-                _check_pixels(round(w_pt * scale), round(h_pt * scale), max_pixels)
-                try:
-                    bitmap = page.render(scale=scale, grayscale=False)
-                except pdfium.PdfiumError as exc:
-                    raise BadInputError(f"page {i + 1} cannot be rendered ({exc})") from None
-                img = bitmap.to_pil()
-                pages.append(DecodedPage(_encode_png(img.convert("RGB")), "png", img.width, img.height))
-            finally:
-                page.close()
-        return pages
-    finally:
-        pdf.close()
+                raise BadInputError(f"page {i + 1} cannot be rendered ({exc})") from None
+            img = bitmap.to_pil()
+            return DecodedPage(_encode_png(img.convert("RGB")), "png", img.width, img.height)
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        self.pdf.close()
 
 
-def decode_file(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, list[DecodedPage]]:
-    """Decode by content, not by file ending. Returns (kind, pages)."""
+def open_pages(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> PageSource:
+    """The pages of a file, by content, not by file ending; nothing is decoded yet but the header."""
     if not data:
         raise BadInputError("the file is empty (0 bytes)")
     if data[:5] == b"%PDF-" or data[:1024].lstrip().startswith(b"%PDF-"):
-        return "pdf", decode_pdf(data, dpi, max_pixels)
-    return "image", decode_image(data, max_pixels)
+        return _PdfPages(data, dpi, max_pixels)
+    return _ImagePages(data, max_pixels)
+
+
+def decode_file(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, list[DecodedPage]]:
+    """Every page of a small file at once. Returns (kind, pages). The importer streams instead."""
+    with open_pages(data, dpi, max_pixels) as source:
+        return source.kind, list(source)
+
+
+# -- reference files ---------------------------------------------------------------------------------
+def _json_type(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
 
 
 def read_reference(image_path: Path) -> dict | None:
-    """The reference lines and fields stored beside an image as ``<stem>.json``, if any."""
+    """The reference lines and fields stored beside an image as ``<stem>.json``, if any.
+
+    Checked completely but for the page size (see :func:`check_reference_fits`); a problem is
+    a BadInputError naming the file, the line and what is wrong.
+    """
     ref_path = image_path.with_suffix(".json")
     if not ref_path.exists():
         return None
+
+    def bad(what: str) -> BadInputError:
+        return BadInputError(f"reference file {ref_path.name}: {what}")
+
+    too_big = f"the file is {{:.1f}} MB; the limit is {MAX_REFERENCE_BYTES // 1024**2} MB"
+    size = ref_path.stat().st_size
+    if size > MAX_REFERENCE_BYTES:
+        raise bad(too_big.format(size / 1024**2))
+    with open(ref_path, "rb") as fh:
+        raw_bytes = fh.read(MAX_REFERENCE_BYTES + 1)  # it may have grown since stat
+    if len(raw_bytes) > MAX_REFERENCE_BYTES:
+        raise bad(too_big.format(len(raw_bytes) / 1024**2))
     try:
-        raw = json.loads(ref_path.read_text(encoding="utf-8"))
-        lines = [{"points": [list(p) for p in flat_to_quad(line["box"])], "text": str(line["text"]),
-                  **({"label": str(line["label"])} if line.get("label") else {})}
-                 for line in raw.get("lines", [])]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BadInputError(f"reference file {ref_path.name} is not in the reference format ({exc})") from None
-    return {"lines": lines, "fields": raw.get("fields", {}) or {}, "source": ref_path.name}
+        text = raw_bytes.decode("utf-8-sig")  # a byte-order mark, as Windows editors write, is fine
+    except UnicodeDecodeError as exc:
+        raise bad(f"is not UTF-8 text (byte {exc.start})") from None
+    try:
+        raw = json.loads(text)
+    except RecursionError:
+        # The C parser recurses once per level; a file of 100,000 brackets ends here.
+        raise bad("is nested too deeply to be a reference file") from None
+    except ValueError as exc:
+        raise bad(f"is not valid JSON ({exc})") from None
+    return {**_check_reference(raw, bad), "source": ref_path.name}
+
+
+def _check_reference(raw, bad: Callable[[str], BadInputError]) -> dict:
+    if not isinstance(raw, dict):
+        raise bad(f"the top level must be a JSON object, not {_json_type(raw)}")
+    lines = raw.get("lines", [])
+    if not isinstance(lines, list):
+        raise bad(f"lines must be a list, not {_json_type(lines)}")
+    if len(lines) > MAX_REFERENCE_LINES:
+        raise bad(f"{len(lines)} lines; the limit is {MAX_REFERENCE_LINES} per page")
+    out = []
+    for i, line in enumerate(lines, start=1):
+        if not isinstance(line, dict):
+            raise bad(f"line {i} must be a JSON object, not {_json_type(line)}")
+        if "box" not in line:
+            raise bad(f"line {i}: box is missing")
+        box = line["box"]
+        if not isinstance(box, list):
+            raise bad(f"line {i}: box needs 8 numbers, not {_json_type(box)}")
+        if len(box) != 8:
+            raise bad(f"line {i}: box needs 8 numbers, has {len(box)}")
+        for k, v in enumerate(box, start=1):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise bad(f"line {i}: box coordinate {k} is not a number ({repr(v)[:20]})")
+            try:
+                finite = math.isfinite(v)
+            except OverflowError:  # an integer too large for a float
+                finite = False
+            if not finite:
+                raise bad(f"line {i}: box coordinate {k} is not a finite number ({repr(v)[:20]})")
+            if v < 0:
+                raise bad(f"line {i}: box coordinate {k} is negative ({v:g})")
+        if "text" not in line:
+            raise bad(f"line {i}: text is missing")
+        if not isinstance(line["text"], str):
+            raise bad(f"line {i}: text must be a string, not {_json_type(line['text'])}")
+        label = line.get("label")
+        if label is not None and not isinstance(label, str):
+            raise bad(f"line {i}: label must be a string or null, not {_json_type(label)}")
+        points = [[float(box[j]), float(box[j + 1])] for j in range(0, 8, 2)]
+        out.append({"points": points, "text": line["text"], **({"label": label} if label else {})})
+    fields = raw.get("fields")
+    fields = {} if fields is None else fields
+    if not isinstance(fields, dict):
+        raise bad(f"fields must be a JSON object, not {_json_type(fields)}")
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise bad(f"field {name[:40]} must be a string, not {_json_type(value)}")
+    return {"lines": out, "fields": fields}
+
+
+def check_reference_fits(reference: dict, width: int, height: int) -> None:
+    """Every box of ``reference`` on a ``width`` x ``height`` page (within BOX_TOLERANCE_PX)."""
+    for i, line in enumerate(reference["lines"], start=1):
+        for x, y in line["points"]:
+            for axis, value, limit in (("x", x, width), ("y", y, height)):
+                if value > limit + BOX_TOLERANCE_PX:
+                    raise BadInputError(
+                        f"reference file {reference['source']}: line {i}: box reaches {axis}={value:g}, outside the"
+                        f" page ({width}x{height})")
+
+
+# -- importing ----------------------------------------------------------------------------------------
+def max_pages_per_document(store: Store) -> int:
+    """The project's page limit per document (setting ``max_pages_per_document``)."""
+    value = store.get_setting(MAX_PAGES_SETTING, DEFAULT_MAX_PAGES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProjectError(f"the project setting {MAX_PAGES_SETTING} must be a whole number of pages, 1 or more,"
+                           f" not {value!r}")
+    return value
+
+
+@dataclass
+class _Run:
+    """What every file of one import_paths call shares."""
+
+    options: ImportOptions
+    batch: str
+    max_pages: int
+    progress: Callable[[int, int, str], None] | None
+    cancel: threading.Event | None
+    done: int = 0
+    total: int = 0
 
 
 def import_paths(
@@ -232,19 +452,31 @@ def import_paths(
 ) -> ImportSummary:
     """Import files and folders; returns what happened to each.
 
-    ``progress(done, total, path)`` is called after every file; setting ``cancel`` stops
-    after the file in hand, keeping everything imported so far.
+    ``progress(done, total, note)`` is called after every file (``note``: its path) and, for a
+    file of several pages, after each page (``note``: ``"<path> p. 12 of 5000"``; ``done``
+    still counts whole files, so callers need no change). Setting ``cancel`` stops between two
+    pages: the file in hand is dropped, everything imported before it stays. Raises
+    ProjectError when the project database is deleted or replaced under the import.
     """
     options = options or ImportOptions()
-    batch = options.batch or f"{now()[:19]}-{uuid.uuid4().hex[:6]}"
+    max_pages = options.max_pages if options.max_pages is not None else max_pages_per_document(project.store)
+    run = _Run(options, options.batch or f"{now()[:19]}-{uuid.uuid4().hex[:6]}", max_pages, progress, cancel)
     files, missing = collect_files(paths)
+    run.total = len(files)
     summary = ImportSummary(failures=list(missing))
     for i, path in enumerate(files):
+        project.store.check_file()
         if cancel is not None and cancel.is_set():
             summary.cancelled = True
             break
+        run.done = i
         try:
-            _import_one(project, path, options, batch, summary)
+            _import_one(project, path, run, summary)
+        except _Cancelled:
+            summary.cancelled, summary.cancelled_in = True, str(path)
+            break
+        except ProjectError:
+            raise  # the project itself is gone or broken: no use trying the next file
         except BadInputError as exc:
             summary.failures.append((str(path), str(exc)))
         except MemoryError:
@@ -255,44 +487,74 @@ def import_paths(
             summary.failures.append((str(path), f"cannot import: {type(exc).__name__}: {exc}"))
         if progress is not None:
             progress(i + 1, len(files), str(path))
+    project.store.check_file()  # before anyone is told "imported"
     return summary
 
 
-def _import_one(project: Project, path: Path, options: ImportOptions, batch: str, summary: ImportSummary) -> None:
+def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary) -> None:
+    options, store = run.options, project.store
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise BadInputError(f"the file is {size / 1024**3:.1f} GB; files above 2 GB are not imported")
     data = path.read_bytes()
     sha = sha256_bytes(data)
-    existing = project.store.find_document(sha)
+    existing = store.find_document(sha)
     if existing is not None:
         summary.duplicates.append(str(path))
-        if options.labels:  # a run stopped between the document and its labels: finish it
+        if options.labels:
+            # Imported before without its labels (a plain import, or an older Proofdesk that
+            # wrote them in a second transaction which may not have happened): add them.
             reference = read_reference(path)
-            for page in project.store.pages_of(existing.id) if reference else []:
-                apply_reference_labels(project, page.id, reference, options.user)
+            if reference is not None:
+                with store.transaction():
+                    for page in store.pages_of(existing.id):
+                        check_reference_fits(reference, page.width, page.height)
+                        apply_reference_labels(project, page.id, reference, options.user)
         return
-    kind, decoded = decode_file(data, options.dpi, options.max_pixels)
+    # The reference first: a bad one fails the file before any page is decoded.
     reference = read_reference(path) if options.reference or options.labels else None
-    if reference is not None and len(decoded) != 1:
-        raise BadInputError("reference lines are only supported for single-page images")
-    pages = []
-    for n, dp in enumerate(decoded, start=1):
-        image_sha = project.images.put(dp.data, dp.ext)
-        name = path.name if len(decoded) == 1 else f"{path.name} p.{n}"
-        pages.append(Page(document_id=0, page_no=n, name=name, image_sha256=image_sha,
-                          width=dp.width, height=dp.height))
-    doc = Document(name=path.name, sha256=sha, source=str(path.resolve()), kind=kind,
-                   imported_at=now(), imported_by=options.user, batch=batch)
-    try:
-        doc_id = project.store.add_document(doc, pages, [reference] * len(pages) if reference else None)
-    except sqlite3.IntegrityError:
-        # Another process imported the same file a moment ago.
-        summary.duplicates.append(str(path))
-        return
-    if options.labels and reference is not None:
-        for page in project.store.pages_of(doc_id):
-            apply_reference_labels(project, page.id, reference, options.user)
+    with open_pages(data, options.dpi, options.max_pixels) as source, project.images.staging() as staged:
+        count = source.count
+        if count > run.max_pages:
+            raise BadInputError(f"{path.name} has {count} pages; the limit is {run.max_pages}"
+                                f" (setting {MAX_PAGES_SETTING})")
+        if reference is not None and count != 1:
+            raise BadInputError("reference lines are only supported for single-page images")
+        pages = []
+        for n, dp in enumerate(source, start=1):
+            if reference is not None:
+                check_reference_fits(reference, dp.width, dp.height)
+            image_sha = staged.put(dp.data, dp.ext)
+            pages.append(Page(document_id=0, page_no=n, name=path.name if count == 1 else f"{path.name} p.{n}",
+                              image_sha256=image_sha, width=dp.width, height=dp.height))
+            del dp  # the next page is rendered only when this one is on disk
+            if count > 1 and run.progress is not None:
+                # No "/" in what follows the path: callers show Path(note).name.
+                run.progress(run.done, run.total, f"{path} p. {n} of {count}")
+            if n < count and run.cancel is not None and run.cancel.is_set():
+                raise _Cancelled()
+        doc = Document(name=path.name, sha256=sha, source=str(path.resolve()), kind=source.kind,
+                       imported_at=now(), imported_by=options.user, batch=run.batch)
+        store.check_file()
+        try:
+            # One transaction: the rows, the label regions, and the images moved into place
+            # last, so a failure anywhere leaves neither rows nor images (only a failing COMMIT
+            # itself leaves published images without rows: harmless, nothing names them).
+            with store.transaction():
+                doc_id = store.add_document(doc, pages, [reference] if reference else None)
+                if options.labels and reference is not None:
+                    for page in store.pages_of(doc_id):
+                        apply_reference_labels(project, page.id, reference, options.user)
+                try:
+                    staged.publish()
+                except OSError as exc:
+                    raise BadInputError(f"cannot store the page images: {exc.strerror or exc}") from None
+        except sqlite3.IntegrityError:
+            if store.find_document(sha) is None:
+                raise
+            # Another process imported the same file a moment ago.
+            summary.duplicates.append(str(path))
+            return
     summary.imported.append(str(path))
     summary.document_ids.append(doc_id)
     summary.pages += len(pages)

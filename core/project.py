@@ -1,5 +1,12 @@
 """A project is a folder: ``proofdesk.db`` plus content-addressed ``pages/``.
 
+Page images are written once, under their sha256, through a temporary name (``.tmp-*``) and a
+rename; an importer stages a document's images in ``pages/.tmp-import-*/`` and moves them into
+place only in the transaction that writes the document's rows. A process killed mid-way leaves
+such temporary files, and a training run killed before its model was registered leaves a
+``models/run-N/`` folder: :func:`clean_leftovers` removes them when a project is opened, once
+they are old enough that no live process can still be writing them.
+
 >>> import tempfile, pathlib
 >>> p = Project.create(pathlib.Path(tempfile.mkdtemp()) / "demo")
 >>> p.store.count_pages()
@@ -10,7 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
+import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import ProjectError
@@ -18,6 +29,14 @@ from .store import Store
 
 DB_NAME = "proofdesk.db"
 SUBDIRS = ("pages", "models", "runs", "exports")
+TMP_PREFIX = ".tmp-"
+#: Leftovers younger than this are left alone: another process (an import, a training worker)
+#: may be writing them right now. Files carry no lock we could test portably, and an hour is far
+#: beyond the life of a temp image (milliseconds) or between two pages of an import (seconds).
+LEFTOVER_AGE_S = 3600
+#: The model folders Proofdesk writes: ``run-<id>`` by the training worker, ``run-<id>-<host>``
+#: by ``models import``. Anything else under ``models/`` is someone's own and never touched.
+RUN_FOLDER = re.compile(r"run-(\d+)(?:-.+)?")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -60,6 +79,126 @@ class ImageStore:
             raise
         return sha
 
+    def staging(self) -> "StagedImages":
+        """A private folder for one document's images until its rows are written."""
+        return StagedImages(self)
+
+
+class StagedImages:
+    """One document's page images, written as they are rendered, published all at once.
+
+    Pages go to ``pages/.tmp-import-*/`` (fsynced, so they are on disk before the rows that
+    name them); :meth:`publish` renames them to their content-addressed place, called inside the
+    transaction that writes the document, just before its commit. Dropping a cancelled or
+    failed document is then removing this folder: it never touches an image in ``pages/``,
+    which another document (a blank page is the same bytes everywhere) may share.
+    """
+
+    def __init__(self, images: ImageStore):
+        self.images = images
+        images.root.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(dir=images.root, prefix=f"{TMP_PREFIX}import-"))
+        self.staged: dict[str, str] = {}  # sha -> ext
+
+    def put(self, data: bytes, ext: str) -> str:
+        sha = sha256_bytes(data)
+        if sha in self.staged or self.images.path(sha, ext).exists():
+            self.staged.setdefault(sha, ext)
+            return sha
+        with open(self.folder / f"{sha}.{ext}", "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.staged[sha] = ext
+        return sha
+
+    def publish(self) -> None:
+        for sha, ext in self.staged.items():
+            target = self.images.path(sha, ext)
+            staged = self.folder / target.name
+            if not staged.exists() or target.exists():
+                # In pages/ already (from the start, or another import put it there since):
+                # the same bytes, and replacing a file a reader has open fails on Windows.
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> "StagedImages":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()  # published files have left the folder; anything else goes
+
+
+def _newest_change(path: Path, with_ctime: bool) -> float:
+    """The latest modification (and with ``with_ctime`` status change) time in a file or tree."""
+    newest = 0.0
+    for p in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        newest = max(newest, st.st_mtime, st.st_ctime if with_ctime else 0.0)
+    return newest
+
+
+def clean_leftovers(root: Path, store: Store, now: float | None = None, min_age_s: float = LEFTOVER_AGE_S) -> list[Path]:
+    """Remove what killed processes left: temp page images and unregistered run model folders.
+
+    Only what is at least ``min_age_s`` old (see :data:`LEFTOVER_AGE_S`) and, for model
+    folders, only ``run-N`` folders that no model version or run record points to and whose run
+    N is recorded and ended (a queued or running worker may export any moment; a run the
+    database does not know may be one a restored backup forgot). Best effort: a leftover that
+    cannot be removed stays, and opening the project goes on. Returns what was removed.
+    """
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    pages = root / "pages"
+    candidates = [*pages.glob(f"{TMP_PREFIX}*"), *pages.glob(f"*/{TMP_PREFIX}*")]
+    # Temp images are only ever written fresh, so their mtime is their age.
+    removed += [p for p in candidates if now - _newest_change(p, with_ctime=False) >= min_age_s and _remove(p)]
+    models = root / "models"
+    try:
+        registered = [r[0] for r in store.query(
+            "SELECT path FROM model_versions UNION SELECT artifact_path FROM training_runs"
+            " WHERE artifact_path IS NOT NULL")]
+        # Only a run this database knows and that ended (failed, cancelled, or done with its model
+        # elsewhere) leaves a folder that is surely garbage. A run-N the database does not know is
+        # kept: after a proofdesk.db restored from a backup, newer runs' folders hold trained
+        # models that nothing else has.
+        ended = {r[0] for r in store.query(
+            "SELECT id FROM training_runs WHERE status NOT IN ('queued', 'running')")}
+        folders = sorted(p for p in models.iterdir() if p.is_dir() and not p.is_symlink()) if models.is_dir() else []
+    except (OSError, sqlite3.Error):
+        return removed
+    kept = set()
+    for path in registered:
+        p = Path(path) if Path(path).is_absolute() else root / path
+        kept.update([p, *p.parents])  # a folder that holds a registered model holds a model
+    for folder in folders:
+        m = RUN_FOLDER.fullmatch(folder.name)
+        if m is None or folder in kept or int(m.group(1)) not in ended:
+            continue
+        # ctime as well: `models import` copies a folder with its source's old mtimes before it
+        # registers it, and a change time cannot be set backwards.
+        if now - _newest_change(folder, with_ctime=True) >= min_age_s and _remove(folder):
+            removed.append(folder)
+    return removed
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError:
+        return False
+    return True
+
 
 class Project:
     def __init__(self, root: Path, store: Store):
@@ -92,17 +231,25 @@ class Project:
         return cls(root, store)
 
     @classmethod
-    def open(cls, root: str | os.PathLike) -> "Project":
-        """Open an existing project, migrating its database when it is older than this code."""
+    def open(cls, root: str | os.PathLike, readonly: bool = False) -> "Project":
+        """Open an existing project, migrating its database when it is older than this code.
+
+        ``readonly``: for commands that only read; nothing in the folder is created or changed
+        (see :class:`Store`).
+        """
         root = Path(root).expanduser().resolve()
         db = root / DB_NAME
         if not root.is_dir():
             raise ProjectError(f"no such project folder: {root}")
         if not db.exists():
             raise ProjectError(f"{root} is not a Proofdesk project (no {DB_NAME}); run `proofdesk init` first")
+        if readonly:
+            return cls(root, Store(db, readonly=True))
         for sub in SUBDIRS:
             (root / sub).mkdir(exist_ok=True)
-        return cls(root, Store(db))
+        store = Store(db)
+        clean_leftovers(root, store)
+        return cls(root, store)
 
     @classmethod
     def open_or_create(cls, root: str | os.PathLike) -> "Project":

@@ -30,11 +30,12 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import sampling
+from . import days, sampling
+from .geometry import iou as box_iou
+from .geometry import iou_matrix
 from .model import HUMAN, PageStatus, Role
 from .roles import require
-from .scoring import iou as box_iou
-from .scoring import levenshtein
+from .scoring import levenshtein, nfc
 from .verdicts import CORRECT, Verdict, compute_verdicts
 
 # -- project settings ------------------------------------------------------------------------
@@ -113,8 +114,9 @@ def require_viewer(store, user: str) -> None:
 
 
 # -- verdicts --------------------------------------------------------------------------------
-def _day(ts: str | None) -> str:
-    return (ts or "")[:10] or _dt.date.today().isoformat()
+def _day(ts: str | None, tz) -> str:
+    """The day of a timestamp in ``tz`` (the zone the stored per-day figures are in: core.days)."""
+    return days.local_day(ts, tz) or _dt.date.today().isoformat()
 
 
 def _load(conn: sqlite3.Connection, page_id: int):
@@ -186,7 +188,7 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
         return 0
     marks = {r["region_id"]: r["mark"] for r in conn.execute(
         "SELECT region_id, mark FROM verdict_marks WHERE page_id = ?", (page_id,))}
-    day = _day(page["done_at"] or page["updated_at"])
+    day = _day(page["done_at"] or page["updated_at"], days.days_zone(conn))
     rows = []
     n_wrong = 0
     for pred, v in pairs:
@@ -272,7 +274,12 @@ def stale_pages(store) -> list[int]:
 
 
 def refresh_stale(store, limit: int | None = None) -> int:
-    """Bring stale verdicts up to date (the lazy half of keeping them current); return pages done."""
+    """Bring stale verdicts up to date (the lazy half of keeping them current); return pages done.
+
+    A project opened read-only is read as it was stored (figures up to its last writer's refresh).
+    """
+    if getattr(store, "readonly", False):
+        return 0
     ids = stale_pages(store)
     if limit is not None:
         ids = ids[:limit]
@@ -319,13 +326,16 @@ def _disagreement(conn: sqlite3.Connection, page_id: int) -> bool:
         " (SELECT MAX(id) FROM predictions WHERE page_id = ? GROUP BY engine)", (page_id,)).fetchall()
     if len(preds) < 2:
         return any(d.get("disagree") for p in preds for d in json.loads(p["regions"]))
-    from .model import quad_bounds
-
-    a = [(quad_bounds(d["points"]), d["text"]) for d in json.loads(preds[0]["regions"])]
+    a = json.loads(preds[0]["regions"])
     for other in preds[1:]:
-        for bb, text in ((quad_bounds(d["points"]), d["text"]) for d in json.loads(other["regions"])):
-            best = max(a, key=lambda t: box_iou(t[0], bb), default=None)
-            if best is not None and box_iou(best[0], bb) >= DISAGREEMENT_IOU and best[1].strip() != text.strip():
+        b = json.loads(other["regions"])
+        if not a or not b:
+            continue
+        # Polygon IoU: on a skewed page neighbouring lines' rectangles overlap, their polygons do not.
+        m = iou_matrix([d["points"] for d in b], [d["points"] for d in a])
+        for k, d in enumerate(b):
+            best = int(m[k].argmax())  # the first of equals, as max() did
+            if m[k, best] >= DISAGREEMENT_IOU and a[best]["text"].strip() != d["text"].strip():
                 return True
     return False
 
@@ -458,8 +468,6 @@ def annotator_vs_reviewed(conn: sqlite3.Connection, page_id: int) -> AnnotatorSc
             elif e["field"] not in seen:
                 seen[e["field"]] = json.loads(e["before"]) if e["before"] is not None else None
     s = AnnotatorScore()
-    from .model import quad_bounds
-
     for rid, r in current.items():
         before = first_before.get(rid, {})
         was_deleted = bool(before.get("deleted", r.deleted)) or rid in created_after
@@ -479,10 +487,10 @@ def annotator_vs_reviewed(conn: sqlite3.Connection, page_id: int) -> AnnotatorSc
             continue
         d = levenshtein(ann_text, r.text)
         s.edit_distance += d
-        s.ref_chars += len(r.text)
+        s.ref_chars += len(nfc(r.text))
         if before:
             s.changed += 1
-        s.iou_sum += box_iou(quad_bounds(ann_points), quad_bounds(r.points))
+        s.iou_sum += box_iou(ann_points, r.points)  # of the polygons
         s.iou_n += 1
     return s
 
@@ -622,7 +630,8 @@ def auto_accept_data(store, engine: str | None = None, model_version: str | None
 # -- the Moderate screen's queries -------------------------------------------------------------
 @dataclass
 class ModerateFilter:
-    """What the Moderate screen shows. Dates are ``YYYY-MM-DD``, both ends included."""
+    """What the Moderate screen shows. Dates are ``YYYY-MM-DD``, both ends included, days of the
+    project's time zone (``core.days``)."""
 
     date_from: str | None = None
     date_to: str | None = None
@@ -636,21 +645,19 @@ class ModerateFilter:
     routed_only: bool = False
 
 
-def _next_day(day: str) -> str:
-    return (_dt.date.fromisoformat(day[:10]) + _dt.timedelta(days=1)).isoformat()
-
-
-def _where(f: ModerateFilter) -> tuple[str, list]:
+def _where(f: ModerateFilter, tz) -> tuple[str, list]:
+    """The filter as SQL; its days are days of ``tz`` (the project's zone), compared as UTC instants."""
     clauses, params = [], []
     col = "d.imported_at" if f.date_field == "imported" else "p.done_at"
     if f.date_field not in ("imported", "annotated"):
         raise ValueError("date_field is 'imported' or 'annotated'")
+    lo, hi = days.utc_bounds(f.date_from, f.date_to, tz)
     if f.date_from:
         clauses.append(f"{col} >= ?")
-        params.append(f.date_from[:10])
+        params.append(lo)
     if f.date_to:
         clauses.append(f"{col} < ?")
-        params.append(_next_day(f.date_to))
+        params.append(hi)
     if f.status:
         clauses.append("p.status = ?")
         params.append(PageStatus(f.status).value)
@@ -701,7 +708,7 @@ def moderate_counts(store, f: ModerateFilter | None = None, viewer: str | None =
     """
     f = f or ModerateFilter()
     _check_viewer(store, viewer, f)
-    where, params = _where(f)
+    where, params = _where(f, days.zone(store))
     row = store.query(
         "SELECT COUNT(*), COALESCE(SUM(p.status IN ('approved', 'rejected')), 0),"
         " COALESCE(SUM(q.page_id IS NOT NULL AND q.reviewed_at IS NULL AND p.status = 'done'), 0)"
@@ -729,7 +736,7 @@ def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = 
     """The page list for the filter: routed pages first, then lowest confidence first."""
     f = f or ModerateFilter()
     admin = _check_viewer(store, viewer, f)
-    where, params = _where(f)
+    where, params = _where(f, days.zone(store))
     sql = ("SELECT p.id, p.name, p.status, p.done_by, p.done_at, d.imported_at, s.n_wrong, s.min_confidence,"
            " q.reasons, q.blind, q.reviewed_at" + _FROM + where +
            " ORDER BY (q.page_id IS NULL OR q.reviewed_at IS NOT NULL), s.min_confidence IS NULL,"

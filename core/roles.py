@@ -23,8 +23,13 @@ PERMISSIONS: dict[str, set[Role]] = {
     "admin": {Role.ADMIN},  # users, settings, training, promoting models
 }
 
-# scrypt parameters: about 50 ms on a laptop core, 16 MiB of memory.
-_N, _R, _P = 2**14, 8, 1
+# scrypt parameters: N=2^17, r=8, p=1 is OWASP's recommended minimum for scrypt (2025); it needs
+# 128 MiB of memory per hash and takes about 0.3-0.5 s on one laptop core, which is what makes a
+# stolen hash expensive to guess. Hashes made with a lower cost (Proofdesk <= 0.1 used N=2^14)
+# still verify and are re-hashed at this cost at the next successful sign-in (needs_rehash).
+_N, _R, _P = 2**17, 8, 1
+# hashlib's default memory cap (32 MiB) is below what N=2^17 needs (128 * N * r bytes).
+_MAXMEM = 256 * 1024 * 1024
 
 
 def require(role: Role | str, action: str) -> None:
@@ -45,16 +50,35 @@ def _a(noun: str) -> str:
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32, maxmem=_MAXMEM)
     return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
 
 
-def verify_password(password: str, stored: str) -> bool:
+def _parse(stored: str) -> tuple[int, int, int, bytes, str] | None:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return None
+        n_, r_, p_ = int(n), int(r), int(p)
+        # A tampered hash must not make verifying cost gigabytes or hours: bound what we accept.
+        if not (2 <= n_ <= 2**20 and n_ & (n_ - 1) == 0 and 1 <= r_ <= 32 and 1 <= p_ <= 16):
+            return None
+        return n_, r_, p_, bytes.fromhex(salt), digest
     except ValueError:
+        return None
+
+
+def verify_password(password: str, stored: str) -> bool:
+    parsed = _parse(stored)
+    if parsed is None:
         return False
-    if scheme != "scrypt":
-        return False
-    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    n, r, p, salt, digest = parsed
+    mem = max(_MAXMEM, 128 * n * r * p + 1024 * 1024)
+    got = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=mem)
     return hmac.compare_digest(got.hex(), digest)
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when ``stored`` was made with a lower cost than today's (or is not ours at all)."""
+    parsed = _parse(stored)
+    return parsed is None or (parsed[0], parsed[1], parsed[2]) < (_N, _R, _P)

@@ -269,45 +269,85 @@ def reap(store: Store) -> list[Run]:
 def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int) -> tuple[Run, registry.ModelVersion]:
     """Bring back a run done elsewhere (a GPU machine) against a copy of this project.
 
-    Copies the run's model folder (its sha256 checked) into ``models/`` and adds the run's record
-    and the model version here, under new ids; the dataset version must be this project's too
-    (same hash). The model is not promoted.
+    Copies the run's model folder into ``models/`` and adds the run's record and the model version
+    here, under new ids; the dataset version must be this project's too (same hash). The model is
+    not promoted.
+
+    Nothing of the copy is taken on trust: it may have come from someone else, and its records
+    name folders. A folder that is not a project is refused before its database is opened (opening
+    would create one), and the database is opened read-only. The model version's name must be a
+    plain name (``registry.check_name``) and its folder ``models/<name>`` of the copy, a real folder
+    (no link) holding exactly the files its ``model.json`` lists, each with its sha256, model.onnx's
+    the one the run recorded (``registry.verify_folder``). The files are copied (and hashed again
+    as they are read) into a hidden folder of this project's ``models/``, renamed into place, and
+    the records written only then: a refused import leaves both projects as they were.
     """
-    import hashlib
+    import re
     import shutil
 
-    root, copy_root = Path(root), Path(copy_root)
-    other = Store(copy_root / "proofdesk.db")
+    from .errors import ProjectError
+
+    root, copy_root = Path(root).resolve(), Path(copy_root)
+    if not (copy_root / "proofdesk.db").is_file():
+        raise ProjectError(f"{copy_root} is not a Proofdesk project (no proofdesk.db)")
+    copy_root = copy_root.resolve()
+    other = Store(copy_root / "proofdesk.db", readonly=True)
     try:
         run = get(other, run_id)
         if run.status != "done" or run.model_version_id is None:
             raise RunStateError(f"run {run_id} of {copy_root} is {run.status}: only a finished run can be imported")
         mv = registry.get(other, run.model_version_id)
-        ds = other.query("SELECT hash FROM dataset_versions WHERE id = ?", (run.dataset_version_id,))[0]["hash"]
+        ds = other.query("SELECT hash FROM dataset_versions WHERE id = ?", (run.dataset_version_id,))
         base_sha = (registry.get(other, run.base_model_version_id).sha256
                     if run.base_model_version_id is not None else None)
     finally:
         other.close()
+    if not ds:
+        raise NotFoundError(f"run {run_id} of {copy_root} names a dataset version the copy does not have")
+    ds = ds[0]["hash"]
+    try:
+        registry.check_name(mv.name)
+    except ProofdeskError as exc:
+        raise ProofdeskError(f"run {run_id} of {copy_root}: {exc}") from None
+    if mv.path != f"models/{mv.name}":
+        raise ProofdeskError(f"run {run_id} of {copy_root}: its model's path {mv.path[:80]!r} is not "
+                             f"models/{mv.name}, the folder of that model version in the copy")
+    models_there = copy_root / "models"
+    src = models_there / mv.name
+    if models_there.is_symlink() or src.is_symlink() or not src.resolve().is_relative_to(copy_root):
+        raise ProofdeskError(f"{src} is (or is in) a symbolic link: a model folder holds plain files only")
     here = store.query("SELECT id FROM dataset_versions WHERE hash = ?", (ds,))
     if not here:
         raise NotFoundError(f"dataset version {ds[:12]} of run {run_id} is not in this project")
-    src = copy_root / mv.path
-    h = hashlib.sha256()
-    with open(src / "model.onnx", "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    if h.hexdigest() != mv.sha256:
+    listed = registry.verify_folder(src)
+    if listed.get("model.onnx") != mv.sha256:
         raise ProofdeskError(f"{src / 'model.onnx'} does not match the sha256 its run recorded")
     if store.query("SELECT 1 FROM model_versions WHERE sha256 = ?", (mv.sha256,)):
         raise RunStateError(f"the model of run {run_id} ({mv.sha256[:12]}) is here already: imported before?")
+    models = root / "models"
+    if models.is_symlink() or (models.exists() and not models.is_dir()):
+        raise ProofdeskError(f"{models} is not a folder of this project (a link?): nothing imported")
     name = mv.name
     taken = {v.name for v in registry.versions(store)}
-    if name in taken or (root / "models" / name).exists():
-        name = f"{mv.name}-{run.hardware.get('host', 'imported')}"
-    if name in taken or (root / "models" / name).exists():
+    if name in taken or os.path.lexists(models / name):
+        # The copy's host names it apart (its characters made safe, the whole cut to a name's length).
+        where = re.sub(r"[^A-Za-z0-9._-]+", "-", str(run.hardware.get("host") or "")).strip("-._") or "imported"
+        name = registry.check_name(f"{mv.name}-{where}"[:64].rstrip("-._"))
+    if name in taken or os.path.lexists(models / name):
         raise RunStateError(f"a model version named {name} is here already")
-    dest = root / "models" / name
-    shutil.copytree(src, dest)
+    dest = models / name
+    created = not models.exists()
+    tmp = models / f".{name}.import"
+    try:
+        models.mkdir(exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # what an import killed half-way left
+        registry.copy_folder(src, tmp, listed)
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created:
+            shutil.rmtree(models, ignore_errors=True)
+        raise
     parent = (store.query("SELECT id FROM model_versions WHERE sha256 = ? ORDER BY id LIMIT 1", (base_sha,))
               if base_sha else [])
     try:

@@ -378,20 +378,24 @@ def known_migrations() -> list[str]:
     return [m.name for m in migrations._migrations]
 
 
-def migrate(db: Database) -> list[str]:
-    """Bring ``db`` up to this code's schema; return the names of migrations applied.
-
-    Raises SchemaVersionError when the database has migrations this code does not know.
-    """
+def pending(db: Database) -> list[str]:
+    """The migrations ``db`` still needs, read only; SchemaVersionError when it is newer than us."""
     known = set(known_migrations())
-    applied = [m.name for m in migrations.applied(db)]
-    unknown = [name for name in applied if name not in known]
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
     if unknown:
         raise SchemaVersionError(
             "this project was written by a newer version of Proofdesk "
             f"(unknown schema migration {unknown[0]!r}); update Proofdesk to open it"
         )
-    pending = [m.name for m in migrations.pending(db)]
-    if pending:
+    return [m.name for m in migrations.pending(db)]
+
+
+def migrate(db: Database) -> list[str]:
+    """Bring ``db`` up to this code's schema; return the names of migrations applied.
+
+    Raises SchemaVersionError when the database has migrations this code does not know.
+    """
+    todo = pending(db)
+    if todo:
         migrations.apply(db)
-    return pending
+    return todo

@@ -1,14 +1,17 @@
-"""OCR scoring: edit distance, CER, box IoU, line matching, typing saved, key fields.
+"""OCR scoring: edit distance, CER, region overlap, line matching, typing saved, key fields.
 
-Pure Python + numpy, no image or ML imports, so the store, the CLI and the
+No image or ML imports (numpy, rapidfuzz and shapely only), so the store, the CLI and the
 evaluation harness can all share one definition of every figure.
 
 Definitions follow ``shared/datasets/README.md``:
 
 * CER = sum of Levenshtein distances / sum of reference characters (micro
-  average over lines and pages, never a mean of per-line ratios).
+  average over lines and pages, never a mean of per-line ratios). Text is
+  compared in Unicode NFC: an accent typed as a combining mark ('e' + U+0301)
+  is the same text, and the same number of characters, as the precomposed 'é'.
 * End-to-end: predicted lines are matched 1:1 to reference lines at
-  axis-aligned IoU >= 0.5.
+  axis-aligned IoU >= 0.5 (:func:`score_page`: the published metric keeps
+  rectangles; everything else matches polygons, ``core.geometry``).
 * Typing saved = 1 - (edits on matched lines + characters of unmatched
   reference lines + 1 per spurious predicted line) / reference characters.
 
@@ -18,10 +21,15 @@ Pages are aggregated by summing numerators and denominators.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, fields
 from typing import Iterable, Sequence
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein as _Levenshtein
+
+# Region overlap lives in core.geometry; these names are part of scoring's API.
+from .geometry import iou, iou_matrix, paired_iou, rect_iou, rect_iou_matrix, to_xyxy  # noqa: F401
 
 # Text comparison modes.
 CASE_SENSITIVE = "cs"
@@ -36,37 +44,41 @@ _WS = re.compile(r"\s+")
 
 
 # --------------------------------------------------------------------------- text
+def nfc(text: str) -> str:
+    """``text`` in Unicode normal form C (composed: 'e' + U+0301 becomes 'é')."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def levenshtein(a: str, b: str) -> int:
-    """Return the Levenshtein distance (insert/delete/substitute, each cost 1)."""
-    if a == b:
-        return 0
-    if len(a) < len(b):
-        a, b = b, a  # keep the inner row short
-    if not b:
-        return len(a)
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    """Return the Levenshtein distance (insert/delete/substitute, each cost 1) of the NFC forms
+    of ``a`` and ``b`` (rapidfuzz: the textbook DP's result, in C, bit-parallel)."""
+    return _Levenshtein.distance(nfc(a), nfc(b))
 
 
 def normalize(text: str, mode: str = CASE_SENSITIVE) -> str:
     """Normalise ``text`` for comparison mode ``mode`` (one of :data:`MODES`).
 
-    ``cs`` keeps the text as is; ``ci`` upper-cases it (``str.upper``: SROIE
-    transcripts are upper case); ``nospace`` upper-cases and drops all
+    Every mode is NFC first. ``cs`` keeps the text otherwise as is; ``ci`` upper-cases it
+    (``str.upper``: SROIE transcripts are upper case); ``nospace`` upper-cases and drops all
     whitespace, so "RM 1.25" == "RM1.25".
     """
     if mode == CASE_SENSITIVE:
-        return text
+        return nfc(text)
     if mode == CASE_INSENSITIVE:
-        return text.upper()
+        return nfc(text.upper())
     if mode == NO_SPACE:
-        return _WS.sub("", text.upper())
+        return _WS.sub("", nfc(text.upper()))
     raise ValueError(f"unknown mode {mode!r}")
+
+
+def _mode_counts(ref: str, pred: str) -> dict[str, tuple[int, int]]:
+    """``(edits, reference chars)`` of one pair in every mode: one distance per mode, none
+    where the normalised texts are equal."""
+    out = {}
+    for mode in MODES:
+        r, p = normalize(ref, mode), normalize(pred, mode)
+        out[mode] = (0 if r == p else _Levenshtein.distance(r, p), len(r))
+    return out
 
 
 def cer_counts(pairs: Iterable[tuple[str, str]], mode: str = CASE_SENSITIVE) -> tuple[int, int]:
@@ -74,7 +86,7 @@ def cer_counts(pairs: Iterable[tuple[str, str]], mode: str = CASE_SENSITIVE) -> 
     edits = chars = 0
     for ref, pred in pairs:
         r, p = normalize(ref, mode), normalize(pred, mode)
-        edits += levenshtein(r, p)
+        edits += 0 if r == p else _Levenshtein.distance(r, p)
         chars += len(r)
     return edits, chars
 
@@ -117,72 +129,33 @@ def score_text(pairs: Iterable[tuple[str, str]]) -> TextScore:
     """Score ``(reference, predicted)`` pairs in every mode at once."""
     s = TextScore()
     for ref, pred in pairs:
+        counts = _mode_counts(ref, pred)
         s.lines += 1
-        s.exact_cs += ref == pred
-        s.exact_ci += normalize(ref, CASE_INSENSITIVE) == normalize(pred, CASE_INSENSITIVE)
-        for mode in MODES:
-            e, c = cer_counts([(ref, pred)], mode)
+        s.exact_cs += counts[CASE_SENSITIVE][0] == 0
+        s.exact_ci += counts[CASE_INSENSITIVE][0] == 0
+        for mode, (e, c) in counts.items():
             setattr(s, f"edits_{mode}", getattr(s, f"edits_{mode}") + e)
             setattr(s, f"chars_{mode}", getattr(s, f"chars_{mode}") + c)
     return s
 
 
 # --------------------------------------------------------------------------- boxes
-def to_xyxy(box: Sequence) -> tuple[float, float, float, float]:
-    """Axis-aligned ``(x0, y0, x1, y1)`` of a box given as 4 numbers
-    ``x0,y0,x1,y1``, 8 numbers ``x1,y1,...,x4,y4`` or 4 points ``[[x, y]] * 4``.
-    """
-    a = np.asarray(box, dtype=float)
-    if a.shape == (4,):
-        x0, y0, x1, y1 = a
-        return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    pts = a.reshape(-1, 2)  # 8 numbers or 4x2 points
-    if pts.shape[0] < 2:
-        raise ValueError(f"bad box {box!r}")
-    return (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
-
-
-def iou(a: Sequence, b: Sequence) -> float:
-    """Axis-aligned IoU of two boxes (any format of :func:`to_xyxy`).
-
-    Touching boxes give 0; if the union has zero area (two degenerate boxes)
-    the IoU is 0, not NaN.
-    """
-    ax0, ay0, ax1, ay1 = to_xyxy(a)
-    bx0, by0, bx1, by1 = to_xyxy(b)
-    iw = min(ax1, bx1) - max(ax0, bx0)
-    ih = min(ay1, by1) - max(ay0, by0)
-    inter = iw * ih if iw > 0 and ih > 0 else 0.0
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def iou_matrix(pred: Sequence[Sequence], ref: Sequence[Sequence]) -> np.ndarray:
-    """IoU of every predicted box (rows) against every reference box (columns)."""
-    if not len(pred) or not len(ref):
-        return np.zeros((len(pred), len(ref)))
-    p = np.array([to_xyxy(b) for b in pred])[:, None, :]
-    r = np.array([to_xyxy(b) for b in ref])[None, :, :]
-    iw = np.clip(np.minimum(p[..., 2], r[..., 2]) - np.maximum(p[..., 0], r[..., 0]), 0, None)
-    ih = np.clip(np.minimum(p[..., 3], r[..., 3]) - np.maximum(p[..., 1], r[..., 1]), 0, None)
-    inter = iw * ih
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    union = area(p) + area(r) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-    return out
+# iou, iou_matrix, paired_iou (polygons) and rect_iou, rect_iou_matrix (bounding rectangles, the
+# published metric only) come from core.geometry.
 
 
 def match_lines(
-    pred: Sequence[Sequence], ref: Sequence[Sequence], threshold: float = IOU_THRESHOLD
+    pred: Sequence[Sequence], ref: Sequence[Sequence], threshold: float = IOU_THRESHOLD, *, rect: bool = False
 ) -> list[tuple[int, int, float]]:
     """Match predicted boxes 1:1 to reference boxes; return ``(pred_i, ref_i, iou)``.
 
     Greedy by IoU descending (ties: lower indices first). At IoU >= 0.5 a box
     rarely overlaps two partners that much, so greedy and optimal (Hungarian)
     matching almost always agree, and greedy is simple and deterministic.
+    IoU of the polygons; ``rect=True``: of their bounding rectangles (the
+    published end-to-end metric, :func:`score_page`).
     """
-    m = iou_matrix(pred, ref)
+    m = rect_iou_matrix(pred, ref) if rect else iou_matrix(pred, ref)
     if m.size == 0:
         return []
     pi, ri = np.nonzero(m >= threshold)
@@ -255,7 +228,7 @@ def field_key(text: str) -> str:
     Removing (not collapsing) whitespace lets a value match across line breaks
     and around spacing differences such as "7/4,KAWASAN" vs "7/4, KAWASAN".
     """
-    return _WS.sub("", text.upper())
+    return _WS.sub("", nfc(text.upper()))
 
 
 def fields_found(fields_: dict, pred_texts: Sequence[str]) -> tuple[int, int]:
@@ -285,19 +258,19 @@ def score_page(
 
     ``pred`` and ``ref`` are sequences of ``(box, text)``; boxes in any format
     of :func:`to_xyxy`. ``fields_`` is the reference key fields (may be None).
+    Lines are matched on their axis-aligned bounding rectangles: the published
+    metric (``shared/datasets/README.md``), comparable with published figures.
     """
-    matches = match_lines([b for b, _ in pred], [b for b, _ in ref], threshold)
+    matches = match_lines([b for b, _ in pred], [b for b, _ in ref], threshold, rect=True)
     s = PageScore(ref_lines=len(ref), pred_lines=len(pred), matched=len(matches))
     matched_ref = set()
     for p, r, _ in matches:
         matched_ref.add(r)
-        rt, pt = ref[r][1], pred[p][1]
-        for mode in MODES:
-            e, c = cer_counts([(rt, pt)], mode)
+        for mode, (e, c) in _mode_counts(ref[r][1], pred[p][1]).items():
             setattr(s, f"matched_edits_{mode}", getattr(s, f"matched_edits_{mode}") + e)
             setattr(s, f"matched_chars_{mode}", getattr(s, f"matched_chars_{mode}") + c)
     for i, (_, text) in enumerate(ref):
-        n_cs, n_ci = len(text), len(normalize(text, CASE_INSENSITIVE))
+        n_cs, n_ci = len(normalize(text, CASE_SENSITIVE)), len(normalize(text, CASE_INSENSITIVE))
         s.ref_chars_cs += n_cs
         s.ref_chars_ci += n_ci
         if i not in matched_ref:

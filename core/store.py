@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from sqlite_utils import Database
 
 from . import schema
-from .errors import ConflictError, NotFoundError
+from .errors import ConflictError, NotFoundError, PermissionDenied, ProjectError
+from .geometry import any_overlap
 from .model import (
     HUMAN,
     Document,
@@ -35,7 +36,6 @@ from .model import (
     User,
     quad_bounds,
 )
-from .scoring import iou
 
 #: Region columns a person can change through an action, and how they are stored.
 EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked")
@@ -231,8 +231,15 @@ class Action:
 
 
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, readonly: bool = False):
+        """Open (and migrate) the database at ``path``.
+
+        ``readonly``: for commands that only read. The file is opened ``mode=ro`` (a project on
+        a read-only disk or share, or one the OS user may only read, still lists and exports);
+        nothing is migrated, and an older database is refused with a message instead.
+        """
         self.path = Path(path)
+        self.readonly = readonly
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -240,11 +247,36 @@ class Store:
         try:
             # Check the schema version before anything else touches the file: a database
             # from a newer Proofdesk is left exactly as it was.
-            schema.migrate(Database(conn))
+            if readonly:
+                if schema.pending(Database(conn)):
+                    raise ProjectError(f"{self.path} was written by an older Proofdesk and must be upgraded: open it"
+                                       " once with write access")
+            else:
+                schema.migrate(Database(conn))
         except BaseException:
             self.close()
             raise
-        conn.execute("PRAGMA journal_mode=WAL")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> None:
+        """Raise ProjectError when the database file was deleted or replaced since it was opened.
+
+        On Linux an open SQLite connection to an unlinked file goes on reading and writing the
+        deleted inode, so a long command would report success and leave nothing behind. Long
+        jobs call this between steps and before they report: one ``stat``, no database access.
+        """
+        if self._file_identity() != self._identity:
+            raise ProjectError(f"the project database {self.path} was deleted or replaced while this command ran;"
+                               " nothing more was written")
 
     # -- connections -------------------------------------------------------------------
     @property
@@ -252,7 +284,7 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per action.
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = self._connect()
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -263,6 +295,21 @@ class Store:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+            return conn
+        except sqlite3.OperationalError:
+            # A WAL database in a folder we cannot write has no -shm to share: SQLite can then
+            # only read it as immutable (nobody can write it there either).
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
 
     def close(self) -> None:
         with self._lock:
@@ -343,22 +390,56 @@ class Store:
         with self.transaction() as c:
             c.execute("UPDATE users SET role = ? WHERE name = ?", (Role(role).value, name))
 
-    def set_password(self, name: str, password: str | None) -> None:
-        from .roles import hash_password
+    def has_password(self, name: str) -> bool:
+        row = self.conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
+        return row is not None and row["password_hash"] is not None
 
+    def set_password(self, name: str, password: str | None, *, actor: str, proof: str | None = None) -> None:
+        """Set ``name``'s password (None or empty: remove it), as ``actor`` who proves who they
+        are with ``proof``, their own password (ignored when ``actor`` has none).
+
+        Enforced here, whatever the caller shows: a password that exists is changed or removed
+        only with it (``actor`` is ``name``) or by an admin; where the project has admins, only
+        an admin sets someone else's password.
+        """
+        from .roles import hash_password, require
+
+        if self.has_password(actor) and not self.check_password(actor, proof or ""):
+            raise PermissionDenied(f"wrong password for {actor}")
+        if actor != name:
+            has_admins = bool(self.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"))
+            if has_admins or self.has_password(name):
+                actor_user = self.get_user(actor)
+                try:
+                    require(actor_user.role if actor_user else Role.ANNOTATOR, "admin")
+                except PermissionDenied:
+                    raise PermissionDenied(
+                        f"only {name} (with the current password) or an admin can change {name}'s password"
+                    ) from None
         self.ensure_user(name)
         with self.transaction() as c:
             c.execute("UPDATE users SET password_hash = ? WHERE name = ?",
                       (hash_password(password) if password else None, name))
 
     def check_password(self, name: str, password: str) -> bool:
-        """True when the user has no password or the password matches."""
-        from .roles import verify_password
+        """True when the user has no password or the password matches.
+
+        A match against a hash made with a lower scrypt cost than today's stores a new hash at
+        today's cost: existing passwords are upgraded at the next successful sign-in.
+        """
+        from .roles import hash_password, needs_rehash, verify_password
 
         row = self.conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
         if row is None or row["password_hash"] is None:
             return True
-        return verify_password(password, row["password_hash"])
+        stored = row["password_hash"]
+        if not verify_password(password, stored):
+            return False
+        if needs_rehash(stored) and not self.readonly:
+            with self.transaction() as c:  # only if nobody changed it meanwhile
+                c.execute("UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?",
+                          (hash_password(password), name, stored))
+        return True
 
     def review_page(self, reviewer: str, page_id: int, verdict: str, comment: str = "") -> int:
         """Approve or reject a done page. Enforced here: reviewers only, never one's own page.
@@ -542,14 +623,16 @@ class Store:
                       (pred.page_id, HUMAN))
             # A predicted region a person deleted still blocks its place: re-running the
             # engine must not bring back what someone removed.
-            kept = [quad_bounds(json.loads(r["points"])) for r in c.execute(
+            kept = [json.loads(r["points"]) for r in c.execute(
                 "SELECT points FROM regions WHERE page_id = ? AND (deleted = 0 OR origin != ?)",
                 (pred.page_id, HUMAN))]
+            # Polygon IoU: on a skewed page neighbouring lines' rectangles overlap, their polygons do not.
+            blocked = any_overlap([r.points for r in pred.regions], kept, 0.5)
             rows = []
             for i, r in enumerate(pred.regions):
-                bounds = quad_bounds(r.points)
-                if any(iou(bounds, k) >= 0.5 for k in kept):
+                if blocked[i]:
                     continue
+                bounds = quad_bounds(r.points)
                 rows.append((pred.page_id, _to_db("points", r.points), *bounds, r.text, r.label,
                              r.confidence, "prediction", pred_id, i, stamp, stamp, pred.engine))
             c.executemany(
@@ -641,7 +724,7 @@ class Store:
             (page_id, user),
         ).fetchone()[0]
         return c.execute(
-            "SELECT t.* FROM actions u JOIN actions t ON t.id = u.target"
+            "SELECT t.*, u.id AS undo_id FROM actions u JOIN actions t ON t.id = u.target"
             " WHERE u.page_id = ? AND u.user = ? AND u.kind = 'undo' AND u.id > ? AND t.undone = 1"
             " ORDER BY u.id DESC LIMIT 1",
             (page_id, user, last_do),
@@ -661,12 +744,46 @@ class Store:
         """Re-apply the action the user undid last; return the regions it changed."""
         return self._replay(user, page_id, undo=False)
 
+    @staticmethod
+    def _refuse_if_changed_since(c, user: str, page_id: int, edits: list, since: int, undo: bool) -> None:
+        """ConflictError when someone else changed what an undo or redo would write, since then.
+
+        ``since`` is the action after which the regions and page status of ``edits`` must be
+        untouched by anyone else: the action itself (undo), or its undo (redo). The user's own
+        later actions in between are all undone (else they would be the target), so they are no
+        conflict. Like a stale edit, the replay is refused as a whole and nothing is written.
+        """
+        regions = sorted({e["region_id"] for e in edits if e["region_id"] is not None})
+        conds = [f"region_id IN ({','.join('?' * len(regions))})"] if regions else []
+        statuses = [e for e in edits if e["field"] == "status"]
+        if statuses:
+            # The status the replay leaves; when the page already has it nothing is overwritten
+            # (someone else's first edit moved it to in progress too, say).
+            final = json.loads(statuses[0]["before"] if undo else statuses[-1]["after"])
+            current = c.execute("SELECT status FROM pages WHERE id = ?", (page_id,)).fetchone()
+            if current is None or current["status"] != final:
+                conds.append("(region_id IS NULL AND field = 'status')")
+        if not conds:
+            return
+        row = c.execute(
+            "SELECT region_id, field, user, ts, after FROM edits WHERE page_id = ? AND action_id > ? AND user != ?"
+            f" AND ({' OR '.join(conds)}) ORDER BY region_id IS NULL, id DESC LIMIT 1",
+            (page_id, since, user, *regions),
+        ).fetchone()
+        if row is None:
+            return
+        what = (f"page {page_id} was marked {json.loads(row['after'])}" if row["region_id"] is None
+                else f"region {row['region_id']} was changed")
+        raise ConflictError(f"{what} by {row['user']} at {row['ts']}, after this action"
+                            + ("" if undo else " was undone"))
+
     def _replay(self, user: str, page_id: int, undo: bool) -> list[int]:
         with self.transaction() as c:
             target = (self._undo_target if undo else self._redo_target)(c, user, page_id)
             if target is None:
                 return []
             edits = c.execute("SELECT * FROM edits WHERE action_id = ? ORDER BY id", (target["id"],)).fetchall()
+            self._refuse_if_changed_since(c, user, page_id, edits, target["id"] if undo else target["undo_id"], undo)
             kind = "undo" if undo else "redo"
             cur = c.execute(
                 "INSERT INTO actions (page_id, user, ts, label, kind, target) VALUES (?,?,?,?,?,?)",

@@ -5,8 +5,8 @@ the verdict of each predicted region can be recomputed at any time:
 
 - ``correct``: the region is still there with the same text and (nearly) the same box;
 - ``wrong_text``: the text was corrected (``edit_distance`` says by how much);
-- ``wrong_box``: the box was moved or resized so that IoU with the prediction fell below the
-  threshold (the text may also have changed);
+- ``wrong_box``: the box was moved or resized so that IoU with the prediction (of the polygons,
+  not of their bounding rectangles) fell below the threshold (the text may also have changed);
 - ``deleted``: a person deleted it (a false positive);
 - ``missing``: a region a person added (the engine did not find it).
 
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .geometry import paired_iou
 from .model import HUMAN, Prediction, Region
-from .scoring import iou as box_iou
-from .scoring import levenshtein
+from .scoring import levenshtein, nfc
 
 CORRECT = "correct"
 WRONG_TEXT = "wrong_text"
@@ -55,6 +55,9 @@ def compute_verdicts(prediction: Prediction, regions: list[Region], iou_threshol
     them) get no verdict. Human regions are ``missing`` unless deleted.
     """
     by_index = {r.pred_index: r for r in regions if r.prediction_id == prediction.id and r.origin != HUMAN}
+    # Polygon IoU of each kept region with its prediction, all at once.
+    live = [i for i in range(len(prediction.regions)) if i in by_index and not by_index[i].deleted]
+    ious = dict(zip(live, paired_iou([prediction.regions[i].points for i in live], [by_index[i].points for i in live])))
     out: list[Verdict] = []
     for i, pred in enumerate(prediction.regions):
         region = by_index.get(i)
@@ -63,13 +66,14 @@ def compute_verdicts(prediction: Prediction, regions: list[Region], iou_threshol
         if region.deleted:
             out.append(Verdict(DELETED, prediction.id, i, region.id, confidence=pred.confidence))
             continue
-        iou = box_iou(pred.points, region.points)
+        iou = ious[i]
         dist = levenshtein(pred.text, region.text)
         kind = WRONG_BOX if iou < iou_threshold else (WRONG_TEXT if dist else CORRECT)
-        out.append(Verdict(kind, prediction.id, i, region.id, dist, len(region.text), iou, pred.confidence))
+        out.append(Verdict(kind, prediction.id, i, region.id, dist, len(nfc(region.text)), iou, pred.confidence))
     for r in regions:
         if r.origin == HUMAN and not r.deleted:
-            out.append(Verdict(MISSING, prediction.id, None, r.id, len(r.text), len(r.text)))
+            n = len(nfc(r.text))
+            out.append(Verdict(MISSING, prediction.id, None, r.id, n, n))
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -60,7 +61,15 @@ def default_workers() -> int:
 WORKER_NICENESS = 10
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int | None = None, deathsig: bool = False) -> None:
+    """Worker set-up. ``parent_pid``: the process that started the pool; the worker ends itself
+    when that process is gone (killed: nobody would ever shut the pool down, and a worker
+    blocks on its task pipe forever). ``deathsig``: also by the Linux parent-death signal, only
+    when the pool was started on the main thread (the signal follows the starting thread)."""
+    if parent_pid is not None:
+        from ml.lifeline import watch_parent
+
+        watch_parent(parent_pid, signal.SIGKILL if deathsig else None)
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
         os.nice(WORKER_NICENESS)
     # One core per worker: no OpenMP threads in Tesseract, no OpenCV threads.
@@ -135,7 +144,8 @@ def map_pages(
     or Qt state is unsafe) with at most 2 x workers in flight, so a cancel
     drops the rest quickly. If a worker process dies (e.g. a crash inside
     Tesseract) the pool is rebuilt and the pages it held are retried one at a
-    time; the page that crashes alone is reported as an error.
+    time; the page that crashes alone is reported as an error. Workers end themselves when
+    this process is gone (``ml.lifeline``): a killed run leaves no worker behind.
 
     A task may return a list of PageResults (an item of several pages); ``split(item)`` then
     gives that item's one-page items, which is how its pages are retried after a crash, and
@@ -156,7 +166,11 @@ def map_pages(
     ctx = mp.get_context("spawn")
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker)
+        # Workers are started by the thread that submits (this one): the parent-death signal
+        # only when that is the main thread. A pool of the app runs on a Qt pool thread, which
+        # may end while the app lives: its workers rely on the lifeline's watchdog alone.
+        on_main = threading.current_thread() is threading.main_thread()
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), on_main))
 
     pool = new_pool()
     inflight: dict[Future, tuple[tuple, bool]] = {}

@@ -123,6 +123,9 @@ def run_prefill(
         if result.prediction is None:
             summary.failures.append((result.page_id, names.get(result.page_id, "?"), result.error or "failed"))
         else:
+            # A database deleted or replaced under us would take every page written from now on
+            # with it (on Linux the open connection writes into the deleted file): stop and say so.
+            project.store.check_file()
             project.store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
             summary.done.append(result.page_id)
             if on_page is not None:
@@ -131,6 +134,7 @@ def run_prefill(
             progress(n, total, names.get(result.page_id, ""))
     if cancel is not None and cancel.is_set() and len(summary.done) + len(summary.failures) < total:
         summary.cancelled = True
+    project.store.check_file()
     return summary
 
 

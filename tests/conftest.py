@@ -12,6 +12,18 @@ import pytest
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path_factory, monkeypatch):
+    """The app's data folder (log file, demo project) of the tests, never the user's own; and
+    the machine's time zone UTC, so that "which day" does not depend on where the suite runs
+    (tests of time zones set their own)."""
+    import time
+
+    monkeypatch.setenv("PROOFDESK_DATA_DIR", str(tmp_path_factory.getbasetemp() / "data-dir"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
 @pytest.fixture
 def project(tmp_path):
     from core.project import Project

@@ -24,7 +24,7 @@ from PySide6.QtCharts import (
     QLineSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QDate, QDateTime, QMargins, Qt, QTime, QTimeZone, Signal
+from PySide6.QtCore import QDate, QDateTime, QMargins, Qt, QTime, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -42,7 +42,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import analytics, review
+from core import analytics, days, review
+from core.errors import ProofdeskError
 from core.project import Project
 
 from ..workers import Worker
@@ -114,8 +115,9 @@ class AnalyticsScreen(QWidget):
         apply = QPushButton("Apply")
         apply.clicked.connect(self.refresh)
         self.target.valueChanged.connect(lambda _v: self._update_auto_accept())
+        self.zone_label = QLabel()
         top = QHBoxLayout()
-        for w in (QLabel("From"), self.date_from, QLabel("to"), self.date_to, apply,
+        for w in (QLabel("From"), self.date_from, QLabel("to"), self.date_to, self.zone_label, apply,
                   QLabel("   Auto-accept target precision"), self.target):
             top.addWidget(w)
         top.addStretch(1)
@@ -180,7 +182,8 @@ class AnalyticsScreen(QWidget):
         return t
 
     def _data_span(self) -> tuple[str, str]:
-        analytics.refresh_activity(self.project.store)
+        if not analytics.sync_days(self.project.store):  # days of the project's zone (redone when it changed)
+            analytics.refresh_activity(self.project.store)
         row = self.project.store.query("SELECT MIN(day), MAX(day) FROM activity_daily")[0]  # not the edit log
         today = QDate.currentDate().toString("yyyy-MM-dd")
         return (row[0] or today)[:10], (row[1] or today)[:10]
@@ -193,7 +196,11 @@ class AnalyticsScreen(QWidget):
     # -- data --------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Figures for the range, then charts and tables."""
-        self.data = self.load()
+        try:
+            self.data = self.load()
+        except ProofdeskError as exc:  # a reversed range: said where the figures would be
+            self.auto_label.setText(f"<span style='color:#c02020'>{exc}</span>")
+            return
         self.draw()
         self.refreshed.emit()
 
@@ -201,10 +208,12 @@ class AnalyticsScreen(QWidget):
         store = self.project.store
         first = self.date_from.date().toString("yyyy-MM-dd")
         last = self.date_to.date().toString("yyyy-MM-dd")
+        days.parse_range(first, last, ("From", "to"))
+        self.zone_label.setText(f"(days in {days.zone_name(store)})")
         people = analytics.annotator_stats(store, first, last)
-        engines, days = analytics.engine_report(store, first, last)
+        engines, per_day = analytics.engine_report(store, first, last)
         self._accept_counts = review.auto_accept_counts(store)
-        return {"from": first, "to": last, "annotators": people, "engines": engines, "days": days}
+        return {"from": first, "to": last, "annotators": people, "engines": engines, "days": per_day}
 
     def _update_auto_accept(self) -> None:
         a = review.choose_threshold_counts(self._accept_counts, self.target.value() / 100)
@@ -269,31 +278,32 @@ class AnalyticsScreen(QWidget):
         series.attachAxis(y)
         series.attachAxis(x)
 
-    def _typing_saved(self, days) -> None:
+    def _typing_saved(self, per_day) -> None:
         chart = self.saved_chart
         chart.removeAllSeries()
         for axis in chart.axes():
             chart.removeAxis(axis)
         by_key: dict[tuple[str, str], QLineSeries] = {}
-        utc = QTimeZone.utc()
-        for d in days:
+        # A day is a day of the project's zone (core.days); the axis labels its points in this
+        # machine's local time, so each point sits at local noon of its day.
+        for d in per_day:
             series = by_key.get((d.engine, d.version))
             if series is None:
                 series = by_key[(d.engine, d.version)] = QLineSeries()
                 series.setName(f"{d.engine} {d.version}")
                 series.setColor(SERIES_COLOURS[(len(by_key) - 1) % len(SERIES_COLOURS)])
-            when = QDateTime(QDate.fromString(d.day, "yyyy-MM-dd"), QTime(12, 0), utc)
+            when = QDateTime(QDate.fromString(d.day, "yyyy-MM-dd"), QTime(12, 0))
             series.append(when.toMSecsSinceEpoch(), 100 * d.typing_saved)
         x = QDateTimeAxis()
         x.setFormat("MM-dd")
         x.setTickCount(7)
         y = QValueAxis()
         y.setTitleText("typing saved %")
-        lows = [100 * d.typing_saved for d in days]
+        lows = [100 * d.typing_saved for d in per_day]
         y.setRange(_floor_to(min(lows + [100.0]) - 2), 100.0)  # zoomed to the data: changes show
-        if days:
-            x.setRange(QDateTime(QDate.fromString(min(d.day for d in days), "yyyy-MM-dd"), QTime(0, 0), utc),
-                       QDateTime(QDate.fromString(max(d.day for d in days), "yyyy-MM-dd"), QTime(23, 59), utc))
+        if per_day:
+            x.setRange(QDateTime(QDate.fromString(min(d.day for d in per_day), "yyyy-MM-dd"), QTime(0, 0)),
+                       QDateTime(QDate.fromString(max(d.day for d in per_day), "yyyy-MM-dd"), QTime(23, 59)))
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         for series in by_key.values():

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import review
+from core import days, review
 from core.errors import ProofdeskError
 from core.model import PageStatus, quad_bounds
 from core.project import Project
@@ -185,6 +185,7 @@ class ModeratePageModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list[review.ModeratePage] = []
+        self.zone = days.get_zone("UTC")  # the project's: set by the screen, days shown as the filters count them
 
     def set_rows(self, rows) -> None:
         self.beginResetModel()
@@ -209,7 +210,8 @@ class ModeratePageModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             who = r.annotator or ("(blind)" if r.blind and r.done_at else "")
             conf = "" if r.min_confidence is None else f"{r.min_confidence:.2f}"
-            return (r.name, r.status.replace("_", " "), who, (r.done_at or "")[:10], str(r.n_wrong) if r.n_wrong else "",
+            return (r.name, r.status.replace("_", " "), who, days.local_day(r.done_at, self.zone) or "",
+                    str(r.n_wrong) if r.n_wrong else "",
                     conf, ", ".join(r.reasons))[index.column()]
         if role == Qt.ItemDataRole.UserRole:
             return r.page_id
@@ -344,6 +346,8 @@ class ModerateScreen(QWidget):
         store = self.project.store
         f = self.filters.filter()
         try:
+            days.parse_range(f.date_from, f.date_to, ("the first day", "the last day"))
+            self.model.zone = days.zone(store)
             self.counts = review.moderate_counts(store, f, viewer=self.user)
             rows = review.moderate_pages(store, f, viewer=self.user, limit=LIST_LIMIT)
         except ProofdeskError as exc:

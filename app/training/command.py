@@ -23,6 +23,9 @@ def worker_env() -> dict[str, str]:
     """The child's environment: unbuffered output (JSON lines arrive as they are printed)."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    # The worker ends with its parent (ml.lifeline); this pid closes the race of a parent killed
+    # while the worker is still starting.
+    env["PROOFDESK_PARENT_PID"] = str(os.getpid())
     root = str(Path(__file__).resolve().parents[2])
     if not getattr(sys, "frozen", False):
         # `python -m app.cli` must find this checkout even when started from another folder.

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from core import datasets, registry, runs
 from core.errors import ProofdeskError
 from core.project import Project
-from ml.training.params import DEFAULTS
+from ml.training.params import DEFAULTS, resolve_params
 
 from ..errors import show_error
 from .process import TrainingProcess
@@ -271,11 +271,12 @@ class TrainingScreen(QWidget):
             return None
         store = self.project.store
         try:
+            params = {"epochs": self.epochs.value(), "device": self.device.currentText(), **self.extra_params()}
+            resolve_params(params)  # a bad value is refused before anything is recorded
             dataset_id = self.dataset.currentData()
             if dataset_id in (None, NEW_DATASET):
                 version, _ = datasets.create_version(store, self.project.root, self.user)
                 dataset_id = version.id
-            params = {"epochs": self.epochs.value(), "device": self.device.currentText(), **self.extra_params()}
             active = registry.active(store)
             run = runs.create(store, self.user, dataset_id, params, active.id if active else None)
         except ProofdeskError as exc:

@@ -674,7 +674,11 @@ class Workspace(QWidget):
         try:
             changed = store.undo(self.user, page_id) if undo else store.redo(self.user, page_id)
         except ConflictError as exc:
-            self._conflict(str(exc))
+            # Refused like a stale edit: someone else changed the region (or the page's status)
+            # since; nothing was written, the undo stack is as it was, the other change is shown.
+            self.message.emit(f"Not {'undone' if undo else 'redone'}: {exc}. The page was reloaded to show the"
+                              " other change.", 15000)
+            QTimer.singleShot(0, self.reload)
             return
         self.committed.emit("undo" if undo else "redo")
         self.data.page = store.get_page(page_id)

@@ -1,7 +1,18 @@
-"""Training parameters: the defaults and how a run's stored params overlay them."""
+"""Training parameters: the defaults, what each may be, and how a run's stored params overlay them.
+
+Every path that records a run (``proofdesk train``, the Training screen) calls
+:func:`resolve_params` before it writes the run's row, and the worker calls it again on the row
+it reads: a value of the wrong type or out of range (``--set lr=abc``, ``det_epochs=-3``) is
+refused with one message naming the parameter, the value and what it may be, before a run
+exists, instead of failing deep inside torch minutes later (or never, and being stored as the
+run's record). The checks are a table, :data:`RULES`, one rule per parameter, so a parameter
+added to :data:`DEFAULTS` without a rule fails the tests (``validate_params(DEFAULTS)``).
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from core.errors import ProofdeskError
@@ -51,17 +62,100 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``params`` over the defaults; unknown keys and bad values raise ProofdeskError."""
-    params = dict(params or {})
-    unknown = set(params) - set(DEFAULTS)
+@dataclass(frozen=True)
+class Rule:
+    """What one parameter may be: ``kind`` ``int``, ``float``, ``bool`` or ``choice``; the range
+    ``lo``..``hi`` (inclusive; ``lo_open``: strictly above ``lo``); ``none``: null is allowed
+    (and means what the parameter's comment says)."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    none: bool = False
+    choices: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return " or ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        what = "an integer" if self.kind == "int" else "a number"
+        if self.lo is not None and self.hi is not None and not self.lo_open:
+            what += f" from {self.lo:g} to {self.hi:g}"
+        elif self.lo is not None:
+            what += f" above {self.lo:g}" if self.lo_open else f" at least {self.lo:g}"
+            if self.hi is not None:
+                what += f" and at most {self.hi:g}"
+        return what + (" or null" if self.none else "")
+
+    def allows(self, value: Any) -> bool:
+        if value is None:
+            return self.none
+        if self.kind == "choice":
+            return value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        # JSON gives 2.0 for "2.0" and True for "true": neither is an epoch count.
+        if isinstance(value, bool) or not isinstance(value, (int, float) if self.kind == "float" else int):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return self.hi is None or value <= self.hi
+
+
+#: One rule per parameter of :data:`DEFAULTS`. The upper bounds only catch typing slips (an extra
+#: zero or two): they are far above anything that makes sense on any hardware.
+RULES: dict[str, Rule] = {
+    "epochs": Rule("int", 1, 10_000),
+    "lr": Rule("float", 0, 1, lo_open=True),
+    "warmup_steps": Rule("int", 0, 1_000_000),
+    "weight_decay": Rule("float", 0, 1),
+    "batch_size": Rule("int", 1, 4096),
+    "freeze": Rule("choice", choices=("backbone", "none")),
+    "max_lines": Rule("int", 1, None, none=True),
+    "augment_copies": Rule("float", 0, 100),
+    "synthetic_share": Rule("float", 0, 100),
+    "val_lines": Rule("int", 1, None, none=True),
+    #: Lines are cut to this width (pixels, at the model's input height): below a few CTC steps
+    #: (8 pixels each) nothing can be read.
+    "max_width": Rule("int", 32, 100_000),
+    "detector": Rule("bool"),
+    "det_epochs": Rule("int", 1, 10_000),
+    "det_lr": Rule("float", 0, 1, lo_open=True),
+    "det_max_pages": Rule("int", 0, None),  # 0: every training page
+    "calib_pages": Rule("int", 0, 1_000_000),
+    "e2e_val_pages": Rule("int", 0, 1_000_000),
+    "device": Rule("choice", choices=("auto", "cpu", "cuda")),
+    "seed": Rule("int", 0, 2**32 - 1),  # what numpy and torch accept as a seed
+    "threads": Rule("int", 0, 4096),  # 0: every core
+    "parity_tol": Rule("float", 0, None, lo_open=True),
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)  # repr: a string shows its quotes and never breaks the line
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as they are, once every key is known and every value fits its rule; else one
+    ProofdeskError (one line) naming each bad parameter, its value and what it may be."""
+    unknown = set(params) - set(RULES)
     if unknown:
-        raise ProofdeskError(f"unknown training parameter(s): {', '.join(sorted(unknown))}")
-    out = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None or k in ("max_lines", "val_lines")}}
-    if out["freeze"] not in ("backbone", "none"):
-        raise ProofdeskError(f"freeze must be backbone or none, not {out['freeze']!r}")
-    if out["device"] not in ("auto", "cpu", "cuda"):
-        raise ProofdeskError(f"device must be auto, cpu or cuda, not {out['device']!r}")
-    if int(out["epochs"]) < 1 or int(out["batch_size"]) < 1:
-        raise ProofdeskError("epochs and batch size must be at least 1")
-    return out
+        raise ProofdeskError(f"unknown training parameter(s): {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(RULES))})")
+    bad = [f"training parameter {key} must be {RULES[key].describe()}, not {_shown(params[key])}"
+           for key in sorted(params) if not RULES[key].allows(params[key])]
+    if bad:
+        raise ProofdeskError("; ".join(bad))
+    return dict(params)
+
+
+def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` over the defaults, checked (:func:`validate_params`); a null keeps the default,
+    except for the caps where null means no cap."""
+    given = {k: v for k, v in dict(params or {}).items() if v is not None or k not in RULES or RULES[k].none}
+    return validate_params({**DEFAULTS, **given})

@@ -17,8 +17,14 @@ into batches by width; with a frozen backbone compute its features once (onnxrun
 train the neck and head with CTC for the epochs asked, checkpointing after each epoch (a killed
 run started again resumes from the last one); export ONNX, check that onnxruntime gives the
 torch module's logits, read the validation lines with the new model and with the model it is
-compared with (the active one, else the base), and register the new model version. It is
-never promoted here: the lead does that.
+compared with (the active one, else the base), list the model folder's files with their sha256
+in its model.json, and register the new model version. It is never promoted here: the lead does
+that.
+
+``runs/<id>/`` (the checkpoint, the log) outlives every failure and cancel: it is what a run
+resumes from. Only the model folder of a run that stops before registering it goes. A checkpoint
+is loaded as data only (tensors and plain values), never as code: the project folder may have
+come from someone else.
 """
 
 from __future__ import annotations
@@ -224,12 +230,14 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
             runs.mark_running(store, run_id, os.getpid(), {**hardware_info(device), "processes": dist.world},
                               environment_info())
         report({"type": "start", "params": params, "device": device, "pid": os.getpid(), "processes": dist.world})
-        trained, model_out = _train(project, runs.get(store, run_id), params, device, threads, report, cancel, dist)
+        trained = _train(project, runs.get(store, run_id), params, device, threads, report, cancel, dist)
         if not dist.main:
-            model_out = None  # rank 0 exports and registers the model
-            return 0
-        done = _finish(project, runs.get(store, run_id), params, trained, model_out, device, threads, report,
-                       cancel, t0)
+            return 0  # rank 0 exports and registers the model
+        # From here to its registration, models/run-N/ is a model nobody knows of: it goes if the
+        # run stops. runs/<id>/ (checkpoint, log) stays whatever happens: the run resumes from it.
+        rel = _model_rel(project, run_id)
+        model_out = project.root / rel
+        done = _finish(project, runs.get(store, run_id), params, trained, rel, device, threads, report, cancel, t0)
         model_out = None  # registered: it stays
         report({"type": "done", **done})
         return 0
@@ -249,7 +257,7 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
             report({"type": "error", "error": msg}, db=False)
         return 1
     finally:
-        if model_out is not None:
+        if model_out is not None and not _registered(project, model_out):
             shutil.rmtree(model_out, ignore_errors=True)  # a model never registered leaves nothing
         for s, h in old.items():
             signal.signal(s, h)
@@ -262,8 +270,30 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
         project.close()
 
 
+def _model_rel(project: Project, run_id: int) -> str:
+    """Where run ``run_id``'s model goes, relative to the project root: ``models/run-N``, unless a
+    registered version has that name or folder already (a model imported from a copy of the
+    project, where it was run N): then ``models/run-N.2`` and so on. A registered model's folder
+    is never written over."""
+    taken = {x for v in registry.versions(project.store) for x in (v.name, v.path)}
+    name, n = f"run-{run_id}", 1
+    while name in taken or f"models/{name}" in taken:
+        n += 1
+        name = f"run-{run_id}.{n}"
+    return f"models/{name}"
+
+
+def _registered(project: Project, folder: Path) -> bool:
+    """Whether ``folder`` is a registered model version's (which a failed run must not remove)."""
+    rel = folder.relative_to(project.root).as_posix()
+    try:
+        return any(v.path == rel for v in registry.versions(project.store))
+    except Exception:  # noqa: BLE001 - the database failed too: keep the folder (it may be registered)
+        return True
+
+
 def _train(project: Project, record: runs.Run, params: dict, device: str, threads: int, report,
-           cancel: dict, dist: Dist | None = None) -> tuple[Any, Path]:
+           cancel: dict, dist: Dist | None = None) -> tuple:
     import torch
 
     from ml.neural.models import load_spec
@@ -345,7 +375,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     ckpt_path = folder / "checkpoint.pt"
     first_epoch = 1
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ckpt = _load_checkpoint(ckpt_path, dev)
         if ckpt.get("base_sha256") != spec.sha256 or ckpt.get("dataset_hash") != version.hash:
             raise ProofdeskError(f"{ckpt_path} belongs to another base model or dataset version")
         with torch.no_grad():
@@ -395,7 +425,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
     net.to("cpu")
-    return (net, spec, rec, val_lines, det), folder
+    return net, spec, rec, val_lines, det
 
 
 def base_det_folder(project: Project, run: runs.Run) -> Path:
@@ -534,6 +564,36 @@ def _val_cer(module, val_batches, rec, stride: int, dev) -> float:
     return score_text(pairs).summary()["cer_cs"] or 0.0
 
 
+#: What a checkpoint holds: plain values and tensors only, so that it loads with torch's
+#: ``weights_only`` unpickler (see :func:`_load_checkpoint`).
+CHECKPOINT_KEYS = {"epoch": int, "state": dict, "opt": dict, "sched": dict, "base_sha256": str, "dataset_hash": str}
+
+
+def _load_checkpoint(path: Path, dev) -> dict:
+    """The checkpoint at ``path``, loaded as data only.
+
+    A checkpoint is a pickle, and a pickle may call any function as it loads: a project folder
+    received from someone else could carry a ``runs/<id>/checkpoint.pt`` that runs a command as
+    the user who resumes the run. ``weights_only=True`` lets torch's unpickler build tensors and
+    plain containers and refuse anything else without calling it; what we save
+    (:func:`_save_checkpoint`: tensors, the optimizer's and scheduler's state dicts, numbers and
+    strings) is all of that kind. A file it refuses, or a damaged one, fails the run with a
+    message saying what to do: deleting the file starts the run over from its first epoch.
+    """
+    import torch
+
+    what = (f"{path} cannot be loaded safely as a checkpoint (it holds more than tensors and plain values, or it "
+            "is damaged); delete it to train the run from its first epoch")
+    try:
+        ckpt = torch.load(path, map_location=dev, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - the unpickler's refusal, a truncated zip, a bad header...
+        raise ProofdeskError(what) from exc
+    if not isinstance(ckpt, dict) or any(not isinstance(ckpt.get(k), t) or isinstance(ckpt.get(k), bool)
+                                         for k, t in CHECKPOINT_KEYS.items()):
+        raise ProofdeskError(what)
+    return ckpt
+
+
 def _save_checkpoint(path: Path, net, trainable, opt, sched, epoch: int, base_sha: str, dataset_hash: str) -> None:
     import torch
 
@@ -545,19 +605,19 @@ def _save_checkpoint(path: Path, net, trainable, opt, sched, epoch: int, base_sh
     os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint
 
 
-def _finish(project: Project, record: runs.Run, params: dict, trained, folder: Path, device: str, threads: int,
+def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str, device: str, threads: int,
             report, cancel: dict, t0: float) -> dict:
+    """Export the trained model to ``rel`` (``models/<name>``), check it, evaluate it, register it."""
     from ml.neural import runtime
     from ml.neural.models import load_spec, sha256_file
     from ml.neural.recognizer import Recognizer
     from ml.neural.torch_model import export_onnx
 
     net, spec, rec, val_lines, det = trained
-    name = f"run-{record.id}"
-    rel = f"models/{name}"
+    name = rel.rsplit("/", 1)[1]
     out = project.root / rel
     if out.exists():
-        shutil.rmtree(out)  # a half-written export of an earlier attempt of this run
+        shutil.rmtree(out)  # a half-written export of an earlier attempt of this run (never registered)
     report.progress("export", 0, 1)
     version = datasets.get_version(project.store, record.dataset_version_id)
     export_onnx(net, out, base=spec, charset=spec.charset, meta={
@@ -596,6 +656,9 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, folder: P
     metrics = {**figures, "compared_with": cmp_name, "val_lines": len(val_lines), "parity_max_abs_diff": parity,
                "epochs": int(params["epochs"])}
     hardware = {**runs.get(project.store, record.id).hardware, **peak_memory_mb(device)}
+    # The folder is complete: model.json lists its files with their sha256 (what an import of this
+    # model into another copy of the project holds the folder to).
+    registry.write_manifest(out)
     run_, mv = runs.finish(project.store, record.created_by, record.id, rel, sha256_file(new_spec.path), metrics,
                            name, time.monotonic() - t0, device, hardware)  # export and evaluation included
     ckpt = record.folder(project.root) / "checkpoint.pt"

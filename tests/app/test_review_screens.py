@@ -146,7 +146,7 @@ def test_analytics_charts_and_exports(qtbot, tmp_path):
 def test_user_and_role_dialog(qtbot, tmp_path, qsettings):
     project = _project(tmp_path)
     store = project.store
-    store.set_password("rita", "pw")
+    store.set_password("rita", "pw", actor="rita")
     store.set_user_role("boss", "boss", Role.ADMIN)
     window = MainWindow(project, "ana", qsettings)
     qtbot.addWidget(window)

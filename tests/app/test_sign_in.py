@@ -34,7 +34,7 @@ def test_no_sign_in_by_default(project, qtbot):
 
 
 def test_a_password_means_signing_in(project, qtbot):
-    project.store.set_password("lead", "s3cret")
+    project.store.set_password("lead", "s3cret", actor="lead")
     answer("lead", "wrong")
     assert choose_user(project.store, "osuser") is None  # refused, then closed
     answer("lead", "s3cret")
@@ -53,10 +53,10 @@ def test_cli_users_sets_password_role_and_sign_in(project, monkeypatch, capsys):
     from app.cli import main
 
     root = str(project.root)
-    monkeypatch.setenv("PROOFDESK_PASSWORD", "s3cret")
+    monkeypatch.setenv("PROOFDESK_NEW_PASSWORD", "s3cret")
     assert main(["--user", "lead", "users", root, "--role", "lead", "admin", "--password", "lead"]) == 0
     out = capsys.readouterr().out
     assert "lead is now admin" in out and "asks who is working at start" in out
     assert project.store.check_password("lead", "s3cret") and not project.store.check_password("lead", "guess")
     assert main(["--user", "ana", "users", root, "--password", "lead"]) == 1  # not an admin
-    assert "cannot admin" in capsys.readouterr().err
+    assert "or an admin can change lead's password" in capsys.readouterr().err

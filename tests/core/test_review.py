@@ -108,6 +108,6 @@ def test_only_an_admin_changes_roles(tmp_path):
     assert store.get_user("rita").role == Role.REVIEWER
     with pytest.raises(PermissionDenied):
         store.set_user_role("rita", "rita", Role.ADMIN)
-    store.set_password("rita", "pw")
+    store.set_password("rita", "pw", actor="rita")
     assert store.check_password("rita", "pw") and not store.check_password("rita", "nope")
     assert store.check_password("boss", "anything")  # no password set

@@ -99,6 +99,7 @@ def test_import_a_run_done_on_a_copy_of_the_project(project, version, tmp_path):
     folder.mkdir(parents=True)
     (folder / "model.onnx").write_bytes(b"weights")
     (folder / "model.json").write_text("{}")
+    registry.write_manifest(folder)  # what the worker does last: model.json lists the folder's files
     sha = hashlib.sha256(b"weights").hexdigest()
     runs.finish(copy.store, "lead", run.id, "models/run-1", sha, {"val_cer": 0.01, "active_val_cer": 0.2}, "run-1",
                 42.0, "cuda")

@@ -251,11 +251,19 @@ def test_undo_redo_survive_reopening_the_project(project, page_id):
 def test_undo_only_touches_the_users_own_actions(project, page_id):
     store = project.store
     rid = store.add_region("ana", page_id, box_to_quad(10, 10, 100, 30), "A")
+    other = store.add_region("ana", page_id, box_to_quad(10, 50, 100, 70), "X")
     store.update_region("bob", rid, label="total")
-    store.update_region("ana", rid, text="B")
+    store.update_region("ana", other, text="Y")
     store.undo("bob", page_id)
+    assert (store.get_region(rid).label, store.get_region(other).text) == (None, "Y")
+    # Once ana changed the region after bob's action, bob's undo is refused like a stale edit
+    # (tests/core/test_hardening_undo.py): it must not silently overwrite her change.
+    store.redo("bob", page_id)
+    store.update_region("ana", rid, text="B")
+    with pytest.raises(ConflictError, match="ana"):
+        store.undo("bob", page_id)
     r = store.get_region(rid)
-    assert (r.text, r.label) == ("B", None)
+    assert (r.text, r.label) == ("B", "total")
 
 
 def test_undoing_mark_done_forgets_who_marked_it_done(project, page_id):

@@ -201,3 +201,18 @@ def test_cli_set_default_changes_the_projects_engine(tmp_path, capsys):
     reopened = Project.open(root)
     assert prefill_engine(reopened.store) == "neural"
     assert [p.engine for p in reopened.store.predictions(reopened.store.pages()[0].id)] == ["neural"]
+
+
+def test_a_database_deleted_during_prefill_stops_it(tmp_path):
+    """Before: pre-fill went on writing into the deleted file and reported every page done."""
+    from core.errors import ProjectError
+
+    project = _project(tmp_path, 3)
+    db = project.root / "proofdesk.db"
+
+    def on_page(pid):
+        if db.exists():
+            db.unlink()  # someone deletes the project's database while pre-fill runs
+
+    with pytest.raises(ProjectError, match="deleted or replaced"):
+        prefill_project(project, workers=0, on_page=on_page)
