@@ -73,6 +73,25 @@ def labelled(project, sroie_dir, tmp_path):
     return project, version
 
 
+@pytest.fixture
+def one_line_version(project, make_image, tmp_path):
+    """A dataset version of one page with one line people confirmed: enough to record runs and
+    registry rows (none is trained on it)."""
+    from core import datasets
+    from core.importer import ImportOptions, import_paths
+    from core.model import PageStatus
+
+    store = project.store
+    img = tmp_path / "one-line.png"
+    img.write_bytes(make_image(1))
+    import_paths(project, [img], ImportOptions(user="lead"))
+    page = store.pages()[0]
+    store.add_region("lead", page.id, [[0, 0], [5, 0], [5, 2], [0, 2]], text="HELLO")
+    store.set_page_status("lead", page.id, PageStatus.DONE)
+    version, _ = datasets.create_version(store, project.root, "lead")
+    return version
+
+
 def image_bytes(seed: int, size=(32, 24), fmt="PNG", **save_kw) -> bytes:
     """A small noise image; different seeds give different content (and so different hashes)."""
     import numpy as np

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from core import datasets, registry, runs
-from core.model import PageStatus
+from core import registry, runs
 from core.project import Project
 
 #: A run's model folder as the worker exports it: the recogniser, its calibration, its detector.
@@ -35,18 +34,10 @@ def write_model(folder: Path, files: dict[str, bytes] = FILES) -> str:
 
 
 @pytest.fixture
-def copy(project, make_image, tmp_path):
+def copy(project, one_line_version, tmp_path):
     """(here, copy): a project and a copy of it where run 1 was done (its model in models/run-1)."""
-    from core.importer import ImportOptions, import_paths
-
     store = project.store
-    img = tmp_path / "a.png"
-    img.write_bytes(make_image(1))
-    import_paths(project, [img], ImportOptions(user="lead"))
-    page = store.pages()[0]
-    store.add_region("lead", page.id, [[0, 0], [5, 0], [5, 2], [0, 2]], text="HELLO")
-    store.set_page_status("lead", page.id, PageStatus.DONE)
-    version, _ = datasets.create_version(store, project.root, "lead")
+    version = one_line_version
     store.close()
     shutil.copytree(project.root, tmp_path / "copy")  # what goes to the GPU machine
     other = Project.open(tmp_path / "copy")

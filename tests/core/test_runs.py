@@ -7,24 +7,13 @@ import sys
 
 import pytest
 
-from core import datasets, registry, runs
+from core import registry, runs
 from core.errors import NotFoundError
-from core.model import PageStatus
 
 
 @pytest.fixture
-def version(project, make_image, tmp_path):
-    from core.importer import ImportOptions, import_paths
-
-    store = project.store
-    img = tmp_path / "a.png"
-    img.write_bytes(make_image(1))
-    import_paths(project, [img], ImportOptions(user="lead"))
-    page = store.pages()[0]
-    store.add_region("lead", page.id, [[0, 0], [5, 0], [5, 2], [0, 2]], text="HELLO")
-    store.set_page_status("lead", page.id, PageStatus.DONE)
-    v, _ = datasets.create_version(store, project.root, "lead")
-    return v
+def version(one_line_version):
+    return one_line_version
 
 
 def test_run_lifecycle_cost_and_verdict(project, version):

@@ -14,7 +14,6 @@ import pytest
 
 from app.cli import main
 from core import datasets, registry, runs
-from core.model import PageStatus
 from ml.training import worker
 from ml.training.params import DEFAULTS
 
@@ -107,19 +106,9 @@ def test_a_failure_after_training_keeps_the_run_resumable(labelled, monkeypatch,
 # -- 4. parameters are checked before a run is recorded -------------------------------------------
 
 @pytest.fixture
-def version(project, make_image, tmp_path):
+def version(one_line_version):
     """A dataset version of one page with one line (enough to record runs; none is trained)."""
-    from core.importer import ImportOptions, import_paths
-
-    store = project.store
-    img = tmp_path / "a.png"
-    img.write_bytes(make_image(1))
-    import_paths(project, [img], ImportOptions(user="lead"))
-    page = store.pages()[0]
-    store.add_region("lead", page.id, [[0, 0], [5, 0], [5, 2], [0, 2]], text="HELLO")
-    store.set_page_status("lead", page.id, PageStatus.DONE)
-    v, _ = datasets.create_version(store, project.root, "lead")
-    return v
+    return one_line_version
 
 
 @pytest.mark.parametrize("argv, words", [
