@@ -78,7 +78,7 @@ def cmd_import(args) -> int:
         result = prefill_project(project, ids, progress=None if args.quiet else Progress("prefill"))
         for line in result.lines():
             print(line)
-    return 1 if summary.failures and not summary.imported and not summary.duplicates else 0
+    return 1 if summary.stopped or (summary.failures and not summary.imported and not summary.duplicates) else 0
 
 
 def cmd_pages(args) -> int:

@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         from .prefill_action import PrefillController
 
         self.prefill = PrefillController(self)
+        self._build_help_menu()
         self.page_list.selectionModel().selectionChanged.connect(self._on_selection)
         self.open_project(project)
 
@@ -98,6 +99,9 @@ class MainWindow(QMainWindow):
         from .review import install as install_review  # Moderate, Analytics, users: app/review/
 
         self.review = install_review(self)
+
+    def _build_help_menu(self) -> None:
+        """Help comes last on the menu bar (after the menus the controllers add)."""
         help_menu = self.menuBar().addMenu("&Help")
         self.open_log_action = self._action(help_menu, "Open &log folder", self.open_log_folder)
         self._action(help_menu, "&About Proofdesk", self.about)

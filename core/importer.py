@@ -21,6 +21,7 @@ instead of writing into a file nobody will see again.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -86,6 +87,7 @@ class ImportSummary:
     ignored: list[str] = field(default_factory=list)
     cancelled: bool = False
     cancelled_in: str | None = None  # the file that was being imported when cancel came
+    stopped: bool = False  # the disk is full: the files after the failed one were not tried
     document_ids: list[int] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -481,14 +483,40 @@ def import_paths(
             summary.failures.append((str(path), str(exc)))
         except MemoryError:
             summary.failures.append((str(path), "not enough memory to decode this file"))
-        except OSError as exc:
-            summary.failures.append((str(path), f"cannot read: {exc.strerror or exc}"))
+        except (OSError, sqlite3.OperationalError) as exc:
+            full = _disk_full(exc)
+            if full:  # every next file would fail the same way: stop, keep what is imported
+                summary.failures.append((str(path), full))
+                summary.stopped = True
+                break
+            summary.failures.append((str(path), _os_failure(exc, project.root)))
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
             summary.failures.append((str(path), f"cannot import: {type(exc).__name__}: {exc}"))
         if progress is not None:
             progress(i + 1, len(files), str(path))
     project.store.check_file()  # before anyone is told "imported"
     return summary
+
+
+def _disk_full(exc: BaseException) -> str | None:
+    """The message for a full disk (an image write or SQLite's "database or disk is full")."""
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+            isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)):
+        return ("the disk holding the project is full: nothing of this file was written; free some space and"
+                " import again (files imported before it are kept, those after it were not tried)")
+    return None
+
+
+def _os_failure(exc: BaseException, root: Path) -> str:
+    """"cannot read" for the file being imported, "cannot write" for the project's own files."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"cannot write to the project's database: {exc}"
+    name = getattr(exc, "filename", None)
+    try:
+        ours = name is not None and Path(name).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        ours = False
+    return f"cannot {'write' if ours else 'read'}: {exc.strerror or exc}"
 
 
 def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary) -> None:

@@ -46,6 +46,14 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
+def _when(ts: str | None) -> str:
+    """A stored UTC timestamp as people read it in a message: local time, to the second."""
+    try:
+        return _dt.datetime.fromisoformat(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return str(ts)
+
+
 def _to_db(field: str, value: Any) -> Any:
     if field == "points":
         return json.dumps([list(map(float, p)) for p in value])
@@ -170,7 +178,7 @@ class Action:
             raise NotFoundError(f"region {region_id} does not exist")
         if expected_version is not None and row["version"] != expected_version:
             raise ConflictError(
-                f"region {region_id} was changed by {row['updated_by']} at {row['updated_at']}"
+                f"region {region_id} was changed by {row['updated_by']} at {_when(row['updated_at'])}"
                 f" (version {row['version']}, this window had {expected_version})"
             )
         sets, params = [], []
@@ -330,10 +338,18 @@ class Store:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite has rolled back already after some errors (SQLITE_FULL, SQLITE_IOERR): a
+            # second ROLLBACK would fail and hide the error that matters.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         else:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # e.g. SQLITE_BUSY: the transaction is still open
+                    conn.execute("ROLLBACK")
+                raise
 
     def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, tuple(params)).fetchall()
@@ -774,7 +790,7 @@ class Store:
             return
         what = (f"page {page_id} was marked {json.loads(row['after'])}" if row["region_id"] is None
                 else f"region {row['region_id']} was changed")
-        raise ConflictError(f"{what} by {row['user']} at {row['ts']}, after this action"
+        raise ConflictError(f"{what} by {row['user']} at {_when(row['ts'])}, after this action"
                             + ("" if undo else " was undone"))
 
     def _replay(self, user: str, page_id: int, undo: bool) -> list[int]:

@@ -57,8 +57,24 @@ def test_a_full_database_is_one_line_not_an_internal_error(imported, tmp_path, c
     code = main(["import", str(imported.root), str(src), "--quiet"])
     err = capsys.readouterr()
     text = err.err + err.out
-    assert code != 2 and "internal error" not in text
-    assert "full" in text, text
+    assert code == 1 and "internal error" not in text and "cannot read" not in text, text
+    assert "the disk holding the project is full" in text, text
+    assert text.count("failed:") == 1  # it stopped: the next 39 files would fail the same way
+    project.store.conn.execute("PRAGMA max_page_count = 1073741823")
+    assert len(imported.store.pages()) + text.count("imported 0") >= 3  # what was there is intact
+
+
+def test_a_failed_write_is_not_called_a_failed_read(tmp_path):
+    from core.importer import _disk_full, _os_failure
+
+    with pytest.raises(OSError) as info, open("/dev/full", "wb") as fh:
+        fh.write(b"x")
+        fh.flush()
+    assert "full" in _disk_full(info.value)
+    denied = PermissionError(13, "Permission denied", str(tmp_path / "proj" / "pages" / "ab" / "x.png"))
+    assert _os_failure(denied, tmp_path / "proj").startswith("cannot write")
+    assert _os_failure(PermissionError(13, "Permission denied", "/elsewhere/x.png"), tmp_path / "proj").startswith(
+        "cannot read")
 
 
 def test_disk_full_when_writing_a_file_is_one_line():

@@ -659,6 +659,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str,
     # The folder is complete: model.json lists its files with their sha256 (what an import of this
     # model into another copy of the project holds the folder to).
     registry.write_manifest(out)
+    project.store.check_file()  # a database deleted or replaced meanwhile would take the record with it
     run_, mv = runs.finish(project.store, record.created_by, record.id, rel, sha256_file(new_spec.path), metrics,
                            name, time.monotonic() - t0, device, hardware)  # export and evaluation included
     ckpt = record.folder(project.root) / "checkpoint.pt"
