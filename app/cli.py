@@ -56,15 +56,19 @@ def cmd_import(args) -> int:
               " (Ctrl-C again to abort)...", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_sigint)
+    options = ImportOptions(dpi=args.dpi, max_pixels=args.max_pixels, reference=args.reference,
+                            labels=args.reference_as_labels, user=args.user, max_pages=args.max_pages)
+    bar = None if args.quiet else Progress("import")
     try:
-        summary = import_paths(
-            project,
-            args.paths,
-            ImportOptions(dpi=args.dpi, max_pixels=args.max_pixels, reference=args.reference,
-                          labels=args.reference_as_labels, user=args.user, max_pages=args.max_pages),
-            progress=None if args.quiet else Progress("import"),
-            cancel=cancel,
-        )
+        if args.annotations:
+            from core.formats.importing import import_annotations
+
+            if args.reference or args.reference_as_labels:
+                raise ProofdeskError("--annotations reads the annotations itself: leave out --reference and"
+                                     " --reference-as-labels")
+            summary = import_annotations(project, args.paths, args.annotations, args.as_, options, bar, cancel)
+        else:
+            summary = import_paths(project, args.paths, options, progress=bar, cancel=cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
     for line in summary.lines():
@@ -96,11 +100,19 @@ def cmd_pages(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from core.export import export_project
+    from core.formats import ExportOptions
+    from core.formats.exporting import export
 
     project = _open(args.project)
-    n = export_project(project, args.out, copy_images=not args.no_images, status=args.status)
-    print(f"exported {n} page(s) to {Path(args.out).resolve()}")
+    bar = Progress(f"export {args.format}")
+    try:
+        n = export(project, args.out, args.format, status=args.status,
+                   page_ids=_parse_pages(args.pages) if args.pages else None,
+                   options=ExportOptions(copy_images=not args.no_images, dataset_version=args.dataset_version),
+                   progress=bar)
+    finally:
+        bar.close()
+    print(f"exported {n} page(s) as {args.format} to {Path(args.out).resolve()}")
     return 0
 
 
@@ -259,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pages", type=int, default=None, metavar="N",
                    help="refuse documents with more pages (default: the project setting max_pages_per_document,"
                         " 2000)")
+    p.add_argument("--annotations", metavar="FORMAT", default=None,
+                   help="PATH holds another tool's annotations with their images: auto (detected) or paddleocr,"
+                        " paddleocr-rec, labelstudio, coco, cvat, icdar, pagexml, alto, hocr, funsd, sroie, cord,"
+                        " reference")
+    p.add_argument("--as", dest="as_", choices=["labels", "prediction"], default="labels",
+                   help="with --annotations: people's labels (default; pages done where the tool says they were"
+                        " checked) or a prediction of that tool, moderated and scored like an engine's")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
 
@@ -268,11 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_pages)
 
-    p = sub.add_parser("export", help="write one JSON per page (regions, text, fields) to a folder")
+    p = sub.add_parser("export", help="write the pages in a format (Proofdesk JSON, PaddleOCR, PAGE XML, ...)")
     p.add_argument("project")
     p.add_argument("out")
+    p.add_argument("--format", default="reference", metavar="F",
+                   help="reference (default: one JSON per page), paddleocr, tesstrain, doctr, coco, labelstudio,"
+                        " cvat, icdar2015, pagexml, alto, hocr, pdf (searchable), fields")
     p.add_argument("--status", choices=["new", "prefilled", "in_progress", "done", "approved", "rejected"])
-    p.add_argument("--no-images", action="store_true", help="write the JSON files only")
+    p.add_argument("--pages", nargs="+", metavar="IDS", help="only these page ids or ranges (1-20 31)")
+    p.add_argument("--dataset-version", type=int, default=None, metavar="N",
+                   help="the pages of dataset version N with the lines it froze and its train/val split")
+    p.add_argument("--no-images", action="store_true", help="write the annotation files only")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("prefill", help="pre-fill pages with an OCR engine (resumable, Ctrl-C keeps finished pages)")

@@ -86,12 +86,49 @@ def cmd_models(args) -> int:
             print(f"imported run {args.run} of {args.source} as run {run.id}, model version {version.name}"
                   f" (validation CER {'-' if cer is None else f'{cer:.2%}'}, {run.verdict}); promote it with:"
                   f" proofdesk models promote {args.project} {version.name}")
+        elif args.action == "import-paddle":
+            return _import_paddle(args, project)
         else:  # rollback
             version = registry.rollback(store, args.user,
                                         registry.find(store, args.version) if args.version else None)
             print(f"rolled back to {version.name}")
     finally:
         project.close()
+    return 0
+
+
+def _import_paddle(args, project) -> int:
+    """``proofdesk models import-paddle P --det D --rec R --dict K``: a PaddleOCR ONNX export as a model version."""
+    from app.cli_support import Progress
+    from ml.paddle_import import import_paddle
+
+    if args.source is not None or args.run is not None:
+        raise ProofdeskError("import-paddle takes --det/--rec/--dict; --from and --run are for `models import`")
+    bar = Progress("evaluate")
+    try:
+        got = import_paddle(project, args.user, det=args.det, rec=args.rec, dictionary=args.dict, name=args.name,
+                            pages=args.pages, progress=bar)
+    finally:
+        bar.close()
+    v, f = got.version, got.figures
+    if args.json:
+        print(json.dumps({"model_version": v.id, "name": v.name, "path": v.path, "sha256": v.sha256,
+                          "verdict": got.verdict, "notes": got.notes, "seconds": round(got.seconds, 1), **v.metrics},
+                         indent=1))
+        return 0
+    parts = [p for p in ("detector" if "det" in v.metrics["imported"] else "",
+                         "recogniser" if "rec" in v.metrics["imported"] else "") if p]
+    print(f"imported the PaddleOCR {' and '.join(parts)} as model version {v.name} ({v.path})")
+    for note in got.notes:
+        print(f"  {note}")
+    if f:
+        print(f"  {f['val_lines']} line(s) of the project's finished pages: CER {f['val_cer']:.2%} against "
+              f"{f['active_val_cer']:.2%} for {got.compared_with}")
+        if f.get("val_typing_saved") is not None:
+            print(f"  {f['val_pages']} page(s) read end to end: typing saved {f['val_typing_saved']:.1%} against "
+                  f"{f['active_val_typing_saved']:.1%}, line recall {f['val_recall']:.1%} against "
+                  f"{f['active_val_recall']:.1%}")
+    print(f"  {got.verdict}; not promoted: proofdesk models promote {args.project} {v.name}")
     return 0
 
 
@@ -343,15 +380,26 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="list: machine-readable")
     p.set_defaults(func=cmd_dataset)
 
-    p = sub.add_parser("models", help="list model versions, promote one for pre-fill, roll back, import from a copy")
-    p.add_argument("action", choices=["list", "promote", "rollback", "import"])
+    p = sub.add_parser("models", help="list model versions, promote one for pre-fill, roll back, import from a copy"
+                                      " or a PaddleOCR ONNX export")
+    p.add_argument("action", choices=["list", "promote", "rollback", "import", "import-paddle"])
     p.add_argument("project")
     p.add_argument("version", nargs="?", help="id, name or latest (promote default: latest;"
                                               " rollback default: the one active before)")
-    p.add_argument("--json", action="store_true", help="list: machine-readable")
+    p.add_argument("--json", action="store_true", help="list, import-paddle: machine-readable")
     p.add_argument("--from", dest="source", default=None, metavar="COPY",
                    help="import: a copy of this project where a run was done (e.g. on a GPU machine)")
     p.add_argument("--run", type=int, default=None, help="import: the run's id in that copy")
+    p.add_argument("--det", default=None, metavar="DET.onnx",
+                   help="import-paddle: a PaddleOCR text detector exported to ONNX (paddle2onnx)")
+    p.add_argument("--rec", default=None, metavar="REC.onnx",
+                   help="import-paddle: a PaddleOCR text recogniser exported to ONNX (with --dict)")
+    p.add_argument("--dict", default=None, metavar="KEYS.txt",
+                   help="import-paddle: the recogniser's character dictionary (one character per line)")
+    p.add_argument("--name", default=None, help="import-paddle: the model version's name (default paddle-N)")
+    p.add_argument("--pages", type=int, default=20,
+                   help="import-paddle: finished pages to evaluate it on against the active model (default 20;"
+                        " 0: none)")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("train", help="fine-tune the recogniser on the lines people confirmed (a child process)")

@@ -6,18 +6,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressDialog,
-    QSplitter,
-)
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter
 
 from core import registry
 from core.errors import ProofdeskError
-from core.importer import ImportOptions, import_paths
 from core.project import Project
 
 from .errors import show_error
@@ -85,8 +77,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open project...", self.open_project_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
-        self._action(file_menu, "&Import files...", self.import_dialog, "Ctrl+I")
+        self.import_action = self._action(file_menu, "&Import...", self.import_dialog, "Ctrl+I")
         self._action(file_menu, "Import &folder...", self.import_folder_dialog, "Ctrl+Shift+I")
+        self.export_action = self._action(file_menu, "&Export...", self.export_dialog, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -226,57 +219,46 @@ class MainWindow(QMainWindow):
         except ProofdeskError as exc:
             show_error(self, "Cannot create project", str(exc))
 
-    # -- import --------------------------------------------------------------------------------
-    def import_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Import documents", "",
-            "Documents (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.pdf);;All files (*)")
-        if files:
-            self.import_files(files)
+    # -- import and export ---------------------------------------------------------------------
+    def import_dialog(self, paths: list[str] | None = None):
+        """File > Import: files or a folder, with annotations or not (app/import_dialog.py)."""
+        from .import_dialog import ImportDialog
+
+        dialog = ImportDialog(self.project, self.user, self, paths=paths or [], keep=self.workers)
+        dialog.imported.connect(self._after_import)
+        dialog.open()  # window-modal, never blocks the event loop
+        self.import_window = dialog
+        return dialog
 
     def import_folder_dialog(self) -> None:
+        """A shortcut into the Import dialog with a folder already chosen."""
         folder = QFileDialog.getExistingDirectory(self, "Import a folder of documents")
         if folder:
-            self.import_files([folder])
+            self.import_dialog([folder])
 
     def import_files(self, paths: list[str], reference: bool = False) -> Worker:
-        """Import on a worker thread with a progress dialog; the window stays responsive."""
-        project, user = self.project, self.user
+        """Import ``paths`` at once (images and PDFs; ``reference``: their reference JSON too), in the
+        Import dialog, on a worker thread: the window stays responsive."""
+        dialog = self.import_dialog(paths)
+        dialog.reference.setChecked(reference)
+        return dialog.start_import()
 
-        def job(progress, cancel):
-            return import_paths(project, paths, ImportOptions(user=user, reference=reference),
-                                progress=progress, cancel=cancel)
+    def _after_import(self, summary) -> None:
+        self.reload_pages()
+        self.prefill.after_import(summary)
+        self.statusBar().showMessage("; ".join(summary.lines()[:2]), 10000)
 
-        worker = Worker(job)
-        dialog = QProgressDialog("Importing...", "Cancel", 0, 0, self)
-        dialog.setWindowTitle("Import")
-        dialog.setMinimumDuration(300)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.canceled.connect(worker.cancel.set)
+    def export_dialog(self):
+        """File > Export: a format, a folder, which pages (app/export_dialog.py)."""
+        from .export_dialog import ExportDialog
 
-        def on_progress(done, total, note):
-            dialog.setMaximum(total)
-            dialog.setValue(done)
-            dialog.setLabelText(f"Importing {Path(note).name} ({done}/{total})")
-
-        def on_finished(summary):
-            self.reload_pages()
-            self.prefill.after_import(summary)
-            lines = summary.lines()
-            self.statusBar().showMessage("; ".join(lines[:2]), 10000)
-            if summary.failures:
-                # Non-modal: the summary must never block the event loop or a running test.
-                box = QMessageBox(QMessageBox.Icon.Warning, "Import finished with problems",
-                                  "\n".join(lines[:40]), QMessageBox.StandardButton.Ok, self)
-                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-                box.open()
-                self.last_import_report = box
-
-        worker.signals.progress.connect(on_progress)
-        worker.signals.finished.connect(on_finished)
-        worker.signals.failed.connect(lambda msg, tb: show_error(self, "Import failed", msg, tb))
-        worker.signals.done.connect(dialog.reset)
-        return start(worker, keep=self.workers)
+        shown = [p.id for p in self.page_list.model_.pages]  # what the page list shows now
+        dialog = ExportDialog(self.project, self.settings, shown, self.page_list.selected_page_ids(), self,
+                              keep=self.workers)
+        dialog.exported.connect(lambda result: self.statusBar().showMessage(result.text(), 10000))
+        dialog.open()
+        self.export_window = dialog
+        return dialog
 
     def _show_ocr_device(self) -> None:
         """Which OCR model runs, and on what (CUDA or CPU): found off the GUI thread (it loads

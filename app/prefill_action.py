@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
-from core.prefill_engine import DEFAULT_ENGINE, prefill_engine, set_prefill_engine
+from core.prefill_engine import DEFAULT_ENGINE, ENGINE_SETTING, PREFILL_ENGINES, prefill_engine, set_prefill_engine
 
 from .errors import show_error
 from .workers import Worker, start
@@ -21,6 +21,22 @@ ENGINE_LABELS = {
     "neural": "&Neural model only",
     "classical": "C&lassical: OpenCV + Tesseract (fastest)",
 }
+
+
+def plugin_label(name: str) -> str:
+    return f"{name} (plug-in)"
+
+
+def plugin_engine(store) -> str | None:
+    """The plug-in engine (``ml.engines``, entry point group ``proofdesk.engines``) the project's
+    pre-fill engine setting names, when it is loaded in this process; None otherwise (pre-fill
+    then runs the project's built-in engine). Imports ``ml.engines``: not on the GUI thread."""
+    name = store.get_setting(ENGINE_SETTING, None)
+    if not isinstance(name, str) or name in PREFILL_ENGINES:
+        return None
+    from ml.engines import ENGINES
+
+    return name if name in ENGINES else None
 
 
 class PageSignals(QObject):
@@ -60,7 +76,38 @@ class PrefillController(QObject):
             self.engine_group.addAction(action)
             engine_menu.addAction(action)
             self.engine_actions[name] = action
+        # Plug-in engines join the menu the first time it opens: loading them imports their code
+        # (and ml.engines' OpenCV), which the window's start need not wait for.
+        self.engine_menu = engine_menu
+        self.plugins_listed = False
+        engine_menu.aboutToShow.connect(self.list_plugins)
         self.sync_with_project()
+
+    def list_plugins(self) -> None:
+        """Add the installed plug-in engines to Pre-fill > Engine (once); one that failed to load is
+        shown disabled, with the reason as its tooltip."""
+        if self.plugins_listed:
+            return
+        self.plugins_listed = True
+        from ml import engines
+
+        names, broken = engines.plugin_engines(), dict(engines.PLUGIN_ERRORS)
+        if names or broken:
+            self.engine_menu.addSeparator()
+        for name in names:
+            action = QAction(plugin_label(name), self.window)
+            action.setCheckable(True)
+            action.setToolTip(engines.PLUGINS[name])
+            action.triggered.connect(lambda _=False, name=name: self._set_engine(name))
+            self.engine_group.addAction(action)
+            self.engine_menu.addAction(action)
+            self.engine_actions[name] = action
+        for name, why in sorted(broken.items()):
+            action = QAction(f"{name} (plug-in, failed to load)", self.window)
+            action.setEnabled(False)
+            action.setToolTip(why)
+            self.engine_menu.addAction(action)
+        self.engine_menu.setToolTipsVisible(True)
 
     def sync_with_project(self) -> None:
         if self.window.project is None:
@@ -68,12 +115,23 @@ class PrefillController(QObject):
         self.auto_action.blockSignals(True)
         self.auto_action.setChecked(bool(self.window.project.store.get_setting(AUTO_PREFILL, False)))
         self.auto_action.blockSignals(False)
-        name = prefill_engine(self.window.project.store)
+        store = self.window.project.store
+        name = store.get_setting(ENGINE_SETTING, DEFAULT_ENGINE)
+        name = name if isinstance(name, str) else DEFAULT_ENGINE
+        if name not in ENGINE_LABELS and not self.plugins_listed:
+            self.list_plugins()  # the project pre-fills with a plug-in: show it checked
+        if name not in self.engine_actions:  # a plug-in not installed here: what pre-fill will run
+            name = prefill_engine(store)
         self.engine_actions.get(name, self.engine_actions[DEFAULT_ENGINE]).setChecked(True)
 
     def _set_engine(self, name: str) -> None:
-        set_prefill_engine(self.window.project.store, name)
-        self.window.statusBar().showMessage(f"Pre-fill will use: {ENGINE_LABELS[name]}", 5000)
+        store = self.window.project.store
+        if name in PREFILL_ENGINES:
+            set_prefill_engine(store, name)
+        else:  # a plug-in: the same setting (core knows only the built-in names; see plugin_engine)
+            store.set_setting(ENGINE_SETTING, name)
+        label = ENGINE_LABELS.get(name, plugin_label(name)).replace("&", "")
+        self.window.statusBar().showMessage(f"Pre-fill will use: {label}", 5000)
 
     def _set_auto(self, on: bool) -> None:
         self.window.project.store.set_setting(AUTO_PREFILL, bool(on))
@@ -101,7 +159,8 @@ class PrefillController(QObject):
             # hundred ms to import, which on the GUI thread would freeze the window.
             from ml.prefill import prefill_project
 
-            return prefill_project(project, page_ids, engine=engine, progress=progress, cancel=cancel,
+            chosen = engine or plugin_engine(project.store)
+            return prefill_project(project, page_ids, engine=chosen, progress=progress, cancel=cancel,
                                    on_page=signals.page_done.emit)
 
         worker = Worker(job)

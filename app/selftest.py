@@ -4,8 +4,10 @@ Opens a temporary project, imports a bundled sample receipt, pre-fills it with t
 the neural and the combined engine (each in a worker process of the pre-fill pool, as the app
 does; combined is what a new project pre-fills with), exports
 it, opens the main window on it, and runs a one-step training in the worker process
-(``proofdesk worker train``: the frozen app started again as its own worker). One line per
-check, ``PASS``/``FAIL``/``SKIP``; the exit status is 1 when any check failed.
+(``proofdesk worker train``: the frozen app started again as its own worker). Each installed
+plug-in engine (entry point group ``proofdesk.engines``, ``ml.engines``) pre-fills the receipt
+too, in a worker process; one that failed to load is a failed check. One line per check,
+``PASS``/``FAIL``/``SKIP``; the exit status is 1 when any check failed.
 
 Without a display, Qt runs offscreen; under X (e.g. ``xvfb-run``) the window check uses the
 real xcb platform plugin, which is what an installed app needs.
@@ -128,6 +130,16 @@ class SelfTest:
             extra = f"; {', '.join(f'{k}: {v}' for k, v in runtime_info().items())}"
         return f"{len(regions)} regions, e.g. {texts[0][:30]!r}, engine {preds[-1].engine_version}{extra}"
 
+    def plugin_checks(self) -> None:
+        """A check per plug-in engine: it pre-fills the sample receipt (in a worker process of the
+        pool, which loads the plug-ins again); a plug-in that failed to load fails its check."""
+        from ml import engines
+
+        for name in engines.plugin_engines():
+            self.check(f"prefill plug-in {name}", lambda name=name: self.prefill(name), needs=("import",))
+        for name, why in sorted(engines.PLUGIN_ERRORS.items()):
+            self.check(f"plug-in {name}", lambda why=why: _raise(why))
+
     def export(self) -> str:
         from core.export import export_project
 
@@ -213,6 +225,7 @@ class SelfTest:
         self.check("prefill neural", lambda: self.prefill("neural"), needs=("import",))
         # The engine a new project pre-fills with: the neural model and Tesseract together.
         self.check("prefill combined", lambda: self.prefill("combined"), needs=("import",))
+        self.plugin_checks()
         self.check("export", self.export, needs=("prefill classical",))
         self.check("window", self.window, needs=("import",))
         self.check("training", self.training, needs=("import",))
@@ -222,6 +235,10 @@ class SelfTest:
         print(f"selftest: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped",
               file=self.out, flush=True)
         return 1 if counts["FAIL"] else 0
+
+
+def _raise(why: str) -> str:
+    raise RuntimeError(why)
 
 
 def main(out: TextIO | None = None, keep: bool = False) -> int:

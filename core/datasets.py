@@ -76,7 +76,8 @@ def select_samples(store: Store, selection: str = "done", max_samples: int | Non
     rows = store.query(
         "SELECT p.id AS page_id, p.image_sha256, p.status, r.points, r.text, r.label FROM regions r"
         f" JOIN pages p ON p.id = r.page_id WHERE p.status IN ({marks}) AND r.deleted = 0"
-        " AND TRIM(r.text) != '' ORDER BY p.status = 'approved' DESC, p.id, r.id",
+        # "###" is ICDAR's and PaddleOCR's "don't care" mark (an unreadable line, boxed but not read).
+        " AND TRIM(r.text) != '' AND TRIM(r.text) != '###' ORDER BY p.status = 'approved' DESC, p.id, r.id",
         statuses,
     )
     samples = [Sample(r["image_sha256"], r["page_id"], tuple(tuple(p) for p in json.loads(r["points"])),

@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -111,6 +112,10 @@ class ImportOptions:
     user: str = "unknown"
     max_pages: int | None = None  # pages per document for this import; None: the project's setting
     batch: str | None = None
+    #: Annotations from another tool's files (core.formats.importing): checked against each page
+    #: as it is rendered, written in the document's own transaction. Any object with
+    #: ``has(path)``, ``check_page(path, page_no, width, height)`` and ``apply(project, path, pages)``.
+    annotations: Any = None
 
 
 class _Cancelled(Exception):
@@ -527,9 +532,17 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
     data = path.read_bytes()
     sha = sha256_bytes(data)
     existing = store.find_document(sha)
+    ann = options.annotations if options.annotations is not None and options.annotations.has(path) else None
     if existing is not None:
         summary.duplicates.append(str(path))
-        if options.labels:
+        if ann is not None:
+            # Imported before (as a plain image, or with other annotations): add these to it.
+            with store.transaction():
+                pages = store.pages_of(existing.id)
+                for page in pages:
+                    ann.check_page(path, page.page_no, page.width, page.height)
+                ann.apply(project, path, pages)
+        elif options.labels:
             # Imported before without its labels (a plain import, or an older Proofdesk that
             # wrote them in a second transaction which may not have happened): add them.
             reference = read_reference(path)
@@ -552,6 +565,8 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
         for n, dp in enumerate(source, start=1):
             if reference is not None:
                 check_reference_fits(reference, dp.width, dp.height)
+            if ann is not None:
+                ann.check_page(path, n, dp.width, dp.height)
             image_sha = staged.put(dp.data, dp.ext)
             pages.append(Page(document_id=0, page_no=n, name=path.name if count == 1 else f"{path.name} p.{n}",
                               image_sha256=image_sha, width=dp.width, height=dp.height))
@@ -573,6 +588,8 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
                 if options.labels and reference is not None:
                     for page in store.pages_of(doc_id):
                         apply_reference_labels(project, page.id, reference, options.user)
+                if ann is not None:
+                    ann.apply(project, path, store.pages_of(doc_id))
                 try:
                     staged.publish()
                 except OSError as exc:
@@ -588,7 +605,7 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
     summary.pages += len(pages)
 
 
-def apply_reference_labels(project: Project, page_id: int, reference: dict, user: str) -> int:
+def apply_reference_labels(project: Project, page_id: int, reference: dict, user: str, done: bool = True) -> int:
     """Make the reference lines the page's regions, as a person's work, and mark it done.
 
     How already-labelled data comes in (and how a reference set becomes training data): one
@@ -602,5 +619,6 @@ def apply_reference_labels(project: Project, page_id: int, reference: dict, user
     with store.action(user, page_id, "import labels") as a:
         for line in lines:
             a.add_region(page_id, tuple(tuple(p) for p in line["points"]), text=line["text"], label=line.get("label"))
-        a.set_page_status(page_id, PageStatus.DONE)
+        if done:
+            a.set_page_status(page_id, PageStatus.DONE)
     return len(lines)

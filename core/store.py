@@ -582,6 +582,13 @@ class Store:
     def status_counts(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self.query("SELECT status, COUNT(*) n FROM pages GROUP BY status")}
 
+    def set_reference(self, page_id: int, lines: list[dict], fields: dict, source: str) -> None:
+        """Store (or replace) a page's reference lines and fields."""
+        with self.transaction() as c:
+            c.execute("INSERT INTO page_references (page_id, lines, fields, source) VALUES (?,?,?,?)"
+                      " ON CONFLICT(page_id) DO UPDATE SET lines = excluded.lines, fields = excluded.fields,"
+                      " source = excluded.source", (page_id, json.dumps(lines), json.dumps(fields), source))
+
     def reference(self, page_id: int) -> dict | None:
         row = self.conn.execute("SELECT * FROM page_references WHERE page_id = ?", (page_id,)).fetchone()
         if row is None:
@@ -597,6 +604,12 @@ class Store:
         rows = self.query(sql, (page_id,))
         regions = [_row_to_region(r) for r in rows]
         return sort_reading_order(regions)
+
+    def region_provenance(self, page_id: int) -> dict[int, tuple[bool, str | None, str | None]]:
+        """Region id -> (touched by a person, who changed it last, when: UTC ISO 8601), deleted
+        regions included; what an export says about where each line came from."""
+        return {r["id"]: (bool(r["touched"]), r["updated_by"], r["updated_at"]) for r in self.query(
+            "SELECT id, touched, updated_by, updated_at FROM regions WHERE page_id = ?", (page_id,))}
 
     def get_region(self, region_id: int) -> Region:
         row = self.conn.execute("SELECT * FROM regions WHERE id = ?", (region_id,)).fetchone()
