@@ -165,7 +165,9 @@ def cmd_prefill(args) -> int:
         if not args.engine:
             raise ProofdeskError("--set-default needs --engine")
         try:
-            set_prefill_engine(project.store, args.engine)
+            from ml.engines import ENGINES
+
+            set_prefill_engine(project.store, args.engine, extra=ENGINES)
         except ValueError as e:
             raise ProofdeskError(str(e)) from None
     plan = plan_prefill(project, page_ids, engine=args.engine)

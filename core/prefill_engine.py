@@ -8,6 +8,8 @@ Without a usable model file ml/ falls back to the classical engine with a warnin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .store import Store
 
 #: The project setting, and the engines a project can pre-fill with, best first.
@@ -16,10 +18,12 @@ PREFILL_ENGINES = ("combined", "neural", "classical")
 DEFAULT_ENGINE = PREFILL_ENGINES[0]
 
 
-def prefill_engine(store: Store) -> str:
-    """The project's pre-fill engine (:data:`DEFAULT_ENGINE` when unset or unknown)."""
-    return store.get_choice(ENGINE_SETTING, PREFILL_ENGINES, DEFAULT_ENGINE)
+def prefill_engine(store: Store, extra: Iterable[str] = ()) -> str:
+    """The project's pre-fill engine (:data:`DEFAULT_ENGINE` when unset or unknown). ``extra``: the
+    other engines this process has (plug-ins, ``ml.engines.ENGINES``): a project set to a
+    plug-in that is not installed here pre-fills with the default."""
+    return store.get_choice(ENGINE_SETTING, (*PREFILL_ENGINES, *extra), DEFAULT_ENGINE)
 
 
-def set_prefill_engine(store: Store, engine: str) -> None:
-    store.set_choice(ENGINE_SETTING, engine, PREFILL_ENGINES, "pre-fill engine")
+def set_prefill_engine(store: Store, engine: str, extra: Iterable[str] = ()) -> None:
+    store.set_choice(ENGINE_SETTING, engine, (*PREFILL_ENGINES, *dict.fromkeys(extra)), "pre-fill engine")

@@ -161,6 +161,9 @@ def clean_leftovers(root: Path, store: Store, now: float | None = None, min_age_
     # Temp images are only ever written fresh, so their mtime is their age.
     removed += [p for p in candidates if now - _newest_change(p, with_ctime=False) >= min_age_s and _remove(p)]
     models = root / "models"
+    # A model import killed half-way (models import, import-paddle) leaves its hidden staging folder.
+    staging = [p for p in models.glob(".*.import") if p.is_dir() and not p.is_symlink()] if models.is_dir() else []
+    removed += [p for p in staging if now - _newest_change(p, with_ctime=True) >= min_age_s and _remove(p)]
     try:
         registered = [r[0] for r in store.query(
             "SELECT path FROM model_versions UNION SELECT artifact_path FROM training_runs"

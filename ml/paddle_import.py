@@ -189,6 +189,12 @@ def read_dictionary(path: str | Path) -> list[str]:
         raise ImportRefused(f"dictionary {path} is empty")
     if "\0" in text:
         raise ImportRefused(f"dictionary {path} holds NUL bytes: not a text file")
+    # The model folder's charset.txt is read back line by line (ml.neural.models), where a line
+    # separator of another kind (U+2028, U+0085, a lone CR...) would end a line too.
+    odd = [i for i, c in enumerate(chars, 1) if c.splitlines() not in ([c], []) or "\r" in c]
+    if odd:
+        raise ImportRefused(f"dictionary {path}: line {odd[0]} holds a line-separator character "
+                            f"({ascii(chars[odd[0] - 1])}), which a model folder's charset file cannot hold")
     return chars
 
 
@@ -253,8 +259,15 @@ def _det_json(name: str, net: Network) -> dict:
     }
 
 
-def _rec_json(name: str, net: Network, space_last: bool, dictionary: Path, dict_sha: str) -> dict:
+def _rec_json(name: str, net: Network, space_last: bool, dictionary: Path, dict_sha: str,
+              chars: list[str] | None = None) -> dict:
+    from ml.neural.recognizer import allowed_mask
+
+    # A dictionary beyond the Latin alphabet (Chinese, Korean, Cyrillic...) is decoded in full: the
+    # engines' default restriction to Latin characters would drop everything the model is for.
+    latin_only = chars is None or bool(allowed_mask(["<blank>", *chars], "latin")[1:].all())
     return {
+        **({} if latin_only else {"decode_charset": "all"}),
         "id": name,
         "task": "recognition",
         "architecture": "PaddleOCR text-line recogniser (CTC), imported from ONNX",
@@ -357,7 +370,7 @@ def evaluation_pages(store, pages: int) -> dict[str, list[dict]]:
     return {sha: by_page[sha] for sha in sorted(by_page)[: max(0, pages)]}
 
 
-def evaluate(project, new_folder: Path, cmp_folder: Path, pages: int = DEFAULT_PAGES, device: str = "cpu",
+def evaluate(project, new_folder: Path, cmp_folder: Path, pages: int = DEFAULT_PAGES, device: str = "auto",
              threads: int = 0, progress: Progress | None = None) -> dict:
     """The new model version (``new_folder``) against ``cmp_folder`` on the project's finished pages,
     as a training run compares its model with the active one: the people's lines cut from the pages
@@ -435,7 +448,7 @@ class ImportResult:
 
 def import_paddle(project, user: str, det: str | Path | None = None, rec: str | Path | None = None,
                   dictionary: str | Path | None = None, name: str | None = None, pages: int = DEFAULT_PAGES,
-                  device: str = "cpu", threads: int = 0, progress: Progress | None = None) -> ImportResult:
+                  device: str = "auto", threads: int = 0, progress: Progress | None = None) -> ImportResult:
     """Check the files, write ``models/<name>/``, evaluate it against the active model on the
     project's finished pages (``pages`` of them at most; 0: not evaluated), register it (never
     promoted). Raises :class:`ImportRefused` (one line) with nothing written."""
@@ -474,7 +487,8 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
             (tmp / CHARSET_FILE).write_text("".join(c + "\n" for c in chars), encoding="utf-8")
             _copy_file(net.path, tmp / "model.onnx", net.sha256)
             (tmp / registry.MODEL_JSON).write_text(
-                json.dumps(_rec_json(name, net, space_last, Path(dictionary), dict_sha), indent=2, ensure_ascii=False)
+                json.dumps(_rec_json(name, net, space_last, Path(dictionary), dict_sha, chars), indent=2,
+                           ensure_ascii=False)
                 + "\n", encoding="utf-8")
         else:  # a detector alone: with the recogniser it is used with now
             _copy_recogniser(active_folder if active_folder is not None else model_dir(BASE_MODEL, "rec-latin"), tmp)
@@ -494,6 +508,7 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
             raise ImportRefused(f"model version {same} holds these very networks already: nothing imported")
 
         cmp_folder, cmp_name = compare_model_folder(project)
+        te = time.monotonic()
         figures = evaluate(project, tmp, cmp_folder, pages, device, threads, progress) if pages > 0 else {}
         if not figures:
             notes.append("not evaluated: " + ("--pages 0" if pages <= 0 else "the project has no page done or approved"))
@@ -504,7 +519,7 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
                        "rec": {"file": str(rec), "sha256": rec_checked[0].sha256, "classes": rec_checked[0].classes,
                                "dictionary": str(dictionary), "characters": len(rec_checked[1]),
                                "space_last": rec_checked[2]} if rec_checked else None}.items() if v},
-                   "eval_seconds": round(time.monotonic() - t0, 1)}
+                   "eval_seconds": round(time.monotonic() - te, 1)}
         project.store.check_file()
         os.rename(tmp, dest)
     except BaseException:

@@ -70,7 +70,10 @@ def plan_prefill(
     """
     from ml.training.active import engine_config
 
-    engine = engine or prefill_engine(project.store)
+    if not engine:
+        from ml.engines import ENGINES  # plug-ins (entry point group proofdesk.engines) included
+
+        engine = prefill_engine(project.store, extra=ENGINES)
     eng = get_engine(engine, engine_config(project, engine, dict(config) if config else None))
     if page_ids is None:
         ids = [p.id for p in project.store.pages() if p.status in PREFILL_STATUSES]

@@ -38,3 +38,20 @@ def test_readme_shows_the_two_commands_first():
     readme = (ROOT / "README.md").read_text()
     first_block = readme.split("```")[1]
     assert "make run" in first_block and "make test" in first_block
+
+
+def test_docs_formats_is_what_the_format_modules_say():
+    """docs/formats.md is generated from the format modules: `python -m core.formats > docs/formats.md`."""
+    from core.formats.base import documentation
+
+    assert (ROOT / "docs" / "formats.md").read_text(encoding="utf-8") == documentation(), (
+        "docs/formats.md is out of date: run `.venv/bin/python -m core.formats > docs/formats.md`")
+
+
+def test_every_format_is_in_the_readme():
+    from core.formats.base import READERS, WRITERS, load_all
+
+    load_all()
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in sorted(set(READERS) | set(WRITERS)) if f"`{name}`" not in readme]
+    assert not missing, f"formats missing from README.md: {missing}"

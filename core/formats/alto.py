@@ -19,7 +19,8 @@ What maps to what:
 - reading order: document order, or ``ReadingOrder`` (ALTO 4.2+) where the file has one (its
   ``ElementRef``\\s may name blocks or lines; what it leaves out follows in document order).
 - the image: ``Description/sourceImageInformation/fileName`` (one for the file) and
-  ``Page@WIDTH``/``HEIGHT``; ``MeasurementUnit`` ``pixel`` is written. Files in ``mm10`` or
+  ``Page@WIDTH``/``HEIGHT`` (the image looked up as for PAGE XML; export: ``<stem>.alto.xml``,
+  the image copied beside it); ``MeasurementUnit`` ``pixel`` is written. Files in ``mm10`` or
   ``inch1200`` are scaled to the image's pixels by its size over ``Page@WIDTH``/``HEIGHT``, as
   the schema says. Several pages of one file are pages 1, 2, ... of that image (a multi-page
   TIFF); a one-page file is page 1.

@@ -83,6 +83,9 @@ class ExportPage:
     lines: list[Line]  # the page's regions now (deleted ones left out), in reading order
     fields: dict[str, str]  # field label -> text (regions with one label joined in reading order)
     split: str | None = None  # "train" / "val" when the export follows a dataset version
+    #: The page's stored predictions, the latest of each engine: engine -> its lines (with
+    #: confidences), for formats that carry predictions beside people's work (Label Studio).
+    predictions: dict[str, list[Line]] = field(default_factory=dict)
 
 
 @dataclass
@@ -186,3 +189,24 @@ def rect_of(points: Iterable[Point]) -> tuple[float, float, float, float]:
 def box_points(x0: float, y0: float, x1: float, y1: float) -> list[Point]:
     """A rectangle as four corners clockwise from the top-left."""
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def documentation() -> str:
+    """docs/formats.md: what maps to what in each format, from the format modules' docstrings
+    (tests/test_docs.py checks that the file is this text)."""
+    load_all()
+    parts = ["# Formats in and out\n\n",
+             "What `proofdesk import --annotations F` reads and `proofdesk export --format F` writes, format by\n"
+             "format: generated from the format modules (`python -m core.formats > docs/formats.md`).\n\n",
+             "| name | reads | writes | title |\n|---|---|---|---|\n"]
+    for name in sorted(set(READERS) | set(WRITERS)):
+        obj = READERS.get(name) or WRITERS[name]
+        parts.append(f"| `{name}` | {'yes' if name in READERS else ''} | {'yes' if name in WRITERS else ''} |"
+                     f" {obj.title.replace('<', '&lt;')} |\n")
+    for module in FORMAT_MODULES:
+        try:
+            doc = importlib.import_module(f"core.formats.{module}").__doc__ or ""
+        except ModuleNotFoundError:
+            continue
+        parts.append(f"\n## `core/formats/{module}.py`\n\n{doc.strip()}\n")
+    return "".join(parts)

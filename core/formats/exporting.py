@@ -95,10 +95,15 @@ def export_pages(project, status: str | None = None, page_ids: list[int] | None 
                     # Several regions with one label (an address over three lines) join in reading order.
                     fields[ln.label] = f"{fields[ln.label]} {ln.text}".strip() if ln.label in fields else ln.text
             count = doc.page_count or 1
+            latest = {}
+            for pred in store.predictions(page.id):  # oldest first: the last of each engine wins
+                latest[pred.engine] = [Line(points=[tuple(p) for p in r.points], text=r.text, label=r.label,
+                                            confidence=r.confidence, origin="prediction") for r in pred.regions]
             yield ExportPage(page_id=page.id, document=doc.name, page_no=page.page_no, page_count=count,
                              stem=page_stem(stems[doc.id], page.page_no, count),
                              image=project.images.path(page.image_sha256), width=page.width, height=page.height,
-                             status=page.status.value, lines=lines, fields=fields, split=split)
+                             status=page.status.value, lines=lines, fields=fields, split=split,
+                             predictions=latest)
 
     return len(pages), build()
 

@@ -22,7 +22,8 @@ What maps to what:
   a valid id, else a new one); lines without a block get one each. The import gives each line
   the ``id`` of its ``ocr_par`` (else its ``ocr_carea``/``ocrx_block``) as its block.
 - reading order: document order.
-- the image: the ``ocr_page`` title's ``image "<file>"`` and ``bbox 0 0 <width> <height>``.
+- the image: the ``ocr_page`` title's ``image "<file>"`` (looked up as for PAGE XML) and
+  ``bbox 0 0 <width> <height>``; export: ``<stem>.hocr`` (XHTML), the image copied beside it.
   Several pages of one file with one image are pages 1, 2, ... of it (a multi-page TIFF).
 
 What hOCR cannot carry here: rotated geometry for other tools, page fields apart from the
@@ -55,6 +56,7 @@ from .pagexml import (
     resolve_image,
     safe_stem,
     split_words,
+    squeeze,
     word_quads,
     write_atomic,
     xml_safe,
@@ -156,6 +158,9 @@ def _parse_html(path: Path):
         raise bad(path, f"not readable as HTML ({exc})") from None
     if root is None:
         raise bad(path, "an empty document")
+    fatal = [e for e in parser.error_log if e.level_name == "FATAL"]
+    if fatal:  # the HTML parser recovers from anything; what it gave up on (nesting too deep) is lost
+        raise bad(path, f"not readable as HTML ({fatal[0].message})", line=fatal[0].line or None)
     return root
 
 
@@ -228,9 +233,9 @@ def _lines(path: Path, pel) -> list[Line]:
                 raise bad(path, "a line without bbox", el)
             pts = box_points(*rect_of([p for r in rects for p in box_points(*r)]))
         if words:
-            text = " ".join(t for t in (" ".join(w.xpath("string()").split()) for w in words) if t)
+            text = " ".join(t for t in (squeeze(w.xpath("string()")) for w in words) if t)
         else:
-            text = " ".join(el.xpath("string()").split())
+            text = squeeze(el.xpath("string()"))
         conf = _wconf(path, props, el)
         if conf is None:
             confs = [c for c in (_wconf(path, parse_title(w.get("title")), w) for w in words) if c is not None]

@@ -109,6 +109,8 @@ class Annotations:
         self._keep_reference(store, page_id, ann)
         if any(r.origin == HUMAN for r in store.regions(page_id, include_deleted=True)):
             return  # people's regions are there already (imported before): never doubled
+        if not ann.lines and ann.checked is False:
+            return  # nobody worked on it (a task with predictions only): it stays pre-filled
         machine = [r for r in store.regions(page_id) if r.origin != HUMAN]
         self._labels_over_prediction(store, page_id, machine, ann.lines, done=ann.checked is not False)
 

@@ -678,7 +678,7 @@ class LabelStudioWriter:
         # The page's predictions by source where the exporter hands them over (``predictions``:
         # source -> lines); else the machine's lines nobody corrected, as one prediction.
         sources = getattr(page, "predictions", None)
-        if not isinstance(sources, dict):
+        if not isinstance(sources, dict) or not sources:
             machine = [ln for ln in page.lines if ln.origin == "prediction" and not ln.corrected]
             sources = {MODEL_VERSION: machine} if machine else {}
         for k, (source, lines) in enumerate(sources.items(), start=1):

@@ -20,7 +20,9 @@ What maps to what:
   lines keep their region's order (``readingOrder {index:N;}`` or ``TextLine@index`` where every
   line has one, else document order). The export writes one ``OrderedGroup`` over all regions.
 - the image: ``Page@imageFilename`` (looked up beside the XML file, then one folder up, where
-  Transkribus puts the ``page/`` folder), ``@imageWidth``, ``@imageHeight``.
+  Transkribus puts the ``page/`` folder; a name leading elsewhere, absolute or with ``..``, is
+  looked up by its file name there), ``@imageWidth``, ``@imageHeight``. The export writes
+  ``<stem>.xml`` and copies the image beside it as ``<stem>.<ext>``.
 - provenance (export): ``TextLine/UserDefined/UserAttribute`` named ``origin`` (human or
   prediction), ``corrected``, ``updatedBy``, ``updatedAt``; read back into the lines.
 - the page status: ``Metadata/MetadataItem[@name="status"]`` (Proofdesk's status; done and
@@ -235,9 +237,12 @@ def head(path: Path, n: int = 4096) -> bytes:
 
 
 def resolve_image(xml_path: Path, name: str | None, el=None) -> Path:
-    """The image a file names: beside it, then one folder up, by the name as given and by its
-    last part (Windows paths and URLs too). Where none exists, the path beside the file (the
-    importer reports it missing); without a name, an image with the file's own stem."""
+    """The image a file names, looked up beside the file and one folder up (Transkribus keeps its
+    XML in ``page/`` beside the images; OCR-D names images from the workspace above): by the name
+    as given where it stays inside those folders, else by its last part (so absolute paths,
+    Windows paths and URLs of another machine find the image copied beside the file, and a name
+    never reaches files elsewhere on the disk). Where none exists, the path beside the file (the
+    importer reports it missing). Without a name, an image with the file's own stem."""
     base = xml_path.parent
     if name is None or not str(name).strip():
         stem = xml_path.name.split(".")[0]
@@ -249,24 +254,21 @@ def resolve_image(xml_path: Path, name: str | None, el=None) -> Path:
     name = str(name).strip()
     if "\x00" in name or len(name) > 4096:
         raise bad(xml_path, "the image file name is not a file name", el)
-    if name.startswith("file://"):
-        name = name[len("file://"):]
     last = re.split(r"[\\/]", name)[-1]
+    if last in ("", ".", ".."):
+        raise bad(xml_path, f"the image file name {name[:80]!r} names no file", el)
     cands: list[Path] = []
-    if not re.match(r"^[a-z][a-z0-9+.-]*://", name, re.I) and not re.match(r"^[A-Za-z]:[\\/]", name):
-        p = Path(name)
-        if p.is_absolute():
-            cands += [base / last, p]
-        else:
-            cands += [base / p, base.parent / p]
+    if not re.match(r"^[a-z][a-z0-9+.-]*:", name, re.I) and not Path(name).is_absolute():
+        cands += [base / name, base.parent / name]
     cands += [base / last, base.parent / last]
+    root = Path(os.path.abspath(base.parent))  # ".." resolved, links kept: a linked image folder is fine
     for c in cands:
         try:
-            if c.is_file():
+            if Path(os.path.abspath(c)).is_relative_to(root) and c.is_file():
                 return c
-        except OSError:
+        except (OSError, ValueError):
             continue
-    return base / last if last else base / name
+    return base / last
 
 
 def safe_stem(stem: str) -> str:
@@ -326,9 +328,18 @@ def word_quads(points: list[Point], words: list[str]) -> list[list[Point]]:
     return out
 
 
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def split_words(text: str) -> list[str]:
-    """A line's words: split at runs of whitespace (so several spaces come back as one)."""
-    return text.split() or [""]
+    """A line's words: split at runs of ASCII whitespace (so several spaces come back as one; a
+    no-break space stays inside its word)."""
+    return [w for w in _ASCII_SPACE.split(text) if w] or [""]
+
+
+def squeeze(text: str) -> str:
+    """Runs of ASCII whitespace as one space, none at the ends."""
+    return " ".join(w for w in _ASCII_SPACE.split(text) if w)
 
 
 def fmt(v: float, digits: int = 2) -> str:

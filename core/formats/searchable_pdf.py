@@ -5,16 +5,18 @@ Each page is the page image, full page, with an invisible text layer over it (te
 along its bottom edge (rotated boxes rotated), one em as high as the box and squeezed or
 stretched to its width, so selecting, searching and copying in a viewer find the line where it
 is on the image. The text is Unicode throughout (accents, €, ₹, CJK, emoji): a Type0 font with
-``Identity-H`` encoding over a CID font whose one glyph is an empty box (the "GlyphLessFont"
-idea of Tesseract; the tiny TrueType program is generated here), and a ``ToUnicode`` CMap that
+``Identity-H`` encoding over a CID font whose one glyph is a plain box, never painted (the
+"GlyphLessFont" idea of Tesseract; the tiny TrueType program is generated here), and a ``ToUnicode`` CMap that
 maps each code back to its character. Characters beyond the BMP get codes of their own in the
-surrogate range, mapped back by the CMap.
+surrogate range, mapped back by the CMap (2,048 different ones per PDF; more become U+FFFD);
+control characters become spaces.
 
 The PDF is written here, without a PDF library: JPEG pages are embedded as they are
 (``DCTDecode``), other images decoded and stored losslessly (``FlateDecode`` with the PNG
 "up" predictor; 1-bit, 8-bit gray, 16-bit gray, RGB and CMYK kept, transparency flattened on
-white). Pages are written as they come, so memory holds one page image whatever the page
-count.
+white). Pages are written as they come (a document's pages one after the other, as the exporter
+hands them over), so memory holds one page image whatever the page count, and a document's PDF
+is complete on disk once its last page is written.
 
 The page size comes from the image's resolution where it records one (PNG ``pHYs``, JPEG JFIF
 or EXIF), else 300 dpi (the resolution PDFs are imported at). A file name is the document's
@@ -23,7 +25,7 @@ project -> ``X_png.pdf``, ``X_jpg.pdf``, as the export's stems say).
 
 What a searchable PDF does not carry: field labels, confidences, provenance, blocks, the exact
 polygon of a 4-point region that is not a rectangle (the text sits on its bottom edge, as high
-as its left edge). Lines with no text are left out.
+as the region is across it). Lines with no text are left out.
 """
 
 from __future__ import annotations
@@ -154,8 +156,8 @@ class CodeMap:
         return "\n".join(lines).encode("ascii")
 
 
-def _num(v: float) -> str:
-    s = f"{v:.4f}".rstrip("0").rstrip(".")
+def _num(v: float, digits: int = 4) -> str:
+    s = f"{v:.{digits}f}".rstrip("0").rstrip(".")
     return "0" if s in ("-0", "") else s
 
 
@@ -210,9 +212,8 @@ def _up_filter(raw: bytes, row_bytes: int) -> bytes:
 
 def image_xobject(path: Path) -> tuple[dict[str, str], bytes, tuple[float, float], tuple[int, int]]:
     """(dictionary entries, stream bytes, dpi, pixel size) of one page image."""
-    from PIL import Image, ImageFile
+    from PIL import Image
 
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         img = Image.open(path)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -324,16 +325,19 @@ class PdfFile:
         entries, data, (dx, dy), (w, h) = image_xobject(page.image)
         sx, sy = 72.0 / dx, 72.0 / dy
         pw, ph = page.width or w, page.height or h
-        # one scale for the text: the image's pixels are the page's coordinates
         im, content, pg = self._new(), self._new(), self._new()
         self._stream(im, entries, data)
         del data
-        width_pt, height_pt = pw * sx, ph * sy
+        # sizes in 1/64 pt, exact in the 32-bit floats readers use (PDFium then places the
+        # image on whole device pixels at more zooms)
+        width_pt, height_pt = round(pw * sx * 64) / 64, round(ph * sy * 64) / 64
+        sx, sy = width_pt / pw, height_pt / ph
         text = text_ops(page.lines, ph, 1.0, self.codes)
-        ops = (f"q {_num(width_pt)} 0 0 {_num(height_pt)} 0 0 cm /Im0 Do Q\n"
-               f"q {_num(sx)} 0 0 {_num(sy)} 0 0 cm\n").encode("ascii") + text + b"\nQ"
+        wpt, hpt = _num(width_pt, 6), _num(height_pt, 6)
+        ops = (f"q {wpt} 0 0 {hpt} 0 0 cm /Im0 Do Q\n"
+               f"q {_num(sx, 8)} 0 0 {_num(sy, 8)} 0 0 cm\n").encode("ascii") + text + b"\nQ"
         self._stream(content, {}, zlib.compress(ops, 6), flate=True)
-        self._obj(pg, f"<< /Type /Page /Parent {self.PAGES} 0 R /MediaBox [0 0 {_num(width_pt)} {_num(height_pt)}] "
+        self._obj(pg, f"<< /Type /Page /Parent {self.PAGES} 0 R /MediaBox [0 0 {wpt} {hpt}] "
                       f"/Resources << /XObject << /Im0 {im} 0 R >> /Font << /F1 {self.FONT} 0 R >> >> "
                       f"/Contents {content} 0 R >>")
         self.kids.append(pg)
@@ -401,6 +405,9 @@ class SearchablePdfWriter:
                     pdf, key = PdfFile(out / f"{stem}.pdf", page.document), this
                 last_no = page.page_no
                 pdf.add_page(page)
+                if page.page_no >= page.page_count:  # the document's last page: the file is complete
+                    pdf.close()
+                    pdf = None
                 n += 1
                 if progress is not None:
                     progress(n, page.stem)

@@ -35,6 +35,12 @@ def model_config(folder: str | Path) -> dict[str, Any]:
     """The neural engine's config keys for the model version in ``folder``: its recogniser, and its
     detector with its thresholds when it has one."""
     out: dict[str, Any] = {"rec": str(folder)}
+    try:
+        meta = json.loads((Path(folder) / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    if meta.get("decode_charset") == "all":  # a model of another alphabet (models import-paddle)
+        out["recognize"] = {"charset": "all"}
     det = detector_of(folder)
     if det is not None:
         out["det"] = det[0]
@@ -57,8 +63,8 @@ def engine_config(project, engine: str, config: dict[str, Any] | None = None) ->
     else:
         mine = dict(config.get("neural") or {})
     for key, value in neural.items():
-        if key == "detect":
-            mine["detect"] = {**value, **dict(mine.get("detect") or {})}
+        if key in ("detect", "recognize"):
+            mine[key] = {**value, **dict(mine.get(key) or {})}
         else:
             mine.setdefault(key, value)
     if engine == "combined":

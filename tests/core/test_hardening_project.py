@@ -73,10 +73,11 @@ def leftovers(project):
     runs.mark_running(store, busy.id, os.getpid(), {"host": runs.host()}, {}, "test")
     in_progress = model_folder(root, f"run-{busy.id}")  # a worker exporting now
     mine = model_folder(root, "my-baseline")  # not a name Proofdesk writes: never touched
+    staged = model_folder(root, ".paddle-1.import")  # an import killed before its rename
     project.close()
     return {"old_tmp": old_tmp, "fresh_tmp": fresh_tmp, "image": image, "registered": registered,
             "orphan": orphan, "imported": imported, "in_progress": in_progress, "mine": mine, "root": root,
-            "unknown": unknown}
+            "unknown": unknown, "staged": staged}
 
 
 def test_open_removes_old_temp_images_and_keeps_young_ones(leftovers):
@@ -103,7 +104,8 @@ def test_unregistered_run_folders_are_removed_once_old(leftovers):
     assert leftovers["mine"].is_dir()
     assert leftovers["unknown"].is_dir()  # may be the only copy of a model a restored database forgot
     assert not leftovers["fresh_tmp"].exists() and leftovers["image"].exists()
-    assert sorted(p.name for p in removed) == sorted(leftovers[k].name for k in ("orphan", "old_tmp", "fresh_tmp"))
+    assert sorted(p.name for p in removed) == sorted(leftovers[k].name for k in ("orphan", "old_tmp", "fresh_tmp",
+                                                                               "staged"))
 
 
 def test_a_copied_old_model_folder_is_not_mistaken_for_a_leftover(project, tmp_path):

@@ -175,3 +175,28 @@ def test_dictionary_is_read_as_paddleocr_reads_it(tmp_path):
     assert read_dictionary(p) == ["a", " ", "b"]  # BOM dropped, CRLF, a space is a character
     p.write_bytes(b"a\nb")
     assert read_dictionary(p) == ["a", "b"]
+    # A character the charset file could not give back line for line is refused, not mangled.
+    p.write_text("a\n\u2028\nb\n", encoding="utf-8")
+    from ml.paddle_import import ImportRefused
+
+    with pytest.raises(ImportRefused, match="line 2 holds a line-separator character"):
+        read_dictionary(p)
+
+
+def test_a_model_of_another_alphabet_is_decoded_in_full(tmp_path):
+    """A Korean or Chinese dictionary must not be cut to the Latin characters pre-fill reads by default."""
+    import json
+
+    from ml.paddle_import import _rec_json
+    from ml.training.active import model_config
+
+    class _Net:
+        sha256, input_name, height, stride, classes, output, opset, producer = "0" * 64, "x", 48, 8, 7, "probs", 11, ""
+        path = tmp_path / "rec.onnx"
+
+    for chars, expected in ((["한", "국", "a"], {"charset": "all"}), (["a", "é", "€"], None)):
+        folder = tmp_path / "".join(chars)
+        folder.mkdir()
+        meta = _rec_json("v", _Net(), True, tmp_path / "keys.txt", "0" * 64, chars)
+        (folder / "model.json").write_text(json.dumps(meta, ensure_ascii=False))
+        assert model_config(folder).get("recognize") == expected

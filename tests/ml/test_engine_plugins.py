@@ -107,8 +107,8 @@ def test_cli_prefill_with_a_plugin_through_the_pool(plugins, tmp_path):
     project = Project.create(tmp_path / "p")
     import_paths(project, sorted(SROIE.glob("*.jpg"))[:3], ImportOptions())
     project.close()
-    cmd = [sys.executable, "-m", "app.cli", "prefill", str(tmp_path / "p"), "--engine", "echo", "--workers", "2",
-           "--quiet"]
+    cmd = [sys.executable, "-m", "app.cli", "prefill", str(tmp_path / "p"), "--engine", "echo", "--set-default",
+           "--workers", "2", "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT, env=_env(plugins))
     assert proc.returncode == 0, proc.stderr
     assert "pre-filled 3 page(s) with echo" in proc.stdout
@@ -119,6 +119,10 @@ def test_cli_prefill_with_a_plugin_through_the_pool(plugins, tmp_path):
             preds = project.store.predictions(page.id)
             assert [p.engine for p in preds] == ["echo"]
             assert [r.text for r in project.store.regions(page.id)] == ["ECHO"]
+        # The project's pre-fill engine is the plug-in now: a plain pre-fill (CLI, GUI) uses it.
+        from ml.prefill import plan_prefill
+
+        assert plan_prefill(project).engine == "echo"
     finally:
         project.close()
 
