@@ -200,10 +200,21 @@ class TrainingScreen(QWidget):
         idx = self.dataset.findData(current)
         self.dataset.setCurrentIndex(max(0, idx))
         self.dataset.blockSignals(False)
-        selected = self.selected_run_ids()
+        selected = self._selected_keys()
         self.runs = runs.list_runs(store)
         models = {v.id: v for v in registry.versions(store)}
-        self.table.setRowCount(len(self.runs))
+        # Model versions no run made (models import-paddle): listed too, so they can be promoted here.
+        self.imported = [v for v in models.values() if v.run_id is None]
+        self.table.setRowCount(len(self.runs) + len(self.imported))
+        for row, v in enumerate(reversed(self.imported), start=len(self.runs)):
+            m = v.metrics
+            cells = ["-", "imported", "-", "-", _pct(m.get("val_cer")), _pct(m.get("active_val_cer")),
+                     _pct(m.get("val_typing_saved")), _pct(m.get("active_val_typing_saved")), m.get("verdict") or "",
+                     v.name, "-" if m.get("eval_seconds") is None else f"{m['eval_seconds']:.0f} s", "-"]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, f"model:{v.id}")
+                self.table.setItem(row, col, item)
         for row, r in enumerate(reversed(self.runs)):
             mv = models.get(r.model_version_id)
             cells = [str(r.id), r.status, str(r.dataset_version_id), f"{len(r.metrics)}/{r.params.get('epochs', DEFAULTS['epochs'])}",
@@ -224,6 +235,22 @@ class TrainingScreen(QWidget):
         self.active_label.setText(f"active model: {active.name if active else 'the shipped model'}")
 
     def selected_run_ids(self) -> list[int]:
+        """The selected runs (rows of imported model versions left out: see selected_model_ids)."""
+        return [k for k in self._selected_keys() if isinstance(k, int)]
+
+    def selected_model_ids(self) -> list[int]:
+        """The selected rows' model versions: a run's, or an imported one's."""
+        out = []
+        for k in self._selected_keys():
+            if isinstance(k, str) and k.startswith("model:"):
+                out.append(int(k.split(":", 1)[1]))
+            elif isinstance(k, int):
+                run = runs.get(self.project.store, k)
+                if run.model_version_id is not None:
+                    out.append(run.model_version_id)
+        return out
+
+    def _selected_keys(self) -> list:
         rows = sorted({i.row() for i in self.table.selectedItems()})
         return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
 
@@ -378,16 +405,15 @@ class TrainingScreen(QWidget):
         return "\n".join(out)
 
     def promote_selected(self) -> None:
-        ids = self.selected_run_ids()
-        if len(ids) != 1:
-            self.detail.setPlainText("Select the run whose model to promote.")
+        if len(self._selected_keys()) != 1:
+            self.detail.setPlainText("Select the run (or imported model) whose model to promote.")
             return
-        run = runs.get(self.project.store, ids[0])
-        if run.model_version_id is None:
-            self.detail.setPlainText(f"Run {run.id} made no model.")
+        ids = self.selected_model_ids()
+        if not ids:
+            self.detail.setPlainText(f"Run {self.selected_run_ids()[0]} made no model.")
             return
         try:
-            version = registry.get(self.project.store, run.model_version_id)
+            version = registry.get(self.project.store, ids[0])
             registry.promote(self.project.store, self.user, version)
         except ProofdeskError as exc:
             show_error(self, "Cannot promote", str(exc))

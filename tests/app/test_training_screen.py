@@ -79,3 +79,21 @@ def test_compare_two_runs_side_by_side(qtbot, labelled):
     text = screen.compare(a.id, b.id)
     assert "param lr" in text and "0.0001" in text and "0.0003" in text and "epoch 1 loss / CER" in text
     assert screen.table.rowCount() == 2
+
+
+def test_an_imported_model_is_listed_and_promoted_here(qtbot, project):
+    """A model version no run made (models import-paddle) is a row of its own, promotable here."""
+    from app.training.screen import TrainingScreen
+
+    store = project.store
+    version = registry.register(store, "lead", "paddle-1", registry.RECOGNITION, "models/paddle-1", "0" * 64,
+                                metrics={"imported": True, "val_cer": 0.05, "verdict": "better"})
+    screen = TrainingScreen(project, "lead")
+    qtbot.addWidget(screen)
+    rows = [r for r in range(screen.table.rowCount()) if screen.table.item(r, 9).text() == "paddle-1"]
+    assert len(rows) == 1 and screen.table.item(rows[0], 1).text() == "imported"
+    screen.table.selectRow(rows[0])
+    assert screen.selected_model_ids() == [version.id] and screen.selected_run_ids() == []
+    screen.promote_selected()
+    assert registry.active(store).name == "paddle-1"
+    assert "active model: paddle-1" in screen.active_label.text()
