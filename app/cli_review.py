@@ -140,10 +140,7 @@ def cmd_users(args) -> int:
 
         if args.time_zone:
             days.get_zone(args.time_zone)  # a bad name is refused before the role is asked for
-        if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
-            from core.review import require_role
-
-            require_role(store, args.user, "admin")  # a project-wide setting: admins, once there is one
+        store.require_admin(args.user)  # a project-wide setting: admins, once there is one
         days.set_time_zone(store, args.time_zone or None)
     if args.time_zone is not None or not (args.role or args.password or args.ask_at_start):
         from core import days
@@ -151,11 +148,10 @@ def cmd_users(args) -> int:
         name = days.zone_name(store)
         print(f"days are counted in {name}" + ("" if store.get_setting(days.TIME_ZONE_SETTING)
                                                 else " (this machine's zone: the project sets none)"))
-    asks = store.get_setting(ASK_USER_SETTING, False) or bool(
-        store.query("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
+    asks = store.get_setting(ASK_USER_SETTING, False) or store.has_any_password()
     print(f"the app {'asks who is working at start' if asks else 'opens as the OS user'}")
-    for row in store.query("SELECT name, role, password_hash IS NOT NULL AS pw FROM users ORDER BY name"):
-        print(f"  {row['name']:<20} {row['role']:<10} {'password' if row['pw'] else ''}")
+    for name, role, pw in store.user_list():
+        print(f"  {name:<20} {role:<10} {'password' if pw else ''}")
     return 0
 
 

@@ -61,8 +61,7 @@ ASK_USER_SETTING = "choose_user_at_start"
 
 def asks_for_user(store) -> bool:
     """Sign in at start when the project asks for it, or when any user has a password."""
-    return bool(store.get_setting(ASK_USER_SETTING, False)) or bool(
-        store.query("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
+    return bool(store.get_setting(ASK_USER_SETTING, False)) or store.has_any_password()
 
 
 def choose_user(store, default: str, parent=None) -> str | None:

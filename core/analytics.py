@@ -45,6 +45,12 @@ def require_analytics(store, user: str) -> None:
 ACTIVITY_MARK = "activity_edit_id"
 
 
+def activity_span(store) -> tuple[str | None, str | None]:
+    """The first and last day with recorded activity (None, None when there is none)."""
+    row = store.query("SELECT MIN(day), MAX(day) FROM activity_daily")[0]
+    return row[0], row[1]
+
+
 def refresh_activity(store, idle_gap_s: float = IDLE_GAP_S) -> int:
     """Bring ``activity_daily`` up to the end of the edit log; return the (person, day) rows redone.
 

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import NotFoundError, ProofdeskError
-from .model import Role
-from .roles import require
 from .store import Store, now
 
 RECOGNITION = "recognition"
@@ -250,9 +248,7 @@ def history(store: Store, task: str = RECOGNITION) -> list[dict]:
 
 
 def _require_admin(store: Store, user: str) -> None:
-    if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
-        actor = store.get_user(user)
-        require(actor.role if actor else Role.ANNOTATOR, "admin")
+    store.require_admin(user)
 
 
 def promote(store: Store, user: str, version: ModelVersion, kind: str = "promote") -> None:

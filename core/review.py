@@ -785,8 +785,7 @@ def apply_auto_accept(store, user: str, threshold: float, engine: str | None = N
     reviews auto-accepted pages). Admins only, once the project has an admin. Returns the page
     ids (to be) accepted.
     """
-    if store.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
-        require_role(store, user, "admin")
+    store.require_admin(user)
     params: list = [threshold]
     engine_sql = ""
     if engine:

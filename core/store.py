@@ -395,13 +395,30 @@ class Store:
     def users(self) -> list[User]:
         return [User(id=r["id"], name=r["name"], role=Role(r["role"])) for r in self.query("SELECT * FROM users ORDER BY name")]
 
-    def set_user_role(self, admin: str, name: str, role: Role) -> None:
-        """Only an admin changes roles (the first user of a project may make itself admin)."""
+    def has_admins(self) -> bool:
+        return bool(self.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"))
+
+    def require_admin(self, user: str) -> None:
+        """PermissionDenied unless ``user`` is an admin, once the project has one (before that, a
+        one-person project: its user may do admin things, and may make itself the first admin).
+        The one home of that rule."""
         from .roles import require
 
-        if self.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"):
-            actor = self.get_user(admin)
+        if self.has_admins():
+            actor = self.get_user(user)
             require(actor.role if actor else Role.ANNOTATOR, "admin")
+
+    def has_any_password(self) -> bool:
+        return bool(self.query("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
+
+    def user_list(self) -> list[tuple[str, str, bool]]:
+        """(name, role, has a password) of every user, by name."""
+        return [(r["name"], r["role"], bool(r["pw"])) for r in self.query(
+            "SELECT name, role, password_hash IS NOT NULL AS pw FROM users ORDER BY name")]
+
+    def set_user_role(self, admin: str, name: str, role: Role) -> None:
+        """Only an admin changes roles (the first user of a project may make itself admin)."""
+        self.require_admin(admin)
         self.ensure_user(name)
         with self.transaction() as c:
             c.execute("UPDATE users SET role = ? WHERE name = ?", (Role(role).value, name))
@@ -423,8 +440,7 @@ class Store:
         if self.has_password(actor) and not self.check_password(actor, proof or ""):
             raise PermissionDenied(f"wrong password for {actor}")
         if actor != name:
-            has_admins = bool(self.query("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1"))
-            if has_admins or self.has_password(name):
+            if self.has_admins() or self.has_password(name):
                 actor_user = self.get_user(actor)
                 try:
                     require(actor_user.role if actor_user else Role.ANNOTATOR, "admin")

@@ -184,9 +184,9 @@ class AnalyticsScreen(QWidget):
     def _data_span(self) -> tuple[str, str]:
         if not analytics.sync_days(self.project.store):  # days of the project's zone (redone when it changed)
             analytics.refresh_activity(self.project.store)
-        row = self.project.store.query("SELECT MIN(day), MAX(day) FROM activity_daily")[0]  # not the edit log
+        first, last = analytics.activity_span(self.project.store)  # not the edit log
         today = QDate.currentDate().toString("yyyy-MM-dd")
-        return (row[0] or today)[:10], (row[1] or today)[:10]
+        return (first or today)[:10], (last or today)[:10]
 
     def set_range(self, first: str, last: str) -> None:
         self.date_from.setDate(QDate.fromString(first, "yyyy-MM-dd"))
