@@ -179,6 +179,30 @@ def detect(path: Path) -> Reader:
     return READERS[scored[0][1]]
 
 
+def map_ordered(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
+    """``fn(item)`` for each item, in threads, results in the items' order; at most ``2 x workers``
+    items in flight, so memory stays flat whatever the number of pages. For writers whose page
+    work is image decoding, warping and encoding (OpenCV releases the GIL there) and file writes:
+    on two cores about twice as fast as one loop."""
+    import os
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers, thread_name_prefix="export") as pool:
+        pending: deque = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:  # a failure or a cancel: drop what has not started
+                f.cancel()
+
+
 def rect_of(points: Iterable[Point]) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of a polygon."""
     pts = list(points)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import BadInputError
-from .base import ExportOptions, ExportPage, register_writer
+from .base import ExportOptions, ExportPage, map_ordered, register_writer
 from .paddle import (
     SPLITS,
     FileNames,
@@ -62,11 +62,30 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _dump(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+class _JsonObjectFile:
+    """A JSON object written member by member (a labels.json of 10,000 pages never is in memory
+    whole), under a temporary name until it is closed complete."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
+        self.f = open(self.tmp, "w", encoding="utf-8", newline="\n")
+        self.f.write("{")
+        self.first = True
+
+    def add(self, key: str, value) -> None:
+        self.f.write(("\n " if self.first else ",\n ") + json.dumps(key, ensure_ascii=False) + ": "
+                     + json.dumps(value, ensure_ascii=False))
+        self.first = False
+
+    def close(self) -> None:
+        self.f.write("\n}\n")
+        self.f.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.f.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 class DoctrWriter:
@@ -78,27 +97,34 @@ class DoctrWriter:
         out = Path(os.path.abspath(out))
         out.mkdir(parents=True, exist_ok=True)
         names = FileNames()
-        det: dict[str, dict] = {"": {}}  # split ("" = all) -> labels.json
-        rec: dict[str, dict] = {"": {}}
+        files: dict[tuple[str, str], _JsonObjectFile] = {}  # (det|rec, split: "" = all) -> its labels.json
+
+        def labels(kind: str, split: str) -> _JsonObjectFile:
+            if (kind, split) not in files:
+                folder = (out / "recognition" if kind == "rec" else out) / split if split else (
+                    out / "recognition" if kind == "rec" else out)
+                files[(kind, split)] = _JsonObjectFile(folder / "labels.json")
+            return files[(kind, split)]
+
+        labels("det", "")
+        labels("rec", "")
         count = 0
-        for page in pages:
-            base = names.base(page)
-            file_name = base + image_suffix(page)
-            split = page.split if page.split in SPLITS else None
+
+        def names_of(page: ExportPage):
+            base = names.base(page)  # in page order: names stay as one loop would give them
+            return page, base, base + image_suffix(page), page.split if page.split in SPLITS else None
+
+        def files_of(item):
+            """The page's image, its hash and its crops, written (in a thread: OpenCV and the disk
+            release the GIL)."""
+            page, base, file_name, split = item
             image_path = out / "images" / file_name
             if options.copy_images:
                 copy_image(page.image, image_path)
                 if split:
                     link_or_copy(image_path, out / split / "images" / file_name)
-            entry = {
-                "img_dimensions": [page.height, page.width],
-                "img_hash": _sha256(image_path if options.copy_images else page.image),
-                "polygons": [[[round(float(x), 2), round(float(y), 2)] for x, y in ln.points] for ln in page.lines],
-            }
-            det[""][file_name] = entry
-            if split:
-                det.setdefault(split, {})[file_name] = entry
-            img = None
+            digest = _sha256(image_path if options.copy_images else page.image)
+            crops, img = [], None
             for i, ln in enumerate(page.lines):
                 if not croppable(ln):
                     continue
@@ -110,19 +136,32 @@ class DoctrWriter:
                 crop_name = f"{base}_{i}.png"
                 crop_path = out / "recognition" / "images" / crop_name
                 save_image(crop, crop_path, ".png")
-                text = one_line(ln.text)
-                rec[""][crop_name] = text
                 if split:
                     link_or_copy(crop_path, out / "recognition" / split / "images" / crop_name)
-                    rec.setdefault(split, {})[crop_name] = text
-            del img
-            count += 1
-            if progress:
-                progress(count, page.stem)
-        for split, labels in det.items():
-            _dump(labels, out / split / "labels.json" if split else out / "labels.json")
-        for split, labels in rec.items():
-            _dump(labels, out / "recognition" / split / "labels.json" if split else out / "recognition" / "labels.json")
+                crops.append((crop_name, one_line(ln.text)))
+            return item, digest, crops
+
+        try:
+            for (page, _base, file_name, split), digest, crops in map_ordered(files_of, map(names_of, pages)):
+                entry = {
+                    "img_dimensions": [page.height, page.width],
+                    "img_hash": digest,
+                    "polygons": [[[round(float(x), 2), round(float(y), 2)] for x, y in ln.points]
+                                 for ln in page.lines],
+                }
+                for sp in ("", split) if split else ("",):
+                    labels("det", sp).add(file_name, entry)
+                    for crop_name, text in crops:
+                        labels("rec", sp).add(crop_name, text)
+                count += 1
+                if progress:
+                    progress(count, page.stem)
+        except BaseException:
+            for f in files.values():
+                f.discard()
+            raise
+        for f in files.values():
+            f.close()
         return count
 
 

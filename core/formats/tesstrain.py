@@ -27,8 +27,8 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .base import ExportOptions, ExportPage, register_writer
-from .paddle import FileNames, crop_line, croppable, load_page, one_line, save_image
+from .base import ExportOptions, ExportPage, map_ordered, register_writer
+from .paddle import FileNames, crop_line, croppable, load_page, one_line, save_image, write_new
 
 
 class TesstrainWriter:
@@ -40,9 +40,9 @@ class TesstrainWriter:
         out = Path(os.path.abspath(out))
         out.mkdir(parents=True, exist_ok=True)
         names = FileNames()
-        count = 0
-        for page in pages:
-            base = names.base(page)
+
+        def one_page(item) -> str:
+            page, base = item
             img = None
             for i, ln in enumerate(page.lines):
                 if not croppable(ln):
@@ -53,12 +53,15 @@ class TesstrainWriter:
                 if crop is None:
                     continue
                 save_image(crop, out / f"{base}_{i}.png", ".png")
-                (out / f"{base}_{i}.gt.txt").write_text(one_line(ln.text).strip() + "\n", encoding="utf-8",
-                                                        newline="\n")
-            del img
+                write_new(out / f"{base}_{i}.gt.txt", (one_line(ln.text).strip() + "\n").encode("utf-8"))
+            return page.stem
+
+        count = 0
+        # Names are given in page order here; the pages' crops are cut and written in threads.
+        for stem in map_ordered(one_page, ((page, names.base(page)) for page in pages)):
             count += 1
             if progress:
-                progress(count, page.stem)
+                progress(count, stem)
         return count
 
 
