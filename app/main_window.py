@@ -6,10 +6,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from core import registry
 from core.errors import ProofdeskError
+from core.model import PageStatus
 from core.project import Project
 
 from .errors import show_error
@@ -32,10 +33,24 @@ class MainWindow(QMainWindow):
 
         self._shown_once = False
         self.page_list = PageList()
+        # Which pages the list shows: all, or those of one status (what File > Export calls "the
+        # pages shown in the page list").
+        self.page_filter = QComboBox()
+        self.page_filter.setToolTip("Show all pages, or the pages of one status")
+        self.page_filter.addItem("All pages", None)
+        for status in PageStatus:
+            self.page_filter.addItem(status.value.replace("_", " ").capitalize(), status.value)
+        self.page_filter.currentIndexChanged.connect(lambda _: self._refresh_page_list())
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.page_filter)
+        column.addWidget(self.page_list)
         self.workspace = Workspace(self.settings)
         self.page_view = self.workspace.canvas  # the page canvas
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.page_list)
+        splitter.addWidget(left)
         splitter.addWidget(self.workspace)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 1140])
@@ -163,7 +178,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_page_list(self) -> None:
         selected = self.page_list.selected_page_ids()
-        self.page_list.model_.set_pages(self.project.store.pages())
+        self.page_list.model_.set_pages(self.project.store.pages(self.page_filter.currentData()))
         for page_id in selected[:1]:
             self._select_quietly(page_id)
 

@@ -112,3 +112,24 @@ def test_uncaught_exception_opens_a_dialog(qtbot, monkeypatch):
         sys.excepthook = old
     assert shown and "RuntimeError: boom" in shown[0][1]
     assert Path  # keep import used
+
+
+def test_the_page_list_shows_one_status_and_export_offers_those_pages(qtbot, project, tmp_path, make_image):
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+    from core.importer import ImportOptions, import_paths
+    from core.model import PageStatus
+
+    for i in range(3):
+        (tmp_path / f"p{i}.png").write_bytes(make_image(i))
+    import_paths(project, sorted(tmp_path.glob("p*.png")), ImportOptions())
+    done = project.store.pages()[1]
+    project.store.set_page_status("ana", done.id, PageStatus.DONE)
+    window = MainWindow(project, "ana", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert len(window.page_list.model_.pages) == 3
+    window.page_filter.setCurrentIndex(window.page_filter.findData("done"))
+    assert [p.id for p in window.page_list.model_.pages] == [done.id]
+    window.page_filter.setCurrentIndex(window.page_filter.findData(None))
+    assert len(window.page_list.model_.pages) == 3
