@@ -37,22 +37,22 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
 
 from ..errors import BadInputError
-from .base import AnnotatedPage, ExportOptions, ExportPage, Line, box_points, rect_of, register_reader, register_writer
+from .base import AnnotatedPage, ExportPage, Line, box_points, rect_of, register_reader, register_writer
 from .pagexml import (
     DETECT_MAX_FILES,
     MAX_LINES,
     IdMaker,
+    OneFilePerPage,
     bad,
     blocks_of,
     check_text,
     confidence,
-    copy_image,
     files_in,
     fmt,
     guarded,
@@ -64,10 +64,8 @@ from .pagexml import (
     parse_points,
     parse_xml,
     resolve_image,
-    safe_stem,
     split_words,
     word_quads,
-    write_atomic,
     xml_safe,
 )
 
@@ -354,23 +352,13 @@ def alto_xml(page: ExportPage, image_name: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-class AltoWriter:
+class AltoWriter(OneFilePerPage):
     name = "alto"
     title = "ALTO 4.4, one <page>.alto.xml per page"
+    suffix = ".alto.xml"
 
-    def write(self, pages: Iterable[ExportPage], out: Path, options: ExportOptions,
-              progress: Callable[[int, str], None] | None = None) -> int:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        n = 0
-        for page in pages:
-            stem = safe_stem(page.stem)
-            image_name = copy_image(page, out, stem, options)
-            write_atomic(out / f"{stem}.alto.xml", alto_xml(page, image_name))
-            n += 1
-            if progress is not None:
-                progress(n, page.stem)
-        return n
+    def render(self, page: ExportPage, image_name: str) -> bytes:
+        return alto_xml(page, image_name)
 
 
 register_reader(AltoReader())

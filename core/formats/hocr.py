@@ -32,21 +32,21 @@ labelled lines, whether a person checked the page, predictions of other engines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
 
 from ..errors import BadInputError
-from .base import AnnotatedPage, ExportOptions, ExportPage, Line, box_points, rect_of, register_reader, register_writer
+from .base import AnnotatedPage, ExportPage, Line, box_points, rect_of, register_reader, register_writer
 from .pagexml import (
     DETECT_MAX_FILES,
     MAX_LINES,
     IdMaker,
+    OneFilePerPage,
     bad,
     blocks_of,
     check_text,
-    copy_image,
     files_in,
     guarded,
     head,
@@ -54,11 +54,9 @@ from .pagexml import (
     polygon,
     read_limited,
     resolve_image,
-    safe_stem,
     split_words,
     squeeze,
     word_quads,
-    write_atomic,
     xml_safe,
 )
 
@@ -325,23 +323,13 @@ def hocr_html(page: ExportPage, image_name: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype="<!DOCTYPE html>")
 
 
-class HocrWriter:
+class HocrWriter(OneFilePerPage):
     name = "hocr"
     title = "hOCR, one <page>.hocr per page"
+    suffix = ".hocr"
 
-    def write(self, pages: Iterable[ExportPage], out: Path, options: ExportOptions,
-              progress: Callable[[int, str], None] | None = None) -> int:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        n = 0
-        for page in pages:
-            stem = safe_stem(page.stem)
-            image_name = copy_image(page, out, stem, options)
-            write_atomic(out / f"{stem}.hocr", hocr_html(page, image_name))
-            n += 1
-            if progress is not None:
-                progress(n, page.stem)
-        return n
+    def render(self, page: ExportPage, image_name: str) -> bytes:
+        return hocr_html(page, image_name)
 
 
 register_reader(HocrReader())

@@ -616,9 +616,14 @@ def page_xml(page: ExportPage, image_name: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-class PageXmlWriter:
-    name = "pagexml"
-    title = "PAGE XML (2019-07-15), one <page>.xml per page"
+class OneFilePerPage:
+    """A writer of one ``<stem><suffix>`` file per page (with its image beside it): PAGE XML, ALTO
+    and hOCR differ only in ``render(page, image_name) -> bytes``."""
+
+    name = title = suffix = ""
+
+    def render(self, page: ExportPage, image_name: str) -> bytes:
+        raise NotImplementedError
 
     def write(self, pages: Iterable[ExportPage], out: Path, options: ExportOptions,
               progress: Callable[[int, str], None] | None = None) -> int:
@@ -628,11 +633,20 @@ class PageXmlWriter:
         for page in pages:
             stem = safe_stem(page.stem)
             image_name = copy_image(page, out, stem, options)
-            write_atomic(out / f"{stem}.xml", page_xml(page, image_name))
+            write_atomic(out / f"{stem}{self.suffix}", self.render(page, image_name))
             n += 1
             if progress is not None:
                 progress(n, page.stem)
         return n
+
+
+class PageXmlWriter(OneFilePerPage):
+    name = "pagexml"
+    title = "PAGE XML (2019-07-15), one <page>.xml per page"
+    suffix = ".xml"
+
+    def render(self, page: ExportPage, image_name: str) -> bytes:
+        return page_xml(page, image_name)
 
 
 register_reader(PageXmlReader())

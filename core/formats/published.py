@@ -195,16 +195,22 @@ def _funsd_page(path: Path) -> AnnotatedPage:
     return AnnotatedPage(image=_find_image(path, path.stem, ("images", "image", "imgs", "img")), lines=lines)
 
 
-class FunsdReader:
-    name = "funsd"
-    title = "FUNSD (annotations/*.json + images/, as published)"
+class _JsonPerPageReader:
+    """A dataset of one JSON per page, recognised by a top-level list under ``key`` (FUNSD's
+    ``form``, CORD's ``valid_line``); ``page(file)`` reads one."""
+
+    name = title = key = ""
+
+    @staticmethod
+    def page(f: Path) -> AnnotatedPage:
+        raise NotImplementedError
 
     def detect(self, path: Path) -> float:
         try:
             files = [path] if path.is_file() else _sample(path, ".json") if path.is_dir() else []
             for f in files:
                 raw = peek_json(f) if f.suffix.lower() == ".json" else None
-                if isinstance(raw, dict) and isinstance(raw.get("form"), list):
+                if isinstance(raw, dict) and isinstance(raw.get(self.key), list):
                     return 0.95
         except OSError:
             pass
@@ -213,9 +219,16 @@ class FunsdReader:
     def read(self, path: Path) -> Iterator[AnnotatedPage]:
         files = _json_files(Path(path))
         if not files:
-            raise BadInputError(f"{Path(path).name}: no FUNSD annotation files (*.json) found")
+            raise BadInputError(f"{Path(path).name}: no {self.name.upper()} annotation files (*.json) found")
         for f in files:
-            yield _funsd_page(f)
+            yield self.page(f)
+
+
+class FunsdReader(_JsonPerPageReader):
+    name = "funsd"
+    title = "FUNSD (annotations/*.json + images/, as published)"
+    key = "form"
+    page = staticmethod(_funsd_page)
 
 
 # -- SROIE ---------------------------------------------------------------------------------------------
@@ -518,27 +531,11 @@ def _cord_page(path: Path) -> AnnotatedPage:
                          width=width, height=height)
 
 
-class CordReader:
+class CordReader(_JsonPerPageReader):
     name = "cord"
     title = "CORD (json/*.json + image/, as published)"
-
-    def detect(self, path: Path) -> float:
-        try:
-            files = [path] if path.is_file() else _sample(path, ".json") if path.is_dir() else []
-            for f in files:
-                raw = peek_json(f) if f.suffix.lower() == ".json" else None
-                if isinstance(raw, dict) and isinstance(raw.get("valid_line"), list):
-                    return 0.95
-        except OSError:
-            pass
-        return 0.0
-
-    def read(self, path: Path) -> Iterator[AnnotatedPage]:
-        files = _json_files(Path(path))
-        if not files:
-            raise BadInputError(f"{Path(path).name}: no CORD annotation files (*.json) found")
-        for f in files:
-            yield _cord_page(f)
+    key = "valid_line"
+    page = staticmethod(_cord_page)
 
 
 register_reader(FunsdReader())
