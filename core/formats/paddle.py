@@ -496,8 +496,9 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def load_page(page: ExportPage):
-    """The page image as a BGR array (one page in memory at a time)."""
+def load_page(page: ExportPage, gray: bool = False):
+    """The page image as a BGR array, or 8-bit gray with ``gray`` (a JPEG decodes 3-4x faster
+    so); one page in memory at a time."""
     import cv2
     import numpy as np
 
@@ -505,7 +506,8 @@ def load_page(page: ExportPage):
         data = np.fromfile(str(page.image), dtype=np.uint8)
     except OSError as exc:
         raise BadInputError(f"{page.stem}: cannot read the page image {page.image}: {exc.strerror or exc}") from None
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    mode = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
+    img = cv2.imdecode(data, mode | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if img is None:
         raise BadInputError(f"{page.stem}: the page image {page.image} cannot be decoded")
     return img

@@ -114,12 +114,12 @@ def test_doctr_detection_and_recognition(tmp_path):
         assert np.allclose(poly, ln.points, atol=0.01)
     assert det["doc3.png"]["polygons"] == []
     rec = check_doctr_rec(out / "recognition")
-    assert [rec[f"doc1_{i}.png"] for i in range(5)] == TEXTS
-    assert rec["doc1_7.png"] == " two lines  "  # one line, spaces kept
-    assert "doc1_5.png" not in rec and "doc1_6.png" not in rec and "doc1_8.png" not in rec
+    assert [rec[f"doc1_{i}.jpg"] for i in range(5)] == TEXTS
+    assert rec["doc1_7.jpg"] == " two lines  "  # one line, spaces kept
+    assert "doc1_5.jpg" not in rec and "doc1_6.jpg" not in rec and "doc1_8.jpg" not in rec
     for i, ln in enumerate(sample_lines()):
         w, h = crop_size(ln.points)
-        with Image.open(out / "recognition" / "images" / f"doc1_{i}.png") as im:
+        with Image.open(out / "recognition" / "images" / f"doc1_{i}.jpg") as im:
             assert abs(im.width - w) <= 2 and abs(im.height - h) <= 2
     # the split, for --train_path / --val_path
     assert list(check_doctr_set(out / "train")) == ["doc1.png"]
