@@ -249,7 +249,6 @@ def test_errors_land_in_the_log_file(tmp_path, monkeypatch, capsys):
 
 
 def test_help_opens_the_log_folder(qtbot, project, tmp_path, monkeypatch):
-    pytest.importorskip("PySide6")
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QDesktopServices
 
