@@ -37,25 +37,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
 
-from ..errors import BadInputError
 from .base import AnnotatedPage, ExportPage, Line, box_points, rect_of, register_reader, register_writer
 from .pagexml import (
-    DETECT_MAX_FILES,
     MAX_LINES,
     IdMaker,
+    MarkupFilesReader,
     OneFilePerPage,
     bad,
     blocks_of,
     check_text,
     confidence,
-    files_in,
     fmt,
-    guarded,
     head,
     integer,
     iso_utc,
@@ -80,25 +76,15 @@ def _is_alto(path: Path) -> bool:
     return bool(_SNIFF.search(head(path)))
 
 
-class AltoReader:
+class AltoReader(MarkupFilesReader):
     name = "alto"
     title = "ALTO XML (v2-v4; Tesseract, ABBYY, OCR-D, library digitisation)"
 
-    def detect(self, path: Path) -> float:
-        path = Path(path)
-        if path.is_file():
-            return 1.0 if _is_alto(path) else 0.0
-        if path.is_dir():
-            return 0.9 if any(_is_alto(p) for p in files_in(path, (".xml",), DETECT_MAX_FILES)) else 0.0
-        return 0.0
+    def sniff(self, path: Path) -> bool:
+        return _is_alto(path)
 
-    def read(self, path: Path) -> Iterator[AnnotatedPage]:
-        path = Path(path)
-        if not path.exists():
-            raise BadInputError(f"{path}: no such file or folder")
-        files = [path] if path.is_file() else [p for p in files_in(path, (".xml",)) if _is_alto(p)]
-        for f in files:
-            yield from guarded(f, lambda f=f: read_alto_file(f))
+    def pages_of(self, path: Path) -> list[AnnotatedPage]:
+        return read_alto_file(path)
 
 
 def _image_size(path: Path, image: Path, page_no: int, el) -> tuple[int, int]:

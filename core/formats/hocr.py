@@ -32,23 +32,19 @@ labelled lines, whether a person checked the page, predictions of other engines.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
 
-from ..errors import BadInputError
 from .base import AnnotatedPage, ExportPage, Line, box_points, rect_of, register_reader, register_writer
 from .pagexml import (
-    DETECT_MAX_FILES,
     MAX_LINES,
     IdMaker,
+    MarkupFilesReader,
     OneFilePerPage,
     bad,
     blocks_of,
     check_text,
-    files_in,
-    guarded,
     head,
     number,
     polygon,
@@ -71,27 +67,19 @@ def _is_hocr(path: Path) -> bool:
     return b"ocr_page" in head(path, 16384)
 
 
-class HocrReader:
+class HocrReader(MarkupFilesReader):
     name = "hocr"
     title = "hOCR (Tesseract, OCRopus, Kraken HTML output)"
+    exts = EXTS
 
-    def detect(self, path: Path) -> float:
-        path = Path(path)
-        if path.is_file():
-            if not _is_hocr(path):
-                return 0.0
-            return 1.0 if path.suffix.lower() in EXTS else 0.8
-        if path.is_dir():
-            return 0.9 if any(_is_hocr(p) for p in files_in(path, EXTS, DETECT_MAX_FILES)) else 0.0
-        return 0.0
+    def sniff(self, path: Path) -> bool:
+        return _is_hocr(path)
 
-    def read(self, path: Path) -> Iterator[AnnotatedPage]:
-        path = Path(path)
-        if not path.exists():
-            raise BadInputError(f"{path}: no such file or folder")
-        files = [path] if path.is_file() else [p for p in files_in(path, EXTS) if _is_hocr(p)]
-        for f in files:
-            yield from guarded(f, lambda f=f: read_hocr_file(f))
+    def file_score(self, path: Path) -> float:
+        return 1.0 if path.suffix.lower() in EXTS else 0.8  # an hOCR saved under another ending
+
+    def pages_of(self, path: Path) -> list[AnnotatedPage]:
+        return read_hocr_file(path)
 
 
 def parse_title(title: str | None) -> dict[str, list[str]]:

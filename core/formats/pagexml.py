@@ -410,25 +410,49 @@ STATUS_CHECKED = {"done": True, "approved": True, "new": False, "prefilled": Fal
                   "rejected": False, "gt": True, "final": True}
 
 
-class PageXmlReader:
-    name = "pagexml"
-    title = "PAGE XML (2019-07-15; Transkribus, OCR-D, eScriptorium, Kraken)"
+class MarkupFilesReader:
+    """A reader of XML / HTML files found in a folder (or one named): PAGE XML, ALTO and hOCR differ
+    only in how a file is recognised (``sniff``) and read (``pages_of``: every page in it)."""
+
+    name = title = ""
+    exts: tuple[str, ...] = (".xml",)
+
+    def sniff(self, path: Path) -> bool:
+        raise NotImplementedError
+
+    def pages_of(self, path: Path) -> list[AnnotatedPage]:
+        raise NotImplementedError
+
+    def file_score(self, path: Path) -> float:
+        """How sure detection is of a named file ``sniff`` recognised."""
+        return 1.0
 
     def detect(self, path: Path) -> float:
         path = Path(path)
         if path.is_file():
-            return 1.0 if _is_page(path) else 0.0
+            return self.file_score(path) if self.sniff(path) else 0.0
         if path.is_dir():
-            return 0.9 if any(_is_page(p) for p in files_in(path, (".xml",), DETECT_MAX_FILES)) else 0.0
+            return 0.9 if any(self.sniff(p) for p in files_in(path, self.exts, DETECT_MAX_FILES)) else 0.0
         return 0.0
 
     def read(self, path: Path) -> Iterator[AnnotatedPage]:
         path = Path(path)
         if not path.exists():
             raise BadInputError(f"{path}: no such file or folder")
-        files = [path] if path.is_file() else [p for p in files_in(path, (".xml",)) if _is_page(p)]
+        files = [path] if path.is_file() else [p for p in files_in(path, self.exts) if self.sniff(p)]
         for f in files:
-            yield guarded(f, lambda f=f: read_page_file(f))
+            yield from guarded(f, lambda f=f: self.pages_of(f))
+
+
+class PageXmlReader(MarkupFilesReader):
+    name = "pagexml"
+    title = "PAGE XML (2019-07-15; Transkribus, OCR-D, eScriptorium, Kraken)"
+
+    def sniff(self, path: Path) -> bool:
+        return _is_page(path)
+
+    def pages_of(self, path: Path) -> list[AnnotatedPage]:
+        return [read_page_file(path)]
 
 
 def _q(ns: str, name: str) -> str:
