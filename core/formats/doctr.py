@@ -39,12 +39,10 @@ from pathlib import Path
 from ..errors import BadInputError
 from .base import ExportOptions, ExportPage, map_ordered, register_writer
 from .paddle import (
-    SPLITS,
     FileNames,
     copy_image,
     crop_line,
     croppable,
-    image_suffix,
     link_or_copy,
     load_page,
     one_line,
@@ -111,10 +109,6 @@ class DoctrWriter:
         labels("rec", "")
         count = 0
 
-        def names_of(page: ExportPage):
-            base = names.base(page)  # in page order: names stay as one loop would give them
-            return page, base, base + image_suffix(page), page.split if page.split in SPLITS else None
-
         def files_of(item):
             """The page's image, its hash and its crops, written (in a thread: OpenCV and the disk
             release the GIL)."""
@@ -143,7 +137,7 @@ class DoctrWriter:
             return item, digest, crops
 
         try:
-            for (page, _base, file_name, split), digest, crops in map_ordered(files_of, map(names_of, pages)):
+            for (page, _base, file_name, split), digest, crops in map_ordered(files_of, map(names.entry, pages)):
                 entry = {
                     "img_dimensions": [page.height, page.width],
                     "img_hash": digest,

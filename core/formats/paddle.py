@@ -470,6 +470,12 @@ class FileNames:
         self.used.add(name.casefold())
         return name
 
+    def entry(self, page: ExportPage) -> tuple[ExportPage, str, str, str | None]:
+        """(page, base name, image file name, train/val split or None), for writers that cut a
+        page's crops in threads: call it in page order, so names stay as one loop would give them."""
+        base = self.base(page)
+        return page, base, base + image_suffix(page), page.split if page.split in SPLITS else None
+
 
 def image_suffix(page: ExportPage) -> str:
     suffix = page.image.suffix.lower()
@@ -615,10 +621,6 @@ class PaddleWriter:
         with open(out / LABEL_FILE, "w", encoding="utf-8", newline="\n") as label_f, \
                 open(out / STATE_FILE, "w", encoding="utf-8", newline="\n") as state_f, \
                 open(out / REC_FILE, "w", encoding="utf-8", newline="\n") as rec_f:
-            def names_of(page: ExportPage):
-                base = names.base(page)  # in page order: names stay as one loop would give them
-                return page, base, base + image_suffix(page), page.split if page.split in SPLITS else None
-
             def files_of(item):
                 """The page's image and crops, written (in a thread: OpenCV and the disk release the GIL)."""
                 page, base, file_name, split = item
@@ -643,7 +645,7 @@ class PaddleWriter:
                 return item, crops
 
             try:
-                for (page, _base, file_name, split), crops in map_ordered(files_of, map(names_of, pages)):
+                for (page, _base, file_name, split), crops in map_ordered(files_of, map(names.entry, pages)):
                     if options.copy_images:
                         ref, path_now = f"{out.name}/{file_name}", out / file_name
                     else:
