@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -35,7 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from .errors import show_error
-from .workers import Worker, start
+from .job_dialog import JobDialog
+from .workers import Worker
 
 ERROR_STYLE = "color: #c02020;"
 ALL, SHOWN, SELECTED, DATASET = "all", "shown", "selected", "dataset"
@@ -92,7 +92,7 @@ def export_job(project, out: Path, fmt: str, title: str, page_ids: list[int] | N
     return job
 
 
-class ExportDialog(QDialog):
+class ExportDialog(JobDialog):
     """Choose format, folder and pages; see the module doc. Open it with ``open()``."""
 
     exported = Signal(object)  # ExportResult, after an export ended (cancelled ones too)
@@ -183,7 +183,7 @@ class ExportDialog(QDialog):
         self.open_button = self.buttons.addButton("Open folder", QDialogButtonBox.ButtonRole.ActionRole)
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.export_button.clicked.connect(self.start_export)
-        self.cancel_button.clicked.connect(self.cancel_export)
+        self.cancel_button.clicked.connect(self.cancel_job)
         self.open_button.clicked.connect(self.open_folder)
         self.close_button.clicked.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -252,12 +252,6 @@ class ExportDialog(QDialog):
         key = next(k for k, r in self.radios.items() if r is radio)
         return bool({ALL: self.all_ids, SHOWN: self.shown_ids, SELECTED: self.selected_ids}[key])
 
-    def _show_running(self, running: bool) -> None:
-        self.progress.setVisible(running)
-        self.progress_label.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.cancel_button.setEnabled(running)
-
     # -- exporting -------------------------------------------------------------------------------
     def start_export(self) -> Worker | None:
         if self.worker is not None or not self.export_button.isEnabled():
@@ -268,32 +262,17 @@ class ExportDialog(QDialog):
         self.settings.setValue("export/folder", str(out))
         self.settings.setValue("export/images", self.copy_images.isChecked())
         dataset = self.dataset.currentData() if self.which_pages() == DATASET else None
-        worker = self.worker = Worker(export_job(self.project, out, fmt, title, self.page_ids(),
-                                                 self.copy_images.isChecked(), dataset))
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(self._on_finished)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.done.connect(self._on_done)
+        worker = Worker(export_job(self.project, out, fmt, title, self.page_ids(), self.copy_images.isChecked(),
+                                   dataset))
         self.result_ = None
         self.result_label.hide()
         self.open_button.hide()
-        self.progress.setRange(0, 0)
-        self.progress_label.setText(f"Exporting as {title}...")
-        self._show_running(True)
-        self._update()
-        return start(worker, keep=self.keep)
+        return self.run_job(worker, f"Exporting as {title}...", self.keep)
 
-    def cancel_export(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel.set()
-            self.cancel_button.setEnabled(False)
-            self.progress_label.setText("Cancelling after this page...")
+    cancelling_text = "Cancelling after this page..."
 
-    def _on_progress(self, done: int, total: int, stem: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        if not self.worker.cancel.is_set():
-            self.progress_label.setText(f"Exported {stem} ({done}/{total})")
+    def progress_text(self, done: int, total: int, note: str) -> str:
+        return f"Exported {note} ({done}/{total})"
 
     def _on_finished(self, result: ExportResult) -> None:
         self.result_ = result
@@ -310,26 +289,7 @@ class ExportDialog(QDialog):
         self.result_label.show()
         show_error(self, "Export failed", message, details)
 
-    def _on_done(self) -> None:
-        self.worker = None
-        self._show_running(False)
-        self._update()
-
     def open_folder(self) -> None:
         """The export's folder in the file manager."""
         if self.result_ is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result_.out)))
-
-    def done(self, result: int) -> None:
-        """Closed: deleted once no export runs any more (a running one still reports its end, so
-        that the window shows what it kept)."""
-        super().done(result)
-        if self.worker is None:
-            self.deleteLater()
-        else:
-            self.worker.signals.done.connect(self.deleteLater)
-
-    def reject(self) -> None:
-        """Close (Escape): an export still running is cancelled between two pages."""
-        self.cancel_export()
-        super().reject()

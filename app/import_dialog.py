@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -38,6 +37,7 @@ from core.errors import ProofdeskError
 from core.importer import ImportOptions, ImportSummary, import_paths
 
 from .errors import show_error
+from .job_dialog import JobDialog
 from .workers import Worker, start
 
 #: The "Annotations" choices besides each reader's name.
@@ -106,7 +106,7 @@ def survey(paths: list[str], fmt: str) -> list[Found]:
     return out
 
 
-class ImportDialog(QDialog):
+class ImportDialog(JobDialog):
     """Choose what to import and how; see the module doc. Open it with ``open()``: it never blocks."""
 
     #: (generation, [Found]) after the annotations were read; the generation of the current choice
@@ -201,7 +201,7 @@ class ImportDialog(QDialog):
         self.cancel_button = self.buttons.addButton("Cancel import", QDialogButtonBox.ButtonRole.ActionRole)
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.import_button.clicked.connect(self.start_import)
-        self.cancel_button.clicked.connect(self.cancel_import)
+        self.cancel_button.clicked.connect(self.cancel_job)
         self.close_button.clicked.connect(self.reject)
         layout.addWidget(self.buttons)
 
@@ -309,12 +309,6 @@ class ImportDialog(QDialog):
         for w in (self.files_button, self.folder_button, self.annotations):
             w.setEnabled(not running)
 
-    def _show_running(self, running: bool) -> None:
-        self.progress.setVisible(running)
-        self.progress_label.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.cancel_button.setEnabled(running)
-
     # -- importing -------------------------------------------------------------------------------
     def start_import(self) -> Worker | None:
         """Import what was chosen, on a worker; the dialog shows progress, then the summary."""
@@ -336,29 +330,12 @@ class ImportDialog(QDialog):
 
                 return import_annotations(project, paths, fmt, as_, options, progress, cancel)
 
-        worker = self.worker = Worker(job)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(self._on_finished)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.done.connect(self._on_done)
-        self.progress.setRange(0, 0)  # busy until the first page says how many
-        self.progress_label.setText("Starting...")
-        self._show_running(True)
-        self._update()
-        return start(worker, keep=self.keep)
+        return self.run_job(Worker(job), "Starting...", self.keep)
 
-    def cancel_import(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel.set()
-            self.cancel_button.setEnabled(False)
-            self.progress_label.setText("Cancelling after this page: the file in hand is dropped,"
-                                        " those before it are kept...")
+    cancelling_text = "Cancelling after this page: the file in hand is dropped, those before it are kept..."
 
-    def _on_progress(self, done: int, total: int, note: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        if not self.worker.cancel.is_set():
-            self.progress_label.setText(f"Importing {Path(note).name} ({done}/{total})")
+    def progress_text(self, done: int, total: int, note: str) -> str:
+        return f"Importing {Path(note).name} ({done}/{total})"
 
     def _on_finished(self, summary: ImportSummary) -> None:
         self.summary = summary
@@ -384,21 +361,5 @@ class ImportDialog(QDialog):
         show_error(self, "Import failed", message, details)
 
     def _on_done(self) -> None:
-        self.worker = None
-        self._show_running(False)
-        self._update()
+        super()._on_done()
         self.close_button.setFocus()
-
-    def done(self, result: int) -> None:
-        """Closed: deleted once no import runs any more (a running one still reports its end, so
-        that the window shows what it kept)."""
-        super().done(result)
-        if self.worker is None:
-            self.deleteLater()
-        else:
-            self.worker.signals.done.connect(self.deleteLater)
-
-    def reject(self) -> None:
-        """Close (Escape): an import still running is cancelled; what it finished is kept."""
-        self.cancel_import()
-        super().reject()
