@@ -112,6 +112,8 @@ class Reader(Protocol):
 class Writer(Protocol):
     name: str  # "paddleocr", the --format value
     title: str
+    #: Optional, True for a writer that reads ExportPage.predictions (the exporter reads them only then).
+    carries_predictions: bool
 
     def write(self, pages: Iterable[ExportPage], out: Path, options: ExportOptions,
               progress: Callable[[int, str], None] | None = None) -> int:

@@ -55,9 +55,11 @@ def page_stem(doc_stem: str, page_no: int, page_count: int) -> str:
 
 
 def export_pages(project, status: str | None = None, page_ids: list[int] | None = None,
-                 dataset_version: int | None = None) -> tuple[int, Iterator[ExportPage]]:
+                 dataset_version: int | None = None,
+                 predictions: bool = True) -> tuple[int, Iterator[ExportPage]]:
     """How many pages, and the pages as writers get them, built one at a time (10,000 pages'
-    regions are never all in memory)."""
+    regions are never all in memory). ``predictions``: also read each page's stored predictions
+    (only writers that carry them need the extra query and parsing per page)."""
     store = project.store
     docs = store.documents()
     by_id = {d.id: d for d in docs}
@@ -96,7 +98,7 @@ def export_pages(project, status: str | None = None, page_ids: list[int] | None 
                     fields[ln.label] = f"{fields[ln.label]} {ln.text}".strip() if ln.label in fields else ln.text
             count = doc.page_count or 1
             latest = {}
-            for pred in store.predictions(page.id):  # oldest first: the last of each engine wins
+            for pred in store.predictions(page.id) if predictions else ():  # oldest first: the last of each engine wins
                 latest[pred.engine] = [Line(points=[tuple(p) for p in r.points], text=r.text, label=r.label,
                                             confidence=r.confidence, origin="prediction") for r in pred.regions]
             yield ExportPage(page_id=page.id, document=doc.name, page_no=page.page_no, page_count=count,
@@ -129,6 +131,7 @@ def export(project, out: str | os.PathLike, fmt: str = "reference", status: str 
         options.fields = project.store.fields()  # the project's schema, in its order (fields.csv columns)
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    total, pages = export_pages(project, status, page_ids, options.dataset_version)
+    total, pages = export_pages(project, status, page_ids, options.dataset_version,
+                                predictions=getattr(w, "carries_predictions", False))
     report = None if progress is None else (lambda n, stem: progress(n, total, stem))
     return w.write(pages, out, options, report)

@@ -617,6 +617,7 @@ def _field_ok(name: str) -> bool:
 
 class LabelStudioWriter:
     name = "labelstudio"
+    carries_predictions = True  # the page's stored predictions go out as Label Studio predictions
     title = "Label Studio JSON tasks (OCR template), images and labelling config"
 
     def write(self, pages: Iterable[ExportPage], out: Path, options: ExportOptions,
