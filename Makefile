@@ -7,10 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the Qt xcb platform plugin needs to open a window under X, plus Xvfb
-# and tools used for screenshots of the real window.
+# and tools used for screenshots of the real window, plus the PostgreSQL server the tests
+# start their own throwaway cluster of (tests/pgserver.py).
 APT_PACKAGES := libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 \
 	libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libegl1 libgl1 \
-	libfontconfig1 libdbus-1-3 xvfb xauth
+	libfontconfig1 libdbus-1-3 xvfb xauth postgresql
 APT_STAMP := $(VENV)/.apt
 
 .PHONY: run test lint setup system-packages clean bundle test-bundle bench
@@ -29,7 +30,7 @@ lint: setup
 
 setup: $(APT_STAMP) $(STAMP)
 
-$(APT_STAMP):
+$(APT_STAMP): Makefile
 	@missing=""; for p in $(APT_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -38,7 +39,7 @@ $(APT_STAMP):
 			echo "installing Debian packages:$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 		else \
-			echo "Qt needs these Debian packages; please run:"; \
+			echo "Qt and the tests need these Debian packages; please run:"; \
 			echo "  sudo apt-get install -y$$missing"; \
 			exit 1; \
 		fi; \

@@ -37,7 +37,7 @@ def cmd_init(args) -> int:
 
     fields = FieldSchema.preset(args.preset).fields
     project = Project.create(args.project, fields=fields)
-    print(f"created project {project.root} (fields: {', '.join(fields)})")
+    print(f"created project {project.where} (fields: {', '.join(fields)})")
     return 0
 
 

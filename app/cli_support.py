@@ -169,9 +169,10 @@ def open_project(path: str, readonly: bool = False):
     """The project at ``path``, opened once per command: the sign-in check and the command share
     it (opened read-only when the sign-in found the command only reads a project it cannot write).
     ``readonly``: how to open it when it is not open yet."""
+    from core.db import is_url
     from core.project import Project
 
-    key = Path(path).expanduser().resolve()
+    key = path if is_url(path) else Path(path).expanduser().resolve()
     project = _projects.get(key)
     if project is None:
         project = _projects[key] = Project.open(path, readonly=readonly)

@@ -163,7 +163,7 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
         s.predicted_regions = r[1]
         s.edit_rate = r[2] / r[1] if r[1] else None
     for r in store.query(
-            "SELECT a.annotator, COUNT(*), SUM(v.verdict = 'rejected'), SUM(a.edit_distance), SUM(a.ref_chars),"
+            "SELECT a.annotator, COUNT(*), SUM(CASE WHEN v.verdict = 'rejected' THEN 1 ELSE 0 END), SUM(a.edit_distance), SUM(a.ref_chars),"
             " SUM(a.iou_sum), SUM(a.iou_n) FROM annotator_scores a JOIN reviews v ON v.id = a.review_id"
             " WHERE a.created_at >= ? AND a.created_at < ? GROUP BY a.annotator", (t_lo, t_hi)):
         s = get(r[0])

@@ -19,13 +19,14 @@ import hashlib
 import os
 import re
 import shutil
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
+from .db import ServerLocation, database_errors, is_url, parse_url
 from .errors import ProjectError
 from .store import Store
+from .store import now as store_now
 
 DB_NAME = "proofdesk.db"
 SUBDIRS = ("pages", "models", "runs", "exports")
@@ -133,6 +134,76 @@ class StagedImages:
         self.discard()  # published files have left the folder; anything else goes
 
 
+class ServerImageStore(ImageStore):
+    """A team project's page images: kept in the server's ``blobs`` table by sha256, fetched on
+    demand and cached on this machine under the same content-addressed names (a cached file is
+    never stale: its name is its hash)."""
+
+    def __init__(self, store: Store, cache: Path):
+        super().__init__(cache)
+        self.store = store
+
+    def path(self, sha: str, ext: str | None = None) -> Path:
+        if ext is not None:
+            return super().path(sha, ext)
+        try:
+            return super().path(sha)
+        except FileNotFoundError:
+            pass
+        found = self.store.get_blob(sha)
+        if found is None:
+            raise FileNotFoundError(f"page image {sha} is not on the server {self.store.where}")
+        ext, data = found
+        if sha256_bytes(data) != sha:
+            raise FileNotFoundError(f"page image {sha} on the server is damaged (its bytes do not match its hash)")
+        ImageStore.put(self, data, ext)
+        return super().path(sha, ext)
+
+    def put(self, data: bytes, ext: str) -> str:
+        sha = ImageStore.put(self, data, ext)
+        self.store.put_blob(sha, ext, data)
+        return sha
+
+    def staging(self) -> "StagedImages":
+        return ServerStagedImages(self)
+
+
+class ServerStagedImages(StagedImages):
+    """Staged like a folder's images; :meth:`publish` (inside the document's transaction) also
+    sends them to the server, so the rows and the images commit together."""
+
+    def publish(self) -> None:
+        for sha, ext in self.staged.items():
+            staged = self.folder / f"{sha}.{ext}"
+            data = staged.read_bytes() if staged.exists() else self.images.path(sha, ext).read_bytes()
+            self.images.store.put_blob(sha, ext, data)
+        super().publish()
+
+
+def data_dir() -> Path:
+    """The app's own data folder (demo project, logs, the cache of team projects):
+    ``$PROOFDESK_DATA_DIR``, else the platform's per-user application data folder (what Qt's
+    AppDataLocation gives for the app, so the GUI and the command line agree)."""
+    import sys
+
+    override = os.environ.get("PROOFDESK_DATA_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "Proofdesk"
+
+
+def server_cache(location: ServerLocation) -> Path:
+    """This machine's folder for a team project: cached page images and model versions, exports."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", f"{location.host}-{location.port or 5432}")
+    return data_dir() / "servers" / host / location.database / location.project
+
+
 def _newest_change(path: Path, with_ctime: bool) -> float:
     """The latest modification (and with ``with_ctime`` status change) time in a file or tree."""
     newest = 0.0
@@ -175,7 +246,7 @@ def clean_leftovers(root: Path, store: Store, now: float | None = None, min_age_
         ended = {r[0] for r in store.query(
             "SELECT id FROM training_runs WHERE status NOT IN ('queued', 'running')")}
         folders = sorted(p for p in models.iterdir() if p.is_dir() and not p.is_symlink()) if models.is_dir() else []
-    except (OSError, sqlite3.Error):
+    except (OSError, *database_errors()):
         return removed
     kept = set()
     for path in registered:
@@ -207,15 +278,38 @@ class Project:
     def __init__(self, root: Path, store: Store):
         self.root = root
         self.store = store
-        self.images = ImageStore(root / "pages")
+        self.server = store.server
+        self.images = ServerImageStore(store, root / "pages") if store.server else ImageStore(root / "pages")
 
     @property
     def name(self) -> str:
-        return self.root.name
+        return self.server.project if self.server else self.root.name
+
+    @property
+    def location(self) -> str | Path:
+        """What opens this project again: its folder, or its URL (with the login it was opened with)."""
+        return self.server.url if self.server else self.root
+
+    @property
+    def where(self) -> str:
+        """The project as people name it: its folder, or its URL without a password."""
+        return self.server.display if self.server else str(self.root)
 
     @classmethod
     def create(cls, root: str | os.PathLike, fields: list[str] | None = None) -> "Project":
-        """Make a new project folder (it may exist but must not already be a project)."""
+        """Make a new project: a folder (it may exist but must not already be a project), or a
+        project on a team server when ``root`` is a ``postgresql://`` URL."""
+        if fields is None:
+            fields = ["company", "date", "address", "total"]
+        if is_url(root):
+            location = parse_url(str(root), need_project=True)
+            store = Store(location, create_schema=True)
+            if store.get_setting("created_at"):
+                store.close()
+                raise ProjectError(f"{location.display} is already a Proofdesk project")
+            store.set_setting("created_at", store_now())
+            store.set_fields(fields)
+            return cls._on_server(store)
         root = Path(root).expanduser().resolve()
         if (root / DB_NAME).exists():
             raise ProjectError(f"{root} is already a Proofdesk project")
@@ -228,10 +322,20 @@ class Project:
         except OSError as exc:
             raise ProjectError(f"cannot create project folder {root}: {exc.strerror}") from exc
         store = Store(root / DB_NAME)
-        if fields is None:
-            fields = ["company", "date", "address", "total"]
+        store.set_setting("created_at", store_now())
         store.set_fields(fields)
         return cls(root, store)
+
+    @classmethod
+    def _on_server(cls, store: Store) -> "Project":
+        cache = server_cache(store.server)
+        try:
+            for sub in SUBDIRS:
+                (cache / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            store.close()
+            raise ProjectError(f"cannot create this machine's cache folder {cache}: {exc.strerror}") from exc
+        return cls(cache, store)
 
     @classmethod
     def open(cls, root: str | os.PathLike, readonly: bool = False) -> "Project":
@@ -240,6 +344,9 @@ class Project:
         ``readonly``: for commands that only read; nothing in the folder is created or changed
         (see :class:`Store`).
         """
+        if is_url(root):
+            location = parse_url(str(root), need_project=True)
+            return cls._on_server(Store(location, readonly=readonly))
         root = Path(root).expanduser().resolve()
         db = root / DB_NAME
         if not root.is_dir():
@@ -256,6 +363,11 @@ class Project:
 
     @classmethod
     def open_or_create(cls, root: str | os.PathLike) -> "Project":
+        if is_url(root):
+            try:
+                return cls.open(root)
+            except ProjectError:
+                return cls.create(root)
         root = Path(root).expanduser()
         if (root / DB_NAME).exists():
             return cls.open(root)

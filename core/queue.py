@@ -44,10 +44,10 @@ def queue(store: Store, order: str | None = None) -> list[int]:
     statuses = [s.value for s in QUEUE_STATUSES]
     if order == "confidence":
         rows = store.query(
-            "SELECT p.id, (SELECT AVG(r.confidence) FROM regions r"
+            "SELECT id FROM (SELECT p.id, p.document_id, p.page_no, (SELECT AVG(r.confidence) FROM regions r"
             "  WHERE r.page_id = p.id AND r.deleted = 0 AND r.confidence IS NOT NULL) AS mean"
-            f" FROM pages p WHERE p.status IN ({marks})"
-            " ORDER BY mean IS NULL, mean, p.document_id, p.page_no",
+            f" FROM pages p WHERE p.status IN ({marks})) AS q"
+            " ORDER BY mean IS NULL, mean, document_id, page_no",
             statuses,
         )
     else:

@@ -230,15 +230,17 @@ def _add_totals(conn: sqlite3.Connection, page_id: int, sign: int) -> None:
         " GROUP BY 1, 2, 3, 4, 5"
         " UNION ALL SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), 'page',"
         " ?, 0, 0 FROM verdicts WHERE page_id = ? GROUP BY 1, 2, 3, 4"
-        " ON CONFLICT(day, engine, version, annotator, kind) DO UPDATE SET n = n + excluded.n,"
-        " edit_distance = edit_distance + excluded.edit_distance, ref_chars = ref_chars + excluded.ref_chars",
+        " ON CONFLICT(day, engine, version, annotator, kind) DO UPDATE SET n = verdict_daily.n + excluded.n,"
+        " edit_distance = verdict_daily.edit_distance + excluded.edit_distance,"
+        " ref_chars = verdict_daily.ref_chars + excluded.ref_chars",
         (sign, sign, sign, page_id, sign, page_id))
     conn.execute(
         "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
         " SELECT engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
-        " ? * COUNT(*), ? * SUM(kind = 'correct' AND COALESCE(mark, '') != 'wrong') FROM verdicts"
+        " ? * COUNT(*), ? * SUM(CASE WHEN kind = 'correct' AND COALESCE(mark, '') != 'wrong' THEN 1 ELSE 0 END) FROM verdicts"
         " WHERE page_id = ? AND pred_index IS NOT NULL AND confidence IS NOT NULL GROUP BY 1, 2, 3"
-        " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = n + excluded.n, correct = correct + excluded.correct",
+        " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = confidence_hist.n + excluded.n,"
+        " correct = confidence_hist.correct + excluded.correct",
         (sign, sign, page_id))
 
 
@@ -261,7 +263,7 @@ def rebuild_totals(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
         " SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),"
-        " COUNT(*), SUM(v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong') FROM verdicts v"
+        " COUNT(*), SUM(CASE WHEN v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong' THEN 1 ELSE 0 END) FROM verdicts v"
         " JOIN verdict_state s ON s.page_id = v.page_id"
         " WHERE s.in_hist = 1 AND v.pred_index IS NOT NULL AND v.confidence IS NOT NULL GROUP BY 1, 2, 3")
 
@@ -599,7 +601,7 @@ def choose_threshold_counts(rows: Iterable[tuple[float, int, int]], target_preci
 
 def auto_accept_counts(store, engine: str | None = None, model_version: str | None = None) -> list[tuple[float, int, int]]:
     """``(confidence bucket, regions, correct)`` over pages done or approved, from the running totals."""
-    sql = "SELECT bucket, SUM(n), SUM(correct) FROM confidence_hist WHERE 1"
+    sql = "SELECT bucket, SUM(n), SUM(correct) FROM confidence_hist WHERE 1 = 1"
     params: list = []
     if engine:
         sql += " AND engine = ?"
@@ -711,7 +713,7 @@ def moderate_counts(store, f: ModerateFilter | None = None, viewer: str | None =
     where, params = _where(f, days.zone(store))
     row = store.query(
         "SELECT COUNT(*), COALESCE(SUM(p.status IN ('approved', 'rejected')), 0),"
-        " COALESCE(SUM(q.page_id IS NOT NULL AND q.reviewed_at IS NULL AND p.status = 'done'), 0)"
+        " COALESCE(SUM(CASE WHEN q.page_id IS NOT NULL AND q.reviewed_at IS NULL AND p.status = 'done' THEN 1 ELSE 0 END), 0)"
         + _FROM + where, params)[0]
     total, moderated, waiting = row[0], row[1], row[2]
     return {"total": total, "moderated": moderated, "not_moderated": total - moderated, "in_queue": waiting}

@@ -345,11 +345,11 @@ def _review_aggregates(db: Database) -> None:
             SELECT day, engine, version, annotator, 'page', COUNT(*) FROM (
                 SELECT DISTINCT page_id, day, engine, COALESCE(model_version, engine_version) AS version,
                        COALESCE(annotator, '') AS annotator FROM verdicts
-                WHERE page_id IN (SELECT id FROM pages WHERE status IN ('done', 'approved')))
+                WHERE page_id IN (SELECT id FROM pages WHERE status IN ('done', 'approved'))) AS page_days
             GROUP BY 1, 2, 3, 4;
         INSERT INTO confidence_hist (engine, version, bucket, n, correct)
             SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),
-                   COUNT(*), SUM(v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong')
+                   COUNT(*), SUM(CASE WHEN v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong' THEN 1 ELSE 0 END)
             FROM verdicts v JOIN pages p ON p.id = v.page_id
             WHERE p.status IN ('done', 'approved') AND v.pred_index IS NOT NULL AND v.confidence IS NOT NULL
             GROUP BY 1, 2, 3;
@@ -359,8 +359,35 @@ def _review_aggregates(db: Database) -> None:
     )
 
 
-def _run_script(db: Database, script: str) -> None:
-    """Run SQL statements one at a time.
+@migrations(name="0005_team")
+def _team(db: Database) -> None:
+    """Page images and other files kept in the database, by sha256 (a team project's server holds
+    them; a project folder keeps its images on disk and leaves this empty), and page leases."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            ext TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE leases (
+            page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+            holder TEXT NOT NULL,             -- the user, or a pre-fill machine's worker name
+            purpose TEXT NOT NULL,            -- annotate / review / prefill
+            taken_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX leases_holder ON leases(holder, purpose);
+        """,
+    )
+
+
+def _run_script(db, script: str) -> None:
+    """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
+    :class:`PgMigrator` which spells each statement for PostgreSQL).
 
     ``executescript`` would COMMIT first and so break the migration's transaction.
     """
@@ -378,24 +405,80 @@ def known_migrations() -> list[str]:
     return [m.name for m in migrations._migrations]
 
 
-def pending(db: Database) -> list[str]:
-    """The migrations ``db`` still needs, read only; SchemaVersionError when it is newer than us."""
+def _refuse_unknown(applied: list[str]) -> None:
     known = set(known_migrations())
-    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    unknown = [name for name in applied if name not in known]
     if unknown:
         raise SchemaVersionError(
             "this project was written by a newer version of Proofdesk "
             f"(unknown schema migration {unknown[0]!r}); update Proofdesk to open it"
         )
+
+
+def pending(db) -> list[str]:
+    """The migrations ``db`` still needs, read only; SchemaVersionError when it is newer than us.
+
+    ``db``: a sqlite-utils Database, or a :class:`PgMigrator`."""
+    if isinstance(db, PgMigrator):
+        applied = db.applied()
+        _refuse_unknown(applied)
+        return [name for name in known_migrations() if name not in set(applied)]
+    _refuse_unknown([m.name for m in migrations.applied(db)])
     return [m.name for m in migrations.pending(db)]
 
 
-def migrate(db: Database) -> list[str]:
+def migrate(db) -> list[str]:
     """Bring ``db`` up to this code's schema; return the names of migrations applied.
 
     Raises SchemaVersionError when the database has migrations this code does not know.
     """
     todo = pending(db)
-    if todo:
+    if not todo:
+        return todo
+    if isinstance(db, PgMigrator):
+        db.apply(todo)
+    else:
         migrations.apply(db)
     return todo
+
+
+class PgMigrator:
+    """The same migrations on a project's PostgreSQL schema: each statement of a migration
+    spelled for PostgreSQL (:func:`core.db.translate_ddl`), each migration and the record of it
+    in one transaction (PostgreSQL's DDL is transactional), recorded in ``proofdesk_migrations``."""
+
+    TABLE = "proofdesk_migrations"
+
+    def __init__(self, conn):
+        self.conn = conn  # a core.db.PgConnection whose search_path is the project's schema
+
+    def applied(self) -> list[str]:
+        exists = self.conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            (self.conn.schema, self.TABLE)).fetchone()
+        if not exists:
+            return []
+        return [r[0] for r in self.conn.execute(
+            f"SELECT name FROM {self.TABLE} WHERE migration_set = ? ORDER BY applied_at, name", (MIGRATION_SET,))]
+
+    def execute(self, statement: str) -> None:
+        from .db import translate_ddl
+
+        for sql in translate_ddl(statement):
+            self.conn.raw.execute(sql)
+
+    def apply(self, names: list[str]) -> None:
+        from . import store as _store
+        from .db import PG_PRELUDE
+
+        by_name = {m.name: m for m in migrations._migrations}
+        raw = self.conn.raw
+        with raw.transaction():
+            raw.execute(PG_PRELUDE)
+            raw.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (migration_set TEXT NOT NULL, name TEXT NOT NULL,"
+                        " applied_at TEXT NOT NULL, PRIMARY KEY (migration_set, name))")
+        for name in names:
+            with raw.transaction():
+                by_name[name].fn(self)
+                raw.execute(f"INSERT INTO {self.TABLE} (migration_set, name, applied_at) VALUES (%s, %s, %s)",
+                            (MIGRATION_SET, name, _store.now()))

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from sqlite_utils import Database
 
 from . import schema
+from .db import POSTGRESQL, SQLITE, PgConnection, ServerLocation, lock_key
 from .errors import ConflictError, NotFoundError, PermissionDenied, ProjectError
 from .geometry import any_overlap
 from .model import (
@@ -239,36 +240,68 @@ class Action:
 
 
 class Store:
-    def __init__(self, path: Path, readonly: bool = False):
-        """Open (and migrate) the database at ``path``.
+    def __init__(self, path, readonly: bool = False, *, create_schema: bool = False):
+        """Open (and migrate) the project database: a SQLite file at ``path``, or a project on a
+        PostgreSQL server when ``path`` is a :class:`core.db.ServerLocation` (``create_schema``:
+        make its schema when it does not exist yet, for ``proofdesk init``).
 
         ``readonly``: for commands that only read. The file is opened ``mode=ro`` (a project on
         a read-only disk or share, or one the OS user may only read, still lists and exports);
         nothing is migrated, and an older database is refused with a message instead.
         """
-        self.path = Path(path)
+        self.server: ServerLocation | None = path if isinstance(path, ServerLocation) else None
+        self.path = None if self.server else Path(path)
+        self.dialect = POSTGRESQL if self.server else SQLITE
         self.readonly = readonly
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list = []
         self._lock = threading.Lock()
-        conn = self.conn
         try:
-            # Check the schema version before anything else touches the file: a database
-            # from a newer Proofdesk is left exactly as it was.
-            if readonly:
-                if schema.pending(Database(conn)):
-                    raise ProjectError(f"{self.path} was written by an older Proofdesk and must be upgraded: open it"
-                                       " once with write access")
+            if self.server:
+                self._open_server(create_schema)
             else:
-                schema.migrate(Database(conn))
+                conn = self.conn
+                # Check the schema version before anything else touches the file: a database
+                # from a newer Proofdesk is left exactly as it was.
+                if readonly:
+                    if schema.pending(Database(conn)):
+                        raise ProjectError(f"{self.path} was written by an older Proofdesk and must be upgraded:"
+                                           " open it once with write access")
+                else:
+                    schema.migrate(Database(conn))
         except BaseException:
             self.close()
             raise
-        if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
+        if not readonly and not self.server:
+            self.conn.execute("PRAGMA journal_mode=WAL")
         self._identity = self._file_identity()
 
+    @property
+    def where(self) -> str:
+        """The project database as people name it: a file's path, or the server URL without its
+        password."""
+        return self.server.display if self.server else str(self.path)
+
+    def _open_server(self, create_schema: bool) -> None:
+        conn = self.conn
+        name = self.server.project
+        found = conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?", (name,)).fetchone()
+        if not found:
+            if not create_schema:
+                raise ProjectError(f"there is no project {name!r} on {self.server.display}; create it with"
+                                   " `proofdesk init URL`")
+            conn.raw.execute(f'CREATE SCHEMA "{name}"')
+        migrator = schema.PgMigrator(conn)
+        if self.readonly:
+            if schema.pending(migrator):
+                raise ProjectError(f"{self.server.display} was written by an older Proofdesk and must be"
+                                   " upgraded: open it once as its admin")
+        else:
+            schema.migrate(migrator)
+
     def _file_identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
         try:
             st = self.path.stat()
         except OSError:
@@ -281,24 +314,32 @@ class Store:
         On Linux an open SQLite connection to an unlinked file goes on reading and writing the
         deleted inode, so a long command would report success and leave nothing behind. Long
         jobs call this between steps and before they report: one ``stat``, no database access.
+        (A server's database cannot be replaced under a connection: nothing to check.)
         """
-        if self._file_identity() != self._identity:
+        if self.path is not None and self._file_identity() != self._identity:
             raise ProjectError(f"the project database {self.path} was deleted or replaced while this command ran;"
                                " nothing more was written")
 
     # -- connections -------------------------------------------------------------------
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self):
+        """This thread's connection: ``sqlite3.Connection``, or :class:`core.db.PgConnection`
+        (the same ``execute``/``executemany``/``in_transaction``, rows read by name)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per action.
-            conn = self._connect()
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
-            # NORMAL is durable in WAL mode across application crashes (only a power cut can
-            # lose the last commits); FULL makes every keystroke wait for fsync.
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.server:
+                conn = PgConnection(self.server, self.server.project, lock_key(self.server.project))
+                if self.readonly:
+                    conn.raw.execute("SET default_transaction_read_only = on")
+            else:
+                # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per action.
+                conn = self._connect()
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA busy_timeout=30000")
+                # NORMAL is durable in WAL mode across application crashes (only a power cut can
+                # lose the last commits); FULL makes every keystroke wait for fsync.
+                conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -322,14 +363,19 @@ class Store:
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(Exception):
                     conn.close()
             self._all.clear()
         self._local = threading.local()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; nested calls join the outer one."""
+    def transaction(self) -> Iterator:
+        """One write transaction; nested calls join the outer one.
+
+        SQLite: ``BEGIN IMMEDIATE`` takes the file's write lock. PostgreSQL: the same statement
+        becomes ``BEGIN`` plus the project's advisory lock (core.db), so writers of one project
+        are serialised there too and a read-then-write inside a transaction is never stale.
+        """
         conn = self.conn
         if conn.in_transaction:
             yield conn
@@ -585,6 +631,20 @@ class Store:
     def pages_of(self, document_id: int) -> list[Page]:
         rows = self.query("SELECT * FROM pages WHERE document_id = ? ORDER BY page_no", (document_id,))
         return [_row_to_page(r) for r in rows]
+
+    # -- files kept in the database (a team project's images) --------------------------------------
+    def put_blob(self, sha: str, ext: str, data: bytes) -> None:
+        """Keep ``data`` under its sha256 (a second put of the same bytes writes nothing)."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO blobs (sha256, ext, size, data, created_at) VALUES (?,?,?,?,?)",
+                      (sha, ext, len(data), data, now()))
+
+    def get_blob(self, sha: str) -> tuple[str, bytes] | None:
+        row = self.conn.execute("SELECT ext, data FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
+        return (row["ext"], bytes(row["data"])) if row else None
+
+    def blob_hashes(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT sha256 FROM blobs")}
 
     def get_page(self, page_id: int) -> Page:
         row = self.conn.execute("SELECT * FROM pages WHERE id = ?", (page_id,)).fetchone()

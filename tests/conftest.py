@@ -25,10 +25,27 @@ def _own_data_dir(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
-def project(tmp_path):
+def backend(request):
+    """Where the ``project`` fixture's database lives: "sqlite" (a project folder), unless the
+    test module sets ``BOTH_BACKENDS = True``: then each of its tests runs on both, the second
+    time on a project of the session's PostgreSQL server (a fresh database per test)."""
+    return getattr(request, "param", "sqlite")
+
+
+def pytest_generate_tests(metafunc):
+    if (getattr(metafunc.module, "BOTH_BACKENDS", False) and "backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("folder_only") is None):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def project(tmp_path, backend, request):
     from core.project import Project
 
-    p = Project.create(tmp_path / "proj")
+    if backend == "postgresql":
+        p = Project.create(request.getfixturevalue("pg_database") + "/proj")
+    else:
+        p = Project.create(tmp_path / "proj")
     yield p
     p.close()
 
@@ -110,17 +127,22 @@ def make_image():
 
 
 def check_consistent(project) -> None:
-    """The database is sound and every page it names is complete and has its image on disk."""
-    conn = sqlite3.connect(project.root / "proofdesk.db")
-    try:
+    """The database is sound and every page it names is complete and has its image on disk (on
+    a team project: on the server, fetched into this machine's cache)."""
+    if project.server:  # PostgreSQL checks its foreign keys itself, at every commit
+        conn = project.store.conn
+    else:
+        conn = sqlite3.connect(project.root / "proofdesk.db")
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    try:
         for doc_id, page_count in conn.execute("SELECT id, page_count FROM documents"):
             nos = [r[0] for r in conn.execute(
                 "SELECT page_no FROM pages WHERE document_id = ? ORDER BY page_no", (doc_id,))]
             assert page_count >= 1 and nos == list(range(1, page_count + 1)), (doc_id, page_count, nos)
     finally:
-        conn.close()
+        if not project.server:
+            conn.close()
     for page in project.store.pages():
         assert project.image_path(page).is_file(), f"page {page.id} has no image file"
 
@@ -128,3 +150,47 @@ def check_consistent(project) -> None:
 @pytest.fixture
 def consistent():
     return check_consistent
+
+
+# -- PostgreSQL: one throwaway server per session (tests/pgserver.py), a fresh database per test ------
+
+#: pytest-timeout's limit (120 s, pyproject.toml) covers fixture set-up too, and the first test that
+#: asks for the server pays its initdb and start, each waited on for up to 120 s (pg_ctl -w -t 120): so
+#: tests using the server get this limit, unless they set their own.
+PG_TEST_TIMEOUT = 400
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "pg_server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(PG_TEST_TIMEOUT))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of this session (superuser pdadmin; see tests/pgserver.py): started by the
+    first test that asks for it, stopped and deleted at the end (or at exit, should the session die)."""
+    import atexit
+
+    from tests.pgserver import PgServer
+
+    server = PgServer()
+    atexit.register(server.stop)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        atexit.unregister(server.stop)
+
+
+@pytest.fixture
+def pg_database(pg_server):
+    """A fresh, empty database of its own on the session's server; its URL (postgresql://...). Dropped
+    afterwards, whatever connections the test left open."""
+    import uuid
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = pg_server.create_database(name)
+    yield url
+    pg_server.drop_database(name)

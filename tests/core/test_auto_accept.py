@@ -12,6 +12,9 @@ from core.model import PageStatus, PredictedRegion, Prediction, Role, box_to_qua
 
 from ..conftest import image_bytes
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 def pages_with(project, tmp_path, confidences):
     src = tmp_path / "src"
@@ -55,13 +58,13 @@ def test_cli_chooses_the_threshold_from_checked_pages(project, tmp_path, capsys)
         store.update_region("ana", low.id, text="corrected")
         store.set_page_status("ana", page_id, PageStatus.DONE)
     # Four right lines prove little: 99% is out of reach, nothing is accepted.
-    assert main(["--user", "lead", "auto-accept", str(project.root), "--target", "0.99"]) == 0
+    assert main(["--user", "lead", "auto-accept", str(project.location), "--target", "0.99"]) == 0
     out = capsys.readouterr().out
     assert "no confidence threshold reaches 99.0% precision" in out and "nothing accepted" in out
     assert store.get_page(ids[4]).status == PageStatus.PREFILLED
     # They are enough to be 95% sure of 50% (Wilson bound of 4/4: 59.6%); with the 0.6 lines, 4 of
     # 8 right, not.
-    assert main(["--user", "lead", "auto-accept", str(project.root), "--target", "0.5"]) == 0
+    assert main(["--user", "lead", "auto-accept", str(project.location), "--target", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "confidence >= 0.99" in out and "accepted 1 pre-filled page(s)" in out
     assert "(4 regions: at least 59.6% with 95% confidence)" in out

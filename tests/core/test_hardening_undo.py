@@ -14,12 +14,15 @@ from core.model import PageStatus, Role, box_to_quad
 from core.project import Project
 from tests.core.test_store import add_doc, count, first_page
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 @pytest.fixture
 def two_windows(project):
     """(store of window A, store of window B, page id): two connections on one project."""
     page_id = first_page(project.store, add_doc(project.store))
-    other = Project.open(project.root)
+    other = Project.open(project.location)
     yield project.store, other.store, page_id
     other.close()
 

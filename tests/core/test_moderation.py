@@ -10,6 +10,9 @@ from core.model import Document, Page, PageStatus, PredictedRegion, Prediction, 
 from core.project import Project
 from core.queue import queue
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 def _project(tmp_path, n_pages=1, conf=0.9):
     project = Project.create(tmp_path / "p")

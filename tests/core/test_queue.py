@@ -10,6 +10,9 @@ from core.model import PageStatus, PredictedRegion, Prediction, box_to_quad
 
 from ..conftest import image_bytes
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 @pytest.fixture
 def four_pages(project, tmp_path):

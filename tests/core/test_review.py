@@ -9,6 +9,9 @@ from core.roles import hash_password, require, verify_password
 from core.sampling import route_reasons, sample_draw
 from core.verdicts import CORRECT, DELETED, MISSING, WRONG_BOX, WRONG_TEXT, summarize
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 @pytest.fixture
 def page(tmp_path):

@@ -10,6 +10,9 @@ import pytest
 from core import registry, runs
 from core.errors import NotFoundError
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 @pytest.fixture
 def version(one_line_version):
@@ -73,6 +76,7 @@ def test_reap_marks_a_run_failed_when_its_worker_is_gone(project, version):
     assert "+g" in runs.code_version() or runs.code_version() == "0.1.0"
 
 
+@pytest.mark.folder_only
 def test_import_a_run_done_on_a_copy_of_the_project(project, version, tmp_path):
     import hashlib
     import shutil

@@ -8,10 +8,14 @@ import time
 
 import pytest
 
+from core.db import database_errors, integrity_errors
 from core.errors import ConflictError
 from core.model import HUMAN, Document, Page, PageStatus, PredictedRegion, Prediction, box_to_quad
 from core.project import Project
 from core.store import now
+
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -52,6 +56,7 @@ def page_id(project):
 
 
 # -- the database file -------------------------------------------------------------------------
+@pytest.mark.folder_only
 def test_project_db_is_wal_with_foreign_keys(project):
     db = project.root / "proofdesk.db"
     assert db.is_file()
@@ -64,7 +69,7 @@ def test_project_db_is_wal_with_foreign_keys(project):
     finally:
         other.close()
     # ... and foreign keys are really enforced on the store's connection.
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         with project.store.transaction() as c:
             c.execute("INSERT INTO pages (document_id, page_no, name, image_sha256, width, height,"
                       " created_at, updated_at) VALUES (999, 1, 'x', 'x', 1, 1, 'now', 'now')")
@@ -82,7 +87,7 @@ def test_add_document_inserts_document_and_pages_together(project):
                    imported_at=now(), imported_by="test", batch="b1")
     pages = [Page(document_id=0, page_no=1, name="p1", image_sha256="x", width=10, height=10),
              Page(document_id=0, page_no=1, name="p1 again", image_sha256="y", width=10, height=10)]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         store.add_document(doc, pages)
     assert count(store, "documents") == 1
     assert count(store, "pages") == 3
@@ -150,7 +155,7 @@ def test_stale_expected_version_raises_conflict_and_writes_nothing(project, page
 def test_edit_log_is_append_only(project, page_id):
     store = project.store
     store.add_region("ana", page_id, box_to_quad(10, 10, 50, 30), "A")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(database_errors(), match="append-only"):
         with store.transaction() as c:
             c.execute("UPDATE edits SET after = '\"forged\"'")
     assert [e["after"]["text"] for e in store.edits(page_id) if e["field"] == "region"] == ["A"]
@@ -159,7 +164,7 @@ def test_edit_log_is_append_only(project, page_id):
 def test_predictions_are_immutable(project, page_id):
     store = project.store
     pred_id = store.add_prediction(prediction(page_id, [(10, 10, 100, 30)]))
-    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+    with pytest.raises(database_errors(), match="immutable"):
         with store.transaction() as c:
             c.execute("UPDATE predictions SET regions = '[]' WHERE id = ?", (pred_id,))
     (p,) = store.predictions(page_id)
@@ -224,7 +229,7 @@ def test_a_new_action_clears_redo(project, page_id):
 
 
 def test_undo_redo_survive_reopening_the_project(project, page_id):
-    root = project.root
+    root = project.location
     rid = project.store.add_region("ana", page_id, box_to_quad(10, 10, 100, 30), "A")
     project.store.update_region("ana", rid, text="B")
     project.store.update_region("ana", rid, text="C")
@@ -350,6 +355,7 @@ def test_a_finished_page_keeps_its_regions_when_pre_filled_again(project, page_i
 
 
 # -- concurrency ----------------------------------------------------------------------------------
+@pytest.mark.folder_only
 def test_readers_are_not_blocked_by_an_open_write_transaction(project, page_id):
     store = project.store
     writer = store.conn

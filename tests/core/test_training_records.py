@@ -15,6 +15,9 @@ from core.model import PageStatus, Role
 
 from ..conftest import check_consistent
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 @pytest.fixture
 def labelled(project, sroie_dir, tmp_path):
@@ -113,7 +116,7 @@ def test_registry_promote_and_roll_back(project):
 
 def test_cli_dataset_and_models(labelled, capsys):
     project, _ = labelled
-    root = str(project.root)
+    root = str(project.location)
     assert main(["--user", "lead", "dataset", "create", root]) == 0
     assert "created dataset version 1" in capsys.readouterr().out
     assert main(["dataset", "create", root]) == 0
