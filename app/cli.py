@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from core import __version__
+from core.db import is_url, parse_url
 from core.errors import ProofdeskError
 
 from . import cli_support
@@ -38,6 +39,34 @@ def cmd_init(args) -> int:
     fields = FieldSchema.preset(args.preset).fields
     project = Project.create(args.project, fields=fields)
     print(f"created project {project.where} (fields: {', '.join(fields)})")
+    return 0
+
+
+def new_password(name: str) -> str | None:
+    """A new password for ``name``: ``$PROOFDESK_NEW_PASSWORD`` in scripts, else typed twice."""
+    import getpass
+
+    secret = os.environ.get("PROOFDESK_NEW_PASSWORD")
+    if secret is not None:
+        return secret
+    if not sys.stdin.isatty():
+        raise ProofdeskError(f"type {name}'s new password at a terminal, or set PROOFDESK_NEW_PASSWORD")
+    secret = getpass.getpass(f"new password for {name}: ")
+    if secret and getpass.getpass("the same again: ") != secret:
+        raise ProofdeskError("the two passwords differ; nothing changed")
+    return secret
+
+
+def cmd_server(args) -> int:
+    from core import team
+
+    url = cli_support.server_login(args.url, args.user)
+    for line in team.server_init(url, args.admin, new_password(args.admin) or ""):
+        print(line)
+    location = parse_url(args.url)
+    print(f"ready: {args.admin} creates projects with `proofdesk init postgresql://{args.admin}@{location.host}"
+          f"{':' + str(location.port) if location.port else ''}/{location.database}/PROJECT` and adds people with"
+          " `proofdesk users URL --add NAME --role ROLE`")
     return 0
 
 
@@ -255,7 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "training in the worker, export, the window); exits 1 on any failure")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("init", help="create a new project folder")
+    p = sub.add_parser("server", help="prepare a PostgreSQL database for team projects (roles, the first admin)")
+    p.add_argument("action", choices=["init"])
+    p.add_argument("url", help="postgresql://ADMIN@host[:port]/DATABASE as the server's administrator"
+                               " (a login that may create roles)")
+    p.add_argument("--admin", required=True, metavar="NAME",
+                   help="the team's first Proofdesk admin: a new PostgreSQL login (password asked for;"
+                        " $PROOFDESK_NEW_PASSWORD in scripts)")
+    p.set_defaults(func=cmd_server)
+
+    p = sub.add_parser("init", help="create a new project: a folder, or postgresql://host/DATABASE/PROJECT on a"
+                                    " team server (as its admin)")
     p.add_argument("project")
     p.add_argument("--preset", choices=["receipt", "invoice"], default="receipt",
                    help="field names to start with (default: receipt)")
@@ -382,7 +421,17 @@ def _sign_in(args) -> None:
     """Open the command's project (read-only where it only reads and cannot write) and prove
     that whoever runs the command is ``--user`` where that user has a password."""
     project_path = getattr(args, "project", None)
-    if args.command in NO_SIGN_IN or not project_path:
+    if args.command == "server" or not project_path:
+        return
+    if is_url(project_path):
+        # A team project: the person signs in to the server with their own login, and the server
+        # enforces their role (core/team.py); Proofdesk keeps no password of its own there.
+        args.project = cli_support.server_login(project_path, args.user)
+        args.user = parse_url(args.project).user
+        if args.command not in ("init", "users"):
+            cli_support.open_project(args.project, readonly=_only_reads(args))
+        return
+    if args.command in NO_SIGN_IN:
         return
     root = Path(project_path).expanduser()
     db = root / "proofdesk.db"

@@ -115,6 +115,10 @@ def cmd_users(args) -> int:
     from core.errors import ProofdeskError
     from core.model import Role
 
+    if getattr(args, "add", None) or (args.role and "://" in args.project):
+        return _team_member(args)
+    if args.role and len(args.role) != 2:
+        raise ProofdeskError("--role NAME ROLE (with --add NAME: --role ROLE)")
     project = _open(args.project)
     store = project.store
     if args.role:
@@ -155,10 +159,34 @@ def cmd_users(args) -> int:
     return 0
 
 
+def _team_member(args) -> int:
+    """``users URL --add NAME --role ROLE``: a team member's server login (the admin's own login
+    runs it; the server refuses anyone else)."""
+    from app.cli import new_password
+    from core import team
+    from core.db import is_url
+    from core.errors import ProofdeskError
+    from core.model import Role
+
+    if not is_url(args.project):
+        raise ProofdeskError("--add is for a team project (postgresql://...): in a project folder people are added"
+                             " by working in it, and --role NAME ROLE gives a role")
+    if not args.add or not args.role or len(args.role) != 1:
+        raise ProofdeskError("name the person and one role: --add NAME --role annotator|reviewer|admin")
+    role = Role(args.role[0])
+    team.add_member(args.project, args.add, role, new_password(args.add) or None)
+    print(f"{args.add} is {role.value} on {args.project.split('@')[-1]}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("users", help="the project's users and roles; set a password or a role; sign-in at start")
     p.add_argument("project")
-    p.add_argument("--role", nargs=2, metavar=("NAME", "ROLE"), help="give NAME the role annotator, reviewer or admin")
+    p.add_argument("--role", nargs="+", metavar="NAME ROLE",
+                   help="give NAME the role annotator, reviewer or admin (with --add: the new member's role)")
+    p.add_argument("--add", metavar="NAME",
+                   help="team project (postgresql://...): add NAME as a server login with --role ROLE (password asked"
+                        " for; $PROOFDESK_NEW_PASSWORD in scripts), or change an existing member's role")
     p.add_argument("--password", metavar="NAME",
                    help="set or remove NAME's password (the new one is asked for; $PROOFDESK_NEW_PASSWORD in"
                         " scripts); needs NAME's current password (sign in as NAME) or an admin's")

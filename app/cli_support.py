@@ -16,7 +16,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from core.errors import PermissionDenied
+from core.errors import PermissionDenied, ProjectError
 
 log = logging.getLogger("proofdesk")
 
@@ -185,6 +185,34 @@ def close_projects() -> None:
     _projects.clear()
 
 
+def server_login(url: str, user: str) -> str:
+    """``url`` with the login that works: the URL's own user (else ``user``) and a password from
+    the URL, ``$PROOFDESK_PASSWORD``, libpq's own places (``PGPASSWORD``, ``~/.pgpass``) or, when
+    the server asks for one and there is a terminal, typed there. Raises PermissionDenied or
+    ProjectError with the server's reason."""
+    from urllib.parse import urlsplit
+
+    from core.db import PgConnection, parse_url
+
+    location = parse_url(url)
+    login = location.user or user
+    password = urlsplit(url).password or os.environ.get(PASSWORD_ENV)
+    candidate = location.with_login(login, password)
+    if password is None:
+        try:
+            PgConnection(candidate, None, 0).close()  # libpq may find one (.pgpass, PGPASSWORD)
+            return candidate.url
+        except ProjectError as exc:
+            if "no password supplied" not in str(exc):
+                raise
+        if not sys.stdin.isatty():
+            raise PermissionDenied(f"{login} signs in to {location.display} with a password: type it at a terminal,"
+                                   f" or set {PASSWORD_ENV} for a script")
+        password = getpass.getpass(f"password for {login} on {location.display}: ")
+        candidate = location.with_login(login, password)
+    return candidate.url
+
+
 def read_password(user: str, where: str) -> str:
     """``user``'s password: ``$PROOFDESK_PASSWORD``, else asked on the terminal."""
     secret = os.environ.get(PASSWORD_ENV)
@@ -240,4 +268,12 @@ def describe_system_error(exc: BaseException, project: str | None) -> str | None
             return f"no such file or folder{name}"
     if isinstance(exc, MemoryError):
         return "out of memory: close other programs, or use fewer --workers or smaller batches"
+    from core.db import is_disk_full, operational_errors
+
+    if is_disk_full(exc):  # the team server's disk
+        return (f"the server's disk is full{where}: ask its administrator to free some space, then run the"
+                " command again (the action that failed was not written; everything before it is kept)")
+    if isinstance(exc, operational_errors()) and not isinstance(exc, sqlite3.Error):
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"the project's database server failed{where}: {line}"
     return None

@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
         # Reopen the page this user was on, else the head of the queue, else the first page.
         from core.queue import next_page
 
-        start = last_page(project, self.user) or next_page(project.store)
+        start = last_page(project, self.user) or next_page(project.store, user=self.user)
         if start is not None:
             self.page_list.select_page(start)
         elif self.page_list.model_.pages:

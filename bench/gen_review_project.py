@@ -227,16 +227,15 @@ def generate(root: Path, n_pages: int, per_page: int, seed: int = 1) -> dict:
                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", verdicts)
     c.executemany("INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence)"
                   " VALUES (?,?,?,?,?)", states)
-    from core.review import rebuild_totals
-
-    rebuild_totals(conn)  # the running totals the Analytics screen reads
     c.execute("COMMIT")
     c.execute("ANALYZE")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
     from core.analytics import refresh_activity
+    from core.review import rebuild_totals
 
     project = Project.open(root)
+    rebuild_totals(project.store)  # the running totals the Analytics screen reads
     refresh_activity(project.store)  # per person and day, from the edit log
     project.close()
     return {"pages": len(pages), "regions": len(regions), "edits": len(edits), "verdicts": len(verdicts),
@@ -255,7 +254,7 @@ def check(root: Path, n: int, seed: int = 2) -> int:
         before = sorted((r["region_id"], r["kind"], r["edit_distance"]) for r in store.query(
             "SELECT region_id, kind, edit_distance FROM verdicts WHERE page_id = ?", (pid,)))
         with store.transaction() as c:
-            review.refresh_verdicts(store, pid, c)
+            review.refresh_verdicts(store, pid)  # in this transaction, rolled back below
             after = sorted((r["region_id"], r["kind"], r["edit_distance"]) for r in c.execute(
                 "SELECT region_id, kind, edit_distance FROM verdicts WHERE page_id = ?", (pid,)))
             c.execute("ROLLBACK")

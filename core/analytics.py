@@ -75,7 +75,7 @@ def refresh_activity(store, idle_gap_s: float = IDLE_GAP_S) -> int:
                 "INSERT INTO activity_daily (user, day, edits, regions, active_s)"
                 " SELECT user, ?, COUNT(*), COUNT(DISTINCT region_id), COALESCE(SUM(MIN(gap, ?)), 0) FROM ("
                 "  SELECT user, region_id, (julianday(ts) - julianday(LAG(ts) OVER (PARTITION BY user ORDER BY ts)))"
-                "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?)"
+                "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?) AS g"
                 " GROUP BY user", (day, idle_gap_s, lo, hi)).rowcount
         c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                   (ACTIVITY_MARK, str(top)))
@@ -103,7 +103,7 @@ def sync_days(store) -> bool:
                          " JOIN pages p ON p.id = s.page_id").fetchall()
         new_days = [(_days.local_day(ts, tz), pid) for pid, ts in rows if ts]
         c.executemany("UPDATE verdicts SET day = ?1 WHERE page_id = ?2 AND day != ?1", new_days)
-        rebuild_totals(c)
+        rebuild_totals(store)  # joins this transaction
         c.execute("DELETE FROM activity_daily")
         for key, value in ((ACTIVITY_MARK, "0"), (_days.DAYS_ZONE_SETTING, want)):
             c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"

@@ -11,12 +11,15 @@ The store's SQL is written once, in the part of SQL both engines share, with ``?
 (ADR 0006). :func:`translate` adapts the few things that differ, statement by statement, and
 caches the result (the statements are constants):
 
-- ``?`` placeholders become ``%s`` (and a literal ``%`` doubles);
+- ``?`` placeholders become ``%s``, numbered ones (``?1``, ``?2``, ...) too, with the parameters
+  put in the order they are used (``Statement.order``); a literal ``%`` doubles when the statement
+  has parameters (the driver reads ``%`` everywhere in it, comments and string literals included);
 - the column name ``user`` (a reserved word in PostgreSQL) is quoted;
 - ``INSERT OR IGNORE`` becomes ``INSERT ... ON CONFLICT DO NOTHING``;
 - an ``INSERT`` into a table with an ``id`` column returns it (``cursor.lastrowid``);
-- ``julianday(x)``, the two-argument ``MIN``/``MAX`` and ``CAST(x AS INTEGER)`` (which truncates
-  in SQLite) get their PostgreSQL spelling;
+- ``julianday(x)``, the two-argument ``MIN``/``MAX`` (NULL when an argument is NULL, unlike
+  ``LEAST``/``GREATEST``) and ``CAST(x AS INTEGER)`` (which truncates in SQLite) get their
+  PostgreSQL spelling;
 - ``BEGIN IMMEDIATE`` (SQLite: one writer at a time) becomes ``BEGIN`` plus a transaction-level
   advisory lock of the project, so writers of one project are serialised on both backends and
   every read-then-write in a transaction sees what it writes over.
@@ -152,7 +155,7 @@ def _row_class(names: tuple[str, ...]) -> type:
 
 
 # -- translation ----------------------------------------------------------------------------------
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?|%|\w+|\s+|.", re.S)
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?\d*|%|\w+|\s+|.", re.S)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,17 @@ class Statement:
     sql: str
     returns_id: bool = False   # RETURNING id was added: the cursor's lastrowid
     lock: bool = False         # BEGIN IMMEDIATE: take the project's write lock after BEGIN
+    order: tuple[int, ...] | None = None  # numbered placeholders: the parameter each %s takes
+    plain: str | None = None   # the statement without the RETURNING id added (for executemany)
+
+    def params(self, params: Sequence) -> tuple:
+        """The parameters in the order of the translated statement's placeholders."""
+        params = tuple(params)
+        if self.order is None:
+            return params
+        if max(self.order) > len(params):
+            raise ValueError(f"?{max(self.order)} in a statement given {len(params)} parameters")
+        return tuple(params[i - 1] for i in self.order)
 
 
 def _close_paren(tokens: list[str], i: int) -> int:
@@ -187,6 +201,22 @@ def _top_level_comma(tokens: list[str], i: int, j: int) -> bool:
     return False
 
 
+def _split_args(tokens: list[str]) -> list[list[str]]:
+    """The tokens of a call's arguments (between its parentheses), split at top-level commas."""
+    args: list[list[str]] = [[]]
+    depth = 0
+    for t in tokens:
+        if t == "," and depth == 0:
+            args.append([])
+            continue
+        if t == "(":
+            depth += 1
+        elif t == ")":
+            depth -= 1
+        args[-1].append(t)
+    return args
+
+
 def _next_word(tokens: list[str], i: int) -> int:
     """Index of the next token after ``i`` that is not white space (len(tokens) when none)."""
     i += 1
@@ -207,11 +237,18 @@ def _rewrite_functions(tokens: list[str]) -> list[str]:
             inner = _rewrite_functions(tokens[k + 1:j])
             body = "".join(inner)
             if low == "julianday":
-                out.append(f"(EXTRACT(EPOCH FROM CAST({body} AS timestamptz)) / 86400.0 + 2440587.5)")
+                # A double, as SQLite's REAL (EXTRACT gives numeric); zone-less text is UTC (the
+                # connection's time zone), as in SQLite.
+                out.append(f"(CAST(EXTRACT(EPOCH FROM CAST({body} AS timestamptz)) AS DOUBLE PRECISION)"
+                           f" / 86400.0 + 2440587.5)")
                 i = j + 1
                 continue
             if low in ("min", "max") and _top_level_comma(tokens, k, j):
-                out.append(("LEAST(" if low == "min" else "GREATEST(") + body + ")")
+                # SQLite's scalar MIN/MAX is NULL when an argument is NULL; LEAST/GREATEST skip
+                # NULLs. Each argument is written once (a placeholder must stay one parameter).
+                values = ", ".join(f"({''.join(arg).strip()})" for arg in _split_args(inner))
+                out.append(f"(SELECT CASE WHEN COUNT(_v.x) = COUNT(*) THEN {low.upper()}(_v.x) END"
+                           f" FROM (VALUES {values}) AS _v(x))")
                 i = j + 1
                 continue
             if low == "cast":
@@ -236,31 +273,49 @@ def _rewrite_functions(tokens: list[str]) -> list[str]:
 def translate(sql: str, with_params: bool = True) -> Statement:
     """The PostgreSQL spelling of one statement written for SQLite (see the module's doc)."""
     head = sql.strip().rstrip(";").strip()
-    if re.fullmatch(r"BEGIN\s+IMMEDIATE", head, re.I):
+    if re.fullmatch(r"BEGIN\s+(IMMEDIATE|EXCLUSIVE)(\s+TRANSACTION)?", head, re.I):
         return Statement("BEGIN", lock=True)
     tokens = _TOKEN.findall(head)
     out: list[str] = []
+    numbered: list[int] = []
+    plain_marks = False
     for t in tokens:
-        if t == "?":
+        if t.startswith("?"):
             out.append("%s")
-        elif t == "%" or (t.startswith("'") and "%" in t):
+            if len(t) > 1:
+                numbered.append(int(t[1:]))
+            else:
+                plain_marks = True
+        elif "%" in t:  # an operator, or inside a literal, quoted name or comment
             out.append(t.replace("%", "%%") if with_params else t)
         elif t.lower() == "user":
             out.append('"user"')
         else:
             out.append(t)
+    if numbered and plain_marks:
+        raise ValueError(f"a statement mixes ? and ?NNN placeholders: {sql!r}")
     out = _rewrite_functions(_TOKEN.findall("".join(out)))
-    text = "".join(out)
-    words = [t.lower() for t in out if t.strip() and not t.startswith("--")]
+    # Comments are dropped from the end, so that a clause added there is not commented out.
+    while out and (out[-1].isspace() or out[-1].startswith(("--", "/*"))):
+        out.pop()
+    words = [t.lower() for t in out if t.strip() and not t.startswith(("--", "/*"))]
     returns_id = False
     if words[:3] == ["insert", "or", "ignore"]:
-        text = re.sub(r"^\s*INSERT\s+OR\s+IGNORE\s+", "INSERT ", text, count=1, flags=re.I) + " ON CONFLICT DO NOTHING"
+        first = next(i for i, t in enumerate(out) if t.lower() == "or")
+        ignore = next(i for i in range(first + 1, len(out)) if out[i].lower() == "ignore")
+        del out[first:_next_word(out, ignore)]
         words = ["insert", *words[3:]]
+        at = len(out)
+        if "returning" in words:  # ON CONFLICT comes before RETURNING
+            at = max(i for i, t in enumerate(out) if t.lower() == "returning")
+        out[at:at] = ["ON CONFLICT DO NOTHING "] if at < len(out) else [" ON CONFLICT DO NOTHING"]
+    text = "".join(out)
+    plain = text
     if words[:1] == ["insert"] and len(words) > 2 and words[1] == "into" and words[2] in ID_TABLES \
             and "returning" not in words:
         text += " RETURNING id"
         returns_id = True
-    return Statement(text, returns_id=returns_id)
+    return Statement(text, returns_id=returns_id, order=tuple(numbered) if numbered else None, plain=plain)
 
 
 _DDL_TYPES = [
@@ -369,6 +424,8 @@ class PgConnection:
         except psycopg.OperationalError as exc:
             raise ProjectError(f"cannot reach {location.display}: {_first_line(exc)}") from None
         self.raw.adapters.register_loader("numeric", _numeric_loader())
+        # julianday() of a timestamp without an offset is UTC, as in SQLite (not the server's zone).
+        self.raw.execute("SET TIME ZONE 'UTC'")
         if schema:
             self.raw.execute(f'SET search_path TO "{schema}", public')
 
@@ -381,19 +438,47 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence | None = ()) -> PgCursor:
         stmt = translate(sql, with_params=bool(params))
         cur = self.raw.cursor()
-        cur.execute(stmt.sql, tuple(params) if params else None)
-        if stmt.lock:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+        try:
+            cur.execute(stmt.sql, stmt.params(params) if params else None)
+            if stmt.lock:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+        except Exception as exc:
+            self._raise_if_lost(exc)
+            raise
         return PgCursor(cur, stmt.returns_id)
+
+    def in_transaction_safe(self) -> bool:
+        """in_transaction, False when the connection is gone."""
+        try:
+            return not self.lost and self.in_transaction
+        except Exception:
+            return False
+
+    @property
+    def lost(self) -> bool:
+        """The connection is gone (server restarted, network down): the store makes a new one."""
+        return self.raw.closed or self.raw.broken
+
+    def _raise_if_lost(self, exc: BaseException) -> None:
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError) and self.lost:
+            from .errors import ServerUnavailable
+
+            raise ServerUnavailable(f"lost the connection to {self.location.display}: {_first_line(exc)}; this change"
+                                    " was not saved") from exc
 
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
         rows = [tuple(r) for r in rows]
         if not rows:
             return
         stmt = translate(sql, with_params=True)
-        text = stmt.sql[: -len(" RETURNING id")] if stmt.returns_id else stmt.sql
-        with self.raw.cursor() as cur:
-            cur.executemany(text, rows)
+        try:
+            with self.raw.cursor() as cur:
+                cur.executemany(stmt.plain or stmt.sql, [stmt.params(r) for r in rows])
+        except Exception as exc:
+            self._raise_if_lost(exc)
+            raise
 
     def close(self) -> None:
         self.raw.close()
@@ -427,6 +512,19 @@ def database_errors() -> tuple[type[BaseException], ...]:
         import psycopg
 
         errors.append(psycopg.Error)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def operational_errors() -> tuple[type[BaseException], ...]:
+    """What the database raises when it cannot do the work (disk full, I/O, a lost server), as
+    opposed to a statement's own mistake."""
+    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+
+        errors.append(psycopg.OperationalError)
     except ImportError:  # pragma: no cover
         pass
     return tuple(errors)

@@ -9,6 +9,11 @@ class ProjectError(ProofdeskError):
     """The project folder is missing, not a project, or cannot be opened."""
 
 
+class ServerUnavailable(ProjectError):
+    """The team server cannot be reached (the network, the server restarting): what was being
+    written is not saved; the connection is made again at the next use."""
+
+
 class SchemaVersionError(ProjectError):
     """The database was written by a newer Proofdesk than this one."""
 

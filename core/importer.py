@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import sqlite3
 import struct
 import threading
 import uuid
@@ -39,6 +38,7 @@ from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .db import integrity_errors, is_disk_full, operational_errors
 from .errors import BadInputError, ProjectError
 from .model import Document, Page, PageStatus
 from .project import Project, sha256_bytes
@@ -488,7 +488,7 @@ def import_paths(
             summary.failures.append((str(path), str(exc)))
         except MemoryError:
             summary.failures.append((str(path), "not enough memory to decode this file"))
-        except (OSError, sqlite3.OperationalError) as exc:
+        except (OSError, *operational_errors()) as exc:
             full = _disk_full(exc)
             if full:  # every next file would fail the same way: stop, keep what is imported
                 summary.failures.append((str(path), full))
@@ -504,9 +504,9 @@ def import_paths(
 
 
 def _disk_full(exc: BaseException) -> str | None:
-    """The message for a full disk (an image write or SQLite's "database or disk is full")."""
-    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
-            isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)):
+    """The message for a full disk (an image write, SQLite's "database or disk is full", the
+    server's disk_full)."""
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or is_disk_full(exc):
         return ("the disk holding the project is full: nothing of this file was written; free some space and"
                 " import again (files imported before it are kept, those after it were not tried)")
     return None
@@ -514,8 +514,8 @@ def _disk_full(exc: BaseException) -> str | None:
 
 def _os_failure(exc: BaseException, root: Path) -> str:
     """"cannot read" for the file being imported, "cannot write" for the project's own files."""
-    if isinstance(exc, sqlite3.OperationalError):
-        return f"cannot write to the project's database: {exc}"
+    if isinstance(exc, operational_errors()):
+        return f"cannot write to the project's database: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
     name = getattr(exc, "filename", None)
     try:
         ours = name is not None and Path(name).resolve().is_relative_to(root)
@@ -594,7 +594,7 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
                     staged.publish()
                 except OSError as exc:
                     raise BadInputError(f"cannot store the page images: {exc.strerror or exc}") from None
-        except sqlite3.IntegrityError:
+        except integrity_errors():
             if store.find_document(sha) is None:
                 raise
             # Another process imported the same file a moment ago.

@@ -40,34 +40,37 @@ def set_queue_order(store: Store, order: str) -> None:
 def queue(store: Store, order: str | None = None) -> list[int]:
     """Ids of the pages that need work, in the order they should be done."""
     order = order or queue_order(store)
-    marks = ",".join("?" for _ in QUEUE_STATUSES)
-    statuses = [s.value for s in QUEUE_STATUSES]
-    if order == "confidence":
-        rows = store.query(
-            "SELECT id FROM (SELECT p.id, p.document_id, p.page_no, (SELECT AVG(r.confidence) FROM regions r"
-            "  WHERE r.page_id = p.id AND r.deleted = 0 AND r.confidence IS NOT NULL) AS mean"
-            f" FROM pages p WHERE p.status IN ({marks})) AS q"
-            " ORDER BY mean IS NULL, mean, document_id, page_no",
-            statuses,
-        )
-    else:
-        rows = store.query(
-            f"SELECT id FROM pages WHERE status IN ({marks}) ORDER BY document_id, page_no", statuses
-        )
-    return [r["id"] for r in rows]
+    return store.pages_needing_work([s.value for s in QUEUE_STATUSES], order)
 
 
 def next_page(store: Store, current: int | None = None, order: str | None = None,
-              exclude: Iterable[int] = ()) -> int | None:
+              exclude: Iterable[int] = (), user: str | None = None) -> int | None:
     """The page to open after ``current``.
 
     When ``current`` is still in the queue (skipped, not done) this is the page after it in
     queue order, wrapping around; otherwise (it was just marked done) the head of the queue.
     Pages in ``exclude`` are passed over. None when no other page needs work.
+
+    On a team project, with ``user``: pages another window or machine holds are passed over,
+    pages assigned to someone else too, and the page returned is leased to ``user`` (this store's
+    window), so two annotators never get the same page; the lease on ``current`` ends.
     """
     skip = set(exclude)
+    team = user is not None and store.server is not None
+    if team:
+        skip |= store.leased_by_others(store.client_id)
+        skip |= {p for p, who in store.page_assignees().items() if who not in (None, user)}
     pages = [p for p in queue(store, order) if p not in skip]
     if current in pages:
         i = pages.index(current)
         pages = pages[i + 1:] + pages[:i]
-    return pages[0] if pages else None
+    if not team:
+        return pages[0] if pages else None
+    mine = {p for p, who in store.page_assignees().items() if who == user}
+    pages.sort(key=lambda p: p not in mine)  # stable: assigned to me first, queue order kept
+    for page_id in pages:
+        if store.claim_page(page_id, user, store.client_id, "annotate"):
+            if current is not None and current != page_id:
+                store.release_leases(store.client_id, current)
+            return page_id
+    return None

@@ -95,7 +95,7 @@ def require_role(store, user: str, action: str) -> None:
 
 
 def _roles_in_use(store) -> bool:
-    return bool(store.query("SELECT 1 FROM users WHERE role IN ('reviewer', 'admin') LIMIT 1"))
+    return store.roles_in_use()
 
 
 def sees_annotators(store, viewer: str | None) -> bool:
@@ -119,13 +119,8 @@ def _day(ts: str | None, tz) -> str:
     return days.local_day(ts, tz) or _dt.date.today().isoformat()
 
 
-def _load(conn: sqlite3.Connection, page_id: int):
-    from .store import _row_to_region  # the store's row mapping, one definition
-
-    page = conn.execute("SELECT * FROM pages WHERE id = ?", (page_id,)).fetchone()
-    regions = [_row_to_region(r) for r in conn.execute("SELECT * FROM regions WHERE page_id = ?", (page_id,))]
-    preds = conn.execute("SELECT * FROM predictions WHERE page_id = ? ORDER BY id", (page_id,)).fetchall()
-    return page, regions, preds
+def _load(store, page_id: int):
+    return store.page_row(page_id), store.page_regions(page_id), store.prediction_rows(page_id)
 
 
 def _prediction(row: sqlite3.Row):
@@ -138,7 +133,7 @@ def _prediction(row: sqlite3.Row):
                       model_version=row["model_version"], id=row["id"])
 
 
-def page_verdicts_now(conn: sqlite3.Connection, page_id: int) -> tuple[list[tuple[sqlite3.Row, Verdict]], sqlite3.Row | None]:
+def page_verdicts_now(store, page_id: int) -> tuple[list[tuple[sqlite3.Row, Verdict]], sqlite3.Row | None]:
     """Every verdict of a page: regions against the predictions they came from.
 
     Regions keep their own prediction (a touched region survives a later pre-fill); regions a
@@ -147,7 +142,7 @@ def page_verdicts_now(conn: sqlite3.Connection, page_id: int) -> tuple[list[tupl
     made after people finished the page (a new model run for comparison: it changes nothing
     on the page) is graded on nothing.
     """
-    page, regions, preds = _load(conn, page_id)
+    page, regions, preds = _load(store, page_id)
     if page is None or not preds:
         return [], page
     by_id = {p["id"]: p for p in preds}
@@ -169,26 +164,26 @@ def page_verdicts_now(conn: sqlite3.Connection, page_id: int) -> tuple[list[tupl
     return out, page
 
 
-def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None) -> int:
+def refresh_verdicts(store, page_id: int) -> int:
     """Recompute and store the verdicts of one page; return how many it has.
 
-    Runs inside the caller's transaction when ``conn`` is given (marking done, a review),
-    else in its own.
+    Runs inside the caller's transaction when there is one (marking done, a review), else in
+    its own.
     """
-    if conn is None:
-        with store.transaction() as c:
-            return refresh_verdicts(store, page_id, c)
-    pairs, page = page_verdicts_now(conn, page_id)
-    prev = conn.execute("SELECT in_hist FROM verdict_state WHERE page_id = ?", (page_id,)).fetchone()
-    if prev is not None and prev["in_hist"]:
-        _add_totals(conn, page_id, -1)  # take the old rows out of the running totals
-    conn.execute("DELETE FROM verdicts WHERE page_id = ?", (page_id,))
+    with store.transaction():
+        return _refresh_verdicts(store, page_id)
+
+
+def _refresh_verdicts(store, page_id: int) -> int:
+    pairs, page = page_verdicts_now(store, page_id)
+    if store.page_in_totals(page_id):
+        store.add_to_totals(page_id, -1)  # take the old rows out of the running totals
+    store.delete_verdicts(page_id)
     if page is None:
-        conn.execute("DELETE FROM verdict_state WHERE page_id = ?", (page_id,))
+        store.delete_verdict_state(page_id)
         return 0
-    marks = {r["region_id"]: r["mark"] for r in conn.execute(
-        "SELECT region_id, mark FROM verdict_marks WHERE page_id = ?", (page_id,))}
-    day = _day(page["done_at"] or page["updated_at"], days.days_zone(conn))
+    marks = store.verdict_marks(page_id)
+    day = _day(page["done_at"] or page["updated_at"], days.days_zone(store.conn))
     rows = []
     n_wrong = 0
     for pred, v in pairs:
@@ -198,81 +193,26 @@ def refresh_verdicts(store, page_id: int, conn: sqlite3.Connection | None = None
         rows.append((page_id, pred["id"], pred["engine"], pred["engine_version"], pred["model_version"],
                      v.region_id, v.pred_index, v.kind, v.edit_distance, v.ref_chars, v.iou, v.confidence,
                      mark, page["done_by"], day))
-    conn.executemany(
-        "INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, model_version, region_id,"
-        " pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    store.write_verdicts(rows)
     # Model figures, edit rates and auto-accept count the pages people finished (done or
     # approved): a page nobody has looked at yet is "unchanged", not "correct".
     in_hist = page["status"] in ("done", "approved")
     if in_hist:
-        _add_totals(conn, page_id, +1)
-    min_conf = conn.execute(
-        "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
-        (page_id, HUMAN)).fetchone()[0]
-    from .store import now
-
-    conn.execute(
-        "INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence, in_hist)"
-        " VALUES (?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET page_updated_at = excluded.page_updated_at,"
-        " refreshed_at = excluded.refreshed_at, n_wrong = excluded.n_wrong, min_confidence = excluded.min_confidence,"
-        " in_hist = excluded.in_hist",
-        (page_id, page["updated_at"], now(), n_wrong, min_conf, int(in_hist)))
+        store.add_to_totals(page_id, +1)
+    store.write_verdict_state(page_id, page["updated_at"], n_wrong, store.min_machine_confidence(page_id), in_hist)
     return len(rows)
 
 
-def _add_totals(conn: sqlite3.Connection, page_id: int, sign: int) -> None:
-    """Add (``sign`` +1) or take out (-1) a page's stored verdicts from the running totals."""
-    conn.execute(
-        "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
-        " SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind,"
-        " ? * COUNT(*), ? * SUM(edit_distance), ? * SUM(ref_chars) FROM verdicts WHERE page_id = ?"
-        " GROUP BY 1, 2, 3, 4, 5"
-        " UNION ALL SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), 'page',"
-        " ?, 0, 0 FROM verdicts WHERE page_id = ? GROUP BY 1, 2, 3, 4"
-        " ON CONFLICT(day, engine, version, annotator, kind) DO UPDATE SET n = verdict_daily.n + excluded.n,"
-        " edit_distance = verdict_daily.edit_distance + excluded.edit_distance,"
-        " ref_chars = verdict_daily.ref_chars + excluded.ref_chars",
-        (sign, sign, sign, page_id, sign, page_id))
-    conn.execute(
-        "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
-        " SELECT engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
-        " ? * COUNT(*), ? * SUM(CASE WHEN kind = 'correct' AND COALESCE(mark, '') != 'wrong' THEN 1 ELSE 0 END) FROM verdicts"
-        " WHERE page_id = ? AND pred_index IS NOT NULL AND confidence IS NOT NULL GROUP BY 1, 2, 3"
-        " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = confidence_hist.n + excluded.n,"
-        " correct = confidence_hist.correct + excluded.correct",
-        (sign, sign, page_id))
-
-
-def rebuild_totals(conn: sqlite3.Connection) -> None:
-    """Recompute the running totals from the stored verdicts (bulk loads, repairs)."""
-    conn.execute("DELETE FROM verdict_daily")
-    conn.execute("DELETE FROM confidence_hist")
-    conn.execute("UPDATE verdict_state SET in_hist = page_id IN"
-                 " (SELECT id FROM pages WHERE status IN ('done', 'approved'))")
-    checked = "page_id IN (SELECT page_id FROM verdict_state WHERE in_hist = 1)"
-    conn.execute(
-        "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
-        " SELECT day, engine, COALESCE(model_version, engine_version), COALESCE(annotator, ''), kind, COUNT(*),"
-        f" SUM(edit_distance), SUM(ref_chars) FROM verdicts WHERE {checked} GROUP BY 1, 2, 3, 4, 5")
-    conn.execute(
-        "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n)"
-        " SELECT day, engine, version, annotator, 'page', COUNT(*) FROM (SELECT DISTINCT page_id, day, engine,"
-        " COALESCE(model_version, engine_version) AS version, COALESCE(annotator, '') AS annotator FROM verdicts"
-        f" WHERE {checked}) GROUP BY 1, 2, 3, 4")
-    conn.execute(
-        "INSERT INTO confidence_hist (engine, version, bucket, n, correct)"
-        " SELECT v.engine, COALESCE(v.model_version, v.engine_version), CAST(v.confidence * 1000 AS INTEGER),"
-        " COUNT(*), SUM(CASE WHEN v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong' THEN 1 ELSE 0 END) FROM verdicts v"
-        " JOIN verdict_state s ON s.page_id = v.page_id"
-        " WHERE s.in_hist = 1 AND v.pred_index IS NOT NULL AND v.confidence IS NOT NULL GROUP BY 1, 2, 3")
+def rebuild_totals(store) -> None:
+    """Recompute the running totals from the stored verdicts (bulk loads, repairs), in the
+    caller's transaction when there is one."""
+    with store.transaction():
+        store.rebuild_verdict_totals()
 
 
 def stale_pages(store) -> list[int]:
     """Pages changed since their verdicts were computed (or never computed, and pre-filled)."""
-    return [r[0] for r in store.query(
-        "SELECT p.id FROM pages p LEFT JOIN verdict_state s ON s.page_id = p.id"
-        " WHERE (s.page_id IS NULL AND p.status != 'new') OR s.page_updated_at != p.updated_at")]
+    return store.stale_verdict_pages()
 
 
 def refresh_stale(store, limit: int | None = None) -> int:
@@ -286,9 +226,9 @@ def refresh_stale(store, limit: int | None = None) -> int:
     if limit is not None:
         ids = ids[:limit]
     for i in range(0, len(ids), 200):  # short transactions: the GUI may be writing meanwhile
-        with store.transaction() as c:
+        with store.transaction():
             for pid in ids[i:i + 200]:
-                refresh_verdicts(store, pid, c)
+                refresh_verdicts(store, pid)
     return len(ids)
 
 
@@ -304,28 +244,19 @@ def mark_region(store, user: str, region_id: int, mark: str | None) -> None:
     region = store.get_region(region_id)
     from .store import now
 
-    with store.transaction() as c:
-        if mark is None:
-            c.execute("DELETE FROM verdict_marks WHERE region_id = ?", (region_id,))
-        else:
-            c.execute(
-                "INSERT INTO verdict_marks (region_id, page_id, mark, marked_by, marked_at) VALUES (?,?,?,?,?)"
-                " ON CONFLICT(region_id) DO UPDATE SET mark = excluded.mark, marked_by = excluded.marked_by,"
-                " marked_at = excluded.marked_at", (region_id, region.page_id, mark, user, now()))
-        refresh_verdicts(store, region.page_id, c)
+    with store.transaction():
+        store.set_verdict_mark(region_id, region.page_id, mark, user, now())
+        refresh_verdicts(store, region.page_id)
 
 
 def marks(store, page_id: int) -> dict[int, str]:
-    return {r["region_id"]: r["mark"] for r in store.query(
-        "SELECT region_id, mark FROM verdict_marks WHERE page_id = ?", (page_id,))}
+    return store.verdict_marks(page_id)
 
 
 # -- QC routing ------------------------------------------------------------------------------
-def _disagreement(conn: sqlite3.Connection, page_id: int) -> bool:
+def _disagreement(store, page_id: int) -> bool:
     """Two engines read the same place differently (overlapping boxes, different text)."""
-    preds = conn.execute(
-        "SELECT engine, regions FROM predictions WHERE id IN"
-        " (SELECT MAX(id) FROM predictions WHERE page_id = ? GROUP BY engine)", (page_id,)).fetchall()
+    preds = store.latest_engine_predictions(page_id)
     if len(preds) < 2:
         return any(d.get("disagree") for p in preds for d in json.loads(p["regions"]))
     a = json.loads(preds[0]["regions"])
@@ -342,33 +273,29 @@ def _disagreement(conn: sqlite3.Connection, page_id: int) -> bool:
     return False
 
 
-def route_page(store, page_id: int, conn: sqlite3.Connection | None = None) -> list[str]:
-    """Decide whether a page just marked done goes to review, and record why. Returns the reasons."""
-    if conn is None:
-        with store.transaction() as c:
-            return route_page(store, page_id, c)
+def route_page(store, page_id: int) -> list[str]:
+    """Decide whether a page just marked done goes to review, and record why. Returns the reasons.
+
+    Runs inside the caller's transaction when there is one (marking done), else in its own.
+    """
+    with store.transaction():
+        return _route_page(store, page_id)
+
+
+def _route_page(store, page_id: int) -> list[str]:
     qc = qc_settings(store)
-    page = conn.execute("SELECT done_by FROM pages WHERE id = ?", (page_id,)).fetchone()
-    min_conf = conn.execute(
-        "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
-        (page_id, HUMAN)).fetchone()[0]
-    reasons = sampling.route_reasons(page_id, min_conf, _disagreement(conn, page_id), share=qc.share,
+    min_conf = store.min_machine_confidence(page_id)
+    reasons = sampling.route_reasons(page_id, min_conf, _disagreement(store, page_id), share=qc.share,
                                      seed=qc.seed, confidence_threshold=qc.confidence_threshold)
-    if conn.execute("SELECT 1 FROM reviews WHERE page_id = ? AND verdict = 'rejected'", (page_id,)).fetchone():
+    if store.was_rejected(page_id):
         reasons.append("resubmitted")  # a rejected page comes back to the reviewer when redone
     from .store import now
 
     if not reasons:
-        conn.execute("DELETE FROM review_queue WHERE page_id = ? AND reviewed_at IS NULL", (page_id,))
+        store.drop_from_review(page_id)
         return []
-    conn.execute(
-        "INSERT INTO review_queue (page_id, reasons, routed_at, annotator, blind, seed, share, min_confidence)"
-        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET reasons = excluded.reasons,"
-        " routed_at = excluded.routed_at, annotator = excluded.annotator, blind = excluded.blind,"
-        " seed = excluded.seed, share = excluded.share, min_confidence = excluded.min_confidence,"
-        " reviewed_at = NULL",
-        (page_id, ",".join(reasons), now(), page["done_by"] if page else None, int(qc.blind), qc.seed,
-         qc.share, min_conf))
+    store.route_to_review(page_id, reasons, now(), store.page_done_by(page_id), qc.blind, qc.seed, qc.share,
+                          min_conf)
     return reasons
 
 
@@ -390,10 +317,7 @@ def review_queue(store, viewer: str | None = None, include_reviewed: bool = Fals
     Blind entries hide the annotator from everyone but an admin.
     """
     admin = viewer is not None and sees_annotators(store, viewer)
-    where = "" if include_reviewed else " WHERE q.reviewed_at IS NULL AND p.status = 'done'"
-    rows = store.query(
-        "SELECT q.*, p.name, p.status FROM review_queue q JOIN pages p ON p.id = q.page_id" + where +
-        " ORDER BY q.min_confidence IS NULL, q.min_confidence, q.routed_at")
+    rows = store.review_queue_rows(include_reviewed)
     return [QueueEntry(r["page_id"], r["name"], r["status"], tuple(r["reasons"].split(",")), r["routed_at"],
                        None if r["blind"] and not admin else r["annotator"], bool(r["blind"]), r["min_confidence"])
             for r in rows]
@@ -401,32 +325,21 @@ def review_queue(store, viewer: str | None = None, include_reviewed: bool = Fals
 
 # -- hooks the store calls inside its transactions ------------------------------------------
 def on_page_done(action, page_id: int) -> None:
-    """Marking a page done: fresh verdicts, and the QC routing decision."""
-    store = _StoreView(action.conn)
-    refresh_verdicts(store, page_id, action.conn)
-    route_page(store, page_id, action.conn)
+    """Marking a page done: fresh verdicts, and the QC routing decision.
+
+    ``action.store`` is the store whose transaction the action runs in: its methods join it.
+    """
+    store = action.store
+    refresh_verdicts(store, page_id)
+    route_page(store, page_id)
 
 
 def on_page_reviewed(action, page_id: int, review_id: int) -> None:
     """A review: close the queue entry, score the annotator, refresh the verdicts."""
-    store = _StoreView(action.conn)
-    action.conn.execute("UPDATE review_queue SET reviewed_at = ? WHERE page_id = ?", (action.ts, page_id))
-    score_annotator(store, page_id, review_id, action.conn)
-    refresh_verdicts(store, page_id, action.conn)
-
-
-class _StoreView:
-    """Just enough of a Store over one connection, for hooks running inside a transaction."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def get_setting(self, key, default=None):
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return json.loads(row["value"]) if row else default
-
-    def transaction(self):  # pragma: no cover - hooks always pass their connection
-        raise RuntimeError("already inside a transaction")
+    store = action.store
+    store.close_review_entry(page_id, action.ts)
+    score_annotator(store, page_id, review_id)
+    refresh_verdicts(store, page_id)
 
 
 # -- annotator scores ------------------------------------------------------------------------
@@ -448,22 +361,18 @@ class AnnotatorScore:
         return self.iou_sum / self.iou_n if self.iou_n else None
 
 
-def annotator_vs_reviewed(conn: sqlite3.Connection, page_id: int) -> AnnotatorScore:
+def annotator_vs_reviewed(store, page_id: int) -> AnnotatorScore:
     """Compare what the annotator handed in with what the page is now, after review.
 
     The annotator's version of each region is its state before the first change made after the
     page was done by someone else; a region nobody changed since is the annotator's as it is.
     """
-    page = conn.execute("SELECT done_by, done_at FROM pages WHERE id = ?", (page_id,)).fetchone()
-    from .store import _row_to_region
-
-    current = {r["id"]: _row_to_region(r) for r in conn.execute("SELECT * FROM regions WHERE page_id = ?", (page_id,))}
+    page = store.page_done_row(page_id)
+    current = {r.id: r for r in store.page_regions(page_id)}
     first_before: dict[int, dict[str, object]] = {}
     created_after: set[int] = set()
     if page is not None and page["done_at"]:
-        for e in conn.execute(
-                "SELECT region_id, field, before FROM edits WHERE page_id = ? AND ts > ? AND user != ?"
-                " AND region_id IS NOT NULL ORDER BY id", (page_id, page["done_at"], page["done_by"] or "")):
+        for e in store.edits_by_others_since(page_id, page["done_at"], page["done_by"] or ""):
             seen = first_before.setdefault(e["region_id"], {})
             if e["field"] == "region":
                 created_after.add(e["region_id"])
@@ -497,18 +406,18 @@ def annotator_vs_reviewed(conn: sqlite3.Connection, page_id: int) -> AnnotatorSc
     return s
 
 
-def score_annotator(store, page_id: int, review_id: int, conn: sqlite3.Connection) -> AnnotatorScore | None:
-    review = conn.execute("SELECT reviewer, created_at FROM reviews WHERE id = ?", (review_id,)).fetchone()
-    page = conn.execute("SELECT done_by FROM pages WHERE id = ?", (page_id,)).fetchone()
-    if review is None or page is None or not page["done_by"]:
-        return None
-    s = annotator_vs_reviewed(conn, page_id)
-    conn.execute(
-        "INSERT INTO annotator_scores (review_id, page_id, annotator, reviewer, regions, changed, edit_distance,"
-        " ref_chars, iou_sum, iou_n, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (review_id, page_id, page["done_by"], review["reviewer"], s.regions, s.changed, s.edit_distance,
-         s.ref_chars, s.iou_sum, s.iou_n, review["created_at"]))
-    return s
+def score_annotator(store, page_id: int, review_id: int) -> AnnotatorScore | None:
+    """Score the page's annotator from a review's corrections and store the score (in the
+    review's transaction when there is one)."""
+    with store.transaction():
+        review = store.review_row(review_id)
+        annotator = store.page_done_by(page_id)
+        if review is None or not annotator:
+            return None
+        s = annotator_vs_reviewed(store, page_id)
+        store.write_annotator_score(review_id, page_id, annotator, review["reviewer"], s.regions, s.changed,
+                                    s.edit_distance, s.ref_chars, s.iou_sum, s.iou_n, review["created_at"])
+        return s
 
 
 def last_rejection(store, page_id: int):
@@ -601,32 +510,13 @@ def choose_threshold_counts(rows: Iterable[tuple[float, int, int]], target_preci
 
 def auto_accept_counts(store, engine: str | None = None, model_version: str | None = None) -> list[tuple[float, int, int]]:
     """``(confidence bucket, regions, correct)`` over pages done or approved, from the running totals."""
-    sql = "SELECT bucket, SUM(n), SUM(correct) FROM confidence_hist WHERE 1 = 1"
-    params: list = []
-    if engine:
-        sql += " AND engine = ?"
-        params.append(engine)
-    if model_version:
-        sql += " AND version = ?"
-        params.append(model_version)
-    return [(r[0] / 1000, r[1], r[2]) for r in store.query(sql + " GROUP BY bucket", params)]
+    return [(b / 1000, n, k) for b, n, k in store.confidence_buckets(engine, model_version)]
 
 
 def auto_accept_data(store, engine: str | None = None, model_version: str | None = None,
                      reviewed_only: bool = True) -> list[tuple[float, bool]]:
     """(confidence, correct) for predicted regions on pages people finished (done or approved)."""
-    sql = ("SELECT v.confidence, v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong' FROM verdicts v"
-           " JOIN pages p ON p.id = v.page_id WHERE v.pred_index IS NOT NULL AND v.confidence IS NOT NULL")
-    params: list = []
-    if reviewed_only:
-        sql += " AND p.status IN ('done', 'approved')"
-    if engine:
-        sql += " AND v.engine = ?"
-        params.append(engine)
-    if model_version:
-        sql += " AND COALESCE(v.model_version, v.engine_version) = ?"
-        params.append(model_version)
-    return [(r[0], bool(r[1])) for r in store.query(sql, params)]
+    return store.predicted_confidences(engine, model_version, reviewed_only)
 
 
 # -- the Moderate screen's queries -------------------------------------------------------------
@@ -645,49 +535,6 @@ class ModerateFilter:
     confidence_below: float | None = None
     has_wrong: bool | None = None
     routed_only: bool = False
-
-
-def _where(f: ModerateFilter, tz) -> tuple[str, list]:
-    """The filter as SQL; its days are days of ``tz`` (the project's zone), compared as UTC instants."""
-    clauses, params = [], []
-    col = "d.imported_at" if f.date_field == "imported" else "p.done_at"
-    if f.date_field not in ("imported", "annotated"):
-        raise ValueError("date_field is 'imported' or 'annotated'")
-    lo, hi = days.utc_bounds(f.date_from, f.date_to, tz)
-    if f.date_from:
-        clauses.append(f"{col} >= ?")
-        params.append(lo)
-    if f.date_to:
-        clauses.append(f"{col} < ?")
-        params.append(hi)
-    if f.status:
-        clauses.append("p.status = ?")
-        params.append(PageStatus(f.status).value)
-    if f.annotator:
-        clauses.append("p.done_by = ?")
-        params.append(f.annotator)
-    if f.engine or f.model_version:
-        sub = "SELECT 1 FROM predictions x WHERE x.page_id = p.id"
-        if f.engine:
-            sub += " AND x.engine = ?"
-            params.append(f.engine)
-        if f.model_version:
-            sub += " AND COALESCE(x.model_version, x.engine_version) = ?"
-            params.append(f.model_version)
-        clauses.append(f"EXISTS ({sub})")
-    if f.confidence_below is not None:
-        clauses.append("EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0"
-                       " AND r.confidence < ?)")
-        params.append(float(f.confidence_below))
-    if f.has_wrong is not None:
-        clauses.append("COALESCE(s.n_wrong, 0) > 0" if f.has_wrong else "COALESCE(s.n_wrong, 0) = 0")
-    if f.routed_only:
-        clauses.append("q.page_id IS NOT NULL")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-_FROM = (" FROM pages p JOIN documents d ON d.id = p.document_id"
-         " LEFT JOIN verdict_state s ON s.page_id = p.id LEFT JOIN review_queue q ON q.page_id = p.id")
 
 
 def _check_viewer(store, viewer: str | None, f: ModerateFilter) -> bool:
@@ -710,12 +557,7 @@ def moderate_counts(store, f: ModerateFilter | None = None, viewer: str | None =
     """
     f = f or ModerateFilter()
     _check_viewer(store, viewer, f)
-    where, params = _where(f, days.zone(store))
-    row = store.query(
-        "SELECT COUNT(*), COALESCE(SUM(p.status IN ('approved', 'rejected')), 0),"
-        " COALESCE(SUM(CASE WHEN q.page_id IS NOT NULL AND q.reviewed_at IS NULL AND p.status = 'done' THEN 1 ELSE 0 END), 0)"
-        + _FROM + where, params)[0]
-    total, moderated, waiting = row[0], row[1], row[2]
+    total, moderated, waiting = store.moderate_totals(f, days.zone(store))
     return {"total": total, "moderated": moderated, "not_moderated": total - moderated, "in_queue": waiting}
 
 
@@ -738,15 +580,8 @@ def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = 
     """The page list for the filter: routed pages first, then lowest confidence first."""
     f = f or ModerateFilter()
     admin = _check_viewer(store, viewer, f)
-    where, params = _where(f, days.zone(store))
-    sql = ("SELECT p.id, p.name, p.status, p.done_by, p.done_at, d.imported_at, s.n_wrong, s.min_confidence,"
-           " q.reasons, q.blind, q.reviewed_at" + _FROM + where +
-           " ORDER BY (q.page_id IS NULL OR q.reviewed_at IS NOT NULL), s.min_confidence IS NULL,"
-           " s.min_confidence, p.id")
-    if limit:
-        sql += f" LIMIT {int(limit)}"
     out = []
-    for r in store.query(sql, params):
+    for r in store.moderate_rows(f, days.zone(store), limit):
         blind = bool(r["blind"]) and r["reasons"] is not None
         hide = blind and not admin and viewer is not None
         out.append(ModeratePage(r["id"], r["name"], r["status"], None if hide else r["done_by"], r["done_at"],
@@ -757,18 +592,12 @@ def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = 
 
 def filter_choices(store) -> dict[str, list[str]]:
     """Values the filters offer: annotators, engines, model versions."""
-    return {
-        "annotator": [r[0] for r in store.query("SELECT DISTINCT done_by FROM pages WHERE done_by IS NOT NULL ORDER BY 1")],
-        "engine": [r[0] for r in store.query("SELECT DISTINCT engine FROM predictions ORDER BY 1")],
-        "model_version": [r[0] for r in store.query(
-            "SELECT DISTINCT COALESCE(model_version, engine_version) FROM predictions ORDER BY 1")],
-    }
+    return store.moderation_filter_choices()
 
 
 def region_verdicts(store, page_id: int) -> dict[int, str]:
     """Region id -> stored verdict kind, for drawing a page's diff."""
-    return {r["region_id"]: r["kind"] for r in store.query(
-        "SELECT region_id, kind FROM verdicts WHERE page_id = ?", (page_id,)) if r["region_id"] is not None}
+    return store.region_verdict_kinds(page_id)
 
 
 #: The name auto-accepted pages are done by (in the edit log, ``done_by`` and the analytics).
@@ -788,19 +617,7 @@ def apply_auto_accept(store, user: str, threshold: float, engine: str | None = N
     ids (to be) accepted.
     """
     store.require_admin(user)
-    params: list = [threshold]
-    engine_sql = ""
-    if engine:
-        engine_sql = (" AND NOT EXISTS (SELECT 1 FROM regions r2 LEFT JOIN predictions pr ON pr.id = r2.prediction_id"
-                      " WHERE r2.page_id = p.id AND r2.deleted = 0 AND COALESCE(pr.engine, '') != ?)")
-        params.append(engine)
-    rows = store.query(
-        "SELECT p.id FROM pages p WHERE p.status = 'prefilled'"
-        " AND EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0)"
-        " AND NOT EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0"
-        "   AND (r.confidence IS NULL OR r.confidence < ? OR r.origin = 'human'))" + engine_sql +
-        " ORDER BY p.id", params)
-    ids = [r["id"] for r in rows]
+    ids = store.auto_accept_candidates(threshold, engine)
     if dry_run:
         return ids
     label = f"auto-accept (confidence >= {threshold:.3f}, applied by {user})"

@@ -376,11 +376,12 @@ def _team(db: Database) -> None:
         CREATE TABLE leases (
             page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
             holder TEXT NOT NULL,             -- the user, or a pre-fill machine's worker name
+            client TEXT NOT NULL,             -- the open store (window, worker) that holds it
             purpose TEXT NOT NULL,            -- annotate / review / prefill
             taken_at TEXT NOT NULL,
             expires_at TEXT NOT NULL
         );
-        CREATE INDEX leases_holder ON leases(holder, purpose);
+        CREATE INDEX leases_client ON leases(client);
         """,
     )
 

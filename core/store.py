@@ -14,6 +14,7 @@ import datetime as _dt
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +25,7 @@ from . import schema
 from .db import POSTGRESQL, SQLITE, PgConnection, ServerLocation, lock_key
 from .errors import ConflictError, NotFoundError, PermissionDenied, ProjectError
 from .geometry import any_overlap
+from .lease_store import LeaseQueries
 from .model import (
     HUMAN,
     Document,
@@ -37,6 +39,7 @@ from .model import (
     User,
     quad_bounds,
 )
+from .review_store import ReviewQueries
 
 #: Region columns a person can change through an action, and how they are stored.
 EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked")
@@ -107,8 +110,11 @@ class Action:
     """The writer handed out inside ``Store.action``: every change goes to the edit log."""
 
     def __init__(self, conn: sqlite3.Connection, action_id: int, user: str, page_id: int | None,
-                 replaying: bool = False):
+                 replaying: bool = False, store: Store | None = None):
         self.conn = conn
+        #: The store the action writes to: hooks (core.review) call its methods, which join this
+        #: action's transaction (inside it, the store's connection is ``conn``).
+        self.store = store
         self.replaying = replaying  # undo/redo: the log already holds the status changes
         self.id = action_id
         self.user = user
@@ -233,13 +239,14 @@ class Action:
             (status.value, self.ts, done_by, done_at, page_id),
         )
         if status == PageStatus.DONE:
+            self.conn.execute("DELETE FROM leases WHERE page_id = ?", (page_id,))  # done: nobody's any more
             # Fresh verdicts and the QC routing decision, in this same transaction.
             from .review import on_page_done
 
             on_page_done(self, page_id)
 
 
-class Store:
+class Store(ReviewQueries, LeaseQueries):
     def __init__(self, path, readonly: bool = False, *, create_schema: bool = False):
         """Open (and migrate) the project database: a SQLite file at ``path``, or a project on a
         PostgreSQL server when ``path`` is a :class:`core.db.ServerLocation` (``create_schema``:
@@ -253,6 +260,8 @@ class Store:
         self.path = None if self.server else Path(path)
         self.dialect = POSTGRESQL if self.server else SQLITE
         self.readonly = readonly
+        #: Names this store's own announcements (notify), so its windows skip their own changes.
+        self.client_id = uuid.uuid4().hex[:12]
         self._local = threading.local()
         self._all: list = []
         self._lock = threading.Lock()
@@ -283,21 +292,39 @@ class Store:
         return self.server.display if self.server else str(self.path)
 
     def _open_server(self, create_schema: bool) -> None:
+        from . import team
+
         conn = self.conn
         name = self.server.project
         found = conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?", (name,)).fetchone()
-        if not found:
-            if not create_schema:
-                raise ProjectError(f"there is no project {name!r} on {self.server.display}; create it with"
-                                   " `proofdesk init URL`")
-            conn.raw.execute(f'CREATE SCHEMA "{name}"')
         migrator = schema.PgMigrator(conn)
-        if self.readonly:
-            if schema.pending(migrator):
-                raise ProjectError(f"{self.server.display} was written by an older Proofdesk and must be"
-                                   " upgraded: open it once as its admin")
-        else:
+        todo = schema.pending(migrator) if found else ["(new project)"]
+        if not todo:
+            return
+        if found and self.readonly:
+            raise ProjectError(f"{self.server.display} was written by an older Proofdesk and must be"
+                               " upgraded: open it once as its admin")
+        if not found and not create_schema:
+            raise ProjectError(f"there is no project {name!r} on {self.server.display}; create it with"
+                               " `proofdesk init URL`")
+        # On a prepared server the schema and its tables belong to the owner role (admins act as
+        # it); an annotator or reviewer cannot create or migrate a project.
+        as_owner = team.prepare_schema(conn, self.server, create=not found)
+        try:
+            if not found:
+                conn.raw.execute(f'CREATE SCHEMA "{name}"')
             schema.migrate(migrator)
+            team.apply_grants(conn, self.server)
+        except Exception as exc:
+            import psycopg
+
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+                raise PermissionDenied(f"only an admin creates or upgrades a project on {self.server.display}"
+                                       f" ({exc.diag.message_primary})") from None
+            raise
+        finally:
+            if as_owner:
+                conn.raw.execute("RESET ROLE")
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.path is None:
@@ -326,6 +353,12 @@ class Store:
         """This thread's connection: ``sqlite3.Connection``, or :class:`core.db.PgConnection`
         (the same ``execute``/``executemany``/``in_transaction``, rows read by name)."""
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self.server and conn.lost and not conn.in_transaction_safe():
+            # The server went away since (restart, network): connect again at this use.
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            conn = self._local.conn = None
         if conn is None:
             if self.server:
                 conn = PgConnection(self.server, self.server.project, lock_key(self.server.project))
@@ -609,6 +642,7 @@ class Store:
                         (cur.lastrowid, json.dumps(ref["lines"]), json.dumps(ref.get("fields", {})),
                          ref.get("source", "")),
                     )
+            self.notify(c, "import", None)
         return doc_id
 
     def documents(self) -> list[Document]:
@@ -722,6 +756,8 @@ class Store:
                  json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp),
             )
             pred_id = cur.lastrowid
+            self.notify(c, "prediction", pred.page_id)
+            c.execute("DELETE FROM leases WHERE page_id = ? AND purpose = 'prefill'", (pred.page_id,))
             if finished:
                 return pred_id
             c.execute("DELETE FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?",
@@ -781,7 +817,23 @@ class Store:
         with self.transaction() as c:
             cur = c.execute("INSERT INTO actions (page_id, user, ts, label) VALUES (?,?,?,?)",
                             (page_id, user, now(), label))
-            yield Action(c, cur.lastrowid, user, page_id)
+            yield Action(c, cur.lastrowid, user, page_id, store=self)
+            self.notify(c, "edit", page_id, user)
+
+    # -- live: the other windows on a team project ----------------------------------------------
+    @property
+    def channel(self) -> str | None:
+        """The PostgreSQL channel a team project's changes are announced on (None: a folder)."""
+        return f"proofdesk_{self.server.project}" if self.server else None
+
+    def notify(self, c, kind: str, page_id: int | None, user: str | None = None) -> None:
+        """Announce a change to the project's other open windows (core/live.py): ``edit`` (an
+        action, an undo or redo, a review), ``prediction`` (pre-fill stored a page), ``import``.
+        Sent inside the writer's transaction, so PostgreSQL delivers it at commit, and never for a
+        change that was rolled back. Nothing to do on a project folder."""
+        if self.server:
+            c.execute("SELECT pg_notify(?, ?)",
+                      (self.channel, json.dumps({"kind": kind, "page": page_id, "user": user, "client": self.client_id})))
 
     # Convenience wrappers: one action each.
     def add_region(self, user: str, page_id: int, points, text: str = "", label: str | None = None) -> int:
@@ -894,7 +946,7 @@ class Store:
                 "INSERT INTO actions (page_id, user, ts, label, kind, target) VALUES (?,?,?,?,?,?)",
                 (page_id, user, now(), f"{kind} {target['label']}", kind, target["id"]),
             )
-            act = Action(c, cur.lastrowid, user, page_id, replaying=True)
+            act = Action(c, cur.lastrowid, user, page_id, replaying=True, store=self)
             for e in (reversed(edits) if undo else edits):
                 before, after = json.loads(e["before"]), json.loads(e["after"])
                 value = before if undo else after
@@ -908,6 +960,7 @@ class Store:
                         value = [tuple(p) for p in value]
                     act.update_region(e["region_id"], **{e["field"]: value})
             c.execute("UPDATE actions SET undone = ? WHERE id = ?", (1 if undo else 0, target["id"]))
+            self.notify(c, "edit", page_id, user)
             return sorted(set(act.changed_regions))
 
     # -- read-only queries for the workspace ---------------------------------------------------

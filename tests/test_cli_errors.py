@@ -285,3 +285,12 @@ def test_sqlite_errors_of_the_system_are_recognised():
     assert "read-only" in cli_support.describe_system_error(
         sqlite3.OperationalError("attempt to write a readonly database"), "p")
     assert cli_support.describe_system_error(ValueError("x"), "p") is None
+
+
+def test_server_errors_of_the_system_are_recognised():
+    import psycopg
+
+    assert "server's disk is full" in cli_support.describe_system_error(psycopg.errors.DiskFull("no space"), "p")
+    line = cli_support.describe_system_error(psycopg.OperationalError("server closed the connection\ndetail"), "p")
+    assert line == "the project's database server failed (p): server closed the connection"
+    assert cli_support.describe_system_error(sqlite3.OperationalError("some new sqlite trouble"), "p") is None

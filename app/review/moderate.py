@@ -410,9 +410,8 @@ class ModerateScreen(QWidget):
         store = self.project.store
         self.page_id = page_id
         page = store.get_page(page_id)
-        with store.transaction() as c:
-            review.refresh_verdicts(store, page_id, c)
-        pairs, _ = review.page_verdicts_now(store.conn, page_id)
+        review.refresh_verdicts(store, page_id)
+        pairs, _ = review.page_verdicts_now(store, page_id)
         preds = {p.id: p for p in store.predictions(page_id)}
         regions = {r.id: r for r in store.regions(page_id, include_deleted=True)}
         marks = review.marks(store, page_id)

@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFont, QImage, QKeySequence, QPainter
+from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -55,6 +55,9 @@ ROW_HEIGHT = 30
 CROP_HEIGHT = ROW_HEIGHT - 8
 #: Milliseconds of no typing after which the text is committed.
 IDLE_COMMIT_MS = 400
+#: A region whose change is kept until the team server is back (not saved yet): its row's text
+#: and a wider bar beside its crop.
+UNSAVED_COLOUR = QColor(200, 0, 130)
 
 
 class CropCache:
@@ -106,6 +109,14 @@ class RegionListModel(QAbstractTableModel):
         self.commit_text: Callable[[int, str], bool] = lambda rid, text: False
         self.commit_label: Callable[[int, str | None], bool] = lambda rid, label: False
         self.fields: list[str] = []
+        self.unsaved: set[int] = set()  # regions with a change not saved yet (server out of reach)
+
+    def set_unsaved(self, ids: set[int]) -> None:
+        if ids == self.unsaved:
+            return
+        self.unsaved = set(ids)
+        if self.regions:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.regions) - 1, len(self.HEADERS) - 1))
 
     def set_regions(self, regions: list[Region], states: dict[int, str]) -> None:
         self.beginResetModel()
@@ -165,6 +176,8 @@ class RegionListModel(QAbstractTableModel):
         if role == DECORATION and col == CROP:
             return self.crops.get(r)
         if role == FOREGROUND:
+            if r.id in self.unsaved and col in (TEXT, FIELD):
+                return UNSAVED_COLOUR
             if col == CONF and r.confidence is not None and r.confidence < LOW_CONFIDENCE:
                 return COLOURS[LOW]
             if col == FIELD:
@@ -172,6 +185,8 @@ class RegionListModel(QAbstractTableModel):
         if role == TOOLTIP:
             state = NAMES.get(self.states.get(r.id, PREFILLED), "")
             about = f"region {r.id}: {state}" + (" (locked)" if r.locked else "")
+            if r.id in self.unsaved:
+                about += "\nnot saved yet: saved when the connection to the server is back"
             # The whole text, for a line longer than its column shows.
             return f"{r.text}\n{about}" if col == TEXT and r.text else about
         if role == USER:
@@ -236,7 +251,9 @@ class RegionDelegate(QStyledItemDelegate):
         if option.state & SELECTED_STATE:
             painter.fillRect(option.rect, option.palette.highlight())
         colour = COLOURS.get(model.states.get(r.id, PREFILLED), COLOURS[PREFILLED])
-        painter.fillRect(QRect(option.rect.left(), option.rect.top() + 2, 4, option.rect.height() - 4), colour)
+        unsaved = r.id in model.unsaved
+        painter.fillRect(QRect(option.rect.left(), option.rect.top() + 2, 7 if unsaved else 4,
+                               option.rect.height() - 4), UNSAVED_COLOUR if unsaved else colour)
         img = index.data(DECORATION)
         if img is None or img.isNull():
             return

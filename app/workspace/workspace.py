@@ -21,6 +21,7 @@ from core.model import PageStatus, Region
 from core.project import Project
 from ml.training.active import active_rec_folder
 
+from ..connection_banner import PendingEdit, is_connection_error
 from ..workers import Worker, start
 from . import keys as keymod
 from .canvas import DRAW_QUAD, DRAW_RECT, SELECT, PageCanvas
@@ -74,6 +75,9 @@ class Workspace(QWidget):
         self.ocr_pool = QThreadPool(self)
         self.ocr_pool.setMaxThreadCount(1)  # one Tesseract model in memory, reused
         self.ocr_jobs: set[Worker] = set()
+        #: A team project's connection (app/connection_banner.py): edits made while the server
+        #: is lost are kept there and saved when it is back. None on a project folder.
+        self.connection = None
 
         self.canvas = PageCanvas()
         self.list = RegionListView()
@@ -266,6 +270,18 @@ class Workspace(QWidget):
         """Show a page: at once from the cache when it was loaded ahead, else read it now."""
         if self.project is None:
             return
+        if self._offline():
+            self.commit_pending()  # kept with the other unsaved edits
+            self.message.emit("Not connected to the server: pages open again when the connection is back", 8000)
+            return
+        try:
+            self._open_page(page_id)
+        except ProofdeskError as exc:
+            if not is_connection_error(exc):
+                raise
+            self._connection_lost(exc)
+
+    def _open_page(self, page_id: int) -> None:
         self.commit_pending()
         if page_id == self.page_id:
             self.reload()
@@ -301,8 +317,16 @@ class Workspace(QWidget):
 
     def reload(self) -> None:
         """Read the page's regions again from the store (after undo, a conflict, another window)."""
-        if self.data is None:
+        if self.data is None or self._offline():
             return
+        try:
+            self._reload()
+        except ProofdeskError as exc:
+            if not is_connection_error(exc):
+                raise
+            self._connection_lost(exc)
+
+    def _reload(self) -> None:
         keep = self.selected_ids()
         fresh = read_page(self.project, self.data.page.id)
         fresh.images = self.data.images
@@ -356,11 +380,11 @@ class Workspace(QWidget):
     def preload_next(self) -> Worker | None:
         if self.project is None or self.loader is None:
             return None
-        nxt = work_queue.next_page(self.project.store, current=self.page_id)
+        nxt = work_queue.next_page(self.project.store, current=self.page_id, user=self.user)
         return self.loader.preload(nxt) if nxt is not None and nxt != self.page_id else None
 
     def open_next_page(self) -> bool:
-        nxt = work_queue.next_page(self.project.store, current=self.page_id)
+        nxt = work_queue.next_page(self.project.store, current=self.page_id, user=self.user)
         if nxt is None or nxt == self.page_id:
             self.message.emit("The queue is empty: no other page needs work", 8000)
             return False
@@ -376,10 +400,20 @@ class Workspace(QWidget):
         if self.data is None:
             return
         self.commit_pending()
-        page_id = self.page_id
+        page_id, user = self.page_id, self.user
+
+        def done(store):
+            store.set_page_status(user, page_id, PageStatus.DONE)
+
+        if self._offline():
+            self._keep_call(f"mark page {page_id} done", page_id, done)
+            return
         try:
-            self.project.store.set_page_status(self.user, page_id, PageStatus.DONE)
+            done(self.project.store)
         except ProofdeskError as exc:
+            if is_connection_error(exc):
+                self._keep_call(f"mark page {page_id} done", page_id, done, reason=str(exc))
+                return
             self.message.emit(f"Not marked done: {exc}", 10000)
             return
         self.data.page = self.project.store.get_page(page_id)
@@ -497,9 +531,16 @@ class Workspace(QWidget):
         if self.list.delegate.editor is not None:
             self.list.commit_editor()
 
-    def _act(self, label: str, fn, page_id: int | None = None, quiet_conflict: bool = False):
-        """Run ``fn(action)`` as one store action. Returns its result, or None when refused."""
+    def _act(self, label: str, fn, page_id: int | None = None, quiet_conflict: bool = False, pending=None,
+             regions=()):
+        """Run ``fn(action)`` as one store action. Returns its result, or None when refused.
+
+        When the team server cannot be reached, the action is kept (``self.connection``) and saved
+        when it is back; ``pending()`` then gives what to show meanwhile (None: nothing changes
+        on screen until it is saved), ``regions`` are marked "not saved" in the region list."""
         page_id = page_id if page_id is not None else self.page_id
+        if self._offline():  # behind the edits kept already, in order
+            return self._keep(label, fn, page_id, pending, regions)
         try:
             with self.project.store.action(self.user, page_id, label) as a:
                 result = fn(a)
@@ -511,6 +552,10 @@ class Workspace(QWidget):
             self.message.emit(f"Not saved: {exc}", 10000)
             QTimer.singleShot(0, self.reload)
             return None
+        except ProofdeskError as exc:
+            if not is_connection_error(exc):
+                raise
+            return self._keep(label, fn, page_id, pending, regions, str(exc))
         self.committed.emit(label)
         if self.data is not None and page_id == self.page_id and self.data.page.status in (
                 PageStatus.NEW, PageStatus.PREFILLED):
@@ -518,6 +563,45 @@ class Workspace(QWidget):
             self._emit_summary()
             self.pageStatusChanged.emit(page_id)
         return result
+
+    # -- a team server out of reach: edits kept, saved when it is back ---------------------------
+    def set_connection(self, connection) -> None:
+        """The team project's connection (None: a project folder, never out of reach)."""
+        self.connection = connection
+        self.list.model_.set_unsaved(set())
+        if connection is not None:
+            connection.pendingChanged.connect(lambda _n: self._show_unsaved())
+
+    def _offline(self) -> bool:
+        return self.connection is not None and self.connection.lost
+
+    def _connection_lost(self, exc: BaseException) -> None:
+        if self.connection is None:
+            raise exc
+        self.connection.mark_lost(str(exc))
+
+    def _show_unsaved(self) -> None:
+        if self.connection is not None:
+            self.list.model_.set_unsaved(self.connection.unsaved_regions(self.page_id))
+
+    def _keep(self, label: str, fn, page_id, pending=None, regions=(), reason: str = ""):
+        """Keep an action the server could not take; saved in order when it is back."""
+        user = self.user
+
+        def run(store):
+            with store.action(user, page_id, label) as a:
+                return fn(a)
+
+        return self._keep_call(label, page_id, run, regions, reason, pending)
+
+    def _keep_call(self, label: str, page_id, run, regions=(), reason: str = "", pending=None):
+        if self.connection is None:
+            self.message.emit(f"Not saved: {reason}", 15000)
+            return None
+        self.connection.keep(PendingEdit(label, page_id, run, frozenset(regions)), reason)
+        self.message.emit(f"Not saved yet ({label}): no connection to the server; it is saved when the"
+                          " connection is back", 0)
+        return pending() if pending is not None else None
 
     def _conflict(self, detail: str) -> None:
         self.list.close_editor(commit=False)
@@ -535,7 +619,9 @@ class Workspace(QWidget):
             self.data.regions = [self.regions[i] for i in self._row_ids()]
             self.data.states.update({r.id: self.states[r.id] for r in regions})  # the geometry is unchanged
             self.data.layer_paths = None  # drawn from the items from now on
-            self.data.signature = self.project.store.regions_signature(self.data.page.id)
+            # Read again when shown next unless it is current (never while the server is lost).
+            self.data.signature = () if self._offline() else self.project.store.regions_signature(
+                self.data.page.id)
         self._emit_summary()
 
     def commit_text(self, region_id: int, text: str) -> bool:
@@ -544,7 +630,8 @@ class Workspace(QWidget):
             return False
         if r.text == text:
             return True
-        version = self._act("edit text", lambda a: a.update_region(region_id, r.version, text=text))
+        version = self._act("edit text", lambda a: a.update_region(region_id, r.version, text=text),
+                            pending=lambda: r.version + 1, regions=[region_id])
         if version is None:
             return False
         self.data.typed.add(region_id)
@@ -579,7 +666,8 @@ class Workspace(QWidget):
         def do(a):
             return [a.update_region(r.id, r.version, label=label) for r in regions]
 
-        versions = self._act(f"label {label or '(none)'}", do)
+        versions = self._act(f"label {label or '(none)'}", do, pending=lambda: [r.version + 1 for r in regions],
+                             regions=[r.id for r in regions])
         if versions is None:
             return False
         self._apply_local([dataclasses.replace(r, label=label, version=v) for r, v in zip(regions, versions)])
@@ -594,7 +682,8 @@ class Workspace(QWidget):
         def do(a):
             return [a.update_region(r.id, r.version, locked=lock) for r in regions]
 
-        versions = self._act("lock" if lock else "unlock", do)
+        versions = self._act("lock" if lock else "unlock", do, pending=lambda: [r.version + 1 for r in regions],
+                             regions=[r.id for r in regions])
         if versions is not None:
             self._apply_local([dataclasses.replace(r, locked=lock, version=v) for r, v in zip(regions, versions)])
             self.message.emit(f"{len(regions)} region(s) {'locked' if lock else 'unlocked'}", 3000)
@@ -617,7 +706,7 @@ class Workspace(QWidget):
                 a.delete_region(r.id, r.version)
             return len(regions)  # not None: None means refused
 
-        if self._act(f"delete {len(regions)} region(s)", do) is not None:
+        if self._act(f"delete {len(regions)} region(s)", do, regions=[r.id for r in regions]) is not None:
             self.reload()
             if after:
                 self.select([after[0]])
@@ -632,7 +721,7 @@ class Workspace(QWidget):
             return [a.update_region(r.id, r.version, points=[tuple(p) for p in changes[r.id]]) for r in regions]
 
         label = "move" if len(regions) > 1 else "reshape"
-        if self._act(f"{label} {len(regions)} region(s)", do) is None:
+        if self._act(f"{label} {len(regions)} region(s)", do, regions=[r.id for r in regions]) is None:
             return
         self.reload()
         self.select([r.id for r in regions], scroll=False)
@@ -667,18 +756,30 @@ class Workspace(QWidget):
             self.message.emit("Typing discarded", 3000)
             return
         self.list.close_editor(commit=True)
-        store, page_id = self.project.store, self.page_id
-        if not (store.can_undo(self.user, page_id) if undo else store.can_redo(self.user, page_id)):
-            self.message.emit("Nothing to undo" if undo else "Nothing to redo", 3000)
+        store, page_id, user = self.project.store, self.page_id, self.user
+
+        def replay(s):
+            return s.undo(user, page_id) if undo else s.redo(user, page_id)
+
+        if self._offline():
+            self._keep_call("undo" if undo else "redo", page_id, replay)
             return
         try:
-            changed = store.undo(self.user, page_id) if undo else store.redo(self.user, page_id)
+            if not (store.can_undo(self.user, page_id) if undo else store.can_redo(self.user, page_id)):
+                self.message.emit("Nothing to undo" if undo else "Nothing to redo", 3000)
+                return
+            changed = replay(store)
         except ConflictError as exc:
             # Refused like a stale edit: someone else changed the region (or the page's status)
             # since; nothing was written, the undo stack is as it was, the other change is shown.
             self.message.emit(f"Not {'undone' if undo else 'redone'}: {exc}. The page was reloaded to show the"
                               " other change.", 15000)
             QTimer.singleShot(0, self.reload)
+            return
+        except ProofdeskError as exc:
+            if not is_connection_error(exc):
+                raise
+            self._keep_call("undo" if undo else "redo", page_id, replay, reason=str(exc))
             return
         self.committed.emit("undo" if undo else "redo")
         self.data.page = store.get_page(page_id)

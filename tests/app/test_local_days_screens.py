@@ -10,6 +10,9 @@ from core import days
 from core.model import Role
 from tests.core.test_local_days import SINGAPORE_EARLY, _work_at
 
+#: The screens read the same figures from a project folder and a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 def _singapore_project(project, monkeypatch):
     store = project.store

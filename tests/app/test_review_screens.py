@@ -13,9 +13,13 @@ from core.model import PageStatus, PredictedRegion, Prediction, Role, box_to_qua
 from core.project import Project
 from core.queue import queue
 
+#: The Analytics screen's figures come from the store, the same on a project folder and a team
+#: server: the tests that take the ``project`` fixture run on both.
+BOTH_BACKENDS = True
 
-def _project(tmp_path, n=6) -> Project:
-    project = Project.create(tmp_path / "proj")
+
+def _project(tmp_path, n=6, project: Project | None = None) -> Project:
+    project = project or Project.create(tmp_path / "proj")
     src = tmp_path / "src"
     src.mkdir()
     for i in range(n):
@@ -124,8 +128,8 @@ def test_an_annotator_cannot_open_the_screens(qtbot, tmp_path, qsettings):
     screen.close()
 
 
-def test_analytics_charts_and_exports(qtbot, tmp_path):
-    project = _project(tmp_path)
+def test_analytics_charts_and_exports(qtbot, tmp_path, project):
+    project = _project(tmp_path, project=project)
     screen = AnalyticsScreen(project, "rita")
     qtbot.addWidget(screen)
     screen.show()

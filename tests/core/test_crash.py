@@ -19,6 +19,9 @@ from core.project import DB_NAME, Project
 
 from ..conftest import check_consistent, image_bytes
 
+#: A killed import must leave a sound project on a folder and on a team server alike: the test runs on both.
+BOTH_BACKENDS = True
+
 REPO = Path(__file__).resolve().parents[2]
 N_FILES = 200
 
@@ -42,8 +45,18 @@ def three_page_tiff(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def count_documents(db: Path) -> int:
-    """Read the count without ever writing to the database (read-only, no WAL checkpoint)."""
+def count_documents(location) -> int:
+    """Read the count without ever writing to the database (read-only, no WAL checkpoint); on a
+    server, through a connection of its own."""
+    if isinstance(location, str):
+        import psycopg
+
+        from core.db import parse_url
+
+        where = parse_url(location)
+        with psycopg.connect(where.conninfo, autocommit=True) as conn:
+            return conn.execute(f'SELECT COUNT(*) FROM "{where.project}".documents').fetchone()[0]
+    db = Path(location) / DB_NAME
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5)
     except sqlite3.OperationalError:
@@ -56,7 +69,7 @@ def count_documents(db: Path) -> int:
         conn.close()
 
 
-def test_sigkill_during_import_then_reimport(tmp_path):
+def test_sigkill_during_import_then_reimport(project, tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     # Small PNGs (~3.6 kB, all different); every 10th file a 3-page TIFF, so a half-written
@@ -64,16 +77,16 @@ def test_sigkill_during_import_then_reimport(tmp_path):
     names = [f"scan_{i:03d}.{'tif' if i % 10 == 9 else 'png'}" for i in range(N_FILES)]
     for i, name in enumerate(names):
         (inbox / name).write_bytes(three_page_tiff(i) if name.endswith(".tif") else image_bytes(1000 + i, (40, 30)))
-    root = tmp_path / "proj"
-    Project.create(root).close()
+    location = project.location
+    project.close()
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(REPO), str(root), str(inbox)],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(REPO), str(location), str(inbox)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed_at = 0
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            killed_at = count_documents(root / DB_NAME)
+            killed_at = count_documents(location)
             if killed_at >= 5:
                 break
             try:
@@ -90,7 +103,7 @@ def test_sigkill_during_import_then_reimport(tmp_path):
     assert child.returncode == -signal.SIGKILL
     assert killed_at >= 5
 
-    project = Project.open(root)
+    project = Project.open(location)
     try:
         check_consistent(project)  # integrity, whole documents, every page image on disk
         docs = project.store.documents()

@@ -14,6 +14,9 @@ from core.project import Project
 
 from ..conftest import image_bytes
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 def tiff_two_pages() -> bytes:
     frames = [Image.open(io.BytesIO(image_bytes(s, (50, 40)))) for s in (21, 22)]

@@ -22,6 +22,9 @@ from core.project import Project
 
 from ..conftest import check_consistent, image_bytes
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 # -- file makers -----------------------------------------------------------------------------------
 def tiff_frames(n=3, size=(30, 20)) -> bytes:
@@ -358,25 +361,35 @@ ANY_FILE = st.one_of(
 )
 
 
+#: Examples per backend: each example is a fresh project (on a server, a schema of its own).
+FUZZ_EXAMPLES = {"sqlite": 60, "postgresql": 15}
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")  # PIL's chatter about corrupt TIFF tags
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=ANY_FILE, ext=st.sampled_from(["png", "jpg", "tif", "pdf", "webp", "bmp", "bin"]))
-def test_arbitrary_bytes_never_escape_and_leave_the_db_consistent(data, ext):
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        project = Project.create(tmp / "proj")
-        try:
-            path = write(tmp / f"fuzz.{ext}", data)
-            summary = import_paths(project, [path], ImportOptions(max_pixels=1_000_000))
-            docs = project.store.documents()
-            if summary.imported:
-                assert summary.imported == [str(path)] and summary.failures == [] and len(docs) == 1
-                assert docs[0].page_count == summary.pages >= 1
-            else:
-                assert [p for p, _ in summary.failures] == [str(path)] and docs == []
-                assert project.store.count_pages() == 0
-                assert summary.failures[0][1] and "\n" not in summary.failures[0][1]
-            check_consistent(project)
-        finally:
-            project.close()
+def test_arbitrary_bytes_never_escape_and_leave_the_db_consistent(backend, request):
+    server = request.getfixturevalue("pg_database") if backend == "postgresql" else None
+    made = iter(range(10**6))
+
+    @settings(max_examples=FUZZ_EXAMPLES[backend], deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(data=ANY_FILE, ext=st.sampled_from(["png", "jpg", "tif", "pdf", "webp", "bmp", "bin"]))
+    def import_one(data, ext):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            project = Project.create(f"{server}/fuzz{next(made)}" if server else tmp / "proj")
+            try:
+                path = write(tmp / f"fuzz.{ext}", data)
+                summary = import_paths(project, [path], ImportOptions(max_pixels=1_000_000))
+                docs = project.store.documents()
+                if summary.imported:
+                    assert summary.imported == [str(path)] and summary.failures == [] and len(docs) == 1
+                    assert docs[0].page_count == summary.pages >= 1
+                else:
+                    assert [p for p, _ in summary.failures] == [str(path)] and docs == []
+                    assert project.store.count_pages() == 0
+                    assert summary.failures[0][1] and "\n" not in summary.failures[0][1]
+                check_consistent(project)
+            finally:
+                project.close()
+
+    import_one()

@@ -17,6 +17,9 @@ from core.project import Project
 from core.review import ModerateFilter, moderate_counts, moderate_pages
 from tests.core.test_store import add_doc, first_page
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 SINGAPORE_EARLY = "2026-11-29T23:30:00.000000+00:00"  # 2026-11-30 07:30 in Singapore (UTC+8)
 
 
@@ -150,12 +153,11 @@ def test_core_figures_refuse_bad_dates_with_a_message(project):
 
 
 @pytest.fixture
-def cli_project(tmp_path):
-    project = Project.create(tmp_path / "p")
+def cli_project(project):
     project.store.ensure_user("boss", Role.ADMIN)
     project.store.ensure_user("ana", Role.ANNOTATOR)
     project.close()
-    return str(tmp_path / "p")
+    return str(project.location)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -168,6 +170,9 @@ def test_stats_command_refuses_bad_dates_in_one_line(cli_project, capsys, args, 
     assert capsys.readouterr().err == message
 
 
+# Folder only: ``--user`` picks who acts only in a project folder; on a team server the server login
+# is the user and the roles are the server's (tests/core/test_team_roles.py, tests/test_cli_signin.py).
+@pytest.mark.folder_only
 def test_users_command_sets_the_time_zone_admins_only(cli_project, capsys):
     assert main(["--user", "boss", "users", cli_project, "--time-zone", "Mars/Olympus_Mons"]) == 1
     assert capsys.readouterr().err.startswith("proofdesk: error: 'Mars/Olympus_Mons' is not a time zone")

@@ -14,8 +14,10 @@ from core.queue import queue
 BOTH_BACKENDS = True
 
 
-def _project(tmp_path, n_pages=1, conf=0.9):
-    project = Project.create(tmp_path / "p")
+def _project(where, n_pages=1, conf=0.9):
+    """A project (``where``: the ``project`` fixture's, or a folder to create it in) of one document
+    whose pages carry a prediction of five lines."""
+    project = where if isinstance(where, Project) else Project.create(where / "p")
     store = project.store
     store.add_document(Document("a.pdf", "sha-a", "/a.pdf", "pdf", "2026-11-02T09:00:00+00:00", "ana", "b"),
                        [Page(0, i + 1, f"img{i}", 500, 500, name=f"a-{i + 1}") for i in range(n_pages)])
@@ -34,8 +36,8 @@ def _kinds(store, page_id):
         "SELECT pred_index, kind FROM verdicts WHERE page_id = ?", (page_id,)))
 
 
-def test_every_verdict_kind_is_stored_when_the_page_is_done(tmp_path):
-    project, store = _project(tmp_path)
+def test_every_verdict_kind_is_stored_when_the_page_is_done(project):
+    project, store = _project(project)
     page = store.pages()[0]
     regions = store.regions(page.id)
     store.update_region("ana", regions[1].id, text="LINE 1!")
@@ -53,10 +55,10 @@ def test_every_verdict_kind_is_stored_when_the_page_is_done(tmp_path):
     assert state[0] == 4
 
 
-def test_a_prediction_made_after_the_page_was_done_is_graded_on_nothing(tmp_path):
+def test_a_prediction_made_after_the_page_was_done_is_graded_on_nothing(project, tmp_path):
     """A new model run over finished pages (for comparison) changes nothing on them, and the
     people's work is still graded against the prediction they worked from."""
-    project, store = _project(tmp_path)
+    project, store = _project(project)
     page = store.pages()[0]
     store.add_region("ana", page.id, box_to_quad(300, 300, 400, 330), text="TOTAL")
     store.set_page_status("ana", page.id, PageStatus.DONE)
@@ -81,8 +83,8 @@ def test_a_prediction_made_after_the_page_was_done_is_graded_on_nothing(tmp_path
     assert _kinds(st, pid) == []
 
 
-def test_verdicts_go_stale_on_an_edit_and_are_refreshed_lazily(tmp_path):
-    project, store = _project(tmp_path, n_pages=2)
+def test_verdicts_go_stale_on_an_edit_and_are_refreshed_lazily(project):
+    project, store = _project(project, n_pages=2)
     assert set(review.stale_pages(store)) == {p.id for p in store.pages()}
     assert review.refresh_stale(store) == 2 and review.stale_pages(store) == []
     page = store.pages()[0]
@@ -95,25 +97,25 @@ def test_verdicts_go_stale_on_an_edit_and_are_refreshed_lazily(tmp_path):
     assert (0, "correct") in _kinds(store, page.id)
 
 
-def test_sampling_share_is_seeded_and_respected_over_many_pages(tmp_path):
-    project, store = _project(tmp_path, n_pages=400, conf=0.95)
+def test_sampling_share_is_seeded_and_respected_over_many_pages(project):
+    project, store = _project(project, n_pages=400, conf=0.95)
     review.set_qc_settings(store, "boss", share=0.25, seed=11)
-    with store.transaction() as c:
-        picked = [p.id for p in store.pages() if review.route_page(store, p.id, c) == ["sample"]]
+    with store.transaction():
+        picked = [p.id for p in store.pages() if review.route_page(store, p.id) == ["sample"]]
     assert 0.19 <= len(picked) / 400 <= 0.31
-    with store.transaction() as c:
-        again = [p.id for p in store.pages() if review.route_page(store, p.id, c) == ["sample"]]
+    with store.transaction():
+        again = [p.id for p in store.pages() if review.route_page(store, p.id) == ["sample"]]
     assert again == picked
     review.set_qc_settings(store, "boss", seed=12)
-    with store.transaction() as c:
-        other = [p.id for p in store.pages() if review.route_page(store, p.id, c) == ["sample"]]
+    with store.transaction():
+        other = [p.id for p in store.pages() if review.route_page(store, p.id) == ["sample"]]
     assert other != picked
     with pytest.raises(PermissionDenied):
         review.set_qc_settings(store, "rita", share=0.5)  # QC rules are an admin's
 
 
-def test_low_confidence_and_disagreement_are_always_routed(tmp_path):
-    project, store = _project(tmp_path, n_pages=3, conf=0.95)
+def test_low_confidence_and_disagreement_are_always_routed(project):
+    project, store = _project(project, n_pages=3, conf=0.95)
     review.set_qc_settings(store, "boss", share=0.0)
     low, disagree, plain = store.pages()
     store.update_region("ana", store.regions(low.id)[0].id, text="LINE 0")  # touch: page in progress
@@ -131,8 +133,8 @@ def test_low_confidence_and_disagreement_are_always_routed(tmp_path):
     assert review.review_queue(store, "boss")[0].annotator == "ana"  # not for an admin
 
 
-def test_role_rules_are_enforced_in_core(tmp_path):
-    project, store = _project(tmp_path, n_pages=2)
+def test_role_rules_are_enforced_in_core(project):
+    project, store = _project(project, n_pages=2)
     page, hers = store.pages()
     store.set_page_status("ana", page.id, PageStatus.DONE)
     with pytest.raises(PermissionDenied):
@@ -156,8 +158,8 @@ def test_role_rules_are_enforced_in_core(tmp_path):
     store.review_page("rita", page.id, "approved")
 
 
-def test_reject_sends_the_page_back_with_the_comment_and_scores_the_annotator(tmp_path):
-    project, store = _project(tmp_path)
+def test_reject_sends_the_page_back_with_the_comment_and_scores_the_annotator(project):
+    project, store = _project(project)
     page = store.pages()[0]
     regions = store.regions(page.id)
     store.update_region("ana", regions[0].id, text="TOTAL 33.92")
@@ -212,8 +214,8 @@ def test_choose_threshold_on_synthetic_verdicts():
     assert tie.threshold is None
 
 
-def test_moderate_counts_filter_by_date_and_more(tmp_path):
-    project, store = _project(tmp_path, n_pages=6)
+def test_moderate_counts_filter_by_date_and_more(project):
+    project, store = _project(project, n_pages=6)
     pages = store.pages()
     for i, p in enumerate(pages[:4]):
         if i == 0:
@@ -246,8 +248,8 @@ def test_moderate_counts_filter_by_date_and_more(tmp_path):
     assert {r.annotator for r in rows} == {"ana"}
 
 
-def test_analytics_from_edit_timestamps_and_verdicts(tmp_path):
-    project, store = _project(tmp_path, n_pages=2)
+def test_analytics_from_edit_timestamps_and_verdicts(project):
+    project, store = _project(project, n_pages=2)
     for p in store.pages():
         store.update_region("ana", store.regions(p.id)[0].id, text="changed")
         store.set_page_status("ana", p.id, PageStatus.DONE)
@@ -256,12 +258,13 @@ def test_analytics_from_edit_timestamps_and_verdicts(tmp_path):
     stamps = ["2026-11-05T10:00:00+00:00", "2026-11-05T10:01:00+00:00", "2026-11-05T10:02:00+00:00",
               "2026-11-05T13:00:00+00:00"]
     with store.transaction() as c:
-        c.execute("DROP TRIGGER edits_append_only")  # test set-up only: rewrite the clock
+        # Test set-up only: rewrite the clock (PostgreSQL names the trigger's table).
+        c.execute("DROP TRIGGER edits_append_only" + (" ON edits" if project.server else ""))
         for i, eid in enumerate(ids):
             c.execute("UPDATE edits SET ts = ? WHERE id = ?", (stamps[min(i, 3)], eid))
         c.execute("UPDATE pages SET done_at = '2026-11-05T13:00:00+00:00'")
         for p in store.pages():
-            review.refresh_verdicts(store, p.id, c)  # their day is the day the page was done
+            review.refresh_verdicts(store, p.id)  # their day is the day the page was done
     s = {a.annotator: a for a in analytics.annotator_stats(store, "2026-11-05", "2026-11-05")}["ana"]
     assert s.active_hours == pytest.approx((60 + 60 + analytics.IDLE_GAP_S) / 3600)
     assert s.pages_done == 2 and s.pages_per_hour == pytest.approx(2 / s.active_hours)
@@ -291,8 +294,8 @@ def _totals(store):
     return daily, hist
 
 
-def test_running_totals_match_the_stored_verdicts(tmp_path):
-    project, store = _project(tmp_path, n_pages=4)
+def test_running_totals_match_the_stored_verdicts(project):
+    project, store = _project(project, n_pages=4)
     pages = store.pages()
     other = tuple(PredictedRegion(box_to_quad(10, 10 + 40 * i, 200, 40 + 40 * i), f"LINE {i}", 0.97)
                   for i in range(3))
@@ -309,8 +312,7 @@ def test_running_totals_match_the_stored_verdicts(tmp_path):
     store.review_page("rita", pages[3].id, "rejected", comment="again")  # leaves the histogram
     review.refresh_stale(store)
     live = _totals(store)
-    with store.transaction() as c:
-        review.rebuild_totals(c)
+    review.rebuild_totals(store)
     assert _totals(store) == live
     # The histogram gives the same threshold as the region-by-region data.
     by_bucket = review.choose_threshold_counts(review.auto_accept_counts(store), 0.8)

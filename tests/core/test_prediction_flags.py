@@ -8,6 +8,9 @@ from core.model import PageStatus, PredictedRegion, Prediction, Role, box_to_qua
 
 from ..conftest import image_bytes
 
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
 
 def test_disagreement_is_stored_and_routes_the_page(project, tmp_path):
     src = tmp_path / "src"

@@ -26,6 +26,10 @@ from core.scoring import (
 )
 from core.verdicts import CORRECT, compute_verdicts
 
+#: The stored verdicts of such text are the same on a project folder and a team server: the tests
+#: that use a project run on both.
+BOTH_BACKENDS = True
+
 DECOMPOSED = "Cafe\u0301 cre\u0300me bru\u0302le\u0301e"  # accents as combining marks
 COMPOSED = "Café crème brûlée"
 
@@ -66,6 +70,21 @@ def test_verdict_of_a_decomposed_accent_is_correct():
     r = Region(1, q, DECOMPOSED, origin="prediction", prediction_id=7, pred_index=0, id=3)
     [v] = compute_verdicts(p, [r])
     assert (v.kind, v.edit_distance, v.ref_chars) == (CORRECT, 0, len(COMPOSED))
+
+
+def test_stored_verdict_of_a_decomposed_accent_is_correct(project):
+    from core.model import PageStatus
+    from tests.core.test_store import add_doc, first_page
+
+    store = project.store
+    page_id = first_page(store, add_doc(store))
+    q = box_to_quad(0, 0, 100, 20)
+    store.add_prediction(Prediction(page_id, "classical", "v", {}, "h", (PredictedRegion(q, COMPOSED, 0.9),)))
+    store.update_region("ana", store.regions(page_id)[0].id, text=DECOMPOSED)  # typed with combining marks
+    assert store.regions(page_id)[0].text == DECOMPOSED  # stored as typed, on both backends
+    store.set_page_status("ana", page_id, PageStatus.DONE)
+    [v] = store.query("SELECT kind, edit_distance, ref_chars FROM verdicts WHERE page_id = ?", (page_id,))
+    assert (v["kind"], v["edit_distance"], v["ref_chars"]) == (CORRECT, 0, len(COMPOSED))
 
 
 _TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)

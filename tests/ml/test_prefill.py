@@ -19,19 +19,21 @@ from ml.prefill import plan_prefill, prefill_project
 ROOT = Path(__file__).resolve().parents[2]
 SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
 
+#: Pre-fill writes predictions and regions the same way into a project folder and a team server:
+#: each test runs on both.
+BOTH_BACKENDS = True
 
-def _project(tmp_path, n=2) -> Project:
+
+def _project(project, n=2) -> Project:
     """sroie receipts in a project that pre-fills with the classical engine (the mechanics tested
     here are the same for every engine; the classical one is the quickest)."""
-    project = Project.create(tmp_path / "p")
     files = sorted(SROIE.glob("*.jpg"))[:n]
     import_paths(project, files, ImportOptions(reference=True))
     set_prefill_engine(project.store, "classical")
     return project
 
 
-def test_the_project_setting_chooses_the_engine_the_best_by_default(tmp_path):
-    project = Project.create(tmp_path / "p")
+def test_the_project_setting_chooses_the_engine_the_best_by_default(project):
     import_paths(project, sorted(SROIE.glob("*.jpg"))[:1], ImportOptions())
     assert prefill_engine(project.store) == "combined"
     page = project.store.pages()[0]
@@ -51,8 +53,8 @@ def test_the_project_setting_chooses_the_engine_the_best_by_default(tmp_path):
     assert prefill_engine(project.store) == "combined"
 
 
-def test_prefill_writes_prediction_and_regions_then_skips(tmp_path):
-    project = _project(tmp_path, 2)
+def test_prefill_writes_prediction_and_regions_then_skips(project):
+    project = _project(project, 2)
     seen = []
     summary = prefill_project(project, workers=0, on_page=seen.append)
     assert sorted(summary.done) == sorted(p.id for p in project.store.pages())
@@ -72,8 +74,8 @@ def test_prefill_writes_prediction_and_regions_then_skips(tmp_path):
     assert again.done == [] and len(again.skipped) == 2
 
 
-def test_prefill_never_overwrites_what_a_person_touched(tmp_path):
-    project = _project(tmp_path, 1)
+def test_prefill_never_overwrites_what_a_person_touched(project):
+    project = _project(project, 1)
     page = project.store.pages()[0]
     prefill_project(project, workers=0)
     first = project.store.regions(page.id)
@@ -97,8 +99,8 @@ def test_prefill_never_overwrites_what_a_person_touched(tmp_path):
             assert _iou(r.bounds, after[deleted.id].bounds) < 0.5
 
 
-def test_a_failing_page_is_reported_and_the_rest_go_on(tmp_path):
-    project = _project(tmp_path, 3)
+def test_a_failing_page_is_reported_and_the_rest_go_on(project):
+    project = _project(project, 3)
     pages = project.store.pages()
     broken = project.image_path(pages[1])
     os.chmod(broken, 0o644)
@@ -110,8 +112,8 @@ def test_a_failing_page_is_reported_and_the_rest_go_on(tmp_path):
     assert "failed: page" in "\n".join(summary.lines())
 
 
-def test_cancel_keeps_finished_pages(tmp_path):
-    project = _project(tmp_path, 4)
+def test_cancel_keeps_finished_pages(project):
+    project = _project(project, 4)
     cancel = threading.Event()
 
     def on_page(pid):
@@ -124,9 +126,9 @@ def test_cancel_keeps_finished_pages(tmp_path):
     assert len(rest.done) == 3
 
 
-def test_cli_prefill_ctrl_c_keeps_finished_pages(tmp_path):
-    project = _project(tmp_path, 6)
-    root = project.root
+def test_cli_prefill_ctrl_c_keeps_finished_pages(project):
+    project = _project(project, 6)
+    root = project.location
     project.close()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "prefill", str(root), "--workers", "1"],
@@ -136,12 +138,24 @@ def test_cli_prefill_ctrl_c_keeps_finished_pages(tmp_path):
     import sqlite3
     import time
 
+    def n_predictions() -> int:  # read-only, by a connection of its own
+        if isinstance(root, str):
+            import psycopg
+
+            from core.db import parse_url
+
+            where = parse_url(root)
+            with psycopg.connect(where.conninfo, autocommit=True) as conn:
+                return conn.execute(f'SELECT COUNT(*) FROM "{where.project}".predictions').fetchone()[0]
+        con = sqlite3.connect(f"file:{root / 'proofdesk.db'}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+        finally:
+            con.close()
+
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        con = sqlite3.connect(f"file:{root / 'proofdesk.db'}?mode=ro", uri=True, timeout=5)
-        n = con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-        con.close()
-        if n >= 1:
+        if n_predictions() >= 1:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -159,13 +173,12 @@ def test_cli_prefill_ctrl_c_keeps_finished_pages(tmp_path):
     assert shutil.which  # keep import used
 
 
-def test_prefill_reads_with_the_promoted_model(tmp_path):
+def test_prefill_reads_with_the_promoted_model(project):
     """After a promotion the next pre-fill uses that model version (its folder, its config hash)."""
     from core import registry
     from core.resources import resources_dir
     from ml.prefill import plan_prefill
 
-    project = Project.create(tmp_path / "p")
     shipped = plan_prefill(project, engine="neural")
     folder = project.root / "models" / "ft-1"
     shutil.copytree(resources_dir() / "models" / "ppocrv5-base" / "rec-latin", folder)
@@ -183,14 +196,13 @@ def test_prefill_reads_with_the_promoted_model(tmp_path):
     (pred,) = project.store.predictions(page.id)
     assert pred.engine == "combined" and pred.model_version == "ft-1"
     assert pred.config["neural"]["rec"] == str(folder)
-    project.close()
 
 
-def test_cli_set_default_changes_the_projects_engine(tmp_path, capsys):
+def test_cli_set_default_changes_the_projects_engine(project, capsys):
     from app.cli import main
 
-    project = _project(tmp_path, 1)  # set to classical
-    root = str(project.root)
+    project = _project(project, 1)  # set to classical
+    root = str(project.location)
     project.close()
     assert main(["prefill", root, "--set-default"]) != 0
     assert "--set-default needs --engine" in capsys.readouterr().err
@@ -199,15 +211,19 @@ def test_cli_set_default_changes_the_projects_engine(tmp_path, capsys):
     assert main(["prefill", root, "--engine", "neural", "--set-default", "--workers", "0", "--quiet"]) == 0
     assert "pre-filled 1 page(s) with neural" in capsys.readouterr().out
     reopened = Project.open(root)
-    assert prefill_engine(reopened.store) == "neural"
-    assert [p.engine for p in reopened.store.predictions(reopened.store.pages()[0].id)] == ["neural"]
+    try:
+        assert prefill_engine(reopened.store) == "neural"
+        assert [p.engine for p in reopened.store.predictions(reopened.store.pages()[0].id)] == ["neural"]
+    finally:
+        reopened.close()
 
 
-def test_a_database_deleted_during_prefill_stops_it(tmp_path):
+@pytest.mark.folder_only  # the project folder's own database file, deleted under it
+def test_a_database_deleted_during_prefill_stops_it(project):
     """Before: pre-fill went on writing into the deleted file and reported every page done."""
     from core.errors import ProjectError
 
-    project = _project(tmp_path, 3)
+    project = _project(project, 3)
     db = project.root / "proofdesk.db"
 
     def on_page(pid):

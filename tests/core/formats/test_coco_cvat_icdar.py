@@ -26,6 +26,10 @@ from tests.core.formats.test_labelstudio import (
     write_png,
 )
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 
 def _write(fmt: str, pages, out: Path, **options) -> int:
     out.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,10 @@ from core.model import PageStatus, PredictedRegion, Prediction, box_to_quad
 from core.project import Project
 from tests.conftest import DATASETS, image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 
 def _page(document, page_no, page_count, stem, lines, tmp_path, status="done") -> ExportPage:
     image = tmp_path / "img" / f"{stem}.png"

@@ -20,6 +20,10 @@ from core.formats.labelstudio import fit_rect, quad, rotated_rect
 from core.project import Project
 from tests.conftest import image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 #: Texts that must survive every format: accents, currency signs, CJK, commas, quotes.
 TEXTS = ["Café crème brûlée", "TOTAL 9,90 €", "₹ 1,234.50 \"net\"", "東京都渋谷区 1-2-3", "Straße <&> 'x'",
          "ÅNGSTRÖM ø", "合計 ¥1,200"]

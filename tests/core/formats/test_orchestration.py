@@ -18,6 +18,10 @@ from core.formats.importing import import_annotations, read_annotations
 from core.model import PageStatus, PredictedRegion, Prediction
 from tests.conftest import image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 
 class _Reader:
     """``annotations.json``: {"pages": [{"image", "checked", "lines": [[x0,y0,x1,y1,text,label]],

@@ -24,6 +24,10 @@ from core.model import PageStatus
 from core.project import Project
 from tests.conftest import image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 TEXTS = ["Café crème 3,50 €", "₹ 1,234.00 नमस्ते", "東京都千代田区 1-1", "Ωmega—«quoted»", "TOTAL 12.90"]
 
 

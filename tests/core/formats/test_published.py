@@ -22,6 +22,10 @@ from core.formats.published import CordReader, FunsdReader, SroieReader, funsd_l
 from core.model import PageStatus
 from tests.conftest import DATASETS, image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 FUNSD_DEV = DATASETS / "funsd-dev"
 
 

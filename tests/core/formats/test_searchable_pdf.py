@@ -20,6 +20,10 @@ from core.formats.searchable_pdf import DEFAULT_DPI, glyphless_ttf
 from core.importer import ImportOptions, import_paths
 from tests.conftest import image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 UNICODE_LINES = [
     ([(40, 30), (420, 30), (420, 80), (40, 80)], "Café crème 3,50 € naïve"),
     ([(60, 140), (400, 175), (396, 215), (56, 180)], "Grand total ₹ 1,234.00"),  # rotated ~5°

@@ -24,6 +24,10 @@ from tests.core.formats.test_paddle import (
     sroie_ppocrlabel,
 )
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 EXTRA = [Line([(5, 440), (60, 440), (60, 470), (5, 470)], "###"),
          Line([(100, 440), (160, 440), (160, 470), (100, 470)], "  "),
          Line([(170, 440), (260, 440), (260, 470), (170, 470)], " two\nlines\t "),

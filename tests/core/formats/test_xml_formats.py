@@ -21,6 +21,10 @@ from core.importer import ImportOptions, import_paths
 from core.model import PageStatus, PredictedRegion, Prediction
 from tests.conftest import DATASETS, image_bytes
 
+#: Import and export read and write the store the same way on a project folder and a team server:
+#: each test that takes the ``project`` fixture runs on both.
+BOTH_BACKENDS = True
+
 SCHEMAS = Path(__file__).resolve().parents[3].parent / "shared" / "schemas"
 FORMATS = ("pagexml", "alto", "hocr")
 SUFFIX = {"pagexml": ".xml", "alto": ".alto.xml", "hocr": ".hocr"}

@@ -1,0 +1,80 @@
+"""Work claimed on a team project: two annotators never get the same page, a lease ends on done,
+on close or when it expires, a lead's assignment is honoured, pre-fill machines take batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.model import Document, Page, PageStatus, Role, box_to_quad
+from core.project import Project
+from core.queue import next_page
+from core.store import now
+
+
+@pytest.fixture
+def team(pg_database):
+    """A team project of 6 pages, and two more windows on it (other machines): (lead's, ana's, bob's)."""
+    lead = Project.create(pg_database + "/proj")
+    doc = Document(name="a.pdf", sha256="sha-a", source="/a.pdf", kind="pdf", imported_at=now(),
+                   imported_by="lead", batch="b")
+    lead.store.add_document(doc, [Page(document_id=0, page_no=i, name=f"p{i}", image_sha256=f"i{i}", width=100,
+                                       height=80) for i in range(1, 7)])
+    lead.store.set_user_role("lead", "lead", Role.ADMIN)
+    ana, bob = Project.open(lead.location), Project.open(lead.location)
+    yield lead, ana, bob
+    for p in (ana, bob, lead):
+        p.close()
+
+
+def test_two_annotators_never_get_the_same_page(team):
+    _, ana, bob = team
+    pages = [p.id for p in ana.store.pages()]
+    a1 = next_page(ana.store, user="ana")
+    b1 = next_page(bob.store, user="bob")
+    assert a1 == pages[0] and b1 == pages[1]
+    a2 = next_page(ana.store, current=a1, user="ana")  # skipped: her lease on a1 ends
+    assert a2 == pages[2]
+    assert bob.store.lease_holder(a1) is None  # free again
+    assert next_page(bob.store, current=b1, user="bob") == pages[3]  # after his, past ana's
+    assert next_page(bob.store, current=pages[3], user="bob") == pages[4]
+    assert ana.store.lease_holder(pages[2]) == "ana" and bob.store.lease_holder(pages[3]) is None
+
+
+def test_done_and_close_release_and_expiry_returns_pages(team):
+    _, ana, bob = team
+    a1 = next_page(ana.store, user="ana")
+    ana.store.add_region("ana", a1, box_to_quad(1, 1, 20, 10), "x")
+    ana.store.set_page_status("ana", a1, PageStatus.DONE)
+    assert ana.store.lease_holder(a1) is None  # done: the lease ended with it
+    a2 = next_page(ana.store, current=a1, user="ana")
+    assert bob.store.lease_holder(a2) == "ana"
+    ana.store.release_leases(ana.store.client_id)  # the window closes
+    assert next_page(bob.store, user="bob") == a2
+    # a laptop shut with a page open: its lease runs out and the page is someone else's
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    with bob.store.transaction() as c:
+        c.execute("UPDATE leases SET expires_at = ?", (past,))
+    assert next_page(ana.store, user="ana") == a2
+
+
+def test_a_lead_assigns_pages_to_a_person(team):
+    lead, ana, bob = team
+    pages = [p.id for p in lead.store.pages()]
+    lead.store.assign_pages("lead", [pages[4]], "bob")
+    assert next_page(bob.store, user="bob") == pages[4]  # his first
+    seen = set()
+    cur = None
+    for _ in range(6):
+        cur = next_page(ana.store, current=cur, user="ana")
+        seen.add(cur)
+    assert pages[4] not in seen  # never offered to anyone else
+
+
+def test_pre_fill_machines_take_disjoint_batches(team):
+    _, ana, bob = team
+    a = ana.store.claim_batch("box-1", ana.store.client_id, "prefill", ["new"], 4)
+    b = bob.store.claim_batch("box-2", bob.store.client_id, "prefill", ["new"], 4)
+    assert len(a) == 4 and len(b) == 2 and not set(a) & set(b)
+    assert bob.store.claim_batch("box-2", bob.store.client_id, "prefill", ["new"], 4) == b  # its own again
