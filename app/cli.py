@@ -199,6 +199,8 @@ def cmd_prefill(args) -> int:
             set_prefill_engine(project.store, args.engine, extra=ENGINES)
         except ValueError as e:
             raise ProofdeskError(str(e)) from None
+    if args.follow:
+        return _follow_prefill(project, args)
     plan = plan_prefill(project, page_ids, engine=args.engine)
     print(f"engine: {plan.engine} ({plan.engine_version}), config {plan.config_hash[:12]}; "
           f"{len(plan.todo)} page(s) to pre-fill, {len(plan.skipped)} already done", file=sys.stderr)
@@ -207,6 +209,29 @@ def cmd_prefill(args) -> int:
     try:
         summary = run_prefill(project, plan, workers=args.workers,
                               progress=None if args.quiet else Progress("prefill"), cancel=cancel, batch=args.batch)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.failures and not summary.done else (130 if summary.cancelled else 0)
+
+
+def _follow_prefill(project, args) -> int:
+    from ml.prefill import follow_prefill
+
+    if args.pages:
+        raise ProofdeskError("--follow takes whatever new page nobody holds; it does not take --pages")
+    cancel = threading.Event()
+    previous = _sigint_cancels(cancel, "pages")
+    print(f"following {project.where}: pre-filling new pages as they come (Ctrl-C stops)", file=sys.stderr)
+
+    def done(page_id: int) -> None:
+        if not args.quiet:
+            print(f"pre-filled page {page_id}", file=sys.stderr)
+
+    try:
+        summary = follow_prefill(project, engine=args.engine, workers=args.workers, batch=args.batch, cancel=cancel,
+                                 on_page=done, until_idle=args.until_idle)
     finally:
         signal.signal(signal.SIGINT, previous)
     for line in summary.lines():
@@ -354,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pages each worker reads together (default 4 for the neural engines, 1 for classical; "
                         "more on a GPU, e.g. 16)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--follow", action="store_true",
+                   help="keep pre-filling new pages as they are imported, with any number of other machines"
+                        " doing the same (each takes a few pages at a time; a killed one's pages go back to the"
+                        " pool); until Ctrl-C")
+    p.add_argument("--until-idle", action="store_true", help="with --follow: stop when no page is left to take")
     p.set_defaults(func=cmd_prefill)
 
     p = sub.add_parser("eval", help="score engines on a folder in the reference format (no project needed)")
@@ -378,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_review import add_parsers as add_review_parsers
 
     add_review_parsers(sub)
+
+    from .cli_migrate import add_parsers as add_migrate_parsers
+
+    add_migrate_parsers(sub)
 
     p = sub.add_parser("gui", help="open the app (on PROJECT, or the last/demo project)")
     p.add_argument("project", nargs="?")

@@ -179,7 +179,28 @@ def _team_member(args) -> int:
     return 0
 
 
+def cmd_assign(args) -> int:
+    from app.cli import _parse_pages
+    from core.errors import ProofdeskError
+
+    store = _open(args.project).store
+    ids = _parse_pages(args.pages)
+    known = {p.id for p in store.pages()}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ProofdeskError(f"no such page(s): {', '.join(map(str, unknown))}")
+    store.assign_pages(args.user, ids, args.to or None)
+    print(f"{len(ids)} page(s) assigned to {args.to or 'anyone'}")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    p = sub.add_parser("assign", help="give pages to a person (reviewers and admins): their next page offers them first")
+    p.add_argument("project")
+    p.add_argument("--to", required=True, metavar="NAME", help="the person ('' gives the pages back to anyone)")
+    p.add_argument("--pages", required=True, nargs="+", metavar="IDS", help="page ids or ranges (1-20 31)")
+    p.set_defaults(func=cmd_assign)
+
     p = sub.add_parser("users", help="the project's users and roles; set a password or a role; sign-in at start")
     p.add_argument("project")
     p.add_argument("--role", nargs="+", metavar="NAME ROLE",

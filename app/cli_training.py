@@ -212,19 +212,21 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
     """Start the worker for ``run_id``, follow its JSON lines, settle the record when it ends.
 
     Returns 0 (done), 1 (failed) or 130 (cancelled with Ctrl-C)."""
-    from app.cli_support import Progress
+    from app.cli_support import Progress, open_project
     from app.training.command import worker_command, worker_env
     from core import runs
+    from core.db import is_url, parse_url
 
-    root = Path(project_root).resolve()
+    root = open_project(project_root).root if is_url(project_root) else Path(project_root).resolve()
     folder = root / runs.RUNS_DIR / str(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     stderr_path = folder / "worker.stderr"
     cancelled = {"flag": False}
     with open(stderr_path, "ab") as err:
         # Own session: Ctrl-C reaches only this process, which asks the worker to stop (SIGTERM).
-        proc = subprocess.Popen(worker_command(root, run_id), stdout=subprocess.PIPE, stderr=err, text=True,
-                                env=worker_env(), start_new_session=True, bufsize=1)
+        target = project_root if is_url(project_root) else root
+        proc = subprocess.Popen(worker_command(target, run_id), stdout=subprocess.PIPE, stderr=err, text=True,
+                                env=worker_env(str(target)), start_new_session=True, bufsize=1)
 
         def on_sigint(signum, frame):
             cancelled["flag"] = True
@@ -267,7 +269,8 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                         print(f"  detector fine-tuned on {msg['det_pages']} page(s), box threshold "
                               f"{msg['det_thresh']:g}")
                     if msg["verdict"] == runs.BETTER:
-                        print(f"promote it with: proofdesk models promote {project_root} {msg['name']}")
+                        shown = parse_url(project_root).display if is_url(project_root) else project_root
+                        print(f"promote it with: proofdesk models promote {shown} {msg['name']}")
                 elif kind == "error":
                     print(f"proofdesk: training failed: {msg['error']}", file=sys.stderr)
             rc = proc.wait()
@@ -276,7 +279,7 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    project = _open(str(root))
+    project = _open(str(project_root if is_url(project_root) else root))
     try:
         run = runs.get(project.store, run_id)
         if run.status in ("running", "queued"):

@@ -158,14 +158,14 @@ class Connection(QObject):
         results, still_lost = outcome
         done = {e.id for e, _, _ in results}
         self.pending = [e for e in self.pending if e.id not in done]
+        if results:
+            self.pendingChanged.emit(len(self.pending))
         for edit, ok, value in results:
             if ok:
                 self._saved_since_lost += 1
                 self.saved.emit(edit, value)
             else:
                 self.refused.emit(edit, value)
-        if results:
-            self.pendingChanged.emit(len(self.pending))
         if still_lost is not None:
             self.reason = still_lost
             return
@@ -197,7 +197,7 @@ def _answers(store) -> str | None:
     else why not."""
     for attempt in (1, 2):
         try:
-            store.query("SELECT 1")
+            store.get_setting("created_at")  # the cheapest read the store has
             return None
         except ProofdeskError as exc:
             if not is_connection_error(exc):

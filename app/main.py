@@ -121,7 +121,11 @@ def run_gui(project_path: str | None = None, user: str | None = None) -> int:
         QMessageBox.critical(None, "Cannot open project", str(exc))
         return 1
     splash.hide()
-    user = choose_user(project.store, user)
+    if project.server is not None:
+        # A team project: the user is the server login (ADR 0007), its role the server's.
+        user = project.server.user or user
+    else:
+        user = choose_user(project.store, user)
     if user is None:  # the person closed the sign-in: nothing opened, nothing changed
         project.close()
         return 0

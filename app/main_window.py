@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from core import registry
+from core.db import parse_url
 from core.errors import ProofdeskError
 from core.model import PageStatus
 from core.project import Project
 
+from .connection_banner import Connection, ConnectionBanner, LiveBridge, is_connection_error
 from .errors import show_error
 from .page_list import PageList
 from .workers import Worker, start
@@ -20,6 +22,8 @@ from .workspace import Workspace
 from .workspace.workspace import last_page
 
 MAX_RECENT = 8
+#: Live changes from other people refresh the page list at most this often.
+LIST_REFRESH_MS = 300
 
 
 class MainWindow(QMainWindow):
@@ -29,6 +33,16 @@ class MainWindow(QMainWindow):
         self.user = user
         self.project: Project | None = None
         self.workers: set[Worker] = set()
+        # A team project: its listener (core.live), the bridge to this thread, the connection
+        # state with the edits kept while the server is lost (app/connection_banner.py).
+        self.live = None
+        self.live_bridge: LiveBridge | None = None
+        self.connection: Connection | None = None
+        self.banner = ConnectionBanner()
+        self._list_timer = QTimer(self)
+        self._list_timer.setSingleShot(True)
+        self._list_timer.setInterval(LIST_REFRESH_MS)
+        self._list_timer.timeout.connect(self._refresh_after_live_changes)
         self.resize(1400, 900)
 
         self._shown_once = False
@@ -54,7 +68,13 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.workspace)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 1140])
-        self.setCentralWidget(splitter)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.banner)
+        central_layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
         self.page_label = QLabel()
         self.zoom_label = QLabel()
         self.engine_label = QLabel()
@@ -90,6 +110,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&New project...", self.new_project_dialog, QKeySequence.StandardKey.New)
         self._action(file_menu, "&Open project...", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.open_team_action = self._action(file_menu, "Open &team project...", self.open_team_project_dialog,
+                                             "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
         self.import_action = self._action(file_menu, "&Import...", self.import_dialog, "Ctrl+I")
@@ -140,7 +162,20 @@ class MainWindow(QMainWindow):
         for path in self.recent_projects():
             act = self.recent_menu.addAction(path)
             act.triggered.connect(lambda _=False, p=path: self._open_path(p))
-        self.recent_menu.setEnabled(bool(self.recent_projects()))
+        team = self.recent_team_projects()
+        if team and self.recent_projects():
+            self.recent_menu.addSeparator()
+        for url in team:
+            act = self.recent_menu.addAction(parse_url(url).display + " ...")
+            act.setToolTip("Sign in to this team project")
+            act.triggered.connect(lambda _=False, u=url: self.open_team_project_dialog(u))
+        self.recent_menu.setEnabled(bool(self.recent_projects() or team))
+
+    def recent_team_projects(self) -> list[str]:
+        """Team projects opened lately (URL with the login name; the password is never stored)."""
+        from .team_dialog import recent_team_projects
+
+        return recent_team_projects(self.settings)
 
     def recent_projects(self) -> list[str]:
         value = self.settings.value("recent_projects", [])
@@ -155,12 +190,23 @@ class MainWindow(QMainWindow):
 
     # -- project -------------------------------------------------------------------------------
     def open_project(self, project: Project) -> None:
+        if self.project is not project:
+            self._stop_live()
         if self.project is not None and self.project is not project:
             self.project.close()
         self.project = project
-        self.setWindowTitle(f"Proofdesk - {project.name}")
-        self._remember(project.root)
+        if project.server is not None:
+            # A team project: its URL without the password; the cache folder is no recent folder.
+            self.setWindowTitle(f"Proofdesk - {project.where}")
+            from .team_dialog import remember_team_project
+
+            remember_team_project(self.settings, project.server.url, self.user)
+        else:
+            self.setWindowTitle(f"Proofdesk - {project.name}")
+            self._remember(project.root)
         self._refresh_recent_menu()
+        if project.server is not None and self.live is None:
+            self._start_live(project)
         if hasattr(self, "prefill"):
             self.prefill.sync_with_project()
         if hasattr(self, "engine_label"):
@@ -208,6 +254,112 @@ class MainWindow(QMainWindow):
     def current_page_id(self) -> int | None:
         return self.workspace.page_id
 
+    # -- a team project: other people's changes, the connection ---------------------------------
+    def _start_live(self, project: Project) -> None:
+        """Listen to the project's changes (core.live) and watch the connection to its server."""
+        from core.live import Listener
+
+        self.connection = Connection(project.store, project.server.display, self)
+        self.connection.lostChanged.connect(self._on_connection_lost_changed)
+        self.connection.pendingChanged.connect(lambda _n: self._show_connection())
+        self.connection.refused.connect(self._on_kept_edit_refused)
+        self.connection.back.connect(self._on_connection_back)
+        self.workspace.set_connection(self.connection)
+        self.live_bridge = LiveBridge(self)
+        self.live_bridge.change.connect(self._on_live_change, Qt.ConnectionType.QueuedConnection)
+        self.live_bridge.state.connect(self._on_live_state, Qt.ConnectionType.QueuedConnection)
+        self.live = Listener(project.server, project.store.channel, self.live_bridge.on_change,
+                             self.live_bridge.on_state, skip_client=project.store.client_id).start()
+
+    def _stop_live(self) -> None:
+        self._list_timer.stop()
+        if self.live_bridge is not None:
+            self.live_bridge.closed = True
+        if self.live is not None:
+            self.live.stop(timeout=0.1)  # a daemon thread: it ends by itself within its 0.5 s wait
+        if self.connection is not None:
+            self.connection.close()
+            self.workspace.set_connection(None)
+        self.banner.hide()
+        self.live = self.live_bridge = self.connection = None
+
+    def _on_live_change(self, change: dict) -> None:
+        """Another person's change committed: reload the page on screen if it is that page (the
+        workspace and the Moderate screen), refresh the page list soon (bursts coalesce)."""
+        if self.connection is not None and self.connection.lost:
+            return  # reloaded as a whole when the connection is back
+        page_id = change.get("page")
+        if page_id is not None and page_id == self.current_page_id():
+            self.show_page(page_id)
+        review = getattr(self, "review", None)
+        if review is not None and page_id is not None:
+            try:
+                review.page_changed_elsewhere(page_id)
+            except ProofdeskError as exc:
+                if not is_connection_error(exc) or self.connection is None:
+                    raise
+                self.connection.mark_lost(str(exc))
+        if not self._list_timer.isActive():
+            self._list_timer.start()
+
+    def _refresh_after_live_changes(self) -> None:
+        if self.project is None or (self.connection is not None and self.connection.lost):
+            return
+        try:
+            self._refresh_page_list()
+            review = getattr(self, "review", None)
+            if review is not None:
+                review.refresh_lists()
+        except ProofdeskError as exc:
+            if not is_connection_error(exc) or self.connection is None:
+                raise
+            self.connection.mark_lost(str(exc))
+
+    def _on_live_state(self, up: bool) -> None:
+        if self.connection is None:
+            return
+        if up:
+            self.connection.server_back()
+        else:
+            self.connection.mark_lost("the server stopped answering")
+
+    def _show_connection(self) -> None:
+        if self.connection is None or not self.connection.lost:
+            self.banner.hide()
+            return
+        text = self.connection.text()
+        self.banner.show_text(text, self.connection.reason)
+        self.statusBar().showMessage(text, 0)
+
+    def _on_connection_lost_changed(self, lost: bool) -> None:
+        self._show_connection()
+
+    def _on_kept_edit_refused(self, edit, why: str) -> None:
+        self.statusBar().showMessage(f"Not saved: {why}. The page was reloaded to show the other change.", 15000)
+        self._kept_refused = getattr(self, "_kept_refused", 0) + 1
+
+    def _on_connection_back(self, saved: int) -> None:
+        """The server answers again: the kept edits are saved; show what is there now."""
+        self.banner.hide()
+        refused = getattr(self, "_kept_refused", 0)
+        self._kept_refused = 0
+        page_id = self.current_page_id()
+        for attempt in (1, 2):  # this thread's connection may have died unnoticed: made again once
+            try:
+                self._refresh_page_list()
+                break
+            except ProofdeskError as exc:
+                if not is_connection_error(exc) or self.connection is None:
+                    raise
+                if attempt == 2:
+                    self.connection.mark_lost(str(exc))
+                    return
+        if page_id is not None:
+            self.show_page(page_id)
+        if not refused:
+            self.statusBar().showMessage(f"Connection to {self.project.where} is back"
+                                         + (f"; {saved} change(s) saved" if saved else ""), 10000)
+
     def on_page_changed_elsewhere(self, page_id: int) -> None:
         """A worker changed a page (pre-fill finished it): refresh the list, and the view if shown."""
         self.reload_pages()
@@ -219,6 +371,23 @@ class MainWindow(QMainWindow):
             self.open_project(Project.open(path))
         except ProofdeskError as exc:
             show_error(self, "Cannot open project", str(exc))
+
+    def open_team_project_dialog(self, url: str | None = None):
+        """File > Open team project: server URL, login, password; opened off the GUI thread."""
+        from .team_dialog import TeamProjectDialog
+
+        dialog = TeamProjectDialog(self.settings, self, url=url)
+        dialog.opened.connect(self._on_team_project_opened)
+        dialog.open()
+        self.team_dialog = dialog
+        return dialog
+
+    def _on_team_project_opened(self, project: Project, login: str) -> None:
+        """On a team project the user is the server login (its roles are the server's)."""
+        self._stop_live()
+        self.user = login
+        self.open_project(project)
+        self.statusBar().showMessage(f"Signed in to {project.where} as {login}", 10000)
 
     def open_project_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open project folder")
@@ -292,6 +461,20 @@ class MainWindow(QMainWindow):
         self._ocr_info = info
         self.update_engine_label()
 
+    def _active_model(self):
+        """The project's promoted model, None when none (or a team server not answering now)."""
+        if self.project is None or (self.connection is not None and self.connection.lost):
+            return None
+        for attempt in (1, 2):  # a connection that died unnoticed is made again once
+            try:
+                return registry.active(self.project.store)
+            except ProofdeskError as exc:
+                if not is_connection_error(exc) or self.connection is None:
+                    raise
+                if attempt == 2:
+                    self.connection.mark_lost(str(exc))
+        return None
+
     def update_engine_label(self) -> None:
         """"OCR: neural (the project's promoted model, if any) on CPU|CUDA" in the status bar."""
         info = getattr(self, "_ocr_info", None)
@@ -302,7 +485,7 @@ class MainWindow(QMainWindow):
             self.engine_label.setText("OCR: classical (neural model unavailable)")
             self.engine_label.setToolTip(info.get("neural model", "") + "\n" + provider)
             return
-        version = registry.active(self.project.store) if self.project is not None else None
+        version = self._active_model()
         model = f" ({version.name})" if version is not None else ""
         self.engine_label.setText(
             f"OCR: neural{model} on {provider.upper() if provider in ('cpu', 'cuda') else provider}")
@@ -318,6 +501,7 @@ class MainWindow(QMainWindow):
             self.workspace.list.setFocus()
 
     def closeEvent(self, event) -> None:
+        self._stop_live()
         for worker in list(self.workers):
             worker.cancel.set()
         self.workspace.shutdown()

@@ -18,7 +18,6 @@ review role (reviewers, admins): :func:`require_analytics`.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 
@@ -47,8 +46,7 @@ ACTIVITY_MARK = "activity_edit_id"
 
 def activity_span(store) -> tuple[str | None, str | None]:
     """The first and last day with recorded activity (None, None when there is none)."""
-    row = store.query("SELECT MIN(day), MAX(day) FROM activity_daily")[0]
-    return row[0], row[1]
+    return store.activity_span()
 
 
 def refresh_activity(store, idle_gap_s: float = IDLE_GAP_S) -> int:
@@ -61,24 +59,17 @@ def refresh_activity(store, idle_gap_s: float = IDLE_GAP_S) -> int:
     if getattr(store, "readonly", False):  # read as stored
         return 0
     last = int(store.get_setting(ACTIVITY_MARK, 0) or 0)
-    top = store.query("SELECT COALESCE(MAX(id), 0) FROM edits")[0][0]
+    top = store.last_edit_id()
     if top <= last:
         return 0
-    with store.transaction() as c:
-        tz = _days.days_zone(c)
-        minutes = [r[0] for r in c.execute("SELECT DISTINCT substr(ts, 1, 16) FROM edits WHERE id > ?", (last,))]
+    with store.transaction():
+        tz = _days.days_zone(store)
+        minutes = store.edit_minutes_since(last)
         n = 0
         for day in sorted(_days.local_days_of_minutes(minutes, tz)):
             lo, hi = _days.utc_bounds(day, day, tz)
-            c.execute("DELETE FROM activity_daily WHERE day = ?", (day,))
-            n += c.execute(
-                "INSERT INTO activity_daily (user, day, edits, regions, active_s)"
-                " SELECT user, ?, COUNT(*), COUNT(DISTINCT region_id), COALESCE(SUM(MIN(gap, ?)), 0) FROM ("
-                "  SELECT user, region_id, (julianday(ts) - julianday(LAG(ts) OVER (PARTITION BY user ORDER BY ts)))"
-                "   * 86400.0 AS gap FROM edits WHERE ts >= ? AND ts < ?) AS g"
-                " GROUP BY user", (day, idle_gap_s, lo, hi)).rowcount
-        c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                  (ACTIVITY_MARK, str(top)))
+            n += store.recompute_activity_day(day, lo, hi, idle_gap_s)
+        store.set_setting(ACTIVITY_MARK, int(top))  # stored as the number's text, as before
     return n
 
 
@@ -98,16 +89,13 @@ def sync_days(store) -> bool:
     from .review import rebuild_totals
 
     tz = _days.get_zone(want)
-    with store.transaction() as c:
-        rows = c.execute("SELECT s.page_id, COALESCE(p.done_at, s.page_updated_at) FROM verdict_state s"
-                         " JOIN pages p ON p.id = s.page_id").fetchall()
-        new_days = [(_days.local_day(ts, tz), pid) for pid, ts in rows if ts]
-        c.executemany("UPDATE verdicts SET day = ?1 WHERE page_id = ?2 AND day != ?1", new_days)
-        rebuild_totals(store)  # joins this transaction
-        c.execute("DELETE FROM activity_daily")
+    with store.transaction():
+        new_days = [(_days.local_day(ts, tz), pid) for pid, ts in store.verdict_page_times() if ts]
+        store.set_verdict_days(new_days)
+        rebuild_totals(store)  # joins this transaction (as every store write below does)
+        store.clear_activity()
         for key, value in ((ACTIVITY_MARK, "0"), (_days.DAYS_ZONE_SETTING, want)):
-            c.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
-                      " value = excluded.value", (key, json.dumps(value)))
+            store.set_setting(key, value)
         refresh_activity(store)
     return True
 
@@ -146,26 +134,16 @@ def annotator_stats(store, date_from: str | None = None, date_to: str | None = N
 
     # Active time from the edit log, kept per person and day by refresh_activity.
     refresh_activity(store, idle_gap_s)
-    for r in store.query(
-            "SELECT user, SUM(edits), SUM(regions), SUM(active_s) FROM activity_daily WHERE day >= ? AND day < ?"
-            " GROUP BY user", (lo, hi)):
+    for r in store.activity_totals(lo, hi):
         s = get(r[0])
         s.edits, s.regions_touched, s.active_hours = r[1], r[2], (r[3] or 0.0) / 3600.0
-    for r in store.query(
-            "SELECT done_by, COUNT(*) FROM pages WHERE done_by IS NOT NULL AND done_at >= ? AND done_at < ?"
-            " GROUP BY done_by", (t_lo, t_hi)):
+    for r in store.pages_done_per_person(t_lo, t_hi):
         get(r[0]).pages_done = r[1]
-    for r in store.query(
-            "SELECT annotator, SUM(n), SUM(CASE WHEN kind = 'correct' THEN 0 ELSE n END) FROM verdict_daily"
-            " WHERE annotator != '' AND kind NOT IN ('missing', 'page') AND day >= ? AND day < ?"
-            " GROUP BY annotator", (lo, hi)):
+    for r in store.annotator_verdict_totals(lo, hi):
         s = get(r[0])
         s.predicted_regions = r[1]
         s.edit_rate = r[2] / r[1] if r[1] else None
-    for r in store.query(
-            "SELECT a.annotator, COUNT(*), SUM(CASE WHEN v.verdict = 'rejected' THEN 1 ELSE 0 END), SUM(a.edit_distance), SUM(a.ref_chars),"
-            " SUM(a.iou_sum), SUM(a.iou_n) FROM annotator_scores a JOIN reviews v ON v.id = a.review_id"
-            " WHERE a.created_at >= ? AND a.created_at < ? GROUP BY a.annotator", (t_lo, t_hi)):
+    for r in store.annotator_review_totals(t_lo, t_hi):
         s = get(r[0])
         s.reviews, s.rejections = r[1], r[2] or 0
         s.rejection_rate = s.rejections / s.reviews if s.reviews else None
@@ -236,9 +214,7 @@ class EngineDay:
 
 
 def _verdict_groups(store, lo: str, hi: str):
-    return store.query(
-        "SELECT day, engine, version, kind, SUM(n), SUM(edit_distance), SUM(ref_chars) FROM verdict_daily"
-        " WHERE day >= ? AND day < ? GROUP BY day, engine, version, kind HAVING SUM(n) != 0", (lo, hi))
+    return store.verdict_daily_groups(lo, hi)
 
 
 _EDIT_KINDS = (CORRECT, WRONG_TEXT, WRONG_BOX, MISSING)

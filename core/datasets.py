@@ -72,14 +72,8 @@ def select_samples(store: Store, selection: str = "done", max_samples: int | Non
     if selection not in SELECTIONS:
         raise ProofdeskError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}")
     statuses = ("approved",) if selection == "approved" else ("done", "approved")
-    marks = ",".join("?" for _ in statuses)
-    rows = store.query(
-        "SELECT p.id AS page_id, p.image_sha256, p.status, r.points, r.text, r.label FROM regions r"
-        f" JOIN pages p ON p.id = r.page_id WHERE p.status IN ({marks}) AND r.deleted = 0"
-        # "###" is ICDAR's and PaddleOCR's "don't care" mark (an unreadable line, boxed but not read).
-        " AND TRIM(r.text) != '' AND TRIM(r.text) != '###' ORDER BY p.status = 'approved' DESC, p.id, r.id",
-        statuses,
-    )
+    # Regions with text ("###", ICDAR's and PaddleOCR's "don't care" mark, is none), approved pages first.
+    rows = store.confirmed_region_rows(statuses)
     samples = [Sample(r["image_sha256"], r["page_id"], tuple(tuple(p) for p in json.loads(r["points"])),
                       r["text"], r["label"]) for r in rows]
     if max_samples is not None:
@@ -105,19 +99,17 @@ def create_version(store: Store, root: Path, user: str, selection: str = "done",
         raise ProofdeskError("no confirmed regions to train on: mark corrected pages done first")
     sel = {"selection": selection, "max_samples": max_samples, "val_share": val_share}
     manifest = manifest_of(samples, sel, val_share)
-    existing = store.query("SELECT * FROM dataset_versions WHERE hash = ?", (manifest["hash"],))
-    if existing:
-        return _row(existing[0]), False
+    existing = store.dataset_version_row_by_hash(manifest["hash"])
+    if existing is not None:
+        return _row(existing), False
     rel = f"{DATASETS_DIR}/{manifest['hash']}.json"
-    _write_once(root / rel, json.dumps(manifest, sort_keys=True, indent=0).encode())
+    data = json.dumps(manifest, sort_keys=True, indent=0).encode()
+    _write_once(root / rel, data)
+    if store.server is not None:  # a team project: every machine reads it from the server
+        store.put_file(rel, data)
     n_pages = len({s["image"] for s in manifest["train"] + manifest["val"]})
-    with store.transaction() as c:
-        cur = c.execute(
-            "INSERT INTO dataset_versions (hash, created_at, created_by, selection, n_train, n_val, n_pages, manifest)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (manifest["hash"], now(), user, json.dumps(sel), len(manifest["train"]), len(manifest["val"]), n_pages, rel),
-        )
-        version_id = cur.lastrowid
+    version_id = store.insert_dataset_version(manifest["hash"], now(), user, json.dumps(sel), len(manifest["train"]),
+                                              len(manifest["val"]), n_pages, rel)
     return get_version(store, version_id), True
 
 
@@ -143,19 +135,20 @@ def _row(row) -> DatasetVersion:
 
 
 def list_versions(store: Store) -> list[DatasetVersion]:
-    return [_row(r) for r in store.query("SELECT * FROM dataset_versions ORDER BY id")]
+    return [_row(r) for r in store.dataset_version_rows()]
 
 
 def get_version(store: Store, version_id: int) -> DatasetVersion:
-    rows = store.query("SELECT * FROM dataset_versions WHERE id = ?", (version_id,))
-    if not rows:
+    row = store.dataset_version_row(version_id)
+    if row is None:
         raise NotFoundError(f"no dataset version {version_id}")
-    return _row(rows[0])
+    return _row(row)
 
 
-def load_manifest(root: Path, version: DatasetVersion) -> dict:
-    """The manifest, checked against the hash it is filed under."""
-    path = root / version.manifest
+def load_manifest(root: Path, version: DatasetVersion, project=None) -> dict:
+    """The manifest, checked against the hash it is filed under (``project``: a team project's,
+    fetched from the server when this machine does not have it)."""
+    path = project.local(version.manifest) if project is not None else root / version.manifest
     try:
         manifest = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:

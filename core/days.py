@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import json
 import os
 import re
 from pathlib import Path
@@ -158,10 +157,10 @@ def set_time_zone(store, name: str | None) -> str:
     return zone_name(store)
 
 
-def days_zone(conn) -> _dt.tzinfo:
-    """The zone the stored per-day figures are in (``conn``: a sqlite3 connection)."""
-    row = conn.execute("SELECT value FROM settings WHERE key = ?", (DAYS_ZONE_SETTING,)).fetchone()
-    name = json.loads(row[0]) if row else LEGACY_DAYS_ZONE
+def days_zone(store) -> _dt.tzinfo:
+    """The zone the stored per-day figures are in (read through ``store``, a :class:`core.store.Store`:
+    inside an open transaction, that transaction's view)."""
+    name = store.get_setting(DAYS_ZONE_SETTING, LEGACY_DAYS_ZONE)
     try:
         return get_zone(name or LEGACY_DAYS_ZONE)
     except TimeZoneError:

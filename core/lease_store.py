@@ -16,7 +16,7 @@ import datetime as _dt
 from .db import POSTGRESQL
 
 #: Seconds a lease lasts unless renewed: the GUI renews every minute, a pre-fill machine per page.
-LEASE_S = {"annotate": 600, "review": 600, "prefill": 120}
+LEASE_S = {"annotate": 600, "review": 600, "prefill": 60}
 
 
 def _later(seconds: float) -> str:
@@ -58,9 +58,9 @@ class LeaseQueries:
 
     def claim_batch(self, holder: str, client: str, purpose: str, statuses: list[str], limit: int,
                     ttl_s: float | None = None) -> list[int]:
-        """Take up to ``limit`` pages of ``statuses`` that nobody holds (in import order; pages
-        assigned to ``holder`` first, none assigned to someone else). What a pre-fill machine or a
-        reviewer's queue asks for."""
+        """Take up to ``limit`` pages of ``statuses`` that nobody holds, this client included (in
+        import order; pages assigned to ``holder`` first, none assigned to someone else). What a
+        pre-fill machine asks for: each call gives pages it does not have yet."""
         from .store import now
 
         stamp = now()
@@ -69,10 +69,10 @@ class LeaseQueries:
             ids = [r[0] for r in c.execute(
                 "SELECT p.id FROM pages p LEFT JOIN leases l ON l.page_id = p.id"
                 f" WHERE p.status IN ({marks}) AND (p.assignee IS NULL OR p.assignee = ?)"
-                " AND (l.page_id IS NULL OR l.expires_at <= ? OR l.client = ?)"
+                " AND (l.page_id IS NULL OR l.expires_at <= ?)"
                 " ORDER BY CASE WHEN p.assignee IS NULL THEN 1 ELSE 0 END, p.document_id, p.page_no LIMIT ?"
                 + self._lock_suffix("p"),
-                (*statuses, holder, stamp, client, limit))]
+                (*statuses, holder, stamp, limit))]
             for page_id in ids:
                 self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
         return ids

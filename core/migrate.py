@@ -18,10 +18,16 @@ Then it is checked (:func:`verify`): the row count of every table, the edit log 
 every row of ``edits`` in id order, on both sides), and every page's image on the target hashing
 to its name. A failure is a :class:`ProjectError` naming what differs; the target is left as it
 is for inspection.
+
+On a team server prepared by ``server init`` the target is created, and written, by an admin's
+login: admins have the owner role's privileges, so the edit log's row-level security (each person
+writes only their own edits) and the review guard on ``pages`` let the copy in, and hold for
+everyone afterwards as before. People then need logins of their own there (``proofdesk users``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -69,11 +75,14 @@ class Report:
         rows = sum(self.counts.values())
         out = [f"migrated {self.source} -> {self.target} in {self.seconds:.1f} s: {rows:,} rows in"
                f" {len(self.counts)} tables, {self.images:,} page images, {self.files:,} model / dataset files"]
-        out += [f"  {table:<20} {n:>12,}" for table, n in self.counts.items()]
+        out += [f"  {table:<20} {n:>12,}" for table, n in self.counts.items() if n]
+        empty = sum(1 for n in self.counts.values() if not n)
+        if empty:
+            out.append(f"  ({empty} other tables empty)")
         out.append("checked: the row count of every table, the edit log (sha256 of every row), every page image"
                    " (its bytes hash to its name)")
         if self.missing_files:
-            out.append(f"not copied, missing from the source folder: {', '.join(self.missing_files[:10])}"
+            out.append(f"not copied, not in the source's folder (a server's: this machine's cache of it): {', '.join(self.missing_files[:10])}"
                        + (f" and {len(self.missing_files) - 10} more" if len(self.missing_files) > 10 else ""))
         out += self.notes
         return out
@@ -177,6 +186,18 @@ class _Side:
         else:
             self.raw.execute("BEGIN")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A snapshot for what is read inside, unless one is open already."""
+        if self.in_transaction():
+            yield
+            return
+        self.begin_reading()
+        try:
+            yield
+        finally:
+            self.end_reading()
+
     def end_reading(self) -> None:
         try:
             if self.in_transaction():
@@ -224,7 +245,11 @@ def migrate(source_location, target_location, progress: Progress | None = None,
     try:
         src.begin_reading()
         try:
-            report.images, report.files, report.missing_files = _copy(src, dst, progress)
+            try:
+                report.images, report.files, report.missing_files = _copy(src, dst, progress)
+            except ProjectError as exc:
+                raise ProjectError(f"{exc}. The new project {target.where} holds none of the rows (its"
+                                   " database was rolled back): delete it before trying again") from exc
             if before_verify is not None:
                 before_verify(target)
             report.counts = verify(source, target, _src=src)
@@ -261,17 +286,13 @@ def _copy(src: _Side, dst: _Side, progress: Progress | None) -> tuple[int, int, 
     table = "(starting)"
     try:
         with dst.store.transaction():
-            owner = _owner_role(dst)
             if not dst.pg:
                 dst.execute("PRAGMA defer_foreign_keys = ON")
             for table in reversed(order):  # what Project.create wrote (created_at, the fields)
-                _as(dst, owner, table)
                 dst.execute(f"DELETE FROM {_q(table)}")
             for table in order:
-                _as(dst, owner, table)
                 _copy_table(src, dst, table, columns[table], progress)
             table = "(page images)"
-            _as(dst, owner, BLOBS)
             images = _copy_images(src, dst, progress)
             table = "(model and dataset files)"
             files, missing = _copy_files(src, dst, progress)
@@ -282,33 +303,8 @@ def _copy(src: _Side, dst: _Side, progress: Progress | None) -> tuple[int, int, 
         raise
     except (OSError, *database_errors()) as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ProjectError(f"copying {table} from {src.where} to {dst.where} failed: {text}. Nothing was"
-                           f" written to the new project {dst.where}: delete it before trying again") from exc
+        raise ProjectError(f"copying {table} from {src.where} to {dst.where} failed: {text}") from exc
     return images, files, missing
-
-
-def _owner_role(dst: _Side) -> str | None:
-    """On a team server prepared by ``server init``: the owner role, which the copy acts as (it owns
-    the tables, so the edit log's row-level security, which lets a person write only their own
-    edits, does not apply to it). None on a bare server (its user owns everything)."""
-    if not dst.pg:
-        return None
-    from . import team
-
-    location = dst.project.server
-    if not team.is_initialised(dst.raw, location.database):
-        return None
-    owner = team.owner_role(location.database)
-    if not dst.scalar("SELECT pg_has_role(current_user, %s, 'MEMBER')", (owner,)):
-        return None
-    return owner
-
-
-def _as(dst: _Side, owner: str | None, table: str) -> None:
-    """Act as the owner, except on ``pages``: its review guard lets only a reviewer's (or an
-    admin's) login write an approved page, and the login migrating is an admin."""
-    if owner is not None:
-        dst.execute(f"SET LOCAL ROLE {_q(owner)}" if table != "pages" else "SET LOCAL ROLE NONE")
 
 
 def _copy_table(src: _Side, dst: _Side, table: str, columns: list[str], progress: Progress | None) -> None:
@@ -328,14 +324,14 @@ def _copy_table(src: _Side, dst: _Side, table: str, columns: list[str], progress
                 for row in rows:
                     copy.write_row(tuple(row))
                 done += len(rows)
-                if progress:
+                if progress and done < total:
                     progress(table, done, total)
     else:
         insert = f"INSERT INTO {_q(table)} ({cols}) VALUES ({', '.join('?' * len(columns))})"
         for rows in batches:
             dst.raw.executemany(insert, [tuple(r) for r in rows])
             done += len(rows)
-            if progress:
+            if progress and done < total:
                 progress(table, done, total)
     if progress:
         progress(table, done, done)
@@ -392,7 +388,7 @@ def _copy_images(src: _Side, dst: _Side, progress: Progress | None) -> int:
         else:
             dst.project.images.put(data, ext)
         done += 1
-        if progress and (done % 50 == 0 or done == total):
+        if progress and done % 50 == 0 and done < total:
             progress("page images", done, total)
     if batch:
         _put_blobs(dst, batch)
@@ -452,12 +448,9 @@ def _copy_files(src: _Side, dst: _Side, progress: Progress | None) -> tuple[int,
                         files.append((f, f.relative_to(src.project.root).as_posix()))
         else:
             missing.append(rel)
-    seen: set[str] = set()
+    unique = {rel: path for path, rel in files}
     done = 0
-    for path, rel in files:
-        if rel in seen:
-            continue
-        seen.add(rel)
+    for rel, path in unique.items():
         target = dst.project.root / rel
         _copy_file(path, target)
         if dst.pg:
@@ -465,8 +458,10 @@ def _copy_files(src: _Side, dst: _Side, progress: Progress | None) -> tuple[int,
             ext = path.suffix.lstrip(".").lower()
             _put_blobs(dst, [(sha256_bytes(data), ext if _EXT.fullmatch(ext) else "bin", len(data), data, _now())])
         done += 1
-        if progress:
-            progress("model and dataset files", done, len(files))
+        if progress and done < len(unique):
+            progress("model and dataset files", done, len(unique))
+    if progress:
+        progress("model and dataset files", done, done)
     return done, missing
 
 
@@ -498,14 +493,13 @@ def _move_sequences(dst: _Side, tables: list[str], columns: dict[str, list[str]]
 # -- checking the copy -------------------------------------------------------------------------
 
 def _norm(value):
-    """One value as both engines' rows compare: ints, floats, text (and bytes as hex)."""
-    if isinstance(value, bool):
-        return int(value)
+    """A value JSON does not write itself, as both engines' rows compare: numbers as int or
+    float, bytes as hex (ints, floats, text and NULL are written as they are)."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"hex": bytes(value).hex()}
-    return value
+    raise TypeError(f"a {type(value).__name__} in the edit log")
 
 
 def edit_log_digest(side: _Side | Project) -> tuple[int, str]:
@@ -514,11 +508,12 @@ def edit_log_digest(side: _Side | Project) -> tuple[int, str]:
     columns = sorted(side.columns("edits"))
     digest = hashlib.sha256()
     n = 0
-    for rows in side.stream(f"SELECT {', '.join(_q(c) for c in columns)} FROM edits ORDER BY id"):
-        for row in rows:
-            digest.update(json.dumps([_norm(v) for v in row], separators=(",", ":")).encode())
-            digest.update(b"\n")
-            n += 1
+    with side.reading():
+        for rows in side.stream(f"SELECT {', '.join(_q(c) for c in columns)} FROM edits ORDER BY id"):
+            for row in rows:
+                digest.update(json.dumps(tuple(row), separators=(",", ":"), default=_norm).encode())
+                digest.update(b"\n")
+                n += 1
     return n, digest.hexdigest()
 
 
@@ -528,18 +523,14 @@ def verify(source: Project, target: Project, _src: _Side | None = None) -> dict[
     src = _src or _Side(source)
     dst = _Side(target)
     leave = "; the target is left as it is for inspection"
-    opened = []
-    for side in (src, dst):
-        if not side.in_transaction():
-            side.begin_reading()
-            opened.append(side)
-    try:
+    with src.reading(), dst.reading():
         counts: dict[str, int] = {}
+        theirs = set(dst.tables())
         for table in src.tables():
             if table == BLOBS:
                 continue
             a = src.count(table)
-            b = dst.count(table) if table in dst.tables() else None
+            b = dst.count(table) if table in theirs else None
             if a != b:
                 raise ProjectError(f"the copy differs: table {table} has {a} rows in {src.where} but {b} in"
                                    f" {dst.where}{leave}")
@@ -552,9 +543,6 @@ def verify(source: Project, target: Project, _src: _Side | None = None) -> dict[
         _verify_images(dst, leave)
         _verify_blobs(src, dst, leave)
         counts[BLOBS] = dst.count(BLOBS)
-    finally:
-        for side in opened:
-            side.end_reading()
     return counts
 
 
@@ -583,7 +571,8 @@ def _verify_images(dst: _Side, leave: str) -> None:
             try:
                 data = images.path(sha).read_bytes()
             except OSError:
-                raise ProjectError(f"the copy differs: page image {sha} is missing from {dst.where}/pages{leave}")
+                raise ProjectError(f"the copy differs: page image {sha} is missing from {dst.where}/pages{leave}"
+                                   ) from None
             if sha256_bytes(data) != sha:
                 raise ProjectError(f"the copy differs: page image {sha} in {dst.where}/pages does not hash to its"
                                    f" name{leave}")

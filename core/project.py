@@ -180,6 +180,45 @@ class ServerStagedImages(StagedImages):
         super().publish()
 
 
+def publish(store: Store, root: Path, rel: str) -> None:
+    """See :meth:`Project.publish` (for code that has a store and its project folder)."""
+    if store.server is None:
+        return
+    path = Path(root) / rel
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    with store.transaction():
+        for f in files:
+            store.put_file(f.relative_to(root).as_posix(), f.read_bytes())
+
+
+def fetch(store: Store, root: Path, rel: str) -> Path:
+    """See :meth:`Project.local`."""
+    path = Path(root) / rel
+    if store.server is None:
+        return path
+    for name, sha in store.files_under(rel):
+        target = Path(root) / name
+        if target.is_file() and _file_sha(target) == sha:
+            continue
+        found = store.get_blob(sha)
+        if found is None or sha256_bytes(found[1]) != sha:
+            raise ProjectError(f"{name} is missing or damaged on the server {store.where}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(found[1])
+        os.replace(tmp, target)
+    return path
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def data_dir() -> Path:
     """The app's own data folder (demo project, logs, the cache of team projects):
     ``$PROOFDESK_DATA_DIR``, else the platform's per-user application data folder (what Qt's
@@ -236,15 +275,12 @@ def clean_leftovers(root: Path, store: Store, now: float | None = None, min_age_
     staging = [p for p in models.glob(".*.import") if p.is_dir() and not p.is_symlink()] if models.is_dir() else []
     removed += [p for p in staging if now - _newest_change(p, with_ctime=True) >= min_age_s and _remove(p)]
     try:
-        registered = [r[0] for r in store.query(
-            "SELECT path FROM model_versions UNION SELECT artifact_path FROM training_runs"
-            " WHERE artifact_path IS NOT NULL")]
+        registered = store.registered_model_paths()
         # Only a run this database knows and that ended (failed, cancelled, or done with its model
         # elsewhere) leaves a folder that is surely garbage. A run-N the database does not know is
         # kept: after a proofdesk.db restored from a backup, newer runs' folders hold trained
         # models that nothing else has.
-        ended = {r[0] for r in store.query(
-            "SELECT id FROM training_runs WHERE status NOT IN ('queued', 'running')")}
+        ended = store.ended_run_ids()
         folders = sorted(p for p in models.iterdir() if p.is_dir() and not p.is_symlink()) if models.is_dir() else []
     except (OSError, *database_errors()):
         return removed
@@ -372,6 +408,17 @@ class Project:
         if (root / DB_NAME).exists():
             return cls.open(root)
         return cls.create(root)
+
+    def publish(self, rel: str) -> None:
+        """A team project: send the file or folder ``rel`` of this machine's copy to the server (a
+        model version, a dataset manifest), so every machine can :meth:`local` it. Nothing to do in
+        a project folder."""
+        publish(self.store, self.root, rel)
+
+    def local(self, rel: str) -> Path:
+        """``root / rel`` on this machine: on a team project the file or folder is fetched from the
+        server first when this machine does not have it (or has other bytes under its name)."""
+        return fetch(self.store, self.root, rel)
 
     def image_path(self, page) -> Path:
         return self.images.path(page.image_sha256)

@@ -195,56 +195,43 @@ def register(store: Store, user: str, name: str, task: str, path: str, sha256: s
              run_id: int | None = None, parent_id: int | None = None) -> ModelVersion:
     check_name(name)
     check_path(path)
-    with store.transaction() as c:
-        cur = c.execute(
-            "INSERT INTO model_versions (name, task, path, sha256, metrics, run_id, parent_id, created_at, created_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (name, task, path, sha256, json.dumps(metrics or {}), run_id, parent_id, now(), user),
-        )
-        version_id = cur.lastrowid
+    version_id = store.insert_model_version(name, task, path, sha256, json.dumps(metrics or {}), run_id, parent_id,
+                                            now(), user)
     return get(store, version_id)
 
 
 def get(store: Store, version_id: int) -> ModelVersion:
-    rows = store.query("SELECT * FROM model_versions WHERE id = ?", (version_id,))
-    if not rows:
+    row = store.model_version_row(version_id)
+    if row is None:
         raise NotFoundError(f"no model version {version_id}")
-    return _row(rows[0])
+    return _row(row)
 
 
 def find(store: Store, ref: str, task: str = RECOGNITION) -> ModelVersion:
     """A version by id, by name, or ``latest`` (the newest of the task)."""
     if ref == "latest":
-        rows = store.query("SELECT * FROM model_versions WHERE task = ? ORDER BY id DESC LIMIT 1", (task,))
+        row = store.latest_model_version_row(task)
     elif ref.isdigit():
-        rows = store.query("SELECT * FROM model_versions WHERE id = ?", (int(ref),))
+        row = store.model_version_row(int(ref))
     else:
-        rows = store.query("SELECT * FROM model_versions WHERE name = ?", (ref,))
-    if not rows:
+        row = store.model_version_row_named(ref)
+    if row is None:
         raise NotFoundError(f"no model version {ref!r}")
-    return _row(rows[0])
+    return _row(row)
 
 
 def versions(store: Store, task: str | None = None) -> list[ModelVersion]:
-    if task is None:
-        return [_row(r) for r in store.query("SELECT * FROM model_versions ORDER BY id")]
-    return [_row(r) for r in store.query("SELECT * FROM model_versions WHERE task = ? ORDER BY id", (task,))]
+    return [_row(r) for r in store.model_version_rows(task)]
 
 
 def active(store: Store, task: str = RECOGNITION) -> ModelVersion | None:
     """The version pre-fill uses now; None means the shipped model."""
-    rows = store.query(
-        "SELECT v.* FROM model_promotions p JOIN model_versions v ON v.id = p.model_version_id"
-        " WHERE p.task = ? ORDER BY p.id DESC LIMIT 1",
-        (task,),
-    )
-    return _row(rows[0]) if rows else None
+    row = store.active_model_version_row(task)
+    return _row(row) if row is not None else None
 
 
 def history(store: Store, task: str = RECOGNITION) -> list[dict]:
-    return [dict(r) for r in store.query(
-        "SELECT p.id, p.kind, p.at, p.by, v.id AS version_id, v.name FROM model_promotions p"
-        " JOIN model_versions v ON v.id = p.model_version_id WHERE p.task = ? ORDER BY p.id", (task,))]
+    return [dict(r) for r in store.promotion_rows(task)]
 
 
 def _require_admin(store: Store, user: str) -> None:
@@ -254,17 +241,15 @@ def _require_admin(store: Store, user: str) -> None:
 def promote(store: Store, user: str, version: ModelVersion, kind: str = "promote") -> None:
     """Make ``version`` the one pre-fill uses (one row: atomic)."""
     _require_admin(store, user)
-    with store.transaction() as c:
-        c.execute("INSERT INTO model_promotions (model_version_id, task, kind, at, by) VALUES (?,?,?,?,?)",
-                  (version.id, version.task, kind, now(), user))
+    store.add_promotion(version.id, version.task, kind, now(), user)
 
 
 def rollback(store: Store, user: str, version: ModelVersion | None = None, task: str = RECOGNITION) -> ModelVersion | None:
     """Back to ``version``, or to the one that was active before the current one."""
     if version is None:
-        rows = store.query("SELECT model_version_id FROM model_promotions WHERE task = ? ORDER BY id DESC", (task,))
-        current = rows[0]["model_version_id"] if rows else None
-        earlier = [r["model_version_id"] for r in rows[1:] if r["model_version_id"] != current]
+        ids = store.promoted_version_ids(task)
+        current = ids[0] if ids else None
+        earlier = [i for i in ids[1:] if i != current]
         if not earlier:
             raise NotFoundError("no earlier model version to roll back to")
         version = get(store, earlier[0])

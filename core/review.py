@@ -183,7 +183,7 @@ def _refresh_verdicts(store, page_id: int) -> int:
         store.delete_verdict_state(page_id)
         return 0
     marks = store.verdict_marks(page_id)
-    day = _day(page["done_at"] or page["updated_at"], days.days_zone(store.conn))
+    day = _day(page["done_at"] or page["updated_at"], days.days_zone(store))
     rows = []
     n_wrong = 0
     for pred, v in pairs:
@@ -321,6 +321,29 @@ def review_queue(store, viewer: str | None = None, include_reviewed: bool = Fals
     return [QueueEntry(r["page_id"], r["name"], r["status"], tuple(r["reasons"].split(",")), r["routed_at"],
                        None if r["blind"] and not admin else r["annotator"], bool(r["blind"]), r["min_confidence"])
             for r in rows]
+
+
+def next_review_page(store, user: str, current: int | None = None) -> int | None:
+    """The page ``user`` reviews next: the QC queue's open entries in its order (lowest
+    confidence first), after ``current``, wrapping around; never a page ``user`` did. On a team
+    project pages another reviewer holds are passed over and the one returned is leased to this
+    window (core/lease_store.py), so two reviewers never review the same page; the lease on
+    ``current`` ends. None when nothing is left."""
+    team = store.server is not None
+    held = store.leased_by_others(store.client_id) if team else set()
+    pages = [e.page_id for e in review_queue(store, user) if e.status == "done" and e.page_id not in held
+             and store.page_done_by(e.page_id) != user]
+    if current in pages:
+        i = pages.index(current)
+        pages = pages[i + 1:] + pages[:i]
+    if not team:
+        return pages[0] if pages else None
+    for page_id in pages:
+        if store.claim_page(page_id, user, store.client_id, "review"):
+            if current is not None and current != page_id:
+                store.release_leases(store.client_id, current)
+            return page_id
+    return None
 
 
 # -- hooks the store calls inside its transactions ------------------------------------------

@@ -85,28 +85,24 @@ def _row(r) -> Run:
 
 
 def get(store: Store, run_id: int) -> Run:
-    rows = store.query("SELECT * FROM training_runs WHERE id = ?", (run_id,))
-    if not rows:
+    row = store.run_row(run_id)
+    if row is None:
         raise NotFoundError(f"no training run {run_id}")
-    return _row(rows[0])
+    return _row(row)
 
 
 def list_runs(store: Store) -> list[Run]:
-    return [_row(r) for r in store.query("SELECT * FROM training_runs ORDER BY id")]
+    return [_row(r) for r in store.run_rows()]
 
 
 def create(store: Store, user: str, dataset_version_id: int, params: dict,
            base_model_version_id: int | None = None) -> Run:
     """A queued run. ``params`` is stored as given (JSON)."""
-    with store.transaction() as c:
-        if not c.execute("SELECT 1 FROM dataset_versions WHERE id = ?", (dataset_version_id,)).fetchone():
+    with store.transaction():
+        if not store.dataset_version_exists(dataset_version_id):
             raise NotFoundError(f"no dataset version {dataset_version_id}")
-        cur = c.execute(
-            "INSERT INTO training_runs (dataset_version_id, base_model_version_id, status, params, created_at,"
-            " created_by) VALUES (?,?,?,?,?,?)",
-            (dataset_version_id, base_model_version_id, "queued", json.dumps(params, sort_keys=True), now(), user),
-        )
-        run_id = cur.lastrowid
+        run_id = store.insert_queued_run(dataset_version_id, base_model_version_id, "queued",
+                                         json.dumps(params, sort_keys=True), now(), user)
     return get(store, run_id)
 
 
@@ -129,9 +125,8 @@ def code_version(repo: Path | None = None) -> str:
 def mark_running(store: Store, run_id: int, pid: int, hardware: dict, environment: dict,
                  code: str | None = None) -> Run:
     """A worker took the run (first start or resume). Refuses a run that is done or held by a live worker."""
-    with store.transaction() as c:
-        row = c.execute("SELECT status, pid, hardware, started_at FROM training_runs WHERE id = ?",
-                        (run_id,)).fetchone()
+    with store.transaction():
+        row = store.run_start_state(run_id)
         if row is None:
             raise NotFoundError(f"no training run {run_id}")
         if row["status"] == "done":
@@ -140,28 +135,25 @@ def mark_running(store: Store, run_id: int, pid: int, hardware: dict, environmen
         if (row["status"] == "running" and row["pid"] and row["pid"] != pid and held == hardware.get("host")
                 and pid_alive(row["pid"])):
             raise RunStateError(f"run {run_id} is running in process {row['pid']}")
-        c.execute("UPDATE training_runs SET status = 'running', pid = ?, hardware = ?, environment = ?,"
-                  " code_version = ?, started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL"
-                  " WHERE id = ?",
-                  (pid, json.dumps(hardware), json.dumps(environment), code or code_version(), now(), run_id))
+        store.set_run_running(run_id, pid, json.dumps(hardware), json.dumps(environment), code or code_version(),
+                              now())
     return get(store, run_id)
 
 
 def append_log(store: Store, run_id: int, line: str) -> None:
-    with store.transaction() as c:
-        c.execute("UPDATE training_runs SET log = log || ? WHERE id = ?", (line.rstrip("\n") + "\n", run_id))
+    store.append_run_log(run_id, line.rstrip("\n") + "\n")
 
 
 def add_metric(store: Store, run_id: int, metric: dict) -> None:
     """One epoch's figures; an epoch logged again (after a resume) replaces the earlier entry."""
-    with store.transaction() as c:
-        row = c.execute("SELECT metrics FROM training_runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+    with store.transaction():
+        stored = store.run_metrics(run_id)
+        if stored is None:
             raise NotFoundError(f"no training run {run_id}")
-        metrics = [m for m in json.loads(row["metrics"]) if m.get("epoch") != metric.get("epoch")]
+        metrics = [m for m in json.loads(stored) if m.get("epoch") != metric.get("epoch")]
         metrics.append(metric)
         metrics.sort(key=lambda m: m.get("epoch", 0))
-        c.execute("UPDATE training_runs SET metrics = ? WHERE id = ?", (json.dumps(metrics), run_id))
+        store.set_run_metrics(run_id, json.dumps(metrics))
 
 
 def rates(store: Store) -> dict:
@@ -174,16 +166,14 @@ def estimate_cost(store: Store, device: str, seconds: float) -> float:
     return round(seconds / 3600.0 * float(rates(store).get(kind, 0.0)), 6)
 
 
-def _close(c, run_id: int, status: str, duration_s: float | None, device: str | None, store: Store, **cols) -> None:
-    row = c.execute("SELECT duration_s FROM training_runs WHERE id = ?", (run_id,)).fetchone()
+def _close(store: Store, run_id: int, status: str, duration_s: float | None, device: str | None, **cols) -> None:
+    row = store.run_duration_row(run_id)
     if row is None:
         raise NotFoundError(f"no training run {run_id}")
     # Durations of resumed attempts add up.
     total = (row["duration_s"] or 0.0) + (duration_s or 0.0)
     cost = estimate_cost(store, device or "cpu", total)
-    sets = ", ".join(f"{k} = ?" for k in cols)
-    c.execute(f"UPDATE training_runs SET status = ?, ended_at = ?, duration_s = ?, cost = ?{', ' if sets else ''}"
-              f"{sets} WHERE id = ?", (status, now(), round(total, 3), cost, *cols.values(), run_id))
+    store.close_run(run_id, status, now(), round(total, 3), cost, cols)
 
 
 def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sha256: str, metrics: dict,
@@ -202,12 +192,12 @@ def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sh
     if saved is not None and saved_before is not None and saved < saved_before:
         better = False
     verdict = BETTER if better else NOT_BETTER
-    with store.transaction() as c:
+    with store.transaction():
         version = registry.register(store, user, name, registry.RECOGNITION, artifact_path, artifact_sha256,
                                     {**metrics, "dataset_version_id": run.dataset_version_id}, run_id=run_id,
                                     parent_id=run.base_model_version_id)
         extra = {"hardware": json.dumps(hardware)} if hardware is not None else {}
-        _close(c, run_id, "done", duration_s, device, store, artifact_path=artifact_path,
+        _close(store, run_id, "done", duration_s, device, artifact_path=artifact_path,
                artifact_sha256=artifact_sha256, model_version_id=version.id, verdict=verdict, pid=None, **extra)
     return get(store, run_id), version
 
@@ -215,21 +205,21 @@ def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sh
 def fail(store: Store, run_id: int, error: str, duration_s: float | None = None, device: str | None = None,
          log: str | None = None) -> Run:
     """Mark a run failed (the log stays; ``log`` is appended to it). Nothing else changes."""
-    with store.transaction() as c:
+    with store.transaction():
         if log:
-            c.execute("UPDATE training_runs SET log = log || ? WHERE id = ?", (log.rstrip("\n") + "\n", run_id))
-        _close(c, run_id, "failed", duration_s, device, store, error=error, pid=None)
+            store.append_run_log(run_id, log.rstrip("\n") + "\n")
+        _close(store, run_id, "failed", duration_s, device, error=error, pid=None)
     return get(store, run_id)
 
 
 def cancel(store: Store, run_id: int, duration_s: float | None = None, device: str | None = None) -> Run:
     """Mark a queued or running run cancelled (a finished one is left as it is)."""
-    with store.transaction() as c:
-        row = c.execute("SELECT status FROM training_runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+    with store.transaction():
+        status = store.run_status(run_id)
+        if status is None:
             raise NotFoundError(f"no training run {run_id}")
-        if row["status"] in ("queued", "running"):
-            _close(c, run_id, "cancelled", duration_s, device, store, pid=None)
+        if status in ("queued", "running"):
+            _close(store, run_id, "cancelled", duration_s, device, pid=None)
     return get(store, run_id)
 
 
@@ -257,7 +247,7 @@ def host() -> str:
 def reap(store: Store) -> list[Run]:
     """Mark failed every ``running`` run of this host whose worker process is gone. Returns them."""
     out = []
-    for r in store.query("SELECT id, pid, hardware FROM training_runs WHERE status = 'running'"):
+    for r in store.running_run_rows():
         if json.loads(r["hardware"] or "{}").get("host", host()) != host():
             continue  # a worker on another machine: not ours to judge
         if r["pid"] and pid_alive(r["pid"]):
@@ -297,14 +287,13 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
         if run.status != "done" or run.model_version_id is None:
             raise RunStateError(f"run {run_id} of {copy_root} is {run.status}: only a finished run can be imported")
         mv = registry.get(other, run.model_version_id)
-        ds = other.query("SELECT hash FROM dataset_versions WHERE id = ?", (run.dataset_version_id,))
+        ds = other.dataset_version_hash(run.dataset_version_id)
         base_sha = (registry.get(other, run.base_model_version_id).sha256
                     if run.base_model_version_id is not None else None)
     finally:
         other.close()
     if not ds:
         raise NotFoundError(f"run {run_id} of {copy_root} names a dataset version the copy does not have")
-    ds = ds[0]["hash"]
     try:
         registry.check_name(mv.name)
     except ProofdeskError as exc:
@@ -316,13 +305,13 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
     src = models_there / mv.name
     if models_there.is_symlink() or src.is_symlink() or not src.resolve().is_relative_to(copy_root):
         raise ProofdeskError(f"{src} is (or is in) a symbolic link: a model folder holds plain files only")
-    here = store.query("SELECT id FROM dataset_versions WHERE hash = ?", (ds,))
-    if not here:
+    here = store.dataset_version_id_of_hash(ds)
+    if here is None:
         raise NotFoundError(f"dataset version {ds[:12]} of run {run_id} is not in this project")
     listed = registry.verify_folder(src)
     if listed.get("model.onnx") != mv.sha256:
         raise ProofdeskError(f"{src / 'model.onnx'} does not match the sha256 its run recorded")
-    if store.query("SELECT 1 FROM model_versions WHERE sha256 = ?", (mv.sha256,)):
+    if store.model_sha_registered(mv.sha256):
         raise RunStateError(f"the model of run {run_id} ({mv.sha256[:12]}) is here already: imported before?")
     models = root / "models"
     if models.is_symlink() or (models.exists() and not models.is_dir()):
@@ -348,24 +337,25 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
         if created:
             shutil.rmtree(models, ignore_errors=True)
         raise
-    parent = (store.query("SELECT id FROM model_versions WHERE sha256 = ? ORDER BY id LIMIT 1", (base_sha,))
-              if base_sha else [])
+    parent_id = store.first_model_version_id_of_sha(base_sha) if base_sha else None
     try:
-        with store.transaction() as c:
-            cur = c.execute(
-                "INSERT INTO training_runs (dataset_version_id, base_model_version_id, status, params, code_version,"
-                " hardware, environment, created_at, created_by, started_at, ended_at, duration_s, cost, log, metrics,"
-                " artifact_path, artifact_sha256, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (here[0]["id"], parent[0]["id"] if parent else None, "done", json.dumps(run.params, sort_keys=True),
-                 run.code_version, json.dumps(run.hardware), json.dumps(run.environment), run.created_at,
-                 run.created_by, run.started_at, run.ended_at, run.duration_s, run.cost,
-                 run.log + f"imported by {user} at {now()} from {copy_root} (run {run_id} there)\n",
-                 json.dumps(run.metrics), f"models/{name}", mv.sha256, run.verdict))
-            new_id = cur.lastrowid
+        with store.transaction():
+            new_id = store.insert_finished_run(
+                dataset_version_id=here, base_model_version_id=parent_id, status="done",
+                params=json.dumps(run.params, sort_keys=True), code_version=run.code_version,
+                hardware=json.dumps(run.hardware), environment=json.dumps(run.environment),
+                created_at=run.created_at, created_by=run.created_by, started_at=run.started_at,
+                ended_at=run.ended_at, duration_s=run.duration_s, cost=run.cost,
+                log=run.log + f"imported by {user} at {now()} from {copy_root} (run {run_id} there)\n",
+                metrics=json.dumps(run.metrics), artifact_path=f"models/{name}", artifact_sha256=mv.sha256,
+                verdict=run.verdict)
+            from .project import publish
+
+            publish(store, root, f"models/{name}")  # a team project: the version goes to the server
             version = registry.register(store, user, name, mv.task, f"models/{name}", mv.sha256,
                                         {**mv.metrics, "imported_from": str(copy_root)}, run_id=new_id,
-                                        parent_id=parent[0]["id"] if parent else None)
-            c.execute("UPDATE training_runs SET model_version_id = ? WHERE id = ?", (version.id, new_id))
+                                        parent_id=parent_id)
+            store.set_run_model_version(new_id, version.id)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

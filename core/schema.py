@@ -362,7 +362,8 @@ def _review_aggregates(db: Database) -> None:
 @migrations(name="0005_team")
 def _team(db: Database) -> None:
     """Page images and other files kept in the database, by sha256 (a team project's server holds
-    them; a project folder keeps its images on disk and leaves this empty), and page leases."""
+    them; a project folder keeps its images on disk and leaves this empty), the project's own
+    files there (model versions, dataset manifests) by path, and page leases."""
     _run_script(
         db,
         """
@@ -382,6 +383,12 @@ def _team(db: Database) -> None:
             expires_at TEXT NOT NULL
         );
         CREATE INDEX leases_client ON leases(client);
+        CREATE TABLE project_files (
+            path TEXT PRIMARY KEY,            -- relative to the project folder: models/run-3/model.onnx
+            sha256 TEXT NOT NULL,             -- its bytes are the blob of that hash
+            size INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
         """,
     )
 

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from sqlite_utils import Database
 
 from . import schema
+from .analytics_store import AnalyticsQueries
 from .db import POSTGRESQL, SQLITE, PgConnection, ServerLocation, lock_key
 from .errors import ConflictError, NotFoundError, PermissionDenied, ProjectError
 from .geometry import any_overlap
@@ -40,6 +41,7 @@ from .model import (
     quad_bounds,
 )
 from .review_store import ReviewQueries
+from .run_store import RunQueries
 
 #: Region columns a person can change through an action, and how they are stored.
 EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked")
@@ -246,7 +248,7 @@ class Action:
             on_page_done(self, page_id)
 
 
-class Store(ReviewQueries, LeaseQueries):
+class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
     def __init__(self, path, readonly: bool = False, *, create_schema: bool = False):
         """Open (and migrate) the project database: a SQLite file at ``path``, or a project on a
         PostgreSQL server when ``path`` is a :class:`core.db.ServerLocation` (``create_schema``:
@@ -394,6 +396,11 @@ class Store(ReviewQueries, LeaseQueries):
                                    check_same_thread=False)
 
     def close(self) -> None:
+        if self.server is not None and not self.readonly and getattr(self._local, "conn", None) is not None:
+            # The window or worker goes: the pages it held are free at once (best effort: a lost
+            # server lets them expire instead).
+            with contextlib.suppress(Exception):
+                self.release_leases(self.client_id)
         with self._lock:
             for conn in self._all:
                 with contextlib.suppress(Exception):
@@ -469,7 +476,39 @@ class Store(ReviewQueries, LeaseQueries):
 
     def get_user(self, name: str) -> User | None:
         row = self.conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
-        return User(id=row["id"], name=row["name"], role=Role(row["role"])) if row else None
+        user = User(id=row["id"], name=row["name"], role=Role(row["role"])) if row else None
+        if self.server is not None and name == self.login:
+            # On a team project the server's word is the role: the login's group (what the server
+            # enforces), the `users` row only mirrors it.
+            role = self.login_role()
+            if role is not None:
+                return User(id=user.id if user else 0, name=name, role=role)
+        return user
+
+    @property
+    def login(self) -> str | None:
+        """A team project: the PostgreSQL login this store works as (None: a project folder)."""
+        if self.server is None:
+            return None
+        cached = getattr(self, "_login", None)
+        if cached is None:
+            cached = self._login = self.conn.raw.execute("SELECT current_user").fetchone()[0]
+        return cached
+
+    def login_role(self) -> Role | None:
+        """The role the server gives this store's login: its Proofdesk group; admin for a superuser
+        on a database nobody prepared (one person's own server); None when neither."""
+        cached = getattr(self, "_login_role", False)
+        if cached is not False:
+            return cached
+        from . import team
+
+        raw = self.conn.raw
+        role = team.role_of_login(raw, self.server.database) if team.is_initialised(raw, self.server.database) else None
+        if role is None and raw.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            role = Role.ADMIN
+        self._login_role = role
+        return role
 
     def users(self) -> list[User]:
         return [User(id=r["id"], name=r["name"], role=Role(r["role"])) for r in self.query("SELECT * FROM users ORDER BY name")]
@@ -573,6 +612,7 @@ class Store(ReviewQueries, LeaseQueries):
             raise ValueError("say why the page is rejected: the annotator sees the comment")
         with self.action(reviewer, page_id, f"review: {verdict}") as a:
             a.set_page_status(page_id, PageStatus(verdict))
+            a.conn.execute("DELETE FROM leases WHERE page_id = ?", (page_id,))  # reviewed: nobody's any more
             if verdict == "rejected":
                 a.conn.execute("UPDATE pages SET assignee = ? WHERE id = ?", (page.done_by, page_id))
             cur = a.conn.execute(
@@ -676,6 +716,26 @@ class Store(ReviewQueries, LeaseQueries):
     def get_blob(self, sha: str) -> tuple[str, bytes] | None:
         row = self.conn.execute("SELECT ext, data FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
         return (row["ext"], bytes(row["data"])) if row else None
+
+    def put_file(self, rel: str, data: bytes) -> str:
+        """Keep a project file (a model version's, a dataset manifest) on the server: its bytes as a
+        blob, its path pointing at them. Returns the sha256."""
+        import hashlib
+
+        sha = hashlib.sha256(data).hexdigest()
+        with self.transaction() as c:
+            self.put_blob(sha, Path(rel).suffix.lstrip(".") or "bin", data)
+            c.execute("INSERT INTO project_files (path, sha256, size, created_at) VALUES (?,?,?,?)"
+                      " ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,"
+                      " created_at = excluded.created_at", (rel, sha, len(data), now()))
+        return sha
+
+    def files_under(self, rel: str) -> list[tuple[str, str]]:
+        """(path, sha256) of the project file ``rel``, or of every file in the folder ``rel``."""
+        rel = rel.rstrip("/")
+        return [(r[0], r[1]) for r in self.query(
+            "SELECT path, sha256 FROM project_files WHERE path = ? OR substr(path, 1, ?) = ? ORDER BY path",
+            (rel, len(rel) + 1, rel + "/"))]
 
     def blob_hashes(self) -> set[str]:
         return {r[0] for r in self.query("SELECT sha256 FROM blobs")}

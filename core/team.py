@@ -225,10 +225,40 @@ def apply_grants(conn, location: ServerLocation) -> None:
         stmts += [
             f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY",
             f"DROP POLICY IF EXISTS {table}_read ON {s}.{table}",
-            f"CREATE POLICY {table}_read ON {s}.{table} FOR SELECT USING (true)",
             f"DROP POLICY IF EXISTS {table}_own ON {s}.{table}",
             f'CREATE POLICY {table}_own ON {s}.{table} FOR INSERT WITH CHECK ("user" = current_user)',
         ]
+    # Blind review: while a page waits for a blind review, nobody but its annotator, reviewers and
+    # admins can read the rows that say who annotated it (the page, its regions, its edit log, its
+    # verdicts, its queue entry): other annotators do not see the page at all until it is reviewed.
+    stmts.append(f"""CREATE OR REPLACE FUNCTION {s}.proofdesk_blind_to_me(p BIGINT) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {s}, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM {s}.review_queue q JOIN {s}.pages g ON g.id = q.page_id
+                   WHERE q.page_id = p AND q.blind = 1 AND q.reviewed_at IS NULL
+                     AND g.done_by IS DISTINCT FROM session_user)
+$$""")
+    stmts.append(f"REVOKE ALL ON FUNCTION {s}.proofdesk_blind_to_me(BIGINT) FROM PUBLIC")
+    stmts.append(f"GRANT EXECUTE ON FUNCTION {s}.proofdesk_blind_to_me(BIGINT) TO {ann}")
+    blind_tables = {"pages": "id", "regions": "page_id", "edits": "page_id", "actions": "page_id",
+                    "verdicts": "page_id", "review_queue": "page_id", "annotator_scores": "page_id"}
+    for table, col in blind_tables.items():
+        stmts += [
+            f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS {table}_see_all ON {s}.{table}",
+            f"CREATE POLICY {table}_see_all ON {s}.{table} FOR SELECT TO {rev} USING (true)",
+            f"DROP POLICY IF EXISTS {table}_see_unblind ON {s}.{table}",
+            f"CREATE POLICY {table}_see_unblind ON {s}.{table} FOR SELECT TO {ann}"
+            f" USING ({col} IS NULL OR NOT {s}.proofdesk_blind_to_me({col}))",
+        ]
+        if table in ("edits", "actions"):
+            continue  # their writes have their own policies above and below
+        for command in ("INSERT", "UPDATE", "DELETE"):
+            using = "" if command == "INSERT" else " USING (true)"
+            check = "" if command == "DELETE" else " WITH CHECK (true)"
+            stmts += [
+                f"DROP POLICY IF EXISTS {table}_{command.lower()} ON {s}.{table}",
+                f"CREATE POLICY {table}_{command.lower()} ON {s}.{table} FOR {command} TO {ann}{using}{check}",
+            ]
     # Settings are the project's (QC share, time zone, engine...): reviewers and admins write
     # them; an annotator only the page they were last on (the workspace reopens it).
     own_key = "key = 'last_page:' || current_user"

@@ -468,7 +468,7 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
     name = _free_name(project, name)
 
     active = registry.active(project.store)
-    active_folder = project.root / active.path if active is not None else None
+    active_folder = project.local(active.path) if active is not None else None
     models = project.root / "models"
     if models.is_symlink() or (models.exists() and not models.is_dir()):
         raise ImportRefused(f"{models} is not a folder of this project (a link?): nothing imported")
@@ -528,6 +528,7 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
             shutil.rmtree(models, ignore_errors=True)
         raise
     try:
+        project.publish(f"models/{name}")  # a team project: the version goes to the server
         version = registry.register(project.store, user, name, registry.RECOGNITION, f"models/{name}",
                                     listed["model.onnx"], metrics, parent_id=active.id if active else None)
     except BaseException:
@@ -543,7 +544,7 @@ def _same_as(project, listed: dict[str, str]) -> str | None:
         if v.sha256 != want[0]:
             continue
         try:
-            theirs = json.loads((project.root / v.path / registry.MODEL_JSON).read_text(encoding="utf-8"))
+            theirs = json.loads((project.local(v.path) / registry.MODEL_JSON).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if (theirs.get(registry.MANIFEST_KEY) or {}).get("det/model.onnx") == want[1]:

@@ -19,7 +19,7 @@ from core.prefill_engine import prefill_engine
 from core.project import Project
 
 from .engines import get_engine
-from .pool import prefill_pages
+from .pool import default_page_batch, prefill_pages
 from .prediction import PagePrediction
 
 #: Pages in these states are pre-filled by "all new pages".
@@ -154,3 +154,77 @@ def prefill_project(
     """Plan and run in one call (what the CLI and the GUI use)."""
     plan = plan_prefill(project, page_ids, engine, config)
     return run_prefill(project, plan, workers, progress, cancel, on_page)
+
+
+def follow_prefill(
+    project: Project,
+    engine: str | None = None,
+    workers: int | None = None,
+    batch: int | None = None,
+    cancel: threading.Event | None = None,
+    on_page: Callable[[int], None] | None = None,
+    until_idle: bool = False,
+    idle_wait_s: float = 5.0,
+    holder: str | None = None,
+) -> PrefillSummary:
+    """Pre-fill new pages as they come, together with any number of other machines (``prefill
+    --follow``): take a few unclaimed pages at a time (a lease each, ``core/lease_store.py``), store
+    each as it finishes (which ends its lease), take more. Pages imported meanwhile are picked up
+    (at once on a team server: the import is announced; else within ``idle_wait_s``). A machine
+    killed mid-batch stored what it finished; the leases of the rest run out and another machine
+    takes them. Each round reads with the model version active when it starts, so a promotion
+    reaches every machine. ``until_idle``: stop when no page is left to take (scripts, benchmarks);
+    otherwise run until ``cancel``."""
+    import os
+    import socket
+
+    cancel = cancel or threading.Event()
+    store = project.store
+    holder = holder or f"prefill@{socket.gethostname()}:{os.getpid()}"
+    wake = threading.Event()
+    listener = None
+    if project.server is not None:
+        from core.live import Listener
+
+        listener = Listener(project.server, store.channel,
+                            lambda change: wake.set() if change.get("kind") == "import" else None).start()
+    summary = PrefillSummary(engine or "")
+    try:
+        while not cancel.is_set():
+            plan = plan_prefill(project, [], engine)
+            summary.engine = plan.engine
+            per_claim = default_page_batch(plan.engine) if batch is None else max(1, int(batch))
+            claimed: list[int] = []
+
+            def sources(per_claim=per_claim, claimed=claimed):
+                while not cancel.is_set():
+                    ids = store.claim_batch(holder, store.client_id, "prefill", [s.value for s in PREFILL_STATUSES],
+                                            per_claim)
+                    if not ids:
+                        return
+                    claimed.extend(ids)
+                    for pid in ids:
+                        yield pid, str(project.image_path(store.get_page(pid)))
+
+            for result in prefill_pages(sources(), plan.engine, plan.config, workers, cancel, batch):
+                if result.prediction is None:
+                    # kept leased by this machine while it runs, so it is not retried in a loop here
+                    summary.failures.append((result.page_id, str(result.page_id), result.error or "failed"))
+                    continue
+                store.check_file()
+                store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
+                store.renew_leases(store.client_id)
+                summary.done.append(result.page_id)
+                if on_page is not None:
+                    on_page(result.page_id)
+            if not claimed and until_idle:
+                break
+            if not claimed:
+                wake.wait(idle_wait_s)
+                wake.clear()
+    finally:
+        if listener is not None:
+            listener.stop()
+        store.release_leases(store.client_id)
+    summary.cancelled = cancel.is_set()
+    return summary

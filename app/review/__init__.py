@@ -88,6 +88,22 @@ class ReviewMenu:
         self.window.raise_()
         self.window.activateWindow()
 
+    def _shown(self, screen):
+        return screen if screen is not None and screen.isVisible() and screen.project is self.window.project else None
+
+    def page_changed_elsewhere(self, page_id: int) -> None:
+        """Another person changed a page (a team project's live change): the Moderate screen
+        shows it again if it is the page on screen."""
+        screen = self._shown(self.moderate)
+        if screen is not None and screen.page_id == page_id:
+            screen.open_page(page_id)
+
+    def refresh_lists(self) -> None:
+        """Changes elsewhere (coalesced by the window): the Moderate screen's counts and list."""
+        screen = self._shown(self.moderate)
+        if screen is not None:
+            screen.refresh()
+
     def _tell_rejection(self, page_id: int) -> None:
         """A rejected page opened in the workspace shows the reviewer's comment."""
         project = self.window.project

@@ -299,6 +299,9 @@ class ModerateScreen(QWidget):
         self.open_button.clicked.connect(lambda: self.page_id is not None and self.openInWorkspace.emit(self.page_id))
         self.comment = QLineEdit()
         self.comment.setPlaceholderText("Comment for the annotator (needed to reject)")
+        self.next_button = QPushButton("&Next in QC queue")
+        self.next_button.setToolTip("Open the next page of the QC queue that nobody else is reviewing (Alt+N)")
+        self.next_button.clicked.connect(self.open_next_in_queue)
         self.approve_button = QPushButton("Approve")
         self.reject_button = QPushButton("Reject")
         self.approve_button.clicked.connect(lambda: self.review("approved"))
@@ -310,6 +313,7 @@ class ModerateScreen(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         verdict_row = QHBoxLayout()
+        verdict_row.addWidget(self.next_button)
         verdict_row.addWidget(self.comment, 1)
         verdict_row.addWidget(self.approve_button)
         verdict_row.addWidget(self.reject_button)
@@ -548,6 +552,22 @@ class ModerateScreen(QWidget):
             return
         self._act(lambda: self.project.store.update_region(self.user, region.id, expected_version=region.version,
                                                            text=item.text()), "text corrected")
+
+    def open_next_in_queue(self) -> int | None:
+        """The next QC page nobody else holds (on a team project it is leased to this window)."""
+        try:
+            page_id = review.next_review_page(self.project.store, self.user, self.page_id)
+        except ProofdeskError as exc:
+            self._say(str(exc), error=True)
+            return None
+        if page_id is None:
+            self._say("the QC queue has no other page for you (empty, yours, or held by another reviewer)")
+            return None
+        if page_id in self.page_ids():
+            self.select_page(page_id)
+        else:
+            self.open_page(page_id)
+        return page_id
 
     def review(self, verdict: str) -> bool:
         """Approve or reject the page on screen (core checks role, own work and the comment)."""

@@ -34,7 +34,7 @@ class TrainingProcess(QObject):
         self._stderr = b""
         self.proc = QProcess(self)
         env = QProcessEnvironment()
-        for k, v in worker_env().items():
+        for k, v in worker_env(str(self.project.location)).items():
             env.insert(k, v)
         self.proc.setProcessEnvironment(env)
         self.proc.readyReadStandardOutput.connect(self._read)
@@ -43,7 +43,7 @@ class TrainingProcess(QObject):
         self.proc.errorOccurred.connect(self._error)
 
     def start(self) -> None:
-        cmd = worker_command(self.project.root, self.run_id)
+        cmd = worker_command(str(self.project.location), self.run_id)
         self.proc.start(cmd[0], cmd[1:])
 
     @property

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QDialog, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from core import queue as work_queue
-from core.errors import ConflictError, NotFoundError, ProofdeskError
+from core.errors import ConflictError, NotFoundError, ProofdeskError, ServerUnavailable
 from core.model import PageStatus, Region
 from core.project import Project
 from ml.training.active import active_rec_folder
@@ -274,12 +274,7 @@ class Workspace(QWidget):
             self.commit_pending()  # kept with the other unsaved edits
             self.message.emit("Not connected to the server: pages open again when the connection is back", 8000)
             return
-        try:
-            self._open_page(page_id)
-        except ProofdeskError as exc:
-            if not is_connection_error(exc):
-                raise
-            self._connection_lost(exc)
+        self._read(lambda: self._open_page(page_id))
 
     def _open_page(self, page_id: int) -> None:
         self.commit_pending()
@@ -319,12 +314,22 @@ class Workspace(QWidget):
         """Read the page's regions again from the store (after undo, a conflict, another window)."""
         if self.data is None or self._offline():
             return
-        try:
-            self._reload()
-        except ProofdeskError as exc:
-            if not is_connection_error(exc):
-                raise
-            self._connection_lost(exc)
+        self._read(self._reload)
+
+    def _read(self, fn) -> None:
+        """Show what the store holds; a connection that died since its last use (a server restart)
+        is made again once, and a server that does not answer is reported, not raised."""
+        for attempt in (1, 2):
+            try:
+                fn()
+                return
+            except ProofdeskError as exc:
+                if not is_connection_error(exc) or self.connection is None:
+                    raise
+                if attempt == 1 and isinstance(exc, ServerUnavailable):
+                    continue
+                self._connection_lost(exc)
+                return
 
     def _reload(self) -> None:
         keep = self.selected_ids()
@@ -375,7 +380,12 @@ class Workspace(QWidget):
         self.imageShown.emit(page_id, True)
 
     def _schedule_preload(self) -> None:
-        QTimer.singleShot(0, self.preload_next)
+        QTimer.singleShot(0, self._preload_quietly)
+
+    def _preload_quietly(self) -> None:
+        """preload_next, but not while the team server is lost (nothing to read ahead then)."""
+        if not self._offline():
+            self._read(self.preload_next)
 
     def preload_next(self) -> Worker | None:
         if self.project is None or self.loader is None:

@@ -68,7 +68,7 @@ def export_pages(project, status: str | None = None, page_ids: list[int] | None 
     if dataset_version is not None:
         from ..datasets import get_version, load_manifest
 
-        manifest = load_manifest(project.root, get_version(store, dataset_version))
+        manifest = load_manifest(project.root, get_version(store, dataset_version), project)
         for split in ("train", "val"):
             for s in manifest[split]:
                 frozen.setdefault(s["page_id"], (split, []))[1].append(s)

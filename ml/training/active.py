@@ -17,7 +17,7 @@ from ml.neural.detector import postprocess
 def active_rec_folder(project) -> str | None:
     """Absolute folder of the project's active recognition model, None for the shipped one."""
     version = registry.active(project.store)
-    return None if version is None else str(project.root / version.path)
+    return None if version is None else str(project.local(version.path))
 
 
 def detector_of(rec_folder: str | Path) -> tuple[str, dict] | None:

@@ -177,7 +177,7 @@ def base_model_folder(project: Project, run: runs.Run) -> Path:
 
     if run.base_model_version_id is not None:
         v = registry.get(project.store, run.base_model_version_id)
-        return project.root / v.path
+        return project.local(v.path)
     return model_dir(BASE_MODEL, "rec-latin")
 
 
@@ -187,7 +187,7 @@ def compare_model_folder(project: Project) -> tuple[Path, str]:
 
     active = registry.active(project.store)
     if active is not None:
-        return project.root / active.path, active.name
+        return project.local(active.path), active.name
     return model_dir(BASE_MODEL, "rec-latin"), f"{BASE_MODEL}/rec-latin"
 
 
@@ -304,7 +304,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
 
     folder = record.folder(project.root)
     version = datasets.get_version(project.store, record.dataset_version_id)
-    manifest = datasets.load_manifest(project.root, version)
+    manifest = datasets.load_manifest(project.root, version, project)
     spec = load_spec(base_model_folder(project, record))  # checks the sha256 first
     rec = Recognizer(spec, run=lambda x: x)  # its cropping, scaling and batching only
     image_of = project.images.path
@@ -434,7 +434,7 @@ def base_det_folder(project: Project, run: runs.Run) -> Path:
     from ml.training.active import detector_of
 
     if run.base_model_version_id is not None:
-        got = detector_of(project.root / registry.get(project.store, run.base_model_version_id).path)
+        got = detector_of(project.local(registry.get(project.store, run.base_model_version_id).path))
         if got is not None:
             return Path(got[0])
     return model_dir(BASE_MODEL, "det")
@@ -648,7 +648,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str,
         figures[f"{key}_cer_ci"] = s["cer_ci"]
         figures[f"{key}_exact"] = s["exact_cs"]
     report.progress("evaluate", 2, 2)
-    manifest = datasets.load_manifest(project.root, version)
+    manifest = datasets.load_manifest(project.root, version, project)
     figures.update(_calibrate(project, params, manifest, out, device, threads, report, cancel))
     figures.update(_end_to_end(project, params, manifest, out, cmp_folder, device, threads, report, cancel))
     if det is not None:
@@ -659,6 +659,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str,
     # The folder is complete: model.json lists its files with their sha256 (what an import of this
     # model into another copy of the project holds the folder to).
     registry.write_manifest(out)
+    project.publish(rel)  # a team project: the model version goes to the server, for every machine
     project.store.check_file()  # a database deleted or replaced meanwhile would take the record with it
     run_, mv = runs.finish(project.store, record.created_by, record.id, rel, sha256_file(new_spec.path), metrics,
                            name, time.monotonic() - t0, device, hardware)  # export and evaluation included

@@ -166,3 +166,32 @@ def test_user_and_role_dialog(qtbot, tmp_path, qsettings):
     dialog.role.setCurrentIndex(dialog.role.findData(Role.REVIEWER))
     dialog.apply()
     assert window.user == "rita" and "rita (reviewer)" in window.statusBar().currentMessage()
+
+
+def test_next_in_qc_queue_opens_the_next_open_page_and_two_reviewers_split_it(qtbot, tmp_path, project):
+    """The Moderate screen's "Next in QC queue": the routed pages in queue order; on a team
+    project (the [postgresql] run) two reviewers' windows never get the same page."""
+    project.store.set_user_role("lead", "lead", Role.ADMIN)
+    review.set_qc_settings(project.store, "lead", share=1.0)  # every done page is reviewed
+    project = _project(tmp_path, project=project)
+    store = project.store
+    store.ensure_user("rex", Role.REVIEWER)
+    open_entries = [e.page_id for e in review.review_queue(store) if e.status == "done"]
+    assert len(open_entries) >= 2
+    screen = ModerateScreen(project, "rita")
+    qtbot.addWidget(screen)
+    first = screen.open_next_in_queue()
+    assert first == open_entries[0] and screen.page_id == first
+    other_project = Project.open(project.location)
+    try:
+        other = ModerateScreen(other_project, "rex")
+        qtbot.addWidget(other)
+        second = other.open_next_in_queue()
+        if project.server is not None:
+            assert second != first  # leased to rita's window
+        else:
+            assert second == first  # one desk: nobody to share with
+        screen.review("approved")
+        assert screen.open_next_in_queue() != first
+    finally:
+        other_project.close()

@@ -50,7 +50,12 @@ def test_done_and_close_release_and_expiry_returns_pages(team):
     assert ana.store.lease_holder(a1) is None  # done: the lease ended with it
     a2 = next_page(ana.store, current=a1, user="ana")
     assert bob.store.lease_holder(a2) == "ana"
-    ana.store.release_leases(ana.store.client_id)  # the window closes
+    other = Project.open(ana.location)  # a second window of ana's, which she closes
+    assert next_page(other.store, current=None, user="ana") not in (a2, None)
+    held = other.store.query("SELECT page_id FROM leases WHERE client = ?", (other.store.client_id,))
+    other.close()  # closing releases what it held
+    assert bob.store.query("SELECT COUNT(*) FROM leases WHERE page_id = ?", (held[0][0],))[0][0] == 0
+    ana.store.release_leases(ana.store.client_id)
     assert next_page(bob.store, user="bob") == a2
     # a laptop shut with a page open: its lease runs out and the page is someone else's
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
@@ -77,4 +82,42 @@ def test_pre_fill_machines_take_disjoint_batches(team):
     a = ana.store.claim_batch("box-1", ana.store.client_id, "prefill", ["new"], 4)
     b = bob.store.claim_batch("box-2", bob.store.client_id, "prefill", ["new"], 4)
     assert len(a) == 4 and len(b) == 2 and not set(a) & set(b)
-    assert bob.store.claim_batch("box-2", bob.store.client_id, "prefill", ["new"], 4) == b  # its own again
+    assert bob.store.claim_batch("box-2", bob.store.client_id, "prefill", ["new"], 4) == []  # none left
+
+
+def test_two_reviewers_never_get_the_same_qc_page(team):
+    from core import review
+
+    lead, ana, bob = team
+    lead.store.set_user_role("lead", "rex", Role.REVIEWER)
+    lead.store.set_user_role("lead", "val", Role.REVIEWER)
+    review.set_qc_settings(lead.store, "lead", share=1.0)  # every done page is reviewed
+    pages = [p.id for p in lead.store.pages()]
+    for pid in pages[:3]:
+        ana.store.add_region("ana", pid, box_to_quad(1, 1, 20, 10), "x")
+        ana.store.set_page_status("ana", pid, PageStatus.DONE)
+    queued = [e.page_id for e in review.review_queue(lead.store) if e.status == "done"]
+    assert queued, "marking done routed pages to QC"
+    rex, val = Project.open(lead.location), Project.open(lead.location)
+    try:
+        r1 = review.next_review_page(rex.store, "rex")
+        v1 = review.next_review_page(val.store, "val")
+        assert r1 is not None and r1 != v1
+        assert review.next_review_page(ana.store, "ana") is None  # her own pages only: none for her
+        rex.store.review_page("rex", r1, "approved")
+        assert rex.store.lease_holder(r1) is None
+    finally:
+        rex.close()
+        val.close()
+
+
+def test_assign_from_the_command_line(team, capsys):
+    from app.cli import main
+
+    lead, _, _ = team
+    url = str(lead.location)
+    assert main(["assign", url, "--to", "bob", "--pages", "2-3"]) == 0  # as the URL's login, a superuser
+    assert "2 page(s) assigned to bob" in capsys.readouterr().out
+    assert lead.store.page_assignees() == {2: "bob", 3: "bob"}
+    assert main(["assign", url, "--to", "bob", "--pages", "99"]) == 1
+    assert "no such page" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def drop_team_roles(url: str) -> None:
     """Logins and groups are the cluster's, not the database's: the next test's server init needs
     them gone."""
     db = parse_url(url).database
-    names = ["lead", "ana", "rex", team.owner_role(db), *(team.group_role(db, r) for r in team.GROUPS)]
+    names = ["lead", "ana", "rex", "bob", team.owner_role(db), *(team.group_role(db, r) for r in team.GROUPS)]
     conn = psycopg.connect(parse_url(url).conninfo, autocommit=True)
     try:
         present = [n for n in names if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (n,)).fetchone()]
@@ -212,3 +212,73 @@ def test_the_command_line_sets_up_a_team(pg_database, monkeypatch, capsys, tmp_p
 
         cli_support.close_projects()
         drop_team_roles(pg_database)
+
+
+def test_a_server_project_from_a_newer_proofdesk_is_refused(pg_database):
+    from core.errors import SchemaVersionError
+
+    p = Project.create(pg_database + "/proj")
+    with p.store.transaction() as c:
+        c.execute("INSERT INTO proofdesk_migrations (migration_set, name, applied_at) VALUES"
+                  " ('proofdesk', '0099_from_the_future', '2030-01-01')")
+    p.close()
+    with pytest.raises(SchemaVersionError, match="newer version of Proofdesk"):
+        Project.open(pg_database + "/proj")
+
+
+def test_sslmode_in_the_url_reaches_the_server(pg_database):
+    """The test server has no certificate: `sslmode=disable` connects, `require` is refused by the
+    server with its own reason, in one line."""
+    Project.create(pg_database + "/proj").close()
+    Project.open(pg_database + "/proj?sslmode=disable").close()
+    with pytest.raises(ProjectError, match="SSL"):
+        Project.open(pg_database + "/proj?sslmode=require")
+
+
+def test_other_annotators_cannot_read_who_annotated_a_page_under_blind_review(team_server):
+    """ana's page waits for a blind review: bob (another annotator) cannot read who did it, even
+    with hand-written SQL; ana herself and the reviewer still work with it."""
+    from core import review
+
+    url, page_id = team_server
+    lead = Project.open(login(url, "lead") + "/acme")
+    try:
+        team.add_member(login(url, "lead") + "/acme", "bob", Role.ANNOTATOR, "bob-pw-4")
+        review.set_qc_settings(lead.store, "lead", share=1.0)
+        doc = Document(name="b.png", sha256="sha-b", source="/b.png", kind="image", imported_at=now(),
+                       imported_by="lead", batch="b1")
+        lead.store.add_document(doc, [Page(document_id=0, page_no=1, name="b", image_sha256="img-b", width=100,
+                                           height=80)])
+        blind_page = max(p.id for p in lead.store.pages())
+    finally:
+        lead.close()
+    ana = Project.open(login(url, "ana") + "/acme")
+    try:
+        ana.store.add_region("ana", blind_page, box_to_quad(1, 1, 50, 20), "ana's line")
+        ana.store.set_page_status("ana", blind_page, PageStatus.DONE)
+        assert ana.store.get_page(blind_page).done_by == "ana"  # her own: she sees it
+    finally:
+        ana.close()
+    bob = psycopg.connect(parse_url(url).with_login("bob", "bob-pw-4").conninfo, autocommit=True)
+    try:
+        bob.execute("SET search_path TO acme")
+        for sql in ("SELECT done_by FROM pages WHERE id = %s", "SELECT updated_by FROM regions WHERE page_id = %s",
+                    'SELECT "user" FROM edits WHERE page_id = %s', 'SELECT "user" FROM actions WHERE page_id = %s',
+                    "SELECT annotator FROM review_queue WHERE page_id = %s",
+                    "SELECT annotator FROM verdicts WHERE page_id = %s"):
+            assert bob.execute(sql, (blind_page,)).fetchall() == [], sql
+        assert bob.execute("SELECT COUNT(*) FROM pages").fetchone()[0] >= 1  # the rest he sees
+    finally:
+        bob.close()
+    rex = Project.open(login(url, "rex") + "/acme")
+    try:
+        assert rex.store.get_page(blind_page).done_by == "ana"  # the reviewer's connection reads it
+        rex.store.review_page("rex", blind_page, "approved")
+    finally:
+        rex.close()
+    bob = psycopg.connect(parse_url(url).with_login("bob", "bob-pw-4").conninfo, autocommit=True)
+    try:
+        bob.execute("SET search_path TO acme")  # reviewed: no longer blind
+        assert bob.execute("SELECT done_by FROM pages WHERE id = %s", (blind_page,)).fetchone()[0] == "ana"
+    finally:
+        bob.close()
