@@ -254,6 +254,18 @@ class MainWindow(QMainWindow):
     def current_page_id(self) -> int | None:
         return self.workspace.page_id
 
+    def _close_with_unsaved(self, pending: int) -> bool:
+        """The server is away and edits wait to be sent: closing now drops them. Ask."""
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.warning(
+            self, "Changes not saved",
+            f"{pending} change(s) could not reach the server yet and would be lost if you close now."
+            " Keep the window open until the connection is back (the banner goes), or close anyway?",
+            QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
     # -- a team project: other people's changes, the connection ---------------------------------
     def _start_live(self, project: Project) -> None:
         """Listen to the project's changes (core.live) and watch the connection to its server."""
@@ -501,6 +513,10 @@ class MainWindow(QMainWindow):
             self.workspace.list.setFocus()
 
     def closeEvent(self, event) -> None:
+        pending = len(self.connection.pending) if self.connection is not None else 0
+        if pending and not self._close_with_unsaved(pending):
+            event.ignore()
+            return
         self._stop_live()
         for worker in list(self.workers):
             worker.cancel.set()

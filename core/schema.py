@@ -393,6 +393,23 @@ def _team(db: Database) -> None:
     )
 
 
+@migrations(name="0006_moderation_indexes")
+def _moderation_indexes(db: Database) -> None:
+    """The Moderate screen's engine, model version and confidence filters on a big project
+    (docs/benchmarks.md, issue 14: 100,000 pages, 5,000,000 regions on PostgreSQL). "A region
+    below confidence X" was answered by probing every page's regions (100,000 index probes); this
+    index finds the few low-confidence regions directly. The predictions one holds everything the
+    engine / model version filters and the filters' choices read, so they scan 5 MB instead of
+    the predictions table with its regions (200 MB)."""
+    _run_script(
+        db,
+        """
+        CREATE INDEX regions_low_confidence ON regions(confidence, page_id) WHERE deleted = 0;
+        CREATE INDEX predictions_versions ON predictions(engine, model_version, engine_version, page_id);
+        """,
+    )
+
+
 def _run_script(db, script: str) -> None:
     """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
     :class:`PgMigrator` which spells each statement for PostgreSQL).

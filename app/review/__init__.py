@@ -128,6 +128,12 @@ class ReviewMenu:
 
     def switch_user(self, name: str) -> None:
         w = self.window
+        if w.project is not None and w.project.server is not None and name != w.user:
+            # On a team project who works is the server login (the server enforces its role):
+            # another person signs in with File > Open team project.
+            w.statusBar().showMessage(f"On a team project you work as your login ({w.user}): to work as {name},"
+                                      " open the project with their login (File > Open team project)", 8000)
+            return
         current = w.current_page_id()
         w.user = name
         w.workspace.set_project(w.project, name)

@@ -254,3 +254,30 @@ def test_a_change_after_a_silent_restart_is_shown_on_a_new_connection(qtbot, qse
         other.close()
     qtbot.waitUntil(lambda: window.workspace.regions[region.id].text == "AFTER THE RESTART", timeout=WAIT_MS)
     assert not window.banner.isVisible() and not window.connection.lost
+
+
+def test_closing_with_edits_not_yet_sent_asks_first(qtbot, qsettings, team_url, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = _window(qtbot, qsettings, team_url, "ana")
+    window.connection.pending.append(object())  # an edit waiting for the server
+    asked = []
+
+    def answer(choice):
+        def warning(parent, title, text, *args):
+            asked.append(text)
+            return choice
+        return warning
+
+    monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Cancel))
+    assert window.close() is False and window.isVisible()
+    assert "1 change(s) could not reach the server" in asked[0]
+    monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Discard))
+    assert window.close() is True
+
+
+def test_on_a_team_project_the_user_is_the_login(qtbot, qsettings, team_url):
+    window = _window(qtbot, qsettings, team_url, "ana")
+    window.review.switch_user("rex")
+    assert window.user == "ana"
+    assert "work as your login" in window.statusBar().currentMessage()

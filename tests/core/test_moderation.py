@@ -246,6 +246,11 @@ def test_moderate_counts_filter_by_date_and_more(project):
     rows = review.moderate_pages(store, F(date_from="2026-11-02", date_to="2026-11-03"), viewer="boss")
     assert [r.page_id for r in rows] == sorted(r.page_id for r in rows) or len(rows) == 2
     assert {r.annotator for r in rows} == {"ana"}
+    # A model version is the prediction's model_version, else (none) its engine_version.
+    assert review.moderate_counts(store, F(model_version="v1"))["total"] == 0
+    store.add_prediction(Prediction(pages[5].id, "tesseract", "5.3", {}, "h9", (), model_version=None))
+    assert review.moderate_counts(store, F(model_version="5.3"))["total"] == 1
+    assert [r.page_id for r in review.moderate_pages(store, F(engine="tesseract", model_version="5.3"))] == [pages[5].id]
 
 
 def test_analytics_from_edit_timestamps_and_verdicts(project):
