@@ -1,7 +1,7 @@
 """Team-server figures of issue 14: many annotators on one project, pre-fill on several machines.
 
     .venv/bin/python bench/bench_team.py clients --clients 20 --minutes 5            # people typing
-    .venv/bin/python bench/bench_team.py clients --clients 20 --minutes 1 --no-pause # stress
+    .venv/bin/python bench/bench_team.py clients --clients 20 --minutes 2 --no-pause # stress
     .venv/bin/python bench/bench_team.py prefill --pages 40                          # 1 vs 2 followers, kill -9
 
 Each run starts its own throwaway PostgreSQL cluster (tests/pgserver.py) with **fsync on**
@@ -31,7 +31,12 @@ two machines); pages/s compared. Then the kill case on the third: two followers 
 ``--kill-after`` pages are stored; the survivor finishes the dead one's pages when their leases
 (60 s) run out, and is stopped once every page has its prediction. Every page must have
 exactly one prediction. The same kill with ``--until-idle`` survivors is run too
-(``--kill-until-idle``) to show what a script that stops when idle leaves behind.
+(``--kill-until-idle``) to show what a script that stops when idle leaves behind. ``--skip-kill``
+/ ``--skip-throughput`` run one half; ``--wait-quiet N`` waits (up to N x 10 s) for a 1-minute
+load average below 1 before the throughput runs. Throughput is given three ways: pages over the
+wall clock of the processes (start-up and model loading included), steady state (from the moment
+every follower stored its first task's pages to the last page), and while every follower still
+had work; the followers' CPU seconds (their pool workers included) beside it.
 
 Summaries are printed and written as JSON (``--json PATH``, default under /tmp/bench_team/).
 """
@@ -204,6 +209,14 @@ def client_main(url: str, login: str, seed: int, duration_s: float, pause: tuple
     rng = random.Random(seed)
     project = Project.open(url)
     store = project.store
+    attempts = [0]
+    claim_page = store.claim_page
+
+    def counted_claim(*a, **kw):  # how many pages next_page tries before one is free
+        attempts[0] += 1
+        return claim_page(*a, **kw)
+
+    store.claim_page = counted_claim
     store.regions(1)  # connect now, not in the first timed call
     ready.put(login)
     go.wait()
@@ -214,6 +227,7 @@ def client_main(url: str, login: str, seed: int, duration_s: float, pause: tuple
     ops: list[dict] = []
     leases: list[dict] = []
     claims: list[float] = []
+    tries: list[int] = []
     errors: list[str] = []
     loads: list[float] = []
     counter = 0
@@ -235,8 +249,10 @@ def client_main(url: str, login: str, seed: int, duration_s: float, pause: tuple
     try:
         while time.time() < deadline:
             t0 = time.perf_counter()
+            attempts[0] = 0
             page = next_page(store, current, user=login)
             claims.append((time.perf_counter() - t0) * 1000)
+            tries.append(attempts[0])
             if page is None:
                 queue_empty = True
                 break
@@ -281,7 +297,7 @@ def client_main(url: str, login: str, seed: int, duration_s: float, pause: tuple
                 errors.append(f"page {page}: {type(exc).__name__}: {exc}")
                 lease["to"] = lease["to"] or time.time()
     finally:
-        Path(out).write_text(json.dumps({"login": login, "ops": ops, "leases": leases, "claims_ms": claims,
+        Path(out).write_text(json.dumps({"login": login, "ops": ops, "leases": leases, "claims_ms": claims, "claim_tries": tries,
                                          "loads_ms": loads, "errors": errors, "queue_empty": queue_empty}))
         project.close()
 
@@ -447,6 +463,11 @@ def run_clients(args) -> dict:
             },
             "check": check,
         }
+        tries = sorted(t for r in records for t in r["claim_tries"])
+        if tries:
+            summary["claim_page_tries_per_next_page"] = {
+                "mean": round(statistics.fmean(tries), 2), "p50": pct(tries, 0.5), "p95": pct(tries, 0.95),
+                "max": tries[-1], "refused_in_all": sum(t - 1 for t in tries)}
         c = check
         summary["passed"] = {
             "no lost or duplicated edits": c["lost_edits"] == 0 and c["duplicated_or_unexpected_edits"] == 0
@@ -497,8 +518,11 @@ def start_follower(url: str, login: str, password: str, work: Path, tag: str, un
 
 
 def follower_run(lead_url: str, project: str, members: list[tuple[str, str]], work: Path, tag: str) -> dict:
+    import resource
+
     t0, t0_wall = time.monotonic(), time.time()
     load_before = os.getloadavg()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     procs = [start_follower(f"{lead_url}/{project}", name, pw, work, f"{tag}-{name}", True) for name, pw in members]
     ended: dict[int, float] = {}
     while len(ended) < len(procs):
@@ -508,6 +532,8 @@ def follower_run(lead_url: str, project: str, members: list[tuple[str, str]], wo
         time.sleep(0.1)
     codes = [p.returncode for p in procs]
     wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the followers and their pool workers (reaped)
+    cpu_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     rows = pred_rows(lead_url, project)
     per_page = collections.Counter(r[0] for r in rows)
     # Steady state: from the moment every follower has stored its first task's pages (start-up,
@@ -535,6 +561,8 @@ def follower_run(lead_url: str, project: str, members: list[tuple[str, str]], wo
            "pages_stored_by_each": [len(ts) for ts in stored_by],
            "last_page_of_each_s_after_start": [round(max(ts) - t0_wall, 1) if ts else None for ts in stored_by],
            "pages_per_s_while_all_ran": both,
+           "follower_cpu_s": round(cpu_s, 1), "follower_cpu_s_per_page": round(cpu_s / max(1, len(per_page)), 2),
+           "cores_busy_with_followers": round(cpu_s / wall, 2),
            "predictions": len(rows), "engines": sorted({r[1] for r in rows}),
            "pages_prefilled_twice": sum(1 for n in per_page.values() if n > 1),
            "pages_per_s_wall": round(len(per_page) / wall, 3), "pages_per_s_steady": steady_rate,
@@ -642,7 +670,8 @@ def run_prefill(args) -> dict:
         url, lead_url, logins = prepare_team(srv, 2, "box")
         settings = server_settings(url)
         members = list(logins.items())
-        projects = ["one", "two", "killed"] + (["killidle"] if args.kill_until_idle else [])
+        projects = ((["one", "two"] if not args.skip_throughput else []) + (["killed"] if not args.skip_kill else [])
+                    + (["killidle"] if args.kill_until_idle else []))
         engines = {}
         for name in projects:
             project = Project.create(f"{lead_url}/{name}")
@@ -654,6 +683,10 @@ def run_prefill(args) -> dict:
         summary = {"figure": "prefill", "pages": args.pages, "machine": machine(), "server": settings,
                    "default_engine": engines}
         if not args.skip_throughput:
+            for _ in range(args.wait_quiet):  # at most this many 10 s waits for a 1-minute load below 1
+                if os.getloadavg()[0] < 1.0:
+                    break
+                time.sleep(10)
             one = follower_run(lead_url, "one", members[:1], work, "one")
             two = follower_run(lead_url, "two", members, work, "two")
             summary["one_follower"], summary["two_followers"] = one, two
@@ -661,17 +694,18 @@ def run_prefill(args) -> dict:
                 if one[key] and two[key]:
                     summary[f"speedup_{key[len('pages_per_s_'):]}"] = round(two[key] / one[key], 2)
         kill_after = args.kill_after or max(2, args.pages // 4)
-        summary["kill"] = kill_run(lead_url, "killed", members, work, "kill", args.pages, kill_after, False)
+        if not args.skip_kill:
+            summary["kill"] = kill_run(lead_url, "killed", members, work, "kill", args.pages, kill_after, False)
         if args.kill_until_idle:
             summary["kill_until_idle"] = kill_run(lead_url, "killidle", members, work, "killidle", args.pages,
                                                   kill_after, True)
-        k = summary["kill"]
         summary["passed"] = {
             "no page pre-filled twice": all(summary[s]["pages_prefilled_twice"] == 0 for s in
-                                            ("one_follower", "two_followers", "kill") if s in summary),
-            "killed worker's pages finished by the other": k["pages_without"] == 0
-            and k["victim_pages_finished_by_survivor"] == len(k["victim_held_at_kill"]),
-        }
+                                            ("one_follower", "two_followers", "kill") if s in summary)}
+        if "kill" in summary:
+            k = summary["kill"]
+            summary["passed"]["killed worker's pages finished by the other"] = (
+                k["pages_without"] == 0 and k["victim_pages_finished_by_survivor"] == len(k["victim_held_at_kill"]))
         if "speedup_steady" in summary:
             summary["passed"]["2 followers >= 1.7x one (steady)"] = summary["speedup_steady"] >= 1.7
         return summary
@@ -686,7 +720,7 @@ def main(argv=None) -> int:
     c = sub.add_parser("clients", help="annotators editing one project at once")
     c.add_argument("--clients", type=int, default=20)
     c.add_argument("--minutes", type=float, default=5)
-    c.add_argument("--pages", type=int, default=400)
+    c.add_argument("--pages", type=int, default=4000, help="enough for 20 clients for 5 min with pauses (~3000)")
     c.add_argument("--regions", type=int, default=20)
     c.add_argument("--no-pause", action="store_true", help="no pause between edits (a stress figure)")
     p = sub.add_parser("prefill", help="pre-fill with 1 and 2 --follow processes, and a killed one")
@@ -694,6 +728,9 @@ def main(argv=None) -> int:
     p.add_argument("--kill-after", type=int, default=0, help="kill once this many pages are stored (default pages/4)")
     p.add_argument("--kill-until-idle", action="store_true", help="also the kill case with --until-idle survivors")
     p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument("--skip-kill", action="store_true")
+    p.add_argument("--wait-quiet", type=int, default=0, metavar="N",
+                   help="before the throughput runs, wait up to N x 10 s for a 1-minute load average below 1")
     for sp in (c, p):
         sp.add_argument("--fsync", choices=["on", "off"], default="on")
         sp.add_argument("--json", help="where to write the summary (default /tmp/bench_team/FIGURE-TIME.json)")

@@ -49,6 +49,22 @@ class LeaseQueries:
             self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
         return True
 
+    def claim_first(self, page_ids, holder: str, client: str, purpose: str, ttl_s: float | None = None) -> int | None:
+        """Take the first page of ``page_ids`` (in that order) that no other window or worker
+        holds, in one write transaction: who holds what is read under the project's write lock,
+        so no other claim can come between the look and the lease. None when all are held."""
+        from .store import now
+
+        stamp = now()
+        with self.transaction() as c:
+            held = {r[0] for r in c.execute("SELECT page_id FROM leases WHERE client != ? AND expires_at > ?",
+                                            (client, stamp))}
+            for page_id in page_ids:
+                if page_id not in held:
+                    self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
+                    return page_id
+        return None
+
     def _write_lease(self, c, page_id, holder, client, purpose, stamp, ttl_s) -> None:
         c.execute(
             "INSERT INTO leases (page_id, holder, client, purpose, taken_at, expires_at) VALUES (?,?,?,?,?,?)"
@@ -76,6 +92,12 @@ class LeaseQueries:
             for page_id in ids:
                 self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
         return ids
+
+    def pages_left(self, statuses: list[str], but: set[int] = frozenset()) -> int:
+        """Pages of ``statuses`` there still are, leased or not (``but``: leave these out)."""
+        marks = ",".join("?" for _ in statuses)
+        ids = {r[0] for r in self.query(f"SELECT id FROM pages WHERE status IN ({marks})", statuses)}
+        return len(ids - set(but))
 
     def renew_leases(self, client: str, ttl_s: float | None = None) -> int:
         """Push back the expiry of every lease ``client`` holds (a heartbeat); how many."""

@@ -68,9 +68,7 @@ def next_page(store: Store, current: int | None = None, order: str | None = None
         return pages[0] if pages else None
     mine = {p for p, who in store.page_assignees().items() if who == user}
     pages.sort(key=lambda p: p not in mine)  # stable: assigned to me first, queue order kept
-    for page_id in pages:
-        if store.claim_page(page_id, user, store.client_id, "annotate"):
-            if current is not None and current != page_id:
-                store.release_leases(store.client_id, current)
-            return page_id
-    return None
+    page_id = store.claim_first(pages, user, store.client_id, "annotate")  # one transaction
+    if page_id is not None and current is not None and current != page_id:
+        store.release_leases(store.client_id, current)
+    return page_id

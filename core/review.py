@@ -338,12 +338,10 @@ def next_review_page(store, user: str, current: int | None = None) -> int | None
         pages = pages[i + 1:] + pages[:i]
     if not team:
         return pages[0] if pages else None
-    for page_id in pages:
-        if store.claim_page(page_id, user, store.client_id, "review"):
-            if current is not None and current != page_id:
-                store.release_leases(store.client_id, current)
-            return page_id
-    return None
+    page_id = store.claim_first(pages, user, store.client_id, "review")  # one transaction
+    if page_id is not None and current is not None and current != page_id:
+        store.release_leases(store.client_id, current)
+    return page_id
 
 
 # -- hooks the store calls inside its transactions ------------------------------------------

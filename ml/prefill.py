@@ -173,10 +173,14 @@ def follow_prefill(
     (at once on a team server: the import is announced; else within ``idle_wait_s``). A machine
     killed mid-batch stored what it finished; the leases of the rest run out and another machine
     takes them. Each round reads with the model version active when it starts, so a promotion
-    reaches every machine. ``until_idle``: stop when no page is left to take (scripts, benchmarks);
-    otherwise run until ``cancel``."""
+    reaches every machine. ``until_idle``: stop when no page is left to pre-fill, pages other
+    machines hold included (a dead machine's come back when their leases run out), but those that
+    failed here (scripts, benchmarks); otherwise run until ``cancel``."""
     import os
     import socket
+    import time
+
+    from core.lease_store import LEASE_S
 
     cancel = cancel or threading.Event()
     store = project.store
@@ -217,10 +221,15 @@ def follow_prefill(
                 summary.done.append(result.page_id)
                 if on_page is not None:
                     on_page(result.page_id)
-            if not claimed and until_idle:
-                break
+            failed = {pid for pid, _name, _msg in summary.failures}
+            if not claimed and until_idle and not store.pages_left([s.value for s in PREFILL_STATUSES], but=failed):
+                break  # nothing left to pre-fill (but what failed here): pages other machines hold count
             if not claimed:
-                wake.wait(idle_wait_s)
+                # What is left is held by other machines (done soon, or back in the pool when a dead
+                # one's leases run out), or nothing is: wait for an import or a lease to end.
+                deadline = time.monotonic() + (min(idle_wait_s, LEASE_S["prefill"] / 4) if until_idle else idle_wait_s)
+                while not (cancel.is_set() or wake.is_set()) and time.monotonic() < deadline:
+                    wake.wait(0.25)  # Ctrl-C (cancel) ends the wait too
                 wake.clear()
     finally:
         if listener is not None:

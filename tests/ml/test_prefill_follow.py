@@ -90,10 +90,18 @@ def test_a_killed_followers_pages_are_finished_by_another(team_pages):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(60)
-    first = follow_prefill(team_pages, engine="classical", workers=0, batch=1, until_idle=True, holder="box-2")
-    assert not set(first.done) & set(held)  # still leased by the dead one
+    result = {}
+    follower = threading.Thread(target=lambda: result.__setitem__("r", follow_prefill(
+        team_pages, engine="classical", workers=0, batch=1, until_idle=True, holder="box-2", idle_wait_s=0.2)))
+    follower.start()
+    deadline = time.monotonic() + 120
+    while len(prediction_counts(team_pages)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(prediction_counts(team_pages)) == {p.id for p in team_pages.store.pages()} - set(held)
+    follower.join(1.0)
+    assert follower.is_alive()  # --until-idle waits: the dead one's pages are not done yet
     with team_pages.store.transaction() as c:  # its leases run out (what waiting LEASE_S["prefill"] does)
         c.execute("UPDATE leases SET expires_at = '2000-01-01T00:00:00+00:00' WHERE holder = 'doomed'")
-    second = follow_prefill(team_pages, engine="classical", workers=0, batch=1, until_idle=True, holder="box-2")
-    assert sorted(second.done) == sorted(held)
+    follower.join(120)
+    assert not follower.is_alive() and set(held) <= set(result["r"].done)
     assert set(prediction_counts(team_pages).values()) == {1} and len(prediction_counts(team_pages)) == 6
