@@ -34,19 +34,11 @@ def default_user() -> str:
 # -- the app's data folder and its log ---------------------------------------------------------
 
 def data_dir() -> Path:
-    """The app's own data folder (demo project, logs): ``$PROOFDESK_DATA_DIR``, else the platform's
-    per-user application data folder (what Qt's AppDataLocation gives for the app, so the GUI
-    and the command line agree)."""
-    override = os.environ.get("PROOFDESK_DATA_DIR")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "Proofdesk"
+    """The app's own data folder (demo project, logs, team projects' caches): see
+    :func:`core.project.data_dir`."""
+    from core.project import data_dir as _data_dir
+
+    return _data_dir()
 
 
 def log_dir() -> Path:

@@ -95,6 +95,11 @@ class MainWindow(QMainWindow):
         self.prefill = PrefillController(self)
         self._build_help_menu()
         self.page_list.selectionModel().selectionChanged.connect(self._on_selection)
+        self.page_list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.assign_action = QAction("Assign to...", self.page_list)
+        self.assign_action.setToolTip("Give the selected pages to a person: their next page offers them first")
+        self.assign_action.triggered.connect(lambda: self.assign_dialog())
+        self.page_list.addAction(self.assign_action)
         self.open_project(project)
 
     # -- menus ---------------------------------------------------------------------------------
@@ -253,6 +258,29 @@ class MainWindow(QMainWindow):
 
     def current_page_id(self) -> int | None:
         return self.workspace.page_id
+
+    def assign_dialog(self, person: str | None = None) -> bool:
+        """Page list > Assign to... (reviewers and admins): the selected pages to a person, or back
+        to anyone. ``person`` skips the question (tests)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        ids = self.page_list.selected_page_ids()
+        if not ids or self.project is None:
+            return False
+        anyone = "(anyone)"
+        if person is None:
+            names = [anyone] + [name for name, _role, _pw in self.project.store.user_list()]
+            person, ok = QInputDialog.getItem(self, "Assign pages", f"Give {len(ids)} page(s) to:", names, 0, True)
+            if not ok:
+                return False
+        try:
+            self.project.store.assign_pages(self.user, ids, None if person in ("", anyone) else person)
+        except ProofdeskError as exc:
+            show_error(self, "Cannot assign pages", str(exc))
+            return False
+        self.statusBar().showMessage(f"{len(ids)} page(s) assigned to {person or 'anyone'}", 8000)
+        self.reload_pages()
+        return True
 
     def _close_with_unsaved(self, pending: int) -> bool:
         """The server is away and edits wait to be sent: closing now drops them. Ask."""

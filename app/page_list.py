@@ -52,7 +52,8 @@ class PageListModel(QAbstractTableModel):
             return STATUS_COLOURS.get(page.status)
         if role == Qt.ItemDataRole.ToolTipRole:
             done = f"\ndone by {page.done_by} at {page.done_at[:16].replace('T', ' ')}" if page.done_by and page.done_at else ""
-            return f"{page.name}: {page.status.value.replace('_', ' ')}{done}"
+            given = f"\nassigned to {page.assignee}" if page.assignee else ""
+            return f"{page.name}: {page.status.value.replace('_', ' ')}{done}{given}"
         if role == Qt.ItemDataRole.UserRole:
             return page.id
         return None

@@ -210,13 +210,13 @@ def client_main(url: str, login: str, seed: int, duration_s: float, pause: tuple
     project = Project.open(url)
     store = project.store
     attempts = [0]
-    claim_page = store.claim_page
+    claim_first = store.claim_first
 
-    def counted_claim(*a, **kw):  # how many pages next_page tries before one is free
+    def counted_claim(*a, **kw):  # how many claim transactions next_page takes (one since claim_first)
         attempts[0] += 1
-        return claim_page(*a, **kw)
+        return claim_first(*a, **kw)
 
-    store.claim_page = counted_claim
+    store.claim_first = counted_claim
     store.regions(1)  # connect now, not in the first timed call
     ready.put(login)
     go.wait()
@@ -294,7 +294,15 @@ def client_main(url: str, login: str, seed: int, duration_s: float, pause: tuple
                 errors.append(f"conflict on page {page}: {exc}")
                 lease["to"] = lease["to"] or time.time()
             except Exception as exc:  # recorded, the client goes on
-                errors.append(f"page {page}: {type(exc).__name__}: {exc}")
+                try:
+                    again = len(store.regions(page))
+                    raw = store.conn.raw.execute("SELECT count(*), count(*) FILTER (WHERE deleted = 0)"
+                                                 " FROM regions WHERE page_id = %s", (page,)).fetchone()
+                    st = store.conn.raw.execute("SELECT status, done_by FROM pages WHERE id = %s", (page,)).fetchone()
+                    detail = f" (read again: {again} regions; raw {tuple(raw)}; page {st})"
+                except Exception as exc2:  # noqa: BLE001
+                    detail = f" (and reading again: {exc2})"
+                errors.append(f"page {page}: {type(exc).__name__}: {exc}{detail}")
                 lease["to"] = lease["to"] or time.time()
     finally:
         Path(out).write_text(json.dumps({"login": login, "ops": ops, "leases": leases, "claims_ms": claims, "claim_tries": tries,
@@ -438,6 +446,12 @@ def run_clients(args) -> dict:
         wall = time.time() - t_start
         load_after = os.getloadavg()
         records = [json.loads(o.read_text()) for o in outs if o.exists()]
+        if any(r.get("errors") for r in records):  # keep the clients' records to look at
+            keep = Path(tempfile.mkdtemp(prefix="bench-team-errors-", dir="/tmp"))
+            for o in outs:
+                if o.exists():
+                    shutil.copy(o, keep / o.name)
+            print(f"errors: the clients' records are kept in {keep}", flush=True)
         check = check_clients(lead_url, records)
         ops = [op for r in records for op in r["ops"]]
         by_kind = collections.defaultdict(list)
@@ -465,7 +479,7 @@ def run_clients(args) -> dict:
         }
         tries = sorted(t for r in records for t in r["claim_tries"])
         if tries:
-            summary["claim_page_tries_per_next_page"] = {
+            summary["claim_transactions_per_next_page"] = {
                 "mean": round(statistics.fmean(tries), 2), "p50": pct(tries, 0.5), "p95": pct(tries, 0.95),
                 "max": tries[-1], "refused_in_all": sum(t - 1 for t in tries)}
         c = check

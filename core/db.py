@@ -495,39 +495,27 @@ def lock_key(project: str) -> int:
 
 
 #: Errors of either backend, for code that must catch them without caring which one it has.
-def integrity_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [sqlite3.IntegrityError]
-    try:
-        import psycopg
+def _errors(sqlite_error: type[BaseException], psycopg_name: str) -> tuple[type[BaseException], ...]:
+    """``sqlite_error`` and psycopg's exception of that name (psycopg is a dependency: both)."""
+    import psycopg
 
-        errors.append(psycopg.IntegrityError)
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        pass
-    return tuple(errors)
+    return sqlite_error, getattr(psycopg, psycopg_name)
+
+
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """A constraint refused the row (a duplicate key, a foreign key), on either backend."""
+    return _errors(sqlite3.IntegrityError, "IntegrityError")
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [sqlite3.Error]
-    try:
-        import psycopg
-
-        errors.append(psycopg.Error)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
+    """Any error of either backend."""
+    return _errors(sqlite3.Error, "Error")
 
 
 def operational_errors() -> tuple[type[BaseException], ...]:
     """What the database raises when it cannot do the work (disk full, I/O, a lost server), as
     opposed to a statement's own mistake."""
-    errors: list[type[BaseException]] = [sqlite3.OperationalError]
-    try:
-        import psycopg
-
-        errors.append(psycopg.OperationalError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
+    return _errors(sqlite3.OperationalError, "OperationalError")
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -49,10 +49,13 @@ class LeaseQueries:
             self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
         return True
 
-    def claim_first(self, page_ids, holder: str, client: str, purpose: str, ttl_s: float | None = None) -> int | None:
+    def claim_first(self, page_ids, holder: str, client: str, purpose: str, statuses: tuple[str, ...],
+                    ttl_s: float | None = None) -> int | None:
         """Take the first page of ``page_ids`` (in that order) that no other window or worker
-        holds, in one write transaction: who holds what is read under the project's write lock,
-        so no other claim can come between the look and the lease. None when all are held."""
+        holds and that is still in one of ``statuses`` and not given to someone else, in one write
+        transaction: who holds what and each page's status are read under the project's write
+        lock, so no other claim or edit can come between the look and the lease (the list was made
+        before: a page someone finished since is passed over). None when none is left."""
         from .store import now
 
         stamp = now()
@@ -60,9 +63,13 @@ class LeaseQueries:
             held = {r[0] for r in c.execute("SELECT page_id FROM leases WHERE client != ? AND expires_at > ?",
                                             (client, stamp))}
             for page_id in page_ids:
-                if page_id not in held:
-                    self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
-                    return page_id
+                if page_id in held:
+                    continue
+                row = c.execute("SELECT status, assignee FROM pages WHERE id = ?", (page_id,)).fetchone()
+                if row is None or row["status"] not in statuses or row["assignee"] not in (None, holder):
+                    continue
+                self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
+                return page_id
         return None
 
     def _write_lease(self, c, page_id, holder, client, purpose, stamp, ttl_s) -> None:

@@ -68,7 +68,8 @@ def next_page(store: Store, current: int | None = None, order: str | None = None
         return pages[0] if pages else None
     mine = {p for p, who in store.page_assignees().items() if who == user}
     pages.sort(key=lambda p: p not in mine)  # stable: assigned to me first, queue order kept
-    page_id = store.claim_first(pages, user, store.client_id, "annotate")  # one transaction
+    page_id = store.claim_first(pages, user, store.client_id, "annotate",  # one transaction
+                                tuple(s.value for s in QUEUE_STATUSES))
     if page_id is not None and current is not None and current != page_id:
         store.release_leases(store.client_id, current)
     return page_id

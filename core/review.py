@@ -338,7 +338,7 @@ def next_review_page(store, user: str, current: int | None = None) -> int | None
         pages = pages[i + 1:] + pages[:i]
     if not team:
         return pages[0] if pages else None
-    page_id = store.claim_first(pages, user, store.client_id, "review")  # one transaction
+    page_id = store.claim_first(pages, user, store.client_id, "review", ("done",))  # one transaction
     if page_id is not None and current is not None and current != page_id:
         store.release_leases(store.client_id, current)
     return page_id

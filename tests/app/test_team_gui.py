@@ -281,3 +281,18 @@ def test_on_a_team_project_the_user_is_the_login(qtbot, qsettings, team_url):
     window.review.switch_user("rex")
     assert window.user == "ana"
     assert "work as your login" in window.statusBar().currentMessage()
+
+
+def test_a_lead_assigns_pages_from_the_page_list(qtbot, qsettings, team_url):
+    from core.model import Role
+
+    window = _window(qtbot, qsettings, team_url, "lead")
+    window.project.store.set_user_role("lead", "lead", Role.ADMIN)
+    page = window.project.store.pages()[1]
+    window.page_list.select_page(page.id)
+    assert window.assign_action in window.page_list.actions()
+    assert window.assign_dialog("bob")
+    assert window.project.store.get_page(page.id).assignee == "bob"
+    assert "assigned to bob" in window.page_list.model_.data(
+        window.page_list.model_.index(window.page_list.model_.row_of(page.id), 0),
+        __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.ItemDataRole.ToolTipRole)

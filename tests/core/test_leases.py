@@ -121,3 +121,16 @@ def test_assign_from_the_command_line(team, capsys):
     assert lead.store.page_assignees() == {2: "bob", 3: "bob"}
     assert main(["assign", url, "--to", "bob", "--pages", "99"]) == 1
     assert "no such page" in capsys.readouterr().err
+
+
+def test_a_page_finished_after_the_queue_was_read_is_not_handed_out(team):
+    """The queue is read before the claim: a page someone marked done in between (their lease
+    ended with it) must not be claimed (found by the 20-client benchmark under load)."""
+    _, ana, bob = team
+    a1 = next_page(ana.store, user="ana")
+    stale_queue = [p.id for p in bob.store.pages()]  # what bob's window read before ana finished
+    ana.store.add_region("ana", a1, box_to_quad(1, 1, 20, 10), "x")
+    ana.store.set_page_status("ana", a1, PageStatus.DONE)
+    got = bob.store.claim_first(stale_queue, "bob", bob.store.client_id, "annotate",
+                                ("new", "prefilled", "in_progress", "rejected"))
+    assert got != a1 and got == stale_queue[1]
