@@ -111,13 +111,11 @@ def cmd_migrate(args) -> int:
 
 
 def _timed(fn, repeat: int) -> tuple[float, float]:
+    """(median, worst) ms of ``repeat`` calls after one warm-up (bench_review's timing)."""
+    import bench_review
+
     fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times), max(times)
+    return bench_review._ms(fn, repeat)
 
 
 def cmd_moderate(args) -> int:
@@ -215,9 +213,6 @@ def cmd_workspace(args) -> int:
     app = QApplication.instance() or QApplication([])
     from app.main import warm_up
     from app.main_window import MainWindow
-    from core.importer import import_paths
-    from core.model import PredictedRegion, Prediction, box_to_quad
-    from core.project import Project
     from core.queue import next_page
 
     warm_up()
@@ -225,18 +220,7 @@ def cmd_workspace(args) -> int:
     location = f"{args.location}/{args.project}" if team else str(Path(args.location) / args.project)
     user = "pdadmin" if team else "bench"
     t = time.perf_counter()
-    project = Project.create(location)
-    src = tmp / "src"
-    src.mkdir()
-    boxes = {f"page{i}.jpg": bw.make_page(src / f"page{i}.jpg", i) for i in range(3)}
-    import_paths(project, [src])
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    for page in project.store.pages():
-        regions = tuple(PredictedRegion(box_to_quad(*b), f"word{j}", float(rng.uniform(0.3, 1.0)))
-                        for j, b in enumerate(boxes[page.name]))
-        project.store.add_prediction(Prediction(page.id, "bench", "1", {}, "h", regions))
+    project = bw.build_project(tmp, 3, location)
     print(f"built {project.where}: 3 pages, {bw.N_REGIONS} regions each, {bw.W}x{bw.H} JPEG:"
           f" {time.perf_counter() - t:.1f} s", flush=True)
     cached = [project.image_path(p) for p in project.store.pages()]

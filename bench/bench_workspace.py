@@ -54,12 +54,14 @@ def make_page(path: Path, seed: int) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def build_project(root: Path, pages: int = 3):
+def build_project(root: Path, pages: int = 3, location: str | Path | None = None):
+    """``pages`` generated pages of N_REGIONS predicted regions each, in a new project at
+    ``location`` (a folder or a team project's URL; default ``root/proj``); sources in ``root/src``."""
     from core.importer import import_paths
     from core.model import PredictedRegion, Prediction, box_to_quad
     from core.project import Project
 
-    project = Project.create(root / "proj")
+    project = Project.create(location if location is not None else root / "proj")
     src = root / "src"
     src.mkdir()
     boxes = {}
