@@ -195,6 +195,7 @@ def cmd_train(args) -> int:
                 version, created = datasets.create_version(store, project.root, args.user)
                 print(f"{'created' if created else 'using'} dataset version {version.id} ({version.hash[:12]}):"
                       f" {version.n_train} train / {version.n_val} validation lines", file=sys.stderr)
+            datasets.check_trainable(version)  # refused before a run is recorded, with how many pages it needs
             active = registry.active(store)
             run = runs.create(store, args.user, version.id, params, active.id if active else None)
             print(f"run {run.id}: fine-tuning {active.name if active else 'the shipped recogniser'}"

@@ -263,7 +263,7 @@ def stats(store, date_from: str | None = None, date_to: str | None = None, viewe
     accept = choose_threshold_counts(auto_accept_counts(store))
     return {
         "from": date_from, "to": date_to, "time_zone": _days.zone_name(store),
-        "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to)),
+        "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to, finished_only=True)),
         "annotators": [s.as_dict() for s in annotator_stats(store, date_from, date_to)],
         "engines": [e.as_dict() for e in engines],
         "days": [asdict(d) for d in days],

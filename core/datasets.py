@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -143,6 +144,20 @@ def get_version(store: Store, version_id: int) -> DatasetVersion:
     if row is None:
         raise NotFoundError(f"no dataset version {version_id}")
     return _row(row)
+
+
+def check_trainable(version: DatasetVersion) -> None:
+    """ProofdeskError, before any training, when a run could not be judged: no training lines,
+    or no validation lines (every page fell in training). Says how many pages are needed."""
+    share = float((version.selection or {}).get("val_share", DEFAULT_VAL_SHARE))
+    enough = max(2, math.ceil(3 / share)) if share > 0 else None
+    if version.n_val == 0 or version.n_train == 0:
+        which = "validation" if version.n_val == 0 else "training"
+        need = (f"mark more pages done: with {share:.0%} of the pages kept for validation, {enough} pages"
+                " give both almost always" if enough else "this version keeps no pages for validation")
+        raise ProofdeskError(f"dataset version {version.id} has no {which} lines ({version.n_pages} page(s): "
+                             f"{version.n_train} training / {version.n_val} validation lines), so a run could not"
+                             f" be compared with the active model; {need}")
 
 
 def load_manifest(root: Path, version: DatasetVersion, project=None) -> dict:

@@ -556,6 +556,8 @@ class ModerateFilter:
     confidence_below: float | None = None
     has_wrong: bool | None = None
     routed_only: bool = False
+    #: Only pages people finished (done, approved or rejected): what "moderated or not" counts.
+    finished_only: bool = False
 
 
 def _check_viewer(store, viewer: str | None, f: ModerateFilter) -> bool:

@@ -40,6 +40,8 @@ def _moderate_where(f, tz) -> tuple[str, list]:
     if f.status:
         clauses.append("p.status = ?")
         params.append(PageStatus(f.status).value)
+    if f.finished_only:
+        clauses.append("p.status IN ('done', 'approved', 'rejected')")
     if f.annotator:
         clauses.append("p.done_by = ?")
         params.append(f.annotator)

@@ -47,3 +47,19 @@ def test_an_annotator_is_refused(tmp_path, capsys):
     assert main(["--user", "ana", "stats", str(root)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("proofdesk: error: an annotator cannot review; ask an admin or reviewer") and err.count("\n") == 1
+
+
+def test_stats_counts_only_pages_people_finished(tmp_path, capsys):
+    """Issue 17, defect 3: 13 pages of which 4 done said "13 done or reviewed"."""
+    root = _project(tmp_path)  # 3 pages done (one rejected)
+    project = Project.open(root)
+    store = project.store
+    store.add_document(Document("b.pdf", "sha-b", "/b.pdf", "pdf", "", "ana", "b"),
+                       [Page(0, i + 1, f"imgb{i}", 500, 500, name=f"b-{i + 1}") for i in range(9)])
+    for page in store.pages()[3:]:
+        store.add_prediction(Prediction(page.id, "classical", "v1", {}, "h1",
+                                        (PredictedRegion(box_to_quad(10, 10, 200, 40), "X", 0.9),)))
+    project.close()
+    assert main(["--user", "rita", "stats", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "pages: 3 done or reviewed, 1 moderated, 2 not moderated" in out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel
 
 from core.errors import ProofdeskError
 from core.review import last_rejection, refresh_stale, role_of
@@ -46,6 +47,13 @@ class ReviewMenu:
             act.triggered.connect(slot)
             menu.addAction(act)
         window.workspace.pageOpened.connect(self._tell_rejection)
+        # A rejected page keeps its reviewer's comment in sight while it is open (a status-bar
+        # message alone goes with the next message).
+        self.rejection = QLabel()
+        self.rejection.setObjectName("rejectionNote")
+        self.rejection.setStyleSheet("color: #b01818; font-weight: bold;")
+        self.rejection.hide()
+        window.statusBar().addPermanentWidget(self.rejection)
 
     def _screen(self, attr: str, factory):
         screen = getattr(self, attr)
@@ -111,7 +119,13 @@ class ReviewMenu:
             return
         review = last_rejection(project.store, page_id)
         if review is not None and project.store.get_page(page_id).status.value == "rejected":
-            self.window.statusBar().showMessage(f"Rejected by {review.reviewer}: {review.comment}", 0)
+            text = f"Rejected by {review.reviewer}: {review.comment}"
+            self.window.statusBar().showMessage(text, 0)
+            self.rejection.setText(text if len(text) <= 90 else text[:87] + "...")
+            self.rejection.setToolTip(text)
+            self.rejection.show()
+        else:
+            self.rejection.hide()
 
     def choose_user(self):
         from .users import UserDialog

@@ -422,6 +422,11 @@ class ModerateScreen(QWidget):
         images = self._image(page)
         for canvas in (self.predicted, self.current):
             canvas.set_page(page.width, page.height, images)
+        # The boxes of the page shown before go: the canvases keep their scene from page to page.
+        for item in getattr(self, "_overlay", []):
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+        self._overlay: list[QGraphicsPolygonItem] = []
         self._items: dict[int, QGraphicsPolygonItem] = {}
         shown_preds = set()
         self._rows = []
@@ -434,6 +439,7 @@ class ModerateScreen(QWidget):
                 item = QGraphicsPolygonItem(QPolygonF([_pt(p) for p in pr.points]))
                 item.setPen(_pen(PREDICTED_COLOUR))
                 self.predicted.scene().addItem(item)
+                self._overlay.append(item)
             if region is not None:
                 colour = KIND_COLOURS[v.kind]
                 item = QGraphicsPolygonItem(QPolygonF([_pt(p) for p in region.points]))
@@ -443,6 +449,7 @@ class ModerateScreen(QWidget):
                 item.setBrush(QBrush(fill))
                 item.setToolTip(f"{KIND_NAMES[v.kind]}: {region.text}")
                 self.current.scene().addItem(item)
+                self._overlay.append(item)
                 self._items[region.id] = item
             self._rows.append((v, pr.text if pr is not None else "", region))
         self._fill_verdicts(marks)

@@ -360,8 +360,11 @@ class Workspace(QWidget):
             return
         page = self.data.page
         low = sum(1 for s in self.states.values() if s == LOW)
-        done = f" by {page.done_by}" if page.done_by and page.status in (PageStatus.DONE, PageStatus.APPROVED,
-                                                                         PageStatus.REJECTED) else ""
+        # "done by" names the annotator; an approved or rejected page says who did it, not who
+        # reviewed it (the reviewer is in the rejection note).
+        done = ((f" by {page.done_by}" if page.status == PageStatus.DONE else f" (done by {page.done_by})")
+                if page.done_by and page.status in (PageStatus.DONE, PageStatus.APPROVED, PageStatus.REJECTED)
+                else "")
         self.summary.emit(f"{page.name}  \u00b7  {page.status.value.replace('_', ' ')}{done}  \u00b7  "
                           f"{len(self.regions)} regions, {low} low confidence")
 

@@ -304,6 +304,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
 
     folder = record.folder(project.root)
     version = datasets.get_version(project.store, record.dataset_version_id)
+    datasets.check_trainable(version)  # a run nobody could judge fails at once, saying why
     manifest = datasets.load_manifest(project.root, version, project)
     spec = load_spec(base_model_folder(project, record))  # checks the sha256 first
     rec = Recognizer(spec, run=lambda x: x)  # its cropping, scaling and batching only

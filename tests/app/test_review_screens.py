@@ -87,6 +87,15 @@ def test_reject_sends_the_page_back_to_the_annotator_with_the_comment(qtbot, tmp
     qtbot.addWidget(window)
     window.show_page(page.id)
     assert "line 1 says LINE 0" in window.statusBar().currentMessage()
+    # Issue 17, defect 4: the reviewer is named with the comment, the comment stays in sight, and
+    # the page summary does not say "rejected by" the annotator.
+    note = window.review.rejection
+    assert not note.isHidden() and note.toolTip() == "Rejected by rita: line 1 says LINE 0, not LINE 0?"
+    window.statusBar().showMessage("something else", 0)
+    assert not note.isHidden()
+    assert "rejected (done by ana)" in window.page_label.text()
+    window.show_page(project.store.pages()[0].id)  # approved earlier: no note
+    assert note.isHidden()
 
 
 def test_fix_and_mark_from_the_moderate_screen(qtbot, tmp_path):
@@ -195,3 +204,24 @@ def test_next_in_qc_queue_opens_the_next_open_page_and_two_reviewers_split_it(qt
         assert screen.open_next_in_queue() != first
     finally:
         other_project.close()
+
+
+def test_the_moderate_screen_shows_only_the_boxes_of_the_page_it_shows(qtbot, tmp_path):
+    """Issue 17, defect 2: opening one page, then another, left the first page's boxes drawn
+    over the second in both views, piling up with each page."""
+    from PySide6.QtWidgets import QGraphicsPolygonItem
+
+    project = _project(tmp_path)
+    screen = ModerateScreen(project, "rita")
+    qtbot.addWidget(screen)
+
+    def boxes(canvas):
+        return sum(isinstance(i, QGraphicsPolygonItem) for i in canvas.scene().items())
+
+    first, second = project.store.pages()[0].id, project.store.pages()[1].id
+    screen.open_page(first)
+    counts = boxes(screen.predicted), boxes(screen.current)
+    assert counts[0] >= 4 and counts[1] >= 4
+    for page_id in (second, first, second):
+        screen.open_page(page_id)
+    assert (boxes(screen.predicted), boxes(screen.current)) == counts  # same shape of page: same boxes

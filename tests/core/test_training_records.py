@@ -127,3 +127,27 @@ def test_cli_dataset_and_models(labelled, capsys):
     assert "the shipped model" in capsys.readouterr().out
     assert main(["models", "promote", root]) == 1  # nothing registered: one clear line
     assert "no model version" in capsys.readouterr().err
+
+
+def test_training_with_nothing_to_validate_is_refused_up_front(project, make_image, tmp_path, capsys):
+    """Issue 17, defect 1: 3 finished pages, none in validation, trained 3.5 minutes and ended with
+    "internal error: TypeError ... NoneType.__format__"; it is refused before a run is recorded,
+    saying how many pages are needed."""
+    from app.cli import main
+    from core import runs
+    from core.model import PageStatus, box_to_quad
+
+    src = tmp_path / "few"
+    src.mkdir()
+    for i in range(3):
+        (src / f"p{i}.png").write_bytes(make_image(i, size=(200, 120)))
+    import_paths(project, [src], ImportOptions(user="lead"))
+    for page in project.store.pages():
+        project.store.add_region("lead", page.id, box_to_quad(5, 5, 100, 30), "TOTAL 1.00")
+        project.store.set_page_status("lead", page.id, PageStatus.DONE)
+    version, _ = datasets.create_version(project.store, project.root, "lead", val_share=0.01)
+    assert version.n_val == 0 and version.n_train == 3
+    assert main(["--user", "lead", "train", str(project.location), "--dataset", str(version.id)]) == 1
+    err = capsys.readouterr().err
+    assert "no validation lines" in err and "pages give both almost always" in err and "internal error" not in err
+    assert runs.list_runs(project.store) == []  # nothing recorded
