@@ -44,7 +44,7 @@ from .review_store import ReviewQueries
 from .run_store import RunQueries
 
 #: Region columns a person can change through an action, and how they are stored.
-EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked")
+EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked", "confidence")
 
 
 def now() -> str:

@@ -29,7 +29,9 @@ NAMES = {
 
 
 def is_low(region: Region) -> bool:
-    return region.origin != HUMAN and region.confidence is not None and region.confidence < LOW_CONFIDENCE
+    """Read by a machine with a low confidence: pre-filled, or a box a person drew and the
+    recogniser read (typing its text removes the confidence)."""
+    return region.confidence is not None and region.confidence < LOW_CONFIDENCE
 
 
 def region_state(region: Region, predicted: PredictedRegion | None = None) -> str:
@@ -41,7 +43,7 @@ def region_state(region: Region, predicted: PredictedRegion | None = None) -> st
     if region.label:
         return LABELLED
     if region.origin == HUMAN:
-        return HUMAN_ADDED
+        return LOW if is_low(region) else HUMAN_ADDED
     if predicted is not None:
         same_text = predicted.text == region.text
         same_box = all(abs(a - b) < 0.5 for p, q in zip(predicted.points, region.points) for a, b in zip(p, q))

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QDialog, QSplitter, QToolBar, Q
 
 from core import queue as work_queue
 from core.errors import ConflictError, NotFoundError, ProofdeskError, ServerUnavailable
-from core.model import PageStatus, Region
+from core.model import HUMAN, PageStatus, Region
 from core.project import Project
 from ml.training.active import active_rec_folder
 
@@ -643,12 +643,14 @@ class Workspace(QWidget):
             return False
         if r.text == text:
             return True
-        version = self._act("edit text", lambda a: a.update_region(region_id, r.version, text=text),
+        # Text a person typed into a box they drew is theirs: no machine confidence stays on it.
+        extra = {"confidence": None} if r.origin == HUMAN and r.confidence is not None else {}
+        version = self._act("edit text", lambda a: a.update_region(region_id, r.version, text=text, **extra),
                             pending=lambda: r.version + 1, regions=[region_id])
         if version is None:
             return False
         self.data.typed.add(region_id)
-        self._apply_local([dataclasses.replace(r, text=text, version=version)])
+        self._apply_local([dataclasses.replace(r, text=text, version=version, **extra)])
         return True
 
     def commit_label(self, region_id: int, label: str | None) -> bool:
@@ -837,16 +839,19 @@ class Workspace(QWidget):
         store = self.project.store
         typed = self.data.typed if self.data is not None and page_id == self.page_id else \
             store.typed_region_ids(page_id)
-        todo = [((rid, version), text) for (rid, version), (text, _conf) in results
+        todo = [((rid, version), text, conf) for (rid, version), (text, conf) in results
                 if (force or rid not in typed)]
         if not todo:
             return
 
         def do(a):
             out = []
-            for (rid, version), text in todo:
+            for (rid, version), text, conf in todo:
                 try:
-                    out.append((rid, a.update_region(rid, version, text=text)))
+                    # a machine reading carries its confidence, like a pre-filled region's: a
+                    # garbled read of a box that clips the next line shows as low confidence
+                    out.append((rid, a.update_region(rid, version, text=text,
+                                                     confidence=None if conf is None else float(conf))))
                 except ConflictError:
                     pass  # changed since it was read (moved again, typed): that change wins
             return out

@@ -531,3 +531,25 @@ def test_region_items_reused_for_the_next_page_show_that_page_and_take_clicks(wi
     where = first_page[-1]
     click(ws.canvas, ((where.bounds[0] + where.bounds[2]) / 2, (where.bounds[1] + where.bounds[3]) / 2))
     assert ws.canvas.selected_ids() == []
+
+
+def test_a_drawn_box_read_by_the_machine_carries_its_confidence_until_a_person_types(win, qtbot):
+    """Issue 17, defect 5: a box drawn with W that clips the next line was read as garbage with no
+    confidence and no low-confidence flag; a re-read keeps its confidence (and the edit log has it),
+    a low one is flagged, and typing the text makes it the person's."""
+    from app.workspace.states import HUMAN_ADDED, LOW, region_state
+
+    ws = win.workspace
+    page_id = ws.page_id
+    rid = win.project.store.add_region("ana", page_id, box_to_quad(40, 20, 400, 140), "")
+    win.show_page(page_id)
+    version = win.project.store.get_region(rid).version
+    ws._on_read(page_id, [((rid, version), ("dere", 0.21))], True)  # what the reader gave back
+    region = win.project.store.get_region(rid)
+    assert (region.text, region.confidence) == ("dere", 0.21)
+    assert region_state(region) == LOW and rid in [r.id for r in ws.regions.values() if region_state(r) == LOW]
+    assert ws.commit_text(rid, "DATE 2024-01-02")
+    region = win.project.store.get_region(rid)
+    assert region.confidence is None and region_state(region) == HUMAN_ADDED
+    win.project.store.undo("ana", page_id)  # the typing undone: the machine's reading and confidence back
+    assert win.project.store.get_region(rid).confidence == 0.21
