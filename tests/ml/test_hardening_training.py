@@ -147,7 +147,8 @@ def test_a_bad_parameter_creates_no_dataset_version_either(project, version, cap
     assert [v.id for v in datasets.list_versions(project.store)] == [version.id] and runs.list_runs(project.store) == []
 
 
-def test_good_parameters_are_recorded(project, version, capsys):
+def test_good_parameters_are_recorded(labelled, capsys):
+    project, version = labelled  # training and validation lines: a run that can be judged
     code = main(["--user", "lead", "train", str(project.root), "--dataset", str(version.id), "--create-only",
                  "--epochs", "2", "--lr", "3e-4", "--batch-size", "8", "--set", "det_epochs=2",
                  "--set", "max_lines=null", "--set", "augment_copies=0", "--set", "warmup_steps=0"])
