@@ -36,19 +36,6 @@ class LeaseQueries:
         return {r[0] for r in self.query("SELECT page_id FROM leases WHERE client != ? AND expires_at > ?",
                                          (client, now()))}
 
-    def claim_page(self, page_id: int, holder: str, client: str, purpose: str, ttl_s: float | None = None) -> bool:
-        """Take ``page_id`` for ``holder`` unless someone else holds it; True when taken (or held
-        already by this client, whose lease is then renewed)."""
-        from .store import now
-
-        stamp = now()
-        with self.transaction() as c:
-            row = c.execute("SELECT client, expires_at FROM leases WHERE page_id = ?", (page_id,)).fetchone()
-            if row is not None and row["client"] != client and row["expires_at"] > stamp:
-                return False
-            self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
-        return True
-
     def claim_first(self, page_ids, holder: str, client: str, purpose: str, statuses: tuple[str, ...],
                     ttl_s: float | None = None) -> int | None:
         """Take the first page of ``page_ids`` (in that order) that no other window or worker
@@ -60,8 +47,7 @@ class LeaseQueries:
 
         stamp = now()
         with self.transaction() as c:
-            held = {r[0] for r in c.execute("SELECT page_id FROM leases WHERE client != ? AND expires_at > ?",
-                                            (client, stamp))}
+            held = self.leased_by_others(client)  # inside the transaction: read under the lock
             for page_id in page_ids:
                 if page_id in held:
                     continue
@@ -71,6 +57,15 @@ class LeaseQueries:
                 self._write_lease(c, page_id, holder, client, purpose, stamp, ttl_s)
                 return page_id
         return None
+
+    def claim_instead(self, page_ids, current: int | None, holder: str, purpose: str,
+                      statuses: tuple[str, ...]) -> int | None:
+        """This store's window moves on from ``current``: :meth:`claim_first` of ``page_ids`` for
+        it, and when another page was taken the lease on ``current`` ends."""
+        page_id = self.claim_first(page_ids, holder, self.client_id, purpose, statuses)
+        if page_id is not None and current is not None and current != page_id:
+            self.release_leases(self.client_id, current)
+        return page_id
 
     def _write_lease(self, c, page_id, holder, client, purpose, stamp, ttl_s) -> None:
         c.execute(
@@ -144,6 +139,7 @@ class LeaseQueries:
         page" offers them first, nobody else's offers them at all."""
         from .model import Role
         from .roles import require
+        from .store import now
 
         actor = self.get_user(lead)
         require(actor.role if actor else Role.ANNOTATOR, "review")
@@ -151,4 +147,4 @@ class LeaseQueries:
             for page_id in page_ids:
                 c.execute("UPDATE pages SET assignee = ? WHERE id = ?", (person, page_id))
                 c.execute("INSERT INTO actions (page_id, user, ts, label) VALUES (?,?,?,?)",
-                          (page_id, lead, _later(0), f"assign to {person or 'anyone'}"))
+                          (page_id, lead, now(), f"assign to {person or 'anyone'}"))

@@ -44,6 +44,22 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary name in its folder, fsynced, then renamed:
+    a crash never leaves half a file under the final name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class ImageStore:
     """Page images by sha256, written once (atomically) and never changed."""
 
@@ -65,19 +81,7 @@ class ImageStore:
         target = self.path(sha, ext)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temp file and rename, so a crash never leaves half an image under the
-        # final name.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
         return sha
 
     def staging(self) -> "StagedImages":
@@ -198,20 +202,17 @@ def fetch(store: Store, root: Path, rel: str) -> Path:
         return path
     for name, sha in store.files_under(rel):
         target = Path(root) / name
-        if target.is_file() and _file_sha(target) == sha:
+        if target.is_file() and sha256_file(target) == sha:
             continue
         found = store.get_blob(sha)
         if found is None or sha256_bytes(found[1]) != sha:
             raise ProjectError(f"{name} is missing or damaged on the server {store.where}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(found[1])
-        os.replace(tmp, target)
+        write_atomically(target, found[1])
     return path
 
 
-def _file_sha(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -57,19 +57,21 @@ def next_page(store: Store, current: int | None = None, order: str | None = None
     """
     skip = set(exclude)
     team = user is not None and store.server is not None
+    assignees = store.page_assignees() if team else {}
     if team:
         skip |= store.leased_by_others(store.client_id)
-        skip |= {p for p, who in store.page_assignees().items() if who not in (None, user)}
-    pages = [p for p in queue(store, order) if p not in skip]
-    if current in pages:
-        i = pages.index(current)
-        pages = pages[i + 1:] + pages[:i]
+        skip |= {p for p, who in assignees.items() if who != user}
+    pages = after(current, [p for p in queue(store, order) if p not in skip])
     if not team:
         return pages[0] if pages else None
-    mine = {p for p, who in store.page_assignees().items() if who == user}
-    pages.sort(key=lambda p: p not in mine)  # stable: assigned to me first, queue order kept
-    page_id = store.claim_first(pages, user, store.client_id, "annotate",  # one transaction
-                                tuple(s.value for s in QUEUE_STATUSES))
-    if page_id is not None and current is not None and current != page_id:
-        store.release_leases(store.client_id, current)
-    return page_id
+    pages.sort(key=lambda p: assignees.get(p) != user)  # stable: assigned to me first, queue order kept
+    return store.claim_instead(pages, current, user, "annotate", tuple(s.value for s in QUEUE_STATUSES))
+
+
+def after(current: int | None, pages: list[int]) -> list[int]:
+    """``pages`` from the one after ``current``, wrapping around (as they are when ``current``
+    is not among them)."""
+    if current in pages:
+        i = pages.index(current)
+        return pages[i + 1:] + pages[:i]
+    return pages

@@ -329,19 +329,15 @@ def next_review_page(store, user: str, current: int | None = None) -> int | None
     project pages another reviewer holds are passed over and the one returned is leased to this
     window (core/lease_store.py), so two reviewers never review the same page; the lease on
     ``current`` ends. None when nothing is left."""
+    from .queue import after
+
     team = store.server is not None
     held = store.leased_by_others(store.client_id) if team else set()
-    pages = [e.page_id for e in review_queue(store, user) if e.status == "done" and e.page_id not in held
-             and store.page_done_by(e.page_id) != user]
-    if current in pages:
-        i = pages.index(current)
-        pages = pages[i + 1:] + pages[:i]
+    pages = after(current, [e.page_id for e in review_queue(store, user) if e.status == "done"
+                            and e.page_id not in held and store.page_done_by(e.page_id) != user])
     if not team:
         return pages[0] if pages else None
-    page_id = store.claim_first(pages, user, store.client_id, "review", ("done",))  # one transaction
-    if page_id is not None and current is not None and current != page_id:
-        store.release_leases(store.client_id, current)
-    return page_id
+    return store.claim_instead(pages, current, user, "review", ("done",))
 
 
 # -- hooks the store calls inside its transactions ------------------------------------------
