@@ -8,10 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the Qt xcb platform plugin needs to open a window under X, plus Xvfb
 # and tools used for screenshots of the real window, plus the PostgreSQL server the tests
-# start their own throwaway cluster of (tests/pgserver.py).
+# start their own throwaway cluster of (tests/pgserver.py), plus the DejaVu fonts the tests' PDFs
+# are made with (tests/pdfs.py), plus the fonts synthetic training lines are rendered in (ml/synth.py:
+# DejaVu, Liberation, FreeFont).
 APT_PACKAGES := libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 \
 	libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libegl1 libgl1 \
-	libfontconfig1 libdbus-1-3 xvfb xauth postgresql
+	libfontconfig1 libdbus-1-3 xvfb xauth postgresql fonts-dejavu-core fonts-dejavu-extra \
+	fonts-liberation2 fonts-freefont-ttf
 APT_STAMP := $(VENV)/.apt
 
 .PHONY: run test lint setup system-packages clean bundle test-bundle bench

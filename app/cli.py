@@ -199,6 +199,8 @@ def cmd_prefill(args) -> int:
             set_prefill_engine(project.store, args.engine, extra=ENGINES)
         except ValueError as e:
             raise ProofdeskError(str(e)) from None
+    if args.languages:
+        set_languages(project, args.languages)
     if args.follow:
         return _follow_prefill(project, args)
     plan = plan_prefill(project, page_ids, engine=args.engine)
@@ -214,6 +216,19 @@ def cmd_prefill(args) -> int:
     for line in summary.lines():
         print(line)
     return 1 if summary.failures and not summary.done else (130 if summary.cancelled else 0)
+
+
+def set_languages(project, langs: str) -> None:
+    """Make ``langs`` (eng, deu+eng...) the project's Tesseract languages."""
+    from ml.tess import check_languages
+    from ml.training.active import TESSERACT_LANGUAGES
+
+    try:
+        langs = check_languages(langs)
+    except ValueError as e:
+        raise ProofdeskError(str(e)) from None
+    project.store.set_setting(TESSERACT_LANGUAGES, langs)
+    print(f"Tesseract languages of this project: {langs}", file=sys.stderr)
 
 
 def _follow_prefill(project, args) -> int:
@@ -374,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "project's pre-fill engine, combined unless set with --set-default)")
     p.add_argument("--set-default", action="store_true",
                    help="make --engine the project's pre-fill engine (the GUI's too), then pre-fill")
+    p.add_argument("--languages", metavar="LANGS", default=None,
+                   help="make these the project's Tesseract languages, then pre-fill: eng, deu or both as"
+                        " deu+eng (the default; deu reads umlauts, ß and the accents of the other Latin"
+                        " languages)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--batch", type=int, default=None, metavar="N",
                    help="pages each worker reads together (default 4 for the neural engines, 1 for classical; "

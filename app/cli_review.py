@@ -20,7 +20,7 @@ def _num(x, fmt="{:.1f}") -> str:
 
 
 def cmd_stats(args) -> int:
-    from core import analytics, days, review
+    from core import analytics, days, review, sampling
 
     days.parse_range(args.date_from, args.date_to, ("--from", "--to"))  # one line, exit 1, when not dates
     project = _open(args.project)
@@ -54,6 +54,17 @@ def cmd_stats(args) -> int:
               f" {_pct(e['cer']):>7} {_pct(e['typing_saved']):>13}")
     if not out["engines"]:
         print("(no verdicts in this range: pages get them when they are done)")
+    q = out["qc_routing"]
+    print()
+    if q["finished"]:
+        parts = ", ".join(f"{sampling.REASON_NAMES.get(k, k)} {_pct(v['share'])}" for k, v in q["reasons"].items()
+                          if v["pages"])
+        print(f"QC: {q['routed']} of {q['finished']} finished pages routed to review ({_pct(q['share'])})"
+              + (f": {parts}" if parts else ""))
+    else:
+        print("QC: no page finished in this range")
+    print(f"    (rules now: a {_pct(q['rules']['sample_share'])} sample, and pages expected to hold more than"
+          f" {q['rules']['expected_wrong_max']:g} wrong regions among those nobody checked)")
     a = out["auto_accept"]
     print()
     if a["threshold"] is None:
@@ -76,14 +87,44 @@ def cmd_review(args) -> int:
         print(json.dumps([e.__dict__ for e in entries], indent=1))
         return 0
     qc = review.qc_settings(store)
-    print(f"review queue: {len(entries)} page(s); QC share {qc.share:.0%} (seed {qc.seed}), always routed below"
-          f" confidence {qc.confidence_threshold:.2f} and on engine disagreement")
+    print(f"review queue: {len(entries)} page(s); {_rules(qc)}")
     print(f"{'id':>6}  {'status':<9} {'min conf':>8}  {'annotator':<14} {'routed':<19}  reasons / name")
     for e in entries:
         who = e.annotator or ("(blind)" if e.blind else "-")
         conf = "-" if e.min_confidence is None else f"{e.min_confidence:.2f}"
         print(f"{e.page_id:>6}  {e.status:<9} {conf:>8}  {who[:14]:<14} {e.routed_at[:19]:<19}  "
               f"{', '.join(e.reasons)}  {e.name}")
+    return 0
+
+
+def _rules(qc) -> str:
+    return (f"QC sample {qc.share:.0%} (seed {qc.seed}); always routed when more than {qc.expected_wrong_max:g}"
+            " wrong regions are expected among those nobody checked (low_confidence), and on engine disagreement;"
+            f" reviews {'blind' if qc.blind else 'not blind'}")
+
+
+def cmd_qc(args) -> int:
+    """``proofdesk qc PROJECT [--share F] [--seed N] [--expected-wrong-max X] [--blind yes|no]``:
+    show the QC rules, or change them (admins, once the project has one)."""
+    from core import review
+
+    store = _open(args.project).store
+    changes = {"share": args.share, "seed": args.seed, "expected_wrong_max": args.expected_wrong_max,
+               "blind": None if args.blind is None else args.blind == "yes"}
+    if any(v is not None for v in changes.values()):
+        try:
+            qc = review.set_qc_settings(store, args.user, **changes)
+        except ValueError as exc:
+            from core.errors import ProofdeskError
+
+            raise ProofdeskError(str(exc)) from None
+        print("QC rules changed (pages marked done from now on follow them)")
+    else:
+        qc = review.qc_settings(store)
+    if args.json:
+        print(json.dumps(qc.__dict__, indent=1))
+    else:
+        print(_rules(qc))
     return 0
 
 
@@ -231,6 +272,17 @@ def add_parsers(sub) -> None:
     p.add_argument("--to", dest="date_to", metavar="DATE", help="last day (YYYY-MM-DD), included")
     p.add_argument("--json", action="store_true", help="every figure as JSON")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("qc", help="the QC rules (which done pages go to review): show them, or set them (admins)")
+    p.add_argument("project")
+    p.add_argument("--share", type=float, metavar="F", help="the seeded share of done pages sampled for review (0-1)")
+    p.add_argument("--seed", type=int, help="the sample's seed (another seed samples other pages)")
+    p.add_argument("--expected-wrong-max", type=float, metavar="X",
+                   help="route a page when more than X wrong regions are expected among the regions nobody"
+                        " checked, sum(1 - confidence) (default 0.5)")
+    p.add_argument("--blind", choices=["yes", "no"], help="hide who annotated a page from reviewers (admins see it)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_qc)
 
     p = sub.add_parser("review", help="the QC review queue, with the reason each page is in it")
     p.add_argument("project")

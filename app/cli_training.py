@@ -186,6 +186,8 @@ def cmd_train(args) -> int:
                                          "freeze": args.freeze, "seed": args.seed}.items() if v is not None}
             if args.no_detector:
                 params["detector"] = False
+            if args.synthetic is not None:
+                params["synthetic_lines"] = args.synthetic
             params.update(_set_params(args.set))
             # A bad value fails here, before anything is recorded (a dataset version, the run).
             resolve_params(params)
@@ -294,6 +296,19 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
     finally:
         project.close()
     return {"done": 0, "cancelled": 130}.get(run.status, 1)
+
+
+def cmd_synth_sheet(args) -> int:
+    """``proofdesk synth-sheet OUT.png``: the first N synthetic lines of a seed, their texts below them."""
+    from ml.synth import GENERATOR_VERSION, SynthGenerator, write_sheet
+
+    if args.n < 1 or args.columns < 1:
+        raise ProofdeskError("--n and --columns must be at least 1")
+    gen = SynthGenerator()
+    out = write_sheet(args.out, args.n, args.seed, args.columns, gen)
+    print(f"{out}: {args.n} synthetic lines, seed {args.seed}, generator v{GENERATOR_VERSION}, {len(gen.fonts)} fonts;"
+          f" characters the recogniser's charset lacks (never generated): {gen.missing or 'none'}")
+    return 0
 
 
 def cmd_runs(args) -> int:
@@ -421,6 +436,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--no-detector", action="store_true",
                    help="fine-tune the recogniser only (default: the detector too, on the training pages' boxes)")
+    p.add_argument("--synthetic", type=int, default=None, metavar="N",
+                   help="add N synthetic invoice lines (ml.synth) to the training lines, never to validation"
+                        " (default 0; look at them with `proofdesk synth-sheet OUT.png`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other training parameter (ml/training/params.py), VALUE as JSON: --set det_epochs=4")
     p.add_argument("--resume", type=int, default=None, metavar="RUN",
@@ -431,6 +449,14 @@ def add_parsers(sub) -> None:
                    help="record the run and print its id, start nothing (then: torchrun --nproc_per_node N "
                         "-m ml.training PROJECT ID, for several GPUs)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("synth-sheet", help="write a sheet of synthetic invoice lines (what `train --synthetic N`"
+                                           " adds) to look at")
+    p.add_argument("out", metavar="OUT.png")
+    p.add_argument("--n", type=int, default=60, help="lines (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="the seed (a run uses its `seed` parameter; default 0)")
+    p.add_argument("--columns", type=int, default=2, help="columns of the grid (default 2)")
+    p.set_defaults(func=cmd_synth_sheet)
 
     p = sub.add_parser("runs", help="list training runs, or show one run's full record and log")
     p.add_argument("action", choices=["list", "show"])

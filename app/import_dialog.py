@@ -6,7 +6,8 @@ lines, pages a person checked, images missing; or the one line of a malformed fi
 is enabled: nothing is written to the project until Import is pressed. The import then runs on a
 worker with a progress bar and Cancel (the file in hand is dropped, those before it are kept);
 the dialog shows the summary, one line per duplicate and per failure, and emits ``imported``
-so that the window refreshes its page list.
+so that the window refreshes its page list and pre-fills the new pages ("Then: pre-fill", on
+unless the project turned it off: the project setting of app/prefill_action.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from core.importer import ImportOptions, ImportSummary, import_paths
 
 from .errors import show_error
 from .job_dialog import JobDialog
+from .prefill_action import AUTO_PREFILL, auto_prefill
 from .workers import Worker, start
 
 #: The "Annotations" choices besides each reader's name.
@@ -180,6 +182,13 @@ class ImportDialog(JobDialog):
         ref_box.addWidget(self.reference_labels)
         form.addRow("Reference", ref_box)
 
+        self.prefill_after = QCheckBox("Pre-fill the new pages: the machine reads them, you correct")
+        self.prefill_after.setToolTip("With the project's engine (Pre-fill > Engine), in the background. A project"
+                                      " setting, also Pre-fill > Pre-fill imported pages automatically; pages that"
+                                      " come with labels or a prediction keep theirs")
+        self.prefill_after.setChecked(auto_prefill(project.store))
+        form.addRow("Then", self.prefill_after)
+
         self.found_label = QLabel()
         self.found_label.setWordWrap(True)
         self.found_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -306,7 +315,7 @@ class ImportDialog(JobDialog):
         self.found_label.setStyleSheet(ERROR_STYLE if error else "")
         ready = bool(self.paths) and (not annotated or (self.found is not None and not error))
         self.import_button.setEnabled(ready and not running and self.summary is None)
-        for w in (self.files_button, self.folder_button, self.annotations):
+        for w in (self.files_button, self.folder_button, self.annotations, self.prefill_after):
             w.setEnabled(not running)
 
     # -- importing -------------------------------------------------------------------------------
@@ -315,6 +324,8 @@ class ImportDialog(JobDialog):
         if self.worker is not None or not self.import_button.isEnabled():
             return None  # running, or nothing (sound) to import yet
         project, paths, fmt = self.project, list(self.paths), self.fmt
+        if self.prefill_after.isChecked() != auto_prefill(project.store):
+            project.store.set_setting(AUTO_PREFILL, self.prefill_after.isChecked())
         if fmt == NONE:
             options = ImportOptions(user=self.user, reference=self.reference.isChecked(),
                                     labels=self.reference.isChecked() and self.reference_labels.isChecked())

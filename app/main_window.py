@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         ws.summary.connect(self.page_label.setText)
         ws.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         ws.pageOpened.connect(self._select_quietly)
-        ws.pageStatusChanged.connect(lambda _: self._refresh_page_list())
+        ws.pageStatusChanged.connect(lambda _: self._page_status_changed())
 
         self._build_menus()
         from .prefill_action import PrefillController
@@ -217,6 +217,8 @@ class MainWindow(QMainWindow):
         if hasattr(self, "engine_label"):
             self.update_engine_label()  # this project's promoted model, if any
         self.workspace.set_project(project, self.user)
+        if getattr(self, "review", None) is not None:
+            self.review.update_for_user()  # what this user's role may do here: the rest disabled
         self.reload_pages()
         # Reopen the page this user was on, else the head of the queue, else the first page.
         from core.queue import next_page
@@ -243,10 +245,22 @@ class MainWindow(QMainWindow):
 
     def reload_pages(self) -> None:
         self._refresh_page_list()
+        self._counts_message = self._page_counts()
+        self.statusBar().showMessage(self._counts_message)
+
+    def _page_counts(self) -> str:
         counts = self.project.store.status_counts()
         total = sum(counts.values())
         parts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
-        self.statusBar().showMessage(f"{total} page(s)" + (f": {parts}" if parts else ""))
+        return f"{total} page(s)" + (f": {parts}" if parts else "")
+
+    def _page_status_changed(self) -> None:
+        """A page moved on (in progress, done...): the page list, and the page counts where the
+        status bar still shows them (they said "3 prefilled" while one was in progress)."""
+        self._refresh_page_list()
+        if self.statusBar().currentMessage() and self.statusBar().currentMessage() == getattr(
+                self, "_counts_message", None):
+            self.reload_pages()
 
     def _on_selection(self, *_):
         ids = self.page_list.selected_page_ids()
@@ -509,8 +523,10 @@ class MainWindow(QMainWindow):
             try:
                 return registry.active(self.project.store)
             except ProofdeskError as exc:
-                if not is_connection_error(exc) or self.connection is None:
+                if not is_connection_error(exc):
                     raise
+                if self.connection is None:
+                    return None  # the status bar's label is no reason to stop: shown as "no model"
                 if attempt == 2:
                     self.connection.mark_lost(str(exc))
         return None

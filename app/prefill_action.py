@@ -2,20 +2,41 @@
 
 Each finished page is committed by the worker as it completes and announced with a signal,
 so the window redraws that page's regions at once if it is the one on screen.
+
+Pages imported in the app are pre-filled by default (the project setting ``auto_prefill``; unset
+means on in the app: a new user imports and sees what the machine read); a new page on screen
+says in its empty region list that it is being pre-filled, or how to pre-fill it.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
+from shiboken6 import isValid
 
+from core.errors import ProofdeskError
 from core.prefill_engine import DEFAULT_ENGINE, ENGINE_SETTING, PREFILL_ENGINES, prefill_engine, set_prefill_engine
 
 from .errors import show_error
 from .workers import Worker, start
 
 AUTO_PREFILL = "auto_prefill"
+#: Pages imported in the app are pre-filled unless the project turned it off (Pre-fill > Pre-fill
+#: imported pages automatically, or the Import dialog's box): a page nobody pre-filled shows nothing.
+AUTO_PREFILL_DEFAULT = True
+#: What the empty region list of a new page says.
+PREFILLING_TEXT = "Pre-filling..."
+
+
+def auto_prefill(store) -> bool:
+    """Whether pages imported in the app are pre-filled (the project's setting, on when unset)."""
+    return bool(store.get_setting(AUTO_PREFILL, AUTO_PREFILL_DEFAULT))
+
+
+def not_prefilled_text(shortcut: str) -> str:
+    return (f"Not pre-filled yet: press {shortcut} (Pre-fill > Pre-fill selected pages) to have the machine"
+            " read it, or draw the regions yourself (W).")
 ENGINE_LABELS = {
     "combined": "&Combined: neural model, Tesseract's second opinion (best)",
     "neural": "&Neural model only",
@@ -39,6 +60,17 @@ def plugin_engine(store) -> str | None:
     return name if name in ENGINES else None
 
 
+#: The setting ``ml.training.active.TESSERACT_LANGUAGES`` names (not imported: ml stays off the
+#: window's start); the choices the installed tessdata packages allow (``ml.tess.LANGUAGES``).
+TESSERACT_LANGUAGES = "tesseract.languages"
+DEFAULT_LANGUAGES = "deu+eng"
+LANGUAGE_CHOICES = {
+    "deu+eng": "German + English (umlauts, ß, accents; the default of the combined engine)",
+    "eng": "English only",
+    "deu": "German only",
+}
+
+
 class PageSignals(QObject):
     page_done = Signal(int)
 
@@ -52,6 +84,7 @@ class PrefillController(QObject):
         super().__init__(window)
         self.window = window
         self.worker: Worker | None = None
+        self.running: set[int] | None = None  # the pages the running pre-fill takes (None: every new page)
         menu = window.menuBar().addMenu("&Pre-fill")
         self.selected_action = QAction("Pre-fill &selected pages", window)
         self.selected_action.setShortcut("Ctrl+Shift+P")
@@ -76,11 +109,23 @@ class PrefillController(QObject):
             self.engine_group.addAction(action)
             engine_menu.addAction(action)
             self.engine_actions[name] = action
+        # The Tesseract language data the project's engines read with (a project setting).
+        lang_menu = menu.addMenu("Tesseract &languages")
+        self.lang_group = QActionGroup(self)
+        self.lang_actions: dict[str, QAction] = {}
+        for langs, label in LANGUAGE_CHOICES.items():
+            action = QAction(label, window)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _=False, langs=langs: self._set_languages(langs))
+            self.lang_group.addAction(action)
+            lang_menu.addAction(action)
+            self.lang_actions[langs] = action
         # Plug-in engines join the menu the first time it opens: loading them imports their code
         # (and ml.engines' OpenCV), which the window's start need not wait for.
         self.engine_menu = engine_menu
         self.plugins_listed = False
         engine_menu.aboutToShow.connect(self.list_plugins)
+        window.workspace.pageOpened.connect(self.update_empty_text)
         self.sync_with_project()
 
     def list_plugins(self) -> None:
@@ -113,7 +158,7 @@ class PrefillController(QObject):
         if self.window.project is None:
             return
         self.auto_action.blockSignals(True)
-        self.auto_action.setChecked(bool(self.window.project.store.get_setting(AUTO_PREFILL, False)))
+        self.auto_action.setChecked(auto_prefill(self.window.project.store))
         self.auto_action.blockSignals(False)
         store = self.window.project.store
         name = store.get_setting(ENGINE_SETTING, DEFAULT_ENGINE)
@@ -123,6 +168,14 @@ class PrefillController(QObject):
         if name not in self.engine_actions:  # a plug-in not installed here: what pre-fill will run
             name = prefill_engine(store)
         self.engine_actions.get(name, self.engine_actions[DEFAULT_ENGINE]).setChecked(True)
+        langs = store.get_setting(TESSERACT_LANGUAGES) or DEFAULT_LANGUAGES
+        for key, action in self.lang_actions.items():
+            action.setChecked(key == langs)
+
+    def _set_languages(self, langs: str) -> None:
+        self.window.project.store.set_setting(TESSERACT_LANGUAGES, langs)
+        self.window.statusBar().showMessage(
+            f"Tesseract reads with: {LANGUAGE_CHOICES[langs]} (pages pre-filled from now on)", 5000)
 
     def _set_engine(self, name: str) -> None:
         store = self.window.project.store
@@ -136,12 +189,37 @@ class PrefillController(QObject):
     def _set_auto(self, on: bool) -> None:
         self.window.project.store.set_setting(AUTO_PREFILL, bool(on))
 
-    def after_import(self, summary) -> None:
-        """Called when an import finished: pre-fill its pages when the project asks for it."""
-        if not summary.document_ids or not self.window.project.store.get_setting(AUTO_PREFILL, False):
-            return
-        ids = [p.id for p in self.window.project.store.pages() if p.document_id in set(summary.document_ids)]
-        self.prefill(ids)
+    def after_import(self, summary) -> Worker | None:
+        """Called when an import finished: pre-fill its new pages (pages that came with labels or a
+        prediction have their regions) unless the project turned it off."""
+        store = self.window.project.store
+        self.sync_with_project()  # the Import dialog may have changed the setting
+        if not summary.document_ids or not auto_prefill(store):
+            return None
+        docs = set(summary.document_ids)
+        ids = [p.id for p in store.pages("new") if p.document_id in docs]
+        return self.prefill(ids) if ids else None
+
+    def empty_text(self, page_id: int | None) -> str:
+        """What the empty region list of page ``page_id`` says: being pre-filled, or how to pre-fill
+        it when it is new; nothing for other pages (a page read with no text, one people cleared)."""
+        if page_id is None or self.window.project is None:
+            return ""
+        page = self.window.project.store.get_page(page_id)
+        if page is None or page.status.value != "new":
+            return ""
+        if self.worker is not None and (self.running is None or page_id in self.running):
+            return PREFILLING_TEXT
+        shortcut = self.selected_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        return not_prefilled_text(shortcut or "Ctrl+Shift+P")
+
+    def update_empty_text(self, *_) -> None:
+        """Tell the region list of the page on screen what to say while it has no region."""
+        try:
+            text = self.empty_text(self.window.current_page_id())
+        except ProofdeskError:
+            text = ""  # a team server not answering now: the banner says so
+        self.window.workspace.list.set_empty_text(text)
 
     def prefill(self, page_ids: list[int] | None, engine: str | None = None) -> Worker | None:
         """Pre-fill these pages (None: every new page) with ``engine``, by default the project's."""
@@ -165,6 +243,7 @@ class PrefillController(QObject):
 
         worker = Worker(job)
         worker.page_signals = signals  # keep it alive as long as the worker
+        self.running = None if page_ids is None else set(page_ids)
         dialog = QProgressDialog("Pre-filling...", "Cancel", 0, 0, self.window)
         dialog.setWindowTitle("Pre-fill")
         dialog.setMinimumDuration(300)
@@ -173,12 +252,21 @@ class PrefillController(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         dialog.canceled.connect(worker.cancel.set)
 
+        def alive() -> bool:
+            # A window closed (or a test's window deleted) while its pre-fill ran: the worker's last
+            # signals still come, and must not touch widgets that are gone.
+            return isValid(self.window) and isValid(dialog)
+
         def on_progress(done, total, note):
+            if not alive():
+                return
             dialog.setMaximum(max(total, 1))
             dialog.setValue(done)
             dialog.setLabelText(f"Pre-filling {note} ({done}/{total})" if note else "Starting the OCR workers...")
 
         def on_finished(summary):
+            if not alive():
+                return
             self.window.reload_pages()
             self.window.statusBar().showMessage("; ".join(summary.lines()[:2]), 10000)
             if summary.failures:
@@ -189,14 +277,20 @@ class PrefillController(QObject):
             self.finished.emit(summary)
 
         def on_done():
+            if not alive():
+                return
             dialog.reset()
             self.worker = None
+            self.running = set()
+            self.update_empty_text()
 
         signals.page_done.connect(self.window.on_page_changed_elsewhere)
         worker.signals.progress.connect(on_progress)
         worker.signals.finished.connect(on_finished)
-        worker.signals.failed.connect(lambda msg, tb: show_error(self.window, "Pre-fill failed", msg, tb))
+        worker.signals.failed.connect(
+            lambda msg, tb: show_error(self.window, "Pre-fill failed", msg, tb) if alive() else None)
         worker.signals.done.connect(on_done)
         self.worker = worker
-        start(worker)
+        start(worker, keep=self.window.workers)  # a closing window cancels it
+        self.update_empty_text()
         return worker

@@ -8,7 +8,10 @@ Everything is computed from data the app already keeps, with no extra labelling:
   on their pages they changed); from reviews and ``annotator_scores``: the rejection rate, and
   the CER and box IoU of their work against what the reviewer left;
 - per engine and model version, from the stored verdicts: precision, recall, CER and typing
-  saved, in total and per day.
+  saved, in total and per day. Precision and recall are of the boxes (a predicted region kept,
+  whatever its text, against the regions people left); CER and typing saved are of the text;
+- QC routing: the share of the pages people finished that went to review, and per reason
+  (:func:`qc_routing`).
 
 Dates are ``YYYY-MM-DD`` and both ends are included; a day is a day of the project's time zone
 (``core.days``): the per-day figures are kept in that zone (:func:`sync_days` recomputes them when
@@ -252,6 +255,36 @@ def engine_report(store, date_from: str | None = None, date_to: str | None = Non
     return engines, days
 
 
+#: The QC reasons in the order they are shown (``core.sampling``, ``resubmitted``: ``core.review``).
+ROUTING_REASONS = ("sample", "low_confidence", "disagreement", "resubmitted")
+
+
+def qc_routing(store, date_from: str | None = None, date_to: str | None = None) -> dict:
+    """How many of the pages people finished (done, approved, rejected; marked done in the range)
+    went to review, and per reason (a page routed for two reasons counts under each):
+    ``{"finished": 40, "routed": 9, "share": 0.225, "reasons": {"sample": {"pages": 4, "share": 0.1}, ...},
+    "rules": {"sample_share": 0.1, "expected_wrong_max": 0.5}}`` (the rules as they are now).
+    """
+    t_lo, t_hi = _days.utc_bounds(date_from, date_to, _days.zone(store))
+    finished = routed = 0
+    per: dict[str, int] = {r: 0 for r in ROUTING_REASONS}
+    for reasons, n in store.routing_counts(t_lo, t_hi):
+        finished += n
+        if reasons:
+            routed += n
+            for r in reasons.split(","):
+                per[r] = per.get(r, 0) + n
+    from .review import qc_settings
+
+    def share(k: int) -> float | None:
+        return k / finished if finished else None
+
+    qc = qc_settings(store)
+    return {"finished": finished, "routed": routed, "share": share(routed),
+            "reasons": {r: {"pages": k, "share": share(k)} for r, k in per.items()},
+            "rules": {"sample_share": qc.share, "expected_wrong_max": qc.expected_wrong_max}}
+
+
 def stats(store, date_from: str | None = None, date_to: str | None = None, viewer: str | None = None) -> dict:
     """Every figure of the Analytics screen (and ``proofdesk stats``), as plain data."""
     if viewer is not None:
@@ -264,6 +297,7 @@ def stats(store, date_from: str | None = None, date_to: str | None = None, viewe
     return {
         "from": date_from, "to": date_to, "time_zone": _days.zone_name(store),
         "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to, finished_only=True)),
+        "qc_routing": qc_routing(store, date_from, date_to),
         "annotators": [s.as_dict() for s in annotator_stats(store, date_from, date_to)],
         "engines": [e.as_dict() for e in engines],
         "days": [asdict(d) for d in days],

@@ -101,3 +101,11 @@ class AnalyticsQueries:
         return self.query(
             "SELECT day, engine, version, kind, SUM(n), SUM(edit_distance), SUM(ref_chars) FROM verdict_daily"
             " WHERE day >= ? AND day < ? GROUP BY day, engine, version, kind HAVING SUM(n) != 0", (lo, hi))
+
+    def routing_counts(self, t_lo: str, t_hi: str) -> list[sqlite3.Row]:
+        """``(reasons, pages)`` of the pages people finished (done, approved or rejected) in
+        ``[t_lo, t_hi)``, grouped by the reasons their review queue entry holds (None: not routed)."""
+        return self.query(
+            "SELECT q.reasons, COUNT(*) FROM pages p LEFT JOIN review_queue q ON q.page_id = p.id"
+            " WHERE p.status IN ('done', 'approved', 'rejected') AND p.done_at >= ? AND p.done_at < ?"
+            " GROUP BY q.reasons", (t_lo, t_hi))

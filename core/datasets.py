@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NotFoundError, ProofdeskError
+from .model import reframe
 from .store import Store, now
 
 SELECTIONS = ("done", "approved")
@@ -73,7 +74,11 @@ def select_samples(store: Store, selection: str = "done", max_samples: int | Non
     statuses = ("approved",) if selection == "approved" else ("done", "approved")
     # Regions with text ("###", ICDAR's and PaddleOCR's "don't care" mark, is none), approved pages first.
     rows = store.confirmed_region_rows(statuses)
-    samples = [Sample(r["image_sha256"], r["page_id"], tuple(tuple(p) for p in json.loads(r["points"])),
+    # A manifest names images by sha256: its points are on the stored image, so a page turned by
+    # hand (ADR 0008) gives its regions turned back (corner order kept: crops still read upright).
+    samples = [Sample(r["image_sha256"], r["page_id"],
+                      tuple(tuple(p) for p in reframe(json.loads(r["points"]), r["rotation"] or 0, 0, r["width"],
+                                                      r["height"])),
                       r["text"], r["label"]) for r in rows]
     if max_samples is not None:
         samples = samples[:max_samples]  # approved pages first (the ORDER BY)

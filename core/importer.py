@@ -24,6 +24,7 @@ import contextlib
 import errno
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -43,6 +44,9 @@ from .errors import BadInputError, ProjectError
 from .model import Document, Page, PageStatus
 from .project import Project, sha256_bytes
 from .store import Store, now
+from .textlayer import TextLayer, extract_text_layer
+
+log = logging.getLogger(__name__)
 
 #: File endings looked at when a folder is imported. A named file is always tried, whatever
 #: its ending, because the ending may lie; contents decide the format.
@@ -77,6 +81,8 @@ class DecodedPage:
     ext: str
     width: int
     height: int
+    #: A PDF page's text layer in this image's pixels (None: an image, or a layer that could not be read).
+    text_layer: TextLayer | None = None
 
 
 @dataclass
@@ -265,7 +271,9 @@ class _ImagePages(PageSource):
 
 
 class _PdfPages(PageSource):
-    """Each PDF page rendered at ``dpi`` with pypdfium2."""
+    """Each PDF page rendered at ``dpi`` with pypdfium2, with its text layer (``core/textlayer.py``)
+    read while the page is open. Reading the text layer never fails the page: a page whose layer
+    PDFium cannot read has none, and is read by OCR like a scan."""
 
     kind = "pdf"
 
@@ -303,12 +311,25 @@ class _PdfPages(PageSource):
             except pdfium.PdfiumError as exc:
                 raise BadInputError(f"page {i + 1} cannot be rendered ({exc})") from None
             img = bitmap.to_pil()
-            return DecodedPage(_encode_png(img.convert("RGB")), "png", img.width, img.height)
+            layer = _read_text_layer(page, self.scale, (img.width, img.height), i)
+            return DecodedPage(_encode_png(img.convert("RGB")), "png", img.width, img.height, layer)
         finally:
             page.close()
 
     def close(self) -> None:
         self.pdf.close()
+
+
+def _read_text_layer(page, scale: float, size: tuple[int, int], i: int) -> TextLayer | None:
+    """The page's text layer, or None when PDFium cannot read it (the import goes on without)."""
+    try:
+        return extract_text_layer(page, scale, size)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged text layer must never fail the import
+        log.warning("page %d: the text layer cannot be read (%s: %s); the page is read by OCR", i + 1,
+                    type(exc).__name__, exc)
+        return None
 
 
 def open_pages(data: bytes, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> PageSource:
@@ -535,6 +556,8 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
     ann = options.annotations if options.annotations is not None and options.annotations.has(path) else None
     if existing is not None:
         summary.duplicates.append(str(path))
+        if existing.kind == "pdf" and not store.document_has_text_layers(existing.id):
+            _add_text_layers(store, existing.id, data)  # imported by a Proofdesk before text layers
         if ann is not None:
             # Imported before (as a plain image, or with other annotations): add these to it.
             with store.transaction():
@@ -561,7 +584,7 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
                                 f" (setting {MAX_PAGES_SETTING})")
         if reference is not None and count != 1:
             raise BadInputError("reference lines are only supported for single-page images")
-        pages = []
+        pages, layers = [], []
         for n, dp in enumerate(source, start=1):
             if reference is not None:
                 check_reference_fits(reference, dp.width, dp.height)
@@ -570,6 +593,7 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
             image_sha = staged.put(dp.data, dp.ext)
             pages.append(Page(document_id=0, page_no=n, name=path.name if count == 1 else f"{path.name} p.{n}",
                               image_sha256=image_sha, width=dp.width, height=dp.height))
+            layers.append(dp.text_layer)
             del dp  # the next page is rendered only when this one is on disk
             if count > 1 and run.progress is not None:
                 # No "/" in what follows the path: callers show Path(note).name.
@@ -585,6 +609,10 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
             # itself leaves published images without rows: harmless, nothing names them).
             with store.transaction():
                 doc_id = store.add_document(doc, pages, [reference] if reference else None)
+                if any(layer is not None for layer in layers):
+                    for page, layer in zip(store.pages_of(doc_id), layers):
+                        if layer is not None:
+                            store.set_text_layer(page.id, layer)
                 if options.labels and reference is not None:
                     for page in store.pages_of(doc_id):
                         apply_reference_labels(project, page.id, reference, options.user)
@@ -603,6 +631,41 @@ def _import_one(project: Project, path: Path, run: _Run, summary: ImportSummary)
     summary.imported.append(str(path))
     summary.document_ids.append(doc_id)
     summary.pages += len(pages)
+
+
+def _add_text_layers(store: Store, document_id: int, data: bytes) -> int:
+    """Read the text layers of a PDF imported before Proofdesk kept them, in the frame of its stored
+    page images; returns how many pages got one. Never raises for the PDF's sake."""
+    import pypdfium2 as pdfium
+
+    layers: list[tuple[int, TextLayer]] = []
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        return 0
+    try:
+        for page in store.pages_of(document_id):
+            if not 1 <= page.page_no <= len(pdf):
+                continue
+            try:
+                pdf_page = pdf[page.page_no - 1]
+            except pdfium.PdfiumError:
+                continue
+            try:
+                w_pt = pdf_page.get_size()[0]
+                layer = _read_text_layer(pdf_page, page.width / w_pt if w_pt > 0 else 1.0,
+                                         (page.width, page.height), page.page_no - 1)
+            finally:
+                pdf_page.close()
+            if layer is not None:
+                layers.append((page.id, layer))
+    finally:
+        pdf.close()
+    if layers:
+        with store.transaction():
+            for page_id, layer in layers:
+                store.set_text_layer(page_id, layer)
+    return len(layers)
 
 
 def apply_reference_labels(project: Project, page_id: int, reference: dict, user: str, done: bool = True) -> int:

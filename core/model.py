@@ -1,8 +1,10 @@
 """The domain model: plain dataclasses, no Qt, no SQL.
 
 The store (``core.store``) turns rows into these and back; widgets in ``app/`` draw them.
-Geometry is always in original page pixels. A region's shape is a 4-point polygon, clockwise
-from top-left; an axis-aligned box is the special case where the polygon is a rectangle.
+Geometry is always in page pixels: the pixels of the page as it is shown, which is its stored
+image turned by the page's ``rotation`` (a quarter turn a person made, ADR 0008). A region's shape
+is a 4-point polygon, clockwise from the text's top-left; an axis-aligned box is the special case
+where the polygon is a rectangle.
 """
 
 from __future__ import annotations
@@ -56,6 +58,55 @@ def quad_bounds(points: Quad | list) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
+#: The turns a page can be shown at: clockwise degrees from its stored image.
+TURNS = (0, 90, 180, 270)
+
+
+def turned_size(width: float, height: float, turn: int) -> tuple[float, float]:
+    """The size of a ``width`` x ``height`` picture turned clockwise by ``turn`` degrees.
+
+    >>> turned_size(300, 200, 90)
+    (200, 300)
+    """
+    return (height, width) if turn % 180 else (width, height)
+
+
+def turn_points(points, turn: int, width: float, height: float) -> list[tuple[float, float]]:
+    """Points of a ``width`` x ``height`` page, moved with the page as it is turned clockwise by
+    ``turn`` degrees (a multiple of 90; negative: counter-clockwise). The corner order is kept, so a
+    region still starts at its text's top-left corner. Rounded to 1/100 pixel, so turning four
+    times gives the points back exactly.
+
+    >>> turn_points([(10, 20)], 90, 300, 200)   # the top-left corner of the text goes ...
+    [(180.0, 10.0)]
+    >>> turn_points([(180, 10)], -90, 200, 300)  # ... and comes back
+    [(10.0, 20.0)]
+    """
+    t = turn % 360
+    if t not in TURNS:
+        raise ValueError(f"not a quarter turn: {turn}")
+    out = []
+    for p in points:
+        x, y = float(p[0]), float(p[1])
+        if t == 90:
+            x, y = height - y, x
+        elif t == 180:
+            x, y = width - x, height - y
+        elif t == 270:
+            x, y = y, width - x
+        out.append((round(x, 2) + 0.0, round(y, 2) + 0.0))  # + 0.0: no -0.0
+    return out
+
+
+def reframe(points, from_turn: int, to_turn: int, image_width: float, image_height: float) -> list[tuple[float, float]]:
+    """Points made on a page shown at ``from_turn`` moved to the page shown at ``to_turn`` (both
+    clockwise degrees from a stored image of ``image_width`` x ``image_height``)."""
+    if (to_turn - from_turn) % 360 == 0:
+        return [(float(p[0]), float(p[1])) for p in points]
+    w, h = turned_size(image_width, image_height, from_turn)
+    return turn_points(points, to_turn - from_turn, w, h)
+
+
 def flat_to_quad(flat: list[float]) -> Quad:
     """``[x1,y1,...,x4,y4]`` (the reference format's ``box``) to a polygon."""
     if len(flat) != 8:
@@ -87,6 +138,9 @@ class Document:
 
 @dataclass
 class Page:
+    """One page image of a document. ``width`` and ``height`` are the page as shown: its stored
+    image turned by ``rotation`` (clockwise degrees, 0/90/180/270; ADR 0008)."""
+
     document_id: int
     page_no: int
     image_sha256: str
@@ -100,6 +154,21 @@ class Page:
     done_by: str | None = None
     done_at: str | None = None
     id: int | None = None
+    rotation: int = 0
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the stored image."""
+        w, h = turned_size(self.width, self.height, self.rotation)
+        return int(w), int(h)
+
+    def to_image(self, points) -> list[tuple[float, float]]:
+        """Page points -> the stored image's pixels (what a dataset manifest holds)."""
+        return reframe(points, self.rotation, 0, *self.image_size)
+
+    def from_image(self, points) -> list[tuple[float, float]]:
+        """The stored image's pixels -> page points (the page as shown)."""
+        return reframe(points, 0, self.rotation, *self.image_size)
 
 
 @dataclass
@@ -154,6 +223,11 @@ class Prediction:
     model_version: str | None = None
     duration_s: float | None = None
     id: int | None = None
+    #: The page's turn its points were made at (ADR 0008). None when written: the page's turn at
+    #: that moment (an engine read ``Project.image_path``, the page as shown); 0 for points on the
+    #: stored image (a PDF's text layer). Read back, the store gives the points at the page's
+    #: current turn and says so here.
+    rotation: int | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ they are old enough that no live process can still be writing them.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -209,6 +210,39 @@ def fetch(store: Store, root: Path, rel: str) -> Path:
             raise ProjectError(f"{name} is missing or damaged on the server {store.where}")
         write_atomically(target, found[1])
     return path
+
+
+#: Turned copies of page images (ADR 0008), ``<sha256>-<turn>.png``: derived from the stored
+#: image, so they can be deleted any time and are made again when needed.
+TURNED_DIR = Path("pages") / "turned"
+
+
+def turned_image(path: Path, sha: str, turn: int, folder: Path) -> Path:
+    """The image at ``path`` turned clockwise by ``turn`` degrees (90, 180, 270), as a lossless PNG
+    in ``folder`` (written once, atomically; a folder that cannot be written, as in a project on a
+    read-only disk, gives way to one in the system's temp folder). Pixels are turned exactly: no
+    resampling, the same mode and depth."""
+    from PIL import Image
+
+    name = f"{sha}-{turn % 360}.png"
+    for where in (folder, Path(tempfile.gettempdir()) / "proofdesk-turned"):
+        target = where / name
+        if target.is_file():
+            return target
+    with Image.open(path) as img:
+        img.load()
+        # PIL turns counter-clockwise: ROTATE_270 is a clockwise quarter turn.
+        op = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+        turned = img.transpose(op[turn % 360])
+    buf = io.BytesIO()
+    turned.save(buf, format="PNG", compress_level=1)  # made often, kept as a cache: fast beats small
+    for where in (folder, Path(tempfile.gettempdir()) / "proofdesk-turned"):
+        try:
+            write_atomically(where / name, buf.getvalue())
+            return where / name
+        except OSError:
+            continue
+    raise ProjectError(f"cannot write a turned copy of page image {sha}")
 
 
 def sha256_file(path: Path) -> str:
@@ -422,7 +456,13 @@ class Project:
         return fetch(self.store, self.root, rel)
 
     def image_path(self, page) -> Path:
-        return self.images.path(page.image_sha256)
+        """The page's image as shown: its stored image, or for a page turned by hand (ADR 0008) a
+        turned copy, made once and kept by sha256 and turn (see :func:`turned_image`). Everything
+        that reads a page (pre-fill, the workspace, crops, exports) reads this, so the points of
+        its regions and the pixels they point at always agree."""
+        path = self.images.path(page.image_sha256)
+        turn = (getattr(page, "rotation", 0) or 0) % 360
+        return turned_image(path, page.image_sha256, turn, self.root / TURNED_DIR) if turn else path
 
     def close(self) -> None:
         self.store.close()

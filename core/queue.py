@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import NotFoundError
 from .model import PageStatus
 from .store import Store
 
@@ -47,9 +48,11 @@ def next_page(store: Store, current: int | None = None, order: str | None = None
               exclude: Iterable[int] = (), user: str | None = None) -> int | None:
     """The page to open after ``current``.
 
-    When ``current`` is still in the queue (skipped, not done) this is the page after it in
-    queue order, wrapping around; otherwise (it was just marked done) the head of the queue.
-    Pages in ``exclude`` are passed over. None when no other page needs work.
+    The next page of ``current``'s document comes first while it needs work (page 1 of a PDF
+    done, page 2 opens, whatever the queue order). Otherwise: when ``current`` is still in the
+    queue (skipped, not done) the page after it in queue order, wrapping around; else (it was
+    just marked done) the head of the queue. Pages in ``exclude`` are passed over. None when no
+    other page needs work.
 
     On a team project, with ``user``: pages another window or machine holds are passed over,
     pages assigned to someone else too, and the page returned is leased to ``user`` (this store's
@@ -61,7 +64,7 @@ def next_page(store: Store, current: int | None = None, order: str | None = None
     if team:
         skip |= store.leased_by_others(store.client_id)
         skip |= {p for p, who in assignees.items() if who != user}
-    pages = after(current, [p for p in queue(store, order) if p not in skip])
+    pages = same_document_first(store, current, after(current, [p for p in queue(store, order) if p not in skip]))
     if not team:
         return pages[0] if pages else None
     pages.sort(key=lambda p: assignees.get(p) != user)  # stable: assigned to me first, queue order kept
@@ -75,3 +78,20 @@ def after(current: int | None, pages: list[int]) -> list[int]:
         i = pages.index(current)
         return pages[i + 1:] + pages[:i]
     return pages
+
+
+def same_document_first(store: Store, current: int | None, pages: list[int]) -> list[int]:
+    """``pages`` with the later pages of ``current``'s document among them moved to the front,
+    in page order; the rest keep their order."""
+    if current is None or not pages:
+        return pages
+    try:
+        page = store.get_page(current)
+    except NotFoundError:
+        return pages
+    wanted = set(pages)
+    later = [p.id for p in store.pages_of(page.document_id) if p.page_no > page.page_no and p.id in wanted]
+    if not later:
+        return pages
+    first = set(later)
+    return later + [p for p in pages if p not in first]

@@ -11,8 +11,9 @@ Keeping them current must not slow typing, so a text edit does nothing here. Ins
   (the screens call it before they count).
 
 QC routing happens when a page is marked done (:func:`route_page`): a seeded share of pages
-(``core.sampling``) plus every page with a low-confidence region or disagreeing engines. Each
-routed page keeps its reasons. A review scores the annotator from the reviewer's corrections
+(``core.sampling``) plus every page likely to still hold wrong regions (more expected among the
+machine-read regions nobody checked than the project allows: :func:`expected_wrong`) or where
+engines disagree. Each routed page keeps its reasons. A review scores the annotator from the reviewer's corrections
 (:func:`score_annotator`): the CER of the annotator's text against the reviewed text and the
 IoU of their boxes, read from the edit log (what each region was before the reviewer's first
 change after the page was done).
@@ -41,7 +42,10 @@ from .verdicts import CORRECT, Verdict, compute_verdicts
 # -- project settings ------------------------------------------------------------------------
 QC_SHARE = "qc_share"
 QC_SEED = "qc_seed"
-QC_CONFIDENCE = "qc_confidence_threshold"
+#: The most wrong regions a page may be expected to hold, among the machine-read regions nobody
+#: checked, before it is routed (``core.sampling.DEFAULT_EXPECTED_WRONG_MAX``). It replaces
+#: ``qc_confidence_threshold`` ("any region below"), which routed every invoice page.
+QC_EXPECTED_WRONG_MAX = "qc_expected_wrong_max"
 QC_BLIND = "qc_blind"
 #: Engines disagree on a page when two engines' latest predictions read overlapping boxes
 #: (IoU at least this) differently, or a predicted region carries a ``disagree`` flag.
@@ -52,7 +56,7 @@ DISAGREEMENT_IOU = 0.5
 class QCSettings:
     share: float = sampling.DEFAULT_SHARE
     seed: int = 0
-    confidence_threshold: float = sampling.DEFAULT_CONFIDENCE_THRESHOLD
+    expected_wrong_max: float = sampling.DEFAULT_EXPECTED_WRONG_MAX
     blind: bool = True
 
 
@@ -60,25 +64,29 @@ def qc_settings(store) -> QCSettings:
     return QCSettings(
         share=float(store.get_setting(QC_SHARE, sampling.DEFAULT_SHARE)),
         seed=int(store.get_setting(QC_SEED, 0)),
-        confidence_threshold=float(store.get_setting(QC_CONFIDENCE, sampling.DEFAULT_CONFIDENCE_THRESHOLD)),
+        expected_wrong_max=float(store.get_setting(QC_EXPECTED_WRONG_MAX, sampling.DEFAULT_EXPECTED_WRONG_MAX)),
         blind=bool(store.get_setting(QC_BLIND, True)),
     )
 
 
 def set_qc_settings(store, user: str, share: float | None = None, seed: int | None = None,
-                    confidence_threshold: float | None = None, blind: bool | None = None) -> QCSettings:
-    """Change the QC rules (admins only)."""
-    require_role(store, user, "admin")
-    if share is not None:
-        if not 0.0 <= share <= 1.0:
-            raise ValueError("the QC share is a fraction between 0 and 1")
-        store.set_setting(QC_SHARE, share)
-    if seed is not None:
-        store.set_setting(QC_SEED, int(seed))
-    if confidence_threshold is not None:
-        store.set_setting(QC_CONFIDENCE, float(confidence_threshold))
-    if blind is not None:
-        store.set_setting(QC_BLIND, bool(blind))
+                    expected_wrong_max: float | None = None, blind: bool | None = None) -> QCSettings:
+    """Change the QC rules: admins, once the project has one (``Store.require_admin``). Each
+    value is checked before any is written. They apply to pages marked done from now on."""
+    store.require_admin(user)
+    if share is not None and not 0.0 <= share <= 1.0:
+        raise ValueError("the QC sample share is a fraction between 0 and 1")
+    if expected_wrong_max is not None and not (math.isfinite(expected_wrong_max) and expected_wrong_max >= 0):
+        raise ValueError("the expected wrong regions a page may hold is a number of regions, 0 or more")
+    with store.transaction():
+        if share is not None:
+            store.set_setting(QC_SHARE, float(share))
+        if seed is not None:
+            store.set_setting(QC_SEED, int(seed))
+        if expected_wrong_max is not None:
+            store.set_setting(QC_EXPECTED_WRONG_MAX, float(expected_wrong_max))
+        if blind is not None:
+            store.set_setting(QC_BLIND, bool(blind))
     return qc_settings(store)
 
 
@@ -92,6 +100,22 @@ def role_of(store, user: str) -> Role:
 def require_role(store, user: str, action: str) -> None:
     """Raise PermissionDenied unless ``user`` may do ``action`` (``annotate``, ``review``, ``admin``)."""
     require(role_of(store, user), action)
+
+
+def may(store, user: str, action: str) -> bool:
+    """Whether ``user`` may ``action`` (``annotate``, ``review``, ``admin``) in this project: the
+    rule core enforces, asked beforehand so that a screen shows what a role cannot do disabled.
+    ``admin`` is :meth:`Store.require_admin`'s rule (anyone, in a project without an admin yet)."""
+    from .errors import PermissionDenied
+
+    try:
+        if action == "admin":
+            store.require_admin(user)
+        else:
+            require_role(store, user, action)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _roles_in_use(store) -> bool:
@@ -273,6 +297,17 @@ def _disagreement(store, page_id: int) -> bool:
     return False
 
 
+def expected_wrong(store, page_id: int) -> float | None:
+    """How many wrong regions the page is expected to hold among the regions whose text the
+    machine read and nobody has checked since: ``sum(1 - confidence)`` over its regions that are
+    not deleted and have a confidence, leaving out those whose text a person typed or accepted
+    (``Store.checked_region_ids``) and those a reviewer marked. None: the page has no such region.
+    """
+    checked = store.checked_region_ids(page_id) | set(store.verdict_marks(page_id))
+    left = [c for rid, c in store.region_confidences(page_id) if rid not in checked]
+    return sampling.expected_wrong(left) if left else None
+
+
 def route_page(store, page_id: int) -> list[str]:
     """Decide whether a page just marked done goes to review, and record why. Returns the reasons.
 
@@ -284,9 +319,9 @@ def route_page(store, page_id: int) -> list[str]:
 
 def _route_page(store, page_id: int) -> list[str]:
     qc = qc_settings(store)
-    min_conf = store.min_machine_confidence(page_id)
-    reasons = sampling.route_reasons(page_id, min_conf, _disagreement(store, page_id), share=qc.share,
-                                     seed=qc.seed, confidence_threshold=qc.confidence_threshold)
+    min_conf = store.min_machine_confidence(page_id)  # the review queue's order
+    reasons = sampling.route_reasons(page_id, expected_wrong(store, page_id), _disagreement(store, page_id),
+                                     share=qc.share, seed=qc.seed, expected_wrong_max=qc.expected_wrong_max)
     if store.was_rejected(page_id):
         reasons.append("resubmitted")  # a rejected page comes back to the reviewer when redone
     from .store import now

@@ -89,14 +89,22 @@ class ReviewQueries:
         return [_row_to_region(r) for r in self.conn.execute("SELECT * FROM regions WHERE page_id = ?", (page_id,))]
 
     def prediction_rows(self, page_id: int) -> list[sqlite3.Row]:
-        """A page's stored predictions, oldest first, as rows."""
-        return self.conn.execute("SELECT * FROM predictions WHERE page_id = ? ORDER BY id", (page_id,)).fetchall()
+        """A page's stored predictions, oldest first, as rows (points at the page's turn now)."""
+        return self.at_page_turn(page_id, self.conn.execute(
+            "SELECT * FROM predictions WHERE page_id = ? ORDER BY id", (page_id,)).fetchall())
 
     def min_machine_confidence(self, page_id: int) -> float | None:
         """The lowest confidence among a page's machine regions that are not deleted."""
         return self.conn.execute(
             "SELECT MIN(confidence) FROM regions WHERE page_id = ? AND deleted = 0 AND origin != ?",
             (page_id, HUMAN)).fetchone()[0]
+
+    def region_confidences(self, page_id: int) -> list[tuple[int, float]]:
+        """``(region id, confidence)`` of a page's regions that are not deleted and have a
+        confidence (the machine read their text: predicted, or drawn by a person and read)."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT id, confidence FROM regions WHERE page_id = ? AND deleted = 0 AND confidence IS NOT NULL"
+            " ORDER BY id", (page_id,))]
 
     # -- stored verdicts and their running totals ---------------------------------------------------
     def page_in_totals(self, page_id: int) -> bool:
@@ -207,10 +215,11 @@ class ReviewQueries:
 
     # -- QC routing and the review queue --------------------------------------------------------------
     def latest_engine_predictions(self, page_id: int) -> list[sqlite3.Row]:
-        """``(engine, regions)`` of each engine's latest prediction of a page."""
-        return self.conn.execute(
-            "SELECT engine, regions FROM predictions WHERE id IN"
-            " (SELECT MAX(id) FROM predictions WHERE page_id = ? GROUP BY engine)", (page_id,)).fetchall()
+        """``(engine, regions)`` of each engine's latest prediction of a page (points at the page's
+        turn now)."""
+        return self.at_page_turn(page_id, self.conn.execute(
+            "SELECT engine, regions, rotation FROM predictions WHERE id IN"
+            " (SELECT MAX(id) FROM predictions WHERE page_id = ? GROUP BY engine)", (page_id,)).fetchall())
 
     def page_done_by(self, page_id: int) -> str | None:
         """Who marked a page done (None: nobody, or no such page)."""
@@ -259,10 +268,10 @@ class ReviewQueries:
 
     def edits_by_others_since(self, page_id: int, since: str, user: str) -> list[sqlite3.Row]:
         """``(region_id, field, before)`` of region edits made after ``since`` by anyone but
-        ``user``, in order."""
+        ``user``, in order (a line a reviewer only checked, Enter, is no change)."""
         return self.conn.execute(
             "SELECT region_id, field, before FROM edits WHERE page_id = ? AND ts > ? AND user != ?"
-            " AND region_id IS NOT NULL ORDER BY id", (page_id, since, user)).fetchall()
+            " AND region_id IS NOT NULL AND field != 'checked' ORDER BY id", (page_id, since, user)).fetchall()
 
     def write_annotator_score(self, review_id: int, page_id: int, annotator: str, reviewer: str, regions: int,
                               changed: int, edit_distance: int, ref_chars: int, iou_sum: float, iou_n: int,

@@ -126,12 +126,14 @@ class RunQueries:
 
     # -- dataset versions ----------------------------------------------------------------------------
     def confirmed_region_rows(self, statuses: Sequence[str]) -> list[sqlite3.Row]:
-        """``(page_id, image_sha256, status, points, text, label)`` of each region with text (not
-        deleted, not ICDAR's ``###``) on a page with one of ``statuses``: approved pages first,
-        then by page and region."""
+        """``(page_id, image_sha256, status, points, text, label, rotation, width, height)`` of each
+        region with text (not deleted, not ICDAR's ``###``) on a page with one of ``statuses``:
+        approved pages first, then by page and region. ``points`` are on the page as shown, turned
+        by ``rotation`` from its stored image of ``width`` x ``height`` (ADR 0008)."""
         marks = ",".join("?" for _ in statuses)
         return self.query(
-            "SELECT p.id AS page_id, p.image_sha256, p.status, r.points, r.text, r.label FROM regions r"
+            "SELECT p.id AS page_id, p.image_sha256, p.status, r.points, r.text, r.label, p.rotation, p.width,"
+            " p.height FROM regions r"
             f" JOIN pages p ON p.id = r.page_id WHERE p.status IN ({marks}) AND r.deleted = 0"
             # "###" is ICDAR's and PaddleOCR's "don't care" mark (an unreadable line, boxed but not read).
             " AND TRIM(r.text) != '' AND TRIM(r.text) != '###' ORDER BY p.status = 'approved' DESC, p.id, r.id",

@@ -410,6 +410,46 @@ def _moderation_indexes(db: Database) -> None:
     )
 
 
+@migrations(name="0007_text_layers")
+def _text_layers(db: Database) -> None:
+    """The text layer of each page of a born-digital PDF (issue 17, ``core/textlayer.py``): read at
+    import while the page is open, so that pre-fill takes its lines as they are instead of reading
+    the rendered page with OCR. Pages of images, and PDF pages whose layer could not be read, have
+    no row; a layer that is there but not good enough (invisible text over a scan, too few glyphs,
+    broken Unicode) has one with ``usable = 0`` and the reason."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE text_layers (
+            page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+            lines TEXT NOT NULL,             -- JSON: [{"points": [[x,y]*4], "text": ...}], page pixels
+            image_areas TEXT NOT NULL,       -- JSON: [[x0,y0,x1,y1]], page pixels: what OCR reads
+            glyphs INTEGER NOT NULL,         -- visible glyphs
+            usable INTEGER NOT NULL,         -- 1: pre-fill takes its lines
+            reason TEXT NOT NULL DEFAULT '', -- why not usable
+            stats TEXT NOT NULL DEFAULT '{}',-- JSON: invisible, unmapped, map_errors, duplicates...
+            source TEXT NOT NULL             -- what read it: pdfium-<build> textlayer-<recipe>
+        );
+        """,
+    )
+
+
+@migrations(name="0008_page_rotation")
+def _page_rotation(db: Database) -> None:
+    """Pages turned by hand (issue 17, ADR 0008): ``pages.rotation`` is the clockwise quarter turn
+    (0, 90, 180, 270) the page is shown and read at, relative to its stored image (which never
+    changes); region points are in the pixels of the page as shown. ``predictions.rotation`` is the
+    turn of the page a prediction's points were made on, so a prediction made before a turn can
+    still be compared with the regions after it."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE pages ADD COLUMN rotation INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE predictions ADD COLUMN rotation INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
+
+
 def _run_script(db, script: str) -> None:
     """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
     :class:`PgMigrator` which spells each statement for PostgreSQL).

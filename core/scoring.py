@@ -109,6 +109,12 @@ class TextScore:
     chars_ci: int = 0
     edits_nospace: int = 0
     chars_nospace: int = 0
+    #: Reference currency signs ($ € £ ¥ ₹...) and non-ASCII letters (ä ß é ø ł...), and how many
+    #: of them the prediction has in the same place (:func:`special_counts`).
+    currency: int = 0
+    currency_right: int = 0
+    accented: int = 0
+    accented_right: int = 0
 
     def __add__(self, other: TextScore) -> TextScore:
         return TextScore(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -122,7 +128,40 @@ class TextScore:
             "cer_nospace": ratio(self.edits_nospace, self.chars_nospace),
             "exact_cs": ratio(self.exact_cs, self.lines),
             "exact_ci": ratio(self.exact_ci, self.lines),
+            "currency_right": ratio(self.currency_right, self.currency),
+            "accented_right": ratio(self.accented_right, self.accented),
+            "currency": self.currency,
+            "accented": self.accented,
         }
+
+
+def is_currency(ch: str) -> bool:
+    return unicodedata.category(ch) == "Sc"
+
+
+def is_accented(ch: str) -> bool:
+    """A letter outside ASCII: with a diacritic (ä é ł), or its own letter (ß ø æ)."""
+    return ord(ch) > 127 and unicodedata.category(ch).startswith("L")
+
+
+def special_counts(ref: str, pred: str) -> tuple[int, int, int, int]:
+    """``(currency, currency read right, accented, accented read right)`` of one line: a
+    reference character is read right when the alignment of the two texts (the Levenshtein
+    edit script, case-sensitive, NFC) keeps it as it is."""
+    ref, pred = nfc(ref), nfc(pred)
+    kept = set()
+    for op in _Levenshtein.opcodes(ref, pred):
+        if op.tag == "equal":
+            kept.update(range(op.src_start, op.src_end))
+    cur = cur_ok = acc = acc_ok = 0
+    for i, ch in enumerate(ref):
+        if is_currency(ch):
+            cur += 1
+            cur_ok += i in kept
+        elif is_accented(ch):
+            acc += 1
+            acc_ok += i in kept
+    return cur, cur_ok, acc, acc_ok
 
 
 def score_text(pairs: Iterable[tuple[str, str]]) -> TextScore:
@@ -133,6 +172,11 @@ def score_text(pairs: Iterable[tuple[str, str]]) -> TextScore:
         s.lines += 1
         s.exact_cs += counts[CASE_SENSITIVE][0] == 0
         s.exact_ci += counts[CASE_INSENSITIVE][0] == 0
+        cur, cur_ok, acc, acc_ok = special_counts(ref, pred)
+        s.currency += cur
+        s.currency_right += cur_ok
+        s.accented += acc
+        s.accented_right += acc_ok
         for mode, (e, c) in counts.items():
             setattr(s, f"edits_{mode}", getattr(s, f"edits_{mode}") + e)
             setattr(s, f"chars_{mode}", getattr(s, f"chars_{mode}") + c)

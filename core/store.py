@@ -39,9 +39,13 @@ from .model import (
     Role,
     User,
     quad_bounds,
+    reframe,
+    turn_points,
+    turned_size,
 )
 from .review_store import ReviewQueries
 from .run_store import RunQueries
+from .textlayer_store import TextLayerQueries
 
 #: Region columns a person can change through an action, and how they are stored.
 EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked", "confidence")
@@ -87,14 +91,18 @@ def _row_to_region(row: sqlite3.Row) -> Region:
 
 
 def _row_to_page(row: sqlite3.Row) -> Page:
+    # The columns hold the stored image's size; a Page is the page as shown (turned by rotation).
+    rotation = row["rotation"] or 0
+    width, height = turned_size(row["width"], row["height"], rotation)
     return Page(
         id=row["id"],
+        rotation=rotation,
         document_id=row["document_id"],
         page_no=row["page_no"],
         name=row["name"],
         image_sha256=row["image_sha256"],
-        width=row["width"],
-        height=row["height"],
+        width=width,
+        height=height,
         status=PageStatus(row["status"]),
         assignee=row["assignee"],
         created_at=row["created_at"],
@@ -102,6 +110,12 @@ def _row_to_page(row: sqlite3.Row) -> Page:
         done_by=row["done_by"],
         done_at=row["done_at"],
     )
+
+
+def turn_label(quarter_turns: int) -> str:
+    """The action label of a page turn (what undo and the audit trail name it)."""
+    q = int(quarter_turns) % 4
+    return {1: "turn page clockwise", 2: "turn page 180", 3: "turn page counter-clockwise"}.get(q, "turn page")
 
 
 def _row_to_document(row: sqlite3.Row) -> Document:
@@ -221,6 +235,68 @@ class Action:
         """Deleting is a flag, so moderation can still count a deleted prediction."""
         return self.update_region(region_id, expected_version, deleted=True)
 
+    def check_region(self, region_id: int, expected_version: int | None = None, checked: bool = True) -> int:
+        """A person read the region's text and found it right (Enter on a line it did not change):
+        an Edit ``checked`` (False -> True; an undo logs True -> False) and a new version. Only the
+        log holds it (``Store.checked_region_ids``): the row keeps its machine confidence, which QC
+        routing and the confidence calibration read. Returns the new version."""
+        row = self.conn.execute("SELECT page_id, version, updated_by, updated_at FROM regions WHERE id = ?",
+                                (region_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"region {region_id} does not exist")
+        if expected_version is not None and row["version"] != expected_version:
+            raise ConflictError(
+                f"region {region_id} was changed by {row['updated_by']} at {_when(row['updated_at'])}"
+                f" (version {row['version']}, this window had {expected_version})"
+            )
+        self._log(region_id, "checked", not checked, bool(checked), page_id=row["page_id"])
+        version = row["version"] + 1
+        self.conn.execute("UPDATE regions SET version = ?, touched = 1, updated_at = ?, updated_by = ? WHERE id = ?",
+                          (version, self.ts, self.user, region_id))
+        self._touch_page(row["page_id"])
+        self.changed_regions.append(region_id)
+        return version
+
+    def turn_page(self, page_id: int, quarter_turns: int) -> int:
+        """Turn a page by quarter turns, clockwise (negative: counter-clockwise); return its new
+        rotation (ADR 0008).
+
+        The stored image stays as it is; the page's ``rotation`` changes, and every region of the
+        page (deleted ones too: undeleting one must put it in the right place) moves with it, each
+        move logged as a ``points`` edit beside the page's ``rotation`` edit. A turn does not make a
+        region "touched by a person" (its text and shape are the machine's as before), and does not
+        move a new page into progress (it can still be pre-filled).
+        """
+        row = self.conn.execute("SELECT rotation, width, height FROM pages WHERE id = ?", (page_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"page {page_id} does not exist")
+        old = row["rotation"] or 0
+        delta = (int(quarter_turns) * 90) % 360
+        if not delta:
+            return old
+        new = (old + delta) % 360
+        shown_w, shown_h = turned_size(row["width"], row["height"], old)
+        self._log(None, "rotation", old, new, page_id=page_id)
+        self.conn.execute("UPDATE pages SET rotation = ?, updated_at = ? WHERE id = ?", (new, self.ts, page_id))
+        regions = self.conn.execute("SELECT id, points FROM regions WHERE page_id = ? ORDER BY id",
+                                    (page_id,)).fetchall()
+        edits, updates = [], []
+        for r in regions:
+            before = json.loads(r["points"])
+            after = turn_points(before, delta, shown_w, shown_h)
+            stored = _to_db("points", after)
+            edits.append((self.id, self.ts, self.user, page_id, r["id"], "points", json.dumps(before), stored))
+            updates.append((stored, *quad_bounds(after), self.ts, self.user, r["id"]))
+        if regions:
+            self.conn.executemany(
+                "INSERT INTO edits (action_id, ts, user, page_id, region_id, field, before, after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", edits)
+            self.conn.executemany(
+                "UPDATE regions SET points = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, version = version + 1,"
+                " updated_at = ?, updated_by = ? WHERE id = ?", updates)
+            self.changed_regions.extend(r["id"] for r in regions)
+        return new
+
     def set_page_status(self, page_id: int, status: PageStatus) -> None:
         row = self.conn.execute("SELECT status FROM pages WHERE id = ?", (page_id,)).fetchone()
         if row is None:
@@ -248,7 +324,7 @@ class Action:
             on_page_done(self, page_id)
 
 
-class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
+class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayerQueries):
     def __init__(self, path, readonly: bool = False, *, create_schema: bool = False):
         """Open (and migrate) the project database: a SQLite file at ``path``, or a project on a
         PostgreSQL server when ``path`` is a :class:`core.db.ServerLocation` (``create_schema``:
@@ -806,14 +882,18 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
         """
         stamp = now()
         with self.transaction() as c:
-            status = c.execute("SELECT status FROM pages WHERE id = ?", (pred.page_id,)).fetchone()
+            status = c.execute("SELECT status, rotation, width, height FROM pages WHERE id = ?",
+                               (pred.page_id,)).fetchone()
             finished = status is not None and status["status"] in (PageStatus.DONE.value, PageStatus.APPROVED.value)
+            # The turn its points were made at (ADR 0008): as given, else the page's turn now.
+            turn_now = (status["rotation"] or 0) if status is not None else 0
+            frame = turn_now if pred.rotation is None else int(pred.rotation) % 360
             cur = c.execute(
                 "INSERT INTO predictions (page_id, engine, engine_version, model_version, config,"
-                " config_hash, regions, duration_s, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                " config_hash, regions, duration_s, created_at, rotation) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (pred.page_id, pred.engine, pred.engine_version, pred.model_version,
                  json.dumps(pred.config, sort_keys=True), pred.config_hash,
-                 json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp),
+                 json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp, frame),
             )
             pred_id = cur.lastrowid
             self.notify(c, "prediction", pred.page_id)
@@ -827,14 +907,17 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
             kept = [json.loads(r["points"]) for r in c.execute(
                 "SELECT points FROM regions WHERE page_id = ? AND (deleted = 0 OR origin != ?)",
                 (pred.page_id, HUMAN))]
+            # The regions go on the page as it is shown now.
+            points = [r.points for r in pred.regions] if frame == turn_now or status is None else [
+                reframe(r.points, frame, turn_now, status["width"], status["height"]) for r in pred.regions]
             # Polygon IoU: on a skewed page neighbouring lines' rectangles overlap, their polygons do not.
-            blocked = any_overlap([r.points for r in pred.regions], kept, 0.5)
+            blocked = any_overlap(points, kept, 0.5)
             rows = []
             for i, r in enumerate(pred.regions):
                 if blocked[i]:
                     continue
-                bounds = quad_bounds(r.points)
-                rows.append((pred.page_id, _to_db("points", r.points), *bounds, r.text, r.label,
+                bounds = quad_bounds(points[i])
+                rows.append((pred.page_id, _to_db("points", points[i]), *bounds, r.text, r.label,
                              r.confidence, "prediction", pred_id, i, stamp, stamp, pred.engine))
             c.executemany(
                 "INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence,"
@@ -849,13 +932,38 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
             )
         return pred_id
 
+    def at_page_turn(self, page_id: int, rows: Sequence) -> list:
+        """Prediction rows of a page with their ``regions`` at the page's turn now (ADR 0008): a
+        prediction made before the page was turned is compared with the regions after it. Rows
+        already there are returned as they are; the others as dicts, ``rotation`` the page's."""
+        page = self.conn.execute("SELECT rotation, width, height FROM pages WHERE id = ?", (page_id,)).fetchone()
+        turn = (page["rotation"] or 0) if page is not None else 0
+        if page is None or all((r["rotation"] or 0) == turn for r in rows):
+            return list(rows)
+        out = []
+        for r in rows:
+            frame = r["rotation"] or 0
+            if frame == turn:
+                out.append(r)
+                continue
+            d = {k: r[k] for k in r.keys()}
+            regions = json.loads(d["regions"])
+            for reg in regions:
+                reg["points"] = [list(p) for p in reframe(reg["points"], frame, turn, page["width"], page["height"])]
+            d["regions"], d["rotation"] = json.dumps(regions), turn
+            out.append(d)
+        return out
+
     def predictions(self, page_id: int) -> list[Prediction]:
-        rows = self.query("SELECT * FROM predictions WHERE page_id = ? ORDER BY id", (page_id,))
+        """A page's predictions, oldest first, their points at the page's turn now."""
+        rows = self.at_page_turn(page_id, self.query("SELECT * FROM predictions WHERE page_id = ? ORDER BY id",
+                                                     (page_id,)))
         return [
             Prediction(
                 id=r["id"], page_id=r["page_id"], engine=r["engine"], engine_version=r["engine_version"],
                 model_version=r["model_version"], config=json.loads(r["config"]),
                 config_hash=r["config_hash"], duration_s=r["duration_s"], created_at=r["created_at"],
+                rotation=r["rotation"],
                 regions=tuple(
                     PredictedRegion(points=tuple(tuple(p) for p in d["points"]), text=d["text"],
                                     confidence=d["confidence"], label=d.get("label"),
@@ -916,6 +1024,12 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
     def set_page_status(self, user: str, page_id: int, status: PageStatus) -> None:
         with self.action(user, page_id, f"mark {PageStatus(status).value}") as a:
             a.set_page_status(page_id, status)
+
+    def turn_page(self, user: str, page_id: int, quarter_turns: int) -> int:
+        """Turn a page by quarter turns (clockwise; negative: counter-clockwise) as one undoable
+        action; return its new rotation."""
+        with self.action(user, page_id, turn_label(quarter_turns)) as a:
+            return a.turn_page(page_id, quarter_turns)
 
     def edits(self, page_id: int | None = None) -> list[dict]:
         if page_id is None:
@@ -1000,7 +1114,14 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
             if target is None:
                 return []
             edits = c.execute("SELECT * FROM edits WHERE action_id = ? ORDER BY id", (target["id"],)).fetchall()
-            self._refuse_if_changed_since(c, user, page_id, edits, target["id"] if undo else target["undo_id"], undo)
+            # A turn is replayed as a turn (undo: the other way) of the page as it is now, not by
+            # writing back the points it logged: regions moved or added since, by anyone, turn
+            # with the page, so nothing it would write can be stale (ADR 0008).
+            turned = any(e["field"] == "rotation" for e in edits)
+            if turned:
+                edits = [e for e in edits if e["field"] != "points"]
+            self._refuse_if_changed_since(c, user, page_id, [e for e in edits if e["field"] != "rotation"],
+                                          target["id"] if undo else target["undo_id"], undo)
             kind = "undo" if undo else "redo"
             cur = c.execute(
                 "INSERT INTO actions (page_id, user, ts, label, kind, target) VALUES (?,?,?,?,?,?)",
@@ -1012,9 +1133,13 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
                 value = before if undo else after
                 if e["field"] == "status":
                     act.set_page_status(e["page_id"], PageStatus(value))
+                elif e["field"] == "rotation":
+                    act.turn_page(e["page_id"], ((after - before) // 90) * (-1 if undo else 1))
                 elif e["field"] == "region":
                     # Undoing a creation hides the region; redoing shows it again.
                     act.update_region(e["region_id"], deleted=undo)
+                elif e["field"] == "checked":
+                    act.check_region(e["region_id"], checked=value)
                 else:
                     if e["field"] == "points":
                         value = [tuple(p) for p in value]
@@ -1036,6 +1161,34 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries):
             (page_id,),
         ).fetchone()
         return tuple(row)
+
+    def checked_region_ids(self, page_id: int, machine_labels: tuple[str, ...] = ("re-recognize", "split", "merge")
+                           ) -> set[int]:
+        """Regions of the page whose current text a person confirmed: typed it, or accepted it as it
+        was (an Edit ``checked``, core.store.Action.check_region). A text set since by an action
+        whose label starts with one of ``machine_labels`` (a re-read; the pieces of a split or a
+        merge carry the text of what they came from) or by an undo is not confirmed, unless
+        checked again."""
+        typed: dict[int, bool] = {}
+        accepted: dict[int, bool] = {}
+        for r in self.query(
+            "SELECT e.region_id, e.field, e.after, a.label FROM edits e JOIN actions a ON a.id = e.action_id"
+            " WHERE e.page_id = ? AND e.region_id IS NOT NULL AND e.field IN ('text', 'region', 'checked')"
+            " ORDER BY e.id",
+            (page_id,),
+        ):
+            rid = r["region_id"]
+            after = json.loads(r["after"]) if r["after"] is not None else None
+            if r["field"] == "checked":
+                accepted[rid] = bool(after)
+                continue
+            text = after.get("text", "") if r["field"] == "region" and isinstance(after, dict) else after
+            label = r["label"] or ""
+            undone = label.startswith("undo ")  # the text before a change: not known to be confirmed
+            label = label.removeprefix("undo ").removeprefix("redo ")
+            typed[rid] = bool(text) and not undone and not label.startswith(machine_labels)
+            accepted[rid] = False  # a new text is not the one that was accepted
+        return {rid for rid in typed.keys() | accepted.keys() if typed.get(rid) or accepted.get(rid)}
 
     def typed_region_ids(self, page_id: int, machine_labels: tuple[str, ...] = ("re-recognize",)) -> set[int]:
         """Regions of the page whose current text was last set by a person.

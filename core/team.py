@@ -31,6 +31,7 @@ LOGIN_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,62}")
 ANNOTATOR_WRITES = {
     # import, pre-fill, the workspace, marking done (verdicts and the QC routing run then)
     "documents": "INSERT", "pages": "INSERT, UPDATE", "page_references": "INSERT, UPDATE",
+    "text_layers": "INSERT, UPDATE",  # a PDF page's text layer, written by whoever imports it
     "blobs": "INSERT", "predictions": "INSERT", "regions": "INSERT, UPDATE, DELETE",
     "actions": "INSERT, UPDATE", "edits": "INSERT",
     "verdicts": "INSERT, DELETE", "verdict_state": "INSERT, UPDATE, DELETE",

@@ -1,7 +1,7 @@
 """The classical pre-fill engine: preprocess -> detect segments -> Tesseract per segment.
 
     pred = prefill_image(gray_or_bgr_array)              # default config
-    pred = prefill_image(img, {"preprocess": {"orientation": True}})
+    pred = prefill_image(img, {"preprocess": {"orientation": False}})   # a page known to be upright
 
 Runs on CPU only, one Tesseract API per process/thread (see ``ml.tess``).
 For many pages in parallel use :func:`ml.pool.prefill_pages`.
@@ -17,6 +17,7 @@ import numpy as np
 
 from ml import tess
 from ml.detect import DetectConfig, detect_cv, detect_tesseract
+from ml.orientation import OrientationConfig, upright
 from ml.prediction import PagePrediction, Region, config_hash
 from ml.preprocess import PreprocessConfig, preprocess, to_gray
 from ml.recognize import RecognizeConfig, keep_text, recognize_boxes
@@ -30,7 +31,9 @@ PIPELINE_VERSION = "1.0"
 class ClassicalConfig:
     """Full configuration of the classical engine (all parts switchable)."""
 
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    #: Quarter turns and skews up to 10 degrees are undone by default (``ml.orientation``, the
+    #: step every engine shares): a turned page otherwise reads as a few dozen garbage regions.
+    preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(orientation=True, max_skew_deg=10.0))
     detect: DetectConfig = field(default_factory=DetectConfig)
     recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
 
@@ -58,18 +61,25 @@ class ClassicalConfig:
         return cls(**parts)
 
 
+def orientation_config(pre: PreprocessConfig) -> OrientationConfig:
+    """The shared orientation step (``ml.orientation.upright``) as the preprocess switches say."""
+    return OrientationConfig(orientation=pre.orientation, deskew=pre.deskew, max_skew_deg=pre.max_skew_deg,
+                             min_skew_deg=pre.min_skew_deg, method=pre.orientation_method,
+                             osd_min_conf=pre.osd_min_conf)
+
+
 #: Reproduces the README baseline: plain Tesseract PSM 3 page pass split at
 #: word gaps; crops read as they are with 2 px of page around them.
 BASELINE_CONFIG = ClassicalConfig(
-    preprocess=PreprocessConfig(deskew=False),
+    preprocess=PreprocessConfig(orientation=False, deskew=False),
     detect=DetectConfig(method="tesseract", tess_psm=3, tess_gap=1.5, pad=0.0),
-    recognize=RecognizeConfig(target_height=0, border=0.0, context=2, drop_punct=False),
+    recognize=RecognizeConfig(target_height=0, border=0.0, context=2, drop_punct=False, lang="eng"),
 )
 
 
-def engine_version() -> str:
+def engine_version(lang: str = "eng") -> str:
     """Tesseract + model + pipeline version, e.g. ``tesseract 5.5.4 tessdata_fast-eng; classical 1.0``."""
-    return f"tesseract {tess.tesseract_version()} tessdata_fast-eng; classical {PIPELINE_VERSION}"
+    return f"tesseract {tess.tesseract_version()} tessdata_fast-{lang}; classical {PIPELINE_VERSION}"
 
 
 def _as_config(config: ClassicalConfig | Mapping[str, Any] | None, base: ClassicalConfig | None = None) -> ClassicalConfig:
@@ -93,7 +103,9 @@ def prefill_image(
     t0 = time.perf_counter()
     gray = to_gray(image)
     h, w = gray.shape[:2]
-    pre = preprocess(gray, cfg.preprocess)
+    # Turn and level first (the step all engines share); preprocess then only scales and cleans.
+    up = upright(gray, orientation_config(cfg.preprocess))
+    pre = preprocess(up.image, replace(cfg.preprocess, orientation=False, deskew=False))
 
     if cfg.detect.method == "cv":
         boxes = detect_cv(pre.image, cfg.detect)
@@ -108,7 +120,7 @@ def prefill_image(
     for box, text, conf in segs:
         if not keep_text(text, cfg.recognize) or conf < cfg.recognize.min_conf:
             continue
-        pts = pre.to_original(_quad(box))
+        pts = up.to_original(pre.to_original(_quad(box)))
         pts[:, 0] = pts[:, 0].clip(0, w)
         pts[:, 1] = pts[:, 1].clip(0, h)
         regions.append(Region([[round(float(x), 1), round(float(y), 1)] for x, y in pts], text, round(conf, 4)))
@@ -117,13 +129,13 @@ def prefill_image(
     return PagePrediction(
         regions=regions,
         engine=engine,
-        engine_version=engine_version(),
+        engine_version=engine_version(cfg.recognize.lang),
         config=cdict,
         config_hash=config_hash(engine, cdict),
         width=w,
         height=h,
         seconds=time.perf_counter() - t0,
-        info={"rotation": pre.rotation, "skew": round(pre.skew, 2)},
+        info={"rotation": up.turn, "skew": round(up.skew, 2), **up.info},
     )
 
 
@@ -150,7 +162,7 @@ class ClassicalEngine:
     ):
         self.cfg = _as_config(config, base)
         self.name = name
-        self.version = engine_version()
+        self.version = engine_version(self.cfg.recognize.lang)
         self.config = self.cfg.to_dict()
         self.config_hash = config_hash(name, self.config)
 

@@ -53,6 +53,12 @@ from ml.neural import NEURAL_ENGINES  # noqa: E402
 
 ENGINES.update(NEURAL_ENGINES)
 
+# "textlayer": a born-digital PDF page's own text layer (ml/textlayer.py; pre-fill takes it from the
+# project). Given a plain image, which has none, it reads with its OCR engine (combined by default).
+from ml.textlayer import TextLayerEngine  # noqa: E402
+
+ENGINES["textlayer"] = lambda config=None: TextLayerEngine(config)
+
 
 log = logging.getLogger(__name__)
 

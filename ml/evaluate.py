@@ -183,6 +183,10 @@ _ROWS: list[tuple[str, Any]] = [
     ("crop CER ignoring spaces", lambda r: _pct((r.get("recognition") or {}).get("cer_nospace"))),
     ("crop exact lines (cs / ci)", lambda r: "{} / {}".format(
         _pct((r.get("recognition") or {}).get("exact_cs")), _pct((r.get("recognition") or {}).get("exact_ci")))),
+    ("crop currency signs read right", lambda r: "{} of {}".format(
+        _pct((r.get("recognition") or {}).get("currency_right")), (r.get("recognition") or {}).get("currency", "—"))),
+    ("crop accented letters read right", lambda r: "{} of {}".format(
+        _pct((r.get("recognition") or {}).get("accented_right")), (r.get("recognition") or {}).get("accented", "—"))),
     ("end-to-end recall", lambda r: _pct(r["end_to_end"]["recall"])),
     ("end-to-end precision", lambda r: _pct(r["end_to_end"]["precision"])),
     ("CER on matched lines (cs / ci)", lambda r: "{} / {}".format(

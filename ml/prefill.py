@@ -4,6 +4,12 @@ prepare (which pages, which engine and config; pure) -> run (the pool yields res
 process (one transaction per finished page: an immutable Prediction plus initial regions).
 Resumable: a page that already has a prediction from the same engine and config is skipped.
 Cancel stops after the pages in flight; pages written before are kept.
+
+Text layer first (``ml/textlayer.py``): with the project's engine (no engine named) and the project
+setting ``prefill.text_layer`` on (the default), or with the engine ``textlayer`` named, a PDF page
+with a usable text layer is pre-filled from it (engine ``textlayer``): at once, in this process,
+when the page has no images; through the pool's OCR engine, for the regions inside its images, when
+it has. Every other page goes to the OCR engine as before.
 """
 
 from __future__ import annotations
@@ -15,15 +21,24 @@ from typing import Any
 
 from core import registry
 from core.model import PageStatus, PredictedRegion, Prediction
-from core.prefill_engine import prefill_engine
+from core.prefill_engine import DEFAULT_ENGINE, prefill_engine
 from core.project import Project
 
 from .engines import get_engine
 from .pool import default_page_batch, prefill_pages
 from .prediction import PagePrediction
+from .textlayer import TEXT_LAYER_ENGINE, text_layer_config_hash, text_layer_prediction
 
 #: Pages in these states are pre-filled by "all new pages".
 PREFILL_STATUSES = (PageStatus.NEW,)
+#: Project setting: pre-fill PDF pages from their text layer when it is usable (true unless set false).
+TEXT_LAYER_SETTING = "prefill.text_layer"
+
+
+def text_layer_first(store) -> bool:
+    """The project's ``prefill.text_layer`` setting (true when unset or not a true/false value)."""
+    value = store.get_setting(TEXT_LAYER_SETTING, True)
+    return value if isinstance(value, bool) else True
 
 
 @dataclass
@@ -37,6 +52,11 @@ class PrefillPlan:
     #: The project's model version the engine reads with (its registry name), None for the
     #: shipped models: stored with each prediction, so analytics can tell model versions apart.
     model_version: str | None = None
+    #: Pages of ``todo`` pre-filled from their PDF text layer: page id -> whether its image areas
+    #: are read by ``engine`` too (False: the text layer alone, written without a worker).
+    text_layer: dict[int, bool] = field(default_factory=dict)
+    #: Text layer first is on for this plan (the project's engine and setting, or ``textlayer`` named).
+    text_layer_first: bool = False
 
 
 @dataclass
@@ -46,14 +66,25 @@ class PrefillSummary:
     skipped: list[int] = field(default_factory=list)
     failures: list[tuple[int, str, str]] = field(default_factory=list)  # (page id, name, message)
     cancelled: bool = False
+    #: Pages of ``done`` pre-filled from their PDF text layer (engine ``textlayer``).
+    text_layer: list[int] = field(default_factory=list)
+    #: Things that went wrong without failing a page (an image area OCR could not read).
+    warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"pre-filled {len(self.done)} page(s) with {self.engine}"]
+        n, n_layer = len(self.done), len(self.text_layer)
+        if not n_layer:
+            out = [f"pre-filled {n} page(s) with {self.engine}"]
+        elif n_layer == n:
+            out = [f"pre-filled {n} page(s) from their PDF text layer"]
+        else:
+            out = [f"pre-filled {n} page(s): {n - n_layer} with {self.engine}, {n_layer} from their PDF text layer"]
         if self.skipped:
             out.append(f"skipped {len(self.skipped)} already pre-filled with the same engine and config")
         if self.cancelled:
             out.append("cancelled: the pages not started were left as they were")
         out += [f"failed: page {pid} ({name}): {msg}" for pid, name, msg in self.failures]
+        out += self.warnings
         return out
 
 
@@ -64,27 +95,43 @@ def plan_prefill(
     config: Mapping[str, Any] | None = None,
 ) -> PrefillPlan:
     """Which pages to run. ``page_ids=None`` means every page still new; ``engine=None``, the
-    project's engine (``core.prefill_engine``).
+    project's engine (``core.prefill_engine``), text layer first unless the project turned it off
+    (:data:`TEXT_LAYER_SETTING`); ``engine="textlayer"``, text layer first with the project's
+    engine for the rest. Any other engine named reads every page itself.
 
     The neural engines read with the project's active (promoted) recogniser when it has one.
     """
+    from ml.engines import ENGINES  # plug-ins (entry point group proofdesk.engines) included
     from ml.training.active import engine_config
 
-    if not engine:
-        from ml.engines import ENGINES  # plug-ins (entry point group proofdesk.engines) included
-
-        engine = prefill_engine(project.store, extra=ENGINES)
+    store = project.store
+    layer_first = False
+    if not engine or engine == TEXT_LAYER_ENGINE:
+        own = prefill_engine(store, extra=ENGINES)
+        layer_first = engine == TEXT_LAYER_ENGINE or own == TEXT_LAYER_ENGINE or text_layer_first(store)
+        # The OCR engine: the project's (a project set to "textlayer" reads the rest with the default).
+        engine = own if own != TEXT_LAYER_ENGINE else DEFAULT_ENGINE
     eng = get_engine(engine, engine_config(project, engine, dict(config) if config else None))
     if page_ids is None:
-        ids = [p.id for p in project.store.pages() if p.status in PREFILL_STATUSES]
+        ids = [p.id for p in store.pages() if p.status in PREFILL_STATUSES]
     else:
         ids = list(page_ids)
-    todo, skipped = [], []
+    layers = store.text_layer_pages(ids) if layer_first and ids else {}
+    todo, skipped, by_layer = [], [], {}
     for pid in ids:
-        (skipped if project.store.has_prediction(pid, eng.name, eng.config_hash) else todo).append(pid)
-    version = registry.active(project.store) if engine in ("neural", "combined") else None
+        usable, images = layers.get(pid, (False, False))
+        if usable:
+            wanted = text_layer_config_hash(eng.name, eng.config_hash) if images else text_layer_config_hash()
+            if store.has_prediction(pid, TEXT_LAYER_ENGINE, wanted):
+                skipped.append(pid)
+            else:
+                todo.append(pid)
+                by_layer[pid] = images
+            continue
+        (skipped if store.has_prediction(pid, eng.name, eng.config_hash) else todo).append(pid)
+    version = registry.active(store) if engine in ("neural", "combined") else None
     return PrefillPlan(eng.name, dict(eng.config), eng.config_hash, eng.version, todo, skipped,
-                       version.name if version is not None else None)
+                       version.name if version is not None else None, by_layer, layer_first)
 
 
 def to_core_prediction(page_id: int, pred: PagePrediction, model_version: str | None = None) -> Prediction:
@@ -105,6 +152,39 @@ def to_core_prediction(page_id: int, pred: PagePrediction, model_version: str | 
     )
 
 
+def _store_text_layer_page(project: Project, page_id: int, result, summary: PrefillSummary, name: str) -> bool:
+    """Write the ``textlayer`` prediction of a page: its text layer, with ``result`` (the OCR engine's
+    PageResult for the page, None when it has no images) the OCR regions inside its images. An OCR
+    failure there leaves the text layer alone (a warning); the page fails only when its layer is gone
+    or unreadable."""
+    import time
+
+    t0 = time.perf_counter()
+    store = project.store
+    try:
+        layer = store.text_layer(page_id)
+    except (ValueError, KeyError, TypeError) as exc:  # a stored layer that does not parse
+        summary.failures.append((page_id, name, f"its text layer cannot be read ({type(exc).__name__}: {exc})"))
+        return False
+    if layer is None or not layer.usable:
+        summary.failures.append((page_id, name, "its text layer is gone"))
+        return False
+    ocr = None
+    if result is not None:
+        if result.prediction is None:
+            summary.warnings.append(f"page {page_id} ({name}): its images could not be read"
+                                    f" ({result.error or 'failed'}); pre-filled from its text layer alone")
+        else:
+            ocr = result.prediction
+    pred = text_layer_prediction(page_id, layer, ocr, time.perf_counter() - t0, store.get_page(page_id))
+    # A database deleted or replaced under us would take every page written from now on with it.
+    store.check_file()
+    store.add_prediction(pred)
+    summary.done.append(page_id)
+    summary.text_layer.append(page_id)
+    return True
+
+
 def run_prefill(
     project: Project,
     plan: PrefillPlan,
@@ -115,26 +195,44 @@ def run_prefill(
     batch: int | None = None,
 ) -> PrefillSummary:
     """Run the plan; each finished page is committed at once (and ``on_page(page_id)`` called).
-    ``batch``: pages a worker reads together (``ml.pool.prefill_pages``)."""
+    ``batch``: pages a worker reads together (``ml.pool.prefill_pages``). Pages pre-filled from their
+    text layer alone come first, written here without a worker; then the pool reads the rest."""
     summary = PrefillSummary(plan.engine, skipped=list(plan.skipped))
     total = len(plan.todo)
     if progress is not None:
         progress(0, total, "")
     names = {p.id: p.name for p in project.store.pages()}
-    sources = ((pid, str(project.image_path(project.store.get_page(pid)))) for pid in plan.todo)
-    for n, result in enumerate(prefill_pages(sources, plan.engine, plan.config, workers, cancel, batch), start=1):
-        if result.prediction is None:
-            summary.failures.append((result.page_id, names.get(result.page_id, "?"), result.error or "failed"))
-        else:
-            # A database deleted or replaced under us would take every page written from now on
-            # with it (on Linux the open connection writes into the deleted file): stop and say so.
-            project.store.check_file()
-            project.store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
-            summary.done.append(result.page_id)
-            if on_page is not None:
-                on_page(result.page_id)
+    n = 0
+    direct = [pid for pid in plan.todo if plan.text_layer.get(pid) is False]
+    for pid in direct:
+        if cancel is not None and cancel.is_set():
+            break
+        n += 1
+        if _store_text_layer_page(project, pid, None, summary, names.get(pid, "?")) and on_page is not None:
+            on_page(pid)
         if progress is not None:
-            progress(n, total, names.get(result.page_id, ""))
+            progress(n, total, names.get(pid, ""))
+    rest = [pid for pid in plan.todo if plan.text_layer.get(pid) is not False]
+    if rest and not (cancel is not None and cancel.is_set()):
+        sources = ((pid, str(project.image_path(project.store.get_page(pid)))) for pid in rest)
+        for result in prefill_pages(sources, plan.engine, plan.config, workers, cancel, batch):
+            n += 1
+            if result.page_id in plan.text_layer:  # its images were read: the text layer's prediction
+                if _store_text_layer_page(project, result.page_id, result, summary,
+                                          names.get(result.page_id, "?")) and on_page is not None:
+                    on_page(result.page_id)
+            elif result.prediction is None:
+                summary.failures.append((result.page_id, names.get(result.page_id, "?"), result.error or "failed"))
+            else:
+                # A database deleted or replaced under us would take every page written from now on
+                # with it (on Linux the open connection writes into the deleted file): stop and say so.
+                project.store.check_file()
+                project.store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
+                summary.done.append(result.page_id)
+                if on_page is not None:
+                    on_page(result.page_id)
+            if progress is not None:
+                progress(n, total, names.get(result.page_id, ""))
     if cancel is not None and cancel.is_set() and len(summary.done) + len(summary.failures) < total:
         summary.cancelled = True
     project.store.check_file()
@@ -199,18 +297,35 @@ def follow_prefill(
             summary.engine = plan.engine
             per_claim = default_page_batch(plan.engine) if batch is None else max(1, int(batch))
             claimed: list[int] = []
+            with_images: set[int] = set()  # text-layer pages whose images the pool reads
 
-            def sources(per_claim=per_claim, claimed=claimed):
+            def sources(per_claim=per_claim, claimed=claimed, plan=plan, with_images=with_images):
                 while not cancel.is_set():
                     ids = store.claim_batch(holder, store.client_id, "prefill", [s.value for s in PREFILL_STATUSES],
                                             per_claim)
                     if not ids:
                         return
                     claimed.extend(ids)
+                    layers = store.text_layer_pages(ids) if plan.text_layer_first else {}
                     for pid in ids:
+                        usable, images = layers.get(pid, (False, False))
+                        if usable and not images:  # the text layer alone: written here, no worker
+                            if _store_text_layer_page(project, pid, None, summary, str(pid)):
+                                store.renew_leases(store.client_id)
+                                if on_page is not None:
+                                    on_page(pid)
+                            continue
+                        if usable:
+                            with_images.add(pid)
                         yield pid, str(project.image_path(store.get_page(pid)))
 
             for result in prefill_pages(sources(), plan.engine, plan.config, workers, cancel, batch):
+                if result.page_id in with_images:
+                    if _store_text_layer_page(project, result.page_id, result, summary, str(result.page_id)):
+                        store.renew_leases(store.client_id)
+                        if on_page is not None:
+                            on_page(result.page_id)
+                    continue
                 if result.prediction is None:
                     # kept leased by this machine while it runs, so it is not retried in a loop here
                     summary.failures.append((result.page_id, str(result.page_id), result.error or "failed"))

@@ -1,4 +1,4 @@
-"""Segment recognition: Tesseract LSTM (tessdata_fast eng) on each crop, PSM 7.
+"""Segment recognition: Tesseract LSTM (tessdata_fast, ``lang``: eng unless a project chooses; the combined engine reads with deu+eng) on each crop, PSM 7.
 
 Recognising each detected segment as a single line is both faster and more
 accurate on receipts than a page-level pass: Tesseract skips its own layout
@@ -47,6 +47,9 @@ class RecognizeConfig:
     drop_punct: bool = True
     #: Drop results whose confidence (0..1) is below this.
     min_conf: float = 0.0
+    #: Tesseract language(s), "eng" or e.g. "eng+deu" (``ml.tess.LANGUAGES``; a project's
+    #: ``tesseract.languages`` setting).
+    lang: str = "eng"
 
 
 def keep_text(text: str, cfg: RecognizeConfig) -> bool:
@@ -86,7 +89,7 @@ def recognize_boxes(
     """Recognise each box of a grayscale page; return ``(text, confidence 0..1)``
     per box, in order (empty text and 0 when nothing was read)."""
     cfg = cfg or RecognizeConfig()
-    api = tess.get_api(cfg.psm)
+    api = tess.get_api(cfg.psm, cfg.lang)
     out: list[tuple[str, float]] = []
     for box in boxes:
         crop = prepare_crop(gray, box, cfg)

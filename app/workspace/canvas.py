@@ -51,6 +51,10 @@ ORIGIN = QPointF(0, 0)
 SELECT, DRAW_RECT, DRAW_QUAD = "select", "rect", "quad"
 MIN_BOX = 3.0  # page pixels: a smaller drag is a click, not a box
 HANDLE_PX = 9
+#: Z (zoom to the region) leaves this many view pixels around it.
+ZOOM_MARGIN_PX = 24
+#: A page taller than this many times its width opens fitted to its width (fit mode "auto").
+TALL_PAGE = 1.2
 
 
 class PageImageItem(QGraphicsItem):
@@ -91,28 +95,48 @@ class PageImageItem(QGraphicsItem):
 
 
 class TagItem(QGraphicsItem):
-    """The field name over a region, in screen pixels whatever the zoom."""
+    """The field name of a region: small, semi-transparent, in screen pixels whatever the zoom;
+    just above the region's box (below it when there is no room above), never over its text and
+    never off the page (``place``, again at every zoom change)."""
 
     FONT = None
+    ALPHA = 175  # of 255: the page shows through
 
     def __init__(self, text: str, colour: QColor, parent: QGraphicsItem):
         super().__init__(parent)
         if TagItem.FONT is None:
             TagItem.FONT = QFont()
-            TagItem.FONT.setPixelSize(11)
+            TagItem.FONT.setPixelSize(10)
             TagItem.FONT.setBold(True)
         self.text = text
         self.colour = colour
+        self.fill = QColor(colour)
+        self.fill.setAlpha(self.ALPHA)
         fm = QFontMetricsF(TagItem.FONT)
-        self.rect = QRectF(0, -fm.height() - 2, fm.horizontalAdvance(text) + 8, fm.height() + 2)
+        self.rect = QRectF(0, 0, fm.horizontalAdvance(text) + 6, fm.height() + 1)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
     def boundingRect(self) -> QRectF:
         return self.rect
 
+    def place(self, box: QRectF) -> None:
+        """Put the tag above ``box`` (the region's bounds, page pixels), inside the page."""
+        scene = self.scene()
+        page = scene.sceneRect() if scene is not None else QRectF()
+        views = scene.views() if scene is not None else []
+        t = views[0].transform() if views else None
+        scale = max(1e-6, math.hypot(t.m11(), t.m12())) if t is not None else 1.0
+        w, h, gap = self.rect.width() / scale, self.rect.height() / scale, 1.0 / scale
+        x, y = box.left(), box.top() - h - gap
+        if not page.isEmpty():
+            x = max(page.left(), min(x, page.right() - w))
+            if y < page.top():  # no room above: under the box
+                y = min(box.bottom() + gap, page.bottom() - h)
+        self.setPos(x, y)
+
     def paint(self, painter, option, widget=None) -> None:
-        painter.fillRect(self.rect, self.colour)
+        painter.fillRect(self.rect, self.fill)
         painter.setPen(Qt.GlobalColor.white)
         painter.setFont(TagItem.FONT)
         painter.drawText(self.rect, Qt.AlignmentFlag.AlignCenter, self.text)
@@ -183,7 +207,7 @@ class RegionItem(QGraphicsItem):
         if tag_text and self.tag is None:
             self.tag = TagItem(tag_text, self.pen.color(), self)
         if self.tag is not None:
-            self.tag.setPos(self._rect.topLeft())
+            self.tag.place(self._rect)
         if old is not None:
             self.update()
 
@@ -209,7 +233,7 @@ class RegionItem(QGraphicsItem):
         self.polygon = polygon
         self._rect = polygon.boundingRect()
         if self.tag is not None:
-            self.tag.setPos(self._rect.topLeft())
+            self.tag.place(self._rect)
 
     def scene_points(self) -> list[tuple[float, float]]:
         off = self.pos()
@@ -368,7 +392,7 @@ class PageCanvas(QGraphicsView):
         self.handles: list[HandleItem] = []
         self._spare: list[RegionItem] = []  # region items of earlier pages, hidden, to reuse
         self.mode = SELECT
-        self._fit_mode: str | None = "page"
+        self._fit_mode: str | None = "auto"
         self._syncing = False
         self._press_pos = None
         self._resizing: tuple[RegionItem, int, list[tuple[float, float]]] | None = None
@@ -378,6 +402,7 @@ class PageCanvas(QGraphicsView):
         self._pan_from = None
         self._space = False
         self.scene().selectionChanged.connect(self._on_scene_selection)
+        self.zoomChanged.connect(lambda _z: self._place_tags())  # tags are sized in screen pixels
 
     # -- page and regions ------------------------------------------------------------------
     @property
@@ -415,7 +440,7 @@ class PageCanvas(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         if images:
             self.image_item.set_levels(images)
-        self.fit(self._fit_mode or "page")
+        self.fit(self._fit_mode or "auto")
 
     def set_images(self, images: list[QImage]) -> None:
         if self.image_item is not None:
@@ -463,6 +488,7 @@ class PageCanvas(QGraphicsView):
             self.order = [r.id for r in regions]
         finally:
             self._syncing = False
+        self._place_tags()
         self._update_handles()
         if layer_paths is not None and self.layer is not None:
             self.layer.adopt(layer_paths, fresh=not selected and placed == len(self.items_by_id))
@@ -477,6 +503,7 @@ class PageCanvas(QGraphicsView):
                     item.set_region(r, states.get(r.id, PREFILLED))
         finally:
             self._syncing = False
+        self._place_tags()
         self._update_handles()
 
     def viewportEvent(self, event) -> bool:
@@ -490,6 +517,12 @@ class PageCanvas(QGraphicsView):
                 QToolTip.hideText()
             return True
         return super().viewportEvent(event)
+
+    def _place_tags(self) -> None:
+        """Field tags above their regions, inside the page, for the zoom now (few: labelled ones)."""
+        for item in self.items_by_id.values():
+            if item.tag is not None:
+                item.tag.place(item._rect)
 
     # -- selection -------------------------------------------------------------------------
     def selected_ids(self) -> list[int]:
@@ -757,13 +790,15 @@ class PageCanvas(QGraphicsView):
             self.zoomChanged.emit(self.zoom())
 
     def fit(self, mode: str | None = None) -> None:
-        """Fit the page ('page') or its width ('width') into the view."""
+        """Fit the page ('page') or its width ('width') into the view; 'auto' (a page opened
+        before any fit was asked for): the width of a tall page (A4 read at 20 % of its size when
+        shown whole), else the whole page."""
         if mode:
             self._fit_mode = mode
         rect = self.sceneRect()
         if rect.isEmpty():
             return
-        if self._fit_mode == "width":
+        if self._fit_mode == "width" or (self._fit_mode == "auto" and rect.height() > TALL_PAGE * rect.width()):
             self.resetTransform()
             scale = (self.viewport().width() - 4) / rect.width()
             self.scale(scale, scale)
@@ -773,15 +808,22 @@ class PageCanvas(QGraphicsView):
         self.zoomChanged.emit(self.zoom())
 
     def zoom_to(self, region_id: int) -> None:
-        """Zoom so the region fills about half the view's width (never past 400 %)."""
+        """Zoom so the region fills the view's width less a margin (or its height, for a tall
+        region; never past 400 %), and centre it. Never zooms out while the region fits the view
+        at the zoom there is now: a wide line shown whole stays at that zoom, only centred."""
         item = self.items_by_id.get(region_id)
         if item is None:
             return
         r = item.sceneBoundingRect()
-        scale = min(4.0, 0.5 * self.viewport().width() / max(r.width(), 1.0),
-                    0.5 * self.viewport().height() / max(r.height(), 1.0))
-        self.resetTransform()
-        self.scale(scale, scale)
+        room_w = max(1.0, self.viewport().width() - 2.0 * ZOOM_MARGIN_PX)
+        room_h = max(1.0, self.viewport().height() - 2.0 * ZOOM_MARGIN_PX)
+        shown = self.mapFromScene(r).boundingRect()  # the region at this zoom, in view pixels
+        t = self.transform()
+        now = max(1e-6, math.hypot(t.m11(), t.m12()))  # the zoom, whatever the view's rotation
+        factor = min(room_w / max(1.0, shown.width()), room_h / max(1.0, shown.height()), 4.0 / now)
+        if factor < 1.0 and shown.width() <= room_w and shown.height() <= room_h:
+            factor = 1.0
+        self.scale(factor, factor)
         self._fit_mode = None
         self.centerOn(r.center())
         self.zoomChanged.emit(self.zoom())

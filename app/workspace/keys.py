@@ -55,10 +55,12 @@ ACTIONS: list[KeyAction] = [
     KeyAction("prev_region", "Previous region", "Shift+Tab; Shift+Backtab", "Navigate"),
     KeyAction("next_low", "Next low-confidence region", "Ctrl+J", "Navigate"),
     KeyAction("prev_low", "Previous low-confidence region", "Ctrl+Shift+J", "Navigate"),
-    KeyAction("edit_accept", "Edit the text / accept it (commit)", "Return; Enter", "Navigate"),
+    KeyAction("edit_accept", "Edit the text / commit it; unchanged: accept it as checked", "Return; Enter", "Navigate"),
     KeyAction("done_next", "Mark the page done, open the next page", "Ctrl+Return; Ctrl+Enter", "Pages"),
     KeyAction("next_page", "Next page in the queue (not marking done)", "Ctrl+PgDown", "Pages"),
     KeyAction("prev_page", "Back to the page opened before", "Ctrl+PgUp", "Pages"),
+    KeyAction("turn_cw", "Turn the page a quarter clockwise (undoable)", "R", "Pages"),
+    KeyAction("turn_ccw", "Turn the page a quarter counter-clockwise (undoable)", "Shift+R", "Pages"),
     KeyAction("undo", "Undo", "Ctrl+Z", "Edit"),
     KeyAction("redo", "Redo", "Ctrl+Shift+Z; Ctrl+Y", "Edit"),
     KeyAction("delete", "Delete the selected regions", "Delete", "Edit"),
@@ -66,6 +68,8 @@ ACTIONS: list[KeyAction] = [
     KeyAction("draw_rect", "Draw a box (drag)", "W", "Edit"),
     KeyAction("draw_quad", "Draw a 4-point region (click 4 corners)", "Q", "Edit"),
     KeyAction("rerecognize", "Read the selected regions again (OCR)", "Ctrl+R", "Edit"),
+    KeyAction("split", "Split the region at the text cursor, or cut out the selected text", "Ctrl+K", "Edit"),
+    KeyAction("merge", "Merge the selected regions into one", "M", "Edit"),
     *_labels(),
     KeyAction("zoom_in", "Zoom in", "Ctrl+=; Ctrl++; +", "View", WINDOW),
     KeyAction("zoom_out", "Zoom out", "Ctrl+-; -", "View", WINDOW),
@@ -86,6 +90,7 @@ FIXED_KEYS = [
     ("Shift + click", "Add / remove a region from the selection"),
     ("Drag a region / its handles", "Move / resize (one undoable action)"),
     ("Arrow keys in the list", "Move between regions"),
+    ("Shift+End, Shift+arrows in a text", "Select part of the line (then Ctrl+K cuts it out)"),
 ]
 
 

@@ -39,6 +39,8 @@ class PageData:
     signature: tuple
     predicted: dict[tuple[int, int], PredictedRegion] = field(default_factory=dict)
     typed: set[int] = field(default_factory=set)
+    #: Regions whose text a person confirmed (typed, or accepted with Enter): shown checked.
+    checked: set[int] = field(default_factory=set)
     images: list[QImage] = field(default_factory=list)  # pyramid, full size first
     #: Worked out where the page was read (off the GUI thread when loaded ahead): the state of
     #: each region and its polygon, so that showing the page only creates the items.
@@ -69,15 +71,16 @@ def read_page(project: Project, page_id: int) -> PageData:
         error = None
     except FileNotFoundError as exc:
         path, error = None, str(exc)
+    checked = store.checked_region_ids(page_id)
     states = {r.id: region_state(r, predicted.get((r.prediction_id, r.pred_index))
-                                 if r.prediction_id is not None else None) for r in regions}
+                                 if r.prediction_id is not None else None, r.id in checked) for r in regions}
     polygons = {r.id: QPolygonF([QPointF(x, y) for x, y in r.points]) for r in regions}
     layer_paths: dict[tuple[str, bool], QPainterPath] = {}
     for r in regions:
         outline = layer_paths.setdefault((states[r.id], r.locked), QPainterPath())
         outline.addPolygon(polygons[r.id])
         outline.closeSubpath()
-    return PageData(page, regions, signature, predicted, store.typed_region_ids(page_id),
+    return PageData(page, regions, signature, predicted, store.typed_region_ids(page_id), checked,
                     image_path=path, image_error=error, states=states, polygons=polygons, layer_paths=layer_paths)
 
 

@@ -8,6 +8,7 @@ the last fraction of a second of typing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from PySide6.QtCore import (
@@ -36,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from core.model import Region
 
-from .states import COLOURS, LOW, LOW_CONFIDENCE, NAMES, PREFILLED
+from .states import CHECKED, COLOURS, LOW, NAMES, PREFILLED, is_low
 
 CROP, TEXT, FIELD, CONF = range(4)
 #: Enum members looked up once: each ``Qt.ItemDataRole.X`` goes through a slow Python descriptor
@@ -49,10 +50,19 @@ EDITABLE = READ_ONLY | Qt.ItemFlag.ItemIsEditable
 SELECTED_STATE = QStyle.StateFlag.State_Selected
 ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
 TEXT_ALIGN = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+WRAP_ALIGN = TEXT_ALIGN | Qt.TextFlag.TextWordWrap
 ELIDE = Qt.TextElideMode.ElideRight
 SMOOTH = QPainter.RenderHint.SmoothPixmapTransform
 ROW_HEIGHT = 30
 CROP_HEIGHT = ROW_HEIGHT - 8
+#: A long line's crop is cut into at most this many strips, one under the other (like wrapped
+#: text), before it is shrunk to fit its column.
+MAX_CROP_STRIPS = 2
+#: A crop up to this much wider than its column is shrunk to it rather than cut into strips.
+SHRINK_RATHER = 1.4
+#: A row grows to show a long text whole, up to this many pixels (then it is elided).
+MAX_ROW_HEIGHT = 160
+CHECK_MARK = "\u2713"
 #: Milliseconds of no typing after which the text is committed.
 IDLE_COMMIT_MS = 400
 #: A region whose change is kept until the team server is back (not saved yet): its row's text
@@ -110,6 +120,7 @@ class RegionListModel(QAbstractTableModel):
         self.commit_label: Callable[[int, str | None], bool] = lambda rid, label: False
         self.fields: list[str] = []
         self.unsaved: set[int] = set()  # regions with a change not saved yet (server out of reach)
+        self.checked: set[int] = set()  # regions whose text a person confirmed (the workspace's set)
 
     def set_unsaved(self, ids: set[int]) -> None:
         if ids == self.unsaved:
@@ -118,10 +129,13 @@ class RegionListModel(QAbstractTableModel):
         if self.regions:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.regions) - 1, len(self.HEADERS) - 1))
 
-    def set_regions(self, regions: list[Region], states: dict[int, str]) -> None:
+    def set_regions(self, regions: list[Region], states: dict[int, str], checked: set[int] | None = None) -> None:
+        """``checked`` is kept, not copied: the workspace adds to it as lines are checked."""
         self.beginResetModel()
         self.regions = list(regions)
         self.states = dict(states)
+        if checked is not None:
+            self.checked = checked
         self.rows = {r.id: i for i, r in enumerate(self.regions)}
         self.endResetModel()
 
@@ -171,20 +185,26 @@ class RegionListModel(QAbstractTableModel):
             if col == FIELD:
                 return r.label or ""
             if col == CONF:
-                return "" if r.confidence is None else f"{r.confidence:.2f}"
+                conf = "" if r.confidence is None else f"{r.confidence:.2f}"
+                return f"{CHECK_MARK} {conf}".strip() if r.id in self.checked else conf
             return None
         if role == DECORATION and col == CROP:
             return self.crops.get(r)
         if role == FOREGROUND:
             if r.id in self.unsaved and col in (TEXT, FIELD):
                 return UNSAVED_COLOUR
-            if col == CONF and r.confidence is not None and r.confidence < LOW_CONFIDENCE:
-                return COLOURS[LOW]
+            if col == CONF:
+                if r.id in self.checked:
+                    return COLOURS[CHECKED]  # a person read it: the machine's doubt is answered
+                if is_low(r):
+                    return COLOURS[LOW]
             if col == FIELD:
                 return COLOURS["labelled"]
         if role == TOOLTIP:
             state = NAMES.get(self.states.get(r.id, PREFILLED), "")
             about = f"region {r.id}: {state}" + (" (locked)" if r.locked else "")
+            if r.id in self.checked and self.states.get(r.id) != CHECKED:
+                about += ", text checked by a person"
             if r.id in self.unsaved:
                 about += "\nnot saved yet: saved when the connection to the server is back"
             # The whole text, for a line longer than its column shows.
@@ -259,13 +279,20 @@ class RegionDelegate(QStyledItemDelegate):
             return
         area = option.rect.adjusted(8, 3, -2, -3)
         w, h = img.width(), img.height()
-        if w > area.width():  # long line: shrink to the column
-            h = max(1, int(h * area.width() / w))
-            w = area.width()
-        target = QRectF(area.left(), area.top() + (area.height() - h) / 2, w, h)
+        aw = max(1, area.width())
+        # A long line is cut into strips one under the other, as far as the row is tall (it grows
+        # for them: RegionListView.row_height), then shrunk to the column.
+        strips = 1 if w <= aw * SHRINK_RATHER else max(1, min(MAX_CROP_STRIPS, (area.height() + 2) // (h + 2),
+                                                               math.ceil(w / aw)))
+        sw = math.ceil(w / strips)
+        scale = min(1.0, aw / sw)
+        th = h * scale
+        top = area.top() + (area.height() - (strips * th + (strips - 1) * 2)) / 2
         painter.save()
         painter.setRenderHint(SMOOTH, True)
-        painter.drawImage(target, img)
+        for k in range(strips):
+            src = QRectF(k * sw, 0, min(sw, w - k * sw), h)
+            painter.drawImage(QRectF(area.left(), top + k * (th + 2), src.width() * scale, th), img, src)
         painter.restore()
 
     def _paint_text(self, painter: QPainter, option, index) -> None:
@@ -285,7 +312,11 @@ class RegionDelegate(QStyledItemDelegate):
                        else (colour if colour is not None else option.palette.text().color()))
         painter.setFont(option.font)
         area = rect.adjusted(4, 0, -4, 0)
-        painter.drawText(area, TEXT_ALIGN, option.fontMetrics.elidedText(text, ELIDE, area.width()))
+        fm = option.fontMetrics
+        if rect.height() > ROW_HEIGHT and fm.horizontalAdvance(text) > area.width():
+            painter.drawText(area, WRAP_ALIGN, text)  # the row grew for it: wrapped, whole
+        else:
+            painter.drawText(area, TEXT_ALIGN, fm.elidedText(text, ELIDE, area.width()))
 
     def createEditor(self, parent, option, index):
         if index.column() == FIELD:
@@ -380,16 +411,101 @@ class RegionListView(QTableView):
         hh.setSectionResizeMode(FIELD, QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(CONF, QHeaderView.ResizeMode.Fixed)
         hh.resizeSection(CROP, 300)
-        hh.resizeSection(FIELD, 90)
-        hh.resizeSection(CONF, 44)
+        hh.resizeSection(FIELD, 110)  # "invoice_number" whole
+        hh.resizeSection(CONF, 58)  # room for the check mark before the confidence
         self._quiet = False
         self.selectionModel().selectionChanged.connect(self._on_selection)
+        # Rows grow to show a long text wrapped (and a long line's crop in strips).
+        self._heights_timer = QTimer(self)
+        self._heights_timer.setSingleShot(True)
+        self._heights_timer.setInterval(0)
+        self._heights_timer.timeout.connect(self.update_row_heights)
+        self._tall: dict[int, int] = {}  # rows taller than ROW_HEIGHT, and their heights
+        self.model_.modelReset.connect(self._rows_reset)
+        self.model_.dataChanged.connect(lambda a, b, *_: self.update_row_heights(a.row(), b.row()))
+        hh.sectionResized.connect(lambda col, *_: self._heights_timer.start() if col in (CROP, TEXT) else None)
+
+    #: What the list says while it has no row (the window sets it: "Not pre-filled yet: ...").
+    empty_text = ""
+
+    def set_empty_text(self, text: str) -> None:
+        if text != self.empty_text:
+            self.empty_text = text
+            self.viewport().update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.empty_text and not self.model_.rowCount():
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(110, 110, 110))
+            painter.drawText(self.viewport().rect().adjusted(16, 24, -16, -16),
+                             int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
+                             self.empty_text)
+            painter.end()
 
     def resizeEvent(self, event) -> None:
         # The crop and its text share the width: what the eye reads sits next to what the hand types.
         super().resizeEvent(event)
         free = self.viewport().width() - self.columnWidth(FIELD) - self.columnWidth(CONF)
         self.setColumnWidth(CROP, max(120, int(free * 0.5)))
+
+    # -- row heights -------------------------------------------------------------------------
+    @staticmethod
+    def row_height(region: Region, text_width: int, crop_width: int, fm, sure_fit: int = 0) -> int:
+        """The height a row needs: its text wrapped in ``text_width``, its crop in strips of
+        ``crop_width`` (at most MAX_CROP_STRIPS); at least ROW_HEIGHT, at most MAX_ROW_HEIGHT.
+        ``sure_fit``: texts this short fit whatever their characters (not measured)."""
+        h = ROW_HEIGHT
+        text = region.text
+        if text and len(text) > sure_fit and fm.horizontalAdvance(text) > text_width:
+            h = fm.boundingRect(QRect(0, 0, text_width, 4 * MAX_ROW_HEIGHT), WRAP_ALIGN, text).height() + 10
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = region.points
+        crop = (max(ax, bx, cx, dx) - min(ax, bx, cx, dx)) * CROP_HEIGHT / max(1.0, max(ay, by, cy, dy) - min(
+            ay, by, cy, dy))  # the crop's width at the row's height
+        if crop > crop_width * SHRINK_RATHER:
+            h = max(h, min(MAX_CROP_STRIPS, math.ceil(crop / crop_width)) * (CROP_HEIGHT + 2) + 6)
+        return max(ROW_HEIGHT, min(MAX_ROW_HEIGHT, h))
+
+    def _rows_reset(self) -> None:
+        """New regions (a page opened or read again): rows the last ones made taller are made
+        ROW_HEIGHT again (the header keeps sizes by row number), then measured."""
+        header = self.verticalHeader()
+        n = len(self.model_.regions)
+        for row in self._tall:
+            if row < n:
+                header.resizeSection(row, ROW_HEIGHT)
+        self._tall = {}
+        self.update_row_heights()
+
+    def update_row_heights(self, first: int = 0, last: int | None = None) -> None:
+        """Give rows ``first`` to ``last`` (all by default) the height they need. ~2 ms for 800
+        rows of short lines: most are measured by their length alone."""
+        regions = self.model_.regions
+        if not regions:
+            return
+        fm = self.fontMetrics()  # the font the text cells are painted in
+        text_width = max(20, self.columnWidth(TEXT) - 8)
+        crop_width = max(20, self.columnWidth(CROP) - 10)
+        sure_fit = text_width // max(1, fm.maxWidth())
+        header = self.verticalHeader()
+        tall = self._tall
+        row_height = self.row_height
+        last = len(regions) - 1 if last is None else min(last, len(regions) - 1)
+        for row in range(max(0, first), last + 1):
+            h = row_height(regions[row], text_width, crop_width, fm, sure_fit)
+            if tall.get(row, ROW_HEIGHT) != h:
+                header.resizeSection(row, h)
+                if h == ROW_HEIGHT:
+                    tall.pop(row, None)
+                else:
+                    tall[row] = h
+
+    def show_top(self) -> None:
+        """Scroll to the first region, the list's cursor on it (nothing selected)."""
+        self.scrollToTop()
+        if self.model_.regions:
+            self.selectionModel().setCurrentIndex(self.model_.index(0, TEXT),
+                                                  QItemSelectionModel.SelectionFlag.NoUpdate)
 
     # -- selection -------------------------------------------------------------------------
     def selected_ids(self) -> list[int]:

@@ -19,6 +19,9 @@ from core import queue as work_queue
 from core.errors import ConflictError, NotFoundError, ProofdeskError, ServerUnavailable
 from core.model import HUMAN, PageStatus, Region
 from core.project import Project
+from core.regions_ops import RegionOpError, merge_regions, plan_merge, plan_split, split_region
+from core.store import turn_label
+from ml.orientation import reading_turn
 from ml.training.active import active_rec_folder
 
 from ..connection_banner import PendingEdit, is_connection_error
@@ -32,12 +35,25 @@ from .rerecognize import ACTION_LABEL, load_image, read_regions
 from .states import LOW, region_state
 
 LAST_PAGE = "last_page:{user}"
+#: The page's share of the workspace's width at start, in thousandths.
+PAGE_SHARE = 580
 
 #: Short texts for the toolbar (the full text and keys are in the tooltip and the help).
 TOOLBAR = [("draw_rect", "Box"), ("draw_quad", "4-point"), ("lock", "Lock"), ("delete", "Delete"),
-           ("rerecognize", "Re-read"), None, ("undo", "Undo"), ("redo", "Redo"), None,
-           ("fit_page", "Fit page"), ("fit_width", "Fit width"), None, ("next_low", "Next low"),
+           ("rerecognize", "Re-read"), ("split", "Split"), ("merge", "Merge"), None, ("undo", "Undo"), ("redo", "Redo"), None,
+           ("fit_page", "Fit page"), ("fit_width", "Fit width"), ("turn_ccw", "\u27f2 Turn"), ("turn_cw", "Turn \u27f3"),
+           None, ("next_low", "Next low"),
            ("done_next", "Done \u25b8 next"), None, ("help", "Keys")]
+
+
+def _py_index(text: str, utf16_pos: int) -> int:
+    """A QLineEdit position (UTF-16 code units) as an index into the Python string."""
+    units = 0
+    for i, ch in enumerate(text):
+        if units >= utf16_pos:
+            return i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(text)
 
 
 def last_page(project: Project, user: str) -> int | None:
@@ -88,9 +104,10 @@ class Workspace(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.list)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([560, 640])
+        # The page gets the larger share (a page at 20 % was unreadable); the list's text wraps.
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([PAGE_SHARE, 1000 - PAGE_SHARE])
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -128,6 +145,8 @@ class Workspace(QWidget):
             "draw_rect": lambda: self.start_drawing(DRAW_RECT),
             "draw_quad": lambda: self.start_drawing(DRAW_QUAD),
             "rerecognize": lambda: self.rerecognize(self.selected_ids(), force=True),
+            "split": self.split_current,
+            "merge": self.merge_selected,
             "label_clear": lambda: self.set_label(None),
             "zoom_in": lambda: self.canvas.zoom_by(1.25),
             "zoom_out": lambda: self.canvas.zoom_by(0.8),
@@ -135,6 +154,8 @@ class Workspace(QWidget):
             "fit_width": lambda: self.canvas.fit("width"),
             "zoom_region": self.zoom_to_selected,
             "help": self.toggle_help,
+            "turn_cw": lambda: self.turn_page(1),
+            "turn_ccw": lambda: self.turn_page(-1),
         }
         for i in range(1, 10):
             h[f"label_{i}"] = lambda _checked=False, i=i: self.set_label_number(i)  # triggered(bool)
@@ -259,7 +280,7 @@ class Workspace(QWidget):
         self.regions, self.states = {}, {}
         self.canvas.clear()
         self.list.model_.crops.set_image(None, 0)
-        self.list.model_.set_regions([], {})
+        self.list.model_.set_regions([], {}, set())
         self.summary.emit("")
 
     @property
@@ -283,11 +304,12 @@ class Workspace(QWidget):
             return
         store = self.project.store
         data = self.loader.cached(page_id)
-        if data is not None and store.regions_signature(page_id) == data.signature:
-            data.page = store.get_page(page_id)  # the status may have moved on
+        now = store.get_page(page_id) if data is not None else None
+        if data is not None and store.regions_signature(page_id) == data.signature and now.rotation == data.page.rotation:
+            data.page = now  # the status may have moved on
         else:
             fresh = read_page(self.project, page_id)
-            if data is not None:
+            if data is not None and fresh.image_path == data.image_path:  # not turned since
                 fresh.images = data.images
             data = fresh
             self.loader.put(data)
@@ -299,6 +321,7 @@ class Workspace(QWidget):
         self.list.model_.crops.set_image(data.images[0] if data.images else None, page.width)
         self._show_regions(data.regions, keep_selection=False, states=data.states, polygons=data.polygons,
                            layer_paths=data.layer_paths)
+        self.list.show_top()  # a new page starts at its first region, not where the last one was
         if data.images:
             self.imageShown.emit(page_id, True)
         elif data.image_path is not None:
@@ -307,6 +330,7 @@ class Workspace(QWidget):
             self.message.emit(data.image_error or "The page image is missing", 10000)
         store.set_setting(LAST_PAGE.format(user=self.user), page_id)
         self.pageOpened.emit(page_id)
+        self._propose_turn()
         self.list.setFocus()
         self._schedule_preload()
 
@@ -334,6 +358,9 @@ class Workspace(QWidget):
     def _reload(self) -> None:
         keep = self.selected_ids()
         fresh = read_page(self.project, self.data.page.id)
+        if fresh.image_path != self.data.image_path:  # turned (here, by an undo, in another window)
+            self._show_turned(fresh)
+            return
         fresh.images = self.data.images
         self.data = fresh
         self.loader.put(fresh)
@@ -348,25 +375,26 @@ class Workspace(QWidget):
         self.regions = {r.id: r for r in regions}
         self.states = dict(states) if states else {r.id: self._state(r) for r in regions}
         self.canvas.sync(regions, self.states, polygons, layer_paths)
-        self.list.model_.set_regions(regions, self.states)
+        self.list.model_.set_regions(regions, self.states, self.data.checked if self.data is not None else set())
         self._emit_summary()
 
     def _state(self, r: Region) -> str:
         pred = self.data.predicted.get((r.prediction_id, r.pred_index)) if r.prediction_id is not None else None
-        return region_state(r, pred)
+        return region_state(r, pred, self.data is not None and r.id in self.data.checked)
 
     def _emit_summary(self) -> None:
         if self.data is None:
             return
         page = self.data.page
         low = sum(1 for s in self.states.values() if s == LOW)
+        checked = sum(1 for i in self.data.checked if i in self.regions)
         # "done by" names the annotator; an approved or rejected page says who did it, not who
         # reviewed it (the reviewer is in the rejection note).
         done = ((f" by {page.done_by}" if page.status == PageStatus.DONE else f" (done by {page.done_by})")
                 if page.done_by and page.status in (PageStatus.DONE, PageStatus.APPROVED, PageStatus.REJECTED)
                 else "")
         self.summary.emit(f"{page.name}  \u00b7  {page.status.value.replace('_', ' ')}{done}  \u00b7  "
-                          f"{len(self.regions)} regions, {low} low confidence")
+                          f"{len(self.regions)} regions, {low} low confidence, {checked} checked")
 
     def _on_preview(self, page_id: int, image) -> None:
         if page_id == self.page_id and not self.canvas.has_image():
@@ -505,11 +533,17 @@ class Workspace(QWidget):
         ed = self.list.indexWidget(self.list.currentIndex()) if self.list.state() == \
             QAbstractItemView.State.EditingState else None
         if ed is not None:
+            text_ed = self.list.delegate.editor
+            rid = self.list.editing_id()
+            # Enter on a text left as it was: the person read it and found it right.
+            unchanged = ed is text_ed and rid is not None and not text_ed.dirty
             self.list.close_editor(commit=True)
             if self.list.state() == QAbstractItemView.State.EditingState:  # the field combo
                 self.list.delegate.commitData.emit(ed)
                 self.list.delegate.closeEditor.emit(ed, self.list.delegate.EndEditHint.NoHint)
             self.list.setFocus()
+            if unchanged:
+                self.accept_regions([rid])
             return
         ids = self.selected_ids()
         target = self.list.current_id() if self.list.current_id() in ids else (ids[0] if ids else None)
@@ -517,6 +551,94 @@ class Workspace(QWidget):
             target = self._row_ids()[0]
         if target is not None:
             self.edit_region(target)
+
+    def accept_regions(self, ids: list[int]) -> bool:
+        """The person read these regions' texts and found them right: one action, an Edit
+        ``checked`` each (regions already checked or typed by a person, and empty ones, are left
+        as they are).
+        They then show checked and no longer count as low confidence."""
+        if self.data is None:
+            return False
+        regions = [self.regions[i] for i in ids
+                   if i in self.regions and i not in self.data.checked and self.regions[i].text.strip()]
+        if not regions:
+            return True
+
+        def do(a):
+            return [a.check_region(r.id, r.version) for r in regions]
+
+        versions = self._act("check", do, pending=lambda: [r.version + 1 for r in regions],
+                             regions=[r.id for r in regions])
+        if versions is None:
+            return False
+        self.data.checked.update(r.id for r in regions)
+        self._apply_local([dataclasses.replace(r, version=v) for r, v in zip(regions, versions)])
+        self.message.emit("Checked" if len(regions) == 1 else f"{len(regions)} regions checked", 2000)
+        return True
+
+    def split_current(self) -> None:
+        """Split the region being edited at its text cursor, or cut its selected text out: one
+        action; the part meant (the selection, or what follows the cursor) is then the selected
+        region, so a field key labels it at once."""
+        if self.data is None:
+            return
+        ed = self.list.delegate.editor
+        rid = self.list.editing_id()
+        if ed is None or rid is None or rid not in self.regions:
+            self.message.emit("Split: edit the region's text (Enter), put the cursor where the line splits or"
+                              " select the part to cut out (Shift+End), then Ctrl+K", 8000)
+            return
+        text = ed.text()
+        if ed.hasSelectedText():
+            start = _py_index(text, ed.selectionStart())
+            end = start + len(ed.selectedText())
+        else:
+            start = end = _py_index(text, ed.cursorPosition())
+        if ed.dirty and not self.list.commit_editor():
+            return  # the typing was refused (a conflict): the page is reloaded
+        region = self.regions[rid]
+        if region.text != text:
+            return
+        try:
+            if region.locked:
+                raise RegionOpError("the region is locked (L unlocks it)")
+            plan_split(region, start, end if end > start else None)
+        except RegionOpError as exc:
+            self.message.emit(f"Not split: {exc}", 6000)
+            return
+        checked = rid in self.data.checked
+        self.list.close_editor(commit=False)
+        result = self._act("split region", lambda a: split_region(a, region, start, end if end > start else None,
+                                                                  checked=checked), regions=[rid])
+        if result is None:
+            return
+        self.reload()
+        self.select([result.current])
+        self.list.setFocus()
+        self.message.emit(f"Split into {len(result.ids)} regions; the selected one takes a field key (1-9)", 6000)
+
+    def merge_selected(self) -> None:
+        """Merge the selected regions into one (one action): texts in reading order, one box."""
+        if self.data is None:
+            return
+        self.list.close_editor(commit=True)
+        regions = [self.regions[i] for i in self.selected_ids() if i in self.regions]
+        try:
+            if any(r.locked for r in regions):
+                raise RegionOpError("a locked region is selected (L unlocks it)")
+            plan_merge(regions)
+        except RegionOpError as exc:
+            self.message.emit(f"Not merged: {exc} (Shift+click or Shift+arrows select several)", 6000)
+            return
+        checked = all(r.id in self.data.checked for r in regions)
+        rid = self._act(f"merge {len(regions)} regions", lambda a: merge_regions(a, regions, checked=checked),
+                        regions=[r.id for r in regions])
+        if rid is None:
+            return
+        self.reload()
+        self.select([rid])
+        self.list.setFocus()
+        self.message.emit(f"Merged {len(regions)} regions", 4000)
 
     def zoom_to_selected(self) -> None:
         ids = self.selected_ids()
@@ -570,11 +692,13 @@ class Workspace(QWidget):
                 raise
             return self._keep(label, fn, page_id, pending, regions, str(exc))
         self.committed.emit(label)
-        if self.data is not None and page_id == self.page_id and self.data.page.status in (
-                PageStatus.NEW, PageStatus.PREFILLED):
+        if self.data is not None and page_id == self.page_id:
+            # The page line of the status bar after every action, whatever the page's status.
+            status = self.data.page.status
             self.data.page = self.project.store.get_page(page_id)
             self._emit_summary()
-            self.pageStatusChanged.emit(page_id)
+            if self.data.page.status != status:
+                self.pageStatusChanged.emit(page_id)
         return result
 
     # -- a team server out of reach: edits kept, saved when it is back ---------------------------
@@ -650,6 +774,7 @@ class Workspace(QWidget):
         if version is None:
             return False
         self.data.typed.add(region_id)
+        self.data.checked.add(region_id)  # typed text is checked text
         self._apply_local([dataclasses.replace(r, text=text, version=version, **extra)])
         return True
 
@@ -753,6 +878,44 @@ class Workspace(QWidget):
         self.edit_region(rid)
         self.rerecognize([rid], force=False)
         return rid
+
+    # -- turning the page (ADR 0008) -----------------------------------------------------------
+    def turn_page(self, quarter_turns: int) -> None:
+        """Turn the page a quarter (clockwise; negative: counter-clockwise) with its regions: one
+        undoable action; the canvas then shows the page's image turned (``Project.image_path``)."""
+        if self.data is None:
+            return
+        self.commit_pending()
+        self.list.close_editor(commit=True)
+        page_id = self.page_id
+        if self._act(turn_label(quarter_turns), lambda a: a.turn_page(page_id, quarter_turns)) is None:
+            return
+        self.data.page = self.project.store.get_page(page_id)
+        self.reload()
+        self.message.emit(f"Page turned to {self.data.page.rotation}\u00b0 (undo turns it back)", 3000)
+
+    def _show_turned(self, fresh: PageData) -> None:
+        """Show a page whose turn changed: its size, regions, and its image decoded anew."""
+        self.loader.forget(fresh.page.id)
+        self.data = fresh
+        self.loader.put(fresh)
+        page = fresh.page
+        self.canvas.set_page(page.width, page.height, None)
+        self.list.model_.crops.set_image(None, page.width)
+        self._show_regions(fresh.regions, keep_selection=False, states=fresh.states, polygons=fresh.polygons,
+                           layer_paths=fresh.layer_paths)
+        if fresh.image_path is not None:
+            self.loader.load_images(page.id, fresh.image_path)
+
+    def _propose_turn(self) -> None:
+        """Pre-fill read the page's lines turned (the page came in sideways or upside down): say
+        which key turns it upright."""
+        turn = reading_turn([r.points for r in self.regions.values()]) if len(self.regions) >= 3 else 0
+        if turn:
+            key = {90: "turn_cw", 270: "turn_ccw"}.get(turn, "turn_cw")
+            times = " twice" if turn == 180 else ""
+            self.message.emit(f"The text on this page reads turned {turn}\u00b0: "
+                              f"{self.keymap.text(key) or 'the toolbar'}{times} turns it upright", 10000)
 
     # -- undo / redo ---------------------------------------------------------------------------
     def undo(self) -> None:
@@ -860,9 +1023,12 @@ class Workspace(QWidget):
         if not done:
             return
         if page_id == self.page_id:
-            for rid, _ in done:
-                self.data.typed.discard(rid)
             fresh = [store.get_region(rid) for rid, _ in done]
+            for r in fresh:
+                self.data.typed.discard(r.id)
+                old = self.regions.get(r.id)
+                if old is None or old.text != r.text:
+                    self.data.checked.discard(r.id)  # the machine's new text: not checked yet
             self._apply_local([r for r in fresh if r.id in self.regions])
             self.message.emit(f"Read {len(done)} region(s) again", 3000)
 

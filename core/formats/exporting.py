@@ -87,7 +87,8 @@ def export_pages(project, status: str | None = None, page_ids: list[int] | None 
             doc = by_id[page.document_id]
             if page.id in frozen:
                 split, samples = frozen[page.id]
-                lines = [Line(points=[tuple(p) for p in s["points"]], text=s["text"], label=s.get("label"),
+                # A manifest's points are on the stored image; the export shows the page as shown.
+                lines = [Line(points=page.from_image(s["points"]), text=s["text"], label=s.get("label"),
                               origin=HUMAN) for s in samples]
             else:
                 split, lines = None, _lines(store, page.id)
@@ -103,7 +104,7 @@ def export_pages(project, status: str | None = None, page_ids: list[int] | None 
                                             confidence=r.confidence, origin="prediction") for r in pred.regions]
             yield ExportPage(page_id=page.id, document=doc.name, page_no=page.page_no, page_count=count,
                              stem=page_stem(stems[doc.id], page.page_no, count),
-                             image=project.images.path(page.image_sha256), width=page.width, height=page.height,
+                             image=project.image_path(page), width=page.width, height=page.height,
                              status=page.status.value, lines=lines, fields=fields, split=split,
                              predictions=latest)
 

@@ -7,7 +7,11 @@
 
     {"model": "ppocrv5-base" or a folder,
      "detect": {DetectConfig fields}, "recognize": {RecognizeConfig fields},
-     "min_conf": 0.5, "device": "auto"|"cpu"|"cuda", "threads": 0}
+     "orientation": {OrientationConfig fields}, "min_conf": 0.5, "device": "auto"|"cpu"|"cuda", "threads": 0}
+
+Pages are read upright: quarter turns and skews up to 10 degrees are undone first
+(``ml.orientation``), and the regions found are mapped back to the page's own pixels, 4-point
+polygons following the text.
 
 ``device`` and ``threads`` say where it runs, not what it computes, so they are
 not part of ``config`` / ``config_hash`` (a page pre-filled on a GPU box is not
@@ -26,6 +30,7 @@ from ml.neural import runtime
 from ml.neural.detector import DetectConfig, Detector
 from ml.neural.models import BASE_MODEL, ModelSpec, load_spec, model_dir
 from ml.neural.recognizer import RecognizeConfig, Recognizer, box_to_quad
+from ml.orientation import OrientationConfig, Upright, upright
 from ml.prediction import PagePrediction, Region, config_hash
 
 ENGINE_NAME = "neural"
@@ -51,6 +56,8 @@ class NeuralConfig:
     recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
     #: Lines whose recognition confidence is below this are not pre-filled.
     min_conf: float = 0.3
+    #: Quarter turns and skew undone before reading (``ml.orientation``).
+    orientation: OrientationConfig = field(default_factory=OrientationConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -105,6 +112,13 @@ class NeuralModel:
         return f"det {self.det_spec.version}, rec {self.rec_spec.version}"
 
 
+def on_page(up: Upright, lines: Sequence[tuple[np.ndarray, Any]]) -> list[tuple[np.ndarray, Any]]:
+    """Lines read on the upright page with their points in the page's own pixels."""
+    if up.identity:
+        return list(lines)
+    return list(zip(up.quads_to_original([p for p, _ in lines]), [d for _, d in lines]))
+
+
 def _region(points: np.ndarray, text: str, conf: float) -> Region:
     return Region([[round(float(x), 1), round(float(y), 1)] for x, y in points], text, round(float(conf), 4))
 
@@ -132,14 +146,29 @@ class NeuralEngine:
         """Where the networks run: ``cpu``, ``cuda`` (or ``cuda+cpu`` if they differ)."""
         return self.model.provider
 
-    def read_page(self, image: np.ndarray) -> tuple[list[tuple[np.ndarray, Any]], dict[str, float]]:
-        """Detect and read a page: ``[(points, Decoded)]`` in reading order, plus stage timings."""
+    def upright(self, image: np.ndarray) -> Upright:
+        """The page turned and levelled for reading, as the config says (``ml.orientation``)."""
+        return upright(image, self.cfg.orientation)
+
+    def read_upright(self, image: np.ndarray) -> tuple[Upright, list[tuple[np.ndarray, Any]], dict[str, Any]]:
+        """Turn and level a page, detect and read it: the :class:`Upright` page, its
+        ``[(points, Decoded)]`` in reading order in the UPRIGHT image's pixels, stage timings."""
         t0 = time.perf_counter()
-        boxes = self.model.detector.detect(image)
+        up = self.upright(image)
         t1 = time.perf_counter()
-        decoded = self.model.recognizer.read_regions(image, [b for b, _ in boxes])
+        boxes = self.model.detector.detect(up.image)
         t2 = time.perf_counter()
-        return [(b, d) for (b, _), d in zip(boxes, decoded)], {"detect_s": round(t1 - t0, 4), "recognize_s": round(t2 - t1, 4)}
+        decoded = self.model.recognizer.read_regions(up.image, [b for b, _ in boxes])
+        t3 = time.perf_counter()
+        timing = {"orient_s": round(t1 - t0, 4), "detect_s": round(t2 - t1, 4), "recognize_s": round(t3 - t2, 4),
+                  **up.info}
+        return up, [(b, d) for (b, _), d in zip(boxes, decoded)], timing
+
+    def read_page(self, image: np.ndarray) -> tuple[list[tuple[np.ndarray, Any]], dict[str, Any]]:
+        """Detect and read a page: ``[(points, Decoded)]`` in reading order, points in the page's own
+        pixels (mapped back from the upright page), plus stage timings."""
+        up, lines, timing = self.read_upright(image)
+        return on_page(up, lines), timing
 
     def predict_many(self, images: Sequence[np.ndarray]) -> list[PagePrediction]:
         """:meth:`predict` for several pages at once: each page detected on its own, then the
@@ -155,19 +184,26 @@ class NeuralEngine:
     def read_pages(self, images: Sequence[np.ndarray]) -> list[tuple[list[tuple[np.ndarray, Any]], dict[str, Any]]]:
         """:meth:`read_page` for several pages, their lines recognised in shared batches; each page's
         timing is its share of the whole."""
+        return [(on_page(up, lines), info) for up, lines, info in self.read_pages_upright(images)]
+
+    def read_pages_upright(self, images: Sequence[np.ndarray]
+                           ) -> list[tuple[Upright, list[tuple[np.ndarray, Any]], dict[str, Any]]]:
+        """:meth:`read_upright` for several pages, their lines recognised in shared batches."""
         t0 = time.perf_counter()
-        boxes = [self.model.detector.detect(img) for img in images]
+        ups = [self.upright(img) for img in images]
         t1 = time.perf_counter()
-        rec = self.model.recognizer
-        crops = [c for img, bs in zip(images, boxes) for c in rec.crops(img, [b for b, _ in bs])]
-        decoded = rec.read(crops)
+        boxes = [self.model.detector.detect(up.image) for up in ups]
         t2 = time.perf_counter()
+        rec = self.model.recognizer
+        crops = [c for up, bs in zip(ups, boxes) for c in rec.crops(up.image, [b for b, _ in bs])]
+        decoded = rec.read(crops)
+        t3 = time.perf_counter()
         n = max(1, len(images))
-        info = {"pages_in_batch": len(images), "detect_s": round((t1 - t0) / n, 4),
-                "recognize_s": round((t2 - t1) / n, 4)}
+        info = {"pages_in_batch": len(images), "orient_s": round((t1 - t0) / n, 4),
+                "detect_s": round((t2 - t1) / n, 4), "recognize_s": round((t3 - t2) / n, 4)}
         out, i = [], 0
-        for bs in boxes:
-            out.append(([(b, d) for (b, _), d in zip(bs, decoded[i:i + len(bs)])], info))
+        for up, bs in zip(ups, boxes):
+            out.append((up, [(b, d) for (b, _), d in zip(bs, decoded[i:i + len(bs)])], {**info, **up.info}))
             i += len(bs)
         return out
 
@@ -187,10 +223,10 @@ class NeuralEngine:
 
     def to_regions(self, lines: Sequence[tuple[np.ndarray, Any]]) -> list[Region]:
         """Regions of the lines worth pre-filling (some text, confidence >= ``min_conf``)."""
-        return [_region(p, d.text, d.confidence) for p, d in lines
+        return [_region(p, d.text.strip(), d.confidence) for p, d in lines
                 if d.text.strip() and d.confidence >= self.cfg.min_conf]
 
     def recognize_crops(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[str, float]]:
         """Read given axis-aligned boxes (x0, y0, x1, y1) of a page: (text, confidence)."""
         got = self.model.recognizer.read_regions(image, [box_to_quad(b) for b in boxes])
-        return [(d.text, round(d.confidence, 4)) for d in got]
+        return [(d.text.strip(), round(d.confidence, 4)) for d in got]

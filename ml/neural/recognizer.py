@@ -45,7 +45,14 @@ class RecognizeConfig:
     pad_x: float = 0.2
 
 
-_LATIN_EXTRA = "€£¥°±×÷·•–—‘’“”…¢§©®µ¶"
+_LATIN_EXTRA = "€£¥₹°±×÷·•–—‘’“”„‚«»‰…¢§©®µ¶ȘșȚț"
+
+
+def _latin(ch: str) -> bool:
+    """ASCII, Latin-1, Latin Extended-A (Czech, Polish, Hungarian, Turkish, Baltic letters...) and
+    the signs of :data:`_LATIN_EXTRA` (₹ among them: Indian invoices)."""
+    o = ord(ch)
+    return 32 <= o < 127 or 160 <= o < 0x180 or ch in _LATIN_EXTRA
 
 
 def allowed_mask(charset: Sequence[str], which: str) -> np.ndarray | None:
@@ -57,7 +64,7 @@ def allowed_mask(charset: Sequence[str], which: str) -> np.ndarray | None:
     mask = np.zeros(len(charset), dtype=bool)
     mask[0] = True
     for i, ch in enumerate(charset[1:], start=1):
-        if len(ch) == 1 and (32 <= ord(ch) < 127 or 160 <= ord(ch) < 256 or ch in _LATIN_EXTRA):
+        if len(ch) == 1 and _latin(ch):
             mask[i] = True
     return mask
 

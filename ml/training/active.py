@@ -49,10 +49,33 @@ def model_config(folder: str | Path) -> dict[str, Any]:
     return out
 
 
+#: The project setting naming the Tesseract language data its engines read with ("eng",
+#: "deu+eng"...; ``ml.tess.check_languages``). Unset: the engines' default (deu+eng).
+TESSERACT_LANGUAGES = "tesseract.languages"
+
+
+def tesseract_languages(project) -> str | None:
+    """The project's chosen Tesseract languages, None when it chose none."""
+    value = project.store.get_setting(TESSERACT_LANGUAGES)
+    return str(value) if value else None
+
+
+def with_languages(engine: str, config: dict[str, Any] | None, langs: str | None) -> dict[str, Any] | None:
+    """``config`` with the Tesseract languages ``langs`` filled in where ``engine`` reads with
+    Tesseract (classical: ``recognize.lang``; combined: ``tesseract.lang``); keys given win."""
+    key = {"classical": "recognize", "combined": "tesseract"}.get(engine)
+    if not langs or key is None:
+        return config
+    config = dict(config or {})
+    config[key] = {"lang": langs, **dict(config.get(key) or {})}
+    return config
+
+
 def engine_config(project, engine: str, config: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """``config`` for ``engine`` with the project's active model filled in (neural, combined);
-    other engines, or a project with no promoted model, get ``config`` back unchanged. Keys the
-    caller gave win."""
+    """``config`` for ``engine`` with the project's Tesseract languages and its active model filled
+    in (neural, combined); other engines, or a project with no promoted model and no language
+    setting, get ``config`` back unchanged. Keys the caller gave win."""
+    config = with_languages(engine, config, tesseract_languages(project))
     folder = active_rec_folder(project)
     if folder is None or engine not in ("neural", "combined"):
         return config

@@ -33,6 +33,8 @@ class Line:
     target: list[int]
     width: int
     augmented: bool = False
+    #: Rendered by :mod:`ml.synth` (or the Hershey lines of ``synthetic_share``): training only.
+    synthetic: bool = False
 
 
 def encode(text: str, index: dict[str, int]) -> list[int] | None:
@@ -199,5 +201,53 @@ def synthetic_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800) ->
         width = min(max_width, rec.scaled_width(img))
         if len(target) + sum(a == b for a, b in zip(target, target[1:])) > math.ceil(width / 8):
             continue
-        out.append(Line(img, text, target, width, augmented=True))
+        out.append(Line(img, text, target, width, augmented=True, synthetic=True))
     return out
+
+
+def invoice_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800) -> tuple[list[Line], dict]:
+    """``n`` synthetic invoice lines (:mod:`ml.synth`: real fonts, European invoice text, cut with the
+    recogniser's context) and what reproduces them (generator version, seed, fonts). Each line
+    depends on ``(seed, its index, the generator's version)`` only, so a resumed run trains on the
+    same ones. ``([], {})`` for ``n == 0``."""
+    if n <= 0:
+        return [], {}
+    from ml.synth import SynthGenerator
+
+    stride = int(rec.spec.raw.get("output", {}).get("time_stride", 8) or 8)
+    gen = SynthGenerator(rec.spec.charset, pad_x=rec.cfg.pad_x, pad_y=rec.cfg.pad_y, height=rec.height,
+                         max_width=max_width, stride=stride)
+    index = {c: i for i, c in enumerate(rec.spec.charset) if i}
+    out = []
+    for s in gen.lines(n, seed):
+        target = encode(s.text, index)
+        if target is None:  # the generator keeps to the charset: a bug if it does not
+            raise ValueError(f"synthetic line {s.index} has a character outside the charset: {s.text!r}")
+        out.append(Line(s.image, s.text, target, min(max_width, rec.scaled_width(s.image)), augmented=True,
+                        synthetic=True))
+    return out, gen.describe(n, seed)
+
+
+def check_synthetic(params: dict) -> None:
+    """ProofdeskError at once when ``synthetic_lines`` are asked for on a machine without the fonts
+    they are drawn in (rather than after the detector's minutes of training)."""
+    if int(params.get("synthetic_lines") or 0) > 0:
+        from ml.synth import SynthGenerator
+
+        SynthGenerator.check_fonts()
+
+
+def training_lines(lines: Sequence[Line], params: dict, rec: Recognizer) -> tuple[list[Line], dict]:
+    """What a run trains on: the project's training lines, their augmented copies (``augment_copies``),
+    Hershey lines (``synthetic_share``) and synthetic invoice lines (``synthetic_lines``). Returns
+    ``(lines, counts)``; counts has ``augmented``, ``synthetic`` and, with invoice lines,
+    ``synthetic_generator`` (:meth:`ml.synth.SynthGenerator.describe`). Validation lines never go
+    through here: a run is judged on the project's own pages only."""
+    seed, max_width = int(params["seed"]), int(params["max_width"])
+    augmented = augmented_copies(lines, float(params["augment_copies"]), seed)
+    hershey = synthetic_lines(int(round(float(params["synthetic_share"]) * len(lines))), rec, seed, max_width)
+    invoices, info = invoice_lines(int(params.get("synthetic_lines") or 0), rec, seed, max_width)
+    counts: dict = {"augmented": len(augmented), "synthetic": len(hershey) + len(invoices)}
+    if info:
+        counts["synthetic_generator"] = info
+    return list(lines) + augmented + hershey + invoices, counts

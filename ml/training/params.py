@@ -35,9 +35,13 @@ DEFAULTS: dict[str, Any] = {
     #: Augmented variants per training line, mixed in with the originals so the model does not
     #: forget what it could read before the fine-tune (0.5: one for every other line).
     "augment_copies": 0.5,
-    #: Rendered lines (mixed case, Hershey fonts) per training line. Off by default: at 0.1 it did
+    #: Rendered lines (mixed case, OpenCV's Hershey fonts) per training line. Off by default: at 0.1 it did
     #: not measurably keep lower case on FUNSD and cost validation CER (docs/benchmarks.md).
     "synthetic_share": 0.0,
+    #: Synthetic invoice lines (ml.synth: European invoice text in real fonts, cut as pre-fill cuts)
+    #: added to the training lines, never to validation. Off by default (docs/training.md has what
+    #: they did on invoices-dev).
+    "synthetic_lines": 0,
     #: Cap on validation lines for the per-epoch figure (the final comparison uses them all).
     "val_lines": None,
     "max_width": 800,
@@ -118,6 +122,7 @@ RULES: dict[str, Rule] = {
     "max_lines": Rule("int", 1, None, none=True),
     "augment_copies": Rule("float", 0, 100),
     "synthetic_share": Rule("float", 0, 100),
+    "synthetic_lines": Rule("int", 0, 1_000_000),
     "val_lines": Rule("int", 1, None, none=True),
     #: Lines are cut to this width (pixels, at the model's input height): below a few CTC steps
     #: (8 pixels each) nothing can be read.

@@ -320,6 +320,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     if not train_samples:
         raise ProofdeskError(f"dataset version {version.id} has no training lines")
     dist = dist or Dist({})
+    data.check_synthetic(params)  # fonts for synthetic lines: checked before the detector's minutes
     det = None
     if params["detector"]:
         det = _detector_stage(project, record, params, manifest, device, threads, report, cancel, dist)
@@ -329,14 +330,12 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
     report.progress("crops", len(train_samples) + len(val_samples), len(train_samples) + len(val_samples))
     if not lines:
         raise ProofdeskError("no usable training line (texts outside the model's charset, or unreadable pages)")
-    synthetic = data.synthetic_lines(int(round(float(params["synthetic_share"]) * len(lines))), rec, seed,
-                                     params["max_width"])
-    all_lines = lines + data.augmented_copies(lines, float(params["augment_copies"]), seed) + synthetic
+    # Augmented copies and synthetic lines go to training only: validation is the project's own lines.
+    all_lines, extra = data.training_lines(lines, params, rec)
     batches = dist.share(data.make_batches(all_lines, rec, int(params["batch_size"])))
     # Validation and everything after training: rank 0 alone.
     val_batches = data.make_batches(val_lines, rec, int(params["batch_size"])) if val_lines and dist.main else []
-    report({"type": "data", "train_lines": len(lines), "augmented": len(all_lines) - len(lines) - len(synthetic),
-            "synthetic": len(synthetic),
+    report({"type": "data", "train_lines": len(lines), **extra,
             "val_lines": len(val_lines), "skipped": skipped + val_skipped, "batches": len(batches),
             "dataset_version": version.id, "dataset_hash": version.hash})
 
@@ -426,7 +425,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
     net.to("cpu")
-    return net, spec, rec, val_lines, det
+    return net, spec, rec, val_lines, det, extra.get("synthetic_generator")
 
 
 def base_det_folder(project: Project, run: runs.Run) -> Path:
@@ -614,7 +613,7 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str,
     from ml.neural.recognizer import Recognizer
     from ml.neural.torch_model import export_onnx
 
-    net, spec, rec, val_lines, det = trained
+    net, spec, rec, val_lines, det, synthetic = trained
     name = rel.rsplit("/", 1)[1]
     out = project.root / rel
     if out.exists():
@@ -624,7 +623,8 @@ def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str,
     export_onnx(net, out, base=spec, charset=spec.charset, meta={
         "id": name, "source": f"fine-tuned by Proofdesk run {record.id} from {spec.version} on dataset version "
                               f"{version.id} ({version.hash[:12]})",
-        "license": spec.raw.get("license", ""), "training": {"run": record.id, "params": params}})
+        "license": spec.raw.get("license", ""), "training": {"run": record.id, "params": params,
+                                                             **({"synthetic": synthetic} if synthetic else {})}})
     if det is not None:  # the run's detector travels with its recogniser: one model version
         shutil.copytree(det[0].folder, out / "det")
     report.progress("export", 1, 1)

@@ -40,6 +40,9 @@ def test_auto_prefill_after_import(qtbot, tmp_path, qsettings):
     project = Project.create(tmp_path / "p")
     window = MainWindow(project, "ana", qsettings)
     qtbot.addWidget(window)
+    # On by default, the project choosing neither (issue 17, defect 12); the menu turns it off and on.
+    assert window.prefill.auto_action.isChecked() and project.store.get_setting("auto_prefill") is None
+    window.prefill.auto_action.setChecked(False)
     window.prefill.auto_action.setChecked(True)
     assert project.store.get_setting("auto_prefill") is True
     window.import_files([str(sorted(SROIE.glob("*.jpg"))[0])])
@@ -64,3 +67,19 @@ def test_engine_menu_sets_the_projects_prefill_engine(qtbot, tmp_path, qsettings
     other = MainWindow(project, "bob", qsettings)
     qtbot.addWidget(other)
     assert other.prefill.engine_actions["classical"].isChecked()
+
+
+def test_language_menu_sets_the_projects_tesseract_languages(qtbot, tmp_path, qsettings):
+    from ml.training.active import TESSERACT_LANGUAGES, engine_config
+
+    project = Project.create(tmp_path / "p")
+    window = MainWindow(project, "ana", qsettings)
+    qtbot.addWidget(window)
+    actions = window.prefill.lang_actions
+    assert [n for n, a in actions.items() if a.isChecked()] == ["deu+eng"]
+    actions["eng"].trigger()
+    assert project.store.get_setting(TESSERACT_LANGUAGES) == "eng"
+    assert engine_config(project, "combined")["tesseract"]["lang"] == "eng"  # what pre-fill reads with
+    other = MainWindow(project, "bob", qsettings)
+    qtbot.addWidget(other)
+    assert [n for n, a in other.prefill.lang_actions.items() if a.isChecked()] == ["eng"]

@@ -51,20 +51,22 @@ def test_each_verdict_kind(page):
 
 
 def test_sampling_is_seeded_and_respects_the_share():
-    picked = [pid for pid in range(10_000) if "sample" in route_reasons(pid, 0.99, False, share=0.10, seed=7)]
+    picked = [pid for pid in range(10_000) if "sample" in route_reasons(pid, 0.0, False, share=0.10, seed=7)]
     assert 0.09 <= len(picked) / 10_000 <= 0.11
-    again = [pid for pid in range(10_000) if "sample" in route_reasons(pid, 0.99, False, share=0.10, seed=7)]
+    again = [pid for pid in range(10_000) if "sample" in route_reasons(pid, 0.0, False, share=0.10, seed=7)]
     assert picked == again
-    other = [pid for pid in range(10_000) if "sample" in route_reasons(pid, 0.99, False, share=0.10, seed=8)]
+    other = [pid for pid in range(10_000) if "sample" in route_reasons(pid, 0.0, False, share=0.10, seed=8)]
     assert picked != other
     assert all(0 <= sample_draw(i, 1) < 1 for i in range(100))
 
 
 def test_always_route_rules():
-    # Never sampled (share 0), yet routed for low confidence or disagreement, with the reason.
-    assert route_reasons(1, 0.3, False, share=0.0) == ["low_confidence"]
-    assert route_reasons(1, 0.95, True, share=0.0) == ["disagreement"]
-    assert route_reasons(1, 0.95, False, share=0.0) == []
+    # Never sampled (share 0), yet routed when more wrong regions are expected among those nobody
+    # checked than the project allows (0.5 by default), or for disagreement, with the reason.
+    assert route_reasons(1, 0.7, False, share=0.0) == ["low_confidence"]
+    assert route_reasons(1, 0.7, False, share=0.0, expected_wrong_max=1.0) == []
+    assert route_reasons(1, 0.05, True, share=0.0) == ["disagreement"]
+    assert route_reasons(1, 0.5, False, share=0.0) == []
     assert route_reasons(1, None, False, share=0.0) == []
 
 

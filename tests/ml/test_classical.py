@@ -106,7 +106,7 @@ def test_turned_page_is_read_upright_and_boxes_land_on_the_turned_pixels(page, t
 
 def test_orientation_off_reads_a_turned_page_as_it_lies(page):
     gray, lines = page
-    pred = ClassicalEngine().predict(cv2.rotate(gray, cv2.ROTATE_180))
+    pred = ClassicalEngine({"preprocess": {"orientation": False}}).predict(cv2.rotate(gray, cv2.ROTATE_180))
     assert pred.info["rotation"] == 0
     assert not {t for t, _ in LINES} & {r.text for r in pred.regions}
 
