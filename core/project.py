@@ -256,8 +256,10 @@ def sha256_file(path: Path) -> str:
 
 def data_dir() -> Path:
     """The app's own data folder (demo project, logs, the cache of team projects):
-    ``$PROOFDESK_DATA_DIR``, else the platform's per-user application data folder (what Qt's
-    AppDataLocation gives for the app, so the GUI and the command line agree)."""
+    ``$PROOFDESK_DATA_DIR``, else the platform's per-user data folder with ``Proofdesk`` in it
+    (``$XDG_DATA_HOME/Proofdesk``, ``~/.local/share/Proofdesk`` on Linux). Not Qt's
+    AppDataLocation, which adds the organisation (``Proofdesk/Proofdesk``): the GUI and the command
+    line both ask here, so they agree."""
     import sys
 
     override = os.environ.get("PROOFDESK_DATA_DIR")

@@ -477,10 +477,18 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
             # server lets them expire instead).
             with contextlib.suppress(Exception):
                 self.release_leases(self.client_id)
+        mine = getattr(self._local, "conn", None)
         with self._lock:
             for conn in self._all:
                 with contextlib.suppress(Exception):
-                    conn.close()
+                    if isinstance(conn, sqlite3.Connection) and conn is not mine:
+                        # Another thread's (a background refresh of a screen being closed): closing
+                        # it under a query it runs crashes the process. Its query is interrupted
+                        # (it fails with "interrupted"), and the connection is closed when that
+                        # thread lets go of it.
+                        conn.interrupt()
+                    else:
+                        conn.close()
             self._all.clear()
         self._local = threading.local()
 

@@ -40,6 +40,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
+from core.geometry import reading_turn  # noqa: F401  (where it lives: the workspace asks it without OpenCV)
 from ml.preprocess import to_gray
 
 #: Reads axis-aligned boxes (x0, y0, x1, y1) of an image: ``[(text, confidence 0..1)]``.
@@ -396,21 +397,3 @@ def _upside_down(image: np.ndarray, reader: Reader | None, cfg: OrientationConfi
     return vote_upright(image, reader, cfg.segments, cfg.sure_conf) == 180
 
 
-def reading_turn(quads: Sequence[Any]) -> int:
-    """The clockwise quarter turn that would make regions read left to right, from the direction
-    of their top edges (first to second corner), weighted by length: what pre-fill found out
-    about a page that came in turned. 0 for upright text or no regions.
-
-    >>> reading_turn([[[0, 0], [0, 50], [10, 50], [10, 0]]])   # lines run down the page
-    270
-    """
-    total = np.zeros(2)
-    for q in quads:
-        p = np.asarray(q, dtype=np.float64).reshape(-1, 2)
-        if len(p) < 2:
-            continue
-        total += p[1] - p[0]
-    if not total.any():
-        return 0
-    angle = math.degrees(math.atan2(total[1], total[0]))  # image y grows down: 90 = down the page
-    return int(-round(angle / 90.0) * 90) % 360

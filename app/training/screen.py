@@ -187,7 +187,23 @@ class TrainingScreen(QWidget):
         self.rollback_button.clicked.connect(self.roll_back)
         self.refresh_button.clicked.connect(self.refresh)
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.gate_by_role()
         self.refresh()
+
+    def gate_by_role(self) -> None:
+        """Promoting and rolling back are an admin's (``core.registry``): for anyone else the
+        buttons are disabled and say how to get the role, rather than refusing on click."""
+        from core.review import may
+
+        from ..review import role_hint
+
+        admin = may(self.project.store, self.user, "admin")
+        hint = "" if admin else "Only an admin changes the model pre-fill uses. " + role_hint(
+            self.user, "admin", self.project.store)
+        for button, tip in ((self.promote_button, "Make the selected run's model the one pre-fill uses"),
+                            (self.rollback_button, "Go back to the model that was active before")):
+            button.setEnabled(admin)
+            button.setToolTip(tip if admin else hint)
 
     # -- data ----------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -17,11 +17,11 @@ from PySide6.QtWidgets import QAbstractItemView, QDialog, QSplitter, QToolBar, Q
 
 from core import queue as work_queue
 from core.errors import ConflictError, NotFoundError, ProofdeskError, ServerUnavailable
+from core.geometry import reading_turn
 from core.model import HUMAN, PageStatus, Region
 from core.project import Project
 from core.regions_ops import RegionOpError, merge_regions, plan_merge, plan_split, split_region
 from core.store import turn_label
-from ml.orientation import reading_turn
 from ml.training.active import active_rec_folder
 
 from ..connection_banner import PendingEdit, is_connection_error

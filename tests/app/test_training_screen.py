@@ -193,3 +193,22 @@ def test_an_imported_model_is_listed_and_promoted_here(qtbot, project):
     screen.promote_selected()
     assert registry.active(store).name == "paddle-1"
     assert "active model: paddle-1" in screen.active_label.text()
+
+
+def test_promote_and_roll_back_are_disabled_for_anyone_but_an_admin(qtbot, project):
+    """Issue 17, defect 7: what a role cannot do is disabled, and says how to get the role."""
+    from app.training.screen import TrainingScreen
+    from core.model import Role
+
+    store = project.store
+    screen = TrainingScreen(project, "ana")
+    qtbot.addWidget(screen)
+    assert screen.promote_button.isEnabled()  # no admin yet: a one-person project's user may
+    store.ensure_user("lead", Role.ADMIN)
+    store.ensure_user("ana")
+    for user, allowed in (("ana", False), ("lead", True)):
+        screen = TrainingScreen(project, user)
+        qtbot.addWidget(screen)
+        assert screen.promote_button.isEnabled() is allowed and screen.rollback_button.isEnabled() is allowed
+        if not allowed:
+            assert "admin" in screen.promote_button.toolTip() and "proofdesk users" in screen.promote_button.toolTip()
