@@ -220,8 +220,8 @@ def cmd_prefill(args) -> int:
 
 def set_languages(project, langs: str) -> None:
     """Make ``langs`` (eng, deu+eng...) the project's Tesseract languages."""
+    from core.prefill_engine import TESSERACT_LANGUAGES
     from ml.tess import check_languages
-    from ml.training.active import TESSERACT_LANGUAGES
 
     try:
         langs = check_languages(langs)

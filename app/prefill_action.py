@@ -16,7 +16,15 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog
 from shiboken6 import isValid
 
 from core.errors import ProofdeskError
-from core.prefill_engine import DEFAULT_ENGINE, ENGINE_SETTING, PREFILL_ENGINES, prefill_engine, set_prefill_engine
+from core.prefill_engine import (
+    DEFAULT_ENGINE,
+    DEFAULT_TESSERACT_LANGUAGES,
+    ENGINE_SETTING,
+    PREFILL_ENGINES,
+    TESSERACT_LANGUAGES,
+    prefill_engine,
+    set_prefill_engine,
+)
 
 from .errors import show_error
 from .workers import Worker, start
@@ -60,10 +68,8 @@ def plugin_engine(store) -> str | None:
     return name if name in ENGINES else None
 
 
-#: The setting ``ml.training.active.TESSERACT_LANGUAGES`` names (not imported: ml stays off the
-#: window's start); the choices the installed tessdata packages allow (``ml.tess.LANGUAGES``).
-TESSERACT_LANGUAGES = "tesseract.languages"
-DEFAULT_LANGUAGES = "deu+eng"
+#: The Tesseract languages a project can choose here: what the installed tessdata packages
+#: allow (``ml.tess.LANGUAGES``; not imported: ml stays off the window's start).
 LANGUAGE_CHOICES = {
     "deu+eng": "German + English (umlauts, ß, accents; the default of the combined engine)",
     "eng": "English only",
@@ -100,26 +106,10 @@ class PrefillController(QObject):
         menu.addAction(self.auto_action)
         # Which engine pre-fill runs (a project setting; the best one unless changed).
         engine_menu = menu.addMenu("&Engine")
-        self.engine_group = QActionGroup(self)
-        self.engine_actions: dict[str, QAction] = {}
-        for name, label in ENGINE_LABELS.items():
-            action = QAction(label, window)
-            action.setCheckable(True)
-            action.triggered.connect(lambda _=False, name=name: self._set_engine(name))
-            self.engine_group.addAction(action)
-            engine_menu.addAction(action)
-            self.engine_actions[name] = action
+        self.engine_group, self.engine_actions = self._choices(engine_menu, ENGINE_LABELS, self._set_engine)
         # The Tesseract language data the project's engines read with (a project setting).
-        lang_menu = menu.addMenu("Tesseract &languages")
-        self.lang_group = QActionGroup(self)
-        self.lang_actions: dict[str, QAction] = {}
-        for langs, label in LANGUAGE_CHOICES.items():
-            action = QAction(label, window)
-            action.setCheckable(True)
-            action.triggered.connect(lambda _=False, langs=langs: self._set_languages(langs))
-            self.lang_group.addAction(action)
-            lang_menu.addAction(action)
-            self.lang_actions[langs] = action
+        self.lang_group, self.lang_actions = self._choices(
+            menu.addMenu("Tesseract &languages"), LANGUAGE_CHOICES, self._set_languages)
         # Plug-in engines join the menu the first time it opens: loading them imports their code
         # (and ml.engines' OpenCV), which the window's start need not wait for.
         self.engine_menu = engine_menu
@@ -127,6 +117,19 @@ class PrefillController(QObject):
         engine_menu.aboutToShow.connect(self.list_plugins)
         window.workspace.pageOpened.connect(self.update_empty_text)
         self.sync_with_project()
+
+    def _choices(self, menu, labels: dict[str, str], choose) -> tuple[QActionGroup, dict[str, QAction]]:
+        """One checkable action per ``labels`` entry in ``menu``, one checked at a time; choosing
+        one calls ``choose(key)``."""
+        group, actions = QActionGroup(self), {}
+        for key, label in labels.items():
+            action = QAction(label, self.window)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _=False, key=key: choose(key))
+            group.addAction(action)
+            menu.addAction(action)
+            actions[key] = action
+        return group, actions
 
     def list_plugins(self) -> None:
         """Add the installed plug-in engines to Pre-fill > Engine (once); one that failed to load is
@@ -168,7 +171,7 @@ class PrefillController(QObject):
         if name not in self.engine_actions:  # a plug-in not installed here: what pre-fill will run
             name = prefill_engine(store)
         self.engine_actions.get(name, self.engine_actions[DEFAULT_ENGINE]).setChecked(True)
-        langs = store.get_setting(TESSERACT_LANGUAGES) or DEFAULT_LANGUAGES
+        langs = store.get_setting(TESSERACT_LANGUAGES) or DEFAULT_TESSERACT_LANGUAGES
         for key, action in self.lang_actions.items():
             action.setChecked(key == langs)
 

@@ -17,6 +17,13 @@ ENGINE_SETTING = "prefill_engine"
 PREFILL_ENGINES = ("combined", "neural", "classical")
 DEFAULT_ENGINE = PREFILL_ENGINES[0]
 
+#: The project setting naming the Tesseract language data its engines read with ("eng",
+#: "deu+eng"...; ``ml.tess.check_languages``), and the combined engine's languages when unset
+#: (German data has the umlauts, ß and accents English data lacks; the classical engine reads
+#: with eng unless the project chooses).
+TESSERACT_LANGUAGES = "tesseract.languages"
+DEFAULT_TESSERACT_LANGUAGES = "deu+eng"
+
 
 def prefill_engine(store: Store, extra: Iterable[str] = ()) -> str:
     """The project's pre-fill engine (:data:`DEFAULT_ENGINE` when unset or unknown). ``extra``: the

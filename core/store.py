@@ -187,6 +187,19 @@ class Action:
         self.changed_regions.append(region_id)
         return region_id
 
+    def _region_row(self, region_id: int, expected_version: int | None):
+        """The region's row; NotFoundError when there is none, ConflictError when it moved on
+        since the caller loaded ``expected_version`` (another window changed it)."""
+        row = self.conn.execute("SELECT * FROM regions WHERE id = ?", (region_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"region {region_id} does not exist")
+        if expected_version is not None and row["version"] != expected_version:
+            raise ConflictError(
+                f"region {region_id} was changed by {row['updated_by']} at {_when(row['updated_at'])}"
+                f" (version {row['version']}, this window had {expected_version})"
+            )
+        return row
+
     def update_region(self, region_id: int, expected_version: int | None = None, **changes: Any) -> int:
         """Change editable fields of a region; return its new version.
 
@@ -196,14 +209,7 @@ class Action:
         unknown = set(changes) - set(EDITABLE_REGION_FIELDS)
         if unknown:
             raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-        row = self.conn.execute("SELECT * FROM regions WHERE id = ?", (region_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"region {region_id} does not exist")
-        if expected_version is not None and row["version"] != expected_version:
-            raise ConflictError(
-                f"region {region_id} was changed by {row['updated_by']} at {_when(row['updated_at'])}"
-                f" (version {row['version']}, this window had {expected_version})"
-            )
+        row = self._region_row(region_id, expected_version)
         sets, params = [], []
         for field, value in changes.items():
             new = _to_db(field, value)
@@ -240,15 +246,7 @@ class Action:
         an Edit ``checked`` (False -> True; an undo logs True -> False) and a new version. Only the
         log holds it (``Store.checked_region_ids``): the row keeps its machine confidence, which QC
         routing and the confidence calibration read. Returns the new version."""
-        row = self.conn.execute("SELECT page_id, version, updated_by, updated_at FROM regions WHERE id = ?",
-                                (region_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"region {region_id} does not exist")
-        if expected_version is not None and row["version"] != expected_version:
-            raise ConflictError(
-                f"region {region_id} was changed by {row['updated_by']} at {_when(row['updated_at'])}"
-                f" (version {row['version']}, this window had {expected_version})"
-            )
+        row = self._region_row(region_id, expected_version)
         self._log(region_id, "checked", not checked, bool(checked), page_id=row["page_id"])
         version = row["version"] + 1
         self.conn.execute("UPDATE regions SET version = ?, touched = 1, updated_at = ?, updated_by = ? WHERE id = ?",

@@ -227,6 +227,14 @@ def _page_glyphs(raw, page, textpage, affine: _Affine, width: int, height: int) 
     matrix = raw.FS_MATRIX()
     render_mode: dict[int, int] = {}  # text object address -> its render mode
     quarter_turn, two_pi = math.pi / 2, 2 * math.pi
+
+    def to_pixels(l_: float, r_: float, b_: float, t_: float) -> tuple[float, float, float, float]:
+        """A PDF box (left, right, bottom, top) in page pixels, corners sorted: the page's mapping
+        has no shear (0, 90, 180 or 270 degrees), so two opposite corners give the box."""
+        x0, y0 = ox0 + ax * l_ + bx * b_, oy0 + ay * l_ + by * b_
+        x1, y1 = ox0 + ax * r_ + bx * t_, oy0 + ay * r_ + by * t_
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
     ws_before = False
     for i in range(n):
         u = get_unicode(tp, i)
@@ -274,26 +282,12 @@ def _page_glyphs(raw, page, textpage, affine: _Affine, width: int, height: int) 
         get_box(tp, i, left, right, bottom, top)
         get_loose(tp, i, loose)
         get_origin(tp, i, ox, oy)
-        # Page pixels: the page's mapping has no shear (0, 90, 180 or 270 degrees), so two
-        # opposite corners give a box.
-        l_, r_, b_, t_ = left.value, right.value, bottom.value, top.value
-        x0, y0 = ox0 + ax * l_ + bx * b_, oy0 + ay * l_ + by * b_
-        x1, y1 = ox0 + ax * r_ + bx * t_, oy0 + ay * r_ + by * t_
-        if x0 > x1:
-            x0, x1 = x1, x0
-        if y0 > y1:
-            y0, y1 = y1, y0
+        x0, y0, x1, y1 = to_pixels(left.value, right.value, bottom.value, top.value)
         if x1 < 0 or y1 < 0 or x0 > width or y0 > height:
             stats["off_page"] += 1
             ws_before = True
             continue
-        l_, r_, b_, t_ = loose.left, loose.right, loose.bottom, loose.top
-        lx0, ly0 = ox0 + ax * l_ + bx * b_, oy0 + ay * l_ + by * b_
-        lx1, ly1 = ox0 + ax * r_ + bx * t_, oy0 + ay * r_ + by * t_
-        if lx0 > lx1:
-            lx0, lx1 = lx1, lx0
-        if ly0 > ly1:
-            ly0, ly1 = ly1, ly0
+        lx0, ly0, lx1, ly1 = to_pixels(loose.left, loose.right, loose.bottom, loose.top)
         if x1 - x0 < 0.01 and y1 - y0 < 0.01:  # a zero-size glyph: the loose box
             x0, y0, x1, y1 = lx0, ly0, lx1, ly1
         gx = ox0 + ax * ox.value + bx * oy.value

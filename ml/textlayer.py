@@ -17,6 +17,7 @@ measures that OCR engine.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from core.model import PredictedRegion, Prediction, quad_bounds
@@ -89,7 +90,7 @@ def text_layer_prediction(page_id: int, layer: TextLayer, ocr: PagePrediction | 
         config = text_layer_config(ocr.engine, ocr.config_hash)
         ocr_regions = list(ocr.regions)
         if page is not None and getattr(page, "rotation", 0):
-            ocr_regions = [_Moved(page.to_image(r.points), r) for r in ocr_regions]
+            ocr_regions = [replace(r, points=[list(p) for p in page.to_image(r.points)]) for r in ocr_regions]
         for r in regions_in_image_areas(ocr_regions, layer):
             regions.append(PredictedRegion(
                 points=tuple(tuple(map(float, p)) for p in r.points), text=r.text,  # type: ignore[arg-type]
@@ -99,16 +100,6 @@ def text_layer_prediction(page_id: int, layer: TextLayer, ocr: PagePrediction | 
     return Prediction(page_id=page_id, engine=TEXT_LAYER_ENGINE, engine_version=layer.source or source_name(),
                       config=config, config_hash=config_hash(TEXT_LAYER_ENGINE, config), regions=tuple(regions),
                       duration_s=seconds, rotation=0)
-
-
-class _Moved:
-    """An OCR region with its points in another frame (the rest read through)."""
-
-    def __init__(self, points, region):
-        self.points, self._region = points, region
-
-    def __getattr__(self, name):
-        return getattr(self._region, name)
 
 
 class TextLayerEngine:

@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from core.prefill_engine import DEFAULT_TESSERACT_LANGUAGES
 from ml import tess
 from ml.neural.calibration import Calibrator, features, region_outcomes, same_text
 from ml.neural.engine import RUNTIME_KEYS, NeuralConfig, NeuralEngine, _overlay
@@ -55,7 +56,7 @@ class CombinedConfig:
     neural: NeuralConfig = field(default_factory=NeuralConfig)
     #: Tesseract's reading, with German + English data: deu has the umlauts, ß and the accents
     #: eng lacks (invoices-dev crop CER 1.85% -> 1.55%; sroie-dev unchanged, 2.9% ci).
-    tesseract: TessConfig = field(default_factory=lambda: TessConfig(lang="deu+eng"))
+    tesseract: TessConfig = field(default_factory=lambda: TessConfig(lang=DEFAULT_TESSERACT_LANGUAGES))
     #: "all" regions get Tesseract's reading, or only the "doubtful" ones.
     second_opinion: str = "all"
     doubt_below: float = 0.95

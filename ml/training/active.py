@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core import registry
+from core.prefill_engine import TESSERACT_LANGUAGES
 from ml.neural.detector import postprocess
 
 
@@ -49,9 +50,6 @@ def model_config(folder: str | Path) -> dict[str, Any]:
     return out
 
 
-#: The project setting naming the Tesseract language data its engines read with ("eng",
-#: "deu+eng"...; ``ml.tess.check_languages``). Unset: the engines' default (deu+eng).
-TESSERACT_LANGUAGES = "tesseract.languages"
 
 
 def tesseract_languages(project) -> str | None:

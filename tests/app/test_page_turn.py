@@ -10,24 +10,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QTransform
 
-from app.main_window import MainWindow
 from core.model import turn_points
-from tests.app.test_workspace import PAGE_H, PAGE_W, make_project, press
+from tests.app.test_workspace import PAGE_H, PAGE_W, make_project, press, shown_window
 
 
 @pytest.fixture
 def win(qtbot, tmp_path, qsettings):
     project = make_project(tmp_path, pages=2)
-    window = MainWindow(project, "ana", qsettings)
-    qtbot.addWidget(window)
-    window.resize(1400, 800)
-    window.show()
-    window.activateWindow()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.workspace.canvas.has_image(full=True), timeout=5000)
-    yield window
-    window.close()
-    project.close()
+    yield from shown_window(qtbot, project, qsettings)
 
 
 def _full(ws) -> QImage | None:

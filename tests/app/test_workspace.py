@@ -56,10 +56,9 @@ def make_project(tmp_path, pages: int = 3, prefill: bool = True) -> Project:
     return project
 
 
-@pytest.fixture
-def win(qtbot, tmp_path, qsettings):
-    """The main window on a 3-page project, shown, active, its first page's image decoded."""
-    project = make_project(tmp_path)
+def shown_window(qtbot, project, qsettings):
+    """(A fixture's body, ``yield from``.) The main window on ``project``, shown, active, its first
+    page's image decoded; closed with the project afterwards."""
     window = MainWindow(project, "ana", qsettings)
     qtbot.addWidget(window)
     window.resize(1400, 800)
@@ -70,6 +69,12 @@ def win(qtbot, tmp_path, qsettings):
     yield window
     window.close()
     project.close()
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, qsettings):
+    """The main window on a 3-page project, shown, active, its first page's image decoded."""
+    yield from shown_window(qtbot, make_project(tmp_path), qsettings)
 
 
 def press(qtbot, key, mods=Qt.KeyboardModifier.NoModifier):

@@ -11,7 +11,6 @@ from PIL import Image, ImageDraw, ImageFont
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QApplication
 
-from app.main_window import MainWindow
 from app.workspace.loader import read_page
 from app.workspace.region_list import CONF, ROW_HEIGHT
 from app.workspace.states import CHECKED, COLOURS, LABELLED, LOW
@@ -19,7 +18,7 @@ from core.importer import import_paths
 from core.model import FieldSchema, PageStatus, PredictedRegion, Prediction, box_to_quad
 from core.project import Project
 
-from .test_workspace import press, type_text
+from .test_workspace import press, shown_window, type_text
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 INVOICE = "Invoice INV/2023/03/0008"
@@ -61,16 +60,7 @@ def invoice(qtbot, tmp_path, qsettings):
     page1.copy().save(src / "b-two-pages.tif", save_all=True, append_images=[page2.copy()])  # copies: no PNG settings
     import_paths(project, [src / "b-two-pages.tif"])
     prefill(project, project.store.pages()[0].id, boxes, LINES)
-    window = MainWindow(project, "ana", qsettings)
-    qtbot.addWidget(window)
-    window.resize(1400, 800)
-    window.show()
-    window.activateWindow()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.workspace.canvas.has_image(full=True), timeout=5000)
-    yield window
-    window.close()
-    project.close()
+    yield from shown_window(qtbot, project, qsettings)
 
 
 def regions(window):
