@@ -19,6 +19,7 @@ from pathlib import Path
 from core import __version__
 from core.db import is_url, parse_url
 from core.errors import ProofdeskError
+from core.fields import PRESETS as FIELD_PRESETS
 
 from . import cli_support
 from .cli_support import LOG_LEVELS, Progress, default_user  # noqa: F401  (Progress: used by cli_training)
@@ -285,13 +286,16 @@ def cmd_eval(args) -> int:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise ProofdeskError(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(sorted(ENGINES))})")
+    if getattr(args, "fields_given_lines", False):
+        return eval_fields_given_lines(args, folder)
     reports = []
     for engine in engines:
         try:
             bar = Progress(f"eval {engine}")
             try:
                 reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
-                                            crops=not args.no_crops, progress=bar))
+                                            crops=not args.no_crops, progress=bar, fields=_field_names(args),
+                                            cv=args.cv))
             finally:
                 bar.close()
         except ValueError as exc:
@@ -300,6 +304,44 @@ def cmd_eval(args) -> int:
         print(json.dumps(reports if len(reports) > 1 else reports[0], indent=1))
     else:
         print(format_reports(reports))
+    return 0
+
+
+def _field_names(args, project_schema: list[str] | None = None) -> list[str] | None:
+    if getattr(args, "fields", None):
+        return [n.strip() for n in args.fields.split(",") if n.strip()]
+    return project_schema or None
+
+
+def eval_fields_given_lines(args, folder: Path, model=None, project_schema: list[str] | None = None) -> int:
+    """``eval --fields-given-lines``: the field reader (rules, or ``model``) on the reference lines."""
+    from ml.evaluate import load_reference_dir
+    from ml.fields.evaluate import evaluate_fields
+    from ml.fields.scoring import format_fields
+
+    refs = load_reference_dir(folder, args.limit)
+    if not refs:
+        raise ProofdeskError(f"no reference files (image + JSON) in {folder}")
+    if args.cv is not None and not 2 <= args.cv <= len(refs):
+        raise ProofdeskError(f"--cv K needs 2 <= K <= the folder's pages ({len(refs)})")
+    try:
+        report = evaluate_fields(refs, _field_names(args, project_schema), model, cv=args.cv,
+                                 progress=lambda m: print(m, file=sys.stderr))
+    except ValueError as exc:
+        raise ProofdeskError(str(exc)) from None
+    report["dataset"] = str(folder)
+    if args.json:
+        print(json.dumps(report, indent=1, ensure_ascii=False))
+        return 0
+    print(f"dataset: {folder} ({len(refs)} pages), fields given the reference lines")
+    print(format_fields(report, f"key fields ({report['model']}; SROIE task 3 rule)"))
+    print(f"  {report['ms_per_page']:.1f} ms a page")
+    if report.get("cv"):
+        cvr = report["cv"]
+        print()
+        print(format_fields(cvr["learned"], f"learned, {cvr['k']}-fold cross-validation (trained on the other folds)"))
+        print(f"  training: {', '.join(f'{s:.1f}' for s in cvr['train_seconds'])} s a fold;"
+              f" prediction {cvr['predict_ms_per_page']:.1f} ms a page")
     return 0
 
 
@@ -336,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create a new project: a folder, or postgresql://host/DATABASE/PROJECT on a"
                                     " team server (as its admin)")
     p.add_argument("project")
-    p.add_argument("--preset", choices=["receipt", "invoice"], default="receipt",
+    p.add_argument("--preset", choices=sorted(FIELD_PRESETS), default="receipt",
                    help="field names to start with (default: receipt)")
     p.set_defaults(func=cmd_init)
 
@@ -414,6 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-crops", action="store_true", help="skip the recognition-on-reference-crops pass")
     p.add_argument("--json", action="store_true",
                    help="machine-readable output: the report, or a list of reports for several engines")
+    p.add_argument("--fields", default=None, metavar="NAMES",
+                   help="key fields to score, comma-separated (default: the names the reference files use;"
+                        " with --project: the project's schema)")
+    p.add_argument("--fields-given-lines", action="store_true",
+                   help="score the field reader alone on the reference lines (no OCR: seconds, not minutes)")
+    p.add_argument("--cv", type=int, default=None, metavar="K",
+                   help="also train and score the learned field model by K-fold cross-validation on the folder's"
+                        " own fields (on the engine's lines and on the reference lines)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("info", help="versions, engines, devices, and a project's counts")

@@ -73,7 +73,34 @@ def cmd_stats(args) -> int:
     else:
         print(f"auto-accept: confidence >= {a['threshold']:.3f} gives {_pct(a['precision'])} precision and saves"
               f" {_pct(a['share_saved'])} of the work ({a['accepted']} of {a['total']} checked regions)")
+    _print_fields(out)
     return 0
+
+
+def _print_fields(out: dict) -> None:
+    """Key fields (issue 15): accuracy per field and per model version, and each field's
+    auto-accept threshold at the regions' target precision."""
+    accept = {f["name"]: f for f in out.get("field_auto_accept", [])}
+    names = [f["name"] for f in out.get("fields", [])] + [n for n in accept
+                                                          if n not in {f["name"] for f in out.get("fields", [])}]
+    if not names:
+        return
+    stats = {f["name"]: f for f in out.get("fields", [])}
+    print()
+    target = next(iter(accept.values()))["target_precision"] if accept else out["auto_accept"]["target_precision"]
+    print(f"key fields           predicted  right  accuracy  wrong  missing  not on page  auto-accept"
+          f" ({_pct(target)})")
+    for name in names:
+        f = stats.get(name, {})
+        a = accept.get(name)
+        gate = "-" if not a or a["threshold"] is None else f">= {a['threshold']:.3f} saves {_pct(a['share_saved'])}"
+        print(f"{name[:20]:<20} {f.get('predicted', 0):>9} {f.get('right', 0):>6} {_pct(f.get('accuracy')):>9}"
+              f" {f.get('wrong', 0):>6} {f.get('missing', 0):>8} {f.get('not_on_page', 0):>12}  {gate}")
+    if out.get("field_models"):
+        print("key fields per engine / model version: accuracy (right of predicted)")
+        for f in out["field_models"]:
+            print(f"  {(f['engine'] + ' ' + f['version'])[:30]:<30} {f['name'][:20]:<20}"
+                  f" {_pct(f['accuracy']):>7} ({f['right']} of {f['predicted']})")
 
 
 def cmd_review(args) -> int:

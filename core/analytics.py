@@ -11,7 +11,11 @@ Everything is computed from data the app already keeps, with no extra labelling:
   saved, in total and per day. Precision and recall are of the boxes (a predicted region kept,
   whatever its text, against the regions people left); CER and typing saved are of the text;
 - QC routing: the share of the pages people finished that went to review, and per reason
-  (:func:`qc_routing`).
+  (:func:`qc_routing`);
+- key fields (issue 15), from the stored field verdicts' running totals: accuracy per field (right
+  / predicted), per engine and model version and per day (:func:`field_report`), and per field
+  the auto-accept threshold at a target precision, by the regions' Wilson rule
+  (:func:`field_auto_accept`).
 
 Dates are ``YYYY-MM-DD`` and both ends are included; a day is a day of the project's time zone
 (``core.days``): the per-day figures are kept in that zone (:func:`sync_days` recomputes them when
@@ -255,6 +259,117 @@ def engine_report(store, date_from: str | None = None, date_to: str | None = Non
     return engines, days
 
 
+# -- key fields (issue 15) ----------------------------------------------------------------------
+@dataclass
+class FieldStats:
+    """One field's figures over a range: overall (``engine``, ``version`` empty), per engine and
+    model version, or per day. ``accuracy`` = right / predicted: of the fields the prediction named
+    (a value or absent), those people left as predicted (correct, or correctly absent) and no
+    reviewer marked wrong. ``missing`` counts final values the prediction did not give (absent, or
+    not named at all)."""
+
+    name: str
+    engine: str = ""
+    version: str = ""
+    day: str = ""
+    verdicts: int = 0
+    predicted: int = 0
+    right: int = 0
+    accuracy: float | None = None
+    correct: int = 0
+    correct_absent: int = 0
+    wrong: int = 0
+    missing: int = 0
+    not_on_page: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def field_report(store, date_from: str | None = None, date_to: str | None = None) -> dict[str, list[FieldStats]]:
+    """Field accuracy from the running totals (pages done or approved, days of the project's
+    zone): ``{"fields": per field, "models": per engine, model version and field, "days": per day,
+    engine, model version and field}``, each list in name (then engine, version, day) order, the
+    fields in the project's schema order first."""
+    from .verdicts import FIELD_KINDS
+
+    sync_days(store)
+    lo, hi = _days.day_bounds(date_from, date_to)
+    order = {n: i for i, n in enumerate(store.fields())}
+    acc: dict[str, dict[tuple, FieldStats]] = {"fields": {}, "models": {}, "days": {}}
+    for day, engine, version, name, kind, n, predicted, ok in store.field_verdict_daily_groups(lo, hi):
+        for group, key in (("fields", (name, "", "", "")), ("models", (name, engine, version, "")),
+                           ("days", (name, engine, version, day))):
+            st = acc[group].get(key)
+            if st is None:
+                st = acc[group][key] = FieldStats(*key)
+            st.verdicts += n or 0
+            st.predicted += predicted or 0
+            st.right += ok or 0
+            if kind in FIELD_KINDS:
+                setattr(st, kind, getattr(st, kind) + (n or 0))
+    out: dict[str, list[FieldStats]] = {}
+    for group, items in acc.items():
+        rows = sorted(items.values(), key=lambda f: (f.day, order.get(f.name, len(order)), f.name, f.engine,
+                                                     f.version) if group == "days" else
+                      (order.get(f.name, len(order)), f.name, f.engine, f.version))
+        for f in rows:
+            f.accuracy = f.right / f.predicted if f.predicted else None
+        out[group] = rows
+    return out
+
+
+@dataclass(frozen=True)
+class FieldAutoAccept:
+    """The auto-accept threshold of one field (``core.review.choose_threshold_counts``): a page
+    whose predicted fields all have a confidence at or above their field's threshold could skip
+    people for its fields."""
+
+    name: str
+    threshold: float | None  # None: no threshold reaches the target with 95% confidence yet
+    precision: float | None
+    precision_low: float | None
+    accepted: int
+    total: int  # predicted fields with a confidence, on pages done or approved
+    share_saved: float
+    target_precision: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def field_auto_accept(store, target_precision: float = 0.995, engine: str | None = None,
+                      model_version: str | None = None, buckets=None) -> list[FieldAutoAccept]:
+    """Per field, the lowest confidence above which its predictions are right at
+    ``target_precision`` with 95% confidence (the Wilson lower bound the regions' auto-accept
+    uses), from the running histogram of checked pages (done or approved). ``buckets``: what
+    ``Store.field_confidence_buckets`` gave, read once (a screen trying several targets)."""
+    from .review import choose_threshold_counts
+
+    per: dict[str, list[tuple[float, int, int]]] = {}
+    if buckets is None:
+        buckets = store.field_confidence_buckets(engine, model_version)
+    for name, bucket, n, k in buckets:
+        per.setdefault(name, []).append((bucket / 1000, n, k))
+    order = {n: i for i, n in enumerate(store.fields())}
+    out = []
+    for name in sorted(per, key=lambda x: (order.get(x, len(order)), x)):
+        a = choose_threshold_counts(per[name], target_precision)
+        out.append(FieldAutoAccept(name, a.threshold, a.precision, a.precision_low, a.accepted, a.total,
+                                   a.share_saved, target_precision))
+    return out
+
+
+def fields_auto_acceptable(fields, thresholds: dict[str, float | None]) -> bool:
+    """Whether a page's predicted fields (``FieldValue``s) could all skip people: each has a
+    confidence at or above its field's threshold (``{name: threshold}``; a field without one,
+    or a value without a confidence, needs a person)."""
+    fields = list(fields)
+    return bool(fields) and all(
+        f.confidence is not None and thresholds.get(f.name) is not None and f.confidence >= thresholds[f.name]
+        for f in fields)
+
+
 #: The QC reasons in the order they are shown (``core.sampling``, ``resubmitted``: ``core.review``).
 ROUTING_REASONS = ("sample", "low_confidence", "disagreement", "resubmitted")
 
@@ -294,6 +409,7 @@ def stats(store, date_from: str | None = None, date_to: str | None = None, viewe
     _days.parse_range(date_from, date_to)  # a bad date is a message, before anything is read
     engines, days = engine_report(store, date_from, date_to)
     accept = choose_threshold_counts(auto_accept_counts(store))
+    fields = field_report(store, date_from, date_to)
     return {
         "from": date_from, "to": date_to, "time_zone": _days.zone_name(store),
         "moderation": moderate_counts(store, ModerateFilter(date_from=date_from, date_to=date_to, finished_only=True)),
@@ -302,4 +418,8 @@ def stats(store, date_from: str | None = None, date_to: str | None = None, viewe
         "engines": [e.as_dict() for e in engines],
         "days": [asdict(d) for d in days],
         "auto_accept": asdict(accept),
+        "fields": [f.as_dict() for f in fields["fields"]],
+        "field_models": [f.as_dict() for f in fields["models"]],
+        "field_days": [f.as_dict() for f in fields["days"]],
+        "field_auto_accept": [a.as_dict() for a in field_auto_accept(store, accept.target_precision)],
     }

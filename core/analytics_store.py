@@ -66,6 +66,7 @@ class AnalyticsQueries:
         """Give each page's stored verdicts a day: ``(day, page_id)`` pairs."""
         with self.transaction() as c:
             c.executemany("UPDATE verdicts SET day = ?1 WHERE page_id = ?2 AND day != ?1", days)
+            c.executemany("UPDATE field_verdicts SET day = ?1 WHERE page_id = ?2 AND day != ?1", days)
 
     # -- the Analytics screen's figures --------------------------------------------------------------
     def activity_totals(self, lo: str, hi: str) -> list[sqlite3.Row]:
@@ -109,3 +110,10 @@ class AnalyticsQueries:
             "SELECT q.reasons, COUNT(*) FROM pages p LEFT JOIN review_queue q ON q.page_id = p.id"
             " WHERE p.status IN ('done', 'approved', 'rejected') AND p.done_at >= ? AND p.done_at < ?"
             " GROUP BY q.reasons", (t_lo, t_hi))
+
+    def field_verdict_daily_groups(self, lo: str, hi: str) -> list[sqlite3.Row]:
+        """``(day, engine, version, name, kind, n, predicted, ok)`` of the field running totals over
+        ``[lo, hi)``, groups that sum to nothing left out."""
+        return self.query(
+            "SELECT day, engine, version, name, kind, SUM(n), SUM(predicted), SUM(ok) FROM field_verdict_daily"
+            " WHERE day >= ? AND day < ? GROUP BY day, engine, version, name, kind HAVING SUM(n) != 0", (lo, hi))

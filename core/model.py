@@ -13,6 +13,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fields import PRESETS as _FIELD_PRESETS
+from .fields import FieldValue
+
 Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]
 
@@ -228,6 +231,50 @@ class Prediction:
     #: stored image (a PDF's text layer). Read back, the store gives the points at the page's
     #: current turn and says so here.
     rotation: int | None = None
+    #: The key fields the engine read on the page (issue 15): each ``sources`` are indexes into
+    #: ``regions``. Pre-fill makes them the page's field values (:class:`PageField`).
+    fields: tuple[FieldValue, ...] = ()
+
+
+#: Where a page's field value came from: a prediction (pre-fill) or a person.
+FIELD_ORIGINS = ("prediction", HUMAN)
+
+
+@dataclass(frozen=True)
+class PageField:
+    """A key field of a page as people work on it: people's data, like a :class:`Region`.
+
+    ``value`` is the :class:`~core.fields.FieldValue` (its ``sources`` are region ids of the page);
+    ``origin`` is ``"prediction"`` (written by pre-fill, ``prediction_id`` says which) or
+    ``"human"`` (typed, or marked absent, by a person); ``checked``: a person accepted it as it is
+    (Enter); ``confirmed_by``: who set or checked it last (None: nobody yet, the machine's value);
+    ``touched``: a person changed it at some point (pre-fill never overwrites it then);
+    ``version`` grows with every change, as a region's does (a stale write is refused).
+    """
+
+    page_id: int
+    value: FieldValue
+    origin: str = "prediction"
+    checked: bool = False
+    confirmed_by: str | None = None
+    prediction_id: int | None = None
+    touched: bool = False
+    version: int = 1
+    updated_at: str = ""
+    updated_by: str = ""
+    id: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.value.name
+
+    @property
+    def text(self) -> str:
+        return self.value.text
+
+    @property
+    def absent(self) -> bool:
+        return self.value.absent
 
 
 @dataclass(frozen=True)
@@ -261,10 +308,8 @@ class FieldSchema:
 
     fields: list[str] = field(default_factory=list)
 
-    PRESETS = {
-        "receipt": ["company", "date", "address", "total"],
-        "invoice": ["vendor", "invoice_number", "date", "due_date", "total", "tax", "currency"],
-    }
+    #: The presets a new project can start from: those of :data:`core.fields.PRESETS`.
+    PRESETS = {name: list(names) for name, names in _FIELD_PRESETS.items()}
 
     @classmethod
     def preset(cls, name: str) -> "FieldSchema":

@@ -18,6 +18,10 @@ engines disagree. Each routed page keeps its reasons. A review scores the annota
 IoU of their boxes, read from the edit log (what each region was before the reviewer's first
 change after the page was done).
 
+Key fields (issue 15) get verdicts in the same refresh (:func:`page_field_verdicts_now`,
+``core.verdicts.compute_field_verdicts``): stored in ``field_verdicts`` with their running totals
+per field, model version and day, a reviewer's marks in ``field_verdict_marks`` (:func:`mark_field`).
+
 Role rules live in core: :func:`require_role` reads the user's role from the project (a user
 the project does not know is an annotator).
 """
@@ -224,7 +228,91 @@ def _refresh_verdicts(store, page_id: int) -> int:
     if in_hist:
         store.add_to_totals(page_id, +1)
     store.write_verdict_state(page_id, page["updated_at"], n_wrong, store.min_machine_confidence(page_id), in_hist)
+    _refresh_field_verdicts(store, page_id, page, day, in_hist)
     return len(rows)
+
+
+# -- field verdicts (issue 15) ----------------------------------------------------------------
+def field_prediction_row(page, preds, page_fields=()):
+    """The prediction that made a page's field values: the latest one the page's values still name
+    (``PageField.prediction_id``: values nobody changed, or only accepted), else the latest one
+    with fields made before the page was done (a later one, on a finished page, changes nothing
+    on it). None: no engine predicted fields on the page."""
+    with_fields = [p for p in preds if json.loads(p["fields"] or "[]")]
+    made = {f.prediction_id for f in page_fields if f.prediction_id is not None}
+    named = [p for p in with_fields if p["id"] in made]
+    if named:
+        return named[-1]
+    done_at = page["done_at"] if page is not None else None
+    before = [p for p in with_fields if not done_at or p["created_at"] <= done_at]
+    return before[-1] if before else None
+
+
+def page_field_verdicts_now(store, page_id: int, page=None):
+    """``(prediction row, [FieldVerdict])`` of a page now: the fields of the prediction that made
+    its field values against the page's field values (``core.verdicts.compute_field_verdicts``).
+    ``(None, [])`` when no prediction of the page has fields."""
+    from .fields import FieldValue
+    from .verdicts import compute_field_verdicts
+
+    page = page if page is not None else store.page_row(page_id)
+    if page is None:
+        return None, []
+    final = store.page_fields(page_id)
+    pred = field_prediction_row(page, store.field_prediction_rows(page_id), final)
+    if pred is None:
+        return None, []
+    predicted = [FieldValue.from_json(d) for d in json.loads(pred["fields"])]
+    return pred, compute_field_verdicts(predicted, final, store.fields())
+
+
+def _refresh_field_verdicts(store, page_id: int, page, day: str, in_hist: bool) -> int:
+    """Rewrite a page's field verdicts and their share of the running totals (inside
+    :func:`_refresh_verdicts`, after the page's ``verdict_state`` row is written)."""
+    if store.has_field_verdicts(page_id):  # (a page without any writes nothing here)
+        if store.fields_in_totals(page_id):
+            store.add_fields_to_totals(page_id, -1)
+        store.delete_field_verdicts(page_id)
+    pred, verdicts = page_field_verdicts_now(store, page_id, page)
+    marks = store.field_verdict_marks(page_id) if verdicts else {}
+    rows, n_wrong = [], 0
+    for v in verdicts:
+        mark = marks.get(v.name)
+        ok = v.right and mark != "wrong"  # a field marked wrong and not yet fixed counts as wrong
+        n_wrong += not ok
+        rows.append((page_id, pred["id"], pred["engine"], pred["engine_version"], pred["model_version"], v.name,
+                     v.kind, int(v.predicted), v.predicted_text or "",
+                     None if v.predicted_value is None else str(v.predicted_value), int(v.predicted_absent),
+                     v.final_text or "", None if v.final_value is None else str(v.final_value), int(v.final_absent),
+                     v.confidence, mark, int(ok), page["done_by"], day))
+    if rows:
+        store.write_field_verdicts(rows)
+    in_totals = bool(in_hist and rows)
+    if in_totals:
+        store.add_fields_to_totals(page_id, +1)
+    store.write_field_verdict_state(page_id, n_wrong, in_totals)
+    return len(rows)
+
+
+def field_verdicts(store, page_id: int) -> list:
+    """A page's stored field verdicts (rows: name, kind, predicted_text, final_text, confidence,
+    mark, ok...), as the last refresh left them."""
+    return store.field_verdict_rows(page_id)
+
+
+def mark_field(store, user: str, page_id: int, name: str, mark: str | None) -> None:
+    """A reviewer's explicit mark on a page's predicted field: ``correct``, ``wrong`` or None
+    (clear), as :func:`mark_region` on a region: the verdict stays derived from the field values
+    (fix the value to change it); a field marked wrong and not yet fixed counts as wrong."""
+    require_role(store, user, "review")
+    if mark not in (None, "correct", "wrong"):
+        raise ValueError("a mark is 'correct', 'wrong' or None")
+    store.get_page(page_id)  # NotFoundError: no such page (or one this login may not see)
+    from .store import now
+
+    with store.transaction():
+        store.set_field_verdict_mark(page_id, name, mark, user, now())
+        refresh_verdicts(store, page_id)
 
 
 def rebuild_totals(store) -> None:
@@ -586,6 +674,9 @@ class ModerateFilter:
     model_version: str | None = None  # model_version, else engine_version, of a prediction
     confidence_below: float | None = None
     has_wrong: bool | None = None
+    #: Pages with a field verdict other than correct (or a field marked wrong); False: pages with
+    #: field verdicts, all right.
+    has_wrong_fields: bool | None = None
     routed_only: bool = False
     #: Only pages people finished (done, approved or rejected): what "moderated or not" counts.
     finished_only: bool = False
@@ -627,6 +718,7 @@ class ModeratePage:
     min_confidence: float | None
     reasons: tuple[str, ...]
     blind: bool
+    n_wrong_fields: int = 0
 
 
 def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = None,
@@ -640,7 +732,8 @@ def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = 
         hide = blind and not admin and viewer is not None
         out.append(ModeratePage(r["id"], r["name"], r["status"], None if hide else r["done_by"], r["done_at"],
                                 r["imported_at"], r["n_wrong"] or 0, r["min_confidence"],
-                                tuple(r["reasons"].split(",")) if r["reasons"] else (), blind))
+                                tuple(r["reasons"].split(",")) if r["reasons"] else (), blind,
+                                r["n_wrong_fields"] or 0))
     return out
 
 

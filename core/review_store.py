@@ -63,6 +63,11 @@ def _moderate_where(f, tz) -> tuple[str, list]:
         params.append(float(f.confidence_below))
     if f.has_wrong is not None:
         clauses.append("COALESCE(s.n_wrong, 0) > 0" if f.has_wrong else "COALESCE(s.n_wrong, 0) = 0")
+    has_wrong_fields = getattr(f, "has_wrong_fields", None)
+    if has_wrong_fields is not None:
+        clauses.append("COALESCE(s.n_wrong_fields, 0) > 0" if has_wrong_fields else
+                       "(COALESCE(s.n_wrong_fields, 0) = 0 AND EXISTS (SELECT 1 FROM field_verdicts fv"
+                       " WHERE fv.page_id = p.id))")
     if f.routed_only:
         clauses.append("q.page_id IS NOT NULL")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -168,6 +173,7 @@ class ReviewQueries:
         # CASE, not the bare IN: PostgreSQL stores no boolean in an integer column (docs/adr/0006).
         conn.execute("UPDATE verdict_state SET in_hist = CASE WHEN page_id IN"
                      " (SELECT id FROM pages WHERE status IN ('done', 'approved')) THEN 1 ELSE 0 END")
+        self.rebuild_field_totals()
         checked = "page_id IN (SELECT page_id FROM verdict_state WHERE in_hist = 1)"
         conn.execute(
             "INSERT INTO verdict_daily (day, engine, version, annotator, kind, n, edit_distance, ref_chars)"
@@ -195,6 +201,113 @@ class ReviewQueries:
         """Region id -> stored verdict kind (verdicts of no region left out)."""
         return {r["region_id"]: r["kind"] for r in self.query(
             "SELECT region_id, kind FROM verdicts WHERE page_id = ?", (page_id,)) if r["region_id"] is not None}
+
+    # -- field verdicts (issue 15) and their running totals ---------------------------------------------
+    def fields_in_totals(self, page_id: int) -> bool:
+        """Whether a page's stored field verdicts are counted in the running totals."""
+        row = self.conn.execute("SELECT fields_in_totals FROM verdict_state WHERE page_id = ?", (page_id,)).fetchone()
+        return row is not None and bool(row["fields_in_totals"])
+
+    def field_prediction_rows(self, page_id: int) -> list[sqlite3.Row]:
+        """``(id, engine, engine_version, model_version, created_at, fields)`` of a page's predictions
+        that have fields, oldest first (their regions are not read: a field verdict needs none)."""
+        return self.conn.execute(
+            "SELECT id, engine, engine_version, model_version, created_at, fields FROM predictions"
+            " WHERE page_id = ? AND fields != '[]' ORDER BY id", (page_id,)).fetchall()
+
+    def has_field_verdicts(self, page_id: int) -> bool:
+        return self.conn.execute("SELECT 1 FROM field_verdicts WHERE page_id = ? LIMIT 1",
+                                 (page_id,)).fetchone() is not None
+
+    def delete_field_verdicts(self, page_id: int) -> None:
+        self.conn.execute("DELETE FROM field_verdicts WHERE page_id = ?", (page_id,))
+
+    def write_field_verdicts(self, rows: Sequence[tuple]) -> None:
+        """Insert field verdict rows: ``(page_id, prediction_id, engine, engine_version, model_version,
+        name, kind, predicted, predicted_text, predicted_value, predicted_absent, final_text,
+        final_value, final_absent, confidence, mark, ok, annotator, day)``."""
+        self.conn.executemany(
+            "INSERT INTO field_verdicts (page_id, prediction_id, engine, engine_version, model_version, name, kind,"
+            " predicted, predicted_text, predicted_value, predicted_absent, final_text, final_value, final_absent,"
+            " confidence, mark, ok, annotator, day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def write_field_verdict_state(self, page_id: int, n_wrong_fields: int, in_totals: bool) -> None:
+        """A page's wrong fields and whether its field verdicts are in the totals (on the page's
+        ``verdict_state`` row, written first by :meth:`write_verdict_state`)."""
+        self.conn.execute("UPDATE verdict_state SET n_wrong_fields = ?, fields_in_totals = ? WHERE page_id = ?",
+                          (n_wrong_fields, int(in_totals), page_id))
+
+    def field_verdict_rows(self, page_id: int) -> list[sqlite3.Row]:
+        """A page's stored field verdicts, in the order they were written."""
+        return self.query("SELECT * FROM field_verdicts WHERE page_id = ? ORDER BY id", (page_id,))
+
+    def add_fields_to_totals(self, page_id: int, sign: int) -> None:
+        """Add (``sign`` +1) or take out (-1) a page's stored field verdicts from the running totals."""
+        self.conn.execute(
+            "INSERT INTO field_verdict_daily (day, engine, version, name, kind, n, predicted, ok)"
+            " SELECT day, engine, COALESCE(model_version, engine_version), name, kind, ? * COUNT(*),"
+            " ? * SUM(predicted), ? * SUM(ok) FROM field_verdicts WHERE page_id = ? GROUP BY 1, 2, 3, 4, 5"
+            " ON CONFLICT(day, engine, version, name, kind) DO UPDATE SET n = field_verdict_daily.n + excluded.n,"
+            " predicted = field_verdict_daily.predicted + excluded.predicted,"
+            " ok = field_verdict_daily.ok + excluded.ok",
+            (sign, sign, sign, page_id))
+        self.conn.execute(
+            "INSERT INTO field_confidence_hist (name, engine, version, bucket, n, correct)"
+            " SELECT name, engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
+            " ? * COUNT(*), ? * SUM(ok) FROM field_verdicts"
+            " WHERE page_id = ? AND predicted = 1 AND confidence IS NOT NULL GROUP BY 1, 2, 3, 4"
+            " ON CONFLICT(name, engine, version, bucket) DO UPDATE SET n = field_confidence_hist.n + excluded.n,"
+            " correct = field_confidence_hist.correct + excluded.correct",
+            (sign, sign, page_id))
+
+    def rebuild_field_totals(self) -> None:
+        """Recompute the field running totals from the stored field verdicts (inside a transaction)."""
+        conn = self.conn
+        conn.execute("DELETE FROM field_verdict_daily")
+        conn.execute("DELETE FROM field_confidence_hist")
+        conn.execute("UPDATE verdict_state SET fields_in_totals = CASE WHEN page_id IN"
+                     " (SELECT id FROM pages WHERE status IN ('done', 'approved'))"
+                     " AND page_id IN (SELECT page_id FROM field_verdicts) THEN 1 ELSE 0 END")
+        checked = "page_id IN (SELECT page_id FROM verdict_state WHERE fields_in_totals = 1)"
+        conn.execute(
+            "INSERT INTO field_verdict_daily (day, engine, version, name, kind, n, predicted, ok)"
+            " SELECT day, engine, COALESCE(model_version, engine_version), name, kind, COUNT(*), SUM(predicted),"
+            f" SUM(ok) FROM field_verdicts WHERE {checked} GROUP BY 1, 2, 3, 4, 5")
+        conn.execute(
+            "INSERT INTO field_confidence_hist (name, engine, version, bucket, n, correct)"
+            " SELECT name, engine, COALESCE(model_version, engine_version), CAST(confidence * 1000 AS INTEGER),"
+            f" COUNT(*), SUM(ok) FROM field_verdicts WHERE {checked} AND predicted = 1 AND confidence IS NOT NULL"
+            " GROUP BY 1, 2, 3, 4")
+
+    def field_verdict_marks(self, page_id: int) -> dict[str, str]:
+        """Field name -> a reviewer's mark (``correct`` / ``wrong``) on a page's fields."""
+        return {r["name"]: r["mark"] for r in self.query(
+            "SELECT name, mark FROM field_verdict_marks WHERE page_id = ?", (page_id,))}
+
+    def set_field_verdict_mark(self, page_id: int, name: str, mark: str | None, user: str, ts: str) -> None:
+        """Store (or, ``mark`` None, clear) a reviewer's mark on a page's field."""
+        with self.transaction() as c:
+            if mark is None:
+                c.execute("DELETE FROM field_verdict_marks WHERE page_id = ? AND name = ?", (page_id, name))
+            else:
+                c.execute(
+                    "INSERT INTO field_verdict_marks (page_id, name, mark, marked_by, marked_at) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT(page_id, name) DO UPDATE SET mark = excluded.mark, marked_by = excluded.marked_by,"
+                    " marked_at = excluded.marked_at", (page_id, name, mark, user, ts))
+
+    def field_confidence_buckets(self, engine: str | None = None, model_version: str | None = None
+                                 ) -> list[tuple[str, int, int, int]]:
+        """``(field, bucket, predicted fields, right)`` from the running histogram (bucket: confidence
+        x 1000)."""
+        sql = "SELECT name, bucket, SUM(n), SUM(correct) FROM field_confidence_hist WHERE 1 = 1"
+        params: list = []
+        if engine:
+            sql += " AND engine = ?"
+            params.append(engine)
+        if model_version:
+            sql += " AND version = ?"
+            params.append(model_version)
+        return [(r[0], r[1], r[2], r[3]) for r in self.query(sql + " GROUP BY name, bucket", params)]
 
     # -- reviewers' marks ---------------------------------------------------------------------
     def verdict_marks(self, page_id: int) -> dict[int, str]:
@@ -341,7 +454,8 @@ class ReviewQueries:
     def moderate_rows(self, f, tz, limit: int | None = 5000) -> list[sqlite3.Row]:
         """The pages matching a ``ModerateFilter``: routed pages first, then lowest confidence first."""
         where, params = _moderate_where(f, tz)
-        sql = ("SELECT p.id, p.name, p.status, p.done_by, p.done_at, d.imported_at, s.n_wrong, s.min_confidence,"
+        sql = ("SELECT p.id, p.name, p.status, p.done_by, p.done_at, d.imported_at, s.n_wrong, s.n_wrong_fields,"
+               " s.min_confidence,"
                " q.reasons, q.blind, q.reviewed_at" + _MODERATE_FROM + where +
                " ORDER BY (q.page_id IS NULL OR q.reviewed_at IS NOT NULL), s.min_confidence IS NULL,"
                " s.min_confidence, p.id")

@@ -450,6 +450,122 @@ def _page_rotation(db: Database) -> None:
     )
 
 
+@migrations(name="0009_page_fields")
+def _page_fields(db: Database) -> None:
+    """Key fields as a prediction and as people's data (issue 15, ``core/fields.py``).
+
+    ``predictions.fields``: the fields an engine read (JSON list of ``FieldValue.to_json()``, each
+    ``sources`` indexes into the prediction's ``regions``), immutable with the rest of the row.
+    ``page_fields``: a page's value of each field, one row per (page, name), written by pre-fill
+    from the prediction (``origin`` 'prediction') and changed by people through actions (every
+    change an Edit ``field:<name>`` with the row's state before and after, so undo, the audit trail
+    and crash recovery work as for regions). ``sources``: region ids (JSON); ``span``: JSON
+    ``[start, end]`` in the first source's text; ``checked``: a person accepted it as it is;
+    ``confirmed_by``: who set or checked it last; ``touched``: a person changed it (pre-fill never
+    overwrites it then); ``version``: the stale-write check, as on a region."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE predictions ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE page_fields (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            value TEXT,                      -- normalised (core.fields.normalise)
+            currency TEXT,
+            confidence REAL,
+            sources TEXT NOT NULL DEFAULT '[]',  -- JSON: region ids
+            span TEXT,                       -- JSON: [start, end] in the first source's text
+            absent INTEGER NOT NULL DEFAULT 0,
+            origin TEXT NOT NULL CHECK (origin IN ('prediction', 'human')),
+            prediction_id INTEGER REFERENCES predictions(id) ON DELETE SET NULL,
+            checked INTEGER NOT NULL DEFAULT 0,
+            confirmed_by TEXT,
+            touched INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            UNIQUE (page_id, name)
+        );
+        """,
+    )
+
+
+@migrations(name="0010_field_verdicts")
+def _field_verdicts(db: Database) -> None:
+    """Field verdicts (issue 15, ``core.verdicts.compute_field_verdicts``), stored and totalled like
+    the region verdicts of 0002/0004 (ADR 0005): ``field_verdicts`` one row per field of a page's
+    latest prediction that made its fields (and per final value it did not predict), rewritten with
+    the region verdicts (``core.review.refresh_verdicts``: marking done, a review, stale pages);
+    ``field_verdict_marks`` a reviewer's mark on a page's field, as ``verdict_marks`` on a region;
+    ``field_verdict_daily`` and ``field_confidence_hist`` the running totals of pages done or
+    approved, per field, engine, model version and day, and per 0.001-wide confidence bucket (the
+    per-field auto-accept threshold). ``verdict_state`` gains the page's wrong fields (the Moderate
+    filter) and whether its field verdicts are in the totals. Pages that already have field values
+    are marked stale, so the screens' ``refresh_stale`` gives them field verdicts."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE field_verdicts (
+            id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+            prediction_id INTEGER REFERENCES predictions(id) ON DELETE CASCADE,
+            engine TEXT NOT NULL,
+            engine_version TEXT NOT NULL,
+            model_version TEXT,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('correct', 'correct_absent', 'wrong', 'missing', 'not_on_page')),
+            predicted INTEGER NOT NULL,      -- 1: the prediction named the field (a value or absent)
+            predicted_text TEXT NOT NULL DEFAULT '',
+            predicted_value TEXT,
+            predicted_absent INTEGER NOT NULL DEFAULT 0,
+            final_text TEXT NOT NULL DEFAULT '',
+            final_value TEXT,
+            final_absent INTEGER NOT NULL DEFAULT 0,
+            confidence REAL,
+            mark TEXT,                       -- a reviewer's explicit mark: correct / wrong
+            ok INTEGER NOT NULL,             -- right (correct, correct_absent) and not marked wrong
+            annotator TEXT,
+            day TEXT NOT NULL
+        );
+        CREATE INDEX field_verdicts_page ON field_verdicts(page_id);
+        CREATE TABLE field_verdict_marks (
+            page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            mark TEXT NOT NULL CHECK (mark IN ('correct', 'wrong')),
+            marked_by TEXT NOT NULL,
+            marked_at TEXT NOT NULL,
+            PRIMARY KEY (page_id, name)
+        );
+        CREATE TABLE field_verdict_daily (
+            day TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            version TEXT NOT NULL,           -- model_version, else engine_version
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            n INTEGER NOT NULL DEFAULT 0,
+            predicted INTEGER NOT NULL DEFAULT 0,
+            ok INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, engine, version, name, kind)
+        ) WITHOUT ROWID;
+        CREATE TABLE field_confidence_hist (
+            name TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            version TEXT NOT NULL,
+            bucket INTEGER NOT NULL,         -- CAST(confidence * 1000 AS INTEGER)
+            n INTEGER NOT NULL DEFAULT 0,    -- predicted fields on pages done or approved
+            correct INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (name, engine, version, bucket)
+        ) WITHOUT ROWID;
+        ALTER TABLE verdict_state ADD COLUMN n_wrong_fields INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE verdict_state ADD COLUMN fields_in_totals INTEGER NOT NULL DEFAULT 0;
+        UPDATE verdict_state SET page_updated_at = '' WHERE page_id IN (SELECT page_id FROM page_fields);
+        """,
+    )
+
+
 def _run_script(db, script: str) -> None:
     """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
     :class:`PgMigrator` which spells each statement for PostgreSQL).

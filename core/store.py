@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import json
 import sqlite3
@@ -25,12 +26,14 @@ from . import schema
 from .analytics_store import AnalyticsQueries
 from .db import POSTGRESQL, SQLITE, PgConnection, ServerLocation, lock_key
 from .errors import ConflictError, NotFoundError, PermissionDenied, ProjectError
+from .fields import FieldValue, make_value
 from .geometry import any_overlap
 from .lease_store import LeaseQueries
 from .model import (
     HUMAN,
     Document,
     Page,
+    PageField,
     PageStatus,
     PredictedRegion,
     Prediction,
@@ -49,6 +52,10 @@ from .textlayer_store import TextLayerQueries
 
 #: Region columns a person can change through an action, and how they are stored.
 EDITABLE_REGION_FIELDS = ("points", "text", "label", "deleted", "locked", "confidence")
+
+#: An Edit of a page's key field is logged as ``field:<name>`` (region_id NULL), its before and
+#: after the row's state (:func:`field_state`): None when there was (or is) no value.
+FIELD_EDIT = "field:"
 
 
 def now() -> str:
@@ -88,6 +95,43 @@ def _row_to_region(row: sqlite3.Row) -> Region:
         locked=bool(row["locked"]),
         version=row["version"],
     )
+
+
+def field_state(value: FieldValue, origin: str, checked: bool = False, confirmed_by: str | None = None,
+                prediction_id: int | None = None) -> dict:
+    """What an Edit ``field:<name>`` logs before and after: the FieldValue JSON (its ``sources``
+    region ids) and the row's own facts, everything undo must put back exactly."""
+    state = value.to_json() | {"origin": origin, "checked": bool(checked), "confirmed_by": confirmed_by,
+                               "prediction_id": prediction_id}
+    if value.confidence is not None:
+        state["confidence"] = float(value.confidence)  # to_json rounds it: undo must put back the same number
+    return state
+
+
+def _row_value(row) -> FieldValue:
+    span = json.loads(row["span"]) if row["span"] else None
+    return FieldValue(name=row["name"], text=row["text"], value=row["value"], currency=row["currency"],
+                      confidence=row["confidence"], sources=tuple(int(i) for i in json.loads(row["sources"] or "[]")),
+                      span=tuple(span) if span else None, absent=bool(row["absent"]))
+
+
+def _row_state(row) -> dict | None:
+    if row is None:
+        return None
+    return field_state(_row_value(row), row["origin"], bool(row["checked"]), row["confirmed_by"], row["prediction_id"])
+
+
+def _row_to_page_field(row) -> PageField:
+    return PageField(id=row["id"], page_id=row["page_id"], value=_row_value(row), origin=row["origin"],
+                     checked=bool(row["checked"]), confirmed_by=row["confirmed_by"],
+                     prediction_id=row["prediction_id"], touched=bool(row["touched"]), version=row["version"],
+                     updated_at=row["updated_at"], updated_by=row["updated_by"])
+
+
+def _field_columns(value: FieldValue) -> tuple:
+    """(text, value, currency, confidence, sources, span, absent) as stored."""
+    return (value.text, value.value, value.currency, value.confidence, json.dumps([int(i) for i in value.sources]),
+            json.dumps(list(value.span)) if value.span is not None else None, int(bool(value.absent)))
 
 
 def _row_to_page(row: sqlite3.Row) -> Page:
@@ -137,6 +181,8 @@ class Action:
         self.page_id = page_id
         self.ts = now()
         self.changed_regions: list[int] = []
+        #: Names of the page fields this action changed (issue 15).
+        self.changed_fields: list[str] = []
 
     def _log(self, region_id: int | None, field: str, before: Any, after: Any, page_id=None) -> None:
         self.conn.execute(
@@ -254,6 +300,114 @@ class Action:
         self._touch_page(row["page_id"])
         self.changed_regions.append(region_id)
         return version
+
+    # -- key fields of the page (issue 15): people's data, like regions ---------------------------
+    def _field_row(self, page_id: int, name: str, expected_version: int | None):
+        """The page's row of field ``name`` (None when it has none); ConflictError when the caller
+        loaded ``expected_version`` and the field moved on since (or went: an undo removed it)."""
+        row = self.conn.execute("SELECT * FROM page_fields WHERE page_id = ? AND name = ?", (page_id, name)).fetchone()
+        if expected_version is not None:
+            if row is None:
+                raise ConflictError(f"field {name} of page {page_id} was removed since this window loaded it"
+                                    f" (version {expected_version})")
+            if row["version"] != expected_version:
+                raise ConflictError(
+                    f"field {name} of page {page_id} was changed by {row['updated_by']} at {_when(row['updated_at'])}"
+                    f" (version {row['version']}, this window had {expected_version})")
+        return row
+
+    def _check_page(self, page_id: int) -> None:
+        if self.conn.execute("SELECT 1 FROM pages WHERE id = ?", (page_id,)).fetchone() is None:
+            raise NotFoundError(f"page {page_id} does not exist")
+
+    def write_field(self, page_id: int, name: str, state: dict | None, expected_version: int | None = None,
+                    force: bool = False) -> int | None:
+        """Put field ``name`` of the page in ``state`` (:func:`field_state`; None: no value at all),
+        logged as an Edit ``field:<name>`` with the state before; return the new version (None when
+        the row is gone). Nothing is written or logged when the state is already that, unless
+        ``force`` (accepting a value twice still says who accepted it last)."""
+        row = self._field_row(page_id, name, expected_version)
+        before = _row_state(row)
+        if before == state and not force:
+            return row["version"] if row is not None else None
+        self._log(None, FIELD_EDIT + name, before, state, page_id=page_id)
+        version: int | None
+        if state is None:
+            self.conn.execute("DELETE FROM page_fields WHERE id = ?", (row["id"],))
+            version = None
+        else:
+            value = FieldValue.from_json(state)
+            cols = (*_field_columns(value), state["origin"], state.get("prediction_id"), int(bool(state.get("checked"))),
+                    state.get("confirmed_by"))
+            if row is None:
+                version = 1
+                self.conn.execute(
+                    "INSERT INTO page_fields (page_id, name, text, value, currency, confidence, sources, span, absent,"
+                    " origin, prediction_id, checked, confirmed_by, touched, version, created_at, updated_at, updated_by)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?)",
+                    (page_id, name, *cols, version, self.ts, self.ts, self.user))
+            else:
+                version = row["version"] + 1
+                self.conn.execute(
+                    "UPDATE page_fields SET text = ?, value = ?, currency = ?, confidence = ?, sources = ?, span = ?,"
+                    " absent = ?, origin = ?, prediction_id = ?, checked = ?, confirmed_by = ?, touched = 1,"
+                    " version = ?, updated_at = ?, updated_by = ? WHERE id = ?",
+                    (*cols, version, self.ts, self.user, row["id"]))
+        self._touch_page(page_id)
+        self.changed_fields.append(name)
+        return version
+
+    def _check_sources(self, page_id: int, sources) -> None:
+        ids = sorted({int(i) for i in sources})
+        if not ids:
+            return
+        found = {r[0] for r in self.conn.execute(
+            f"SELECT id FROM regions WHERE page_id = ? AND id IN ({','.join('?' * len(ids))})", (page_id, *ids))}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ValueError(f"not regions of page {page_id}: {', '.join(map(str, missing))}")
+
+    def set_field(self, page_id: int, value: FieldValue, expected_version: int | None = None) -> int:
+        """A person's value of a field (a typed correction, a source picked on the page): origin
+        ``human``, confirmed by this user, not "checked" (that is accepting the value as it was).
+        A value without its normalised form (``value`` None) gets it from the text
+        (:func:`core.fields.make_value`); ``absent`` clears the text. A value without ``sources``
+        keeps those of the page's value (a correction of what was read there). Source region ids
+        must be the page's (ValueError). Returns the new version."""
+        name = (value.name or "").strip()
+        if not name:
+            raise ValueError("a field needs a name")
+        self._check_page(page_id)
+        self._check_sources(page_id, value.sources)
+        if not value.sources and not value.absent:
+            # A typed correction keeps the regions the value was read from (the span within them
+            # no longer holds).
+            row = self._field_row(page_id, name, None)
+            if row is not None and not row["absent"] and json.loads(row["sources"] or "[]"):
+                value = dataclasses.replace(value, sources=tuple(json.loads(row["sources"])), span=None)
+        if value.absent:
+            value = FieldValue(name=name, absent=True)
+        elif value.value is None:
+            made = make_value(name, value.text, confidence=value.confidence, sources=tuple(value.sources),
+                              span=value.span)
+            value = FieldValue(name=name, text=made.text, value=made.value, currency=value.currency or made.currency,
+                               confidence=made.confidence, sources=made.sources, span=made.span)
+        elif value.name != name:
+            value = dataclasses.replace(value, name=name)
+        return self.write_field(page_id, name, field_state(value, HUMAN, False, self.user), expected_version)
+
+    def check_field(self, page_id: int, name: str, expected_version: int | None = None) -> int:
+        """A person accepted the field's value as it is (Enter): ``checked``, confirmed by them;
+        the value, its origin and sources stay. NotFoundError when the page has no such field."""
+        row = self._field_row(page_id, name, expected_version)
+        if row is None:
+            raise NotFoundError(f"page {page_id} has no value of field {name}")
+        state = _row_state(row) | {"checked": True, "confirmed_by": self.user}
+        return self.write_field(page_id, name, state, expected_version, force=True)
+
+    def set_field_absent(self, page_id: int, name: str, expected_version: int | None = None) -> int:
+        """A person says the field is not on this page."""
+        return self.set_field(page_id, FieldValue(name=name, absent=True), expected_version)
 
     def turn_page(self, page_id: int, quarter_turns: int) -> int:
         """Turn a page by quarter turns, clockwise (negative: counter-clockwise); return its new
@@ -896,18 +1050,30 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
             frame = turn_now if pred.rotation is None else int(pred.rotation) % 360
             cur = c.execute(
                 "INSERT INTO predictions (page_id, engine, engine_version, model_version, config,"
-                " config_hash, regions, duration_s, created_at, rotation) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " config_hash, regions, duration_s, created_at, rotation, fields) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (pred.page_id, pred.engine, pred.engine_version, pred.model_version,
                  json.dumps(pred.config, sort_keys=True), pred.config_hash,
-                 json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp, frame),
+                 json.dumps([_pred_region_json(r) for r in pred.regions]), pred.duration_s, stamp, frame,
+                 json.dumps([f.to_json() for f in pred.fields])),
             )
             pred_id = cur.lastrowid
             self.notify(c, "prediction", pred.page_id)
             c.execute("DELETE FROM leases WHERE page_id = ? AND purpose = 'prefill'", (pred.page_id,))
             if finished:
                 return pred_id
-            c.execute("DELETE FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?",
-                      (pred.page_id, HUMAN))
+            # The page's field values that stay name the regions they were read from: those regions
+            # stay too (a person's value always; every value when this prediction has no fields).
+            page_fields = c.execute("SELECT * FROM page_fields WHERE page_id = ?", (pred.page_id,)).fetchall()
+            anchors = {int(i) for r in page_fields if r["touched"] or not pred.fields
+                       for i in json.loads(r["sources"] or "[]")}
+            stale = [r["id"] for r in c.execute(
+                "SELECT id FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?", (pred.page_id, HUMAN))
+                if r["id"] not in anchors]
+            if stale and not anchors:
+                c.execute("DELETE FROM regions WHERE page_id = ? AND touched = 0 AND origin != ?",
+                          (pred.page_id, HUMAN))
+            elif stale:
+                c.executemany("DELETE FROM regions WHERE id = ?", [(i,) for i in stale])
             # A predicted region a person deleted still blocks its place: re-running the
             # engine must not bring back what someone removed.
             kept = [json.loads(r["points"]) for r in c.execute(
@@ -931,12 +1097,53 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
+            if pred.fields:
+                self._prefill_fields(c, pred, pred_id, page_fields, stamp)
             c.execute(
                 "UPDATE pages SET status = CASE WHEN status = 'new' THEN 'prefilled' ELSE status END,"
                 " updated_at = ? WHERE id = ?",
                 (stamp, pred.page_id),
             )
         return pred_id
+
+    @staticmethod
+    def _prefill_fields(c, pred: Prediction, pred_id: int, existing: Sequence, stamp: str) -> None:
+        """The prediction's fields become the page's field values (inside add_prediction's
+        transaction, after its regions): each ``sources`` index mapped to the region made from that
+        predicted region (one a person's region blocked is left out), the first value of a name
+        winning. A value a person set, checked or marked absent is never replaced; the machine's
+        values of an earlier prediction are replaced, and dropped when this one lacks their name.
+        Like pre-filled regions, not an action: no Edit, not undoable."""
+        region_of = {r["pred_index"]: r["id"] for r in c.execute(
+            "SELECT id, pred_index FROM regions WHERE prediction_id = ?", (pred_id,))}
+        by_name = {r["name"]: r for r in existing}
+        seen: set[str] = set()
+        for f in pred.fields:
+            f = FieldValue.from_json(f.to_json())  # exactly what the prediction row keeps
+            name = (f.name or "").strip()
+            if not name or name in seen:
+                continue
+            seen.add(name)
+            row = by_name.get(name)
+            if row is not None and row["touched"]:
+                continue  # people's data
+            sources = tuple(region_of[i] for i in f.sources if i in region_of)
+            span = f.span if f.sources and f.sources[0] in region_of else None
+            cols = _field_columns(dataclasses.replace(f, name=name, sources=sources, span=span))
+            if row is None:
+                c.execute(
+                    "INSERT INTO page_fields (page_id, name, text, value, currency, confidence, sources, span, absent,"
+                    " origin, prediction_id, created_at, updated_at, updated_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (pred.page_id, name, *cols, "prediction", pred_id, stamp, stamp, pred.engine))
+            else:
+                c.execute(
+                    "UPDATE page_fields SET text = ?, value = ?, currency = ?, confidence = ?, sources = ?, span = ?,"
+                    " absent = ?, origin = 'prediction', prediction_id = ?, checked = 0, confirmed_by = NULL,"
+                    " version = version + 1, updated_at = ?, updated_by = ? WHERE id = ?",
+                    (*cols, pred_id, stamp, pred.engine, row["id"]))
+        gone = [(r["id"],) for r in existing if r["name"] not in seen and not r["touched"]]
+        if gone:
+            c.executemany("DELETE FROM page_fields WHERE id = ?", gone)
 
     def at_page_turn(self, page_id: int, rows: Sequence) -> list:
         """Prediction rows of a page with their ``regions`` at the page's turn now (ADR 0008): a
@@ -970,6 +1177,7 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
                 model_version=r["model_version"], config=json.loads(r["config"]),
                 config_hash=r["config_hash"], duration_s=r["duration_s"], created_at=r["created_at"],
                 rotation=r["rotation"],
+                fields=tuple(FieldValue.from_json(d) for d in json.loads(r["fields"] or "[]")),
                 regions=tuple(
                     PredictedRegion(points=tuple(tuple(p) for p in d["points"]), text=d["text"],
                                     confidence=d["confidence"], label=d.get("label"),
@@ -1037,6 +1245,52 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
         with self.action(user, page_id, turn_label(quarter_turns)) as a:
             return a.turn_page(page_id, quarter_turns)
 
+    # -- key fields of a page (issue 15) ----------------------------------------------------------
+    def page_fields(self, page_id: int) -> list[PageField]:
+        """The page's field values: the project's schema order first, then other names by name."""
+        return [_row_to_page_field(r) for r in self.query(
+            "SELECT pf.* FROM page_fields pf LEFT JOIN fields f ON f.name = pf.name WHERE pf.page_id = ?"
+            " ORDER BY CASE WHEN f.position IS NULL THEN 1 ELSE 0 END, f.position, pf.name", (page_id,))]
+
+    def page_field(self, page_id: int, name: str) -> PageField | None:
+        row = self.conn.execute("SELECT * FROM page_fields WHERE page_id = ? AND name = ?", (page_id, name)).fetchone()
+        return _row_to_page_field(row) if row is not None else None
+
+    def fields_signature(self, page_id: int) -> tuple:
+        """A cheap fingerprint of a page's fields (like :meth:`regions_signature`)."""
+        return tuple(self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(version), 0), COALESCE(MAX(id), 0) FROM page_fields WHERE page_id = ?",
+            (page_id,)).fetchone())
+
+    def set_page_field(self, page_id: int, value: FieldValue, user: str, version: int | None = None) -> int:
+        """A person types (or picks the regions of) a field's value, as one undoable action. Give
+        only the text (``value`` None) and the normalised value is made from it. ``version``: the
+        field's version the window loaded (None: no check; a field the page does not have yet has
+        none). Returns the new version; ConflictError when it is stale."""
+        self.get_page(page_id)  # NotFoundError: no such page, or one this login may not see (blind review)
+        with self.action(user, page_id, f"set field {value.name}") as a:
+            return a.set_field(page_id, value, version)
+
+    def check_page_field(self, page_id: int, name: str, user: str, version: int | None = None) -> int:
+        """A person accepts the field's value as it is (Enter), as one undoable action."""
+        self.get_page(page_id)  # NotFoundError: no such page, or one this login may not see (blind review)
+        with self.action(user, page_id, f"check field {name}") as a:
+            return a.check_field(page_id, name, version)
+
+    def set_field_absent(self, page_id: int, name: str, user: str, version: int | None = None) -> int:
+        """A person says the field is not on this page, as one undoable action."""
+        self.get_page(page_id)  # NotFoundError: no such page, or one this login may not see (blind review)
+        with self.action(user, page_id, f"field {name} absent") as a:
+            return a.set_field_absent(page_id, name, version)
+
+    def field_edits(self, page_id: int, name: str | None = None) -> list[dict]:
+        """The edit log of the page's fields (all, or ``name``'s), oldest first: the audit trail."""
+        rows = self.query("SELECT * FROM edits WHERE page_id = ? AND region_id IS NULL AND field LIKE 'field:%'"
+                          " ORDER BY id", (page_id,))
+        out = [dict(r) | {"before": json.loads(r["before"]), "after": json.loads(r["after"]),
+                          "name": r["field"][len(FIELD_EDIT):]} for r in rows]
+        return [e for e in out if name is None or e["name"] == name]
+
     def edits(self, page_id: int | None = None) -> list[dict]:
         if page_id is None:
             rows = self.query("SELECT * FROM edits ORDER BY id")
@@ -1092,6 +1346,7 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
         """
         regions = sorted({e["region_id"] for e in edits if e["region_id"] is not None})
         conds = [f"region_id IN ({','.join('?' * len(regions))})"] if regions else []
+        fields = sorted({e["field"] for e in edits if e["region_id"] is None and e["field"].startswith(FIELD_EDIT)})
         statuses = [e for e in edits if e["field"] == "status"]
         if statuses:
             # The status the replay leaves; when the page already has it nothing is overwritten
@@ -1100,17 +1355,23 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
             current = c.execute("SELECT status FROM pages WHERE id = ?", (page_id,)).fetchone()
             if current is None or current["status"] != final:
                 conds.append("(region_id IS NULL AND field = 'status')")
+        if fields:
+            conds.append(f"(region_id IS NULL AND field IN ({','.join('?' * len(fields))}))")
         if not conds:
             return
         row = c.execute(
             "SELECT region_id, field, user, ts, after FROM edits WHERE page_id = ? AND action_id > ? AND user != ?"
             f" AND ({' OR '.join(conds)}) ORDER BY region_id IS NULL, id DESC LIMIT 1",
-            (page_id, since, user, *regions),
+            (page_id, since, user, *regions, *fields),
         ).fetchone()
         if row is None:
             return
-        what = (f"page {page_id} was marked {json.loads(row['after'])}" if row["region_id"] is None
-                else f"region {row['region_id']} was changed")
+        if row["region_id"] is not None:
+            what = f"region {row['region_id']} was changed"
+        elif row["field"].startswith(FIELD_EDIT):
+            what = f"field {row['field'][len(FIELD_EDIT):]} of page {page_id} was changed"
+        else:
+            what = f"page {page_id} was marked {json.loads(row['after'])}"
         raise ConflictError(f"{what} by {row['user']} at {_when(row['ts'])}, after this action"
                             + ("" if undo else " was undone"))
 
@@ -1146,6 +1407,8 @@ class Store(ReviewQueries, LeaseQueries, RunQueries, AnalyticsQueries, TextLayer
                     act.update_region(e["region_id"], deleted=undo)
                 elif e["field"] == "checked":
                     act.check_region(e["region_id"], checked=value)
+                elif e["region_id"] is None and e["field"].startswith(FIELD_EDIT):
+                    act.write_field(e["page_id"], e["field"][len(FIELD_EDIT):], value)
                 else:
                     if e["field"] == "points":
                         value = [tuple(p) for p in value]

@@ -33,6 +33,8 @@ ANNOTATOR_WRITES = {
     "documents": "INSERT", "pages": "INSERT, UPDATE", "page_references": "INSERT, UPDATE",
     "text_layers": "INSERT, UPDATE",  # a PDF page's text layer, written by whoever imports it
     "blobs": "INSERT", "predictions": "INSERT", "regions": "INSERT, UPDATE, DELETE",
+    "page_fields": "INSERT, UPDATE, DELETE",  # a page's key field values: people's data like regions
+    "field_verdicts": "INSERT, DELETE", "field_verdict_daily": "INSERT, UPDATE", "field_confidence_hist": "INSERT, UPDATE",
     "actions": "INSERT, UPDATE", "edits": "INSERT",
     "verdicts": "INSERT, DELETE", "verdict_state": "INSERT, UPDATE, DELETE",
     "review_queue": "INSERT, UPDATE, DELETE", "verdict_daily": "INSERT, UPDATE", "confidence_hist": "INSERT, UPDATE",
@@ -41,6 +43,7 @@ ANNOTATOR_WRITES = {
 }
 REVIEWER_WRITES = {
     "reviews": "INSERT", "annotator_scores": "INSERT", "verdict_marks": "INSERT, UPDATE, DELETE",
+    "field_verdict_marks": "INSERT, UPDATE, DELETE",
 }
 
 
@@ -240,7 +243,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {s}, pg_temp AS $$
 $$""")
     stmts.append(f"REVOKE ALL ON FUNCTION {s}.proofdesk_blind_to_me(BIGINT) FROM PUBLIC")
     stmts.append(f"GRANT EXECUTE ON FUNCTION {s}.proofdesk_blind_to_me(BIGINT) TO {ann}")
-    blind_tables = {"pages": "id", "regions": "page_id", "edits": "page_id", "actions": "page_id",
+    blind_tables = {"pages": "id", "regions": "page_id", "page_fields": "page_id", "edits": "page_id", "actions": "page_id",
                     "verdicts": "page_id", "review_queue": "page_id", "annotator_scores": "page_id"}
     for table, col in blind_tables.items():
         stmts += [

@@ -106,3 +106,120 @@ def summarize_counts(counts: dict[str, int], edits: int, chars: int) -> dict[str
         "cer": edits / chars if chars else 0.0,
         "typing_saved": 1 - edits / chars if chars else 0.0,
     }
+
+
+# -- key fields (issue 15) ---------------------------------------------------------------------
+# Per field of the page's latest prediction that made its fields, against the page's final
+# field values (``Store.page_fields``), compared with ``core.fields.same`` (the SROIE rule: space
+# squeezed, case-insensitive; typed fields also by normalised value):
+#
+# - ``correct``: the prediction's value is the final value;
+# - ``wrong``: the prediction gave a value, the final is a different value;
+# - ``missing``: the prediction said absent, or did not name the field, and the final has a value;
+# - ``not_on_page``: the prediction gave a value and a person marked the field absent (a final
+#   without any value counts as absent: nobody kept the predicted one);
+# - ``correct_absent``: the prediction said absent and so is the final. Its own kind, so that a
+#   model that says "absent" for a field the pages rarely have does not look like one that reads
+#   it, but it is *right*: it counts as correct in accuracy and auto-accept (:data:`FIELD_RIGHT`).
+#
+# A field neither predicted nor with a final value has no verdict. ``predicted`` says whether
+# the prediction named the field (a value or absent): accuracy is right / predicted.
+
+FIELD_CORRECT = "correct"
+FIELD_CORRECT_ABSENT = "correct_absent"
+FIELD_WRONG = "wrong"
+FIELD_MISSING = "missing"
+FIELD_NOT_ON_PAGE = "not_on_page"
+FIELD_KINDS = (FIELD_CORRECT, FIELD_CORRECT_ABSENT, FIELD_WRONG, FIELD_MISSING, FIELD_NOT_ON_PAGE)
+#: The kinds that say the prediction was right.
+FIELD_RIGHT = (FIELD_CORRECT, FIELD_CORRECT_ABSENT)
+
+
+@dataclass(frozen=True)
+class FieldVerdict:
+    """What people made of one predicted field of a page."""
+
+    name: str
+    kind: str
+    predicted: bool  # the prediction named the field (a value, or absent)
+    predicted_text: str = ""
+    predicted_value: str | None = None
+    predicted_absent: bool = False
+    final_text: str = ""
+    final_value: str | None = None
+    final_absent: bool = False
+    confidence: float | None = None
+
+    @property
+    def right(self) -> bool:
+        return self.kind in FIELD_RIGHT
+
+
+def _has_value(v) -> bool:
+    return v is not None and not v.absent and bool((v.text or "").strip() or v.value)
+
+
+def _same_value(name: str, predicted, final) -> bool:
+    from .fields import same
+
+    if same(name, predicted.text, final.text):
+        return True
+    # Both normalised (a date typed as ISO against the printed one, already normalised on both).
+    return predicted.value is not None and final.value is not None and str(predicted.value) == str(final.value)
+
+
+def compute_field_verdicts(predicted, final, order=None) -> list[FieldVerdict]:
+    """Verdicts of a prediction's fields (``FieldValue``s) against a page's final values
+    (``FieldValue``s, or anything with a ``.value`` FieldValue such as ``PageField``).
+
+    The first value of a name counts (as pre-fill takes it). Order: the prediction's names,
+    then ``order`` (the project's field schema), then the other final names by name.
+
+    >>> from core.fields import FieldValue as F
+    >>> vs = compute_field_verdicts([F("total", "12,50", "12.50", confidence=0.9), F("date", absent=True)],
+    ...                             [F("total", "12.50", "12.50"), F("date", "05.03.2018", "2018-03-05")])
+    >>> [(v.name, v.kind) for v in vs]
+    [('total', 'correct'), ('date', 'missing')]
+    """
+    pred: dict = {}
+    for f in predicted:
+        name = (f.name or "").strip()
+        if name and name not in pred:
+            pred[name] = f
+    fin: dict = {}
+    from .fields import FieldValue
+
+    for f in final:
+        v = f if isinstance(f, FieldValue) else f.value  # a PageField holds its FieldValue
+        name = (v.name or "").strip()
+        if name and name not in fin:
+            fin[name] = v
+    names = list(pred)
+    for n in list(order or ()) + sorted(fin):
+        if n not in names and n in fin:
+            names.append(n)
+    out: list[FieldVerdict] = []
+    for name in names:
+        p, f = pred.get(name), fin.get(name)
+        p_has, f_has = _has_value(p), _has_value(f)
+        if p is None and not f_has:
+            continue  # nothing predicted, nothing there
+        if p_has:
+            kind = (FIELD_CORRECT if _same_value(name, p, f) else FIELD_WRONG) if f_has else FIELD_NOT_ON_PAGE
+        else:
+            kind = FIELD_MISSING if f_has else FIELD_CORRECT_ABSENT
+        out.append(FieldVerdict(
+            name, kind, p is not None,
+            predicted_text=p.text if p_has else "", predicted_value=p.value if p_has else None,
+            predicted_absent=p is not None and not p_has,
+            final_text=f.text if f_has else "", final_value=f.value if f_has else None,
+            final_absent=not f_has, confidence=p.confidence if p is not None else None))
+    return out
+
+
+def summarize_fields(counts: dict[str, int], predicted: int, right: int) -> dict[str, float]:
+    """Per-field figures from counts per kind, the fields the prediction named and those it got
+    right (a reviewer's "wrong" mark taken into account): accuracy = right / predicted."""
+    counts = {k: int(counts.get(k, 0)) for k in FIELD_KINDS}
+    return {**counts, "predicted": int(predicted), "right": int(right),
+            "accuracy": right / predicted if predicted else None}

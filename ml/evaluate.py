@@ -67,6 +67,9 @@ def evaluate_dir(
     config: Mapping[str, Any] | None = None,
     crops: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
+    fields: Sequence[str] | None = None,
+    field_model: Any = None,
+    cv: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``engine`` on the reference folder ``path``; return a report dict.
 
@@ -74,8 +77,22 @@ def evaluate_dir(
     ``config``: engine config overlay. ``crops``: also score recognition on
     the reference crops (a second, untimed pass). ``progress(done, total, note)``: after each
     page of each pass (the command line's bar; eval runs for minutes).
+
+    Key fields (``ml/fields``), when the reference files have any: ``fields`` (the schema; default
+    the names the files use) read from each page's predicted lines with ``field_model`` (None: the
+    zero-shot rules), and from the reference lines beside it; ``cv=K`` adds K-fold
+    cross-validation of the learned model on the engine's lines and on the reference lines.
     """
+    from ml.fields.crossval import reference_lines
+    from ml.fields.evaluate import FieldEval
+    from ml.fields.lines import lines_from
+    from ml.fields.scoring import infer_schema
+
     refs = load_reference_dir(path, limit)
+    schema = list(fields) if fields else infer_schema(refs)
+    fe2e = FieldEval(schema, field_model) if schema else None
+    fgiven = FieldEval(schema, field_model) if schema else None
+    engine_lines: dict[int, list] = {}
     eng = get_engine(engine, config)
     by_id = {i: d for i, d in enumerate(refs)}
 
@@ -104,6 +121,10 @@ def evaluate_dir(
                 providers.add(str(r.prediction.info["provider"]))
         s = score_page(pred, ref, d.get("fields"))
         scores.append(s)
+        if fe2e is not None:
+            engine_lines[r.page_id] = lines_from(pred)
+            fe2e.add(d, engine_lines[r.page_id])
+            fgiven.add(d, reference_lines(d))
         field_pages.append((d.get("fields") or {}, [t for _, t in pred]))
         summ = s.summary()
         per_page.append({"page": d["image"], "recall": summ["recall"], "typing_saved_ci": summ["typing_saved_ci"],
@@ -122,6 +143,19 @@ def evaluate_dir(
             lines = by_id[r.page_id]["lines"]
             got = r.extra if not r.error else [("", 0.0)] * len(lines)
             text = text + score_text((ln["text"], t) for ln, (t, _) in zip(lines, got))
+
+    field_report = None
+    if fe2e is not None:
+        field_report = {"schema": schema, "model": (field_model.meta.get("name") if field_model is not None else None)
+                        or ("learned" if field_model is not None else "zero-shot"),
+                        "end_to_end": fe2e.report(), "given_lines": fgiven.report()}
+        if cv:
+            from ml.fields.crossval import cross_validate
+
+            ids = {id(d): i for i, d in by_id.items()}
+            field_report["cv_end_to_end"] = cross_validate(refs, schema, k=cv,
+                                                           lines_for=lambda d: engine_lines.get(ids[id(d)], []))
+            field_report["cv_given_lines"] = cross_validate(refs, schema, k=cv)
 
     total = aggregate(scores)
     e2e = total.summary()
@@ -145,6 +179,8 @@ def evaluate_dir(
         "recognition": text.summary() if crops else None,
         "end_to_end": e2e,
         "key_fields": {"overall": e2e["key_fields"], **per_field_rates(field_pages)},
+        # The key fields the field reader predicted, scored as SROIE task 3 (ml/fields/scoring.py).
+        "fields": field_report,
         # Is the confidence calibrated: per confidence bin, the share of regions that are right.
         "reliability": reliability_table(outcomes),
         "timing": {
@@ -193,7 +229,12 @@ _ROWS: list[tuple[str, Any]] = [
         _pct(r["end_to_end"]["matched_cer_cs"]), _pct(r["end_to_end"]["matched_cer_ci"]))),
     ("typing saved (cs / ci)", lambda r: "{} / {}".format(
         _pct(r["end_to_end"]["typing_saved_cs"]), _pct(r["end_to_end"]["typing_saved_ci"]))),
-    ("key fields found", lambda r: _pct(r["key_fields"].get("overall"))),
+    ("key fields found (text anywhere)", lambda r: _pct(r["key_fields"].get("overall"))),
+    ("field F1 end to end / given lines", lambda r: "{} / {}".format(
+        _pct(((r.get("fields") or {}).get("end_to_end") or {}).get("overall", {}).get("f1")),
+        _pct(((r.get("fields") or {}).get("given_lines") or {}).get("overall", {}).get("f1")))),
+    ("field typing saved end to end", lambda r: _pct(
+        ((r.get("fields") or {}).get("end_to_end") or {}).get("overall", {}).get("typing_saved"))),
     ("confidence calibration error (ECE)", lambda r: _pct((r.get("reliability") or {}).get("ece"))),
     ("s/page median / mean", lambda r: f"{_num(r['timing']['median_s'])} / {_num(r['timing']['mean_s'])}"),
     ("CPU s/page median / mean", lambda r: "{} / {}".format(
@@ -215,7 +256,7 @@ def format_reports(reports: Sequence[Mapping[str, Any]], titles: Sequence[str] |
     body = [[label] + [get(r) for r in reports] for label, get in _ROWS]
     # One row per key field, after the overall row (fields differ between datasets).
     names = list(dict.fromkeys(k for r in reports for k in r["key_fields"] if k != "overall"))
-    at = next(i for i, row in enumerate(body) if row[0] == "key fields found") + 1
+    at = next(i for i, row in enumerate(body) if row[0] == "key fields found (text anywhere)") + 1
     body[at:at] = [[f"  {n}"] + [_pct(r["key_fields"].get(n)) for r in reports] for n in names]
     widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
 
@@ -226,6 +267,17 @@ def format_reports(reports: Sequence[Mapping[str, Any]], titles: Sequence[str] |
     out = [f"dataset: {', '.join(sorted(datasets))}", "",
            line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(row) for row in body]
+    for r, title in zip(reports, head[1:]):
+        f = r.get("fields")
+        if f:
+            from ml.fields.scoring import format_fields
+
+            out += ["", format_fields(f["end_to_end"], f"{title}: key fields end to end ({f['model']}; SROIE task 3 rule)")]
+            out += ["", format_fields(f["given_lines"], f"{title}: key fields from the reference lines ({f['model']})")]
+            for key, what in (("cv_end_to_end", "end to end"), ("cv_given_lines", "given the reference lines")):
+                if f.get(key):
+                    cvr = f[key]
+                    out += ["", format_fields(cvr["learned"], f"{title}: learned, {cvr['k']}-fold cross-validation, {what}")]
     for r, title in zip(reports, head[1:]):
         if (r.get("reliability") or {}).get("regions"):
             out += ["", format_reliability(r["reliability"], f"{title}: reliability (confidence vs right, ci)")]

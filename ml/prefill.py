@@ -25,6 +25,7 @@ from core.prefill_engine import DEFAULT_ENGINE, prefill_engine
 from core.project import Project
 
 from .engines import get_engine
+from .fields.prefill import FieldReader
 from .pool import default_page_batch, prefill_pages
 from .prediction import PagePrediction
 from .textlayer import TEXT_LAYER_ENGINE, text_layer_config_hash, text_layer_prediction
@@ -57,6 +58,8 @@ class PrefillPlan:
     text_layer: dict[int, bool] = field(default_factory=dict)
     #: Text layer first is on for this plan (the project's engine and setting, or ``textlayer`` named).
     text_layer_first: bool = False
+    #: What reads the key fields from each page's regions (ml/fields), None for no fields.
+    fields: Any = None
 
 
 @dataclass
@@ -131,7 +134,15 @@ def plan_prefill(
         (skipped if store.has_prediction(pid, eng.name, eng.config_hash) else todo).append(pid)
     version = registry.active(store) if engine in ("neural", "combined") else None
     return PrefillPlan(eng.name, dict(eng.config), eng.config_hash, eng.version, todo, skipped,
-                       version.name if version is not None else None, by_layer, layer_first)
+                       version.name if version is not None else None, by_layer, layer_first,
+                       FieldReader.for_project(project))
+
+
+def _with_fields(plan: PrefillPlan, store, pred: Prediction) -> Prediction:
+    """The prediction with the key fields of the project's schema read from its regions."""
+    if plan.fields is None:
+        return pred
+    return plan.fields.apply(pred, store.get_page(pred.page_id))
 
 
 def to_core_prediction(page_id: int, pred: PagePrediction, model_version: str | None = None) -> Prediction:
@@ -152,7 +163,8 @@ def to_core_prediction(page_id: int, pred: PagePrediction, model_version: str | 
     )
 
 
-def _store_text_layer_page(project: Project, page_id: int, result, summary: PrefillSummary, name: str) -> bool:
+def _store_text_layer_page(project: Project, page_id: int, result, summary: PrefillSummary, name: str,
+                           plan: PrefillPlan | None = None) -> bool:
     """Write the ``textlayer`` prediction of a page: its text layer, with ``result`` (the OCR engine's
     PageResult for the page, None when it has no images) the OCR regions inside its images. An OCR
     failure there leaves the text layer alone (a warning); the page fails only when its layer is gone
@@ -179,7 +191,7 @@ def _store_text_layer_page(project: Project, page_id: int, result, summary: Pref
     pred = text_layer_prediction(page_id, layer, ocr, time.perf_counter() - t0, store.get_page(page_id))
     # A database deleted or replaced under us would take every page written from now on with it.
     store.check_file()
-    store.add_prediction(pred)
+    store.add_prediction(_with_fields(plan, store, pred) if plan is not None else pred)
     summary.done.append(page_id)
     summary.text_layer.append(page_id)
     return True
@@ -208,7 +220,7 @@ def run_prefill(
         if cancel is not None and cancel.is_set():
             break
         n += 1
-        if _store_text_layer_page(project, pid, None, summary, names.get(pid, "?")) and on_page is not None:
+        if _store_text_layer_page(project, pid, None, summary, names.get(pid, "?"), plan) and on_page is not None:
             on_page(pid)
         if progress is not None:
             progress(n, total, names.get(pid, ""))
@@ -219,7 +231,7 @@ def run_prefill(
             n += 1
             if result.page_id in plan.text_layer:  # its images were read: the text layer's prediction
                 if _store_text_layer_page(project, result.page_id, result, summary,
-                                          names.get(result.page_id, "?")) and on_page is not None:
+                                          names.get(result.page_id, "?"), plan) and on_page is not None:
                     on_page(result.page_id)
             elif result.prediction is None:
                 summary.failures.append((result.page_id, names.get(result.page_id, "?"), result.error or "failed"))
@@ -227,7 +239,8 @@ def run_prefill(
                 # A database deleted or replaced under us would take every page written from now on
                 # with it (on Linux the open connection writes into the deleted file): stop and say so.
                 project.store.check_file()
-                project.store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
+                pred = to_core_prediction(result.page_id, result.prediction, plan.model_version)
+                project.store.add_prediction(_with_fields(plan, project.store, pred))
                 summary.done.append(result.page_id)
                 if on_page is not None:
                     on_page(result.page_id)
@@ -310,7 +323,7 @@ def follow_prefill(
                     for pid in ids:
                         usable, images = layers.get(pid, (False, False))
                         if usable and not images:  # the text layer alone: written here, no worker
-                            if _store_text_layer_page(project, pid, None, summary, str(pid)):
+                            if _store_text_layer_page(project, pid, None, summary, str(pid), plan):
                                 store.renew_leases(store.client_id)
                                 if on_page is not None:
                                     on_page(pid)
@@ -321,7 +334,7 @@ def follow_prefill(
 
             for result in prefill_pages(sources(), plan.engine, plan.config, workers, cancel, batch):
                 if result.page_id in with_images:
-                    if _store_text_layer_page(project, result.page_id, result, summary, str(result.page_id)):
+                    if _store_text_layer_page(project, result.page_id, result, summary, str(result.page_id), plan):
                         store.renew_leases(store.client_id)
                         if on_page is not None:
                             on_page(result.page_id)
@@ -331,7 +344,8 @@ def follow_prefill(
                     summary.failures.append((result.page_id, str(result.page_id), result.error or "failed"))
                     continue
                 store.check_file()
-                store.add_prediction(to_core_prediction(result.page_id, result.prediction, plan.model_version))
+                pred = to_core_prediction(result.page_id, result.prediction, plan.model_version)
+                store.add_prediction(_with_fields(plan, store, pred))
                 store.renew_leases(store.client_id)
                 summary.done.append(result.page_id)
                 if on_page is not None:

@@ -6,7 +6,9 @@ line (the share of finished pages routed to review, per reason). Charts: regions
 CER against reviewers per annotator (over-performers green, under-performers red), typing saved
 per day per engine and model version (text), box precision and recall and text 1 - CER per
 engine and model version. Every figure says which it is: box (a predicted region kept, IoU 0.7,
-whatever its text) or text (characters people typed). Tables below. Each chart exports as PNG, each table as CSV. The figures come from ``core.analytics``,
+whatever its text) or text (characters people typed). Tables below, key fields among them: accuracy
+per field (right / predicted) with its auto-accept threshold at the target precision, per model
+version and per day. Each chart exports as PNG, each table as CSV. The figures come from ``core.analytics``,
 the same functions ``proofdesk stats`` prints.
 """
 
@@ -71,7 +73,25 @@ ENGINE_TIPS = {
     "cer": "Text CER: characters people changed in the text of the regions kept, per character",
     "typing_saved": "Text: the share of the characters people did not have to type (1 - CER)",
 }
-PERCENT = {"edit_rate", "rejection_rate", "cer_vs_reviewers", "precision", "recall", "cer", "typing_saved"}
+FIELD_COLUMNS = [("name", "Field"), ("predicted", "Predicted"), ("right", "Right"), ("accuracy", "Accuracy"),
+                 ("wrong", "Wrong"), ("missing", "Missing"), ("not_on_page", "Not on page"),
+                 ("correct_absent", "Correctly absent"), ("threshold", "Auto-accept from"),
+                 ("precision_low", "Precision at least"), ("share_saved", "Saves")]
+FIELD_MODEL_COLUMNS = [("engine", "Engine"), ("version", "Model version"), ("name", "Field"),
+                       ("predicted", "Predicted"), ("right", "Right"), ("accuracy", "Accuracy"), ("wrong", "Wrong"),
+                       ("missing", "Missing"), ("not_on_page", "Not on page")]
+FIELD_DAY_COLUMNS = [("day", "Day"), ("engine", "Engine"), ("version", "Model version"), ("name", "Field"),
+                     ("predicted", "Predicted"), ("right", "Right"), ("accuracy", "Accuracy")]
+FIELD_TIPS = {
+    "accuracy": "Of the fields the prediction named (a value, or absent), the share people left as predicted"
+                " (correct, or correctly absent) and no reviewer marked wrong",
+    "missing": "Final values the prediction did not give (it said absent, or did not name the field)",
+    "not_on_page": "Values predicted where people marked the field absent",
+    "threshold": "The lowest confidence at which this field's predictions are right at the target precision with"
+                 " 95% confidence (Wilson lower bound): a page whose fields are all at or above their thresholds"
+                 " could skip people. '-': too few checked predictions yet",
+}
+PERCENT = {"accuracy", "precision_low", "share_saved", "edit_rate", "rejection_rate", "cer_vs_reviewers", "precision", "recall", "cer", "typing_saved"}
 #: Annotators shown in the bar charts (the table has them all).
 CHART_PEOPLE = 20
 
@@ -81,6 +101,8 @@ def _fmt(key: str, value) -> str:
         return "-"
     if key in PERCENT:
         return f"{100 * value:.1f}%"
+    if key == "threshold":
+        return f"{value:.3f}"
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
@@ -194,9 +216,21 @@ class AnalyticsScreen(QWidget):
         for col, (key, _) in enumerate(ENGINE_COLUMNS):
             if key in ENGINE_TIPS:
                 self.engine_table.horizontalHeaderItem(col).setToolTip(ENGINE_TIPS[key])
+        self.field_table = self._table([h for _, h in FIELD_COLUMNS])
+        self.field_model_table = self._table([h for _, h in FIELD_MODEL_COLUMNS])
+        self.field_day_table = self._table([h for _, h in FIELD_DAY_COLUMNS])
+        for table, columns in ((self.field_table, FIELD_COLUMNS), (self.field_model_table, FIELD_MODEL_COLUMNS),
+                               (self.field_day_table, FIELD_DAY_COLUMNS)):
+            for col, (key, _) in enumerate(columns):
+                if key in FIELD_TIPS:
+                    table.horizontalHeaderItem(col).setToolTip(FIELD_TIPS[key])
         tables = QTabWidget()
+        self.table_tabs = tables
         for name, table, label in (("annotators", self.annotator_table, "Annotators"),
-                                   ("engines", self.engine_table, "Engines and model versions")):
+                                   ("engines", self.engine_table, "Engines and model versions"),
+                                   ("fields", self.field_table, "Key fields"),
+                                   ("field_models", self.field_model_table, "Fields by model version"),
+                                   ("field_days", self.field_day_table, "Fields by day")):
             page = QWidget()
             pv = QVBoxLayout(page)
             pv.addWidget(table)
@@ -204,7 +238,8 @@ class AnalyticsScreen(QWidget):
             button.clicked.connect(lambda _=False, n=name: self._export_csv_dialog(n))
             pv.addWidget(button, 0, Qt.AlignmentFlag.AlignRight)
             tables.addTab(page, label)
-        self.tables = {"annotators": self.annotator_table, "engines": self.engine_table}
+        self.tables = {"annotators": self.annotator_table, "engines": self.engine_table, "fields": self.field_table,
+                       "field_models": self.field_model_table, "field_days": self.field_day_table}
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -262,8 +297,11 @@ class AnalyticsScreen(QWidget):
         people = analytics.annotator_stats(store, first, last)
         engines, per_day = analytics.engine_report(store, first, last)
         self._accept_counts = review.auto_accept_counts(store)
+        self._field_buckets = store.field_confidence_buckets()
+        fields = analytics.field_report(store, first, last)
         return {"from": first, "to": last, "annotators": people, "engines": engines, "days": per_day,
-                "qc_routing": analytics.qc_routing(store, first, last)}
+                "qc_routing": analytics.qc_routing(store, first, last), "fields": fields["fields"],
+                "field_models": fields["models"], "field_days": fields["days"]}
 
     def _update_auto_accept(self) -> None:
         a = review.choose_threshold_counts(self._accept_counts, self.target.value() / 100)
@@ -276,6 +314,32 @@ class AnalyticsScreen(QWidget):
                     f" <b>{a.precision:.2%}</b> (at least {a.precision_low:.2%} with 95% confidence) on"
                     f" {a.accepted} of {a.total} checked regions, saves <b>{a.share_saved:.1%}</b> of the work.")
         self.auto_label.setText(text)
+        self._update_fields()
+
+    def _field_rows(self) -> list[dict]:
+        """The per-field table's rows: accuracy over the range, and the auto-accept threshold at the
+        target precision (checked pages of every day, as the regions' threshold)."""
+        target = self.target.value() / 100
+        accept = {a.name: a for a in analytics.field_auto_accept(self.project.store, target,
+                                                                   buckets=self._field_buckets)}
+        self.field_accept = accept
+        rows = []
+        names = [f.name for f in self.data.get("fields", [])]
+        names += [n for n in accept if n not in names]
+        stats = {f.name: f for f in self.data.get("fields", [])}
+        for name in names:
+            row = stats[name].as_dict() if name in stats else {"name": name}
+            a = accept.get(name)
+            row.update({"threshold": a.threshold if a else None,
+                        "precision_low": a.precision_low if a and a.threshold is not None else None,
+                        "share_saved": a.share_saved if a and a.threshold is not None else None})
+            rows.append(row)
+        return rows
+
+    def _update_fields(self) -> None:
+        if not self.data:
+            return
+        self._fill(self.field_table, FIELD_COLUMNS, self._field_rows())
 
     # -- drawing ---------------------------------------------------------------------------------
     def draw(self) -> None:
@@ -290,6 +354,8 @@ class AnalyticsScreen(QWidget):
         self._fill(self.annotator_table, ANNOTATOR_COLUMNS, [s.as_dict() for s in d["annotators"]],
                    colour_key="flag")
         self._fill(self.engine_table, ENGINE_COLUMNS, [e.as_dict() for e in d["engines"]])
+        self._fill(self.field_model_table, FIELD_MODEL_COLUMNS, [f.as_dict() for f in d["field_models"]])
+        self._fill(self.field_day_table, FIELD_DAY_COLUMNS, [f.as_dict() for f in d["field_days"]])
         self._update_auto_accept()
         self._update_qc(d["qc_routing"])
 
@@ -421,9 +487,12 @@ class AnalyticsScreen(QWidget):
     def export_csv(self, table: str, path: str | Path) -> Path:
         """The table's figures, unformatted (fractions, not percentages)."""
         path = Path(path)
-        columns = ANNOTATOR_COLUMNS if table == "annotators" else ENGINE_COLUMNS
-        rows = ([s.as_dict() for s in self.data["annotators"]] if table == "annotators"
-                else [e.as_dict() for e in self.data["engines"]])
+        columns = {"annotators": ANNOTATOR_COLUMNS, "engines": ENGINE_COLUMNS, "fields": FIELD_COLUMNS,
+                   "field_models": FIELD_MODEL_COLUMNS, "field_days": FIELD_DAY_COLUMNS}[table]
+        if table == "fields":
+            rows = self._field_rows()
+        else:
+            rows = [r.as_dict() for r in self.data[table]]
         with path.open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow([k for k, _ in columns])

@@ -4,7 +4,10 @@ Left: the filters, the counts for the current filter and the page list (review-q
 first, lowest confidence first). Right: the page as the engine predicted it beside the page as
 it is now, each region coloured by its verdict, and the list of verdicts: predicted text,
 current text (editable: a fix is one store action), kind, confidence and the reviewer's mark.
-Approve, or reject with a comment that sends the page back to its annotator.
+Approve, or reject with a comment that sends the page back to its annotator. Below, the page's
+key fields (issue 15): each field of the prediction that made them beside its final value, with
+its verdict (correct, correctly absent, wrong, missing, not on the page), confidence and the
+reviewer's mark; the page list counts wrong fields and filters pages "with wrong fields".
 
 Every rule (who may look, who may approve, blind review) is enforced in core; this screen asks
 core first and shows what the user may not do disabled, with how to get the role (a one-person
@@ -56,6 +59,15 @@ KIND_COLOURS = {
 }
 KIND_NAMES = {"correct": "correct", "wrong_text": "wrong text", "wrong_box": "wrong box",
               "deleted": "deleted (false positive)", "missing": "missing (added by a person)"}
+FIELD_KIND_COLOURS = {
+    "correct": QColor(30, 150, 60),
+    "correct_absent": QColor(60, 140, 110),
+    "wrong": QColor(235, 140, 0),
+    "missing": QColor(30, 110, 230),
+    "not_on_page": QColor(220, 30, 30),
+}
+FIELD_KIND_NAMES = {"correct": "correct", "correct_absent": "correctly absent", "wrong": "wrong",
+                    "missing": "missing", "not_on_page": "not on the page"}
 PREDICTED_COLOUR = QColor(90, 90, 90)
 #: Long side of the page image drawn on the two canvases (a moderation view, not for typing).
 VIEW_PIXELS = 1600
@@ -125,13 +137,22 @@ class FilterBar(QGroupBox):
         self.wrong.addItem("with wrong predictions", True)
         self.wrong.addItem("all predictions correct", False)
         self.routed = QCheckBox("review queue only")
+        self.wrong_fields = QComboBox()
+        self.wrong_fields.addItem(ANY, None)
+        self.wrong_fields.addItem("with wrong fields", True)
+        self.wrong_fields.addItem("all fields right", False)
+        self.wrong_fields.setToolTip("Key fields: pages with a field predicted wrong, missed, not on the page or"
+                                     " marked wrong; or pages whose predicted fields are all right")
         row = QHBoxLayout()
         row.addWidget(self.use_conf)
         row.addWidget(self.conf)
         row.addWidget(self.wrong)
+        row.addWidget(QLabel("fields"))
+        row.addWidget(self.wrong_fields)
         row.addWidget(self.routed)
         form.addRow("Confidence", row)
-        for w in (self.date_field, self.status, self.annotator, self.engine, self.version, self.wrong):
+        for w in (self.date_field, self.status, self.annotator, self.engine, self.version, self.wrong,
+                  self.wrong_fields):
             w.currentIndexChanged.connect(self.changed)
         for w in (self.use_dates, self.use_conf, self.routed):
             w.toggled.connect(self.changed)
@@ -177,12 +198,13 @@ class FilterBar(QGroupBox):
             model_version=self.version.currentData(),
             confidence_below=self.conf.value() if self.use_conf.isChecked() else None,
             has_wrong=self.wrong.currentData(),
+            has_wrong_fields=self.wrong_fields.currentData(),
             routed_only=self.routed.isChecked(),
         )
 
 
 class ModeratePageModel(QAbstractTableModel):
-    HEADERS = ("Page", "Status", "Annotator", "Done", "Wrong", "Min conf", "Why in review")
+    HEADERS = ("Page", "Status", "Annotator", "Done", "Wrong", "Wrong fields", "Min conf", "Why in review")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -213,7 +235,7 @@ class ModeratePageModel(QAbstractTableModel):
             who = r.annotator or ("(blind)" if r.blind and r.done_at else "")
             conf = "" if r.min_confidence is None else f"{r.min_confidence:.2f}"
             return (r.name, r.status.replace("_", " "), who, days.local_day(r.done_at, self.zone) or "",
-                    str(r.n_wrong) if r.n_wrong else "",
+                    str(r.n_wrong) if r.n_wrong else "", str(r.n_wrong_fields) if r.n_wrong_fields else "",
                     conf, ", ".join(r.reasons))[index.column()]
         if role == Qt.ItemDataRole.UserRole:
             return r.page_id
@@ -250,7 +272,7 @@ class ModerateScreen(QWidget):
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        for col, width in enumerate((150, 80, 90, 84, 50, 64)):
+        for col, width in enumerate((150, 80, 90, 84, 50, 90, 64)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_select)
         left = QWidget()
@@ -291,6 +313,31 @@ class ModerateScreen(QWidget):
         self.verdicts.itemChanged.connect(self._on_text_edited)
         self.verdicts.itemSelectionChanged.connect(self._highlight)
 
+        # The page's key fields: predicted against final, with verdicts and the reviewer's marks.
+        self.fields_box = QGroupBox("Key fields (predicted against final)")
+        self.field_table = QTableWidget(0, 6)
+        self.field_table.setHorizontalHeaderLabels(["Field", "Predicted", "Final", "Verdict", "Conf", "Mark"])
+        for col in (1, 2):
+            self.field_table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        self.field_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.field_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.field_table.verticalHeader().hide()
+        self.field_table.verticalHeader().setDefaultSectionSize(24)
+        self.field_table.setMinimumHeight(150)
+        self.fields_summary = QLabel()
+        self.mark_field_correct = QPushButton("Mark field correct")
+        self.mark_field_wrong = QPushButton("Mark field wrong")
+        self.mark_field_correct.clicked.connect(lambda: self.mark_fields_selected("correct"))
+        self.mark_field_wrong.clicked.connect(lambda: self.mark_fields_selected("wrong"))
+        fv = QVBoxLayout(self.fields_box)
+        fv.setContentsMargins(4, 4, 4, 4)
+        fv.addWidget(self.field_table, 1)
+        frow = QHBoxLayout()
+        frow.addWidget(self.fields_summary, 1)
+        frow.addWidget(self.mark_field_correct)
+        frow.addWidget(self.mark_field_wrong)
+        fv.addLayout(frow)
+        self._field_rows: list = []  # FieldVerdict per field table row
         self.mark_correct = QPushButton("Mark correct")
         self.mark_wrong = QPushButton("Mark wrong")
         self.delete_button = QPushButton("Delete region")
@@ -321,7 +368,7 @@ class ModerateScreen(QWidget):
             self.role_note.setText(f"You ({user}) may look at the pages here, but approving, rejecting and marking"
                                    f" predictions is for reviewers. {hint}")
             for b in (self.approve_button, self.reject_button, self.mark_correct, self.mark_wrong,
-                      self.next_button, self.comment):
+                      self.mark_field_correct, self.mark_field_wrong, self.next_button, self.comment):
                 b.setToolTip(f"For reviewers. {hint}")
         self.role_note.setVisible(not self.may_review)
         buttons = QHBoxLayout()
@@ -341,7 +388,8 @@ class ModerateScreen(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(canvases)
         split.addWidget(self.verdicts)
-        split.setSizes([560, 260])
+        split.addWidget(self.fields_box)
+        split.setSizes([430, 170, 230])
         rv.addWidget(split, 1)
         rv.addLayout(buttons)
         rv.addLayout(verdict_row)
@@ -375,10 +423,17 @@ class ModerateScreen(QWidget):
             self._say(str(exc), error=True)
             return
         c = self.counts
+        if f.has_wrong_fields is None:
+            from dataclasses import replace
+
+            c["wrong_fields"] = review.moderate_counts(store, replace(f, has_wrong_fields=True),
+                                                       viewer=self.user)["total"]
+        else:
+            c["wrong_fields"] = c["total"] if f.has_wrong_fields else 0
         self.counts_label.setText(
             f"<b>{c['total']}</b> page(s): <b style='color:#1e7a3c'>{c['moderated']} moderated</b>, "
             f"<b style='color:#b35a00'>{c['not_moderated']} not moderated</b>; {c['in_queue']} waiting in the"
-            " review queue" + (f" (the list shows the first {LIST_LIMIT:,})" if c["total"] > LIST_LIMIT else ""))
+            f" review queue; {c['wrong_fields']} with wrong fields" + (f" (the list shows the first {LIST_LIMIT:,})" if c["total"] > LIST_LIMIT else ""))
         keep = self.page_id
         self.model.set_rows(rows)
         if keep is not None:
@@ -414,7 +469,7 @@ class ModerateScreen(QWidget):
         Reject not on ``own`` work (core refuses it: nobody reviews their own work)."""
         for w in (self.delete_button, self.open_button):
             w.setEnabled(on)
-        for w in (self.mark_correct, self.mark_wrong):
+        for w in (self.mark_correct, self.mark_wrong, self.mark_field_correct, self.mark_field_wrong):
             w.setEnabled(on and self.may_review)
         for w in (self.approve_button, self.reject_button, self.comment):
             w.setEnabled(on and self.may_review and not own)
@@ -479,6 +534,8 @@ class ModerateScreen(QWidget):
                 self._items[region.id] = item
             self._rows.append((v, pr.text if pr is not None else "", region))
         self._fill_verdicts(marks)
+        _pred, self._field_rows = review.page_field_verdicts_now(store, page_id)
+        self._fill_fields(store.field_verdict_marks(page_id))
         self._content = _content_rect([r.bounds for r in regions.values()] + [
             quad_bounds(pr.points) for p in preds.values() for pr in p.regions])
         self.fit_content()
@@ -535,6 +592,45 @@ class ModerateScreen(QWidget):
                 t.setItem(i, col, item)
         t.resizeColumnToContents(0)
         t.blockSignals(False)
+
+    def _fill_fields(self, marks: dict[str, str]) -> None:
+        """The field table: one row per field verdict of the page (hidden when it has none)."""
+        t = self.field_table
+        t.setRowCount(len(self._field_rows))
+        for i, v in enumerate(self._field_rows):
+            predicted = "(absent)" if v.predicted_absent else (v.predicted_text if v.predicted else "(not predicted)")
+            final = "(absent)" if v.final_absent else v.final_text
+            cells = (v.name, predicted, final, FIELD_KIND_NAMES.get(v.kind, v.kind),
+                     "" if v.confidence is None else f"{v.confidence:.2f}", marks.get(v.name, ""))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                if col == 3:
+                    item.setForeground(FIELD_KIND_COLOURS.get(v.kind, PREDICTED_COLOUR))
+                t.setItem(i, col, item)
+        t.resizeColumnToContents(0)
+        t.resizeColumnToContents(3)
+        right = sum(1 for v in self._field_rows if v.right and marks.get(v.name) != "wrong")
+        named = sum(1 for v in self._field_rows if v.predicted)
+        self.fields_summary.setText(f"{right} of {named} predicted field(s) right" if self._field_rows else "")
+        self.fields_box.setVisible(bool(self._field_rows))
+
+    def _selected_fields(self) -> list[str]:
+        rows = sorted({i.row() for i in self.field_table.selectedIndexes()})
+        return [self._field_rows[r].name for r in rows if r < len(self._field_rows)]
+
+    def mark_fields_selected(self, mark: str) -> None:
+        names = self._selected_fields()
+        if not names:
+            self._say("Select a field in the key fields list first")
+            return
+        page_id = self.page_id
+
+        def do():
+            for name in names:
+                review.mark_field(self.project.store, self.user, page_id, name, mark)
+
+        self._act(do, f"{len(names)} field(s) marked {mark}")
 
     def _selected_regions(self) -> list[int]:
         rows = sorted({i.row() for i in self.verdicts.selectedIndexes()})

@@ -401,6 +401,10 @@ class PageCanvas(QGraphicsView):
         self._quad_points: list[tuple[float, float]] = []
         self._pan_from = None
         self._space = False
+        #: The regions outlined as the sources of the key field chosen in the fields panel.
+        self.highlighted: list[int] = []
+        self._highlight: QGraphicsPathItem | None = None
+        self.highlight_colour = QColor(232, 40, 190)
         self.scene().selectionChanged.connect(self._on_scene_selection)
         self.zoomChanged.connect(lambda _z: self._place_tags())  # tags are sized in screen pixels
 
@@ -420,9 +424,11 @@ class PageCanvas(QGraphicsView):
         for item in self.items_by_id.values():
             item.setVisible(False)
             self._spare.append(item)
-        for item in (self.image_item, self.layer):
-            if item is not None:
+        for item in (self.image_item, self.layer, self._highlight):
+            if item is not None and item.scene() is not None:
                 scene.removeItem(item)
+        self._highlight = None
+        self.highlighted = []
         self._syncing = False
         self.image_item = None
         self.layer = None
@@ -490,6 +496,8 @@ class PageCanvas(QGraphicsView):
             self._syncing = False
         self._place_tags()
         self._update_handles()
+        if self.highlighted:
+            self.highlight_ids(self.highlighted, scroll=False)
         if layer_paths is not None and self.layer is not None:
             self.layer.adopt(layer_paths, fresh=not selected and placed == len(self.items_by_id))
 
@@ -508,9 +516,7 @@ class PageCanvas(QGraphicsView):
 
     def viewportEvent(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip:
-            item = self.itemAt(event.pos())
-            while item is not None and not isinstance(item, RegionItem):
-                item = item.parentItem()
+            item = self._region_at(event.pos())
             if item is not None:
                 QToolTip.showText(event.globalPos(), item.tooltip(), self)
             else:
@@ -545,6 +551,35 @@ class PageCanvas(QGraphicsView):
         self._update_handles()
         if scroll and ids and ids[0] in self.items_by_id:
             self.ensureVisible(self.items_by_id[ids[0]].sceneBoundingRect(), 60, 60)
+
+    def highlight_ids(self, ids: list[int], scroll: bool = True) -> None:
+        """Outline these regions (the current key field's sources) in ``highlight_colour``, over
+        their state colour and apart from the selection; bring them into view. [] removes it."""
+        self.highlighted = [i for i in ids if i in self.items_by_id]
+        if not self.highlighted:
+            if self._highlight is not None and self._highlight.scene() is not None:
+                self.scene().removeItem(self._highlight)
+            self._highlight = None
+            return
+        path = QPainterPath()
+        for rid in self.highlighted:
+            item = self.items_by_id[rid]
+            path.addPolygon(item.polygon.translated(item.pos()))
+            path.closeSubpath()
+        if self._highlight is None:
+            self._highlight = QGraphicsPathItem()
+            pen = QPen(self.highlight_colour, 3, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            self._highlight.setPen(pen)
+            fill = QColor(self.highlight_colour)
+            fill.setAlpha(40)
+            self._highlight.setBrush(fill)
+            self._highlight.setZValue(5)  # over the regions, under the handles
+            self._highlight.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            self.scene().addItem(self._highlight)
+        self._highlight.setPath(path)
+        if scroll:
+            self.ensureVisible(path.boundingRect(), 60, 60)
 
     def _on_scene_selection(self) -> None:
         if self._syncing:
@@ -733,10 +768,18 @@ class PageCanvas(QGraphicsView):
             return
         self.geometryEdited.emit({rid: item.scene_points() for rid, item in moved.items()})
 
+    def _region_at(self, pos) -> RegionItem | None:
+        """The region under a view point (its tag counts; the field highlight does not)."""
+        for item in self.items(pos):
+            if item is self._highlight:
+                continue
+            while item is not None and not isinstance(item, RegionItem):
+                item = item.parentItem()
+            return item
+        return None
+
     def mouseDoubleClickEvent(self, event) -> None:
-        item = self.itemAt(event.position().toPoint())
-        if isinstance(item, TagItem):
-            item = item.parentItem()
+        item = self._region_at(event.position().toPoint())
         if isinstance(item, RegionItem):
             self.activated.emit(item.region.id)
             return

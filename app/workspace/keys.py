@@ -29,9 +29,10 @@ SETTINGS_GROUP = "shortcuts"
 PORTABLE = QKeySequence.SequenceFormat.PortableText
 NATIVE = QKeySequence.SequenceFormat.NativeText
 
-#: "workspace" keys work while the focus is in the canvas or the region list (plain keys such as
-#: W or 1 then never fire in other windows or dialogs); "window" keys work anywhere in the window.
-WORKSPACE, WINDOW = "workspace", "window"
+#: "workspace" keys work while the focus is in the canvas, the region list or the key fields
+#: (plain keys such as W or 1 then never fire in other windows or dialogs); "window" keys work
+#: anywhere in the window; "fields" keys only while the focus is in the key fields panel.
+WORKSPACE, WINDOW, FIELDS = "workspace", "window", "fields"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ ACTIONS: list[KeyAction] = [
     KeyAction("split", "Split the region at the text cursor, or cut out the selected text", "Ctrl+K", "Edit"),
     KeyAction("merge", "Merge the selected regions into one", "M", "Edit"),
     *_labels(),
+    KeyAction("fields_focus", "Into the key fields / back to the regions", "F6", "Key fields", WINDOW),
+    KeyAction("field_link", "Selected regions (or text) become the field's value", "Ctrl+L", "Key fields"),
+    KeyAction("field_absent", "The field is not on this page", "Ctrl+Del", "Key fields", FIELDS),
     KeyAction("zoom_in", "Zoom in", "Ctrl+=; Ctrl++; +", "View", WINDOW),
     KeyAction("zoom_out", "Zoom out", "Ctrl+-; -", "View", WINDOW),
     KeyAction("fit_page", "Fit the page", "Ctrl+0", "View", WINDOW),
@@ -91,6 +95,14 @@ FIXED_KEYS = [
     ("Drag a region / its handles", "Move / resize (one undoable action)"),
     ("Arrow keys in the list", "Move between regions"),
     ("Shift+End, Shift+arrows in a text", "Select part of the line (then Ctrl+K cuts it out)"),
+]
+
+#: Keys of the key fields panel that are not configurable, shown with its group in the help.
+FIELDS_FIXED_KEYS = [
+    ("Up / Down", "Previous / next field (its regions outlined)"),
+    ("Enter", "Accept the value as it is, next field"),
+    ("Typing, F2, Delete", "Replace / edit / empty the value (Enter commits)"),
+    ("Esc", "Discard the typing; then back to the regions"),
 ]
 
 
@@ -221,6 +233,7 @@ class HelpOverlay(QWidget):
                     continue
                 text = f"Field label: {field_names[i - 1]}"
             groups.setdefault(a.group, []).append((keymap.text(a.id) or "(none)", text))
+        groups.setdefault("Key fields", []).extend(FIELDS_FIXED_KEYS)
         groups["Mouse and fixed keys"] = FIXED_KEYS
         cols = []
         for name, rows in groups.items():

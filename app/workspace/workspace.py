@@ -1,4 +1,5 @@
-"""The annotation workspace: the canvas and the region list of one page, the keys, the queue.
+"""The annotation workspace: the canvas, the region list and the key fields of one page, the keys,
+the queue.
 
 This is the controller: the canvas and the list only show regions and report what the person
 did; every change goes to the store here as one action, with the region version the window
@@ -13,10 +14,12 @@ import dataclasses
 
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QDialog, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QDialog, QSplitter, QToolBar, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from core import queue as work_queue
 from core.errors import ConflictError, NotFoundError, ProofdeskError, ServerUnavailable
+from core.fields import FieldValue
 from core.geometry import reading_turn
 from core.model import HUMAN, PageStatus, Region
 from core.project import Project
@@ -29,6 +32,7 @@ from ..workers import Worker, start
 from . import keys as keymod
 from .canvas import DRAW_QUAD, DRAW_RECT, SELECT, PageCanvas
 from .fields_dialog import FieldSchemaDialog
+from .fields_panel import SOURCE_COLOUR, FieldsPanel, is_checked, value_text
 from .loader import PageData, PageLoader, read_page
 from .region_list import RegionListView
 from .rerecognize import ACTION_LABEL, load_image, read_regions
@@ -37,6 +41,9 @@ from .states import LOW, region_state
 LAST_PAGE = "last_page:{user}"
 #: The page's share of the workspace's width at start, in thousandths.
 PAGE_SHARE = 580
+#: The key fields panel (under the region list) takes at most this share of the pane's height
+#: on its own; a person may drag it larger.
+FIELDS_SHARE = 0.45
 
 #: Short texts for the toolbar (the full text and keys are in the tooltip and the help).
 TOOLBAR = [("draw_rect", "Box"), ("draw_quad", "4-point"), ("lock", "Lock"), ("delete", "Delete"),
@@ -96,14 +103,28 @@ class Workspace(QWidget):
         self.connection = None
 
         self.canvas = PageCanvas()
+        self.canvas.highlight_colour = SOURCE_COLOUR  # the current key field's regions
         self.list = RegionListView()
         self.list.model_.commit_text = self.commit_text
         self.list.model_.commit_label = self.commit_label
+        self.fields_panel = FieldsPanel()
+        self.fields_panel.model_.commit_text = self.commit_field_text
+        self._focus_before_fields: QWidget | None = None
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # The right-hand pane: the region list, the page's key fields under it (issue 15).
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.setChildrenCollapsible(False)
+        right.addWidget(self.list)
+        right.addWidget(self.fields_panel)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 0)
+        self.right = right
+        self._fields_sized_by_hand = False
+        right.splitterMoved.connect(lambda *_: setattr(self, "_fields_sized_by_hand", True))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
-        splitter.addWidget(self.list)
+        splitter.addWidget(right)
         # The page gets the larger share (a page at 20 % was unreadable); the list's text wraps.
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -126,6 +147,10 @@ class Workspace(QWidget):
         self.canvas.zoomChanged.connect(self.zoomChanged)
         self.canvas.modeChanged.connect(self._mode_changed)
         self.list.selectedIdsChanged.connect(self._list_selected)
+        fv = self.fields_panel.view
+        fv.currentFieldChanged.connect(lambda _name: self._highlight_field(scroll=True))
+        fv.accepted.connect(self.accept_field)
+        fv.leave.connect(self.leave_fields)
 
     # -- actions and keys --------------------------------------------------------------------
     def _handlers(self) -> dict:
@@ -156,6 +181,9 @@ class Workspace(QWidget):
             "help": self.toggle_help,
             "turn_cw": lambda: self.turn_page(1),
             "turn_ccw": lambda: self.turn_page(-1),
+            "fields_focus": self.toggle_fields_focus,
+            "field_link": self.link_field,
+            "field_absent": self.mark_field_absent,
         }
         for i in range(1, 10):
             h[f"label_{i}"] = lambda _checked=False, i=i: self.set_label_number(i)  # triggered(bool)
@@ -165,10 +193,11 @@ class Workspace(QWidget):
         handlers = self._handlers()
         for ka in keymod.ACTIONS:
             act = QAction(ka.text, self)
-            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut if ka.scope == keymod.WORKSPACE
-                                   else Qt.ShortcutContext.WindowShortcut)
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut if ka.scope == keymod.WINDOW
+                                   else Qt.ShortcutContext.WidgetWithChildrenShortcut)
             act.triggered.connect(handlers[ka.id])
-            self.addAction(act)
+            # "fields" keys act only while the focus is in the key fields panel.
+            (self.fields_panel if ka.scope == keymod.FIELDS else self).addAction(act)
             self.actions_[ka.id] = act
         for entry in TOOLBAR:
             if entry is None:
@@ -183,10 +212,12 @@ class Workspace(QWidget):
     def apply_keys(self) -> None:
         """(Re)read the key table and bind it; the editor lets these keys through."""
         yield_keys = set()
+        field_keys = set()
         for action_id, act in self.actions_.items():
             seqs = self.keymap.keys(action_id)
             act.setShortcuts(seqs)
             act.setToolTip(f"{act.text()} ({keymod.to_text(seqs, keymod.NATIVE)})" if seqs else act.text())
+            fields_only = keymod.BY_ID[action_id].scope == keymod.FIELDS
             for s in seqs:
                 combo = s[0] if s.count() else None
                 if combo is None:
@@ -196,9 +227,15 @@ class Workspace(QWidget):
                 special = key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab, Qt.Key.Key_Return, Qt.Key.Key_Enter) or (
                     Qt.Key.Key_F1 <= key <= Qt.Key.Key_F35)
                 if mods or special:
-                    yield_keys.add(QKeySequence(combo).toString(keymod.PORTABLE))
+                    (field_keys if fields_only else yield_keys).add(QKeySequence(combo).toString(keymod.PORTABLE))
         self.list.yield_keys.clear()
         self.list.yield_keys.update(yield_keys)
+        # The key fields' editor lets the same keys through, and its own, but keeps Enter (it
+        # commits the field, not a region).
+        own = {QKeySequence(k).toString(keymod.PORTABLE) for k in (Qt.Key.Key_Return, Qt.Key.Key_Enter)}
+        self.fields_panel.view.yield_keys.clear()
+        self.fields_panel.view.yield_keys.update((yield_keys | field_keys) - own)
+        self.fields_panel.set_keys(*(self.keymap.text(i) for i in ("fields_focus", "field_link", "field_absent")))
 
     def populate_menu(self, menu) -> None:
         """The Workspace menu of the main window."""
@@ -247,6 +284,7 @@ class Workspace(QWidget):
     def set_fields(self, names: list[str]) -> None:
         self.project.store.set_fields(names)
         self.list.model_.fields = self.project.store.fields()
+        self._load_fields()
         self.message.emit("Field names: " + ", ".join(self.list.model_.fields), 5000)
 
     def toggle_help(self) -> None:
@@ -259,6 +297,7 @@ class Workspace(QWidget):
         super().resizeEvent(event)
         if self.help_overlay.isVisible():
             self.help_overlay.setGeometry(self.rect())
+        self._fit_fields_panel()
 
     # -- project and pages --------------------------------------------------------------------
     def set_project(self, project: Project, user: str) -> None:
@@ -281,6 +320,7 @@ class Workspace(QWidget):
         self.canvas.clear()
         self.list.model_.crops.set_image(None, 0)
         self.list.model_.set_regions([], {}, set())
+        self.fields_panel.show_fields(None, [], [])
         self.summary.emit("")
 
     @property
@@ -322,6 +362,8 @@ class Workspace(QWidget):
         self._show_regions(data.regions, keep_selection=False, states=data.states, polygons=data.polygons,
                            layer_paths=data.layer_paths)
         self.list.show_top()  # a new page starts at its first region, not where the last one was
+        in_fields = self._in_fields()
+        self._load_fields()
         if data.images:
             self.imageShown.emit(page_id, True)
         elif data.image_path is not None:
@@ -331,7 +373,8 @@ class Workspace(QWidget):
         store.set_setting(LAST_PAGE.format(user=self.user), page_id)
         self.pageOpened.emit(page_id)
         self._propose_turn()
-        self.list.setFocus()
+        if not in_fields:  # working through the key fields page after page: stay there
+            self.list.setFocus()
         self._schedule_preload()
 
     def reload(self) -> None:
@@ -369,6 +412,7 @@ class Workspace(QWidget):
         keep = [i for i in keep if i in self.regions]
         if keep:
             self.select(keep, scroll=False)
+        self._load_fields()
 
     def _show_regions(self, regions: list[Region], keep_selection: bool = True, states=None, polygons=None,
                       layer_paths=None) -> None:
@@ -665,6 +709,8 @@ class Workspace(QWidget):
         """Commit what is being typed (before anything that leaves or reloads the page)."""
         if self.list.delegate.editor is not None:
             self.list.commit_editor()
+        if self.fields_panel.view.delegate.editor is not None:
+            self.fields_panel.view.commit_editor()
 
     def _act(self, label: str, fn, page_id: int | None = None, quiet_conflict: bool = False, pending=None,
              regions=()):
@@ -742,6 +788,7 @@ class Workspace(QWidget):
 
     def _conflict(self, detail: str) -> None:
         self.list.close_editor(commit=False)
+        self.fields_panel.view.close_editor(commit=False)
         self.message.emit(f"Not saved: {detail}. The page was reloaded to show the other change.", 15000)
         QTimer.singleShot(0, self.reload)
 
@@ -904,6 +951,7 @@ class Workspace(QWidget):
         self.list.model_.crops.set_image(None, page.width)
         self._show_regions(fresh.regions, keep_selection=False, states=fresh.states, polygons=fresh.polygons,
                            layer_paths=fresh.layer_paths)
+        self._load_fields()
         if fresh.image_path is not None:
             self.loader.load_images(page.id, fresh.image_path)
 
@@ -916,6 +964,187 @@ class Workspace(QWidget):
             times = " twice" if turn == 180 else ""
             self.message.emit(f"The text on this page reads turned {turn}\u00b0: "
                               f"{self.keymap.text(key) or 'the toolbar'}{times} turns it upright", 10000)
+
+    # -- key fields of the page (issue 15) -------------------------------------------------------
+    def _load_fields(self) -> None:
+        """Show the page's key fields as the store holds them (a page opened, reloaded after an
+        edit, an undo, a pre-fill or another window's change)."""
+        panel = self.fields_panel
+        if self.data is None or self.project is None:
+            panel.show_fields(None, [], [])
+            return
+        if self._offline():
+            return  # read again when the connection is back
+        page_id = self.page_id
+        panel.show_fields(page_id, self.list.model_.fields, self.project.store.page_fields(page_id),
+                          self.regions.keys())
+        self._highlight_field(scroll=False)
+        self._fit_fields_panel()
+
+    def _fit_fields_panel(self) -> None:
+        """Give the key fields the height their rows need (at most FIELDS_SHARE of the pane),
+        until the person drags the handle between the list and them."""
+        if self._fields_sized_by_hand:
+            return
+        total = sum(self.right.sizes())
+        if total <= 0:
+            return
+        panel = self.fields_panel
+        width = max(100, panel.width())
+        title = panel.title.heightForWidth(width) if panel.title.hasHeightForWidth() else panel.title.sizeHint().height()
+        body = panel.view.needed_height() if panel.model_.names else panel.empty.sizeHint().height() + 40
+        want = min(title + body + 8, int(total * FIELDS_SHARE))
+        if abs(self.right.sizes()[1] - want) > 2:
+            self.right.setSizes([total - want, want])
+
+    def _in_fields(self) -> bool:
+        focus = QApplication.focusWidget()
+        return focus is not None and (focus is self.fields_panel or self.fields_panel.isAncestorOf(focus))
+
+    def _highlight_field(self, scroll: bool = True) -> None:
+        """Outline the current field's source regions on the page and bring them into view (the
+        region list scrolls to the first; nothing is selected: Ctrl+L takes the selection)."""
+        pf = self.fields_panel.current_field()
+        ids = [i for i in (pf.value.sources if pf is not None and not pf.absent else ()) if i in self.regions]
+        self.canvas.highlight_ids(ids, scroll=scroll)
+        if ids and scroll:
+            row = self.list.model_.row_of(ids[0])
+            if row >= 0:
+                self.list.scrollTo(self.list.model_.index(row, 1))
+
+    def toggle_fields_focus(self) -> None:
+        """F6: into the key fields (on the first field still to check, the first time on a page);
+        from them, back where the focus was (the region list or the page)."""
+        view = self.fields_panel.view
+        if self._in_fields():
+            self.leave_fields()
+            return
+        if self.data is None:
+            return
+        focus = QApplication.focusWidget()
+        self._focus_before_fields = self.canvas if focus is self.canvas else self.list
+        self.list.close_editor(commit=True)
+        view.setFocus()
+        if view.current_name() is None and view.model_.names:
+            todo = [n for n in view.model_.names if not is_checked(view.model_.fields.get(n))]
+            view.set_current(todo[0] if todo else view.model_.names[0])
+        else:
+            self._highlight_field(scroll=True)
+
+    def leave_fields(self) -> None:
+        view = self.fields_panel.view
+        view.close_editor(commit=True)
+        target = self._focus_before_fields
+        (target if target is not None and isValid(target) else self.list).setFocus()
+
+    def _field_result(self, name: str) -> None:
+        """The field as stored now, shown; said in the status bar."""
+        self._load_fields()
+        pf = self.fields_panel.model_.fields.get(name)
+        if pf is None:
+            return
+        if pf.absent:
+            self.message.emit(f"{name}: not on this page", 3000)
+            return
+        shown = value_text(name, pf)[0]
+        self.message.emit(f"{name}: {pf.text}" + (f"  \u2192  {shown}" if shown else ""), 4000)
+
+    def commit_field_text(self, name: str, text: str) -> bool:
+        """A person typed a field's value (Enter): one action; the store keeps the regions it was
+        read from and normalises it. False when refused (a stale version: reloaded, said so)."""
+        if self.data is None:
+            return False
+        pf = self.fields_panel.model_.fields.get(name)
+        if pf is not None and not pf.absent and pf.text == text:
+            return True
+        if pf is None and not text.strip():
+            return True  # nothing typed into an empty field
+        page_id, version = self.page_id, (pf.version if pf is not None else None)
+        done = self._act(f"set field {name}", lambda a: a.set_field(page_id, FieldValue(name=name, text=text), version),
+                         pending=lambda: -1)
+        if done is None:
+            return False
+        self._field_result(name)
+        return True
+
+    def accept_field(self, name: str) -> None:
+        """Enter on a field: its value is right as it is (checked, confirmed by this person); then
+        the next field. A value this person gave or checked already is left as it is."""
+        if self.data is None:
+            return
+        view = self.fields_panel.view
+        pf = view.model_.fields.get(name)
+        if pf is None:
+            self.message.emit(f"{name}: no value to accept. Type it, take its regions with "
+                              f"{self.keymap.text('field_link') or 'the link key'}, or "
+                              f"{self.keymap.text('field_absent') or 'the absent key'} if it is not on this page", 8000)
+        elif not (is_checked(pf) and pf.confirmed_by == self.user):
+            page_id = self.page_id
+            if self._act(f"check field {name}", lambda a: a.check_field(page_id, name, pf.version),
+                         pending=lambda: -1) is None:
+                return
+            self._field_result(name)
+        view.move(1)
+
+    def mark_field_absent(self) -> None:
+        """The current field is not on this page (one action); then the next field."""
+        view = self.fields_panel.view
+        name = view.current_name()
+        if self.data is None or name is None:
+            return
+        view.close_editor(commit=False)
+        pf = view.model_.fields.get(name)
+        if not (pf is not None and pf.absent and pf.origin == HUMAN):
+            page_id, version = self.page_id, (pf.version if pf is not None else None)
+            if self._act(f"field {name} absent", lambda a: a.set_field_absent(page_id, name, version),
+                         pending=lambda: -1) is None:
+                return
+            self._field_result(name)
+        view.setFocus()
+        view.move(1)
+
+    def link_field(self) -> None:
+        """Ctrl+L: the selected regions become the current field's value (their texts in reading
+        order joined by a space), or, while a region's text is edited with part of it selected,
+        that part of that region (Shift+End selects the amount after "Total")."""
+        if self.data is None:
+            return
+        view = self.fields_panel.view
+        name = view.current_name()
+        if name is None:
+            self.message.emit(f"Choose the field first: {self.keymap.text('fields_focus') or 'the key fields'},"
+                              " then Up/Down", 6000)
+            return
+        ed = self.list.delegate.editor
+        rid = self.list.editing_id()
+        span = None
+        if ed is not None and rid in self.regions and ed.hasSelectedText():
+            whole = ed.text()
+            start = _py_index(whole, ed.selectionStart())
+            end = start + len(ed.selectedText())
+            if ed.dirty and not self.list.commit_editor():
+                return  # the typing was refused (a conflict): the page is reloaded
+            if self.regions[rid].text != whole:
+                return
+            ids, text, span = [rid], whole[start:end], (start, end)
+        else:
+            self.commit_pending()
+            chosen = set(self.selected_ids())
+            ids = [i for i in self._row_ids() if i in chosen]
+            if not ids:
+                self.message.emit(f"{name}: select its region(s) on the page or in the list first (or part of a"
+                                  " line's text), then "
+                                  f"{self.keymap.text('field_link') or 'the link key'}", 6000)
+                return
+            text = " ".join(self.regions[i].text.strip() for i in ids if self.regions[i].text.strip())
+        view.close_editor(commit=False)
+        pf = view.model_.fields.get(name)
+        page_id, version = self.page_id, (pf.version if pf is not None else None)
+        value = FieldValue(name=name, text=text, sources=tuple(ids), span=span)
+        if self._act(f"set field {name}", lambda a: a.set_field(page_id, value, version), pending=lambda: -1) is None:
+            return
+        self._field_result(name)
+        self._highlight_field(scroll=False)
 
     # -- undo / redo ---------------------------------------------------------------------------
     def undo(self) -> None:
@@ -933,7 +1162,14 @@ class Workspace(QWidget):
             ed.setText(ed.committed_text)
             self.message.emit("Typing discarded", 3000)
             return
+        fed = self.fields_panel.view.delegate.editor
+        if undo and fed is not None and fed.dirty:  # the same for a field's value being typed
+            fed.setText(fed.committed_text)
+            self.fields_panel.model_.set_preview(self.fields_panel.view.currentIndex().row(), None)
+            self.message.emit("Typing discarded", 3000)
+            return
         self.list.close_editor(commit=True)
+        self.fields_panel.view.close_editor(commit=True)
         store, page_id, user = self.project.store, self.page_id, self.user
 
         def replay(s):

@@ -6,6 +6,7 @@ from .base import (  # noqa: F401
     READERS,
     WRITERS,
     AnnotatedPage,
+    ExportField,
     ExportOptions,
     ExportPage,
     Line,

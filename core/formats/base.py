@@ -47,6 +47,8 @@ class Line:
     #: The block (paragraph, TextRegion, TextBlock) the line belongs to, where a format has them;
     #: lines of one block are consecutive in reading order.
     block: str | None = None
+    #: The region's id in the project, filled on export (a key field names its regions by id).
+    id: int | None = None
 
 
 @dataclass
@@ -68,6 +70,25 @@ class AnnotatedPage:
 
 
 @dataclass
+class ExportField:
+    """A key field of a page as the export gives it (issue 15): the page's field value (what
+    pre-fill read and people corrected), or, for a name the page has no value of, the text of the
+    regions labelled with it (``origin`` ``labels``)."""
+
+    name: str
+    text: str = ""
+    value: str | None = None  # normalised (core.fields.normalise): ISO date, 1234.56, EUR...
+    currency: str | None = None
+    confidence: float | None = None
+    regions: list[int] = field(default_factory=list)  # source region ids (those still on the page)
+    boxes: list[list[Point]] = field(default_factory=list)  # their polygons, in the same order
+    confirmed_by: str | None = None  # who set or checked it last; None: nobody (the machine's)
+    absent: bool = False  # not on this page (predicted, or said by a person)
+    origin: str = "labels"  # prediction / human / labels
+    checked: bool = False
+
+
+@dataclass
 class ExportPage:
     """A project page as it is now, handed to a writer."""
 
@@ -86,6 +107,8 @@ class ExportPage:
     #: The page's stored predictions, the latest of each engine: engine -> its lines (with
     #: confidences), for formats that carry predictions beside people's work (Label Studio).
     predictions: dict[str, list[Line]] = field(default_factory=dict)
+    #: The page's key fields by name (issue 15), for writers with ``carries_fields``.
+    key_fields: dict[str, ExportField] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +137,8 @@ class Writer(Protocol):
     title: str
     #: Optional, True for a writer that reads ExportPage.predictions (the exporter reads them only then).
     carries_predictions: bool
+    #: Optional, True for a writer that reads ExportPage.key_fields (likewise).
+    carries_fields: bool
 
     def write(self, pages: Iterable[ExportPage], out: Path, options: ExportOptions,
               progress: Callable[[int, str], None] | None = None) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import BadInputError
 from ..model import HUMAN
-from .base import ExportOptions, ExportPage, Line, writer
+from .base import ExportField, ExportOptions, ExportPage, Line, writer
 
 
 def safe_stem(name: str) -> str:
@@ -56,10 +56,11 @@ def page_stem(doc_stem: str, page_no: int, page_count: int) -> str:
 
 def export_pages(project, status: str | None = None, page_ids: list[int] | None = None,
                  dataset_version: int | None = None,
-                 predictions: bool = True) -> tuple[int, Iterator[ExportPage]]:
+                 predictions: bool = True, key_fields: bool = True) -> tuple[int, Iterator[ExportPage]]:
     """How many pages, and the pages as writers get them, built one at a time (10,000 pages'
     regions are never all in memory). ``predictions``: also read each page's stored predictions
-    (only writers that carry them need the extra query and parsing per page)."""
+    (only writers that carry them need the extra query and parsing per page); ``key_fields``:
+    also read each page's field values (:func:`key_fields_of`)."""
     store = project.store
     docs = store.documents()
     by_id = {d.id: d for d in docs}
@@ -106,9 +107,31 @@ def export_pages(project, status: str | None = None, page_ids: list[int] | None 
                              stem=page_stem(stems[doc.id], page.page_no, count),
                              image=project.image_path(page), width=page.width, height=page.height,
                              status=page.status.value, lines=lines, fields=fields, split=split,
-                             predictions=latest)
+                             predictions=latest,
+                             key_fields=key_fields_of(store, page.id, lines) if key_fields else {})
 
     return len(pages), build()
+
+
+def key_fields_of(store, page_id: int, lines: list[Line]) -> dict[str, ExportField]:
+    """A page's key fields for export: its field values (issue 15; source regions that are no
+    longer on the page left out), then, for each other name some regions are labelled with, those
+    regions (:func:`fields_from_labels`)."""
+    from .fields import fields_from_labels
+
+    by_id = {ln.id: ln for ln in lines if ln.id is not None}
+    out: dict[str, ExportField] = {}
+    for pf in store.page_fields(page_id):
+        v = pf.value
+        ids = [i for i in v.sources if i in by_id]
+        out[v.name] = ExportField(name=v.name, text=v.text, value=v.value, currency=v.currency,
+                                  confidence=v.confidence, regions=ids,
+                                  boxes=[[tuple(p) for p in by_id[i].points] for i in ids],
+                                  confirmed_by=pf.confirmed_by, absent=v.absent, origin=pf.origin,
+                                  checked=pf.checked)
+    for name, f in fields_from_labels(lines).items():
+        out.setdefault(name, f)
+    return out
 
 
 def _lines(store, page_id: int) -> list[Line]:
@@ -118,7 +141,7 @@ def _lines(store, page_id: int) -> list[Line]:
         touched, by, at = prov.get(r.id, (False, None, None))
         out.append(Line(points=[tuple(p) for p in r.points], text=r.text, label=r.label, confidence=r.confidence,
                         origin=HUMAN if r.origin == HUMAN else "prediction",
-                        corrected=r.origin != HUMAN and bool(touched), updated_by=by, updated_at=at))
+                        corrected=r.origin != HUMAN and bool(touched), updated_by=by, updated_at=at, id=r.id))
     return out
 
 
@@ -133,6 +156,7 @@ def export(project, out: str | os.PathLike, fmt: str = "reference", status: str 
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     total, pages = export_pages(project, status, page_ids, options.dataset_version,
-                                predictions=getattr(w, "carries_predictions", False))
+                                predictions=getattr(w, "carries_predictions", False),
+                                key_fields=getattr(w, "carries_fields", False))
     report = None if progress is None else (lambda n, stem: progress(n, total, stem))
     return w.write(pages, out, options, report)

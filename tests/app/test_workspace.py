@@ -450,7 +450,8 @@ def test_field_schema_dialog_presets(qtbot):
     qtbot.addWidget(dialog)
     dialog.preset.setCurrentText("invoice")
     dialog.preset.activated.emit(dialog.preset.currentIndex())
-    assert dialog.fields() == ["vendor", "invoice_number", "date", "due_date", "total", "tax", "currency"]
+    assert dialog.fields() == ["invoice_number", "invoice_date", "due_date", "seller", "buyer", "currency",
+                              "net_total", "tax_total", "total"]
 
 
 def test_zoom_keys_and_wheel(win, qtbot):

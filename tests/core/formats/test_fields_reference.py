@@ -73,13 +73,13 @@ def test_fields_csv_and_json_per_document(tmp_path):
 
     rows = _read_csv(tmp_path / "out" / "fields.csv")
     with open(tmp_path / "out" / "fields.csv", encoding="utf-8-sig", newline="") as fh:
-        assert next(csv.reader(fh)) == ["document", "company", "date", "address", "total"]  # schema order
+        assert next(csv.reader(fh)) == ["document", "pages", "company", "date", "address", "total"]  # schema order
     assert [r["document"] for r in rows] == ["invoice.pdf", "receipt.jpg", "blank.png", "receipt.jpg", "extra.png"]
-    assert rows[0] == {"document": "invoice.pdf", "company": 'Café "Zoë", Lyon', "date": "",
-                       "address": "Rue de l'Église 7 Place", "total": "1,00 €"}
+    assert rows[0] == {"document": "invoice.pdf", "pages": "2", "company": 'Café "Zoë", Lyon', "date": "",
+                       "address": "Rue de l'Église 7 Place", "total": "1.00"}  # the normalised value
     assert rows[1]["company"] == "'=HYPERLINK(\"http://x\")"  # never a formula in Excel
-    assert rows[1]["total"] == "-5.00" and rows[1]["date"] == "line\nbreak"
-    assert rows[2] == {"document": "blank.png", "company": "", "date": "", "address": "", "total": ""}
+    assert rows[1]["total"] == "-5.00" and rows[1]["date"] == "line\nbreak"  # not a date: the text
+    assert rows[2] == {"document": "blank.png", "pages": "1", "company": "", "date": "", "address": "", "total": ""}
     assert rows[3]["company"] == "SECOND"
     assert "menu.nm" not in rows[4]  # not in the schema: only in the JSON
 
@@ -88,8 +88,10 @@ def test_fields_csv_and_json_per_document(tmp_path):
                      "receipt.fields.json", "receipt_2.fields.json"]
     inv = json.loads((tmp_path / "out" / "invoice.fields.json").read_text(encoding="utf-8"))
     assert inv["document"] == "invoice.pdf" and inv["pages"] == [1, 2]
-    assert inv["fields"]["total"] == {"text": "1,00 €", "page": 1,
-                                      "regions": [[[5, 30], [100, 30], [100, 40], [5, 40]]]}
+    assert inv["fields"]["total"] == {"name": "total", "text": "1,00 €", "value": "1.00", "currency": "EUR",
+                                      "confidence": None, "page": 1, "region_ids": [],
+                                      "regions": [[[5, 30], [100, 30], [100, 40], [5, 40]]],
+                                      "confirmed_by": None, "checked": False, "origin": "labels", "absent": False}
     assert inv["fields"]["address"]["page"] == 2 and len(inv["fields"]["address"]["regions"]) == 2
     assert inv["fields"]["company"]["text"] == 'Café "Zoë", Lyon'
     extra = json.loads((tmp_path / "out" / "extra.fields.json").read_text(encoding="utf-8"))
@@ -101,8 +103,8 @@ def test_fields_without_a_schema_take_every_field_in_order_met(tmp_path):
              _page("b.png", 1, 1, "b", [_line("ACME", "company"), _line("1.00", "total", 30)], tmp_path)]
     FieldsWriter().write(pages, tmp_path / "out", ExportOptions(), None)
     with open(tmp_path / "out" / "fields.csv", encoding="utf-8-sig", newline="") as fh:
-        assert list(csv.reader(fh)) == [["document", "total", "company"], ["a.png", "9.90", ""],
-                                        ["b.png", "1.00", "ACME"]]
+        assert list(csv.reader(fh)) == [["document", "pages", "total", "company"], ["a.png", "1", "9.90", ""],
+                                        ["b.png", "1", "1.00", "ACME"]]
 
 
 def test_csv_cell():
@@ -150,15 +152,15 @@ def test_fields_export_of_a_project(project, tmp_path):
     _fill(project, tmp_path)
     assert export(project, tmp_path / "out", "fields") == 3
     rows = _read_csv(tmp_path / "out" / "fields.csv")
-    assert list(rows[0]) == ["document", "company", "date", "address", "total"]  # the project's schema
+    assert list(rows[0]) == ["document", "pages", "company", "date", "address", "total"]  # the project's schema
     assert rows == [  # in the project's order (the folder was imported in name order)
-        {"document": "fax.tif", "company": "", "date": "", "address": "", "total": ""},
-        {"document": "receipt.png", "company": "ACME SDN BHD", "date": "", "address": "LOT 1851-A, CAFÉ JALAN KPB 6,",
-         "total": "9.90"},
+        {"document": "fax.tif", "pages": "2", "company": "", "date": "", "address": "", "total": ""},
+        {"document": "receipt.png", "pages": "1", "company": "ACME SDN BHD", "date": "",
+         "address": "LOT 1851-A, CAFÉ JALAN KPB 6,", "total": "9.90"},
     ]
     assert sorted(p.name for p in (tmp_path / "out").glob("*.json")) == ["fax.fields.json", "receipt.fields.json"]
     fax = json.loads((tmp_path / "out" / "fax.fields.json").read_text(encoding="utf-8"))
-    assert fax == {"document": "fax.tif", "pages": [1, 2], "fields": {}}
+    assert fax == {"document": "fax.tif", "page_count": 2, "pages": [1, 2], "fields": {}}
 
 
 # -- reference -------------------------------------------------------------------------------------------

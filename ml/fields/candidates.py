@@ -1,0 +1,277 @@
+"""Candidate values of a page for each field type, and their features.
+
+A candidate is a piece of the page that could be a field's value: a date or an amount inside a
+line, a token that looks like an identifier, a currency sign, a whole line, the part of a line
+after its label, or a block of lines under each other (an address). Every field of a type scores
+the same candidates (shared per page), with the type's features, the words around them (hashed
+so a learned model can pick up a project's own labels) and the field's own keywords.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from core.fields import (AMOUNT, CURRENCY, CURRENCY_RE, CURRENCY_SIGNS, DATE, NUMBER, TEXT, find_amounts,
+                         find_dates, parse_currency)
+
+from .lexicon import NOT_TOTAL, has_any, has_keyword
+from .lines import FLine, Page
+
+MAX_BLOCK = 5
+HASH_BUCKETS = 32
+N_BAGS = 4  # words before the value in its line, the line to its left, the line above, the value's own
+_SEP = re.compile(r"\s+[·•|–—-]\s+|\s{3,}")
+_TOKEN = re.compile(r"(?<![\w/.\-])[A-Za-z0-9][A-Za-z0-9/.\-_]*[A-Za-z0-9](?![\w])")
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+_LEGAL = ("sdn bhd", "sdn. bhd", "s/b", "bhd", "gmbh", "ltd", "limited", "inc", "llc", "sarl", "s.a.r.l", "sas",
+          "s.a.", "ag", "kg", "ohg", "e.k.", "bv", "b.v.", "nv", "plc", "co.", "corporation", "corp", "enterprise",
+          "trading", "a.g.", "s.l.", "s.p.a.", "srl", "oy", "ab", "as")
+_TITLE = ("invoice", "receipt", "tax invoice", "cash bill", "bill", "rechnung", "quittung", "beleg", "facture",
+          "reçu", "avoir", "gutschrift", "credit note", "factuur", "factura", "fattura", "kassenbon", "thank you",
+          "welcome", "copy", "kopie", "original", "duplicate", "order", "table", "page", "seite")
+_LABELS = ("tel", "fax", "phone", "telefon", "gst", "vat", "ust", "tva", "email", "e-mail", "www", "http",
+           "company no", "co no", "co. no", "reg no", "iban", "bic", "invoice", "receipt", "date", "datum")
+_PHONE = re.compile(r"(?:\+?\d[\d ()/-]{7,}\d)")
+_ADDR = ("jalan", "jln", "lot", "taman", "street", "st.", "road", "rd.", "avenue", "ave", "floor", "straße",
+         "strasse", "str.", "weg", "platz", "allee", "rue", "chemin", "boulevard", "bd", "avenue", "place",
+         "laan", "straat", "via", "calle", "plaza", "no.", "blok", "block", "seksyen", "bandar", "kawasan")
+
+
+@dataclass
+class Cand:
+    """One candidate value: its text, the lines it comes from (positions in Page.lines)."""
+
+    kind: str
+    lines: tuple[int, ...]
+    start: int
+    end: int
+    text: str
+    value: str | None = None
+    currency: str | None = None
+    num: float = 0.0          # an amount's value, a date's ordinal
+
+
+@dataclass
+class Candidates:
+    """A page's candidates of one type with their shared features (rows align)."""
+
+    kind: str
+    items: list[Cand] = field(default_factory=list)
+    base: np.ndarray | None = None
+
+
+def _crc(word: str) -> int:
+    return zlib.crc32(word.casefold().encode("utf-8")) % HASH_BUCKETS
+
+
+def words(text: str | None) -> frozenset:
+    """The words of a text (letters only, 2 or more), case-folded."""
+    return frozenset(w.casefold() for w in _WORD.findall(text or ""))
+
+
+def context_words(page: Page, c: "Cand", above: list, left: list) -> tuple[frozenset, frozenset, frozenset]:
+    """The words before a candidate in its line, in the line to its left, in the line above."""
+    k = c.lines[0]
+    return (words(page.lines[k].text[:c.start]), words(left[k].text if left[k] else None),
+            words(above[k].text if above[k] else None))
+
+
+def _bag(text: str) -> np.ndarray:
+    v = np.zeros(HASH_BUCKETS, np.float32)
+    for w in _WORD.findall(text or ""):
+        v[_crc(w)] = 1.0
+    return v
+
+
+def generate(page: Page, kind: str) -> list[Cand]:
+    """Every candidate of one type on the page."""
+    out: list[Cand] = []
+    seen: set[tuple] = set()
+
+    def add(c: Cand) -> None:
+        key = (c.lines, c.start, c.end, c.text.casefold())
+        if c.text and key not in seen:
+            seen.add(key)
+            out.append(c)
+
+    for k, ln in enumerate(page.lines):
+        t = ln.text
+        if kind == DATE:
+            for s, e, d in find_dates(t):
+                add(Cand(DATE, (k,), s, e, t[s:e].strip(), d.isoformat(), num=float(d.toordinal())))
+        elif kind == AMOUNT:
+            for s, e, v, cur in find_amounts(t):
+                piece = t[s:e]
+                num = CURRENCY_RE.sub("", piece).strip()
+                ns = s + piece.find(num) if num in piece else s
+                add(Cand(AMOUNT, (k,), ns, ns + len(num), num, f"{v:.2f}", cur, float(v)))
+        elif kind == NUMBER:
+            dates = [(s, e) for s, e, _ in find_dates(t)]
+            for m in _TOKEN.finditer(t):
+                tok = m.group(0)
+                if not any(ch.isdigit() for ch in tok) or len(tok) < 3:
+                    continue
+                if any(s <= m.start() < e for s, e in dates):
+                    continue
+                add(Cand(NUMBER, (k,), m.start(), m.end(), tok, tok))
+        elif kind == CURRENCY:
+            for m in CURRENCY_RE.finditer(t):
+                code = CURRENCY_SIGNS.get(m.group(0).lower())
+                if code:
+                    add(Cand(CURRENCY, (k,), m.start(), m.end(), m.group(0), code))
+            for m in re.finditer(r"\b[A-Z]{3}\b", t):
+                code = parse_currency(m.group(0))
+                if code == m.group(0):
+                    add(Cand(CURRENCY, (k,), m.start(), m.end(), m.group(0), code))
+        else:  # TEXT
+            add(Cand(TEXT, (k,), 0, len(t), t, t))
+            if ":" in t:
+                i = t.rfind(":")
+                rest = t[i + 1:].strip()
+                if len(rest) >= 2:
+                    add(Cand(TEXT, (k,), len(t) - len(rest), len(t), rest, rest))
+            m = re.search(r"\s*\([^()]*\)\s*$", t)
+            if m and m.start() > 2:
+                add(Cand(TEXT, (k,), 0, m.start(), t[:m.start()], t[:m.start()]))
+            pos = 0
+            parts = _SEP.split(t)
+            if len(parts) > 1:
+                for p in parts[:6]:
+                    i = t.find(p, pos)
+                    pos = i + len(p)
+                    if len(p.strip()) >= 2:
+                        add(Cand(TEXT, (k,), i, i + len(p), p.strip(), p.strip()))
+            for n in range(2, MAX_BLOCK + 1):
+                block = page.below_block(k, n)
+                if block is None:
+                    break
+                text = " ".join(b.text for b in block)
+                add(Cand(TEXT, tuple(page.order[b.index] for b in block), 0, len(block[-1].text), text, text))
+    if kind == NUMBER:  # also what follows an "Invoice No:"-style label
+        for k, ln in enumerate(page.lines):
+            if ":" in ln.text:
+                rest = ln.text[ln.text.rfind(":") + 1:].strip()
+                if rest and any(ch.isdigit() for ch in rest) and len(rest) <= 40:
+                    s = len(ln.text) - len(rest)
+                    add(Cand(NUMBER, (k,), s, len(ln.text), rest, re.sub(r"\s+", "", rest)))
+    return out
+
+
+BASE_NAMES = (
+    "x0", "y0", "x1", "y1", "rank_top", "idx_top", "idx_bottom", "rel_height", "n_lines", "log_len",
+    "digits", "alpha", "upper", "span_share", "at_start", "at_end", "n_words", "colon_before", "line_colon",
+    "legal_form", "address_words", "postcode", "amount_log", "amount_rank", "amount_is_max",
+    "amount_same", "currency_beside", "decimals", "date_rank", "date_same", "letters_and_digits",
+    "lower_half", "token_len", "count_same_text", "line_amounts", "line_is_value_only",
+    "doc_title", "paren", "label_inside", "phone", "short",
+)
+
+
+def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) -> np.ndarray:
+    """The features of every candidate that do not depend on which field scores it."""
+    n = len(cands)
+    W, H, nl = page.width, page.height, max(1, len(page))
+    amounts = sorted({c.num for c in cands if c.kind == AMOUNT}, reverse=True)
+    amount_rank = {v: i for i, v in enumerate(amounts)}
+    dates = sorted({c.num for c in cands if c.kind == DATE})
+    date_rank = {v: i for i, v in enumerate(dates)}
+    value_count: dict = {}
+    for c in cands:
+        value_count[c.value] = value_count.get(c.value, 0) + 1
+    text_count: dict = {}
+    for ln in page.lines:
+        text_count[ln.text.casefold()] = text_count.get(ln.text.casefold(), 0) + 1
+    nb = len(BASE_NAMES)
+    X = np.zeros((n, nb + N_BAGS * HASH_BUCKETS), np.float32)
+    line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
+    for i, c in enumerate(cands):
+        ls = [page.lines[k] for k in c.lines]
+        first, last = ls[0], ls[-1]
+        x0 = min(ln.x0 for ln in ls); x1 = max(ln.x1 for ln in ls)
+        k = c.lines[0]
+        t = c.text
+        letters = [ch for ch in t if ch.isalpha()]
+        before = first.text[:c.start]
+        row = X[i]
+        row[0] = x0 / W; row[1] = first.y0 / H; row[2] = x1 / W; row[3] = last.y1 / H
+        row[4] = k / nl; row[5] = min(k, 30) / 30; row[6] = min(nl - 1 - k, 30) / 30
+        row[7] = first.h / page.median_h; row[8] = len(c.lines) / MAX_BLOCK
+        row[9] = np.log1p(len(t)) / 5
+        row[10] = sum(ch.isdigit() for ch in t) / max(1, len(t))
+        row[11] = len(letters) / max(1, len(t))
+        row[12] = sum(ch.isupper() for ch in letters) / max(1, len(letters))
+        row[13] = len(t) / max(1, sum(len(ln.text) for ln in ls))
+        row[14] = float(c.start == 0); row[15] = float(c.end >= len(last.text))
+        row[16] = min(len(t.split()), 20) / 10
+        row[17] = float(":" in before); row[18] = float(":" in first.text)
+        low = t.casefold()
+        row[19] = float(has_any(_LEGAL, low))
+        row[20] = min(3, sum(1 for w in _ADDR if w in low)) / 3
+        row[21] = float(bool(re.search(r"(?<!\d)\d{4,5}(?!\d)", t)) and c.kind == TEXT)
+        if c.kind == AMOUNT:
+            row[22] = np.log10(1 + abs(c.num)) / 5
+            row[23] = amount_rank.get(c.num, 0) / max(1, len(amounts))
+            row[24] = float(amount_rank.get(c.num) == 0)
+            row[25] = min(value_count.get(c.value, 1), 5) / 5
+            row[26] = float(c.currency is not None)
+            row[27] = float(bool(re.search(r"[.,]\d{2}$", t)))
+        if c.kind == DATE:
+            row[28] = date_rank.get(c.num, 0) / max(1, len(dates))
+            row[29] = min(value_count.get(c.value, 1), 5) / 5
+        row[30] = float(bool(letters) and any(ch.isdigit() for ch in t))
+        row[31] = float(first.cy > H / 2)
+        row[32] = min(len(t), 30) / 30
+        row[33] = min(text_count.get(first.text.casefold(), 1), 5) / 5
+        row[34] = min(line_amounts[k], 5) / 5
+        row[35] = float(len(t) >= 0.9 * len(first.text))
+        row[36] = float(has_any(_TITLE, low))
+        row[37] = float(t.lstrip().startswith("(") or t.count("(") != t.count(")"))
+        row[38] = float(any(":" in ln.text or has_any(_LABELS, ln.text.casefold()) for ln in ls[1:]))
+        row[39] = float(bool(_PHONE.search(t)) and c.kind == TEXT)
+        row[40] = float(len(letters) < 4)
+        a, l_ = above[k], left[k]
+        X[i, nb:nb + HASH_BUCKETS] = _bag(before)
+        X[i, nb + HASH_BUCKETS:nb + 2 * HASH_BUCKETS] = _bag(l_.text if l_ else "")
+        X[i, nb + 2 * HASH_BUCKETS:nb + 3 * HASH_BUCKETS] = _bag(a.text if a else "")
+        X[i, nb + 3 * HASH_BUCKETS:] = _bag(t)
+    return X
+
+
+FIELD_NAMES = ("kw_before", "kw_left", "kw_above", "kw_inside", "kw_above2", "other_kw_before", "not_total_line",
+               "zero_shot")
+
+
+def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence[Cand], above: list,
+                   left: list, above2: list) -> np.ndarray:
+    """The features that depend on the field: its keywords around each candidate, others' too."""
+    n = len(cands)
+    F = np.zeros((n, len(FIELD_NAMES) - 1), np.float32)
+    def kw(text: str | None, who: str = name) -> float:
+        return float(has_keyword(who, text)) if text else 0.0
+
+    for i, c in enumerate(cands):
+        k = c.lines[0]
+        ln = page.lines[k]
+        before = ln.text[:c.start]
+        F[i, 0] = kw(before)
+        F[i, 1] = kw(left[k].text if left[k] else None)
+        F[i, 2] = kw(above[k].text if above[k] else None)
+        F[i, 3] = kw(c.text)
+        F[i, 4] = kw(above2[k].text if above2[k] else None)
+        F[i, 5] = float(any(kw(before, o) for o in others if o != name))
+        F[i, 6] = float(has_any(NOT_TOTAL, ln.text.casefold()))
+    return F
+
+
+def neighbours(page: Page) -> tuple[list, list, list]:
+    """For each line (reading order): the line above, the line to its left, the one above that."""
+    above = [page.above(k) for k in range(len(page))]
+    left = [page.left(k) for k in range(len(page))]
+    pos = {id(ln): k for k, ln in enumerate(page.lines)}
+    above2 = [above[pos[id(a)]] if a is not None else None for a in above]
+    return above, left, above2

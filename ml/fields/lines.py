@@ -1,0 +1,129 @@
+"""The lines a field extractor reads: text, box, reading order and neighbours.
+
+From a prediction's regions (pre-fill), a page's regions (training from people's work) or a
+reference file's lines (``eval --fields-given-lines``). Qt-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from core.geometry import to_xyxy
+
+
+@dataclass(frozen=True, eq=False)
+class FLine:
+    """One line: its text, its axis-aligned box in page pixels and its index in the source."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    index: int
+
+    @property
+    def h(self) -> float:
+        return max(1.0, self.y1 - self.y0)
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+def lines_from(items: Iterable[tuple[object, str]]) -> list[FLine]:
+    """FLines from (points, text) pairs, in the given order (the index is the pair's position).
+
+    Empty texts are kept out (a box nobody read cannot hold a value) but keep their index.
+    """
+    out = []
+    for i, (points, text) in enumerate(items):
+        t = " ".join(str(text or "").split())
+        if not t:
+            continue
+        x0, y0, x1, y1 = to_xyxy(points)
+        out.append(FLine(t, float(x0), float(y0), float(x1), float(y1), i))
+    return out
+
+
+class Page:
+    """Lines of a page in reading order, with the look-ups the features need."""
+
+    def __init__(self, lines: Sequence[FLine], width: float, height: float):
+        self.width = float(max(1.0, width))
+        self.height = float(max(1.0, height))
+        self.lines = sorted(lines, key=lambda ln: (round(ln.cy / max(4.0, ln.h * 0.6)), ln.x0))
+        self.order = {ln.index: k for k, ln in enumerate(self.lines)}
+        self.median_h = median([ln.h for ln in lines]) if lines else 10.0
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def _arrays(self):
+        if not hasattr(self, "_b"):
+            b = np.array([(ln.x0, ln.y0, ln.x1, ln.y1) for ln in self.lines], np.float64).reshape(-1, 4)
+            self._b = b
+            self._h = np.maximum(1.0, b[:, 3] - b[:, 1])
+        return self._b, self._h
+
+    def above(self, k: int) -> FLine | None:
+        """The nearest line above line k (reading order position) that overlaps it horizontally."""
+        b, h = self._arrays()
+        x0, y0, x1, _ = b[k]
+        hk = h[k]
+        gap = y0 - b[:, 3]
+        ok = (b[:, 3] <= y0 + 0.3 * hk) & (np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > -0.5 * hk) \
+            & (gap + 0.3 * hk >= 0) & (gap < 3.5 * hk)
+        ok[k] = False
+        if not ok.any():
+            return None
+        return self.lines[int(np.flatnonzero(ok)[np.argmin(gap[ok])])]
+
+    def left(self, k: int) -> FLine | None:
+        """The nearest line on the same row to the left of line k (a label in its own box)."""
+        b, h = self._arrays()
+        x0, y0, x1, y1 = b[k]
+        hk = h[k]
+        overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
+        gap = x0 - b[:, 2]
+        ok = (b[:, 2] <= x0 + 0.5 * hk) & (overlap > 0.5 * np.minimum(h, hk)) & (gap < 40.0 * hk)
+        ok[k] = False
+        if not ok.any():
+            return None
+        return self.lines[int(np.flatnonzero(ok)[np.argmin(gap[ok])])]
+
+    def next_below(self, k: int) -> int | None:
+        """The line that continues line k's column: the nearest below, starting within 1.6 line
+        heights and overlapping it horizontally (position in reading order), else None."""
+        if not hasattr(self, "_next"):
+            self._next: dict[int, int | None] = {}
+        if k not in self._next:
+            b, h = self._arrays()
+            x0, y0, x1, y1 = b[k]
+            cy = (y0 + y1) / 2
+            g = b[:, 1] - y1
+            ok = ((b[:, 1] + b[:, 3]) / 2 > cy + 0.4 * h[k]) & (g < 1.6 * h[k]) & \
+                (np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > 0)
+            ok[k] = False
+            self._next[k] = int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
+        return self._next[k]
+
+    def below_block(self, k: int, n: int) -> list[FLine] | None:
+        """Line k and the n-1 lines that follow it down its column as one block (an address), or None."""
+        block, seen, cur = [self.lines[k]], {k}, k
+        while len(block) < n:
+            nxt = self.next_below(cur)
+            if nxt is None or nxt in seen:
+                return None
+            block.append(self.lines[nxt])
+            seen.add(nxt)
+            cur = nxt
+        return block

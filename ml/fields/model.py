@@ -1,0 +1,284 @@
+"""The learned field model: which candidate is each field's value, or is it absent.
+
+For every field of a project's schema, a small network scores each candidate of the field's type
+from its features (layout, text shape, the type's statistics, the words around it hashed, the
+field's keywords, the zero-shot score); one more score, learned, stands for "not on this page".
+A softmax over the page's candidates and that one gives each candidate's probability, which is
+the field's confidence. Trained with PyTorch (listwise: the probability of the right candidates,
+or of "absent"), run with NumPy (two small matrix products a field; no torch at pre-fill).
+
+Saved as ``fields.json`` (schema, feature layout, standardisation, metrics) and ``fields.npz``
+(the weights, loaded without pickle). Qt-free.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from core.fields import field_type, same, squeeze
+
+from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
+from .extract import Scored, scored_fields
+from .lines import Page
+
+FORMAT = "proofdesk-fields"
+FORMAT_VERSION = 1
+N_FEATURES = len(BASE_NAMES) + N_BAGS * HASH_BUCKETS + len(FIELD_NAMES)
+
+
+@dataclass
+class Example:
+    """One page to learn from: its lines and the fields people confirmed (None = not on the page)."""
+
+    page: Page
+    fields: dict[str, str | None]
+    #: The page's candidates and features for the schema, when already computed (scored_fields).
+    scored: list[Scored] | None = None
+
+
+def targets(s: Scored, truth: str | None) -> np.ndarray | None:
+    """Which candidates carry the confirmed value (a 0/1 row), all zeros when it is absent,
+    None when it is on the page but no candidate reads it (nothing to learn from)."""
+    y = np.zeros(len(s.cands), np.float32)
+    if truth is None:
+        return y
+    for i, c in enumerate(s.cands):
+        if same(s.name, c.text, truth):
+            y[i] = 1.0
+    return y if y.any() else None
+
+
+VOCAB = 24  # words a field learns as its labels: those most often right before, left of or above its values
+
+
+def vocabulary(rows: Sequence[tuple["Scored", np.ndarray]], size: int = VOCAB) -> list[str]:
+    """The words that announce a field on the training pages: seen around its right candidates
+    more often than around the others (ranked by how much more), at most ``size``."""
+    pos: dict[str, float] = {}
+    neg: dict[str, float] = {}
+    for s, y in rows:
+        if not s.contexts:
+            continue
+        for ctx, yi in zip(s.contexts, y):
+            seen = set().union(*ctx)
+            target = pos if yi > 0 else neg
+            for w in seen:
+                target[w] = target.get(w, 0.0) + (1.0 / max(1.0, y.sum()) if yi > 0 else 1.0 / max(1, len(y)))
+    score = {w: p / (1.0 + neg.get(w, 0.0)) for w, p in pos.items() if p >= 1.0}
+    return [w for w, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:size]]
+
+
+def vocab_features(s: "Scored", vocab: Sequence[str]) -> np.ndarray:
+    """For each candidate, whether each vocabulary word is before it, left of it, above it."""
+    n, v = len(s.cands), len(vocab)
+    out = np.zeros((n, 3 * v), np.float32)
+    if not v or not s.contexts:
+        return out
+    for i, ctx in enumerate(s.contexts):
+        for j, part in enumerate(ctx):
+            if part:
+                for k, w in enumerate(vocab):
+                    if w in part:
+                        out[i, j * v + k] = 1.0
+    return out
+
+
+@dataclass
+class FieldNet:
+    mean: np.ndarray
+    std: np.ndarray
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: float
+    absent: float
+    vocab: list[str] = field(default_factory=list)
+
+    def inputs(self, s: "Scored") -> np.ndarray:
+        return np.concatenate([s.X, vocab_features(s, self.vocab)], axis=1) if self.vocab else s.X
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        if len(X) == 0:
+            return np.zeros(0, np.float32)
+        z = (X - self.mean) / self.std
+        h = np.maximum(z @ self.w1 + self.b1, 0.0)
+        return h @ self.w2 + self.b2
+
+
+@dataclass
+class FieldModel:
+    """One network per field of the schema it was trained on."""
+
+    nets: dict[str, FieldNet]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def knows(self, name: str) -> bool:
+        return name in self.nets
+
+    @property
+    def schema(self) -> list[str]:
+        return list(self.meta.get("schema") or self.nets)
+
+    def probabilities(self, s: Scored) -> tuple[np.ndarray, float]:
+        """(probability of each candidate, probability that the field is absent)."""
+        net = self.nets[s.name]
+        lg = net.logits(net.inputs(s))
+        allv = np.concatenate([lg, [net.absent]])
+        allv = np.exp(allv - allv.max())
+        allv /= allv.sum()
+        return allv[:-1], float(allv[-1])
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for name, net in self.nets.items():
+            for k in ("mean", "std", "w1", "b1", "w2"):
+                arrays[f"{name}.{k}"] = getattr(net, k)
+            arrays[f"{name}.b2"] = np.array([net.b2, net.absent], np.float32)
+        np.savez(folder / "fields.npz", **arrays)
+        meta = dict(self.meta, format=FORMAT, format_version=FORMAT_VERSION, fields=list(self.nets),
+                    vocab={name: net.vocab for name, net in self.nets.items()},
+                    n_features=N_FEATURES, base_features=list(BASE_NAMES), field_features=list(FIELD_NAMES),
+                    hash_buckets=HASH_BUCKETS)
+        (folder / "fields.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "FieldModel":
+        """Read a saved model; a file that is not one (or does not fit this code) raises ValueError."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "fields.json").read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
+                raise ValueError(f"{folder}: not a field model this version reads")
+            if meta.get("n_features") != N_FEATURES or meta.get("base_features") != list(BASE_NAMES):
+                raise ValueError(f"{folder}: made for other features ({meta.get('n_features')}, this code {N_FEATURES})")
+            nets = {}
+            with np.load(folder / "fields.npz", allow_pickle=False) as z:
+                for name in meta["fields"]:
+                    b = z[f"{name}.b2"]
+                    vocab = [str(w) for w in (meta.get("vocab") or {}).get(name, [])]
+                    nets[name] = FieldNet(z[f"{name}.mean"], z[f"{name}.std"], z[f"{name}.w1"], z[f"{name}.b1"],
+                                          z[f"{name}.w2"], float(b[0]), float(b[1]), vocab)
+                    want = N_FEATURES + 3 * len(vocab)
+                    if nets[name].w1.shape[0] != want or nets[name].mean.shape[0] != want:
+                        raise ValueError(f"{folder}: field {name} has {nets[name].w1.shape[0]} inputs, not {want}")
+        except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(str(folder)):
+                raise
+            raise ValueError(f"{folder}: unreadable field model ({exc})") from exc
+        return cls(nets, meta)
+
+
+@dataclass
+class TrainStats:
+    pages: int
+    seconds: float
+    per_field: dict[str, dict[str, int]]
+
+
+def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 32, epochs: int = 300,
+          lr: float = 0.01, weight_decay: float = 1e-3, seed: int = 0,
+          progress: Callable[[str], None] | None = None) -> tuple[FieldModel, TrainStats]:
+    """Train one network per field on the examples; fields nobody confirmed on any page are skipped."""
+    import torch
+
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    # Tiny matrices: one thread is 10x faster than two fighting over a busy machine's cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0):
+    import torch
+
+    per_page = [ex.scored if ex.scored is not None else scored_fields(ex.page, schema) for ex in examples]
+    nets: dict[str, FieldNet] = {}
+    per_field: dict[str, dict[str, int]] = {}
+    for j, name in enumerate(schema):
+        rows = []
+        counts = {"pages": 0, "present": 0, "absent": 0, "unreadable": 0}
+        for ex, scored in zip(examples, per_page):
+            if name not in ex.fields:
+                continue                      # nobody said anything about this field on that page
+            s = scored[j]
+            y = targets(s, ex.fields[name])
+            if y is None:
+                counts["unreadable"] += 1
+                continue
+            counts["pages"] += 1
+            counts["present" if y.any() else "absent"] += 1
+            rows.append((s, y))
+        per_field[name] = counts
+        if counts["pages"] == 0:
+            continue
+        vocab = vocabulary(rows)
+        rows = [(np.concatenate([s.X, vocab_features(s, vocab)], axis=1) if vocab else s.X, y) for s, y in rows]
+        nf = N_FEATURES + 3 * len(vocab)
+        allX = np.concatenate([X for X, _ in rows if len(X)] or [np.zeros((1, nf), np.float32)])
+        mean = allX.mean(axis=0)
+        std = allX.std(axis=0) + 1e-3
+        cmax = max(1, max(len(X) for X, _ in rows))
+        P = len(rows)
+        Xp = np.zeros((P, cmax, nf), np.float32)
+        Yp = np.zeros((P, cmax + 1), np.float32)
+        M = np.zeros((P, cmax + 1), bool)
+        for i, (X, y) in enumerate(rows):
+            n = len(X)
+            Xp[i, :n] = (X - mean) / std
+            Yp[i, :n] = y
+            M[i, :n] = True
+            M[i, cmax] = True
+            if not y.any():
+                Yp[i, cmax] = 1.0
+        Xt, Yt, Mt = torch.from_numpy(Xp), torch.from_numpy(Yp), torch.from_numpy(M)
+        l1 = torch.nn.Linear(nf, hidden) if hidden else torch.nn.Identity()
+        l2 = torch.nn.Linear(hidden or nf, 1)
+        absent = torch.nn.Parameter(torch.zeros(1))
+        params = list(l1.parameters()) + list(l2.parameters()) + [absent]
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        for _ in range(epochs):
+            opt.zero_grad()
+            lg = l2(torch.relu(l1(Xt)) if hidden else Xt).squeeze(-1)
+            lg = torch.cat([lg, absent.expand(P, 1)], dim=1).masked_fill(~Mt, -1e9)
+            logp = torch.log_softmax(lg, dim=1)
+            loss = -(torch.logsumexp(logp.masked_fill(Yt == 0, -1e9), dim=1)).mean()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            if hidden:
+                w1, b1 = l1.weight.detach().numpy().T.copy(), l1.bias.detach().numpy().copy()
+            else:   # a linear scorer: the identity as the hidden layer (ReLU of z would cut the signs)
+                w1 = np.concatenate([np.eye(nf), -np.eye(nf)], axis=1).astype(np.float32)
+                b1 = np.zeros(2 * nf, np.float32)
+            w2 = l2.weight.detach().numpy()[0].copy()
+            if not hidden:
+                w2 = np.concatenate([w2, -w2])
+            nets[name] = FieldNet(mean.astype(np.float32), std.astype(np.float32), w1, b1, w2,
+                                  float(l2.bias.item()), float(absent.item()), vocab)
+        if progress:
+            progress(f"{name}: {counts['pages']} pages ({counts['present']} with it, {counts['absent']} without), "
+                     f"loss {loss.item():.3f}")
+    seconds = time.perf_counter() - t0
+    meta = {"schema": list(schema), "trained_pages": len(examples), "hidden": hidden, "epochs": epochs,
+            "seed": seed, "seconds": round(seconds, 2), "per_field": per_field}
+    return FieldModel(nets, meta), TrainStats(len(examples), seconds, per_field)
+
+
+def text_key(text: str | None) -> str:
+    return squeeze(text or "").casefold()
+
+
+__all__ = ["Example", "FieldModel", "FieldNet", "train", "targets", "N_FEATURES", "field_type"]

@@ -1,0 +1,62 @@
+"""Fields at pre-fill: the project's schema read from the page's predicted regions.
+
+``FieldReader.for_project(project)`` loads the schema and the project's active field model (the
+registry's ``fields`` task) once per pre-fill; ``reader.apply(prediction, page)`` returns the
+prediction with its ``fields`` (sources are indexes into its regions). Without a model the
+zero-shot rules read them. It runs in the process that writes the pages (a few ms a page).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+from core import registry
+from core.model import Page as CorePage, Prediction
+
+from .extract import extract, page_of
+from .lines import lines_from
+from .model import FieldModel
+
+log = logging.getLogger(__name__)
+
+#: The registry task of field models.
+FIELDS_TASK = "fields"
+
+
+def active_field_model(project) -> tuple[FieldModel | None, str | None]:
+    """(the project's active field model, its version name), (None, None) when it has none.
+
+    A model folder that cannot be read is logged and left out: pre-fill goes on with the rules.
+    """
+    version = registry.active(project.store, FIELDS_TASK)
+    if version is None:
+        return None, None
+    try:
+        return FieldModel.load(project.local(version.path)), version.name
+    except ValueError as exc:
+        log.warning("field model %s not used: %s", version.name, exc)
+        return None, None
+
+
+@dataclass
+class FieldReader:
+    schema: Sequence[str]
+    model: FieldModel | None = None
+    version: str | None = None
+
+    @classmethod
+    def for_project(cls, project) -> "FieldReader":
+        model, version = active_field_model(project)
+        return cls(list(project.store.fields()), model, version)
+
+    def apply(self, prediction: Prediction, page: CorePage) -> Prediction:
+        """The prediction with its fields read (unchanged when the schema is empty)."""
+        if not self.schema:
+            return prediction
+        lines = lines_from((r.points, r.text) for r in prediction.regions)
+        w, h = page.width, page.height
+        values = extract(page_of(lines, w, h), self.schema, self.model)
+        return dataclasses.replace(prediction, fields=tuple(values))
