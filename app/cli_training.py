@@ -53,29 +53,71 @@ def cmd_dataset(args) -> int:
     return 0
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def field_figures(metrics: dict) -> str:
+    """A field model version's figures on one line: overall F1 and each field's, with what it was
+    compared with."""
+    per = metrics.get("per_field") or {}
+    parts = ", ".join(f"{k} {_pct(v.get('f1'))}" for k, v in per.items())
+    return f"fields F1 {_pct(metrics.get('f1'))} ({parts})"
+
+
+def field_report(metrics: dict) -> list[str]:
+    """How a run judged its field model: per field, its F1 against the compared model's, the noise,
+    gained or lost; then the verdict."""
+    head = (f"key fields, {metrics.get('eval')}" + (f" (K={metrics['folds']})" if metrics.get("folds") else "")
+            + f" on {metrics.get('eval_pages')} page(s), against {metrics.get('compared_with')}:")
+    rows = [head]
+    for name, f in (metrics.get("per_field") or {}).items():
+        rows.append(f"  {name:<18} F1 {_pct(f.get('f1')):>6} against {_pct(f.get('active_f1')):>6}"
+                    f"  (noise {f.get('noise', 0):.1%}) {f.get('change', '')}")
+    rows.append(f"  {'all':<18} F1 {_pct(metrics.get('f1')):>6} against {_pct(metrics.get('active_f1')):>6};"
+                f" typing saved {_pct(metrics.get('typing_saved'))} against {_pct(metrics.get('active_typing_saved'))}")
+    gained, lost = metrics.get("gained") or [], metrics.get("lost") or []
+    rows.append(f"  gained: {', '.join(gained) or 'none'}; lost: {', '.join(lost) or 'none'}"
+                f" -> {'better' if metrics.get('better') else 'not better'}")
+    return rows
+
+
 def cmd_models(args) -> int:
     from core import registry
+    from ml.training.active import active_model
 
     project = _open(args.project)
     try:
         store = project.store
+        task = getattr(args, "task", None)
         if args.action == "list":
-            active = registry.active(store)
-            rows = registry.versions(store)
+            actives = {t: active_model(project, t) for t in registry.TASKS}
+            rows = registry.versions(store, task)
             if args.json:
-                print(json.dumps({"active": active.id if active else None, "versions": [v.__dict__ for v in rows]},
-                                 indent=1))
+                act = actives[registry.RECOGNITION].version
+                fa = actives[registry.FIELDS].version
+                print(json.dumps({"active": act.id if act else None, "active_fields": fa.id if fa else None,
+                                  "versions": [v.__dict__ for v in rows]}, indent=1))
                 return 0
-            print(f"active: {active.name if active else 'the shipped model'}")
+            rec = actives[registry.RECOGNITION]
+            print(f"active: {rec.name if not rec.shipped else 'the shipped model'}")
+            print(f"active fields model: {actives[registry.FIELDS].name}")
             for v in rows:
-                cer = v.metrics.get("val_cer")
-                mark = "*" if active and v.id == active.id else " "
+                a = actives.get(v.task)
+                mark = "*" if a is not None and a.version is not None and v.id == a.version.id else " "
+                if v.task == registry.FIELDS:
+                    figures = field_figures(v.metrics)
+                else:
+                    cer = v.metrics.get("val_cer")
+                    figures = f"val CER {'-' if cer is None else f'{cer:.2%}'}"
                 print(f"{mark}{v.id:>4}  {v.name:<28} {v.task:<12} run {v.run_id or '-':<4}"
-                      f" val CER {'-' if cer is None else f'{cer:.2%}'}  {v.created_at[:19]}")
+                      f" {figures}  {v.created_at[:19]}")
         elif args.action == "promote":
-            version = registry.find(store, args.version or "latest")
+            version = registry.find(store, args.version or "latest", task or registry.RECOGNITION)
             registry.promote(store, args.user, version)
-            print(f"promoted {version.name}: the next pre-fill uses it")
+            what = "the next pre-fill reads the key fields with it" if version.task == registry.FIELDS else \
+                "the next pre-fill uses it"
+            print(f"promoted {version.name}: {what}")
         elif args.action == "import":
             from core import runs
 
@@ -89,8 +131,9 @@ def cmd_models(args) -> int:
         elif args.action == "import-paddle":
             return _import_paddle(args, project)
         else:  # rollback
-            version = registry.rollback(store, args.user,
-                                        registry.find(store, args.version) if args.version else None)
+            version = registry.find(store, args.version) if args.version else None
+            version = registry.rollback(store, args.user, version,
+                                        task=version.task if version else (task or registry.RECOGNITION))
             print(f"rolled back to {version.name}")
     finally:
         project.close()
@@ -167,7 +210,9 @@ def _set_params(items: list[str]) -> dict:
 
 
 def cmd_train(args) -> int:
-    from core import datasets, registry, runs
+    from core import datasets, runs
+    from ml.training.active import active_model
+    from ml.training.fields import wanted as fields_wanted
     from ml.training.params import resolve_params
 
     project = _open(args.project)
@@ -188,6 +233,10 @@ def cmd_train(args) -> int:
                 params["detector"] = False
             if args.synthetic is not None:
                 params["synthetic_lines"] = args.synthetic
+            if args.fields_only:
+                params.update(train_ocr=False, train_fields=True)
+            if args.no_fields:
+                params["train_fields"] = False
             params.update(_set_params(args.set))
             # A bad value fails here, before anything is recorded (a dataset version, the run).
             resolve_params(params)
@@ -197,11 +246,15 @@ def cmd_train(args) -> int:
                 version, created = datasets.create_version(store, project.root, args.user)
                 print(f"{'created' if created else 'using'} dataset version {version.id} ({version.hash[:12]}):"
                       f" {version.n_train} train / {version.n_val} validation lines", file=sys.stderr)
-            datasets.check_trainable(version)  # refused before a run is recorded, with how many pages it needs
-            active = registry.active(store)
-            run = runs.create(store, args.user, version.id, params, active.id if active else None)
-            print(f"run {run.id}: fine-tuning {active.name if active else 'the shipped recogniser'}"
-                  f" on dataset version {version.id}", file=sys.stderr)
+            if resolve_params(params)["train_ocr"]:
+                datasets.check_trainable(version)  # refused before a run is recorded, with how many pages it needs
+            active = active_model(project)
+            run = runs.create(store, args.user, version.id, params, active.version.id if active.version else None)
+            what = [f"fine-tuning {active.name if active.version else 'the shipped recogniser'}"
+                    f" on dataset version {version.id}"] if resolve_params(params)["train_ocr"] else []
+            wanted, why = fields_wanted(store, resolve_params(params))
+            what.append(f"training the key fields ({why})" if wanted else f"not the key fields ({why})")
+            print(f"run {run.id}: {'; '.join(what)}", file=sys.stderr)
     finally:
         project.close()
     if args.create_only:
@@ -260,10 +313,21 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                     print(f"resumed after epoch {msg['from_epoch']} (checkpoint)")
                 elif kind == "detector" and msg.get("resumed"):
                     print("detector: trained before the run stopped, used as it is")
+                elif kind == "fields":
+                    for row in field_report(msg):
+                        print(row)
                 elif kind == "done":
-                    print(f"done: model version {msg['model_version']} ({msg['name']}), validation CER"
-                          f" {msg['val_cer']:.2%} against {msg['active_val_cer']:.2%} for {msg['compared_with']}:"
-                          f" {msg['verdict']}; {msg['duration_s']:.0f} s, estimated cost {msg['cost']:.4f}")
+                    fields = msg.get("fields")
+                    if msg.get("val_cer") is not None:
+                        print(f"done: model version {msg['model_version']} ({msg['name']}), validation CER"
+                              f" {msg['val_cer']:.2%} against {msg['active_val_cer']:.2%} for {msg['compared_with']}:"
+                              f" {msg['verdict']}; {msg['duration_s']:.0f} s, estimated cost {msg['cost']:.4f}")
+                    else:
+                        print(f"done: {msg['verdict']}; {msg['duration_s']:.0f} s, estimated cost {msg['cost']:.4f}")
+                    if fields:
+                        print(f"  field model version {fields['model_version']} ({fields['name']}): "
+                              f"{field_figures(fields)} against {_pct(fields.get('active_f1'))} for "
+                              f"{fields['compared_with']}: {fields['verdict']}")
                     if msg.get("val_typing_saved") is not None:
                         print(f"  the {msg['val_pages']} validation page(s) read end to end: typing saved "
                               f"{msg['val_typing_saved']:.1%} against {msg['active_val_typing_saved']:.1%}, line "
@@ -271,9 +335,11 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                     if msg.get("det_thresh") is not None:
                         print(f"  detector fine-tuned on {msg['det_pages']} page(s), box threshold "
                               f"{msg['det_thresh']:g}")
-                    if msg["verdict"] == runs.BETTER:
-                        shown = parse_url(project_root).display if is_url(project_root) else project_root
+                    shown = parse_url(project_root).display if is_url(project_root) else project_root
+                    if msg["verdict"] == runs.BETTER and msg.get("val_cer") is not None:
                         print(f"promote it with: proofdesk models promote {shown} {msg['name']}")
+                    if fields and fields["verdict"] == runs.BETTER:
+                        print(f"promote the field model with: proofdesk models promote {shown} {fields['name']}")
                 elif kind == "error":
                     print(f"proofdesk: training failed: {msg['error']}", file=sys.stderr)
             rc = proc.wait()
@@ -312,7 +378,7 @@ def cmd_synth_sheet(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from core import runs
+    from core import registry, runs
 
     project = _open(args.project)
     try:
@@ -328,20 +394,29 @@ def cmd_runs(args) -> int:
             for key, value in run.__dict__.items():
                 if key != "log":
                     print(f"{key:>22}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            for fv in registry.of_run(store, run.id, registry.FIELDS):
+                print(f"{'field model version':>22}: {fv.id} ({fv.name})")
+                for row in field_report(fv.metrics):
+                    print(" " * 24 + row)
             print("log (last 20 lines):")
             for line in run.log.splitlines()[-20:]:
                 print("  " + line[:200])
             return 0
         rows = runs.list_runs(store)
+        field_versions = {v.run_id: v for v in registry.versions(store, registry.FIELDS) if v.run_id is not None}
         if args.json:
-            print(json.dumps([{k: v for k, v in r.__dict__.items() if k != "log"} for r in rows], indent=1))
+            print(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "log"},
+                               "field_model_version_id": field_versions[r.id].id if r.id in field_versions else None}
+                              for r in rows], indent=1))
             return 0
         for r in rows:
             last = r.metrics[-1] if r.metrics else {}
             cer = last.get("val_cer")
+            fv = field_versions.get(r.id)
+            fields = f"  {fv.name}: {field_figures(fv.metrics)}" if fv is not None else ""
             print(f"{r.id:>4}  {r.status:<9} dataset {r.dataset_version_id:<3} epochs {len(r.metrics)}/"
                   f"{r.params.get('epochs', '-')}  val CER {'-' if cer is None else f'{cer:.2%}'}"
-                  f"  {'-' if r.duration_s is None else f'{r.duration_s:.0f} s'}  {r.verdict or r.error or ''}")
+                  f"  {'-' if r.duration_s is None else f'{r.duration_s:.0f} s'}  {r.verdict or r.error or ''}{fields}")
         if not rows:
             print("no training runs yet: `proofdesk train PROJECT`")
     finally:
@@ -424,6 +499,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--dict", default=None, metavar="KEYS.txt",
                    help="import-paddle: the recogniser's character dictionary (one character per line)")
     p.add_argument("--name", default=None, help="import-paddle: the model version's name (default paddle-N)")
+    p.add_argument("--task", choices=["recognition", "fields"], default=None,
+                   help="list: only this task's versions; promote latest, rollback: of this task (default: the"
+                        " OCR's, recognition; a version named says its own)")
     p.add_argument("--pages", type=int, default=20,
                    help="import-paddle: finished pages to evaluate it on against the active model (default 20;"
                         " 0: none)")
@@ -447,6 +525,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--synthetic", type=int, default=None, metavar="N",
                    help="add N synthetic invoice lines (ml.synth) to the training lines, never to validation"
                         " (default 0; look at them with `proofdesk synth-sheet OUT.png`)")
+    p.add_argument("--fields-only", action="store_true",
+                   help="train the key-field model only (no OCR): seconds, from the finished pages' field values")
+    p.add_argument("--no-fields", action="store_true",
+                   help="do not train the key-field model (default: trained when the project has fields and at"
+                        " least 5 finished pages with field values)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other training parameter (ml/training/params.py), VALUE as JSON: --set det_epochs=4")
     p.add_argument("--resume", type=int, default=None, metavar="RUN",

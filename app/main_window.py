@@ -8,7 +8,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from core import registry
 from core.db import parse_url
 from core.errors import ProofdeskError
 from core.model import PageStatus
@@ -521,7 +520,9 @@ class MainWindow(QMainWindow):
             return None
         for attempt in (1, 2):  # a connection that died unnoticed is made again once
             try:
-                return registry.active(self.project.store)
+                from ml.training.active import active_model
+
+                return active_model(self.project).version
             except ProofdeskError as exc:
                 if not is_connection_error(exc):
                     raise

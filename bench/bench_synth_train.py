@@ -19,6 +19,14 @@ Prints one JSON object (also to ``--out``): the parameters, the run's seconds, i
 figures (the new model's and the shipped one's on the project's validation lines), the figures of
 both models on both sets. ``--eval-only RUN`` evaluates a run done before.
 
+Receipt lines (ml/synth.py's receipt style: capitals printed like a till's thermal slip) as a share
+of the synthetic lines, the backbone's last block trained too, and the combined engine end to end
+on both sets with the new model promoted in the project (``proofdesk eval SET --engine combined
+--project P``; the raw reports beside ``--out``)::
+
+    flock /tmp/bench.lock .venv/bin/python bench/bench_synth_train.py --project /tmp/rec17/proj \
+        --synthetic 6000 --receipt-share 0.4 --freeze backbone_last --e2e --out /tmp/rec17/c.json
+
 An invoice project instead (its validation pages judge the run; crops of invoices-dev would
 include its training pages, so none are read here)::
 
@@ -32,6 +40,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -105,6 +114,45 @@ def figures(pairs: list[tuple[str, str]]) -> dict:
     return out
 
 
+def mix_model(checkpoint: Path, run_model: Path, alpha: float, out: Path) -> Path:
+    """A weight-space mix of the shipped recogniser and a run's (WiSE-FT): every weight the run trained
+    becomes ``(1 - alpha) * shipped + alpha * run`` (from the run's last checkpoint), exported as the
+    run exports (model.onnx, model.json with its sha256) to ``out``."""
+    import torch
+
+    from ml.neural.models import BASE_MODEL, load_spec, model_dir
+    from ml.neural.torch_model import export_onnx, load_recognizer
+
+    spec = load_spec(model_dir(BASE_MODEL, "rec-latin"))
+    net = load_recognizer(spec)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state"]
+    with torch.no_grad():
+        for k, v in state.items():
+            p = net.params[k]
+            p.copy_((1 - alpha) * p + alpha * v.to(p.dtype))
+    meta = json.loads((run_model / "model.json").read_text(encoding="utf-8"))
+    export_onnx(net, out, base=spec, charset=spec.charset, meta={
+        "id": out.name, "source": f"weight mix: {1 - alpha:g} x {spec.version} + {alpha:g} x ({meta.get('source')})",
+        "license": spec.raw.get("license", ""), "training": {**meta.get("training", {}), "mix_alpha": alpha}})
+    return out
+
+
+def e2e_figures(report: dict | list) -> dict:
+    """The headline figures of a ``proofdesk eval --json`` report (the end-to-end and crop summaries,
+    flattened; nested per-check counts kept as they are)."""
+    if isinstance(report, list):
+        report = report[0]
+    out = {}
+    for key, value in report.items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            out[key] = round(value, 5) if isinstance(value, float) else value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out[f"{key}.{k}"] = round(v, 5) if isinstance(v, float) else v
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--project", default="/tmp/proofdesk-synth-bench")
@@ -119,6 +167,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="the reference folder the project is made of (default sroie-dev; invoices-dev: an invoice"
                          " project, judged by the run's own validation pages, --no-eval)")
     ap.add_argument("--no-eval", action="store_true", help="the run's own figures only (no crops read here)")
+    ap.add_argument("--receipt-share", type=float, default=None,
+                    help="share of the synthetic lines in the receipt style (synthetic_receipt_share)")
+    ap.add_argument("--freeze", default=None, choices=("backbone", "backbone_last", "none"),
+                    help="what stays frozen (default: the training default, the backbone)")
+    ap.add_argument("--mix", default=None, metavar="A[,A...]",
+                    help="also evaluate weight mixes (1-A) x shipped + A x the run (WiSE-FT), written to"
+                         " PROJECT/mixes/run-N-aA; --e2e then runs on the last one given")
+    ap.add_argument("--dump", action="store_true", help="write every crop's (reference, reading) beside --out")
+    ap.add_argument("--sets", default="invoices-dev,sroie-dev", help="reference sets read (comma-separated)")
+    ap.add_argument("--e2e", action="store_true",
+                    help="also promote the new model in the project and run the combined engine end to end on the"
+                         " sets (proofdesk eval --engine combined --project P)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("PROOFDESK_USER", "bench")
@@ -131,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     if args.eval_only is None:
         sets = ["--set", "calib_pages=0", "--set", "e2e_val_pages=0"]
+        if args.receipt_share is not None:
+            sets += ["--set", f"synthetic_receipt_share={args.receipt_share}"]
+        if args.freeze is not None:
+            sets += ["--set", f"freeze={args.freeze}"]
         for item in args.set:
             sets += ["--set", item]
         _cli("train", str(project), "--synthetic", str(args.synthetic), "--epochs", str(args.epochs), "--max-lines",
@@ -146,19 +210,47 @@ def main(argv: list[str] | None = None) -> int:
         record = {"run": run.id, "params": run.params, "duration_s": run.duration_s, "metrics": run.metrics,
                   "model_metrics": {k: v for k, v in mv.metrics.items() if "cer" in k or "exact" in k or k == "val_lines"},
                   "base": json.loads((Path(model) / "model.json").read_text(encoding="utf-8")).get("source"),
-                  "model_val_cer_sroie": registry.get(p.store, run.model_version_id).metrics.get("val_cer")}
+                  "model_val_cer_sroie": registry.get(p.store, run.model_version_id).metrics.get("val_cer"),
+                  "model_version": run.model_version_id, "model_folder": model}
     finally:
         p.close()
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "run": record,
               "train_wall_s": round(train_s, 1)}
-    for name in () if args.no_eval else ("invoices-dev", "sroie-dev"):
-        for which, folder in (("shipped", None), ("trained", model)):
+    mixes = []
+    for a in [float(x) for x in (args.mix or "").split(",") if x]:
+        out = project / "mixes" / f"run-{record['run']}-a{a:g}"
+        mix_model(project / "runs" / str(record["run"]) / "checkpoint.pt", Path(model), a, out)
+        mixes.append((f"mix {a:g}", str(out)))
+    report["mixes"] = dict(mixes)
+    for name in () if args.no_eval else [s for s in args.sets.split(",") if s]:
+        for which, folder in (("shipped", None), ("trained", model), *mixes):
             if which == "shipped" and args.no_baseline:
                 continue
             t = time.monotonic()
-            report[f"{name} {which}"] = {**figures(read_crops(DATASETS / name, folder, args.pages)),
-                                         "seconds": round(time.monotonic() - t, 1)}
+            pairs = read_crops(DATASETS / name, folder, args.pages)
+            report[f"{name} {which}"] = {**figures(pairs), "seconds": round(time.monotonic() - t, 1)}
+            if args.dump and args.out:  # (reference, reading) of every crop, to look at the errors
+                Path(args.out).with_suffix(f".{name}.{which}.pairs.json").write_text(
+                    json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
             print(f"{name} {which}: {json.dumps(report[f'{name} {which}'])}", file=sys.stderr, flush=True)
+    if args.e2e and mixes:  # the mix goes in as the run's model version (its own files kept beside)
+        vdir = Path(model)
+        keep = vdir.parent / f"{vdir.name}.trained"
+        if not keep.exists():
+            shutil.copytree(vdir, keep)
+        for f in ("model.onnx", "model.json", "charset.txt"):
+            shutil.copy2(Path(mixes[-1][1]) / f, vdir / f)
+        report["e2e_model"] = mixes[-1][1]
+    if args.e2e:
+        _cli("models", "promote", str(project), str(record["model_version"]), quiet=True)
+        for name in [s for s in args.sets.split(",") if s]:
+            t = time.monotonic()
+            raw = _cli("eval", str(DATASETS / name), "--engine", "combined", "--json", "--project", str(project),
+                       quiet=True)
+            if args.out:
+                Path(args.out).with_suffix(f".e2e-{name}.json").write_text(raw, encoding="utf-8")
+            report[f"{name} combined e2e"] = {**e2e_figures(json.loads(raw)), "seconds": round(time.monotonic() - t, 1)}
+            print(f"{name} combined e2e: {json.dumps(report[f'{name} combined e2e'])}", file=sys.stderr, flush=True)
     text = json.dumps(report, indent=1, ensure_ascii=False)
     print(text)
     if args.out:

@@ -21,8 +21,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Iterable
 
 TEXT, DATE, AMOUNT, CURRENCY, NUMBER = "text", "date", "amount", "currency", "number"

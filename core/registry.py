@@ -1,5 +1,10 @@
 """The model registry: every model version a project has, and which one pre-fill uses.
 
+Each version belongs to a task: ``recognition`` (the OCR: recogniser, and its detector in
+``det/``) or ``fields`` (the key-field model: ``fields.json`` + ``fields.npz``). Each task has
+its own active version, promotions and rollbacks. Which folder a task reads (the active version,
+else the shipped model) is answered in one place, ``ml.training.active.active_model``.
+
 A model version is a folder (``model.onnx`` + ``model.json``) with the sha256 of its ONNX file,
 its metrics, and the run that made it. The active version of a task is the last promotion or
 rollback in ``model_promotions``: switching is one row, so it is atomic and the history of
@@ -32,6 +37,11 @@ from .errors import NotFoundError, ProofdeskError
 from .store import Store, now
 
 RECOGNITION = "recognition"
+#: The key-field model (``ml.fields``): its own versions, promotions and rollbacks, beside the OCR's.
+FIELDS = "fields"
+TASKS = (RECOGNITION, FIELDS)
+#: The file of a version's folder whose sha256 is the version's (``ModelVersion.sha256``), by task.
+MAIN_FILE = {RECOGNITION: "model.onnx", FIELDS: "fields.npz"}
 
 
 @dataclass(frozen=True)
@@ -224,6 +234,12 @@ def versions(store: Store, task: str | None = None) -> list[ModelVersion]:
     return [_row(r) for r in store.model_version_rows(task)]
 
 
+def of_run(store: Store, run_id: int, task: str | None = None) -> list[ModelVersion]:
+    """The model versions run ``run_id`` made (of ``task``), oldest first: a run that trained the
+    OCR and the fields made one of each."""
+    return [v for v in versions(store, task) if v.run_id == run_id]
+
+
 def active(store: Store, task: str = RECOGNITION) -> ModelVersion | None:
     """The version pre-fill uses now; None means the shipped model."""
     row = store.active_model_version_row(task)
@@ -245,7 +261,7 @@ def promote(store: Store, user: str, version: ModelVersion, kind: str = "promote
 
 
 def rollback(store: Store, user: str, version: ModelVersion | None = None, task: str = RECOGNITION) -> ModelVersion | None:
-    """Back to ``version``, or to the one that was active before the current one."""
+    """Back to ``version`` (in its own task), or to the one of ``task`` that was active before the current one."""
     if version is None:
         ids = store.promoted_version_ids(task)
         current = ids[0] if ids else None

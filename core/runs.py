@@ -176,30 +176,69 @@ def _close(store: Store, run_id: int, status: str, duration_s: float | None, dev
     store.close_run(run_id, status, now(), round(total, 3), cost, cols)
 
 
-def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sha256: str, metrics: dict,
-           name: str, duration_s: float, device: str, hardware: dict | None = None) -> tuple[Run, registry.ModelVersion]:
-    """The run made a model: register it (never promoted here) and close the run with its verdict.
+@dataclass(frozen=True)
+class Artifact:
+    """A model a run made, to register with the run's end: its version's name, folder (relative to
+    the project), sha256 (of the task's main file, ``registry.MAIN_FILE``), metrics and task.
+    ``better``: the task's own verdict where the task judges itself (fields:
+    ``ml.training.fields.judge``); None for the OCR, judged here by :func:`ocr_better`.
+    ``parent_id``: the version it was trained from or compared with (None: the run's base model)."""
 
-    ``metrics`` must hold ``val_cer`` (the new model) and ``active_val_cer`` (the model it is
-    compared with, on the same validation lines). Better means strictly lower CER and, where the
-    validation pages were also read end to end (``val_typing_saved``, ``active_val_typing_saved``),
-    no less typing saved there.
-    """
-    run = get(store, run_id)
+    name: str
+    path: str
+    sha256: str
+    metrics: dict
+    task: str = registry.RECOGNITION
+    better: bool | None = None
+    parent_id: int | None = None
+
+
+def ocr_better(metrics: dict) -> bool:
+    """The OCR rule: strictly lower validation CER than the compared model (``val_cer`` <
+    ``active_val_cer``) and, where the validation pages were also read end to end
+    (``val_typing_saved``, ``active_val_typing_saved``), no less typing saved there."""
     new, old = metrics.get("val_cer"), metrics.get("active_val_cer")
     better = new is not None and (old is None or new < old)
     saved, saved_before = metrics.get("val_typing_saved"), metrics.get("active_val_typing_saved")
     if saved is not None and saved_before is not None and saved < saved_before:
         better = False
+    return better
+
+
+def finish(store: Store, user: str, run_id: int, artifact_path: str, artifact_sha256: str, metrics: dict,
+           name: str, duration_s: float, device: str, hardware: dict | None = None) -> tuple[Run, registry.ModelVersion]:
+    """The run made an OCR model: register it (never promoted here) and close the run with its verdict.
+
+    ``metrics`` must hold ``val_cer`` (the new model) and ``active_val_cer`` (the model it is
+    compared with, on the same validation lines): :func:`ocr_better` is the verdict.
+    """
+    run, versions = finish_models(store, user, run_id, [Artifact(name, artifact_path, artifact_sha256, metrics)],
+                                  duration_s, device, hardware)
+    return run, versions[0]
+
+
+def finish_models(store: Store, user: str, run_id: int, artifacts: list[Artifact], duration_s: float, device: str,
+                  hardware: dict | None = None) -> tuple[Run, list[registry.ModelVersion]]:
+    """The run made these models (the OCR's first when it made one): register them all (never
+    promoted here) and close the run, in one transaction. The run's verdict is ``better`` only
+    when every model is (the OCR by :func:`ocr_better`, the fields by their own ``better``); its
+    artifact and model version are the first model's, the others name the run (``run_id``)."""
+    if not artifacts:
+        raise ProofdeskError(f"run {run_id} made no model to register")
+    run = get(store, run_id)
+    better = all(ocr_better(a.metrics) if a.better is None else a.better for a in artifacts)
     verdict = BETTER if better else NOT_BETTER
     with store.transaction():
-        version = registry.register(store, user, name, registry.RECOGNITION, artifact_path, artifact_sha256,
-                                    {**metrics, "dataset_version_id": run.dataset_version_id}, run_id=run_id,
-                                    parent_id=run.base_model_version_id)
+        versions = [registry.register(store, user, a.name, a.task, a.path, a.sha256,
+                                      {**a.metrics, "dataset_version_id": run.dataset_version_id}, run_id=run_id,
+                                      parent_id=a.parent_id if a.task != registry.RECOGNITION
+                                      else run.base_model_version_id)
+                    for a in artifacts]
         extra = {"hardware": json.dumps(hardware)} if hardware is not None else {}
-        _close(store, run_id, "done", duration_s, device, artifact_path=artifact_path,
-               artifact_sha256=artifact_sha256, model_version_id=version.id, verdict=verdict, pid=None, **extra)
-    return get(store, run_id), version
+        first = artifacts[0]
+        _close(store, run_id, "done", duration_s, device, artifact_path=first.path,
+               artifact_sha256=first.sha256, model_version_id=versions[0].id, verdict=verdict, pid=None, **extra)
+    return get(store, run_id), versions
 
 
 def fail(store: Store, run_id: int, error: str, duration_s: float | None = None, device: str | None = None,
@@ -309,8 +348,9 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
     if here is None:
         raise NotFoundError(f"dataset version {ds[:12]} of run {run_id} is not in this project")
     listed = registry.verify_folder(src)
-    if listed.get("model.onnx") != mv.sha256:
-        raise ProofdeskError(f"{src / 'model.onnx'} does not match the sha256 its run recorded")
+    main_file = registry.MAIN_FILE.get(mv.task, "model.onnx")
+    if listed.get(main_file) != mv.sha256:
+        raise ProofdeskError(f"{src / main_file} does not match the sha256 its run recorded")
     if store.model_sha_registered(mv.sha256):
         raise RunStateError(f"the model of run {run_id} ({mv.sha256[:12]}) is here already: imported before?")
     models = root / "models"

@@ -14,7 +14,7 @@ map the size of the input; ``N x T x C`` character scores), and the recogniser's
 be the dictionary's size + 2 (blank, space) or + 1 (blank). A refusal is one line
 (:class:`ImportRefused`) and leaves the project as it was.
 
-The model version is laid out as a training run lays out its own (``ml.training.worker._finish``):
+The model version is laid out as a training run lays out its own (``ml.training.worker._export_ocr``):
 ``models/<name>/`` holds the recogniser (``model.onnx``, ``model.json``, ``charset.txt``) and, when
 the version has its own detector, ``det/`` (``model.onnx``, ``model.json``); ``model.json`` lists
 the folder's files with their sha256 (``core.registry.write_manifest``). What is not imported comes
@@ -25,7 +25,7 @@ when it has one of its own.
 Before it is registered, the new version is read against the active one (else the shipped one)
 on the project's finished pages (done or approved: people's lines), as a training run compares
 its model: the lines' crops read by both recognisers (CER) and the pages read end to end by the
-combined engine with each (typing saved, line recall, ECE; ``ml.training.worker._end_to_end``),
+combined engine with each (typing saved, line recall, ECE; ``ml.training.worker.evaluate_pages``),
 capped at :data:`DEFAULT_PAGES` pages. It is never promoted here: ``proofdesk models promote``.
 """
 
@@ -351,7 +351,7 @@ def _free_name(project, wanted: str | None) -> str:
 
 
 class _Report:
-    """What ``ml.training.worker._end_to_end`` reports progress to."""
+    """What ``ml.training.worker.evaluate_pages`` reports progress to."""
 
     def __init__(self, progress: Progress | None):
         self._progress = progress
@@ -382,7 +382,7 @@ def evaluate(project, new_folder: Path, cmp_folder: Path, pages: int = DEFAULT_P
     from ml.neural.models import load_spec
     from ml.neural.recognizer import Recognizer
     from ml.training import data
-    from ml.training.worker import _end_to_end
+    from ml.training.worker import evaluate_pages
 
     chosen = evaluation_pages(project.store, pages)
     if not chosen:
@@ -409,9 +409,8 @@ def evaluate(project, new_folder: Path, cmp_folder: Path, pages: int = DEFAULT_P
         figures[f"{key}_exact"] = s["exact_cs"]
     figures["val_lines"] = len(texts)
     manifest = {"val": [s for lines in chosen.values() for s in lines]}
-    params = {"e2e_val_pages": len(chosen)}
-    figures.update(_end_to_end(project, params, manifest, new_folder, cmp_folder, device, threads,
-                               _Report(progress), {"flag": False}))
+    figures.update(evaluate_pages(project, manifest, new_folder, cmp_folder, device=device, threads=threads,
+                                  report=_Report(progress)))
     return figures
 
 
@@ -452,9 +451,8 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
     """Check the files, write ``models/<name>/``, evaluate it against the active model on the
     project's finished pages (``pages`` of them at most; 0: not evaluated), register it (never
     promoted). Raises :class:`ImportRefused` (one line) with nothing written."""
-    from ml.neural.models import BASE_MODEL, model_dir, sha256_file
-    from ml.training.active import detector_of
-    from ml.training.worker import compare_model_folder
+    from ml.neural.models import sha256_file
+    from ml.training.active import active_model, detector_of
 
     t0 = time.monotonic()
     if det is None and rec is None:
@@ -467,8 +465,9 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
     rec_checked = check_recognizer(rec, dictionary) if rec is not None else None
     name = _free_name(project, name)
 
-    active = registry.active(project.store)
-    active_folder = project.local(active.path) if active is not None else None
+    now = active_model(project)  # the model it is compared with, and the parts not imported come from
+    active = now.version
+    active_folder = now.folder if active is not None else None
     models = project.root / "models"
     if models.is_symlink() or (models.exists() and not models.is_dir()):
         raise ImportRefused(f"{models} is not a folder of this project (a link?): nothing imported")
@@ -491,8 +490,8 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
                            ensure_ascii=False)
                 + "\n", encoding="utf-8")
         else:  # a detector alone: with the recogniser it is used with now
-            _copy_recogniser(active_folder if active_folder is not None else model_dir(BASE_MODEL, "rec-latin"), tmp)
-            notes.append(f"recogniser: {active.name if active else BASE_MODEL + '/rec-latin'}'s, as it is")
+            _copy_recogniser(now.folder, tmp)
+            notes.append(f"recogniser: {now.name}'s, as it is")
         if det_net is not None:
             (tmp / "det").mkdir()
             _copy_file(det_net.path, tmp / "det" / "model.onnx", det_net.sha256)
@@ -507,7 +506,7 @@ def import_paddle(project, user: str, det: str | Path | None = None, rec: str | 
         if same is not None:
             raise ImportRefused(f"model version {same} holds these very networks already: nothing imported")
 
-        cmp_folder, cmp_name = compare_model_folder(project)
+        cmp_folder, cmp_name = now.folder, now.name
         te = time.monotonic()
         figures = evaluate(project, tmp, cmp_folder, pages, device, threads, progress) if pages > 0 else {}
         if not figures:

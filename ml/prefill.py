@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import registry
 from core.model import PageStatus, PredictedRegion, Prediction
 from core.prefill_engine import DEFAULT_ENGINE, prefill_engine
 from core.project import Project
@@ -105,7 +104,7 @@ def plan_prefill(
     The neural engines read with the project's active (promoted) recogniser when it has one.
     """
     from ml.engines import ENGINES  # plug-ins (entry point group proofdesk.engines) included
-    from ml.training.active import engine_config
+    from ml.training.active import active_model, engine_config
 
     store = project.store
     layer_first = False
@@ -132,7 +131,7 @@ def plan_prefill(
                 by_layer[pid] = images
             continue
         (skipped if store.has_prediction(pid, eng.name, eng.config_hash) else todo).append(pid)
-    version = registry.active(store) if engine in ("neural", "combined") else None
+    version = active_model(project).version if engine in ("neural", "combined") else None
     return PrefillPlan(eng.name, dict(eng.config), eng.config_hash, eng.version, todo, skipped,
                        version.name if version is not None else None, by_layer, layer_first,
                        FieldReader.for_project(project))

@@ -63,7 +63,8 @@ GENERATOR_VERSION = 1
 #: fonts-liberation) and fonts-freefont-ttf; ``PROOFDESK_FONTS_DIR`` (paths joined by ``os.pathsep``)
 #: is searched first.
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation2",
-             "/usr/share/fonts/truetype/liberation", "/usr/share/fonts/truetype/freefont")
+             "/usr/share/fonts/truetype/liberation", "/usr/share/fonts/truetype/freefont",
+             "/usr/share/fonts/truetype/noto")
 
 #: The fonts, in a fixed order, each with its weight in the draw: sans faces (Arial-, Helvetica-,
 #: Verdana-like) are what invoices mostly print in, then serif and monospaced ones.
@@ -75,6 +76,17 @@ FONT_FILES: tuple[tuple[str, float], ...] = (
     ("LiberationSerif-Regular.ttf", 1.2), ("LiberationSerif-Bold.ttf", 0.4), ("LiberationMono-Regular.ttf", 0.6),
     ("FreeSans.ttf", 2.5), ("FreeSansBold.ttf", 1.2), ("FreeSansOblique.ttf", 0.3),
     ("FreeSerif.ttf", 0.8), ("FreeSerifBold.ttf", 0.3), ("FreeMono.ttf", 0.4),
+)
+
+#: The faces of receipt lines (``receipt_share``): what till printers print in, monospaced and
+#: condensed sans, mostly bold (a thermal head's dots run together); the Noto monospaced faces
+#: come with fonts-noto-mono and are used where found.
+RECEIPT_FONT_FILES: tuple[tuple[str, float], ...] = (
+    ("DejaVuSansMono.ttf", 1.5), ("DejaVuSansMono-Bold.ttf", 1.5), ("LiberationMono-Regular.ttf", 1.5),
+    ("LiberationMono-Bold.ttf", 1.5), ("FreeMono.ttf", 0.3), ("FreeMonoBold.ttf", 1.2),
+    ("NotoSansMono-Regular.ttf", 1.2), ("NotoSansMono-Bold.ttf", 1.2), ("NotoMono-Regular.ttf", 0.8),
+    ("DejaVuSansCondensed.ttf", 1.2), ("DejaVuSansCondensed-Bold.ttf", 1.5), ("LiberationSans-Regular.ttf", 0.6),
+    ("LiberationSans-Bold.ttf", 0.8), ("FreeSans.ttf", 0.3), ("FreeSansBold.ttf", 0.5),
 )
 
 # --------------------------------------------------------------------------- the words
@@ -701,6 +713,314 @@ class _Text:
         return self.pick((" · ", " | ", " - ", "  ")).join(parts[i] for i in idx)
 
 
+# --------------------------------------------------------------------------- receipt lines
+# Written for this module: what a till receipt prints, in capitals (general receipt words; made-up
+# shops, streets and numbers; no data set's text).
+
+RECEIPT_WORDS: dict[str, tuple[str, ...]] = {
+    "shop_kind": ("TRADING", "ENTERPRISE", "HARDWARE", "STATIONERY", "BOOKSTORE", "MINI MARKET", "SUPERMARKET",
+                  "RESTAURANT", "CAFE", "BAKERY", "PHARMACY", "FURNITURE", "ELECTRICAL", "AUTO PARTS", "FOOD COURT",
+                  "KITCHEN", "MART", "STORE", "PRINTING", "OPTICAL", "GIFT SHOP", "CONFECTIONERY", "BOUTIQUE",
+                  "TEA HOUSE", "NOODLE HOUSE", "SEAFOOD", "DIY CENTRE", "PETROL STATION", "BEAUTY SUPPLY"),
+    "shop_name": ("SUNRISE", "GOLDEN STAR", "HAPPY DAY", "EVERGREEN", "BLUE OCEAN", "LUCKY", "RED LOTUS", "BRIGHT",
+                  "DAILY FRESH", "CITY", "UNITED", "PREMIER", "ORCHID", "MAPLE", "PACIFIC", "ROYAL", "SILVER MOON",
+                  "PEARL", "JADE GARDEN", "SUMMIT", "VICTORY", "HARMONY", "GREEN LEAF", "ALPHA", "OMEGA", "NOVA",
+                  "KING'S", "TOP VALUE", "SMART", "PRIME", "METRO", "CORNER", "FAMILY", "WELCOME", "TWIN TOWER"),
+    "firm_suffix": ("SDN BHD", "SDN. BHD.", "BHD", "PTE LTD", "PTE. LTD.", "LTD", "LIMITED", "INC.", "LLC", "CO.",
+                    "& CO", "ENTERPRISE", "GMBH", "S.A.", "PLC", "(M) SDN BHD", "TRADING"),
+    "item": ("MINERAL WATER", "COFFEE", "ICED TEA", "TEH TARIK", "FRIED RICE", "CHICKEN WING", "NOODLE SOUP",
+             "WHITE BREAD", "FRESH MILK", "EGGS", "SUGAR", "COOKING OIL", "RICE 5KG", "TOOTHPASTE", "SHAMPOO",
+             "TISSUE BOX", "A4 PAPER", "BALL PEN BLUE", "PENCIL 2B", "ERASER", "STAPLER", "FILE FOLDER",
+             "GLUE STICK", "SCISSORS", "NOTEBOOK", "ENVELOPE", "BATTERY AA", "LED BULB", "EXTENSION CORD",
+             "SCREW 8MM", "HAMMER", "PAINT BRUSH", "MASKING TAPE", "CABLE TIE", "PVC PIPE", "WALL PLUG",
+             "SANDPAPER", "SPANNER SET", "DRILL BIT", "HOSE CLIP", "PLIERS", "TORCH LIGHT", "PADLOCK",
+             "BAKED BEANS", "ORANGE JUICE", "SOFT DRINK CAN", "CHOCOLATE BAR", "POTATO CHIPS", "BISCUIT",
+             "INSTANT NOODLE", "CANNED TUNA", "FROZEN PEAS", "YOGURT", "BUTTER", "CHEESE SLICE", "APPLE",
+             "BANANA", "ONION", "GARLIC", "TOMATO", "CABBAGE", "CHICKEN BREAST", "BEEF MINCE", "FISH BALL",
+             "TAKE AWAY BOX", "PLASTIC BAG", "SERVICE FEE", "DELIVERY", "LATTE", "CAPPUCCINO", "HOT CHOCOLATE",
+             "CROISSANT", "MUFFIN", "SANDWICH", "BURGER", "FRENCH FRIES", "SALAD", "PIZZA SLICE", "DUMPLING",
+             "SPRING ROLL", "CURRY PUFF", "LEMON TEA", "GREEN TEA", "BOTTLED WATER 1.5L", "DISH WASH 900ML",
+             "DETERGENT 2KG", "HAND SOAP", "FLOOR CLEANER", "GARBAGE BAG", "ALUMINIUM FOIL", "CLING FILM",
+             "PAPER CUP", "STRAW", "NAPKIN", "UNLEADED 95", "DIESEL", "CAR WASH", "PARKING"),
+    "unit": ("PCS", "PC", "EA", "KG", "G", "ML", "L", "BOX", "PKT", "BTL", "CTN", "SET", "ROLL", "TIN", "UNIT",
+             "LTR"),
+    "street_kind": ("JALAN", "JLN", "LORONG", "PERSIARAN", "STREET", "ST.", "ROAD", "RD", "AVENUE", "AVE",
+                    "LANE", "DRIVE", "BOULEVARD", "HIGHWAY", "WAY"),
+    "street_name": ("INDUSTRI", "PERDANA", "MERDEKA", "BESAR", "SETIA", "SENTOSA", "MAWAR", "MELATI", "PERMAI",
+                    "UTAMA", "BAHAGIA", "KENANGA", "CEMPAKA", "MAIN", "HIGH", "MARKET", "STATION", "KING",
+                    "QUEEN", "HARBOUR", "HILL", "RIVER", "PARK", "CHURCH", "MILL", "OAK", "CEDAR", "LAKE"),
+    "area": ("TAMAN", "BANDAR", "KAMPUNG", "SEKSYEN", "PUSAT BANDAR", "KAWASAN PERINDUSTRIAN", "DISTRICT",
+             "INDUSTRIAL PARK", "BUSINESS CENTRE", "PLAZA", "SQUARE", "MALL", "COMMERCIAL CENTRE"),
+    "city": ("KUALA LUMPUR", "PETALING JAYA", "SHAH ALAM", "SELANGOR", "JOHOR BAHRU", "PENANG", "IPOH",
+             "MELAKA", "KOTA KINABALU", "KUCHING", "SINGAPORE", "SUBANG JAYA", "KLANG", "SEREMBAN", "KAJANG",
+             "PUCHONG", "CHERAS", "AMPANG", "SEMENYIH", "RAWANG", "LONDON", "MANCHESTER", "NEW YORK",
+             "LOS ANGELES", "SYDNEY", "AUCKLAND", "HONG KONG", "BANGKOK", "JAKARTA", "MANILA", "DUBLIN",
+             "TORONTO", "VANCOUVER", "CHICAGO", "HOUSTON"),
+    "state": ("SELANGOR DARUL EHSAN", "WILAYAH PERSEKUTUAN", "JOHOR", "PERAK", "PAHANG", "KEDAH", "SABAH",
+              "SARAWAK", "NY", "CA", "TX", "IL", "NSW", "VIC", "UK", "MALAYSIA", "SINGAPORE", "USA", "AUSTRALIA"),
+    "staff": ("CASHIER", "SERVER", "STAFF", "OPERATOR", "SALESPERSON", "SALES PERSON", "USER", "CLERK", "TELLER"),
+    "staff_name": ("ADMIN", "MANAGER", "AMY", "JOHN", "SITI", "LEE", "KUMAR", "ALI", "MEI LING", "DAVID", "NUR",
+                   "RAJ", "TAN", "WONG", "SARAH", "AHMAD", "LINDA", "CHONG", "01", "02", "03", "99"),
+    "pay": ("CASH", "CHANGE", "VISA", "MASTERCARD", "MASTER", "DEBIT CARD", "CREDIT CARD", "AMEX", "E-WALLET",
+            "TOUCH N GO", "NETS", "EFTPOS", "VOUCHER", "TENDERED", "PAID", "CARD", "CASH TENDERED", "BALANCE"),
+    "total": ("TOTAL", "SUBTOTAL", "SUB TOTAL", "SUB-TOTAL", "GRAND TOTAL", "NET TOTAL", "TOTAL AMOUNT",
+              "TOTAL DUE", "AMOUNT DUE", "AMOUNT", "TOTAL SALES", "TOTAL (INCL. GST)", "TOTAL INCL. GST",
+              "TOTAL EXCL. GST", "TOTAL INCLUSIVE GST", "TOTAL SALES (EXCLUDING GST)", "TOTAL SALES (INCLUSIVE OF GST)",
+              "ROUNDING", "ROUNDING ADJ", "ROUNDING ADJUSTMENT", "ROUNDED TOTAL", "DISCOUNT", "ITEM DISCOUNT",
+              "SERVICE CHARGE", "SERVICE TAX", "NETT TOTAL", "TOTAL PAYABLE", "BILL TOTAL", "TOTAL SAVINGS",
+              "DEPOSIT", "BALANCE DUE", "TOTAL TAX"),
+    "tax": ("GST", "TAX", "SST", "VAT", "SALES TAX", "SERVICE TAX", "GST @6%", "GST 6%", "SST 6%", "SST 10%",
+            "VAT 20%", "TAX 8.25%", "GST 0%", "GST @ 6%", "GST SR @ 6%", "GST ZR @ 0%", "TAX 7%"),
+    "header": ("TAX INVOICE", "SIMPLIFIED TAX INVOICE", "CASH SALE", "CASH BILL", "RECEIPT", "OFFICIAL RECEIPT",
+               "SALES RECEIPT", "INVOICE", "CASH RECEIPT", "CUSTOMER COPY", "MERCHANT COPY", "DUPLICATE",
+               "REPRINT", "ORDER", "DINE IN", "TAKE AWAY", "SALES SLIP", "CREDIT NOTE", "REFUND"),
+    "docno": ("INVOICE NO", "INV NO", "RECEIPT NO", "RECEIPT #", "BILL NO", "DOC NO", "DOCUMENT NO", "TRANS NO",
+              "TRANS #", "SLIP NO", "ORDER NO", "CHECK NO", "REF NO", "TXN ID", "INVOICE #", "CS NO", "NO",
+              "TABLE", "POS", "TERMINAL", "TERMINAL ID", "COUNTER", "SHIFT", "MEMBER NO", "CARD NO", "APPR CODE",
+              "BATCH NO", "TILL NO", "STORE NO"),
+    "reg": ("GST REG NO", "GST ID", "GST NO", "CO REG NO", "CO. REG. NO", "COMPANY NO", "ROC NO", "SST REG NO",
+            "SST ID", "BUSINESS REG NO", "VAT REG NO", "TAX ID", "ABN", "GST REG. NO."),
+    "phrase": ("THANK YOU", "THANK YOU. PLEASE COME AGAIN", "THANK YOU PLEASE COME AGAIN", "PLEASE COME AGAIN",
+               "THANK YOU FOR SHOPPING WITH US", "HAVE A NICE DAY", "GOODS SOLD ARE NOT RETURNABLE",
+               "GOODS SOLD ARE NOT RETURNABLE OR EXCHANGEABLE", "NO REFUND", "NO CASH REFUND",
+               "PLEASE KEEP THIS RECEIPT", "KEEP RECEIPT FOR EXCHANGE", "EXCHANGE WITHIN 7 DAYS",
+               "PRICES ARE INCLUSIVE OF GST", "PRICE INCLUSIVE OF SST", "ALL PRICES INCLUDE VAT",
+               "THIS IS A COMPUTER GENERATED RECEIPT", "NO SIGNATURE REQUIRED", "SEE YOU AGAIN",
+               "THANK YOU & SEE YOU AGAIN", "WELCOME", "SERVED BY", "CUSTOMER SIGNATURE", "PAID WITH THANKS",
+               "E. & O.E.", "OPENING HOURS 8AM - 10PM", "FOLLOW US ON FACEBOOK", "WIFI PASSWORD", "TAX SUMMARY",
+               "GST SUMMARY", "SUMMARY", "ITEM QTY PRICE AMOUNT", "DESCRIPTION QTY AMOUNT", "QTY DESCRIPTION TOTAL",
+               "CODE DESCRIPTION", "ITEM DESCRIPTION", "U.PRICE", "DISC", "AMT", "QTY", "PRICE", "AMOUNT (RM)"),
+}
+
+#: Receipt currencies: (sign or code, before or after, digits) with weights; RM (ringgit) and the
+#: dollar forms are what till receipts print most in this style, then the rest.
+RECEIPT_CURRENCIES: tuple[tuple[str, float], ...] = (
+    ("RM", 5.0), ("$", 2.0), ("S$", 1.0), ("USD", 0.5), ("MYR", 0.8), ("SGD", 0.4), ("EUR", 0.4), ("€", 0.5),
+    ("£", 0.5), ("GBP", 0.2), ("A$", 0.2), ("HK$", 0.2), ("RP", 0.2), ("", 6.0))
+
+
+class _Receipt(_Text):
+    """Till-receipt lines, all capitals; every piece passes ``ok`` (the charset)."""
+
+    def pick_w(self, items: Sequence[tuple[str, float]]) -> str:
+        good = [(s, w) for s, w in items if self.ok(s)]
+        w = np.array([x[1] for x in good], dtype=float)
+        return good[int(self.rng.choice(len(good), p=w / w.sum()))][0]
+
+    def money(self, small: bool = True, sign: str | None = None) -> str:
+        v = float(self.rng.integers(5, 20_000 if small else 500_000)) / 100
+        if self.chance(0.3):  # prices ending in 0 or 5
+            v = round(v * 20) / 20
+        num = f"{v:,.2f}" if v >= 1000 and self.chance(0.6) else f"{v:.2f}"
+        if self.chance(0.04):
+            num = "-" + num
+        cur = self.pick_w(RECEIPT_CURRENCIES) if sign is None else sign
+        if not cur:
+            return num
+        gap = " " if self.chance(0.45) else ""
+        if cur == "€" and self.chance(0.5):
+            return num + gap + cur
+        return cur + gap + num if not num.startswith("-") else "-" + cur + gap + num[1:]
+
+    def leader(self) -> str:
+        """What sits between a label and its amount: spaces, a colon, dots, dashes."""
+        r = self.rng.random()
+        if r < 0.45:
+            return " "
+        if r < 0.65:
+            return self.pick((": ", " : ", ":"))
+        ch = self.pick((".", ".", "-", "=", "*", "_"))
+        return " " * int(self.chance(0.6)) + ch * int(self.rng.integers(3, 14)) + " " * int(self.chance(0.6))
+
+    def rdate(self) -> str:
+        y, m, d = int(self.rng.integers(2010, 2031)), int(self.rng.integers(1, 13)), int(self.rng.integers(1, 29))
+        mon = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")[m - 1]
+        yy = str(y)[2:] if self.chance(0.25) else str(y)
+        return self.pick((f"{d:02d}/{m:02d}/{yy}", f"{d:02d}-{m:02d}-{yy}", f"{d:02d}.{m:02d}.{yy}",
+                          f"{y}-{m:02d}-{d:02d}", f"{d:02d} {mon} {y}", f"{d:02d}-{mon}-{yy}", f"{m:02d}/{d:02d}/{yy}",
+                          f"{d:02d}{mon}{yy}", f"{d:02d}/{m:02d}/{yy}"))
+
+    def rtime(self) -> str:
+        h, mi, s = int(self.rng.integers(0, 24)), int(self.rng.integers(0, 60)), int(self.rng.integers(0, 60))
+        r = self.rng.random()
+        if r < 0.35:
+            return f"{h:02d}:{mi:02d}:{s:02d}"
+        if r < 0.6:
+            return f"{h:02d}:{mi:02d}"
+        h12 = h % 12 or 12
+        ampm = "AM" if h < 12 else "PM"
+        return self.pick((f"{h12:02d}:{mi:02d} {ampm}", f"{h12}:{mi:02d}{ampm}", f"{h12:02d}:{mi:02d}:{s:02d} {ampm}"))
+
+    def docno(self) -> str:
+        r = self.rng.random()
+        if r < 0.3:
+            return self.digits(int(self.rng.integers(4, 11)))
+        if r < 0.55:
+            return self.pick(("CS", "INV", "OR", "T", "R", "S", "CB", "TI", "A", "POS", "SI", "B")) + \
+                self.pick(("", "", "-", "/")) + self.digits(int(self.rng.integers(4, 9)))
+        if r < 0.7:
+            return f"{self.digits(int(self.rng.integers(2, 5)))}-{self.digits(int(self.rng.integers(4, 8)))}"
+        if r < 0.8:
+            return f"{self.pick(_CODE_LETTERS)}{self.pick(_CODE_LETTERS)}{self.digits(2)}/{self.digits(5)}"
+        if r < 0.9:  # O beside 0 in codes
+            return "".join(self.pick("O0O0123456789ABCDEFGHKMNPRSTUVWXYZ") for _ in range(int(self.rng.integers(5, 11))))
+        return "*" * int(self.rng.integers(4, 13)) + self.digits(4)
+
+    def phone(self, lang: str = "en") -> str:
+        r = self.rng.random()
+        if r < 0.4:
+            return f"0{self.digits(1)}-{self.digits(4)} {self.digits(4)}"
+        if r < 0.6:
+            return f"0{self.digits(2)}-{self.digits(7)}"
+        if r < 0.75:
+            return f"+60 {self.digits(1)}-{self.digits(4)} {self.digits(4)}"
+        if r < 0.88:
+            return f"({self.digits(3)}) {self.digits(3)}-{self.digits(4)}"
+        return f"+65 {self.digits(4)} {self.digits(4)}"
+
+    def shop(self) -> str:
+        name = f"{self.pick(RECEIPT_WORDS['shop_name'])} {self.pick(RECEIPT_WORDS['shop_kind'])}"
+        if self.chance(0.6):
+            name += " " + self.pick(RECEIPT_WORDS["firm_suffix"])
+        if self.chance(0.3):
+            name += f" ({self.digits(int(self.rng.integers(5, 8)))}-{self.pick(_CODE_LETTERS)})"
+        return name
+
+    def address(self) -> str:
+        r = self.rng.random()
+        no = self.pick(("NO. ", "NO ", "LOT ", "", "", "UNIT ", "G-", "")) + str(int(self.rng.integers(1, 300))) + \
+            (self.pick(("A", "B", "-1", "-G", "-3A")) if self.chance(0.2) else "")
+        street = f"{self.pick(RECEIPT_WORDS['street_kind'])} {self.pick(RECEIPT_WORDS['street_name'])}"
+        if self.chance(0.4):
+            street += f" {int(self.rng.integers(1, 30))}" + (f"/{int(self.rng.integers(1, 30))}" if self.chance(0.4) else "")
+        kind = street.split()[0]
+        if kind in ("STREET", "ST.", "ROAD", "RD", "AVENUE", "AVE", "LANE", "DRIVE", "BOULEVARD", "HIGHWAY", "WAY"):
+            street = f"{self.pick(RECEIPT_WORDS['street_name'])} {kind}"  # HIGH STREET, not STREET HIGH
+        area = f"{self.pick(RECEIPT_WORDS['area'])} {self.pick(RECEIPT_WORDS['street_name'])}"
+        zipc = self.digits(5) if self.chance(0.8) else self.digits(6)
+        city = self.pick(RECEIPT_WORDS["city"])
+        comma = self.pick((", ", ",", " "))
+        if r < 0.3:
+            return comma.join((no, street)) + (comma.rstrip() if self.chance(0.4) else "")
+        if r < 0.5:
+            return comma.join((no, street, area))
+        if r < 0.7:
+            return comma.join((area if self.chance(0.5) else street, f"{zipc} {city}"))
+        if r < 0.85:
+            return f"{zipc} {city}" + (comma + self.pick(RECEIPT_WORDS["state"]) if self.chance(0.6) else "")
+        return comma.join((f"{zipc} {city}", self.pick(RECEIPT_WORDS["state"])))
+
+    def line(self) -> tuple[str, str]:
+        kinds = (("item", 0.26), ("total", 0.17), ("pay", 0.06), ("tax", 0.06), ("datetime", 0.07), ("doc", 0.08),
+                 ("shop", 0.05), ("address", 0.1), ("reg", 0.05), ("phone", 0.03), ("phrase", 0.05),
+                 ("header", 0.02))
+        w = np.array([k[1] for k in kinds])
+        kind = kinds[int(self.rng.choice(len(kinds), p=w / w.sum()))][0]
+        text = getattr(self, "_r_" + kind)()
+        return "receipt", " ".join(text.upper().split())
+
+    def _qty(self) -> str:
+        q = int(self.rng.integers(1, 13)) if self.chance(0.85) else int(self.rng.integers(13, 120))
+        if self.chance(0.15):
+            return f"{q / (1, 2, 4, 10)[int(self.rng.integers(4))]:.3f}"
+        return str(q) if self.chance(0.7) else f"{q}.00" if self.chance(0.5) else f"{q:02d}"
+
+    def _r_item(self) -> str:
+        item = self.pick(RECEIPT_WORDS["item"])
+        if self.chance(0.2):
+            suffix = self.pick(("G", "ML", "KG", "L", "S", "'S", "PCS"))
+            item += f" {int(self.rng.integers(1, 2000))}{suffix}"
+        price = self.money(sign="")
+        code = self.pick(("SR", "ZR", "S", "Z", "T", "E", "TX", "NT", "*", "")) if self.chance(0.35) else ""
+        tail = f" {code}" if code else ""
+        r = self.rng.random()
+        if r < 0.25:
+            return f"{item}{self.leader()}{price}{tail}"
+        if r < 0.45:
+            return f"{self._qty()} {self.pick(('X', 'X', 'x', '@', '*'))} {self.money(sign='')} {price}{tail}"
+        if r < 0.6:
+            return f"{self._qty()} {item} {price}{tail}"
+        if r < 0.72:
+            return f"{self.digits(int(self.rng.integers(6, 14)))} {item}"
+        if r < 0.82:
+            return f"{self._qty()} {self.pick(RECEIPT_WORDS['unit'])} {self.pick(('X', '@', 'x'))} {self.money()}"
+        if r < 0.9:
+            return f"{item} {self._qty()} {self.money(sign='')} {price}"
+        return f"{self.digits(int(self.rng.integers(3, 7)))} {item} {self._qty()} {price}{tail}"
+
+    def _r_total(self) -> str:
+        label = self.pick(RECEIPT_WORDS["total"])
+        if label.startswith("ROUNDING") and self.chance(0.8):
+            return f"{label}{self.leader()}{self.pick(('-', '', ''))}0.0{int(self.rng.integers(0, 5))}"
+        if self.chance(0.15):
+            label += f" ({self.pick_w([(c, w) for c, w in RECEIPT_CURRENCIES if c])})"
+        return f"{label}{self.leader()}{self.money(small=self.chance(0.8))}"
+
+    def _r_pay(self) -> str:
+        return f"{self.pick(RECEIPT_WORDS['pay'])}{self.leader()}{self.money()}"
+
+    def _r_tax(self) -> str:
+        tax = self.pick(RECEIPT_WORDS["tax"])
+        r = self.rng.random()
+        if r < 0.5:
+            return f"{tax}{self.leader()}{self.money()}"
+        if r < 0.75:  # a tax summary row: code, rate, amount, tax
+            return (f"{self.pick(('SR', 'ZR', 'S', 'Z', 'T'))} {self.pick(('6%', '0%', '@6%', '6.00%', '10%', '7%'))}"
+                    f" {self.money(sign='')} {self.money(sign='')}")
+        return f"{tax} {self.pick(('AMOUNT', 'AMT', 'PAYABLE', 'INCLUDED', 'TOTAL'))}{self.leader()}{self.money()}"
+
+    def _r_datetime(self) -> str:
+        r = self.rng.random()
+        d, t = self.rdate(), self.rtime()
+        if r < 0.3:
+            return f"{self.pick(('DATE', 'DATE:', 'DATE :', 'DT'))} {d} {self.pick(('', 'TIME', 'TIME:'))} {t}"
+        if r < 0.55:
+            return f"{d} {t}"
+        if r < 0.7:
+            return f"{self.pick(('DATE', 'DATE:', 'DATE :', 'INVOICE DATE:', 'BILL DATE'))} {d}"
+        if r < 0.8:
+            return f"{self.pick(('TIME', 'TIME:', 'TIME :'))} {t}"
+        return f"{d} {t} {self.pick(RECEIPT_WORDS['docno'])}{self.pick((':', ' ', ' : '))}{self.docno()}"
+
+    def _r_doc(self) -> str:
+        label = self.pick(RECEIPT_WORDS["docno"])
+        sep = self.pick((": ", " : ", " ", ":", ". ", " # "))
+        if self.chance(0.25):
+            other = self.pick(RECEIPT_WORDS["staff"])
+            return f"{label}{sep}{self.docno()} {other}{sep}{self.pick(RECEIPT_WORDS['staff_name'])}"
+        if self.chance(0.2):
+            return f"{self.pick(RECEIPT_WORDS['staff'])}{sep}{self.pick(RECEIPT_WORDS['staff_name'])}"
+        return f"{label}{sep}{self.docno()}"
+
+    def _r_shop(self) -> str:
+        return self.shop()
+
+    def _r_address(self) -> str:
+        return self.address()
+
+    def _r_reg(self) -> str:
+        label = self.pick(RECEIPT_WORDS["reg"])
+        sep = self.pick((": ", " : ", " ", ":", ". "))
+        num = self.digits(12) if self.chance(0.5) else f"{self.digits(int(self.rng.integers(5, 8)))}-{self.pick(_CODE_LETTERS)}"
+        return f"{label}{sep}{num}" if self.chance(0.85) else f"({label}{sep}{num})"
+
+    def _r_phone(self) -> str:
+        tel = f"{self.pick(('TEL', 'TEL:', 'TEL :', 'TEL NO:', 'PHONE:', 'H/P', 'FAX:', 'T:'))} {self.phone()}"
+        if self.chance(0.3):
+            tel += f" {self.pick(('FAX', 'FAX:', 'FAX :'))} {self.phone()}"
+        return tel
+
+    def _r_phrase(self) -> str:
+        p = self.pick(RECEIPT_WORDS["phrase"])
+        if self.chance(0.15):
+            return self.pick(("*** ", "** ", "-- ", "== ")) + p + self.pick((" ***", " **", " --", " =="))
+        return p
+
+    def _r_header(self) -> str:
+        h = self.pick(RECEIPT_WORDS["header"])
+        return h if self.chance(0.7) else f"{h} {self.pick(RECEIPT_WORDS['docno'])}: {self.docno()}"
+
+
 # --------------------------------------------------------------------------- the images
 @dataclass
 class SynthLine:
@@ -716,12 +1036,14 @@ class SynthLine:
     index: int
 
 
-def font_paths(dirs: Sequence[str | Path] | None = None) -> list[Path]:
-    """The fonts of :data:`FONT_FILES` found on this machine, in that order (first found per name)."""
+def font_paths(dirs: Sequence[str | Path] | None = None,
+               files: Sequence[tuple[str, float]] = FONT_FILES) -> list[Path]:
+    """The fonts of ``files`` (default :data:`FONT_FILES`) found on this machine, in that order
+    (first found per name)."""
     extra = [d for d in os.environ.get("PROOFDESK_FONTS_DIR", "").split(os.pathsep) if d]
     search = [Path(d) for d in (list(dirs) if dirs is not None else extra + list(FONT_DIRS))]
     out = []
-    for name, _ in FONT_FILES:
+    for name, _ in files:
         for d in search:
             if (d / name).is_file():
                 out.append(d / name)
@@ -770,6 +1092,10 @@ def _all_text() -> str:
         for c in opts:
             chars |= set(c[0])
     chars |= set(_CODE_LETTERS) | set(_CODE_LETTERS.lower())
+    for items in RECEIPT_WORDS.values():
+        for s in items:
+            chars |= set(s)
+    chars |= set("*=_@!") | {c[0] for c, _ in RECEIPT_CURRENCIES if c} | set("".join(c for c, _ in RECEIPT_CURRENCIES))
     return "".join(sorted(chars))
 
 
@@ -778,7 +1104,8 @@ class SynthGenerator:
 
     def __init__(self, charset: Sequence[str] | None = None, fonts: Sequence[str | Path] | None = None,
                  pad_x: float | None = None, pad_y: float | None = None, height: int = 48, max_width: int = 800,
-                 stride: int = 8, augment: bool = True, context: bool = True):
+                 stride: int = 8, augment: bool = True, context: bool = True, receipt_share: float = 0.0,
+                 receipt_fonts: Sequence[str | Path] | None = None):
         from ml.neural.recognizer import RecognizeConfig
 
         cfg = RecognizeConfig()
@@ -795,6 +1122,21 @@ class SynthGenerator:
         self._font_p = w / w.sum()
         alltext = _all_text()
         self._coverage = [_covered(str(f), alltext) for f in self.fonts]
+        #: Share of lines in the receipt style (:class:`_Receipt` text, thermal-print rendering).
+        #: Whether line i is one depends on (seed, i) alone, by its own draw, and a line that is not
+        #: is the very line of ``receipt_share=0``: the invoice lines stay reproducible, and a
+        #: larger share only turns more of them into receipt lines.
+        if not 0.0 <= float(receipt_share) <= 1.0:
+            raise ValueError(f"receipt_share must be from 0 to 1, not {receipt_share!r}")
+        self.receipt_share = float(receipt_share)
+        self.receipt_fonts: list[Path] = []
+        if self.receipt_share > 0:
+            self.receipt_fonts = ([Path(f) for f in receipt_fonts] if receipt_fonts is not None
+                                  else font_paths(files=RECEIPT_FONT_FILES)) or list(self.fonts)
+            rw = dict(RECEIPT_FONT_FILES)
+            w = np.array([rw.get(f.name, 1.0) for f in self.receipt_fonts], dtype=float)
+            self._receipt_p = w / w.sum()
+            self._receipt_coverage = [_covered(str(f), alltext) for f in self.receipt_fonts]
         #: Characters the word lists use that the charset lacks: never generated.
         self.missing = "".join(sorted(c for c in alltext if c not in self.chars))
 
@@ -820,18 +1162,36 @@ class SynthGenerator:
             h.update(f.name.encode() + b"\0" + f.read_bytes())
         from PIL import __version__ as pil
 
-        return {"generator": "ml.synth", "version": GENERATOR_VERSION, "seed": int(seed), "n": int(n),
-                "fonts": [f.name for f in self.fonts], "fonts_sha256": h.hexdigest(), "pillow": pil,
-                "pad_x": self.pad_x, "pad_y": self.pad_y, "charset_missing": self.missing}
+        out = {"generator": "ml.synth", "version": GENERATOR_VERSION, "seed": int(seed), "n": int(n),
+               "fonts": [f.name for f in self.fonts], "fonts_sha256": h.hexdigest(), "pillow": pil,
+               "pad_x": self.pad_x, "pad_y": self.pad_y, "charset_missing": self.missing,
+               "receipt_share": self.receipt_share}
+        if self.receipt_share > 0:
+            rh = hashlib.sha256()
+            for f in self.receipt_fonts:
+                rh.update(f.name.encode() + b"\0" + f.read_bytes())
+            out["receipt_fonts"] = [f.name for f in self.receipt_fonts]
+            out["receipt_fonts_sha256"] = rh.hexdigest()
+            out["receipt_lines"] = sum(self.is_receipt(seed, i) for i in range(int(n)))
+        return out
+
+    def is_receipt(self, seed: int, index: int) -> bool:
+        """Whether line ``index`` of ``seed`` is in the receipt style (its own draw, below the share)."""
+        if self.receipt_share <= 0:
+            return False
+        u = np.random.default_rng([int(seed), GENERATOR_VERSION, int(index), 1]).random()
+        return bool(u < self.receipt_share)
 
     def lines(self, n: int, seed: int = 0, start: int = 0) -> list[SynthLine]:
         return [self.line(seed, i) for i in range(start, start + n)]
 
     def line(self, seed: int, index: int) -> SynthLine:
         """Line ``index`` of ``seed``: the same whatever else was generated before."""
-        rng = np.random.default_rng([int(seed), GENERATOR_VERSION, int(index)])
+        receipt = self.is_receipt(seed, index)
+        rng = np.random.default_rng([int(seed), GENERATOR_VERSION, int(index)] + ([2] if receipt else []))
+        attempt = self._try_receipt if receipt else self._try
         for _ in range(200):
-            got = self._try(rng, index)
+            got = attempt(rng, index)
             if got is not None:
                 return got
         raise RuntimeError(f"no synthetic line fits after 200 tries (seed {seed}, index {index})")  # pragma: no cover
@@ -917,6 +1277,111 @@ class SynthGenerator:
                 crop = blur(crop, rng, max_sigma=float(np.clip(0.025 * crop.shape[0], 0.35, 1.2)), motion=0.15)
             crop = augment(crop, rng, ops=("gaussian_noise", "jpeg"), p=0.3)
         return SynthLine(np.ascontiguousarray(crop), text, ink_box, self.fonts[k].name, size, lang, index)
+
+    def _try_receipt(self, rng: np.random.Generator, index: int) -> SynthLine | None:
+        """One receipt line: capitals in a till printer's face, printed small (a thermal head's dots,
+        sometimes unsmoothed), condensed, scanned at a low resolution and blown up, with uneven and
+        faded ink, dropouts in the strokes, specks on the paper, blur and noise."""
+        import cv2
+        from PIL import Image, ImageDraw
+
+        from ml.augment import augment, blur
+        from ml.neural.recognizer import box_to_quad, crop_quad
+
+        lang, text = _Receipt(rng, self.ok).line()
+        k = int(rng.choice(len(self.receipt_fonts), p=self._receipt_p))
+        if not text or not self.ok(text) or not set(text) <= self._receipt_coverage[k]:
+            return None
+        size = int(rng.integers(10, 17)) if rng.random() < 0.65 else int(rng.integers(17, 28))
+        font = _font(str(self.receipt_fonts[k]), size)
+        adv = font.getlength(text)
+        condense = float(rng.uniform(0.8, 1.0)) if rng.random() < 0.35 else 1.0
+        up = float(rng.uniform(1.0, 3.2)) if rng.random() < 0.75 else 1.0
+        est_h = size * 1.25 * (1 + 2 * self.pad_y)
+        if math.ceil(self.height * (adv * condense + 2 * self.pad_x * size) / est_h) > self.max_width * 0.97:
+            return None
+        W, H = int(adv + 6 * size), int(6 * size)
+        cover = Image.new("L", (W, H), 0)  # ink coverage, text and what surrounds it
+        mask = Image.new("L", (W, H), 0)  # the line's text only
+        dc, dm = ImageDraw.Draw(cover), ImageDraw.Draw(mask)
+        if rng.random() < 0.4:
+            dc.fontmode = "1"  # no anti-aliasing: the print head's dots, hard-edged
+        x0, base = 3 * size, H // 2 + int(0.3 * size)
+        dc.text((x0, base), text, font=font, fill=255, anchor="ls")
+        dm.text((x0, base), text, font=font, fill=255, anchor="ls")
+        if self.context:
+            filler = _Receipt(rng, lambda s: set(s) <= self._receipt_coverage[k])
+            for sign in (-1, 1):
+                if rng.random() < 0.3:  # receipts print lines close together
+                    other = filler.line()[1]
+                    y = base + sign * size * rng.uniform(1.15, 1.6)
+                    dc.text((x0 + size * rng.uniform(-4, 4), y), other, font=font, fill=255, anchor="ls")
+                elif rng.random() < 0.1:  # a dashed or solid separator
+                    y = base + (size * rng.uniform(0.4, 0.8) if sign > 0 else -size * rng.uniform(1.0, 1.3))
+                    dc.text((0, y), rng.choice(["-", "=", "*", "_"]) * int(W / max(1.0, font.getlength("-"))),
+                            font=font, fill=255, anchor="ls")
+        cov, m = np.asarray(cover).astype(np.float32) / 255.0, np.asarray(mask).copy()
+        if size >= 13 and rng.random() < 0.3:  # a hot print head: strokes run thicker
+            cov = cv2.dilate(cov, np.ones((1 + int(rng.random() < 0.5), 2), np.uint8))
+        if condense != 1.0 or up != 1.0:
+            nw, nh = max(8, round(W * condense * up)), max(8, round(H * up))
+            interp = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(3))]
+            cov = np.clip(cv2.resize(cov, (nw, nh), interpolation=interp), 0, 1)
+            m = cv2.resize(m, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        h, w = cov.shape
+        # Uneven ink: a smooth field along the line times the print head's bands, and dropouts.
+        field = cv2.resize(rng.uniform(0, 1, (max(2, h // 12), max(2, w // 24))).astype(np.float32), (w, h),
+                           interpolation=cv2.INTER_CUBIC)
+        bands = cv2.resize(rng.uniform(0, 1, (1, max(2, w // 6))).astype(np.float32), (w, 1),
+                           interpolation=cv2.INTER_LINEAR)
+        lo = float(rng.uniform(0.55, 0.95))
+        strength = np.clip(lo + (1 - lo) * (0.6 * field + 0.4 * bands), 0.15, 1.0)
+        if rng.random() < 0.3:
+            cell = max(1, round(up))
+            holes = rng.random((math.ceil(h / cell), math.ceil(w / cell))) < rng.uniform(0.01, 0.08)
+            holes = np.kron(holes, np.ones((cell, cell), bool))[:h, :w]
+            strength = np.where(holes, strength * float(rng.uniform(0.0, 0.5)), strength)
+        # Receipts are mostly scanned white with dark print; some slips are grey or faded.
+        paper = float(rng.integers(232, 256)) if rng.random() < 0.85 else float(rng.integers(195, 232))
+        ink = float(rng.integers(0, 50)) if rng.random() < 0.8 else float(rng.integers(50, 110))
+        img = paper - (paper - ink) * cov * strength
+        if rng.random() < 0.6:  # specks of dust and toner on the paper
+            n = int(rng.integers(1, 4) * w * h / 2000)
+            ys, xs = rng.integers(0, h, n), rng.integers(0, w, n)
+            img[ys, xs] = np.minimum(img[ys, xs], rng.uniform(ink, paper, n))
+        if rng.random() < 0.3:  # paper grain
+            img = img + rng.normal(0, float(rng.uniform(2, 8)), img.shape)
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        if rng.random() < 0.3:  # a slip photographed or scanned a little askew
+            rot = cv2.getRotationMatrix2D((w / 2, h / 2 + 0.3 * size * up), float(rng.uniform(-1.2, 1.2)), 1.0)
+            img = cv2.warpAffine(img, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=int(paper))
+            m = cv2.warpAffine(m, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        ys, xs = np.nonzero(m > 64)
+        if not len(xs):
+            return None
+        s = size * up
+        mg = s * rng.uniform(0.0, 0.15, 4)
+        box = (xs.min() - mg[0], ys.min() - mg[1], xs.max() + 1 + mg[2], ys.max() + 1 + mg[3])
+        quad = box_to_quad(box)
+        crop = crop_quad(img, quad, self.pad_x, self.pad_y)
+        cm = crop_quad(m, quad, self.pad_x, self.pad_y)
+        if crop is None or cm is None:
+            return None
+        cys, cxs = np.nonzero(cm > 64)
+        if not len(cxs):
+            return None
+        ink_box = (int(cxs.min()), int(cys.min()), int(cxs.max()) + 1, int(cys.max()) + 1)
+        width = max(1, math.ceil(self.height * crop.shape[1] / crop.shape[0]))
+        need = len(text) + sum(a == b for a, b in zip(text, text[1:]))
+        if width > self.max_width or need > math.ceil(width / self.stride):
+            return None
+        if self.augment:
+            crop = augment(crop, rng, ops=("thermal_fade",), p=0.15)
+            crop = augment(crop, rng, ops=("contrast",), p=0.2)
+            if rng.random() < 0.4:
+                crop = blur(crop, rng, max_sigma=float(np.clip(0.03 * crop.shape[0], 0.35, 1.2)), motion=0.2)
+            crop = augment(crop, rng, ops=("gaussian_noise", "jpeg"), p=0.3)
+        return SynthLine(np.ascontiguousarray(crop), text, ink_box, self.receipt_fonts[k].name, size, lang, index)
 
     def _context(self, dc, rng: np.random.Generator, font, size: int, x0: int, base: int, adv: float, ink: int,
                  covered: frozenset[str]) -> None:

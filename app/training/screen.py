@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from core import datasets, registry, runs
 from core.errors import ProofdeskError
 from core.project import Project
+from ml.training.active import active_model
 from ml.training.params import DEFAULTS, resolve_params
 
 from ..errors import show_error
@@ -41,11 +42,19 @@ from .process import TrainingProcess
 
 NEW_DATASET = -1
 COLUMNS = ["run", "status", "dataset", "epochs", "val CER", "compared", "typing saved", "compared", "verdict", "model",
-           "duration", "cost"]
+           "duration", "cost", "fields F1"]
 
 
 def _pct(v) -> str:
     return "-" if v is None else f"{v:.2%}"
+
+
+def _fields_cell(v: registry.ModelVersion | None) -> str:
+    """A run's field model in the runs table: its F1 against the compared model's."""
+    if v is None:
+        return "-"
+    m = v.metrics
+    return f"{_pct(m.get('f1'))} vs {_pct(m.get('active_f1'))}" + (f", lost {', '.join(m['lost'])}" if m.get("lost") else "")
 
 
 class LiveChart(QChartView):
@@ -157,10 +166,13 @@ class TrainingScreen(QWidget):
         self.compare_button = QPushButton("Compare two runs")
         self.promote_button = QPushButton("Promote model")
         self.rollback_button = QPushButton("Roll back")
+        self.promote_fields_button = QPushButton("Promote field model")
+        self.rollback_fields_button = QPushButton("Roll back field model")
         self.refresh_button = QPushButton("Refresh")
         self.active_label = QLabel()
         buttons = QHBoxLayout()
-        for w in (self.compare_button, self.promote_button, self.rollback_button, self.refresh_button):
+        for w in (self.compare_button, self.promote_button, self.rollback_button, self.promote_fields_button,
+                  self.rollback_fields_button, self.refresh_button):
             buttons.addWidget(w)
         buttons.addStretch(1)
         buttons.addWidget(self.active_label)
@@ -184,7 +196,9 @@ class TrainingScreen(QWidget):
         self.cancel_button.clicked.connect(self.cancel_run)
         self.compare_button.clicked.connect(self.compare_selected)
         self.promote_button.clicked.connect(self.promote_selected)
-        self.rollback_button.clicked.connect(self.roll_back)
+        self.rollback_button.clicked.connect(lambda: self.roll_back())
+        self.promote_fields_button.clicked.connect(self.promote_selected_fields)
+        self.rollback_fields_button.clicked.connect(lambda: self.roll_back(registry.FIELDS))
         self.refresh_button.clicked.connect(self.refresh)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.gate_by_role()
@@ -201,7 +215,10 @@ class TrainingScreen(QWidget):
         hint = "" if admin else "Only an admin changes the model pre-fill uses. " + role_hint(
             self.user, "admin", self.project.store)
         for button, tip in ((self.promote_button, "Make the selected run's model the one pre-fill uses"),
-                            (self.rollback_button, "Go back to the model that was active before")):
+                            (self.rollback_button, "Go back to the model that was active before"),
+                            (self.promote_fields_button,
+                             "Make the selected run's key-field model the one pre-fill reads fields with"),
+                            (self.rollback_fields_button, "Go back to the field model that was active before")):
             button.setEnabled(admin)
             button.setToolTip(tip if admin else hint)
 
@@ -222,6 +239,7 @@ class TrainingScreen(QWidget):
         selected = self._selected_keys()
         self.runs = runs.list_runs(store)
         models = {v.id: v for v in registry.versions(store)}
+        field_of_run = {v.run_id: v for v in models.values() if v.task == registry.FIELDS and v.run_id is not None}
         # Model versions no run made (models import-paddle): listed too, so they can be promoted here.
         self.imported = [v for v in models.values() if v.run_id is None]
         self.table.setRowCount(len(self.runs) + len(self.imported))
@@ -229,7 +247,8 @@ class TrainingScreen(QWidget):
             m = v.metrics
             cells = ["-", "imported", "-", "-", _pct(m.get("val_cer")), _pct(m.get("active_val_cer")),
                      _pct(m.get("val_typing_saved")), _pct(m.get("active_val_typing_saved")), m.get("verdict") or "",
-                     v.name, "-" if m.get("eval_seconds") is None else f"{m['eval_seconds']:.0f} s", "-"]
+                     v.name, "-" if m.get("eval_seconds") is None else f"{m['eval_seconds']:.0f} s", "-",
+                     _fields_cell(v) if v.task == registry.FIELDS else "-"]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, f"model:{v.id}")
@@ -242,7 +261,7 @@ class TrainingScreen(QWidget):
                      _pct(mv.metrics.get("val_typing_saved") if mv else None),  # validation pages, end to end
                      _pct(mv.metrics.get("active_val_typing_saved") if mv else None), r.verdict or r.error or "",
                      mv.name if mv else "", "-" if r.duration_s is None else f"{r.duration_s:.0f} s",
-                     "-" if r.cost is None else f"{r.cost:.4f}"]
+                     "-" if r.cost is None else f"{r.cost:.4f}", _fields_cell(field_of_run.get(r.id))]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, r.id)
@@ -250,8 +269,9 @@ class TrainingScreen(QWidget):
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in selected:
                 self.table.selectRow(row)
-        active = registry.active(store)
-        self.active_label.setText(f"active model: {active.name if active else 'the shipped model'}")
+        active, fields = active_model(self.project), active_model(self.project, registry.FIELDS)
+        self.active_label.setText(f"active model: {'the shipped model' if active.shipped else active.name}; "
+                                  f"fields: {fields.name}")
 
     def selected_run_ids(self) -> list[int]:
         """The selected runs (rows of imported model versions left out: see selected_model_ids)."""
@@ -278,13 +298,17 @@ class TrainingScreen(QWidget):
         if len(ids) == 1 and not (self.process and self.process.running):
             run = runs.get(self.project.store, ids[0])
             self.chart.show_run(run)
-            self.detail.setPlainText(self.describe(run, self._model_metrics(run)))
+            self.detail.setPlainText(self.describe(run, self._model_metrics(run), self._field_metrics(run)))
 
     def _model_metrics(self, run: runs.Run) -> dict | None:
         return registry.get(self.project.store, run.model_version_id).metrics if run.model_version_id else None
 
+    def _field_metrics(self, run: runs.Run) -> dict | None:
+        got = registry.of_run(self.project.store, run.id, registry.FIELDS)
+        return got[-1].metrics if got else None
+
     @staticmethod
-    def describe(run: runs.Run, model_metrics: dict | None = None) -> str:
+    def describe(run: runs.Run, model_metrics: dict | None = None, field_metrics: dict | None = None) -> str:
         lines = [f"run {run.id}: {run.status}" + (f" - {run.verdict}" if run.verdict else ""),
                  f"dataset version {run.dataset_version_id}, base model version {run.base_model_version_id or 'shipped'}",
                  f"params: {json.dumps(run.params, sort_keys=True)}",
@@ -306,6 +330,10 @@ class TrainingScreen(QWidget):
             if m.get("det_thresh") is not None:
                 lines.append(f"  detector: fine-tuned on {m.get('det_pages')} page(s), {m.get('det_epochs')} epochs, "
                              f"box threshold {m['det_thresh']:g}")
+        if field_metrics:
+            from app.cli_training import field_report
+
+            lines += ["  " + row for row in field_report(field_metrics)]
         lines.append("log:")
         lines += ["  " + ln[:300] for ln in run.log.splitlines()[-40:]]
         return "\n".join(lines)
@@ -323,7 +351,7 @@ class TrainingScreen(QWidget):
             if dataset_id in (None, NEW_DATASET):
                 version, _ = datasets.create_version(store, self.project.root, self.user)
                 dataset_id = version.id
-            active = registry.active(store)
+            active = active_model(self.project).version
             run = runs.create(store, self.user, dataset_id, params, active.id if active else None)
         except ProofdeskError as exc:
             show_error(self, "Cannot start training", str(exc))
@@ -368,8 +396,17 @@ class TrainingScreen(QWidget):
             if msg.get("val_cer") is not None:
                 self.chart.add_cer(msg["epoch"], float(msg["val_cer"]))
             self.refresh()
+        elif kind == "fields":
+            self.state.setText(f"key fields: F1 {_pct(msg.get('f1'))} against {_pct(msg.get('active_f1'))} for "
+                               f"{msg.get('compared_with')}" + (f", lost {', '.join(msg['lost'])}" if msg.get("lost")
+                                                                else ""))
         elif kind == "done":
-            text = f"done: {msg['name']}, validation CER {_pct(msg['val_cer'])} against {_pct(msg['active_val_cer'])}"
+            text = f"done: {msg['name']}"
+            if msg.get("val_cer") is not None:
+                text += f", validation CER {_pct(msg['val_cer'])} against {_pct(msg['active_val_cer'])}"
+            if msg.get("fields"):
+                f = msg["fields"]
+                text += f"; key fields F1 {_pct(f.get('f1'))} against {_pct(f.get('active_f1'))}"
             if msg.get("val_typing_saved") is not None:
                 text += (f"; typing saved on the validation pages {_pct(msg['val_typing_saved'])} against "
                          f"{_pct(msg.get('active_val_typing_saved'))}")
@@ -385,7 +422,7 @@ class TrainingScreen(QWidget):
         run = runs.get(self.project.store, run_id)
         if status != "done":
             self.state.setText(f"run {run_id} {status}" + (f": {run.error}" if run.error else ""))
-        self.detail.setPlainText(self.describe(run, self._model_metrics(run)))
+        self.detail.setPlainText(self.describe(run, self._model_metrics(run), self._field_metrics(run)))
         self.refresh()
         self.message.emit(f"training run {run_id} {status}")
         self.runEnded.emit(run_id, status)
@@ -441,9 +478,28 @@ class TrainingScreen(QWidget):
         self.modelChanged.emit()
         self.refresh()
 
-    def roll_back(self) -> None:
+    def promote_selected_fields(self) -> None:
+        """Promote the selected run's key-field model (pre-fill reads the fields with it)."""
+        ids = self.selected_run_ids()
+        if len(self._selected_keys()) != 1 or len(ids) != 1:
+            self.detail.setPlainText("Select the run whose field model to promote.")
+            return
+        got = registry.of_run(self.project.store, ids[0], registry.FIELDS)
+        if not got:
+            self.detail.setPlainText(f"Run {ids[0]} made no field model.")
+            return
         try:
-            version = registry.rollback(self.project.store, self.user)
+            registry.promote(self.project.store, self.user, got[-1])
+        except ProofdeskError as exc:
+            show_error(self, "Cannot promote", str(exc))
+            return
+        self.message.emit(f"promoted {got[-1].name}: the next pre-fill reads the key fields with it")
+        self.modelChanged.emit()
+        self.refresh()
+
+    def roll_back(self, task: str = registry.RECOGNITION) -> None:
+        try:
+            version = registry.rollback(self.project.store, self.user, task=task)
         except ProofdeskError as exc:
             show_error(self, "Cannot roll back", str(exc))
             return

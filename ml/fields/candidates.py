@@ -16,13 +16,25 @@ from typing import Sequence
 
 import numpy as np
 
-from core.fields import (AMOUNT, CURRENCY, CURRENCY_RE, CURRENCY_SIGNS, DATE, NUMBER, TEXT, find_amounts,
-                         find_dates, parse_currency)
+from core.fields import (
+    AMOUNT,
+    CURRENCY,
+    CURRENCY_RE,
+    CURRENCY_SIGNS,
+    DATE,
+    NUMBER,
+    TEXT,
+    find_amounts,
+    find_dates,
+    parse_currency,
+)
 
-from .lexicon import NOT_TOTAL, has_any, has_keyword
-from .lines import FLine, Page
+from .lexicon import NOT_TOTAL, has_any, keyword_length
+from .lines import Page
 
 MAX_BLOCK = 5
+#: How far before a value (characters) a label in the same line still announces it.
+KW_REACH = 32
 HASH_BUCKETS = 32
 N_BAGS = 4  # words before the value in its line, the line to its left, the line above, the value's own
 _SEP = re.compile(r"\s+[·•|–—-]\s+|\s{3,}")
@@ -168,8 +180,30 @@ BASE_NAMES = (
     "legal_form", "address_words", "postcode", "amount_log", "amount_rank", "amount_is_max",
     "amount_same", "currency_beside", "decimals", "date_rank", "date_same", "letters_and_digits",
     "lower_half", "token_len", "count_same_text", "line_amounts", "line_is_value_only",
-    "doc_title", "paren", "label_inside", "phone", "short",
+    "doc_title", "paren", "label_inside", "phone", "short", "heads_block", "in_sep_line",
+    "first_legal", "first_id", "after_label", "after_postcode", "before_legal", "last_postcode",
+    "last_in_line",
 )
+
+
+#: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".
+_ID_LINE = re.compile(r"\(?[^()]{0,20}?[:.]?\s*[A-Z]{0,3}[- ]?\d[\d -]{3,}[-]?[A-Z]?\)?", re.IGNORECASE)
+_POSTCODE_LINE = re.compile(r"(?<!\d)(?:[A-Z]{1,2}-)?\d{4,5}(?!\d)\s+[^\W\d_]")
+
+
+def _heads_block(page: Page, k: int) -> float:
+    """1 when line k starts an address block: a line with a postcode and a place follows within
+    four lines down its column (a window envelope's recipient, a letterhead)."""
+    cur, seen = k, {k}
+    for _ in range(4):
+        nxt = page.next_below(cur)
+        if nxt is None or nxt in seen:
+            return 0.0
+        if _POSTCODE_LINE.search(page.lines[nxt].text):
+            return 1.0
+        seen.add(nxt)
+        cur = nxt
+    return 0.0
 
 
 def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) -> np.ndarray:
@@ -189,26 +223,36 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     nb = len(BASE_NAMES)
     X = np.zeros((n, nb + N_BAGS * HASH_BUCKETS), np.float32)
     line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
+    heads = [_heads_block(page, k) for k in range(len(page))]
     for i, c in enumerate(cands):
         ls = [page.lines[k] for k in c.lines]
         first, last = ls[0], ls[-1]
-        x0 = min(ln.x0 for ln in ls); x1 = max(ln.x1 for ln in ls)
+        x0 = min(ln.x0 for ln in ls)
+        x1 = max(ln.x1 for ln in ls)
         k = c.lines[0]
         t = c.text
         letters = [ch for ch in t if ch.isalpha()]
         before = first.text[:c.start]
         row = X[i]
-        row[0] = x0 / W; row[1] = first.y0 / H; row[2] = x1 / W; row[3] = last.y1 / H
-        row[4] = k / nl; row[5] = min(k, 30) / 30; row[6] = min(nl - 1 - k, 30) / 30
-        row[7] = first.h / page.median_h; row[8] = len(c.lines) / MAX_BLOCK
+        row[0] = x0 / W
+        row[1] = first.y0 / H
+        row[2] = x1 / W
+        row[3] = last.y1 / H
+        row[4] = k / nl
+        row[5] = min(k, 30) / 30
+        row[6] = min(nl - 1 - k, 30) / 30
+        row[7] = first.h / page.median_h
+        row[8] = len(c.lines) / MAX_BLOCK
         row[9] = np.log1p(len(t)) / 5
         row[10] = sum(ch.isdigit() for ch in t) / max(1, len(t))
         row[11] = len(letters) / max(1, len(t))
         row[12] = sum(ch.isupper() for ch in letters) / max(1, len(letters))
         row[13] = len(t) / max(1, sum(len(ln.text) for ln in ls))
-        row[14] = float(c.start == 0); row[15] = float(c.end >= len(last.text))
+        row[14] = float(c.start == 0)
+        row[15] = float(c.end >= len(last.text))
         row[16] = min(len(t.split()), 20) / 10
-        row[17] = float(":" in before); row[18] = float(":" in first.text)
+        row[17] = float(":" in before)
+        row[18] = float(":" in first.text)
         low = t.casefold()
         row[19] = float(has_any(_LEGAL, low))
         row[20] = min(3, sum(1 for w in _ADDR if w in low)) / 3
@@ -234,6 +278,23 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         row[38] = float(any(":" in ln.text or has_any(_LABELS, ln.text.casefold()) for ln in ls[1:]))
         row[39] = float(bool(_PHONE.search(t)) and c.kind == TEXT)
         row[40] = float(len(letters) < 4)
+        row[41] = heads[k]
+        row[42] = float(len(_SEP.split(first.text)) > 2 and len(t) < 0.9 * len(first.text))
+        if c.kind in (AMOUNT, DATE):  # a row's last figure: "MwSt 19% auf 275,00: 52,25" -> 52,25
+            found = find_amounts(first.text) if c.kind == AMOUNT else find_dates(first.text)
+            row[49] = float(bool(found) and found[-1][1] <= c.end + 4)
+        if c.kind == TEXT:          # where a block starts and ends: an address is not its company's name
+            ft = first.text.casefold()
+            row[43] = float(has_any(_LEGAL, ft))
+            row[44] = float(bool(_ID_LINE.fullmatch(first.text.strip())))
+            after = page.next_below(c.lines[-1])
+            if after is not None:
+                at = page.lines[after].text
+                row[45] = float(":" in at or bool(_PHONE.search(at)) or has_any(_LABELS, at.casefold()))
+                row[46] = float(bool(_POSTCODE_LINE.search(at)))
+            prev = above[k]
+            row[47] = float(prev is not None and has_any(_LEGAL, prev.text.casefold()))
+            row[48] = float(bool(_POSTCODE_LINE.search(last.text)) or bool(re.search(r"(?<!\d)\d{5}(?!\d)", last.text)))
         a, l_ = above[k], left[k]
         X[i, nb:nb + HASH_BUCKETS] = _bag(before)
         X[i, nb + HASH_BUCKETS:nb + 2 * HASH_BUCKETS] = _bag(l_.text if l_ else "")
@@ -251,19 +312,29 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
     """The features that depend on the field: its keywords around each candidate, others' too."""
     n = len(cands)
     F = np.zeros((n, len(FIELD_NAMES) - 1), np.float32)
-    def kw(text: str | None, who: str = name) -> float:
-        return float(has_keyword(who, text)) if text else 0.0
+    rivals = [o for o in others if o != name]
+
+    def kw(text: str | None) -> float:
+        """1 when text holds a keyword of this field at least as long as any other field's."""
+        if not text:
+            return 0.0
+        mine = keyword_length(name, text)
+        return float(mine > 0 and all(keyword_length(o, text) <= mine for o in rivals))
+
+    def rival(text: str) -> float:
+        mine = keyword_length(name, text)
+        return float(any(keyword_length(o, text) > mine for o in rivals))
 
     for i, c in enumerate(cands):
         k = c.lines[0]
         ln = page.lines[k]
-        before = ln.text[:c.start]
+        before = ln.text[max(0, c.start - KW_REACH):c.start]     # a label is close to its value
         F[i, 0] = kw(before)
         F[i, 1] = kw(left[k].text if left[k] else None)
         F[i, 2] = kw(above[k].text if above[k] else None)
         F[i, 3] = kw(c.text)
         F[i, 4] = kw(above2[k].text if above2[k] else None)
-        F[i, 5] = float(any(kw(before, o) for o in others if o != name))
+        F[i, 5] = rival(before) if before else 0.0
         F[i, 6] = float(has_any(NOT_TOTAL, ln.text.casefold()))
     return F
 

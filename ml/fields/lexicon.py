@@ -118,6 +118,16 @@ def has_keyword(name: str, text: str) -> bool:
     return find_keyword(name, text) is not None
 
 
+@lru_cache(maxsize=32768)
+def keyword_length(name: str, text: str) -> int:
+    """The length of the longest keyword of field ``name`` in text, 0 when there is none: the more
+    specific label wins ("Date d'échéance" announces the due date more than the invoice date)."""
+    p = _pattern(keywords(name))
+    if p is None:
+        return 0
+    return max((m.end() - m.start() for m in p.finditer(text)), default=0)
+
+
 def last_keyword_end(name: str, text: str) -> int:
     """Where the last keyword of ``name`` in ``text`` ends, or -1."""
     p = _pattern(keywords(name))

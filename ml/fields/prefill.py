@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from core import registry
-from core.model import Page as CorePage, Prediction
+from core.model import Page as CorePage
+from core.model import Prediction
 
 from .extract import extract, page_of
 from .lines import lines_from
@@ -23,7 +24,7 @@ from .model import FieldModel
 log = logging.getLogger(__name__)
 
 #: The registry task of field models.
-FIELDS_TASK = "fields"
+FIELDS_TASK = registry.FIELDS
 
 
 def active_field_model(project) -> tuple[FieldModel | None, str | None]:
@@ -31,13 +32,15 @@ def active_field_model(project) -> tuple[FieldModel | None, str | None]:
 
     A model folder that cannot be read is logged and left out: pre-fill goes on with the rules.
     """
-    version = registry.active(project.store, FIELDS_TASK)
-    if version is None:
+    from ml.training.active import active_model
+
+    active = active_model(project, FIELDS_TASK)
+    if active.shipped:
         return None, None
     try:
-        return FieldModel.load(project.local(version.path)), version.name
+        return FieldModel.load(active.folder), active.name
     except ValueError as exc:
-        log.warning("field model %s not used: %s", version.name, exc)
+        log.warning("field model %s not used: %s", active.name, exc)
         return None, None
 
 

@@ -36,13 +36,14 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
     other = 2.0 * f("other_kw_before")
     r, kind = role(name), field_type(name)
     if kind == DATE:
-        s = kw - other + 1.0 * (1 - b("date_rank")) + 0.5 * b("date_same") - 0.3 * b("y0")
+        s = kw - other + 0.3 * (1 - b("date_rank")) + 0.5 * b("date_same") - 1.0 * b("y0")
         if r in ("date", "invoice_date"):
             return s, -10.0
         return s, 2.0
     if kind == AMOUNT:
         kw_here = f("kw_before") + f("kw_left")
-        s = kw - other * (1 - kw_here) + 1.0 * b("decimals") + 0.4 * b("amount_same") + 0.6 * b("line_is_value_only")
+        s = (kw - other * (1 - kw_here) + 1.0 * b("decimals") + 0.4 * b("amount_same") + 0.6 * b("line_is_value_only")
+             + 0.8 * b("last_in_line"))
         if r == "total":
             s += 1.5 * b("amount_is_max") + 0.5 * b("lower_half") - 2.0 * f("not_total_line") * (1 - kw_here) \
                 + 0.5 * b("currency_beside")
@@ -65,17 +66,19 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
              + 0.3 * b("count_same_text") - 0.5 * b("address_words") - 0.5 * b("postcode")
              - 2.0 * b("doc_title") - 1.5 * b("paren") - 2.0 * b("short") - 1.0 * b("phone"))
         if r == "seller":
-            s = s + 1.0 * b("legal_form") * (b("count_same_text") > 0.2)
+            s = s + 1.0 * b("legal_form") * (b("count_same_text") > 0.2) + 0.5 * b("in_sep_line")
         return s, -10.0
     if r == "buyer":
         window = ((b("y0") > 0.08) & (b("y0") < 0.4) & (b("x0") < 0.5)).astype(np.float32)
-        s = (kw + 1.0 * window + 0.8 * b("legal_form") - 1.5 * b("digits") - 0.6 * (lines - 1)
-             - 0.8 * b("line_colon") - other - 0.5 * b("address_words") - 0.5 * b("postcode"))
+        s = (kw + 1.0 * window + 0.5 * b("legal_form") - 1.5 * b("digits") - 0.6 * (lines - 1)
+             - 0.8 * b("line_colon") - other - 0.5 * b("address_words") - 0.5 * b("postcode")
+             + 1.5 * b("heads_block") * window - 2.0 * b("in_sep_line") - 1.0 * b("doc_title"))
         return s, 1.5
     if r == "address":
         good = ((lines >= 2) & (lines <= 4)).astype(np.float32)
         s = (3.0 * b("address_words") + 1.5 * b("postcode") + 0.8 * good + 1.0 * top - 1.5 * b("legal_form")
              - 1.0 * b("line_colon") - 0.5 * np.abs(b("digits") - 0.2) - other - 1.5 * b("paren")
-             - 2.0 * b("label_inside") - 1.5 * b("phone") - 1.0 * b("doc_title"))
+             - 2.0 * b("label_inside") - 1.5 * b("phone") - 1.0 * b("doc_title") - 1.5 * b("first_legal")
+             - 1.5 * b("first_id") + 0.8 * b("after_label") - 1.0 * b("after_postcode") + 0.5 * b("last_postcode"))
         return s, 0.5
     return kw - other, 2.5

@@ -1,4 +1,10 @@
-"""Which model a project's pre-fill and evaluation use: its active model version, else the shipped one.
+"""Which model a project's pre-fill, evaluation and training read: its active model version, else the shipped one.
+
+:func:`active_model` is the one place that answers it, per registry task: ``recognition`` (the
+recogniser folder, with its detector in ``det/`` when the version has one; else the shipped
+PP-OCRv5 Latin recogniser) and ``fields`` (the field model folder; else no folder: the
+zero-shot rules). Pre-fill, re-reading a box, evaluation, a run's comparison, the BYO import,
+the CLI and the app ask it; nothing else falls back to the shipped model on its own.
 
 A model version is a recogniser folder; a run that also fine-tuned the detector leaves it in the
 version's ``det/`` sub-folder, with the box-extraction thresholds it chose in its ``model.json``.
@@ -7,23 +13,68 @@ version's ``det/`` sub-folder, with the box-extraction thresholds it chose in it
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core import registry
 from core.prefill_engine import TESSERACT_LANGUAGES
-from ml.neural.detector import postprocess
+
+#: What a task reads when nothing of it is promoted.
+ZERO_SHOT = "zero-shot rules"
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The model a task reads now: ``version`` (None: the shipped one), ``folder`` (the absolute
+    folder to load; None for the fields task without a version: the zero-shot rules need none)
+    and ``name`` (the version's name, else the shipped model's)."""
+
+    task: str
+    version: registry.ModelVersion | None
+    folder: Path | None
+    name: str
+
+    @property
+    def shipped(self) -> bool:
+        return self.version is None
+
+
+def shipped_model(task: str = registry.RECOGNITION) -> tuple[Path | None, str]:
+    """(folder, name) of what ``task`` reads without a model version."""
+    if task == registry.FIELDS:
+        return None, ZERO_SHOT
+    if task != registry.RECOGNITION:
+        raise ValueError(f"unknown model task {task!r} (known: {', '.join(registry.TASKS)})")
+    from ml.neural.models import BASE_MODEL, model_dir
+
+    return model_dir(BASE_MODEL, "rec-latin"), f"{BASE_MODEL}/rec-latin"
+
+
+def model_of(project, version: registry.ModelVersion | None, task: str = registry.RECOGNITION) -> ActiveModel:
+    """``version`` (of ``task``) as an :class:`ActiveModel`; None: the shipped one."""
+    if version is None:
+        folder, name = shipped_model(task)
+        return ActiveModel(task, None, folder, name)
+    return ActiveModel(task, version, Path(project.local(version.path)), version.name)
+
+
+def active_model(project, task: str = registry.RECOGNITION) -> ActiveModel:
+    """The model ``task`` reads now in ``project``: its active (promoted) version, else the shipped one."""
+    return model_of(project, registry.active(project.store, task), task)
 
 
 def active_rec_folder(project) -> str | None:
     """Absolute folder of the project's active recognition model, None for the shipped one."""
-    version = registry.active(project.store)
-    return None if version is None else str(project.local(version.path))
+    got = active_model(project)
+    return None if got.shipped else str(got.folder)
 
 
 def detector_of(rec_folder: str | Path) -> tuple[str, dict] | None:
     """``(det folder, {thresh, box_thresh})`` of a model version that has its own detector, else None.
     (The weights are checked against their sha256 when the engine loads them.)"""
+    from ml.neural.detector import postprocess
+
     det = Path(rec_folder) / "det"
     try:
         meta = json.loads((det / "model.json").read_text(encoding="utf-8"))
@@ -48,8 +99,6 @@ def model_config(folder: str | Path) -> dict[str, Any]:
         if det[1]:
             out["detect"] = det[1]
     return out
-
-
 
 
 def tesseract_languages(project) -> str | None:

@@ -205,7 +205,8 @@ def synthetic_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800) ->
     return out
 
 
-def invoice_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800) -> tuple[list[Line], dict]:
+def invoice_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800,
+                  receipt_share: float = 0.0) -> tuple[list[Line], dict]:
     """``n`` synthetic invoice lines (:mod:`ml.synth`: real fonts, European invoice text, cut with the
     recogniser's context) and what reproduces them (generator version, seed, fonts). Each line
     depends on ``(seed, its index, the generator's version)`` only, so a resumed run trains on the
@@ -216,7 +217,7 @@ def invoice_lines(n: int, rec: Recognizer, seed: int, max_width: int = 800) -> t
 
     stride = int(rec.spec.raw.get("output", {}).get("time_stride", 8) or 8)
     gen = SynthGenerator(rec.spec.charset, pad_x=rec.cfg.pad_x, pad_y=rec.cfg.pad_y, height=rec.height,
-                         max_width=max_width, stride=stride)
+                         max_width=max_width, stride=stride, receipt_share=receipt_share)
     index = {c: i for i, c in enumerate(rec.spec.charset) if i}
     out = []
     for s in gen.lines(n, seed):
@@ -246,7 +247,8 @@ def training_lines(lines: Sequence[Line], params: dict, rec: Recognizer) -> tupl
     seed, max_width = int(params["seed"]), int(params["max_width"])
     augmented = augmented_copies(lines, float(params["augment_copies"]), seed)
     hershey = synthetic_lines(int(round(float(params["synthetic_share"]) * len(lines))), rec, seed, max_width)
-    invoices, info = invoice_lines(int(params.get("synthetic_lines") or 0), rec, seed, max_width)
+    invoices, info = invoice_lines(int(params.get("synthetic_lines") or 0), rec, seed, max_width,
+                                   float(params.get("synthetic_receipt_share") or 0.0))
     counts: dict = {"augmented": len(augmented), "synthetic": len(hershey) + len(invoices)}
     if info:
         counts["synthetic_generator"] = info

@@ -17,6 +17,8 @@ from torch import nn
 
 #: Where the backbone of the PP-OCRv5 recogniser ends (N x 480 x 1 x T).
 DEFAULT_SPLIT = "/AveragePool_output_0"
+#: Where the backbone's last block starts (``freeze="backbone_last"``: that block trains too).
+LAST_BLOCK_SPLIT = "/Add_16_output_0"
 
 
 def split_index(net: Any, split: str = DEFAULT_SPLIT) -> int:

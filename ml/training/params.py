@@ -28,7 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 1e-4,
     "batch_size": 32,
     #: "backbone": train the sequence neck and the CTC head on cached backbone features (fast
-    #: on a CPU); "none": train the whole network (a GPU run).
+    #: on a CPU); "backbone_last": the same, but the backbone's last block trains too (features
+    #: cached before it, ml.training.model.LAST_BLOCK_SPLIT); "none": train the whole network (a GPU run).
     "freeze": "backbone",
     #: Cap on training lines (a seeded sample above it); None = all.
     "max_lines": 1500,
@@ -42,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     #: added to the training lines, never to validation. Off by default (docs/training.md has what
     #: they did on invoices-dev).
     "synthetic_lines": 0,
+    #: Share of those lines in ml.synth's receipt style (capitals, thermal print); 0: invoice lines only.
+    "synthetic_receipt_share": 0.0,
     #: Cap on validation lines for the per-epoch figure (the final comparison uses them all).
     "val_lines": None,
     "max_width": 800,
@@ -58,6 +61,19 @@ DEFAULTS: dict[str, Any] = {
     #: Validation pages read end to end (the combined engine: detector, recogniser, Tesseract's
     #: second opinion, calibration) by the new and the compared model.
     "e2e_val_pages": 50,
+    #: Train the OCR (the recogniser, and the detector when ``detector``); false: the fields only.
+    "train_ocr": True,
+    #: Train the key-field model (ml.fields) on the finished pages' field values; null: when the
+    #: project's schema is non-empty and at least ml.training.fields.MIN_FIELD_PAGES finished
+    #: pages have field values (decided when the run is created, else when it starts).
+    "train_fields": None,
+    #: Epochs of each field's network (ml.fields.model.train's full-batch steps).
+    "field_epochs": 300,
+    #: K of the K-fold cross-validation that judges the field model, used while the finished pages
+    #: with field values are fewer than ``field_cv_pages``; from there on, the dataset version's
+    #: validation pages judge it (and it is trained on the others).
+    "field_folds": 5,
+    "field_cv_pages": 200,
     "device": "auto",
     "seed": 0,
     "threads": 0,
@@ -118,11 +134,12 @@ RULES: dict[str, Rule] = {
     "warmup_steps": Rule("int", 0, 1_000_000),
     "weight_decay": Rule("float", 0, 1),
     "batch_size": Rule("int", 1, 4096),
-    "freeze": Rule("choice", choices=("backbone", "none")),
+    "freeze": Rule("choice", choices=("backbone", "backbone_last", "none")),
     "max_lines": Rule("int", 1, None, none=True),
     "augment_copies": Rule("float", 0, 100),
     "synthetic_share": Rule("float", 0, 100),
     "synthetic_lines": Rule("int", 0, 1_000_000),
+    "synthetic_receipt_share": Rule("float", 0, 1),
     "val_lines": Rule("int", 1, None, none=True),
     #: Lines are cut to this width (pixels, at the model's input height): below a few CTC steps
     #: (8 pixels each) nothing can be read.
@@ -133,6 +150,11 @@ RULES: dict[str, Rule] = {
     "det_max_pages": Rule("int", 0, None),  # 0: every training page
     "calib_pages": Rule("int", 0, 1_000_000),
     "e2e_val_pages": Rule("int", 0, 1_000_000),
+    "train_ocr": Rule("bool"),
+    "train_fields": Rule("bool", none=True),  # null: decided from the project (see DEFAULTS)
+    "field_epochs": Rule("int", 1, 100_000),
+    "field_folds": Rule("int", 2, 100),
+    "field_cv_pages": Rule("int", 0, None),
     "device": Rule("choice", choices=("auto", "cpu", "cuda")),
     "seed": Rule("int", 0, 2**32 - 1),  # what numpy and torch accept as a seed
     "threads": Rule("int", 0, 4096),  # 0: every core
@@ -154,6 +176,8 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
                              f"(known: {', '.join(sorted(RULES))})")
     bad = [f"training parameter {key} must be {RULES[key].describe()}, not {_shown(params[key])}"
            for key in sorted(params) if not RULES[key].allows(params[key])]
+    if params.get("train_ocr") is False and params.get("train_fields") is False:
+        bad.append("a run with train_ocr and train_fields both false trains nothing")
     if bad:
         raise ProofdeskError("; ".join(bad))
     return dict(params)

@@ -5,7 +5,9 @@
 
     {"type": "progress", "stage": "crops"|"features"|"train"|"export"|"evaluate", "done": 3, "total": 88, ...}
     {"type": "metric", "epoch": 1, "loss": 0.83, "val_cer": 0.041, "seconds": 61.2}
-    {"type": "done", "model_version": 4, "name": "run-7", "val_cer": 0.021, "active_val_cer": 0.052, "verdict": "better", ...}
+    {"type": "fields", "f1": 0.93, "active_f1": 0.81, "per_field": {...}, "gained": [...], "lost": [], "better": true, ...}
+    {"type": "done", "model_version": 4, "name": "run-7", "val_cer": 0.021, "active_val_cer": 0.052, "verdict": "better",
+     "fields": {"model_version": 5, "name": "run-7-fields", ...}, ...}
     {"type": "error", "error": "..."}          (or {"type": "cancelled"})
 
 and keeps the same lines in ``runs/<id>/log.jsonl``. The run's record in the project database
@@ -17,9 +19,19 @@ into batches by width; with a frozen backbone compute its features once (onnxrun
 train the neck and head with CTC for the epochs asked, checkpointing after each epoch (a killed
 run started again resumes from the last one); export ONNX, check that onnxruntime gives the
 torch module's logits, read the validation lines with the new model and with the model it is
-compared with (the active one, else the base), list the model folder's files with their sha256
-in its model.json, and register the new model version. It is never promoted here: the lead does
-that.
+compared with (the active one, else the shipped one: ``ml.training.active.active_model``), list
+the model folder's files with their sha256 in its model.json. With ``train_fields`` (by default
+when the project has fields and enough finished pages with field values), the key-field model is
+learned and judged too (``ml.training.fields``: K-fold cross-validation against the active field
+model, else the zero-shot rules) and written to ``models/run-N-fields``; ``train_ocr`` false skips
+the OCR. Then every model the run made is registered with the run's verdict, in one transaction.
+None is promoted here: the lead does that.
+
+The code: :class:`RunContext` holds what every stage reads (project, record, parameters, device,
+threads, the process's rank, reporter, cancel flag), loaded once by :func:`_setup`; each stage
+returns a typed result (:class:`OcrTrained`, :class:`DetectorResult`, :class:`OcrResult`,
+``ml.training.fields.FieldResult``), and the figures are dataclasses whose ``to_dict`` spells
+out the registry's metric keys (:class:`OcrMetrics`, ``ml.training.fields.FieldMetrics``).
 
 ``runs/<id>/`` (the checkpoint, the log) outlives every failure and cancel: it is what a run
 resumes from. Only the model folder of a run that stops before registering it goes. A checkpoint
@@ -39,8 +51,9 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -48,7 +61,11 @@ from core import datasets, registry, runs
 from core.errors import ProofdeskError
 from core.project import Project
 from core.scoring import score_text
+from ml.training.active import ZERO_SHOT, active_model, model_of
 from ml.training.params import resolve_params
+
+if TYPE_CHECKING:
+    from ml.training.fields import FieldResult
 
 Emit = Callable[[dict], None]
 
@@ -171,24 +188,155 @@ def peak_memory_mb(device: str) -> dict:
     return out
 
 
+@dataclass
+class RunContext:
+    """What every stage of a run reads, loaded once: the project, the run's record, its resolved
+    parameters, the device and threads, this process's place in a multi-process launch, the
+    reporter, the cancel flag and the clock."""
+
+    project: Project
+    record: runs.Run
+    params: dict
+    device: str
+    threads: int
+    dist: Dist
+    report: Reporter
+    cancel: dict
+    t0: float
+    #: Model folders written and not yet registered: they go if the run stops (see run()).
+    unregistered: list = field(default_factory=list)
+
+    @property
+    def store(self):
+        return self.project.store
+
+    @property
+    def folder(self) -> Path:
+        """``runs/<id>/``: the log, the checkpoint, the detector being trained."""
+        return self.record.folder(self.project.root)
+
+    @property
+    def seed(self) -> int:
+        return int(self.params["seed"])
+
+    def check(self) -> None:
+        """Raise Cancelled when SIGTERM or SIGINT asked the run to stop."""
+        if self.cancel["flag"]:
+            raise Cancelled()
+
+    def refresh(self) -> runs.Run:
+        self.record = runs.get(self.store, self.record.id)
+        return self.record
+
+
+@dataclass
+class DetectorResult:
+    """The detector stage's: the exported detector, its post-processing and its figures."""
+
+    spec: Any
+    cfg: Any
+    metrics: dict
+
+
+@dataclass
+class OcrTrained:
+    """The training stage's: the trained network and what the export and evaluation need."""
+
+    net: Any
+    spec: Any
+    rec: Any
+    val_lines: list
+    det: DetectorResult | None
+    synthetic: dict | None
+
+
+@dataclass(frozen=True)
+class ReadFigures:
+    """A recogniser reading the validation line crops: case-sensitive and -insensitive CER, exact lines."""
+
+    cer: float | None
+    cer_ci: float | None
+    exact: float | None
+
+
+@dataclass(frozen=True)
+class PageFigures:
+    """The validation pages read end to end by one model."""
+
+    typing_saved: float | None
+    typing_saved_ci: float | None
+    recall: float | None
+    ece: float | None
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    pages: int = 0
+    regions: int = 0
+    note: str | None = None  # why the shipped calibration stays
+
+    def to_dict(self) -> dict:
+        if self.note:
+            return {"calibration": self.note}
+        return {"calibration_pages": self.pages, "calibration_regions": self.regions} if self.pages else {}
+
+
+@dataclass(frozen=True)
+class EndToEnd:
+    new: PageFigures
+    active: PageFigures
+    pages: int
+
+    def to_dict(self) -> dict:
+        return {"val_typing_saved": self.new.typing_saved, "val_typing_saved_ci": self.new.typing_saved_ci,
+                "val_recall": self.new.recall, "val_ece": self.new.ece,
+                "active_val_typing_saved": self.active.typing_saved,
+                "active_val_typing_saved_ci": self.active.typing_saved_ci,
+                "active_val_recall": self.active.recall, "active_val_ece": self.active.ece, "val_pages": self.pages}
+
+
+@dataclass
+class OcrMetrics:
+    """The OCR model version's figures: the new model and the one it is compared with on the same
+    validation lines and pages (the registry's metrics, the done line)."""
+
+    val: ReadFigures
+    active_val: ReadFigures
+    calibration: CalibrationResult
+    end_to_end: EndToEnd | None
+    det: dict
+    compared_with: str
+    val_lines: int
+    parity: float
+    epochs: int
+
+    def to_dict(self) -> dict:
+        out = {"val_cer": self.val.cer, "val_cer_ci": self.val.cer_ci, "val_exact": self.val.exact,
+               "active_val_cer": self.active_val.cer, "active_val_cer_ci": self.active_val.cer_ci,
+               "active_val_exact": self.active_val.exact}
+        out.update(self.calibration.to_dict())
+        if self.end_to_end is not None:
+            out.update(self.end_to_end.to_dict())
+        out.update(self.det)
+        out.update({"compared_with": self.compared_with, "val_lines": self.val_lines,
+                    "parity_max_abs_diff": self.parity, "epochs": self.epochs})
+        return out
+
+
+@dataclass
+class OcrResult:
+    """The export stage's: the OCR version folder (written and listed, not yet registered)."""
+
+    name: str
+    path: str
+    sha256: str
+    metrics: OcrMetrics
+
+
 def base_model_folder(project: Project, run: runs.Run) -> Path:
     """The recogniser the run starts from: its base model version, else the shipped Latin one."""
-    from ml.neural.models import BASE_MODEL, model_dir
-
-    if run.base_model_version_id is not None:
-        v = registry.get(project.store, run.base_model_version_id)
-        return project.local(v.path)
-    return model_dir(BASE_MODEL, "rec-latin")
-
-
-def compare_model_folder(project: Project) -> tuple[Path, str]:
-    """The model a new one must beat: the active version, else the shipped one."""
-    from ml.neural.models import BASE_MODEL, model_dir
-
-    active = registry.active(project.store)
-    if active is not None:
-        return project.local(active.path), active.name
-    return model_dir(BASE_MODEL, "rec-latin"), f"{BASE_MODEL}/rec-latin"
+    base = registry.get(project.store, run.base_model_version_id) if run.base_model_version_id is not None else None
+    return model_of(project, base).folder
 
 
 def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
@@ -196,54 +344,31 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
     project = Project.open(project_root)
     store = project.store
     record = runs.get(store, run_id)
-    folder = record.folder(project.root)
     dist = Dist()
-    report = Reporter(project, run_id, folder, emit, quiet=not dist.main)
+    report = Reporter(project, run_id, record.folder(project.root), emit, quiet=not dist.main)
     cancel = {"flag": False}
 
     def on_signal(signum, frame):
         cancel["flag"] = True
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    t0 = time.monotonic()
-    device = "cpu"
-    model_out: Path | None = None
+    ctx = RunContext(project, record, {}, "cpu", 1, dist, report, cancel, time.monotonic())
     try:
-        params = resolve_params(record.params)
-        import torch
-
-        device = "cuda" if params["device"] in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-        if params["device"] == "cuda" and device != "cuda":
-            raise ProofdeskError("--device cuda was asked for, but torch sees no CUDA device here")
-        threads = int(params["threads"]) or _cores()
-        if dist.world > 1:  # under torchrun: one process per GPU (gloo on CPUs, for tests)
-            import torch.distributed
-
-            if device == "cuda":
-                torch.cuda.set_device(dist.local_rank)
-                device = f"cuda:{dist.local_rank}"
-            else:
-                threads = max(1, threads // dist.world)
-            torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-        torch.set_num_threads(threads)
-        if dist.main:
-            runs.mark_running(store, run_id, os.getpid(), {**hardware_info(device), "processes": dist.world},
-                              environment_info())
-        report({"type": "start", "params": params, "device": device, "pid": os.getpid(), "processes": dist.world})
-        trained = _train(project, runs.get(store, run_id), params, device, threads, report, cancel, dist)
+        _setup(ctx)
+        trained = _train(ctx) if ctx.params["train_ocr"] else None
         if not dist.main:
-            return 0  # rank 0 exports and registers the model
-        # From here to its registration, models/run-N/ is a model nobody knows of: it goes if the
-        # run stops. runs/<id>/ (checkpoint, log) stays whatever happens: the run resumes from it.
-        rel = _model_rel(project, run_id)
-        model_out = project.root / rel
-        done = _finish(project, runs.get(store, run_id), params, trained, rel, device, threads, report, cancel, t0)
-        model_out = None  # registered: it stays
+            return 0  # rank 0 exports and registers the models
+        # From here to their registration, models/run-N*/ are models nobody knows of: they go if
+        # the run stops. runs/<id>/ (checkpoint, log) stays whatever happens: the run resumes from it.
+        ocr = _export_ocr(ctx, trained, _model_rel(project, run_id)) if trained is not None else None
+        fields = _fields_stage(ctx) if ctx.params["train_fields"] else None
+        done = _register(ctx, ocr, fields)
+        ctx.unregistered.clear()  # registered: they stay
         report({"type": "done", **done})
         return 0
     except Cancelled:
         if dist.main:
-            runs.cancel(store, run_id, time.monotonic() - t0, device)
+            runs.cancel(store, run_id, time.monotonic() - ctx.t0, ctx.device)
         report({"type": "cancelled"})
         return 130
     except Exception as exc:  # noqa: BLE001 - every failure ends as a failed run with its log
@@ -252,13 +377,14 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
             print(f"rank {dist.rank}: {msg}", file=sys.stderr)  # rank 0 fails the run when it stops too
             return 1
         try:
-            runs.fail(store, run_id, msg, time.monotonic() - t0, device, log=traceback.format_exc())
+            runs.fail(store, run_id, msg, time.monotonic() - ctx.t0, ctx.device, log=traceback.format_exc())
         finally:
             report({"type": "error", "error": msg}, db=False)
         return 1
     finally:
-        if model_out is not None and not _registered(project, model_out):
-            shutil.rmtree(model_out, ignore_errors=True)  # a model never registered leaves nothing
+        for out in ctx.unregistered:
+            if not _registered(project, out):
+                shutil.rmtree(out, ignore_errors=True)  # a model never registered leaves nothing
         for s, h in old.items():
             signal.signal(s, h)
         if dist.world > 1:
@@ -270,16 +396,52 @@ def run(project_root: str | Path, run_id: int, emit: Emit = _print_json) -> int:
         project.close()
 
 
-def _model_rel(project: Project, run_id: int) -> str:
-    """Where run ``run_id``'s model goes, relative to the project root: ``models/run-N``, unless a
-    registered version has that name or folder already (a model imported from a copy of the
-    project, where it was run N): then ``models/run-N.2`` and so on. A registered model's folder
-    is never written over."""
+def _setup(ctx: RunContext) -> None:
+    """Resolve the parameters (the fields: whether this project has enough to learn from), pick the
+    device and threads, join a multi-process launch, mark the run running, say ``start``."""
+    import torch
+
+    from ml.training import fields
+
+    params = resolve_params(ctx.record.params)
+    train_fields, why = fields.wanted(ctx.store, params)
+    if not params["train_ocr"] and not train_fields:
+        raise ProofdeskError(f"nothing to train: train_ocr is false and the fields are not trained ({why})")
+    ctx.params = {**params, "train_fields": train_fields}
+    p, dist = ctx.params, ctx.dist
+    device = "cuda" if p["device"] in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    if p["device"] == "cuda" and device != "cuda":
+        raise ProofdeskError("--device cuda was asked for, but torch sees no CUDA device here")
+    threads = int(p["threads"]) or _cores()
+    if dist.world > 1:  # under torchrun: one process per GPU (gloo on CPUs, for tests)
+        import torch.distributed
+
+        if device == "cuda":
+            torch.cuda.set_device(dist.local_rank)
+            device = f"cuda:{dist.local_rank}"
+        else:
+            threads = max(1, threads // dist.world)
+        torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    ctx.device, ctx.threads = device, threads
+    torch.set_num_threads(threads)
+    if dist.main:
+        runs.mark_running(ctx.store, ctx.record.id, os.getpid(), {**hardware_info(device), "processes": dist.world},
+                          environment_info())
+    ctx.refresh()
+    ctx.report({"type": "start", "params": ctx.params, "device": device, "pid": os.getpid(), "processes": dist.world,
+                "fields": why})
+
+
+def _model_rel(project: Project, run_id: int, suffix: str = "") -> str:
+    """Where run ``run_id``'s model goes, relative to the project root: ``models/run-N`` (the
+    field model: ``models/run-N-fields``), unless a registered version has that name or folder
+    already (a model imported from a copy of the project, where it was run N): then
+    ``models/run-N.2`` and so on. A registered model's folder is never written over."""
     taken = {x for v in registry.versions(project.store) for x in (v.name, v.path)}
-    name, n = f"run-{run_id}", 1
+    name, n = f"run-{run_id}{suffix}", 1
     while name in taken or f"models/{name}" in taken:
         n += 1
-        name = f"run-{run_id}.{n}"
+        name = f"run-{run_id}{suffix}.{n}"
     return f"models/{name}"
 
 
@@ -292,17 +454,18 @@ def _registered(project: Project, folder: Path) -> bool:
         return True
 
 
-def _train(project: Project, record: runs.Run, params: dict, device: str, threads: int, report,
-           cancel: dict, dist: Dist | None = None) -> tuple:
+def _train(ctx: RunContext) -> OcrTrained:
+    """The OCR's training stage: the detector (when asked), the line crops, the recogniser's epochs."""
     import torch
 
     from ml.neural.models import load_spec
     from ml.neural.recognizer import Recognizer
     from ml.neural.torch_model import load_recognizer
     from ml.training import data
-    from ml.training.model import Tail, freeze, split_index
+    from ml.training.model import DEFAULT_SPLIT, LAST_BLOCK_SPLIT, Tail, freeze, split_index
 
-    folder = record.folder(project.root)
+    project, record, params, device, threads = ctx.project, ctx.record, ctx.params, ctx.device, ctx.threads
+    report, cancel, dist, folder = ctx.report, ctx.cancel, ctx.dist, ctx.folder
     version = datasets.get_version(project.store, record.dataset_version_id)
     datasets.check_trainable(version)  # a run nobody could judge fails at once, saying why
     manifest = datasets.load_manifest(project.root, version, project)
@@ -319,11 +482,10 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         val_samples = random.Random(seed + 1).sample(val_samples, int(params["val_lines"]))
     if not train_samples:
         raise ProofdeskError(f"dataset version {version.id} has no training lines")
-    dist = dist or Dist({})
     data.check_synthetic(params)  # fonts for synthetic lines: checked before the detector's minutes
     det = None
     if params["detector"]:
-        det = _detector_stage(project, record, params, manifest, device, threads, report, cancel, dist)
+        det = _detector_stage(ctx, manifest)
     report.progress("crops", 0, len(train_samples) + len(val_samples))
     lines, skipped = data.cut_lines(train_samples, image_of, rec, params["max_width"])
     val_lines, val_skipped = data.cut_lines(val_samples, image_of, rec, params["max_width"])
@@ -340,13 +502,13 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
             "dataset_version": version.id, "dataset_hash": version.hash})
 
     net = load_recognizer(spec)
-    frozen = params["freeze"] == "backbone"
-    start = split_index(net) if frozen else None
+    frozen = params["freeze"] in ("backbone", "backbone_last")
+    split = LAST_BLOCK_SPLIT if params["freeze"] == "backbone_last" else DEFAULT_SPLIT
+    start = split_index(net, split) if frozen else None
     trainable = freeze(net, start)
     if frozen:
         # The backbone never changes: its output for each fixed batch is computed once.
-        sess = data.backbone_session(spec.path, "/AveragePool_output_0", folder / _backbone_name(dist), threads,
-                                     device)
+        sess = data.backbone_session(spec.path, split, folder / _backbone_name(dist), threads, device)
         name = sess.get_inputs()[0].name
         every = batches + val_batches
         for i, b in enumerate(every):
@@ -356,8 +518,8 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
             report.progress("features", i + 1, len(every))
         del sess
         if not dist.main:
-            (folder / _backbone_name(dist)).unlink(missing_ok=True)  # rank 0's goes in _finish
-        module = Tail(net)
+            (folder / _backbone_name(dist)).unlink(missing_ok=True)  # rank 0's goes in _register
+        module = Tail(net, split)
     else:
         module = net
     dev = torch.device(device)
@@ -425,7 +587,7 @@ def _train(project: Project, record: runs.Run, params: dict, device: str, thread
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
     net.to("cpu")
-    return net, spec, rec, val_lines, det, extra.get("synthetic_generator")
+    return OcrTrained(net, spec, rec, val_lines, det, extra.get("synthetic_generator"))
 
 
 def base_det_folder(project: Project, run: runs.Run) -> Path:
@@ -433,24 +595,22 @@ def base_det_folder(project: Project, run: runs.Run) -> Path:
     from ml.neural.models import BASE_MODEL, model_dir
     from ml.training.active import detector_of
 
-    if run.base_model_version_id is not None:
-        got = detector_of(project.local(registry.get(project.store, run.base_model_version_id).path))
-        if got is not None:
-            return Path(got[0])
-    return model_dir(BASE_MODEL, "det")
+    got = detector_of(base_model_folder(project, run))
+    return Path(got[0]) if got is not None else model_dir(BASE_MODEL, "det")
 
 
-def _train_detector(items: list, base, cfg, params: dict, folder: Path, out: Path, record: runs.Run, device: str,
-                    threads: int, report, check, partial: int) -> dict:
+def _train_detector(ctx: RunContext, items: list, base, cfg, out: Path, partial: int) -> dict:
     """Train, export to ``out`` (written beside and renamed into place) and return the metrics."""
     from ml.training import detector as dt
+
+    params, folder, record = ctx.params, ctx.folder, ctx.record
 
     det_pages = dt.prepare_pages(items, base, cfg)
     tmp = folder / "det.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     trained = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
-                               lr=float(params["det_lr"]), seed=int(params["seed"]), device=device,
-                               threads=threads, work=folder, progress=report.progress, check=check)
+                               lr=float(params["det_lr"]), seed=ctx.seed, device=ctx.device,
+                               threads=ctx.threads, work=folder, progress=ctx.report.progress, check=ctx.check)
     metrics = {**trained, "det_pages_partial": partial}
     doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
     doc["training_metrics"] = metrics
@@ -474,12 +634,11 @@ def _by_page(samples) -> dict[str, list[dict]]:
 MIN_PAGE_COVERAGE = 0.6
 
 
-def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: dict, device: str, threads: int,
-                    report, cancel: dict, dist: Dist):
+def _detector_stage(ctx: RunContext, manifest: dict) -> DetectorResult | None:
     """Fine-tune the detector on the training pages (rank 0; the others wait and load it).
 
     Exported to ``runs/<id>/det``; a resumed run whose detector is there (and checks out) uses
-    it as it is. Returns ``(spec, DetectConfig, metrics)``."""
+    it as it is. None when no training page is boxed in full (the run keeps its base detector)."""
     from dataclasses import replace
 
     from ml.neural import runtime
@@ -488,16 +647,12 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
     from ml.training import data
     from ml.training import detector as dt
 
-    folder = record.folder(project.root)
-    out = folder / "det"
-    base = load_spec(base_det_folder(project, record))
+    project, params, threads, report, dist = ctx.project, ctx.params, ctx.threads, ctx.report, ctx.dist
+    out = ctx.folder / "det"
+    base = load_spec(base_det_folder(project, ctx.record))
     cfg = replace(DetectConfig(), **dt.postprocess_of(base))
     metrics: dict = {}
     resumed = False
-
-    def check() -> None:
-        if cancel["flag"]:
-            raise Cancelled()
 
     if dist.main:
         try:
@@ -513,7 +668,7 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
             items, partial = [], 0
             base_detector = Detector(base, runtime.create_session(base.path, "cpu", threads), cfg)
             for i, sha in enumerate(shas):
-                check()
+                ctx.check()
                 img = data.load_page(project.images.path(sha))
                 if img is not None:
                     boxes = [s["points"] for s in pages[sha]]
@@ -524,8 +679,7 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
                         items.append((img, boxes, [s["text"] for s in pages[sha]]))
                 report.progress("detector pages", i + 1, len(shas))
             if items:
-                metrics = _train_detector(items, base, cfg, params, folder, out, record, device, threads, report,
-                                          check, partial)
+                metrics = _train_detector(ctx, items, base, cfg, out, partial)
         if metrics:
             report({"type": "detector", "resumed": resumed,
                     **{k: v for k, v in metrics.items() if k != "det_thresholds"},
@@ -540,7 +694,7 @@ def _detector_stage(project: Project, record: runs.Run, params: dict, manifest: 
     if not (out / "model.json").is_file():
         return None
     spec = load_spec(out)
-    return spec, replace(cfg, **dt.postprocess_of(spec)), metrics
+    return DetectorResult(spec, replace(cfg, **dt.postprocess_of(spec)), metrics)
 
 
 def _backbone_name(dist: Dist) -> str:
@@ -605,80 +759,128 @@ def _save_checkpoint(path: Path, net, trainable, opt, sched, epoch: int, base_sh
     os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint
 
 
-def _finish(project: Project, record: runs.Run, params: dict, trained, rel: str, device: str, threads: int,
-            report, cancel: dict, t0: float) -> dict:
-    """Export the trained model to ``rel`` (``models/<name>``), check it, evaluate it, register it."""
+def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
+    """Export the trained model to ``rel`` (``models/<name>``), check it, evaluate it against the
+    active model (else the shipped one), list its files: ready to register."""
     from ml.neural import runtime
     from ml.neural.models import load_spec, sha256_file
     from ml.neural.recognizer import Recognizer
     from ml.neural.torch_model import export_onnx
 
-    net, spec, rec, val_lines, det, synthetic = trained
+    project, record, params = ctx.project, ctx.record, ctx.params
+    net, spec, rec, val_lines, det = trained.net, trained.spec, trained.rec, trained.val_lines, trained.det
     name = rel.rsplit("/", 1)[1]
     out = project.root / rel
+    ctx.unregistered.append(out)
     if out.exists():
         shutil.rmtree(out)  # a half-written export of an earlier attempt of this run (never registered)
-    report.progress("export", 0, 1)
+    ctx.report.progress("export", 0, 1)
     version = datasets.get_version(project.store, record.dataset_version_id)
     export_onnx(net, out, base=spec, charset=spec.charset, meta={
         "id": name, "source": f"fine-tuned by Proofdesk run {record.id} from {spec.version} on dataset version "
                               f"{version.id} ({version.hash[:12]})",
-        "license": spec.raw.get("license", ""), "training": {"run": record.id, "params": params,
-                                                             **({"synthetic": synthetic} if synthetic else {})}})
+        "license": spec.raw.get("license", ""), "training": {
+            "run": record.id, "params": params, **({"synthetic": trained.synthetic} if trained.synthetic else {})}})
     if det is not None:  # the run's detector travels with its recogniser: one model version
-        shutil.copytree(det[0].folder, out / "det")
-    report.progress("export", 1, 1)
-    if cancel["flag"]:
-        raise Cancelled()
+        shutil.copytree(det.spec.folder, out / "det")
+    ctx.report.progress("export", 1, 1)
+    ctx.check()
     new_spec = load_spec(out)
-    parity = _parity(net, new_spec, rec, val_lines, threads)
+    parity = _parity(net, new_spec, rec, val_lines, ctx.threads)
     if parity > float(params["parity_tol"]):
         raise ProofdeskError(f"torch / onnxruntime parity check failed: logits differ by {parity:.4g}")
-    report({"type": "parity", "max_abs_diff": parity})
+    ctx.report({"type": "parity", "max_abs_diff": parity})
 
     # The same validation lines, read as pre-fill reads them (onnxruntime), by both models.
-    cmp_folder, cmp_name = compare_model_folder(project)
+    compared = active_model(project)
     crops = [ln.crop for ln in val_lines]
     texts = [ln.text for ln in val_lines]
-    figures = {}
-    for n, (key, spec_) in enumerate((("val", new_spec), ("active_val", load_spec(cmp_folder)))):
-        report.progress("evaluate", n, 2, model=key)
-        r = Recognizer(spec_, runtime.create_session(spec_.path, device, threads))
+    read: list[ReadFigures] = []
+    for n, (key, spec_) in enumerate((("val", new_spec), ("active_val", load_spec(compared.folder)))):
+        ctx.report.progress("evaluate", n, 2, model=key)
+        r = Recognizer(spec_, runtime.create_session(spec_.path, ctx.device, ctx.threads))
         s = score_text(zip(texts, (d.text for d in r.read(crops)))).summary()
-        figures[f"{key}_cer"] = s["cer_cs"]
-        figures[f"{key}_cer_ci"] = s["cer_ci"]
-        figures[f"{key}_exact"] = s["exact_cs"]
-    report.progress("evaluate", 2, 2)
+        read.append(ReadFigures(s["cer_cs"], s["cer_ci"], s["exact_cs"]))
+    ctx.report.progress("evaluate", 2, 2)
     manifest = datasets.load_manifest(project.root, version, project)
-    figures.update(_calibrate(project, params, manifest, out, device, threads, report, cancel))
-    figures.update(_end_to_end(project, params, manifest, out, cmp_folder, device, threads, report, cancel))
-    if det is not None:
-        figures.update(det[2])
-    metrics = {**figures, "compared_with": cmp_name, "val_lines": len(val_lines), "parity_max_abs_diff": parity,
-               "epochs": int(params["epochs"])}
-    hardware = {**runs.get(project.store, record.id).hardware, **peak_memory_mb(device)}
+    calibration = _calibrate(ctx, manifest, out)
+    e2e = _end_to_end(ctx, manifest, out, compared.folder)
+    metrics = OcrMetrics(read[0], read[1], calibration, e2e, dict(det.metrics) if det is not None else {},
+                         compared.name, len(val_lines), parity, int(params["epochs"]))
     # The folder is complete: model.json lists its files with their sha256 (what an import of this
     # model into another copy of the project holds the folder to).
     registry.write_manifest(out)
     project.publish(rel)  # a team project: the model version goes to the server, for every machine
+    return OcrResult(name, rel, sha256_file(new_spec.path), metrics)
+
+
+def _fields_stage(ctx: RunContext) -> "FieldResult":
+    """Learn the field model from the finished pages, judge it against the active field model
+    (else the zero-shot rules), write ``models/run-N-fields`` (ml.training.fields)."""
+    from ml.fields.prefill import active_field_model
+    from ml.training import fields
+
+    project = ctx.project
+    schema = list(project.store.fields())
+    if not schema:
+        raise ProofdeskError("train_fields is true, but the project has no fields (set its schema first)")
+    t0 = time.monotonic()
+    pages = fields.field_pages(project.store, schema)
+    ctx.report.progress("fields", 0, 1)
+    compared = active_model(project, registry.FIELDS)
+    model, _ = active_field_model(project)  # None: no active one, or unreadable: the zero-shot rules
+    compared_name = compared.name if model is not None else ZERO_SHOT
+    val_images = None
+    if len(pages) >= int(ctx.params["field_cv_pages"]):
+        version = datasets.get_version(project.store, ctx.record.dataset_version_id)
+        val_images = {s["image"] for s in datasets.load_manifest(project.root, version, project)["val"]}
+    final, metrics = fields.evaluate(pages, schema, model, compared_name, ctx.params, val_images,
+                                     progress=lambda d, t: ctx.report.progress("fields", d, t), check=ctx.check)
+    rel = _model_rel(project, ctx.record.id, "-fields")
+    out = project.root / rel
+    ctx.unregistered.append(out)
+    sha = fields.write_version(out, final, ctx.record.id, ctx.params, metrics, compared_name)
+    project.publish(rel)
+    ctx.report({"type": "fields", **fields.summary_line(metrics)})
+    parent = compared.version.id if compared.version is not None and model is not None else None
+    return fields.FieldResult(rel.rsplit("/", 1)[1], rel, sha, metrics, parent, time.monotonic() - t0)
+
+
+def _register(ctx: RunContext, ocr: OcrResult | None, fields) -> dict:
+    """Register the run's models (the OCR's first) and close the run with its verdict; the done line."""
+    project, record = ctx.project, ctx.record
+    made = []
+    if ocr is not None:
+        made.append(runs.Artifact(ocr.name, ocr.path, ocr.sha256, ocr.metrics.to_dict()))
+    if fields is not None:
+        made.append(runs.Artifact(fields.name, fields.path, fields.sha256, fields.metrics.to_dict(), registry.FIELDS,
+                                  better=fields.metrics.verdict.better, parent_id=fields.parent_id))
+    hardware = {**runs.get(project.store, record.id).hardware, **peak_memory_mb(ctx.device)}
     project.store.check_file()  # a database deleted or replaced meanwhile would take the record with it
-    run_, mv = runs.finish(project.store, record.created_by, record.id, rel, sha256_file(new_spec.path), metrics,
-                           name, time.monotonic() - t0, device, hardware)  # export and evaluation included
-    ckpt = record.folder(project.root) / "checkpoint.pt"
-    for extra in (record.folder(project.root) / "backbone.onnx",):
-        extra.unlink(missing_ok=True)
-    return {"model_version": mv.id, "name": name, "path": rel, "sha256": mv.sha256, "verdict": run_.verdict,
-            "duration_s": run_.duration_s, "cost": run_.cost, "checkpoint": str(ckpt), **metrics}
+    run_, versions = runs.finish_models(project.store, record.created_by, record.id, made,
+                                        time.monotonic() - ctx.t0, ctx.device, hardware)  # everything included
+    ckpt = ctx.folder / "checkpoint.pt"
+    (ctx.folder / "backbone.onnx").unlink(missing_ok=True)
+    first = versions[0]
+    done = {"model_version": first.id, "name": first.name, "path": first.path, "sha256": first.sha256,
+            "verdict": run_.verdict, "duration_s": run_.duration_s, "cost": run_.cost, "checkpoint": str(ckpt)}
+    if ocr is not None:
+        done.update(ocr.metrics.to_dict())
+    if fields is not None:
+        fv = versions[-1]
+        done["fields"] = {"model_version": fv.id, "name": fv.name, "path": fv.path, "sha256": fv.sha256,
+                          "verdict": runs.BETTER if fields.metrics.verdict.better else runs.NOT_BETTER,
+                          **fields.metrics.to_dict()}
+    return done
 
 
-def _calibrate(project: Project, params: dict, manifest: dict, folder: Path, device: str, threads: int, report,
-               cancel: dict) -> dict:
+def _calibrate(ctx: RunContext, manifest: dict, folder: Path) -> CalibrationResult:
     """Fit the combined engine's calibration for the new model (``folder/calibration.json``) on
     training pages read as pre-fill reads them: the shipped one was fitted on the shipped model's
     confidences, which a fine-tune changes (a fine-tuned recogniser is surer of itself)."""
-    n = int(params["calib_pages"] or 0)
+    n = int(ctx.params["calib_pages"] or 0)
     if n <= 0:
-        return {}
+        return CalibrationResult()
     from ml.neural.calibration import Calibrator
     from ml.neural.combined import CombinedEngine
     from ml.training import data
@@ -687,34 +889,32 @@ def _calibrate(project: Project, params: dict, manifest: dict, folder: Path, dev
     pages = _by_page(manifest["train"])
     shas = sorted(pages)
     if len(shas) > n:
-        shas = sorted(random.Random(int(params["seed"]) + 3).sample(shas, n))
-    engine = CombinedEngine({"neural": model_config(folder), "device": device, "threads": threads})
+        shas = sorted(random.Random(ctx.seed + 3).sample(shas, n))
+    engine = CombinedEngine({"neural": model_config(folder), "device": ctx.device, "threads": ctx.threads})
     x: list = []
     y: list = []
     for i, sha in enumerate(shas):
-        if cancel["flag"]:
-            raise Cancelled()
-        img = data.load_page(project.images.path(sha))
+        ctx.check()
+        img = data.load_page(ctx.project.images.path(sha))
         if img is not None:
             readings, _ = engine.readings(img)
             a, b = engine.calibration_samples(readings, [{"box": s["points"], "text": s["text"]} for s in pages[sha]])
             x += a
             y += b
-        report.progress("calibrate", i + 1, len(shas))
+        ctx.report.progress("calibrate", i + 1, len(shas))
     if len(set(y)) < 2:  # all right or all wrong: nothing to fit a slope on
-        return {"calibration": "shipped (the training pages gave no right and wrong regions to fit on)"}
+        return CalibrationResult(note="shipped (the training pages gave no right and wrong regions to fit on)")
     cal = Calibrator.fit(np.array(x), np.array(y), note=f"fitted by the training run on {len(shas)} training "
                                                        f"page(s), {len(y)} regions")
     cal.save(folder / "calibration.json")
-    return {"calibration_pages": len(shas), "calibration_regions": len(y)}
+    return CalibrationResult(len(shas), len(y))
 
 
-def _end_to_end(project: Project, params: dict, manifest: dict, new_folder: Path, cmp_folder: Path, device: str,
-                threads: int, report, cancel: dict) -> dict:
+def _end_to_end(ctx: RunContext, manifest: dict, new_folder: Path, cmp_folder: Path) -> EndToEnd | None:
     """The validation pages read end to end as pre-fill reads them (the combined engine: detector,
     recogniser, Tesseract's second opinion, calibrated confidence) by the new model and by the one
     it is compared with, scored against the people's lines: typing saved (case-sensitive and not),
-    line recall, and the calibration error of the confidences (ECE). Empty when the dataset has
+    line recall, and the calibration error of the confidences (ECE). None when the dataset has
     no validation page."""
     from core.scoring import aggregate, score_page
     from ml.neural.calibration import region_outcomes, reliability_table
@@ -723,32 +923,39 @@ def _end_to_end(project: Project, params: dict, manifest: dict, new_folder: Path
     from ml.training.active import model_config
 
     pages = _by_page(manifest["val"])
-    shas = sorted(pages)[: int(params["e2e_val_pages"] or 0)]
+    shas = sorted(pages)[: int(ctx.params["e2e_val_pages"] or 0)]
     if not shas:
-        return {}
-    out = {}
+        return None
+    got: list[PageFigures] = []
     for n, (key, folder) in enumerate((("val", new_folder), ("active_val", cmp_folder))):
         # A model version's own detector (det/, with its thresholds) and calibration when it has them.
-        engine = CombinedEngine({"neural": model_config(folder), "device": device, "threads": threads})
+        engine = CombinedEngine({"neural": model_config(folder), "device": ctx.device, "threads": ctx.threads})
         scores, outcomes = [], []
         for i, sha in enumerate(shas):
-            if cancel["flag"]:
-                raise Cancelled()
-            img = data.load_page(project.images.path(sha))
+            ctx.check()
+            img = data.load_page(ctx.project.images.path(sha))
             if img is None:
                 continue
             regions = engine.predict(img).regions
             ref = [{"box": s["points"], "text": s["text"]} for s in pages[sha]]
             scores.append(score_page([(r.points, r.text) for r in regions], [(r["box"], r["text"]) for r in ref]))
             outcomes += region_outcomes(regions, ref)
-            report.progress("evaluate pages", n * len(shas) + i + 1, 2 * len(shas), model=key)
+            ctx.report.progress("evaluate pages", n * len(shas) + i + 1, 2 * len(shas), model=key)
         summ = aggregate(scores).summary()
-        out[f"{key}_typing_saved"] = summ["typing_saved_cs"]
-        out[f"{key}_typing_saved_ci"] = summ["typing_saved_ci"]
-        out[f"{key}_recall"] = summ["recall"]
-        out[f"{key}_ece"] = reliability_table(outcomes)["ece"]
-    out["val_pages"] = len(shas)
-    return out
+        got.append(PageFigures(summ["typing_saved_cs"], summ["typing_saved_ci"], summ["recall"],
+                               reliability_table(outcomes)["ece"]))
+    return EndToEnd(got[0], got[1], len(shas))
+
+
+def evaluate_pages(project: Project, manifest: dict, new_folder: Path, cmp_folder: Path, *, device: str = "auto",
+                   threads: int = 0, report=None, cancel: dict | None = None) -> dict:
+    """:func:`_end_to_end` outside a run (the PaddleOCR import compares its model as a run does):
+    every validation page of ``manifest`` read end to end by both models; ``{}`` without one."""
+    pages = len({s["image"] for s in manifest.get("val", [])})
+    ctx = RunContext(project, None, {"e2e_val_pages": pages}, device, threads, Dist({}), report,  # type: ignore[arg-type]
+                     cancel or {"flag": False}, time.monotonic())
+    e = _end_to_end(ctx, manifest, new_folder, cmp_folder)
+    return {} if e is None else e.to_dict()
 
 
 def _parity(net, spec, rec, val_lines, threads: int) -> float:

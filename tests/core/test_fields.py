@@ -4,8 +4,18 @@ from decimal import Decimal
 
 import pytest
 
-from core.fields import (FieldValue, field_type, find_amounts, find_dates, make_value, normalise, parse_amount,
-                         parse_currency, parse_date, same)
+from core.fields import (
+    FieldValue,
+    field_type,
+    find_amounts,
+    find_dates,
+    make_value,
+    normalise,
+    parse_amount,
+    parse_currency,
+    parse_date,
+    same,
+)
 
 
 @pytest.mark.parametrize("text,iso", [

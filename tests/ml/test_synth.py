@@ -219,3 +219,95 @@ def test_the_sheet_shows_the_lines_with_their_texts(tmp_path, capsys):
     assert sheet is not None and sheet.shape[1] > 1600 and sheet.shape[0] >= 3 * 48
     # Three rows: each has a line (dark pixels) and its text under it.
     assert (sheet < 128).sum() > 6 * 200
+
+
+# --------------------------------------------------------------------------- the receipt style
+@pytest.fixture(scope="module")
+def receipts() -> SynthGenerator:
+    return SynthGenerator(receipt_share=1.0)
+
+
+@pytest.fixture(scope="module")
+def receipt_lines(receipts) -> list:
+    return receipts.lines(300, seed=7)
+
+
+def test_receipt_lines_are_capitals_in_the_charset_in_till_printer_faces(receipts, receipt_lines):
+    from ml.synth import RECEIPT_FONT_FILES
+
+    charset = set(default_charset()[1:])
+    outside = {c for ln in receipt_lines for c in ln.text if c not in charset}
+    assert not outside, outside
+    for ln in receipt_lines:
+        assert ln.text and ln.text == ln.text.strip() and "  " not in ln.text, ln.text
+        assert ln.text == ln.text.upper() and not any(c.islower() for c in ln.text), ln.text
+        assert ln.lang == "receipt" and ln.font in dict(RECEIPT_FONT_FILES), ln.font
+    mono = {p.name for p in receipts.receipt_fonts if "Mono" in p.name}
+    assert len(mono) >= 4 and mono & {ln.font for ln in receipt_lines}
+
+
+def test_receipt_lines_print_what_receipts_print(receipt_lines):
+    import re
+
+    texts = [ln.text for ln in receipt_lines]
+    joined = "\n".join(texts)
+    for word in ("TOTAL", "CASH", "CHANGE", "GST", "RM", "SUBTOTAL", "TAX"):
+        assert word in joined, word
+    assert re.search(r"RM ?\d+\.\d\d", joined)  # ringgit amounts, with and without the space
+    assert re.search(r"\d\d:\d\d", joined) and re.search(r"\d\d/\d\d/\d{2,4}", joined)  # times and dates
+    assert re.search(r"\.{3,}|-{3,}", joined)  # dotted leaders
+    assert sum(bool(re.search(r"\d\.\d\d\b", t)) for t in texts) > 0.4 * len(texts)  # most carry an amount
+    assert len({t for t in texts}) > 0.95 * len(texts)  # not a handful of lines repeated
+
+
+def test_receipt_lines_are_low_resolution_and_reproducible(receipts, receipt_lines):
+    again = SynthGenerator(receipt_share=1.0).lines(20, seed=7)
+    assert [x.text for x in again] == [y.text for y in receipt_lines[:20]]
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(again, receipt_lines))
+    assert receipts.line(7, 13).text == receipt_lines[13].text
+    assert [x.text for x in receipts.lines(20, seed=8)] != [x.text for x in again]
+    # Printed small: most were drawn at under 16 px (then blown up or not, as a scan of a slip is).
+    assert sum(ln.size < 16 for ln in receipt_lines) > 0.5 * len(receipt_lines)
+    for ln in receipt_lines:
+        h, w = ln.image.shape
+        x0, y0, x1, y1 = ln.ink_box
+        assert 0 < x0 < x1 < w and 0 <= y0 < y1 <= h, (ln.text, ln.ink_box, ln.image.shape)
+
+
+def test_the_receipt_share_keeps_the_invoice_lines_and_is_recorded(gen):
+    plain = gen.lines(60, seed=3)
+    mixed_gen = SynthGenerator(receipt_share=0.4)
+    mixed = mixed_gen.lines(60, seed=3)
+    kinds = [mixed_gen.is_receipt(3, i) for i in range(60)]
+    assert 10 <= sum(kinds) <= 40  # about 0.4 of them
+    for is_receipt, a, b in zip(kinds, mixed, plain):
+        if is_receipt:
+            assert a.lang == "receipt" and a.text == a.text.upper()
+        else:  # every other line is the very line of share 0
+            assert a.text == b.text and np.array_equal(a.image, b.image)
+    # A larger share only turns more lines into receipt lines.
+    more = SynthGenerator(receipt_share=0.7)
+    assert all(more.is_receipt(3, i) for i in range(60) if kinds[i])
+    info = mixed_gen.describe(60, 3)
+    assert info["receipt_share"] == 0.4 and info["receipt_lines"] == sum(kinds)
+    assert info["receipt_fonts"] and len(info["receipt_fonts_sha256"]) == 64
+    assert gen.describe(60, 3)["receipt_share"] == 0.0 and "receipt_fonts" not in gen.describe(60, 3)
+    with pytest.raises(ValueError, match="receipt_share"):
+        SynthGenerator(receipt_share=1.5)
+
+
+def test_the_training_parameter_reaches_the_generator():
+    from ml.neural.models import BASE_MODEL, load_spec, model_dir
+    from ml.neural.recognizer import Recognizer
+    from ml.training import data
+    from ml.training.params import resolve_params
+
+    rec = Recognizer(load_spec(model_dir(BASE_MODEL, "rec-latin")), run=lambda x: x)
+    params = resolve_params({"synthetic_lines": 30, "synthetic_receipt_share": 0.5})
+    every, counts = data.training_lines([], params, rec)
+    info = counts["synthetic_generator"]
+    assert info["receipt_share"] == 0.5 and 5 <= info["receipt_lines"] <= 25
+    want = SynthGenerator(rec.spec.charset, receipt_share=0.5).lines(30, seed=params["seed"])
+    assert [ln.text for ln in every] == [s.text for s in want]
+    with pytest.raises(ProofdeskError, match="synthetic_receipt_share"):
+        resolve_params({"synthetic_receipt_share": 2})
