@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.evaluate import load_reference_dir  # noqa: E402
-from ml.fields.crossval import cross_validate, reference_lines  # noqa: E402
+from ml.fields.crossval import reference_lines  # noqa: E402
 from ml.fields.evaluate import evaluate_fields  # noqa: E402
 from ml.fields.extract import extract, page_of  # noqa: E402
 from ml.fields.lines import lines_from  # noqa: E402
