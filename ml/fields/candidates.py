@@ -182,13 +182,21 @@ BASE_NAMES = (
     "lower_half", "token_len", "count_same_text", "line_amounts", "line_is_value_only",
     "doc_title", "paren", "label_inside", "phone", "short", "heads_block", "in_sep_line",
     "first_legal", "first_id", "after_label", "after_postcode", "before_legal", "last_postcode",
-    "last_in_line",
+    "last_in_line", "negative",
 )
 
 
 #: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".
 _ID_LINE = re.compile(r"\(?[^()]{0,20}?[:.]?\s*[A-Z]{0,3}[- ]?\d[\d -]{3,}[-]?[A-Z]?\)?", re.IGNORECASE)
 _POSTCODE_LINE = re.compile(r"(?<!\d)(?:[A-Z]{1,2}-)?\d{4,5}(?!\d)\s+[^\W\d_]")
+
+
+def _line_flags(text: str) -> tuple[float, float, float, float, float, float]:
+    """(has a 4-5 digit number, a phone number, is only an id, has postcode + place, a label word,
+    a 5-digit number) of a line's text."""
+    return (float(bool(re.search(r"(?<!\d)\d{4,5}(?!\d)", text))), float(bool(_PHONE.search(text))),
+            float(bool(_ID_LINE.fullmatch(text.strip()))), float(bool(_POSTCODE_LINE.search(text))),
+            float(has_any(_LABELS, text.casefold())), float(bool(re.search(r"(?<!\d)\d{5}(?!\d)", text))))
 
 
 def _heads_block(page: Page, k: int) -> float:
@@ -224,6 +232,7 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     X = np.zeros((n, nb + N_BAGS * HASH_BUCKETS), np.float32)
     line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
     heads = [_heads_block(page, k) for k in range(len(page))]
+    flags = [_line_flags(ln.text) for ln in page.lines]      # per line once: the regexes are the cost
     for i, c in enumerate(cands):
         ls = [page.lines[k] for k in c.lines]
         first, last = ls[0], ls[-1]
@@ -256,7 +265,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         low = t.casefold()
         row[19] = float(has_any(_LEGAL, low))
         row[20] = min(3, sum(1 for w in _ADDR if w in low)) / 3
-        row[21] = float(bool(re.search(r"(?<!\d)\d{4,5}(?!\d)", t)) and c.kind == TEXT)
+        part = len(c.lines) == 1 and len(t) < len(first.text)   # a piece of a line: its own text decides
+        row[21] = float(c.kind == TEXT and (bool(re.search(r"(?<!\d)\d{4,5}(?!\d)", t)) if part
+                                            else any(flags[j][0] for j in c.lines)))
         if c.kind == AMOUNT:
             row[22] = np.log10(1 + abs(c.num)) / 5
             row[23] = amount_rank.get(c.num, 0) / max(1, len(amounts))
@@ -276,25 +287,28 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         row[36] = float(has_any(_TITLE, low))
         row[37] = float(t.lstrip().startswith("(") or t.count("(") != t.count(")"))
         row[38] = float(any(":" in ln.text or has_any(_LABELS, ln.text.casefold()) for ln in ls[1:]))
-        row[39] = float(bool(_PHONE.search(t)) and c.kind == TEXT)
+        row[39] = float(c.kind == TEXT and (bool(_PHONE.search(t)) if part else any(flags[j][1] for j in c.lines)))
         row[40] = float(len(letters) < 4)
         row[41] = heads[k]
         row[42] = float(len(_SEP.split(first.text)) > 2 and len(t) < 0.9 * len(first.text))
         if c.kind in (AMOUNT, DATE):  # a row's last figure: "MwSt 19% auf 275,00: 52,25" -> 52,25
             found = find_amounts(first.text) if c.kind == AMOUNT else find_dates(first.text)
             row[49] = float(bool(found) and found[-1][1] <= c.end + 4)
+            row[50] = float(c.kind == AMOUNT and c.num < 0)
         if c.kind == TEXT:          # where a block starts and ends: an address is not its company's name
             ft = first.text.casefold()
             row[43] = float(has_any(_LEGAL, ft))
-            row[44] = float(bool(_ID_LINE.fullmatch(first.text.strip())))
+            row[44] = flags[k][2]
             after = page.next_below(c.lines[-1])
             if after is not None:
                 at = page.lines[after].text
-                row[45] = float(":" in at or bool(_PHONE.search(at)) or has_any(_LABELS, at.casefold()))
-                row[46] = float(bool(_POSTCODE_LINE.search(at)))
+                fa = flags[after]
+                row[45] = float(":" in at or fa[1] or fa[4])
+                row[46] = fa[3]
             prev = above[k]
             row[47] = float(prev is not None and has_any(_LEGAL, prev.text.casefold()))
-            row[48] = float(bool(_POSTCODE_LINE.search(last.text)) or bool(re.search(r"(?<!\d)\d{5}(?!\d)", last.text)))
+            fl = flags[c.lines[-1]]
+            row[48] = float(fl[3] or fl[5])
         a, l_ = above[k], left[k]
         X[i, nb:nb + HASH_BUCKETS] = _bag(before)
         X[i, nb + HASH_BUCKETS:nb + 2 * HASH_BUCKETS] = _bag(l_.text if l_ else "")

@@ -34,7 +34,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "gesamtsumme", "summe brutto", "brutto", "gesamt", "total amount", "grand total", "amount due",
         "total due", "balance due", "total incl", "total ttc", "montant ttc", "net à payer", "total à payer",
         "montant total", "totaal", "te betalen", "importe total", "totale", "rounded total", "nett total",
-        "total (rm)", "total rm", "total:", "total", "amount", "summe",
+        "total (rm)", "total rm", "total after rounding", "rounded total", "total payable", "nett total",
+        "total:", "total", "amount", "summe",
     ),
     "net_total": (
         "nettobetrag", "summe netto", "netto", "gesamt netto", "zwischensumme", "warenwert", "net amount",

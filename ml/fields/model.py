@@ -80,12 +80,13 @@ def vocab_features(s: "Scored", vocab: Sequence[str]) -> np.ndarray:
     out = np.zeros((n, 3 * v), np.float32)
     if not v or not s.contexts:
         return out
+    index = {w: k for k, w in enumerate(vocab)}
     for i, ctx in enumerate(s.contexts):
         for j, part in enumerate(ctx):
-            if part:
-                for k, w in enumerate(vocab):
-                    if w in part:
-                        out[i, j * v + k] = 1.0
+            for w in part:
+                k = index.get(w)
+                if k is not None:
+                    out[i, j * v + k] = 1.0
     return out
 
 

@@ -42,7 +42,7 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
         return s, 2.0
     if kind == AMOUNT:
         kw_here = f("kw_before") + f("kw_left")
-        s = (kw - other * (1 - kw_here) + 1.0 * b("decimals") + 0.4 * b("amount_same") + 0.6 * b("line_is_value_only")
+        s = (kw - other * (1 - kw_here) + 1.0 * b("decimals") - 2.0 * b("negative") + 0.4 * b("amount_same") + 0.6 * b("line_is_value_only")
              + 0.8 * b("last_in_line"))
         if r == "total":
             s += 1.5 * b("amount_is_max") + 0.5 * b("lower_half") - 2.0 * f("not_total_line") * (1 - kw_here) \
