@@ -195,7 +195,7 @@ class NeuralEngine:
         boxes = [self.model.detector.detect(up.image) for up in ups]
         t2 = time.perf_counter()
         rec = self.model.recognizer
-        crops = [c for up, bs in zip(ups, boxes) for c in rec.crops(up.image, [b for b, _ in bs])]
+        crops = [c for up, bs in zip(ups, boxes) for c in rec.crops(up.image, [b for b, _ in bs], both_ways=True)]
         decoded = rec.read(crops)
         t3 = time.perf_counter()
         n = max(1, len(images))

@@ -43,6 +43,9 @@ class RecognizeConfig:
     #: vertical / horizontal): the model was trained on loosely cut lines.
     pad_y: float = 0.2
     pad_x: float = 0.2
+    #: A region much taller than wide (vertical text: a margin note, a spine) is read turned both
+    #: ways, top-to-bottom and bottom-to-top, and the more confident reading is kept.
+    vertical_both_ways: bool = True
 
 
 _LATIN_EXTRA = "€£¥₹°±×÷·•–—‘’“”„‚«»‰…¢§©®µ¶ȘșȚț"
@@ -83,16 +86,35 @@ def grow_quad(points: Sequence[Sequence[float]], pad_x: float, pad_y: float) -> 
     return np.array([q[0] - dx - dy, q[1] + dx - dy, q[2] + dx + dy, q[3] - dx + dy], dtype=np.float32)
 
 
+#: A region this many times taller than wide is vertical text (a margin note); a lone character
+#: (a ``1``, a ``€``) is taller than wide too, but not this much, and is read as it stands.
+VERTICAL_ASPECT = 3.0
+
+
+def is_vertical(points: Sequence[Sequence[float]]) -> bool:
+    """A region much taller than wide along its own axes: vertical text."""
+    q = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    w = max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[3] - q[2]))
+    h = max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]))
+    return bool(h >= VERTICAL_ASPECT * w)
+
+
 def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]], pad_x: float = 0.0,
-              pad_y: float = 0.0) -> np.ndarray | None:
+              pad_y: float = 0.0, reads: str = "down") -> np.ndarray | None:
     """Warp the quadrilateral ``points`` (TL, TR, BR, BL) of ``image`` to an upright rectangle.
 
-    ``pad_x`` / ``pad_y`` take that much more page around it (times its
-    height, clipped to the page). Returns None for a degenerate region. A
-    region much taller than wide is taken as vertical text and turned a
-    quarter counter-clockwise.
+    ``pad_x`` / ``pad_y`` take that much more page around it (times the text's height, clipped to
+    the page). Returns None for a degenerate region. A region much taller than wide is taken as
+    vertical text: its long side becomes the line, as text reading top-to-bottom (``reads="down"``,
+    the glyphs' tops to the right: the crop is the region turned a quarter counter-clockwise) or
+    bottom-to-top (``"up"``, a quarter clockwise); the padding is then relative to its short side,
+    as for any line. ``reads="across"`` cuts it as it stands (a lone tall character: a ``1``, a ``€``).
     """
-    q = grow_quad(points, pad_x, pad_y)
+    q0 = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    if reads != "across" and is_vertical(q0):
+        # Relabel the corners so that the text runs from the new TL to the new TR.
+        q0 = q0[[1, 2, 3, 0]] if reads == "down" else q0[[3, 0, 1, 2]]
+    q = grow_quad(q0, pad_x, pad_y)
     ih, iw = image.shape[:2]
     q[:, 0] = q[:, 0].clip(0, iw)
     q[:, 1] = q[:, 1].clip(0, ih)
@@ -103,8 +125,6 @@ def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]], pad_x: float
     dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     m = cv2.getPerspectiveTransform(q, dst)
     crop = cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    if h >= 1.5 * w:
-        crop = np.rot90(crop)
     return np.ascontiguousarray(crop)
 
 
@@ -165,8 +185,20 @@ class Recognizer:
             x[i, :, :, :w] = self.prepare(c, w)
         return x
 
-    def read(self, crops: Sequence[np.ndarray | None]) -> list[Decoded]:
-        """Recognise line crops (None -> empty); results in input order."""
+    def read(self, crops: Sequence[np.ndarray | None | tuple]) -> list[Decoded]:
+        """Recognise line crops (None -> empty); results in input order. An entry that is a tuple
+        of crops (a vertical region cut both ways) gives the most confident of their readings."""
+        if any(isinstance(c, tuple) for c in crops):
+            flat, owner = [], []
+            for i, c in enumerate(crops):
+                for part in (c if isinstance(c, tuple) else (c,)):
+                    flat.append(part)
+                    owner.append(i)
+            best: dict[int, Decoded] = {}
+            for i, d in zip(owner, self.read(flat)):
+                if i not in best or d.confidence > best[i].confidence:
+                    best[i] = d
+            return [best[i] for i in range(len(crops))]
         out: list[Decoded] = [Decoded("", []) for _ in crops]
         idx = [i for i, c in enumerate(crops) if c is not None and c.size and min(c.shape[:2]) >= 2]
         widths = {i: self.scaled_width(crops[i]) for i in idx}
@@ -181,10 +213,19 @@ class Recognizer:
                 out[i] = d
         return out
 
-    def crops(self, image: np.ndarray, regions: Sequence[Sequence[Sequence[float]]]) -> list[np.ndarray | None]:
-        """Cut 4-point regions of a page with the configured context."""
-        return [crop_quad(image, q, self.cfg.pad_x, self.cfg.pad_y) for q in regions]
+    def crops(self, image: np.ndarray, regions: Sequence[Sequence[Sequence[float]]],
+              both_ways: bool = False) -> list:
+        """Cut 4-point regions of a page with the configured context. ``both_ways`` (and the
+        config's ``vertical_both_ways``): a vertical region gives two crops, read top-to-bottom
+        and bottom-to-top, for :meth:`read` to choose between."""
+        out: list = []
+        for q in regions:
+            crop = crop_quad(image, q, self.cfg.pad_x, self.cfg.pad_y)
+            if both_ways and self.cfg.vertical_both_ways and crop is not None and is_vertical(q):
+                crop = (crop, crop_quad(image, q, self.cfg.pad_x, self.cfg.pad_y, reads="up"))
+            out.append(crop)
+        return out
 
     def read_regions(self, image: np.ndarray, regions: Sequence[Sequence[Sequence[float]]]) -> list[Decoded]:
-        """Recognise 4-point regions of a page."""
-        return self.read(self.crops(image, regions))
+        """Recognise 4-point regions of a page (a vertical one read both ways)."""
+        return self.read(self.crops(image, regions, both_ways=True))

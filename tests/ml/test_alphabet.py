@@ -168,3 +168,19 @@ def test_lone_quantities_in_a_table_are_found_and_read():
 
     assert found(None) == 6
     assert found({"neural": {"detect": {"char_px": 0}}}) <= 2  # at the old fixed 960 pixels: none
+
+
+@pytest.mark.parametrize("turn", [1, 3])  # np.rot90 k: 1 = reads bottom-to-top, 3 = top-to-bottom
+def test_vertical_text_in_a_margin_is_read_whichever_way_it_runs(turn):
+    """Invoice margins print notes turned a quarter either way; a tall box is read both ways and the
+    confident reading kept (the crop used to be turned one way only, and padded by its long side)."""
+    gray, (x0, y0, x1, y1) = line_image("Beispielrechnung Seite 2")
+    page = np.full((gray.shape[1] + 40, gray.shape[0] + 200), 255, np.uint8)
+    turned = np.rot90(gray, turn)
+    page[20:20 + turned.shape[0], 100:100 + turned.shape[1]] = turned
+    h, w = gray.shape
+    corners = {1: (y0, w - x1, y1, w - x0), 3: (h - y1, x0, h - y0, x1)}[turn]   # the ink box, turned
+    box = (100 + corners[0], 20 + corners[1], 100 + corners[2], 20 + corners[3])
+    assert box[3] - box[1] > 3 * (box[2] - box[0])
+    text = get_engine("neural").recognize_crops(np.stack([page] * 3, -1), [box])[0][0]
+    assert text == "Beispielrechnung Seite 2"
