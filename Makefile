@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 \
 	libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libegl1 libgl1 \
 	libfontconfig1 libdbus-1-3 xvfb xauth postgresql fonts-dejavu-core fonts-dejavu-extra \
-	fonts-liberation2 fonts-freefont-ttf
+	fonts-liberation2 fonts-freefont-ttf fonts-noto-mono
 APT_STAMP := $(VENV)/.apt
 
 .PHONY: run test lint setup system-packages clean bundle test-bundle bench

@@ -35,6 +35,21 @@ augmentations of :mod:`ml.augment` (contrast, blur, noise, JPEG, faded print). G
 that move or cut the crop's content (scale, crop, translate) are left out: they could push a
 glyph out of the crop while its text stays in the label.
 
+**Receipt style** (``receipt_share``, default 0; training parameter ``synthetic_receipt_share``):
+that share of the lines are till-receipt lines instead, all capitals (:class:`_Receipt`, words in
+:data:`RECEIPT_WORDS`, written for this module: item rows with quantities and prices, TOTAL /
+SUBTOTAL / CASH / CHANGE / GST / TAX / ROUNDING lines with amounts in RM, $, S$, € and others,
+dates and times, receipt and document numbers, registration numbers, phone numbers, addresses,
+dotted and dashed leaders), in monospaced and condensed sans faces (:data:`RECEIPT_FONT_FILES`),
+printed small (10-27 px, sometimes without anti-aliasing, sometimes condensed or with strokes run
+thicker), blown up as a low-resolution scan is, with uneven ink (a smooth field times the print
+head's bands, dropouts), specks, paper grain, a little skew, then fading, contrast, blur, noise and
+JPEG. Whether line ``i`` is a receipt line is its own draw from ``(s, GENERATOR_VERSION, i, 1)``;
+a receipt line is drawn from ``(s, GENERATOR_VERSION, i, 2)``, and every other line is exactly the
+line of ``receipt_share=0``, so the invoice lines stay as they were and a larger share only turns
+more of them into receipt lines. :meth:`SynthGenerator.describe` records the share, the receipt
+fonts (with a sha256) and how many receipt lines there are.
+
 Deterministic: line ``i`` of seed ``s`` comes from its own random generator seeded with
 ``(s, GENERATOR_VERSION, i)``; with the same fonts (:meth:`SynthGenerator.describe` records their
 names and a sha256 of their files) and Pillow it is the same image. Change anything that changes

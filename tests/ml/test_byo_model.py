@@ -63,8 +63,9 @@ def test_paddle_export_becomes_a_model_version_evaluated_and_not_promoted(labell
     for key in ("val_cer", "active_val_cer", "val_typing_saved", "active_val_typing_saved", "val_recall",
                 "active_val_recall", "val_ece"):
         assert isinstance(m[key], float), key
-    # rec-latin is the same network cut to its Latin classes, read with a Latin restriction: the same reading.
-    assert abs(m["val_cer"] - m["active_val_cer"]) < 0.01
+    # rec-latin is the same network cut to its Latin classes, then taught invoice and receipt print
+    # (its weights mixed with a synthetic-line fine-tune): it reads these receipt lines at least as well.
+    assert m["active_val_cer"] <= m["val_cer"] + 0.005
     assert m["verdict"] in ("better", "not better than the active model")
     assert m["imported"]["rec"]["classes"] == 18385 and m["imported"]["rec"]["characters"] == 18383
     # Laid out as a training run's model version, its files listed with their sha256.

@@ -21,7 +21,7 @@ PAGES = ["X51005757349", "X51006619854"]
 REPORT_KEYS = {
     "dataset", "date", "machine", "engine", "engine_version", "config", "config_hash", "workers", "pages",
     "pages_failed", "lines", "recognition", "end_to_end", "key_fields", "timing", "counts", "errors", "per_page",
-    "provider", "reliability",
+    "provider", "reliability", "fields",
 }
 
 
@@ -81,6 +81,11 @@ def test_report_figures_equal_the_scoring_of_the_engine_output(mini, report):
 
 def test_report_describes_the_run(mini, report):
     assert set(report) == REPORT_KEYS
+    # Key fields read from the engine's lines and from the reference lines, scored as SROIE task 3.
+    f = report["fields"]
+    assert f["schema"] == ["company", "date", "address", "total"] and f["model"] == "zero-shot"
+    assert f["given_lines"]["overall"]["reference"] == f["end_to_end"]["overall"]["reference"] > 0
+    assert 0 <= f["end_to_end"]["overall"]["f1"] <= f["given_lines"]["overall"]["ceiling"] <= 1
     assert report["engine"] == "classical" and report["config_hash"] == get_engine("classical").config_hash
     assert report["pages"] == 3 and report["pages_failed"] == 1
     # The real receipts are read well: the harness is not scoring noise.

@@ -156,9 +156,13 @@ def test_torch_module_and_its_trainable_tail_run_on_another_device():
     assert all(p.grad is not None and p.grad.device.type == "meta" for p in params)
 
 
-def test_latin_head_equals_the_shipped_model_renormalised():
+def test_latin_head_equals_the_shipped_model_renormalised(tmp_path):
+    """The Latin cut itself (``python -m ml.neural.torch_model``'s step) keeps the full model's
+    readings of its classes. (The shipped rec-latin was taught more since: its weights differ.)"""
+    from ml.neural.torch_model import derive_latin
+
     full = load_spec(model_dir(BASE_MODEL, "rec"))
-    latin = load_spec(model_dir(BASE_MODEL, "rec-latin"))
+    latin = load_spec(derive_latin(BASE_MODEL, tmp_path / "rec-latin"))
     keep = [full.charset.index(c) for c in latin.charset[1:]]
     x = _batch(1, n=1, width=96)
     p = runtime.create_session(full.path, "cpu").run(None, {"x": x})[0][:, :, [0] + keep]

