@@ -84,7 +84,7 @@ def evaluate_dir(
     cross-validation of the learned model on the engine's lines and on the reference lines.
     """
     from ml.fields.crossval import reference_lines
-    from ml.fields.evaluate import FieldEval
+    from ml.fields.evaluate import FieldEval, model_label
     from ml.fields.lines import lines_from
     from ml.fields.scoring import infer_schema
 
@@ -146,8 +146,7 @@ def evaluate_dir(
 
     field_report = None
     if fe2e is not None:
-        field_report = {"schema": schema, "model": (field_model.meta.get("name") if field_model is not None else None)
-                        or ("learned" if field_model is not None else "zero-shot"),
+        field_report = {"schema": schema, "model": model_label(field_model),
                         "end_to_end": fe2e.report(), "given_lines": fgiven.report()}
         if cv:
             from ml.fields.crossval import cross_validate

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from core.geometry import reading_turn  # noqa: F401  (where it lives: the workspace asks it without OpenCV)
-from ml.preprocess import to_gray
+from ml.preprocess import to_gray, up_down_segments
 
 #: Reads axis-aligned boxes (x0, y0, x1, y1) of an image: ``[(text, confidence 0..1)]``.
 Reader = Callable[[np.ndarray, Sequence[Sequence[float]]], Sequence[tuple[str, float]]]
@@ -181,18 +181,11 @@ def vote_upright(image: np.ndarray, reader: Reader | None = None, segments: int 
     as it is has a mean character confidence of at least ``sure_conf`` (20 characters or more),
     it is taken without the upside-down one.
     """
-    from ml.detect import DetectConfig, detect_cv
-
-    gray = to_gray(image)
-    boxes = detect_cv(gray, DetectConfig())
-    boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * min(b[3] - b[1], 40.0), reverse=True)[:segments]
-    boxes = [(b[0], b[1], min(b[2], b[0] + 12.0 * (b[3] - b[1])), b[3]) for b in boxes]
+    boxes, fboxes = up_down_segments(to_gray(image), segments)
     if not boxes:
         return 0
-    h, w = gray.shape[:2]
     read = reader or tesseract_reader
     flipped = cv2.rotate(image, cv2.ROTATE_180)
-    fboxes = [(w - b[2], h - b[3], w - b[0], h - b[1]) for b in boxes]
     as_is = read(image, boxes)
     up = sum(c * len(t.strip()) for t, c in as_is)
     chars = sum(len(t.strip()) for t, _ in as_is)

@@ -127,6 +127,20 @@ def text_is_vertical(gray: np.ndarray) -> bool:
     return _profile_sharpness(glyphs.sum(axis=0)) > _profile_sharpness(glyphs.sum(axis=1))
 
 
+def up_down_segments(gray: np.ndarray, segments: int = 8) -> tuple[list, list]:
+    """The text segments that tell which way up a page reads: the widest ``segments`` found by
+    ``ml.detect.detect_cv``, each cut to its first ~12 character heights (they say as much about up
+    and down as the whole line, at a fraction of the reading time); and the same boxes on the page
+    turned 180 degrees."""
+    from ml.detect import DetectConfig, detect_cv  # detect needs nothing from here
+
+    boxes = detect_cv(gray, DetectConfig())
+    boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * min(b[3] - b[1], 40.0), reverse=True)[:segments]
+    boxes = [(b[0], b[1], min(b[2], b[0] + 12.0 * (b[3] - b[1])), b[3]) for b in boxes]
+    h, w = gray.shape[:2]
+    return boxes, [(w - b[2], h - b[3], w - b[0], h - b[1]) for b in boxes]
+
+
 def _vote_upright(gray: np.ndarray, segments: int = 8) -> int:
     """0 or 180: which way up the text of a horizontal-text page reads better.
 
@@ -134,19 +148,12 @@ def _vote_upright(gray: np.ndarray, segments: int = 8) -> int:
     degrees; the LSTM is far less confident on upside-down glyphs, so the
     reading with the higher summed confidence wins. Upright on a tie.
     """
-    from ml.detect import DetectConfig, detect_cv  # detect needs nothing from here
     from ml.recognize import RecognizeConfig, recognize_boxes
 
-    boxes = detect_cv(gray, DetectConfig())
-    boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * min(b[3] - b[1], 40.0), reverse=True)[:segments]
-    # The first ~15 characters of a line say as much about up and down as all of it, at a
-    # fraction of the LSTM time.
-    boxes = [(b[0], b[1], min(b[2], b[0] + 12.0 * (b[3] - b[1])), b[3]) for b in boxes]
+    boxes, fboxes = up_down_segments(gray, segments)
     if not boxes:
         return 0
-    h, w = gray.shape[:2]
     flipped = cv2.rotate(gray, cv2.ROTATE_180)
-    fboxes = [(w - b[2], h - b[3], w - b[0], h - b[1]) for b in boxes]
     cfg = RecognizeConfig()
     up = sum(c * len(t) for t, c in recognize_boxes(gray, boxes, cfg))
     down = sum(c * len(t) for t, c in recognize_boxes(flipped, fboxes, cfg))

@@ -57,7 +57,7 @@ def cross_validate(refs: Sequence[Mapping[str, Any]], schema: Sequence[str], k: 
             scored = test_scored[i]
             misses += [dict(m, page=refs[i].get("image"), fold=f)
                        for m in learned.add_page(vals, refs[i].get("fields") or {}, scored, schema)]
-            zero.add_page(extract(page, schema), refs[i].get("fields") or {}, scored, schema)
+            zero.add_page(extract(page, schema, scored=scored), refs[i].get("fields") or {}, scored, schema)
         if progress:
             progress(f"fold {f + 1}/{k}: trained on {len(train_idx)} pages in {stats.seconds:.1f} s")
     return {"k": k, "seed": seed, "pages": len(refs), "learned": learned.summary(), "zero_shot": zero.summary(),

@@ -16,6 +16,13 @@ from .lines import FLine
 from .scoring import FieldScore, infer_schema
 
 
+def model_label(model) -> str:
+    """What a report calls the field reader: the model's name, "learned", or "zero-shot"."""
+    if model is None:
+        return "zero-shot"
+    return model.meta.get("name") or "learned"
+
+
 class FieldEval:
     """Scores one folder's pages as they come: what the field reader made of some lines."""
 
@@ -30,10 +37,11 @@ class FieldEval:
     def add(self, ref: Mapping[str, Any], lines: Sequence[FLine]) -> None:
         page = page_of(lines, ref["width"], ref["height"])
         t0 = time.perf_counter()
-        values = extract(page, self.schema, self.model)
+        scored = scored_fields(page, self.schema)
+        values = extract(page, self.schema, self.model, scored)
         self.seconds += time.perf_counter() - t0
         self.pages += 1
-        misses = self.score.add_page(values, ref.get("fields") or {}, scored_fields(page, self.schema), self.schema)
+        misses = self.score.add_page(values, ref.get("fields") or {}, scored, self.schema)
         self.misses += [dict(m, page=ref.get("image")) for m in misses]
 
     def report(self) -> dict[str, Any]:
@@ -53,8 +61,7 @@ def evaluate_fields(refs: Sequence[Mapping[str, Any]], schema: Sequence[str] | N
     ev = FieldEval(names, model)
     for ref in refs:
         ev.add(ref, get(ref))
-    out: dict[str, Any] = {"schema": names, "model": (model.meta.get("name") if model is not None else None)
-                           or ("learned" if model is not None else "zero-shot"),
+    out: dict[str, Any] = {"schema": names, "model": model_label(model),
                            "lines": "reference" if lines_for is None else "engine", **ev.report()}
     if cv:
         out["cv"] = cross_validate(refs, names, k=cv, seed=seed, lines_for=lines_for, progress=progress)

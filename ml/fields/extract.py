@@ -73,10 +73,11 @@ def _value(page: Page, s: Scored, i: int, confidence: float) -> FieldValue:
                       confidence=round(confidence, 4), sources=sources, span=span)
 
 
-def extract(page: Page, schema: Sequence[str], model=None) -> list[FieldValue]:
-    """One FieldValue per field of the schema (absent ones say so), in schema order."""
+def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scored] | None = None) -> list[FieldValue]:
+    """One FieldValue per field of the schema (absent ones say so), in schema order. ``scored``: the
+    page's :func:`scored_fields` for this schema when the caller has them already."""
     out = []
-    for s in scored_fields(page, schema):
+    for s in scored if scored is not None else scored_fields(page, schema):
         if model is not None and model.knows(s.name):
             probs, p_absent = model.probabilities(s)
             if len(probs) and probs.max() >= p_absent:
