@@ -39,6 +39,7 @@ from ml import tess
 from ml.neural.calibration import Calibrator, features, region_outcomes, same_text
 from ml.neural.engine import RUNTIME_KEYS, NeuralConfig, NeuralEngine, _overlay
 from ml.neural.models import model_dir
+from ml.neural.recognizer import is_vertical
 from ml.orientation import Upright
 from ml.prediction import PagePrediction, Region, config_hash
 from ml.preprocess import to_gray
@@ -151,7 +152,8 @@ class CombinedEngine:
                         ) -> tuple[list[Reading], dict]:
         """Tesseract's reading of the neural lines that need one, as :class:`Reading` s."""
         t1 = time.perf_counter()
-        check = [i for i, (_, d) in enumerate(lines) if d.text.strip() and (
+        # Not vertical text: Tesseract reads a box as a horizontal line and makes a tall one a `|`.
+        check = [i for i, (p, d) in enumerate(lines) if d.text.strip() and not is_vertical(p) and (
             self.cfg.second_opinion == "all" or d.min_conf < self.cfg.doubt_below)]
         gray = to_gray(image)
         boxes = [_bbox(lines[i][0]) for i in check]

@@ -46,6 +46,13 @@ class RecognizeConfig:
     #: A region much taller than wide (vertical text: a margin note, a spine) is read turned both
     #: ways, top-to-bottom and bottom-to-top, and the more confident reading is kept.
     vertical_both_ways: bool = True
+    #: Cut the crop around the region's ink, not around the region: a detector's box is loose (DB's
+    #: unclip grows a 17-pixel line to 33) and the recogniser, trained on lines cut close, reads
+    #: the smaller text of a loose crop worse (drops the space of ``Seite 1``, ``4,55 €``). The box
+    #: shown to people stays as it is; only what the recogniser reads moves.
+    fit_ink: bool = True
+    #: White kept around the ink once fitted (times the ink's height), before ``pad_*``.
+    fit_margin: float = 0.1
 
 
 _LATIN_EXTRA = "€£¥₹°±×÷·•–—‘’“”„‚«»‰…¢§©®µ¶ȘșȚț"
@@ -126,6 +133,57 @@ def crop_quad(image: np.ndarray, points: Sequence[Sequence[float]], pad_x: float
     m = cv2.getPerspectiveTransform(q, dst)
     crop = cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(crop)
+
+
+#: :func:`fit_to_ink` keeps the region when its ink is shorter than this share of the region
+#: (a dash, a dot, a rule): a crop cut that close would blow a speck up to a line's height.
+FIT_MIN_HEIGHT = 0.35
+#: ... or shorter than this many pixels (a speck: cut that close it would be read as anything).
+FIT_MIN_PIXELS = 6
+#: ... or when the darkest and lightest pixels differ by less than this (no text to find).
+FIT_MIN_CONTRAST = 40
+
+
+def fit_to_ink(image: np.ndarray, points: Sequence[Sequence[float]], margin: float = 0.0) -> np.ndarray:
+    """The part of the quadrilateral ``points`` (TL, TR, BR, BL) that holds its ink.
+
+    The region is cut as it stands, binarised (Otsu; light text on dark is turned round first), and
+    its rows and columns without ink are trimmed from its edges; the trimmed rectangle is mapped back
+    onto the quadrilateral, so a slanted region stays slanted. Returns the region unchanged when it
+    has no contrast, no ink, or ink much thinner across the text than itself (:data:`FIT_MIN_HEIGHT`:
+    a dash, or a dark rule beside light grey text that Otsu would keep alone) or only a few pixels
+    thick (:data:`FIT_MIN_PIXELS`: a speck).
+    """
+    q = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    crop = crop_quad(image, q, reads="across")
+    if crop is None:
+        return q
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    if gray.dtype != np.uint8:
+        gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if int(gray.max()) - int(gray.min()) < FIT_MIN_CONTRAST:
+        return q
+    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:
+        ink = 1 - ink
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    h, w = ink.shape
+    if not len(rows):
+        return q
+    # The extent across the text (rows of a line, columns of vertical text) must stay.
+    across, extent = (cols, w) if h > w else (rows, h)
+    if across[-1] + 1 - across[0] < max(FIT_MIN_HEIGHT * extent, FIT_MIN_PIXELS):
+        return q
+    # ``margin`` x the ink's height (across the text) of white kept on every side, within the region.
+    mh = margin * (across[-1] + 1 - across[0])
+    v0, v1 = max(0.0, rows[0] - mh) / h, min(float(h), rows[-1] + 1 + mh) / h
+    u0, u1 = max(0.0, cols[0] - mh) / w, min(float(w), cols[-1] + 1 + mh) / w
+
+    def at(u: float, v: float) -> np.ndarray:
+        top, bottom = q[0] + u * (q[1] - q[0]), q[3] + u * (q[2] - q[3])
+        return top + v * (bottom - top)
+
+    return np.array([at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)], dtype=np.float32)
 
 
 def box_to_quad(box: Sequence[float]) -> list[list[float]]:
@@ -220,6 +278,8 @@ class Recognizer:
         and bottom-to-top, for :meth:`read` to choose between."""
         out: list = []
         for q in regions:
+            if self.cfg.fit_ink:
+                q = fit_to_ink(image, q, self.cfg.fit_margin)
             crop = crop_quad(image, q, self.cfg.pad_x, self.cfg.pad_y)
             if both_ways and self.cfg.vertical_both_ways and crop is not None and is_vertical(q):
                 crop = (crop, crop_quad(image, q, self.cfg.pad_x, self.cfg.pad_y, reads="up"))

@@ -184,3 +184,65 @@ def test_vertical_text_in_a_margin_is_read_whichever_way_it_runs(turn):
     assert box[3] - box[1] > 3 * (box[2] - box[0])
     text = get_engine("neural").recognize_crops(np.stack([page] * 3, -1), [box])[0][0]
     assert text == "Beispielrechnung Seite 2"
+
+
+def _loose_line(text: str, size: int = 24):
+    """A page with one line of ``text``, its ink box and a loose box around it (half the line's
+    height of white on every side: what the detector's unclipped boxes look like)."""
+    g, (x0, y0, x1, y1) = line_image(text, size)
+    page = np.full((g.shape[0] + 80, g.shape[1] + 80), 255, np.uint8)
+    page[40:40 + g.shape[0], 40:40 + g.shape[1]] = g
+    ink = (x0 + 44, y0 + 44, x1 + 36, y1 + 36)  # line_image's box has a 4 px margin
+    h = ink[3] - ink[1]
+    return np.stack([page] * 3, -1), ink, (ink[0] - h // 2, ink[1] - h // 2, ink[2] + h // 2, ink[3] + h // 2)
+
+
+@pytest.mark.parametrize("text", ["Seite 1 von 2", "4,55 €", "Page 1 / 1"])
+def test_a_loose_box_is_read_as_the_ink_it_holds(text):
+    """The recogniser cuts its crop around a region's ink: a loose detector box made its text small
+    in the crop and its narrow spaces vanished (``Seite1``, ``4,55€`` on invoices-dev)."""
+    from ml.neural.recognizer import box_to_quad, fit_to_ink
+
+    rgb, ink, loose = _loose_line(text)
+    q = fit_to_ink(rgb, box_to_quad(loose))
+    assert np.allclose([q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()], ink, atol=2)
+    assert get_engine("neural").recognize_crops(rgb, [loose])[0][0] == text
+
+
+def test_fitting_to_ink_keeps_slant_and_leaves_specks_and_blank_regions_alone():
+    from ml.neural.recognizer import box_to_quad, fit_to_ink
+
+    rgb, ink, loose = _loose_line("Rechnung")
+    blank = np.full_like(rgb, 255)
+    assert np.allclose(fit_to_ink(blank, box_to_quad(loose)), box_to_quad(loose))  # nothing to find
+    dash = rgb.copy()
+    dash[:] = 255
+    dash[60:62, 50:90] = 0  # a rule 2 px thick in a box 30 px tall: kept as it is
+    assert np.allclose(fit_to_ink(dash, box_to_quad((45, 45, 95, 75))), box_to_quad((45, 45, 95, 75)))
+    # A slanted region (its top edge rises 6 px over its length) is trimmed along its own axes.
+    x0, y0, x1, y1 = loose
+    slanted = [[x0, y0 + 6], [x1, y0], [x1, y1], [x0, y1 + 6]]
+    q = fit_to_ink(rgb, slanted)
+    assert q[0, 1] - q[1, 1] == pytest.approx(6 * (q[1, 0] - q[0, 0]) / (x1 - x0), abs=0.5)
+
+
+def test_vertical_text_gets_no_second_opinion_from_tesseract():
+    """Tesseract reads a box as one horizontal line: a margin note running down came back as ``|``
+    and, where the recogniser was unsure of one character, replaced the whole right reading."""
+    from ml.neural.combined import CombinedEngine
+    from ml.neural.recognizer import box_to_quad
+
+    gray, (x0, y0, x1, y1) = line_image("Beispielrechnung Seite 2")
+    page = np.full((gray.shape[1] + 40, gray.shape[0] + 200), 255, np.uint8)
+    turned = np.rot90(gray, 1)
+    page[20:20 + turned.shape[0], 100:100 + turned.shape[1]] = turned
+    h, w = gray.shape
+    box = (100 + y0, 20 + w - x1, 100 + y1, 20 + w - x0)
+    eng = CombinedEngine({"second_opinion": "all"})
+    rgb = np.stack([page] * 3, -1)
+    readings, _ = eng.readings(rgb, [np.asarray(box_to_quad(box), dtype=np.float64)])
+    assert readings[0].neural == "Beispielrechnung Seite 2" and readings[0].tesseract is None
+    # A horizontal line beside it still gets one.
+    line, lbox = line_image("Rechnung")
+    readings, _ = eng.readings(np.stack([line] * 3, -1), [np.asarray(box_to_quad(lbox), dtype=np.float64)])
+    assert readings[0].tesseract
