@@ -29,8 +29,8 @@ from core.fields import (
     parse_currency,
 )
 
-from .lexicon import NOT_TOTAL, has_any, keyword_length
-from .lines import Page
+from .lexicon import DELIVERY, LABEL_ONLY, NOT_TOTAL, has_any, keyword_length, other_end, role, title_end
+from .lines import FLine, Page
 
 MAX_BLOCK = 5
 #: How far before a value (characters) a label in the same line still announces it.
@@ -182,7 +182,7 @@ BASE_NAMES = (
     "lower_half", "token_len", "count_same_text", "line_amounts", "line_is_value_only",
     "doc_title", "paren", "label_inside", "phone", "short", "heads_block", "in_sep_line",
     "first_legal", "first_id", "after_label", "after_postcode", "before_legal", "last_postcode",
-    "last_in_line", "negative",
+    "last_in_line", "negative", "row_last", "title_before", "label_only", "percent", "col_last",
 )
 
 
@@ -214,6 +214,25 @@ def _heads_block(page: Page, k: int) -> float:
     return 0.0
 
 
+def _amount_right(page: Page, has_amount: Sequence[bool], left: bool = False) -> list[bool]:
+    """Per line: whether a line to its right on the same row holds an amount (a table row whose
+    label is at its left has its value at its right end: "Umsatzsteuer 19% | 198,00 | 37,62");
+    ``left``: to its left, and what is asked of it is ``has_amount``."""
+    b, h = page._arrays()
+    if not len(b):
+        return []
+    amt = np.asarray(has_amount, bool)
+    out = []
+    for k in range(len(b)):
+        x0, y0, x1, y1 = b[k]
+        overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
+        side = (b[:, 2] <= x0 + 0.5 * h[k]) if left else (b[:, 0] >= x1 - 0.5 * h[k])
+        ok = amt & side & (overlap > 0.5 * np.minimum(h, h[k]))
+        ok[k] = False
+        out.append(bool(ok.any()))
+    return out
+
+
 def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) -> np.ndarray:
     """The features of every candidate that do not depend on which field scores it."""
     n = len(cands)
@@ -233,6 +252,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
     heads = [_heads_block(page, k) for k in range(len(page))]
     flags = [_line_flags(ln.text) for ln in page.lines]      # per line once: the regexes are the cost
+    kinds = {c.kind for c in cands}
+    right = _amount_right(page, [n > 0 for n in line_amounts]) if AMOUNT in kinds else None
+    text_left = _amount_right(page, [not _figure(ln.text) for ln in page.lines], left=True) if AMOUNT in kinds else None
     for i, c in enumerate(cands):
         ls = [page.lines[k] for k in c.lines]
         first, last = ls[0], ls[-1]
@@ -295,6 +317,21 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             found = find_amounts(first.text) if c.kind == AMOUNT else find_dates(first.text)
             row[49] = float(bool(found) and found[-1][1] <= c.end + 4)
             row[50] = float(c.kind == AMOUNT and c.num < 0)
+            if c.kind == AMOUNT and right is not None:
+                row[51] = float(row[49] and not right[k])
+        row[53] = float(t.rstrip().endswith(":") or _label_only(t)
+                        or (len(c.lines) > 1 and (first.text.rstrip().endswith(":") or _label_only(first.text))))
+        if c.kind == AMOUNT:  # a rate, not an amount: "MwSt.-% 19,0", "19,0 %", a "%" column's figure
+            a_ = above[k]
+            row[54] = float(before.rstrip().endswith("%") or first.text[c.end:].lstrip().startswith("%")
+                            or (a_ is not None and "%" in a_.text and not find_amounts(a_.text)))
+            # the last figure of a column of figures (a closing table's sum row), no text at its left
+            nxt = page.next_below(k)
+            row[55] = float((nxt is None or line_amounts[nxt] == 0) and not text_left[k])
+        if c.kind in (DATE, NUMBER):  # "Rechnung Nr. 471102 vom 05.03.2018": the title line's own
+            te = title_end(before)
+            row[52] = float(te >= 0 and other_end("invoice_date" if c.kind == DATE else "invoice_number",
+                                                  before[te:]) < 0)
         if c.kind == TEXT:          # where a block starts and ends: an address is not its company's name
             ft = first.text.casefold()
             row[43] = float(has_any(_LEGAL, ft))
@@ -318,7 +355,84 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
 
 
 FIELD_NAMES = ("kw_before", "kw_left", "kw_above", "kw_inside", "kw_above2", "other_kw_before", "not_total_line",
-               "zero_shot")
+               "kw_section", "other_label", "kw_column", "zero_shot")
+
+#: Fields whose value heads a block under a heading ("Käufer", "Bill to", "Fournisseur").
+_PARTIES = ("seller", "buyer")
+
+
+def _figure(text: str) -> bool:
+    """A line that is only figures or a currency ("473,00", "56,87 EUR", "EUR")."""
+    rest = CURRENCY_RE.sub("", text)
+    return (bool(find_amounts(text)) or not rest.strip()) and not any(ch.isalpha() for ch in rest)
+
+
+def _column_headers(page: Page, above: list) -> list[FLine | None]:
+    """Per line: the first line up its column that is not a figure (a table's column header), at
+    most six rows up; None when the line is not a figure or there is none."""
+    if getattr(page, "_headers", None) is not None:
+        return page._headers
+    pos = {id(ln): k for k, ln in enumerate(page.lines)}
+    figure = [_figure(ln.text) for ln in page.lines]
+    out: list[FLine | None] = []
+    for k in range(len(page)):
+        hd, cur = None, k
+        if figure[k]:
+            for _ in range(6):
+                a = above[cur]
+                if a is None:
+                    break
+                j = pos[id(a)]
+                if not figure[j]:
+                    hd = a
+                    break
+                cur = j
+        out.append(hd)
+    page._headers = out
+    return out
+
+
+def _heading(t: str, names: Sequence[str] = ("seller", "buyer")) -> bool:
+    """A short line that is mostly a party's (or the delivery address's) word: "Käufer/Leistungs-
+    empfänger", "Bill to:", "Adresse de livraison"; not "Art-Nr-Kunde", not "Lieferant GmbH"."""
+    if len(t) > 40 or len(t.split()) > 5 or any(ch.isdigit() for ch in t) or has_any(_LEGAL, t.casefold()):
+        return False
+    letters = sum(ch.isalpha() for ch in t)
+    return max([keyword_length(n, t) for n in names] + [_delivery_length(t)]) >= 0.6 * letters
+
+
+def _delivery_length(t: str) -> int:
+    m = [len(w) for w in DELIVERY if w in t.casefold()]
+    return max(m, default=0)
+
+
+def _label_only(t: str) -> bool:
+    """A label without its value ("Anschrift", "Name", "Adresse de livraison")."""
+    return " ".join(_WORD.findall(t)).casefold() in LABEL_ONLY or _heading(t)
+
+
+def _sections(page: Page, names: Sequence[str], left: list) -> list[FLine | None]:
+    """Per line: the heading of its section, the nearest short line above that names a party
+    ("Verkäufer", "Rechnungsempfänger", "Bill to:"), over it or over its label ("Name:" left of
+    it), starting at or left of it; else None. A name is no heading ("Lieferant GmbH")."""
+    parties = tuple(n for n in names if role(n) in _PARTIES)
+    heads = [k for k, ln in enumerate(page.lines) if _heading(ln.text, parties)]
+    out: list[FLine | None] = []
+    reach = 8 * page.median_h
+    for k, ln in enumerate(page.lines):
+        best, key = None, None
+        lab = left[k]          # a label in its own box left of it ("Name:") is under the heading too
+        x0 = lab.x0 if lab is not None and (lab.text.rstrip().endswith(":") or _label_only(lab.text)) else ln.x0
+        for j in heads:
+            hd = page.lines[j]
+            if hd is ln or hd.y1 > ln.y0 + 0.3 * ln.h or ln.y0 - hd.y1 > reach or hd.x0 > ln.x0 + ln.h \
+                    or hd.x1 < x0:
+                continue
+            kk = (round((ln.y0 - hd.y1) / max(1.0, 0.5 * ln.h)), -hd.x0)
+            if key is None or kk < key:
+                best, key = hd, kk
+        out.append(best)
+    return out
 
 
 def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence[Cand], above: list,
@@ -327,6 +441,8 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
     n = len(cands)
     F = np.zeros((n, len(FIELD_NAMES) - 1), np.float32)
     rivals = [o for o in others if o != name]
+    sections = _sections(page, others, left) if role(name) in _PARTIES and cands and cands[0].kind == TEXT else None
+    headers = _column_headers(page, above) if cands and cands[0].kind == AMOUNT else None
 
     def kw(text: str | None) -> float:
         """1 when text holds a keyword of this field at least as long as any other field's."""
@@ -350,6 +466,20 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
         F[i, 4] = kw(above2[k].text if above2[k] else None)
         F[i, 5] = rival(before) if before else 0.0
         F[i, 6] = float(has_any(NOT_TOTAL, ln.text.casefold()))
+        if sections is not None:
+            hd = sections[k]
+            if hd is not None and hd is not ln:   # 1 under this field's heading, -1 under another's
+                F[i, 7] = -1.0 if _delivery_length(hd.text) else kw(hd.text) - rival(hd.text)
+        # The nearest label (before it in its line, else the line to its left, else above) names
+        # another date or number: "Lieferdatum: 05.03.2018", "Kunden-Nr.: 12345".
+        lab = ln.text[max(0, c.start - KW_REACH):c.start]
+        if not any(ch.isalpha() for ch in lab):
+            lab = left[k].text if left[k] else (above[k].text if above[k] else "")
+        F[i, 8] = float(other_end(name, lab) >= 0 and keyword_length(name, lab) < 8)
+        if c.kind == AMOUNT:      # a column's header over figures: "Nettobetrag / 321,40 / 127,59 / 448,99"
+            hd = headers[k]
+            # only a specific one ("Nettobetrag", "Endbetrag"): an item table's "Amount" sums nothing
+            F[i, 9] = kw(hd.text) if hd is not None and keyword_length(name, hd.text) >= 8 else 0.0
     return F
 
 

@@ -18,16 +18,24 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "facture n°", "facture no", "n° de facture", "numéro de facture", "facture", "avoir",
         "factuurnummer", "factuur nr", "número de factura", "factura", "numero fattura", "fattura n",
         "rechnung", "nr.", "no.", "receipt no", "bill no", "doc no",
+        "gutschrift", "credit note", "gutschriftsnummer", "rechnung #", "facture #", "n° facture",
     ),
     "invoice_date": (
         "rechnungsdatum", "datum", "belegdatum", "invoice date", "date of issue", "issue date", "date",
         "date de facture", "date de facturation", "date d'émission", "le ", "factuurdatum",
-        "fecha", "data fattura", "data",
+        "fecha", "data fattura", "data", "ausstellungsdatum", "rechnungs-datum", "beleg-datum",
+        "date facture", "fecha de factura", "fecha de emisión", "data documento", "data emissione",
+        "dated", "billing date", "document date", "belegdatum",
     ),
     "due_date": (
         "fällig", "fälligkeit", "fälligkeitsdatum", "zahlungsziel", "zahlbar bis", "zu zahlen bis",
         "due date", "payment due", "due", "pay by", "date d'échéance", "échéance", "echeance",
         "à payer avant", "vervaldatum", "vencimiento", "scadenza",
+        "fällig am", "fällig bis", "zahlbar am", "zahlungsfrist", "spätestens bis", "netto bis", "ohne abzug bis",
+        "payment due date", "due by", "payable by", "payable until", "payable before", "remit until", "remit by",
+        "pay before", "pay until", "date limite de paiement", "date limite de règlement", "à régler avant",
+        "à payer le", "date d'échéance de paiement", "payer avant le", "uiterste betaaldatum",
+        "te betalen voor", "fecha de vencimiento", "data di scadenza", "data scadenza",
     ),
     "total": (
         "gesamtbetrag", "rechnungsbetrag", "endbetrag", "zu zahlen", "zahlbetrag", "bruttobetrag",
@@ -36,25 +44,47 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "montant total", "totaal", "te betalen", "importe total", "totale", "rounded total", "nett total",
         "total (rm)", "total rm", "total after rounding", "rounded total", "total payable", "nett total",
         "total:", "total", "amount", "summe",
+        "rechnungssumme", "rechnungssumme brutto", "bruttosumme", "gesamtbrutto", "brutto gesamt",
+        "gesamtbetrag brutto", "bruttorechnungsbetrag", "zahlbetrag brutto", "endsumme",
+        "amount payable", "payable amount", "due payable", "invoice total", "total invoice amount",
+        "total amount due", "total incl. vat", "total including vat", "total including tax", "total gross",
+        "gross amount", "gross total", "montant à payer", "total toutes taxes comprises", "montant total ttc",
+        "totaal incl", "totaalbedrag", "te voldoen", "total factura", "total a pagar", "importe a pagar",
+        "totale fattura", "totale documento", "totale da pagare",
     ),
     "net_total": (
         "nettobetrag", "summe netto", "netto", "gesamt netto", "zwischensumme", "warenwert", "net amount",
         "net total", "subtotal", "sub total", "total excl", "total ht", "montant ht", "base ht",
         "sous-total", "totaal excl", "base imponible", "imponibile", "total excluding",
+        "nettosumme", "netto gesamt", "gesamtnetto", "nettogesamtbetrag", "rechnungssumme netto",
+        "rechnungssumme ohne", "summe ohne", "betrag ohne", "gesamtbetrag netto", "gesamtbetrag ohne",
+        "total net", "net value", "total before tax", "amount before tax", "taxable amount", "amount excl",
+        "total hors taxes", "montant hors taxes", "total hors taxe", "montant net", "total net ht",
+        "totaal exclusief", "netto bedrag", "subtotaal", "importe neto", "total neto", "totale imponibile",
+        "totale netto",
     ),
     "tax_total": (
         "mehrwertsteuer", "umsatzsteuer", "mwst", "ust", "steuer", "steuerbetrag", "vat", "tax amount",
         "total tax", "tax", "gst", "tva", "montant tva", "total tva", "btw", "iva", "sales tax",
+        "tax total", "vat total", "total vat", "vat amount", "total taxes", "taxes", "ust-betrag",
+        "ust.-betrag", "mwst-betrag", "mwst.-betrag", "umsatzsteuerbetrag", "mehrwertsteuerbetrag",
+        "steuerbetrag gesamt", "summe ust", "summe mwst", "summe umsatzsteuer", "gesamt ust", "gesamt mwst",
+        "montant de tva", "total de tva", "total taxes", "tva totale", "montant des taxes", "btw-bedrag",
+        "btw bedrag", "totaal btw", "importe iva", "cuota iva", "total iva", "totale iva", "importo iva",
     ),
     "currency": ("währung", "currency", "devise", "valuta", "moneda", "eur", "usd", "gbp", "chf"),
     "seller": (
         "lieferant", "verkäufer", "absender", "rechnungssteller", "seller", "supplier", "vendor", "from",
         "sold by", "fournisseur", "vendeur", "émetteur", "leverancier", "proveedor", "fornitore",
+        "auftragnehmer", "leistungserbringer", "rechnungsaussteller", "rechnungsersteller", "issued by", "bill from", "payee",
+        "prestataire", "emisor", "cedente",
     ),
     "buyer": (
         "kunde", "käufer", "rechnungsempfänger", "empfänger", "an", "herrn", "herr", "frau", "firma",
-        "bill to", "billed to", "invoice to", "customer", "buyer", "sold to", "ship to", "client",
+        "bill to", "billed to", "invoice to", "customer", "buyer", "sold to", "client",
         "acheteur", "adresse de facturation", "destinataire", "klant", "cliente", "facturar a",
+        "leistungsempfänger", "auftraggeber", "invoice address", "billing address", "invoiced to",
+        "facturé à", "facturer à", "adresse de facture", "factuuradres", "cessionario", "committente",
     ),
     "company": ("sdn bhd", "sdn. bhd", "s/b", "gmbh", "ltd", "inc", "co.", "company", "enterprise", "trading",
                 "restaurant", "store", "mart", "sarl", "s.a.", "ag", "bv"),
@@ -75,7 +105,10 @@ ALIASES = {"vendor": "seller", "supplier": "seller", "customer": "buyer", "tax":
 #: Keywords that announce *some* amount that is not the grand total (a line to skip for total).
 NOT_TOTAL = ("subtotal", "sub total", "zwischensumme", "netto", "net ", " ht", "mwst", "ust", "vat", "tax",
              "gst", "tva", "rabatt", "discount", "remise", "change", "cash", "tendered", "paid", "rounding",
-             "qty", "quantity", "menge", "anzahl", "saving", "excl", "versand")
+             "qty", "quantity", "menge", "anzahl", "saving", "excl", "versand", "zuschlag", "zuschläge",
+             "abschlag", "abschläge", "allowance", "allowances", "charges", "anzahlung", "anzahlungen",
+             "acompte", "acomptes", "deposit", "prepaid", "prepayment", "skonto", "escompte", "solde",
+             "residual", "ohne")
 
 
 def role(name: str) -> str:
@@ -144,3 +177,73 @@ def last_keyword_end(name: str, text: str) -> int:
 def has_any(words: tuple[str, ...], text: str) -> bool:
     p = _pattern(tuple(words))
     return bool(p and p.search(text))
+
+
+#: Word stems that announce some *other* date or identifier than the field's (matched inside
+#: compounds too: "Lieferdatum", "Bestellnummer", "Abrechnungszeitraum"): a delivery or order
+#: date is not the invoice date, a customer or order number is not the invoice number.
+_OTHER_DATE = ("liefer", "leistung", "delivery", "livraison", "levering", "entrega", "consegna", "bestell",
+               "order", "commande", "pedido", "ordine", "auftrag", "zeitraum", "period", "période", "periode",
+               "versand", "shipping", "shipped", "expédition", "skonto", "escompte", "discount", "anzahlung",
+               "geburt", "birth", "gültig", "valid", "abrechnung")
+NOT_FIELD: dict[str, tuple[str, ...]] = {
+    "invoice_date": _OTHER_DATE + ("fällig", "due", "échéance", "zahlbar", "payable", "payment", "zahlung",
+                                   "règlement", "paiement", "remit", "vencimiento", "scadenza", "verval"),
+    "due_date": _OTHER_DATE,
+    "date": ("liefer", "delivery", "order", "bestell", "geburt", "birth", "valid", "gültig"),
+    "invoice_number": ("kunde", "customer", "client", "klant", "bestell", "order", "auftrag", "commande",
+                       "pedido", "ordine", "liefer", "delivery", "livraison", "ust", "vat", "tva", "btw",
+                       "steuer", "tax", "iban", "bic", "konto", "account", "compte", "tel", "fax", "phone",
+                       "gln", "gtin", "ean", "handelsreg", "register", "siret", "siren", "rcs", "blz",
+                       "vertrag", "contract", "contrat", "projekt", "project", "seite", "page", "mandat",
+                       "mandate", "referenz des", "your ref", "ihre ref", "votre réf", "buyer ref",
+                       "kassenzeichen", "versicherungsschein", "police", "policy", "artikel", "article",
+                       "art-nr", "art.-nr", "item"),
+}
+
+#: What a document calls itself in its title line ("Handelsrechnung Nr. 471102 vom 05.03.2018",
+#: "Invoice # RE-505 of 09.05.2017", "Facture FA-2017-0010 du 13/11/2017").
+_TITLE = re.compile(r"rechnung(?!s(?:summe|betrag|empf|stell|adress))|gutschrift|\binvoice\b|\bfacture\b|"
+                    r"\bavoir\b|\bfactura\b|\bfattura\b|\bfactuur\b|\bcredit note\b|\bnota de crédito\b",
+                    re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _stems(words: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+
+
+@lru_cache(maxsize=32768)
+def other_end(name: str, text: str) -> int:
+    """Where the last word stem announcing something else than field ``name`` ends in text, or -1."""
+    words = NOT_FIELD.get(role(name))
+    if not words or not text:
+        return -1
+    end = -1
+    for m in _stems(words).finditer(text):
+        end = m.end()
+    return end
+
+
+@lru_cache(maxsize=32768)
+def title_end(text: str) -> int:
+    """Where the last word naming the document (invoice, Rechnung, facture...) ends in text, or -1."""
+    end = -1
+    for m in _TITLE.finditer(text or ""):
+        end = m.end()
+    return end
+
+
+#: Headings of a block that is neither party's name: the delivery address (BT-70, not the buyer).
+DELIVERY = ("lieferadresse", "lieferanschrift", "warenempfänger", "lieferung an", "delivery address",
+            "deliver to", "ship to", "shipping address", "adresse de livraison", "livraison", "livré à",
+            "afleveradres", "leveringsadres", "dirección de entrega", "indirizzo di consegna", "destinazione")
+
+#: Lines that are a label, never a value ("Anschrift", "Name", "Nummer" when the colon is lost).
+LABEL_ONLY = frozenset((
+    "name", "namen", "nom", "naam", "nombre", "nome", "anschrift", "adresse", "address", "indirizzo",
+    "dirección", "adres", "nummer", "number", "numéro", "telefon", "telephone", "téléphone", "phone", "tel",
+    "fax", "e-mail", "email", "mail", "bemerkung", "bemerkungen", "remarks", "notes", "note", "betreff",
+    "subject", "objet", "ansprechpartner", "contact", "kontakt", "land", "country", "pays", "ort", "city",
+    "ville", "plz", "postcode", "zip", "incoterms", "referenz", "reference", "référence", "datum", "date",
+))

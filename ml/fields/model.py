@@ -100,9 +100,13 @@ class FieldNet:
     b2: float
     absent: float
     vocab: list[str] = field(default_factory=list)
+    #: For a model saved by an earlier version with fewer features: the columns of today's
+    #: features it was trained on, in its order (None: all of them, as they are).
+    select: np.ndarray | None = None
 
     def inputs(self, s: "Scored") -> np.ndarray:
-        return np.concatenate([s.X, vocab_features(s, self.vocab)], axis=1) if self.vocab else s.X
+        X = s.X if self.select is None else s.X[:, self.select]
+        return np.concatenate([X, vocab_features(s, self.vocab)], axis=1) if self.vocab else X
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
@@ -159,16 +163,16 @@ class FieldModel:
             meta = json.loads((folder / "fields.json").read_text(encoding="utf-8"))
             if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
                 raise ValueError(f"{folder}: not a field model this version reads")
-            if meta.get("n_features") != N_FEATURES or meta.get("base_features") != list(BASE_NAMES):
-                raise ValueError(f"{folder}: made for other features ({meta.get('n_features')}, this code {N_FEATURES})")
+            select = _columns(meta, folder)
+            n_features = N_FEATURES if select is None else len(select)
             nets = {}
             with np.load(folder / "fields.npz", allow_pickle=False) as z:
                 for name in meta["fields"]:
                     b = z[f"{name}.b2"]
                     vocab = [str(w) for w in (meta.get("vocab") or {}).get(name, [])]
                     nets[name] = FieldNet(z[f"{name}.mean"], z[f"{name}.std"], z[f"{name}.w1"], z[f"{name}.b1"],
-                                          z[f"{name}.w2"], float(b[0]), float(b[1]), vocab)
-                    want = N_FEATURES + 3 * len(vocab)
+                                          z[f"{name}.w2"], float(b[0]), float(b[1]), vocab, select)
+                    want = n_features + 3 * len(vocab)
                     if nets[name].w1.shape[0] != want or nets[name].mean.shape[0] != want:
                         raise ValueError(f"{folder}: field {name} has {nets[name].w1.shape[0]} inputs, not {want}")
         except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as exc:
@@ -176,6 +180,30 @@ class FieldModel:
                 raise
             raise ValueError(f"{folder}: unreadable field model ({exc})") from exc
         return cls(nets, meta)
+
+
+def _layout(base: Sequence[str], fields: Sequence[str], buckets: int) -> list[tuple[str, Any]]:
+    """The names of a candidate's feature columns, in order (``extract.scored_fields``): the base
+    features, the hashed word bags, the field's own features (the zero-shot score last)."""
+    return ([("base", n) for n in base] + [("bag", i) for i in range(N_BAGS * buckets)]
+            + [("field", n) for n in fields])
+
+
+def _columns(meta: dict, folder: Path) -> np.ndarray | None:
+    """None when a saved model's features are today's; else the columns of today's features it
+    reads, in its order: a model saved before features were added keeps working (the new ones are
+    not its inputs) until a run trains one that uses them. A feature it knows that is gone (or another
+    hashing) cannot be read: ValueError."""
+    base, fields_ = list(meta.get("base_features") or []), list(meta.get("field_features") or [])
+    if base == list(BASE_NAMES) and fields_ == list(FIELD_NAMES) and meta.get("n_features") == N_FEATURES:
+        return None
+    now = {k: i for i, k in enumerate(_layout(BASE_NAMES, FIELD_NAMES, HASH_BUCKETS))}
+    saved = _layout(base, fields_, int(meta.get("hash_buckets") or 0))
+    missing = [k[1] for k in saved if k not in now]
+    if not base or missing or int(meta.get("hash_buckets") or 0) != HASH_BUCKETS or len(saved) != meta.get("n_features"):
+        raise ValueError(f"{folder}: made for other features ({meta.get('n_features')}, this code {N_FEATURES}"
+                         + (f"; gone: {', '.join(map(str, missing[:5]))}" if missing else "") + ")")
+    return np.array([now[k] for k in saved], dtype=np.intp)
 
 
 @dataclass

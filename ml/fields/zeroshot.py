@@ -36,14 +36,19 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
     other = 2.0 * f("other_kw_before")
     r, kind = role(name), field_type(name)
     if kind == DATE:
-        s = kw - other + 0.3 * (1 - b("date_rank")) + 0.5 * b("date_same") - 1.0 * b("y0")
+        ol = f("other_label")      # "Lieferdatum", "Date of delivery": another date's label
+        tb = b("title_before") if r == "invoice_date" else 0.0   # "Rechnung Nr. 471102 vom 05.03.2018"
+        s = (kw * (1 - ol) - other * (1 - tb) + 0.3 * (1 - b("date_rank")) + 0.5 * b("date_same") - 1.0 * b("y0")
+             - 1.5 * ol + 1.5 * tb)
         if r in ("date", "invoice_date"):
             return s, -10.0
         return s, 2.0
     if kind == AMOUNT:
         kw_here = f("kw_before") + f("kw_left")
         s = (kw - other * (1 - kw_here) + 1.0 * b("decimals") - 2.0 * b("negative") + 0.4 * b("amount_same") + 0.6 * b("line_is_value_only")
-             + 0.8 * b("last_in_line"))
+             + 0.8 * b("last_in_line") + 0.6 * b("row_last") * b("decimals")
+             - 3.0 * (1 - b("decimals")) * (b("amount_log") > 1.2)   # a 7+ digit integer is an id
+             - 2.5 * b("percent") + 2.0 * f("kw_column") * b("col_last") * (1 - f("kw_above")))
         if r == "total":
             s += 1.5 * b("amount_is_max") + 0.5 * b("lower_half") - 2.0 * f("not_total_line") * (1 - kw_here) \
                 + 0.5 * b("currency_beside")
@@ -51,7 +56,10 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
         return s, 2.5
     if kind == NUMBER:
         s = kw - other + 0.5 * b("letters_and_digits") + 0.5 * b("token_len") - 0.5 * b("y0") \
-            - 1.5 * (b("token_len") >= 0.6) * (b("letters_and_digits") == 0) - 0.5 * b("colon_before") * 0
+            - 1.5 * (b("token_len") >= 0.6) * (b("letters_and_digits") == 0) - 0.5 * b("colon_before") * 0 \
+            - 2.5 * f("other_label")
+        if r == "invoice_number":
+            s = s + 1.5 * b("title_before")
         return s, 2.0
     if kind == CURRENCY:
         values = [c.value for c in cands]
@@ -65,6 +73,9 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
              - 2.0 * b("digits") - 0.8 * (lines - 1) - 0.8 * b("line_colon") + 1.0 * kw - other
              + 0.3 * b("count_same_text") - 0.5 * b("address_words") - 0.5 * b("postcode")
              - 2.0 * b("doc_title") - 1.5 * b("paren") - 2.0 * b("short") - 1.0 * b("phone"))
+        s = s + 2.5 * f("kw_section") - 3.0 * b("label_only")
+        if r == "seller":
+            s = s - 1.0 * (b("digits") > 0) - 1.0 * b("address_words")
         if r == "seller":
             s = s + 1.0 * b("legal_form") * (b("count_same_text") > 0.2) + 0.5 * b("in_sep_line")
         return s, -10.0
@@ -72,7 +83,8 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
         window = ((b("y0") > 0.08) & (b("y0") < 0.4) & (b("x0") < 0.5)).astype(np.float32)
         s = (kw + 1.0 * window + 0.5 * b("legal_form") - 1.5 * b("digits") - 0.6 * (lines - 1)
              - 0.8 * b("line_colon") - other - 0.5 * b("address_words") - 0.5 * b("postcode")
-             + 1.5 * b("heads_block") * window - 2.0 * b("in_sep_line") - 1.0 * b("doc_title"))
+             + 1.5 * b("heads_block") * window - 2.0 * b("in_sep_line") - 1.0 * b("doc_title")
+             + 2.5 * f("kw_section") - 3.0 * b("label_only") - 1.0 * (b("digits") > 0) - 1.0 * b("address_words"))
         return s, 1.5
     if r == "address":
         good = ((lines >= 2) & (lines <= 4)).astype(np.float32)

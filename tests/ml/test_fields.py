@@ -145,3 +145,34 @@ def test_extraction_is_fast_enough_for_pre_fill():
         extract(_page(RECEIPT * 4), PRESETS["invoice"])
     assert (time.process_time() - t0) / 5 < 0.5        # CPU time, generous: the bench measures the real figure
     assert np.isfinite([v.confidence for v in extract(page, PRESETS["invoice"])]).all()
+
+
+def test_a_model_saved_before_features_were_added_still_reads_pages(tmp_path):
+    """A promoted field model keeps working after an update adds features (it reads the columns it
+    was trained on) instead of failing to load until someone retrains."""
+    import numpy as np
+
+    from ml.fields.candidates import BASE_NAMES
+
+    pages = _synthetic_pages(12)
+    model, _ = train([Example(p, f) for p, f in pages[:10]], ["ref_code"], epochs=30)
+    gone = list(BASE_NAMES).index("row_last")  # a feature this version added
+    net = model.nets["ref_code"]
+    net.w1[gone, :] = 0.0  # what an older model that never had it computes
+    model.save(tmp_path / "new")
+    model.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "fields.json").read_text())
+    meta["base_features"].remove("row_last")
+    meta["n_features"] -= 1
+    (tmp_path / "old" / "fields.json").write_text(json.dumps(meta))
+    with np.load(tmp_path / "old" / "fields.npz") as z:
+        arrays = {k: (np.delete(z[k], gone, axis=0) if k.split(".")[1] in ("mean", "std", "w1") else z[k]) for k in z}
+    np.savez(tmp_path / "old" / "fields.npz", **arrays)
+    new, old = FieldModel.load(tmp_path / "new"), FieldModel.load(tmp_path / "old")
+    for p, _ in pages[10:]:
+        assert [v.to_json() for v in extract(p, ["ref_code"], old)] == [v.to_json() for v in extract(p, ["ref_code"], new)]
+    # A feature this code no longer has cannot be read: refused with a message.
+    meta["base_features"][0] = "a_feature_long_gone"
+    (tmp_path / "old" / "fields.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="other features.*a_feature_long_gone"):
+        FieldModel.load(tmp_path / "old")
