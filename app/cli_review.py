@@ -165,12 +165,25 @@ def cmd_auto_accept(args) -> int:
         print(f"no confidence threshold reaches {_pct(args.target)} precision on the {choice.total} regions people"
               " checked: nothing accepted (finish and review more pages first)")
         return 0
-    ids = review.apply_auto_accept(store, args.user, choice.threshold, args.engine, dry_run=args.dry_run)
+    fields = review.field_thresholds(store, args.target, args.engine)
+    regions_sure = len(store.auto_accept_candidates(choice.threshold, args.engine)) if fields is not None else 0
+    ids = review.apply_auto_accept(store, args.user, choice.threshold, args.engine, dry_run=args.dry_run,
+                                   target_precision=args.target, fields=fields)
     print(f"threshold: confidence >= {choice.threshold:.3f}: {_pct(choice.precision)} of such regions were right"
           f" on the pages people checked ({choice.accepted} regions: at least {_pct(choice.precision_low)} with 95%"
           f" confidence); it saves {_pct(choice.share_saved)} of the work")
+    if fields is not None:
+        print("key fields: " + ", ".join(
+            f"{name} >= {th:.3f}" if th is not None else f"{name} no threshold yet (too few checked)"
+            for name, th in fields.items()))
     print(f"{'would accept' if args.dry_run else 'accepted'} {len(ids)} pre-filled page(s) whose every region"
-          f" is at or above it{': ' + ' '.join(map(str, ids)) if ids and len(ids) <= 50 else ''}")
+          f" is at or above it" + (" and every key field at or above its field's" if fields is not None else "")
+          + f"{': ' + ' '.join(map(str, ids)) if ids and len(ids) <= 50 else ''}")
+    if fields is not None:
+        held = regions_sure - len(ids)
+        if held > 0:
+            print(f"{held} more page(s) had every region sure but a key field below its threshold (or a field with"
+                  " none yet): left for people")
     return 0
 
 
@@ -285,7 +298,8 @@ def add_parsers(sub) -> None:
                         " such as Asia/Singapore, UTC or UTC+08:00; '' for each machine's own zone (the default)")
     p.set_defaults(func=cmd_users)
 
-    p = sub.add_parser("auto-accept", help="mark done, without a person, pre-filled pages the model is sure of")
+    p = sub.add_parser("auto-accept", help="mark done, without a person, pre-filled pages the model is sure of"
+                                           " (every region and, with a field schema, every key field)")
     p.add_argument("project")
     p.add_argument("--target", type=float, default=0.995,
                    help="precision the threshold must reach on reviewed data (default 0.995)")

@@ -123,11 +123,17 @@ def cmd_models(args) -> int:
 
             if not args.source or args.run is None:
                 raise ProofdeskError("models import needs --from COPY and --run N (the run done in the copy)")
-            run, version = runs.import_run(store, project.root, args.user, Path(args.source), args.run)
-            cer = version.metrics.get("val_cer")
-            print(f"imported run {args.run} of {args.source} as run {run.id}, model version {version.name}"
-                  f" (validation CER {'-' if cer is None else f'{cer:.2%}'}, {run.verdict}); promote it with:"
-                  f" proofdesk models promote {args.project} {version.name}")
+            run, versions = runs.import_run_models(store, project.root, args.user, Path(args.source), args.run)
+            print(f"imported run {args.run} of {args.source} as run {run.id} ({run.verdict}) with"
+                  f" {len(versions)} model version(s):")
+            for version in versions:
+                if version.task == registry.FIELDS:
+                    figures = field_figures(version.metrics)
+                else:
+                    cer = version.metrics.get("val_cer")
+                    figures = f"validation CER {'-' if cer is None else f'{cer:.2%}'}"
+                print(f"  {version.name} ({version.task}): {figures}; promote it with:"
+                      f" proofdesk models promote {args.project} {version.name}")
         elif args.action == "import-paddle":
             return _import_paddle(args, project)
         else:  # rollback
@@ -491,7 +497,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="list, import-paddle: machine-readable")
     p.add_argument("--from", dest="source", default=None, metavar="COPY",
                    help="import: a copy of this project where a run was done (e.g. on a GPU machine)")
-    p.add_argument("--run", type=int, default=None, help="import: the run's id in that copy")
+    p.add_argument("--run", type=int, default=None,
+                   help="import: the run's id in that copy (every model it made: the OCR's and the key fields')")
     p.add_argument("--det", default=None, metavar="DET.onnx",
                    help="import-paddle: a PaddleOCR text detector exported to ONNX (paddle2onnx)")
     p.add_argument("--rec", default=None, metavar="REC.onnx",

@@ -751,10 +751,30 @@ def region_verdicts(store, page_id: int) -> dict[int, str]:
 AUTO_ACCEPT_USER = "auto-accept"
 
 
+def field_thresholds(store, target_precision: float = 0.995, engine: str | None = None
+                     ) -> dict[str, float | None] | None:
+    """Each key field's auto-accept threshold at ``target_precision`` (``{name: threshold}``, None
+    for a field without enough verdicts yet: :func:`core.analytics.field_auto_accept`, the Wilson
+    rule of the regions), or None when the project has no field schema (fields do not gate
+    auto-accept then)."""
+    if not store.fields():
+        return None
+    from .analytics import field_auto_accept
+
+    out: dict[str, float | None] = {name: None for name in store.fields()}
+    out.update({a.name: a.threshold for a in field_auto_accept(store, target_precision, engine)})
+    return out
+
+
 def apply_auto_accept(store, user: str, threshold: float, engine: str | None = None,
-                      dry_run: bool = False) -> list[int]:
+                      dry_run: bool = False, target_precision: float = 0.995,
+                      fields: dict[str, float | None] | None = None) -> list[int]:
     """Mark done, without a person, every pre-filled page whose regions all have a confidence
-    at or above ``threshold`` (chosen by :func:`choose_threshold` from reviewed data).
+    at or above ``threshold`` (chosen by :func:`choose_threshold` from reviewed data) and, when
+    the project has a field schema, whose key field values (if it has any) all have a confidence
+    at or above their field's threshold at ``target_precision`` (:func:`field_thresholds`; a
+    field with no threshold yet keeps the page for people). ``fields``: those thresholds, when
+    the caller has them already.
 
     Only pages nobody has touched (status pre-filled) with at least one region; with
     ``engine``, only pages whose regions that engine predicted. Each page is one action by
@@ -764,10 +784,13 @@ def apply_auto_accept(store, user: str, threshold: float, engine: str | None = N
     ids (to be) accepted.
     """
     store.require_admin(user)
-    ids = store.auto_accept_candidates(threshold, engine)
+    if fields is None:
+        fields = field_thresholds(store, target_precision, engine)
+    ids = store.auto_accept_candidates(threshold, engine, fields)
     if dry_run:
         return ids
-    label = f"auto-accept (confidence >= {threshold:.3f}, applied by {user})"
+    rule = f"confidence >= {threshold:.3f}" + (", each key field at its threshold" if fields is not None else "")
+    label = f"auto-accept ({rule}, applied by {user})"
     for page_id in ids:
         with store.action(AUTO_ACCEPT_USER, page_id, label) as a:
             a.set_page_status(page_id, PageStatus.DONE)

@@ -424,9 +424,16 @@ class ReviewQueries:
             params.append(model_version)
         return [(r[0], bool(r[1])) for r in self.query(sql, params)]
 
-    def auto_accept_candidates(self, threshold: float, engine: str | None = None) -> list[int]:
+    def auto_accept_candidates(self, threshold: float, engine: str | None = None,
+                               field_thresholds: dict[str, float | None] | None = None) -> list[int]:
         """Pre-filled pages with regions, all machine-made with a confidence at or above
-        ``threshold`` (with ``engine``: all predicted by it), by id."""
+        ``threshold`` (with ``engine``: all predicted by it), by id.
+
+        With ``field_thresholds`` (``{field name: threshold}``, ``core.analytics.field_auto_accept``),
+        a page that has key field values is taken only when each of them is the machine's with a
+        confidence at or above its field's threshold; a field without a threshold (too few verdicts
+        yet), a value without a confidence or a person's value keeps the page for people. A page
+        without field values is judged by its regions alone."""
         params: list = [threshold]
         engine_sql = ""
         if engine:
@@ -439,7 +446,18 @@ class ReviewQueries:
             " AND NOT EXISTS (SELECT 1 FROM regions r WHERE r.page_id = p.id AND r.deleted = 0"
             "   AND (r.confidence IS NULL OR r.confidence < ? OR r.origin = 'human'))" + engine_sql +
             " ORDER BY p.id", params)
-        return [r["id"] for r in rows]
+        ids = [r["id"] for r in rows]
+        if field_thresholds is None or not ids:
+            return ids
+        held: set[int] = set()
+        for r in self.query(
+                "SELECT pf.page_id, pf.name, pf.confidence, pf.origin FROM page_fields pf"
+                " JOIN pages p ON p.id = pf.page_id WHERE p.status = 'prefilled'"):
+            limit = field_thresholds.get(r["name"])
+            if (r["origin"] != "prediction" or r["confidence"] is None or limit is None
+                    or float(r["confidence"]) < limit):
+                held.add(r["page_id"])
+        return [i for i in ids if i not in held]
 
     # -- the Moderate screen --------------------------------------------------------------------
     def moderate_totals(self, f, tz) -> tuple[int, int, int]:

@@ -296,20 +296,30 @@ def reap(store: Store) -> list[Run]:
 
 
 def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int) -> tuple[Run, registry.ModelVersion]:
-    """Bring back a run done elsewhere (a GPU machine) against a copy of this project.
+    """:func:`import_run_models`, and the run's first model version (the OCR's when it made both)."""
+    run, versions = import_run_models(store, root, user, copy_root, run_id)
+    return run, versions[0]
 
-    Copies the run's model folder into ``models/`` and adds the run's record and the model version
-    here, under new ids; the dataset version must be this project's too (same hash). The model is
-    not promoted.
+
+def import_run_models(store: Store, root: Path, user: str, copy_root: Path,
+                      run_id: int) -> tuple[Run, list[registry.ModelVersion]]:
+    """Bring back a run done elsewhere (a GPU machine) against a copy of this project, with every
+    model it made: the OCR's and the key fields' (``registry.of_run``), each registered under its
+    own task, the run's first model first.
+
+    Copies each model folder into ``models/`` and adds the run's record and the model versions
+    here, under new ids; the dataset version must be this project's too (same hash). No model is
+    promoted.
 
     Nothing of the copy is taken on trust: it may have come from someone else, and its records
     name folders. A folder that is not a project is refused before its database is opened (opening
-    would create one), and the database is opened read-only. The model version's name must be a
+    would create one), and the database is opened read-only. Each model version's name must be a
     plain name (``registry.check_name``) and its folder ``models/<name>`` of the copy, a real folder
-    (no link) holding exactly the files its ``model.json`` lists, each with its sha256, model.onnx's
-    the one the run recorded (``registry.verify_folder``). The files are copied (and hashed again
-    as they are read) into a hidden folder of this project's ``models/``, renamed into place, and
-    the records written only then: a refused import leaves both projects as they were.
+    (no link) holding exactly the files its ``model.json`` lists, each with its sha256, its main
+    file's (``registry.MAIN_FILE``) the one the run recorded (``registry.verify_folder``). The
+    files are copied (and hashed again as they are read) into hidden folders of this project's
+    ``models/``, renamed into place, and the records written only then, all in one transaction:
+    a refused import, of any of the run's models, leaves both projects as they were.
     """
     import re
     import shutil
@@ -325,7 +335,11 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
         run = get(other, run_id)
         if run.status != "done" or run.model_version_id is None:
             raise RunStateError(f"run {run_id} of {copy_root} is {run.status}: only a finished run can be imported")
-        mv = registry.get(other, run.model_version_id)
+        first = registry.get(other, run.model_version_id)
+        made = [first] + [v for v in registry.of_run(other, run_id) if v.id != first.id]
+        # What each version was trained from or compared with, by sha256 (its id here differs).
+        parents_sha = {v.id: (registry.get(other, v.parent_id).sha256 if v.parent_id is not None else None)
+                       for v in made}
         ds = other.dataset_version_hash(run.dataset_version_id)
         base_sha = (registry.get(other, run.base_model_version_id).sha256
                     if run.base_model_version_id is not None else None)
@@ -333,51 +347,64 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
         other.close()
     if not ds:
         raise NotFoundError(f"run {run_id} of {copy_root} names a dataset version the copy does not have")
-    try:
-        registry.check_name(mv.name)
-    except ProofdeskError as exc:
-        raise ProofdeskError(f"run {run_id} of {copy_root}: {exc}") from None
-    if mv.path != f"models/{mv.name}":
-        raise ProofdeskError(f"run {run_id} of {copy_root}: its model's path {mv.path[:80]!r} is not "
-                             f"models/{mv.name}, the folder of that model version in the copy")
     models_there = copy_root / "models"
-    src = models_there / mv.name
-    if models_there.is_symlink() or src.is_symlink() or not src.resolve().is_relative_to(copy_root):
-        raise ProofdeskError(f"{src} is (or is in) a symbolic link: a model folder holds plain files only")
     here = store.dataset_version_id_of_hash(ds)
     if here is None:
         raise NotFoundError(f"dataset version {ds[:12]} of run {run_id} is not in this project")
-    listed = registry.verify_folder(src)
-    main_file = registry.MAIN_FILE.get(mv.task, "model.onnx")
-    if listed.get(main_file) != mv.sha256:
-        raise ProofdeskError(f"{src / main_file} does not match the sha256 its run recorded")
-    if store.model_sha_registered(mv.sha256):
-        raise RunStateError(f"the model of run {run_id} ({mv.sha256[:12]}) is here already: imported before?")
     models = root / "models"
     if models.is_symlink() or (models.exists() and not models.is_dir()):
         raise ProofdeskError(f"{models} is not a folder of this project (a link?): nothing imported")
-    name = mv.name
     taken = {v.name for v in registry.versions(store)}
-    if name in taken or os.path.lexists(models / name):
-        # The copy's host names it apart (its characters made safe, the whole cut to a name's length).
-        where = re.sub(r"[^A-Za-z0-9._-]+", "-", str(run.hardware.get("host") or "")).strip("-._") or "imported"
-        name = registry.check_name(f"{mv.name}-{where}"[:64].rstrip("-._"))
-    if name in taken or os.path.lexists(models / name):
-        raise RunStateError(f"a model version named {name} is here already")
-    dest = models / name
+    shas: set[str] = set()
+    plan = []  # (version in the copy, its folder there, its files, its name here)
+    for mv in made:
+        try:
+            registry.check_name(mv.name)
+        except ProofdeskError as exc:
+            raise ProofdeskError(f"run {run_id} of {copy_root}: {exc}") from None
+        if mv.path != f"models/{mv.name}":
+            raise ProofdeskError(f"run {run_id} of {copy_root}: its model's path {mv.path[:80]!r} is not "
+                                 f"models/{mv.name}, the folder of that model version in the copy")
+        src = models_there / mv.name
+        if models_there.is_symlink() or src.is_symlink() or not src.resolve().is_relative_to(copy_root):
+            raise ProofdeskError(f"{src} is (or is in) a symbolic link: a model folder holds plain files only")
+        listed = registry.verify_folder(src)
+        main_file = registry.MAIN_FILE.get(mv.task, "model.onnx")
+        if listed.get(main_file) != mv.sha256:
+            raise ProofdeskError(f"{src / main_file} does not match the sha256 its run recorded")
+        if store.model_sha_registered(mv.sha256) or mv.sha256 in shas:
+            what = "model" if len(made) == 1 else f"{mv.task} model"
+            raise RunStateError(f"the {what} of run {run_id} ({mv.sha256[:12]}) is here already: imported before?")
+        shas.add(mv.sha256)
+        name = mv.name
+        if name in taken or os.path.lexists(models / name):
+            # The copy's host names it apart (its characters made safe, the whole cut to a name's length).
+            where = re.sub(r"[^A-Za-z0-9._-]+", "-", str(run.hardware.get("host") or "")).strip("-._") or "imported"
+            name = registry.check_name(f"{mv.name}-{where}"[:64].rstrip("-._"))
+        if name in taken or os.path.lexists(models / name):
+            raise RunStateError(f"a model version named {name} is here already")
+        taken.add(name)
+        plan.append((mv, src, listed, name))
     created = not models.exists()
-    tmp = models / f".{name}.import"
+    placed: list[Path] = []
+    tmps = [models / f".{name}.import" for *_, name in plan]
     try:
         models.mkdir(exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)  # what an import killed half-way left
-        registry.copy_folder(src, tmp, listed)
-        os.rename(tmp, dest)
+        for (_mv, src, listed, _name), tmp in zip(plan, tmps):
+            shutil.rmtree(tmp, ignore_errors=True)  # what an import killed half-way left
+            registry.copy_folder(src, tmp, listed)
+        for (*_, name), tmp in zip(plan, tmps):
+            os.rename(tmp, models / name)
+            placed.append(models / name)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in tmps + placed:
+            shutil.rmtree(folder, ignore_errors=True)
         if created:
             shutil.rmtree(models, ignore_errors=True)
         raise
     parent_id = store.first_model_version_id_of_sha(base_sha) if base_sha else None
+    first_name = plan[0][3]
+    versions = []
     try:
         with store.transaction():
             new_id = store.insert_finished_run(
@@ -387,16 +414,23 @@ def import_run(store: Store, root: Path, user: str, copy_root: Path, run_id: int
                 created_at=run.created_at, created_by=run.created_by, started_at=run.started_at,
                 ended_at=run.ended_at, duration_s=run.duration_s, cost=run.cost,
                 log=run.log + f"imported by {user} at {now()} from {copy_root} (run {run_id} there)\n",
-                metrics=json.dumps(run.metrics), artifact_path=f"models/{name}", artifact_sha256=mv.sha256,
+                metrics=json.dumps(run.metrics), artifact_path=f"models/{first_name}", artifact_sha256=first.sha256,
                 verdict=run.verdict)
             from .project import publish
 
-            publish(store, root, f"models/{name}")  # a team project: the version goes to the server
-            version = registry.register(store, user, name, mv.task, f"models/{name}", mv.sha256,
-                                        {**mv.metrics, "imported_from": str(copy_root)}, run_id=new_id,
-                                        parent_id=parent_id)
-            store.set_run_model_version(new_id, version.id)
+            for mv, _src, _listed, name in plan:
+                publish(store, root, f"models/{name}")  # a team project: the version goes to the server
+                if mv.task == registry.RECOGNITION:
+                    parent = parent_id
+                else:  # the version it was compared with, when this project has it too
+                    psha = parents_sha.get(mv.id)
+                    parent = store.first_model_version_id_of_sha(psha) if psha else None
+                versions.append(registry.register(store, user, name, mv.task, f"models/{name}", mv.sha256,
+                                                  {**mv.metrics, "imported_from": str(copy_root)}, run_id=new_id,
+                                                  parent_id=parent))
+            store.set_run_model_version(new_id, versions[0].id)
     except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
+        for folder in placed:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
-    return get(store, new_id), version
+    return get(store, new_id), versions

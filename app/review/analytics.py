@@ -313,6 +313,14 @@ class AnalyticsScreen(QWidget):
             text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision (box and text right)"
                     f" <b>{a.precision:.2%}</b> (at least {a.precision_low:.2%} with 95% confidence) on"
                     f" {a.accepted} of {a.total} checked regions, saves <b>{a.share_saved:.1%}</b> of the work.")
+        schema = self.project.store.fields()
+        if schema:  # core.review.apply_auto_accept: a page's key fields must be sure too
+            sure = {f.name for f in analytics.field_auto_accept(self.project.store, a.target_precision,
+                                                                buckets=getattr(self, "_field_buckets", []))
+                    if f.threshold is not None}
+            waiting = [n for n in schema if n not in sure]
+            text += (" A page with key fields is accepted only when each field is at or above its own threshold"
+                     " (table below)" + (f"; none yet for {', '.join(waiting)}." if waiting else "."))
         self.auto_label.setText(text)
         self._update_fields()
 

@@ -41,6 +41,16 @@ from ..errors import show_error
 from .process import TrainingProcess
 
 NEW_DATASET = -1
+#: The "What to train" choices: (text, key, tooltip); the key's run parameters: :data:`WHAT_PARAMS`.
+WHAT_CHOICES = [
+    ("Text and fields", "both", "Fine-tune the OCR and train the key-field model"),
+    ("Text only", "text", "Fine-tune the OCR only (proofdesk train --no-fields)"),
+    ("Fields only", "fields", "Train the key-field model only, from the finished pages' field values: seconds, no"
+                              " image read (proofdesk train --fields-only)"),
+]
+#: What each choice adds to the run's parameters, as the command line's options do ("both": the
+#: default, the project decides, which it does for fields when the choice is enabled at all).
+WHAT_PARAMS = {"both": {}, "text": {"train_fields": False}, "fields": {"train_ocr": False, "train_fields": True}}
 COLUMNS = ["run", "status", "dataset", "epochs", "val CER", "compared", "typing saved", "compared", "verdict", "model",
            "duration", "cost", "fields F1"]
 
@@ -139,6 +149,16 @@ class TrainingScreen(QWidget):
         self.epochs.setValue(3)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
+        # What a run trains (``train_ocr`` / ``train_fields``, as `proofdesk train --no-fields /
+        # --fields-only`): the choices with fields are disabled while the project cannot train them.
+        self.what = QComboBox()
+        for text, key, tip in WHAT_CHOICES:
+            self.what.addItem(text, key)
+            self.what.setItemData(self.what.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.what.setAccessibleName("What to train")
+        what_label = QLabel("&What to train")
+        what_label.setBuddy(self.what)
+        self.fields_why = ""
         self.start_button = QPushButton("Start run")
         self.cancel_button = QPushButton("Cancel run")
         self.cancel_button.setEnabled(False)
@@ -146,8 +166,8 @@ class TrainingScreen(QWidget):
         self.progress.setFormat("%p%")
         self.state = QLabel("no run in progress")
         top = QHBoxLayout()
-        for w in (QLabel("Dataset"), self.dataset, QLabel("Epochs"), self.epochs, QLabel("Device"), self.device,
-                  self.start_button, self.cancel_button):
+        for w in (QLabel("Dataset"), self.dataset, what_label, self.what, QLabel("Epochs"), self.epochs,
+                  QLabel("Device"), self.device, self.start_button, self.cancel_button):
             top.addWidget(w)
         top.addStretch(1)
 
@@ -184,6 +204,8 @@ class TrainingScreen(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        QWidget.setTabOrder(self.dataset, self.what)  # Tab goes along the line as it reads
+        QWidget.setTabOrder(self.what, self.epochs)
         status = QHBoxLayout()
         status.addWidget(self.progress, 1)
         status.addWidget(self.state, 2)
@@ -269,9 +291,36 @@ class TrainingScreen(QWidget):
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in selected:
                 self.table.selectRow(row)
+        if not (self.process and self.process.running):  # not on each epoch's refresh: it counts pages
+            self.update_what()
         active, fields = active_model(self.project), active_model(self.project, registry.FIELDS)
         self.active_label.setText(f"active model: {'the shipped model' if active.shipped else active.name}; "
                                   f"fields: {fields.name}")
+
+    def update_what(self) -> None:
+        """Enable the choices that train the key fields only when the project can train them (a
+        field schema and ``MIN_FIELD_PAGES`` finished pages with field values, as a run decides by
+        default); else disable them, say why in their tooltips, and choose "Text only"."""
+        from ml.training.fields import MIN_FIELD_PAGES, wanted
+
+        ok, why = wanted(self.project.store, {})
+        self.fields_why = "" if ok else (
+            f"Key fields cannot be trained yet: {why}" + (
+                " (name them in Workspace > Field names...)." if not self.project.store.fields()
+                else f" (a run needs at least {MIN_FIELD_PAGES} done or approved pages with field values)."))
+        model = self.what.model()
+        for i, (_text, key, tip) in enumerate(WHAT_CHOICES):
+            fields = key != "text"
+            model.item(i).setEnabled(ok or not fields)
+            self.what.setItemData(i, tip if ok or not fields else self.fields_why, Qt.ItemDataRole.ToolTipRole)
+        if not ok and self.what.currentData() != "text":
+            self.what.setCurrentIndex(self.what.findData("text"))
+        self.what.setToolTip("What the run trains: the OCR, the key fields, or both" +
+                             (f". {self.fields_why}" if self.fields_why else ""))
+
+    def what_params(self) -> dict:
+        """The run parameters of the "What to train" choice (``train_ocr`` / ``train_fields``)."""
+        return dict(WHAT_PARAMS[self.what.currentData() or "both"])
 
     def selected_run_ids(self) -> list[int]:
         """The selected runs (rows of imported model versions left out: see selected_model_ids)."""
@@ -345,7 +394,8 @@ class TrainingScreen(QWidget):
             return None
         store = self.project.store
         try:
-            params = {"epochs": self.epochs.value(), "device": self.device.currentText(), **self.extra_params()}
+            params = {"epochs": self.epochs.value(), "device": self.device.currentText(), **self.what_params(),
+                      **self.extra_params()}
             resolve_params(params)  # a bad value is refused before anything is recorded
             dataset_id = self.dataset.currentData()
             if dataset_id in (None, NEW_DATASET):

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QStyle,
     QStyledItemDelegate,
     QTableView,
@@ -38,6 +37,7 @@ from core.fields import AMOUNT, CURRENCY, DATE, NUMBER, field_type, normalise
 from core.fields import TEXT as TEXT_TYPE
 from core.model import HUMAN, PageField
 
+from .region_list import IDLE_COMMIT_MS, RegionTextEdit  # noqa: F401  (the autosave pause, re-exported)
 from .states import CHECKED, COLOURS, LOW, LOW_CONFIDENCE, PREFILLED
 
 NAME, TEXT, VALUE, CONF = range(4)
@@ -233,20 +233,14 @@ class FieldsModel(QAbstractTableModel):
         return self.commit_text(self.names[index.row()], str(value))
 
 
-class FieldTextEdit(QLineEdit):
+class FieldTextEdit(RegionTextEdit):
     """The editor of a field's text: Enter commits (and moves on), Up/Down commit and move, Esc
-    discards. Keys of the workspace with a modifier (Ctrl+Z, Ctrl+L...) are left to it."""
+    discards what was typed since the last commit. Like a region's text (``RegionTextEdit``, whose
+    autosave it is), it also commits itself after a pause in typing (``IDLE_COMMIT_MS``), so a
+    killed app loses at most the last fraction of a second. Keys of the workspace with a modifier
+    (Ctrl+Z, Ctrl+L...) are left to it."""
 
     submitted = Signal(object, int, bool)  # editor, rows to move, by Enter
-
-    def __init__(self, parent, yield_keys: set[str]):
-        super().__init__(parent)
-        self.committed_text = ""
-        self.yield_keys = yield_keys
-
-    @property
-    def dirty(self) -> bool:
-        return self.text() != self.committed_text
 
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride:
@@ -263,9 +257,11 @@ class FieldTextEdit(QLineEdit):
     def keyPressEvent(self, event) -> None:
         key, mods = event.key(), event.modifiers() & ~TYPING_MODS
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not mods:
+            self.timer.stop()
             self.submitted.emit(self, 1, True)
             return
         if key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and not mods:
+            self.timer.stop()
             self.submitted.emit(self, -1 if key == Qt.Key.Key_Up else 1, False)
             return
         super().keyPressEvent(event)  # Esc: the delegate closes the editor, nothing committed
@@ -319,6 +315,7 @@ class FieldsDelegate(QStyledItemDelegate):
         model = index.model()
         editor.textEdited.connect(lambda text: model.set_preview(row, text))
         editor.submitted.connect(self.view.editor_submitted)
+        editor.idle.connect(self._idle)  # a pause in typing: commit, the editor stays open
         self.editor = editor
         editor.destroyed.connect(lambda *_: self._forget(editor))
         return editor
@@ -327,7 +324,13 @@ class FieldsDelegate(QStyledItemDelegate):
         if self.editor is editor:
             self.editor = None
 
+    def _idle(self, editor) -> None:
+        if isValid(editor) and editor is self.editor and editor.dirty:
+            self.commitData.emit(editor)
+
     def destroyEditor(self, editor, index) -> None:
+        if isinstance(editor, FieldTextEdit):
+            editor.timer.stop()
         if editor is self.editor:
             self.editor = None
         index.model().set_preview(index.row(), None)
@@ -345,6 +348,7 @@ class FieldsDelegate(QStyledItemDelegate):
 
     def setModelData(self, editor, model, index) -> None:
         if isinstance(editor, FieldTextEdit):
+            editor.timer.stop()
             if not editor.dirty:
                 return
             text = editor.text()
