@@ -11,6 +11,7 @@ import pytest
 from core.fields import PRESETS
 from ml.fields import extract, lines_from, page_of
 from ml.fields.crossval import cross_validate
+from ml.fields.extract import scored_fields
 from ml.fields.model import Example, FieldModel, train
 from ml.fields.scoring import FieldScore, infer_schema
 
@@ -91,6 +92,22 @@ def test_a_learned_model_picks_up_a_field_the_rules_do_not_know(tmp_path):
     p, f = pages[35]
     a = [v.to_json() for v in extract(p, ["ref_code"], model)]
     assert a == [v.to_json() for v in extract(p, ["ref_code"], again)]
+    # The rules' margin is part of each candidate's score, its learned weight saved with the network.
+    assert model.nets["ref_code"].rule_weight != 0
+    assert again.nets["ref_code"].rule_weight == pytest.approx(model.nets["ref_code"].rule_weight)
+    # A model saved before it had that weight (two numbers in b2) reads as the network alone.
+    import numpy as np
+
+    with np.load(tmp_path / "m" / "fields.npz") as z:
+        arrays = {k: (z[k][:2] if k.endswith(".b2") else z[k]) for k in z}
+    np.savez(tmp_path / "m" / "fields.npz", **arrays)
+    old = FieldModel.load(tmp_path / "m")
+    assert old.nets["ref_code"].rule_weight == 0.0
+    s = scored_fields(p, ["ref_code"])[0]
+    net = model.nets["ref_code"]
+    X = net.inputs(s)
+    assert np.allclose(old.nets["ref_code"].logits(X) + net.rule_weight * X[:, -1 - 3 * len(net.vocab)], net.logits(X),
+                       atol=1e-5)
 
 
 def test_a_broken_model_folder_is_refused_with_a_message(tmp_path):
