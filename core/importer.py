@@ -672,16 +672,27 @@ def apply_reference_labels(project: Project, page_id: int, reference: dict, user
     """Make the reference lines the page's regions, as a person's work, and mark it done.
 
     How already-labelled data comes in (and how a reference set becomes training data): one
-    action by ``user``, so it is in the edit log like any correction. Does nothing on a page
+    action by ``user``, so it is in the edit log like any correction. The reference's key fields
+    (``fields``: name -> value) become the page's field values for the project's field names, as
+    that person's: a name the reference leaves empty or out is "not on this page" (the reference is
+    the whole truth of the page); a field model can then be trained on them. Does nothing on a page
     that already has human-made regions. Returns the number of regions added.
     """
+    from .fields import FieldValue
+
     store = project.store
     if any(r.origin == "human" for r in store.regions(page_id, include_deleted=True)):
         return 0
     lines = [line for line in reference.get("lines", []) if str(line.get("text", "")).strip()]
+    given = reference.get("fields") if isinstance(reference.get("fields"), dict) else {}
+    names = store.fields() if given else []
     with store.action(user, page_id, "import labels") as a:
         for line in lines:
             a.add_region(page_id, tuple(tuple(p) for p in line["points"]), text=line["text"], label=line.get("label"))
+        for name in names:
+            value = given.get(name)
+            text = "" if value is None else str(value).strip()
+            a.set_field(page_id, FieldValue(name=name, text=text) if text else FieldValue(name=name, absent=True))
         if done:
             a.set_page_status(page_id, PageStatus.DONE)
     return len(lines)

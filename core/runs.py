@@ -195,13 +195,15 @@ class Artifact:
 
 def ocr_better(metrics: dict) -> bool:
     """The OCR rule: strictly lower validation CER than the compared model (``val_cer`` <
-    ``active_val_cer``) and, where the validation pages were also read end to end
-    (``val_typing_saved``, ``active_val_typing_saved``), no less typing saved there."""
+    ``active_val_cer``) and, where the validation pages were also read end to end, no less typing
+    saved there, case-sensitive (``val_typing_saved``) nor case-insensitive (``val_typing_saved_ci``):
+    a run that only learned a project's capitals, reading worse otherwise, is not better."""
     new, old = metrics.get("val_cer"), metrics.get("active_val_cer")
     better = new is not None and (old is None or new < old)
-    saved, saved_before = metrics.get("val_typing_saved"), metrics.get("active_val_typing_saved")
-    if saved is not None and saved_before is not None and saved < saved_before:
-        better = False
+    for key in ("val_typing_saved", "val_typing_saved_ci"):
+        saved, saved_before = metrics.get(key), metrics.get(f"active_{key}")
+        if saved is not None and saved_before is not None and saved < saved_before:
+            better = False
     return better
 
 

@@ -52,6 +52,13 @@ def test_run_lifecycle_cost_and_verdict(project, version):
         "val_cer": 0.05, "active_val_cer": 0.1, "val_typing_saved": 0.93, "active_val_typing_saved": 0.92},
         "run-4", 1.0, "cpu")
     assert fourth.verdict == runs.BETTER
+    # More typing saved case-sensitive (a project's capitals learned) but less ignoring case: the
+    # fine-tuned OCR of sroie-dev's folds, which read worse apart from the capitals: not better.
+    fifth = runs.create(store, "lead", version.id, {})
+    fifth, _ = runs.finish(store, "lead", fifth.id, "models/run-5", "3" * 64, {
+        "val_cer": 0.03, "active_val_cer": 0.25, "val_typing_saved": 0.92, "active_val_typing_saved": 0.70,
+        "val_typing_saved_ci": 0.923, "active_val_typing_saved_ci": 0.930}, "run-5", 1.0, "cpu")
+    assert fifth.verdict == runs.NOT_BETTER
     with pytest.raises(NotFoundError):
         runs.create(store, "lead", 999, {})
 

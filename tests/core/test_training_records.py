@@ -42,6 +42,14 @@ def test_reference_as_labels_makes_human_regions_and_done_pages(labelled):
             line["text"] for line in ref["lines"] if line["text"].strip())
         assert all(r.origin == "human" for r in regions)
         assert page.status == PageStatus.DONE and page.done_by == "ana"
+    # The reference's key fields are the page's field values, as the importing person's: what a
+    # field model trains on (before, none came in and `train --fields-only` found nothing to learn).
+    assert store.fields() == ["company", "date", "address", "total"]
+    for page in store.pages():
+        ref = json.loads((src / page.name).with_suffix(".json").read_text())
+        got = {v.name: v for v in store.page_fields(page.id)}
+        assert {n: got[n].text for n in store.fields()} == {n: ref["fields"][n] for n in store.fields()}
+        assert all(got[n].origin == "human" and got[n].confirmed_by == "ana" for n in store.fields())
     # One action per page in the edit log, by the importing user.
     actions = store.query("SELECT label, user FROM actions")
     assert {(a["label"], a["user"]) for a in actions} == {("import labels", "ana")} and len(actions) == 6
