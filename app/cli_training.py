@@ -65,6 +65,16 @@ def field_figures(metrics: dict) -> str:
     return f"fields F1 {_pct(metrics.get('f1'))} ({parts})"
 
 
+def version_figures(version, cer_label: str = "val CER") -> str:
+    """A model version's figures on one line: a field model's F1s, else the OCR's validation CER."""
+    from core import registry
+
+    if version.task == registry.FIELDS:
+        return field_figures(version.metrics)
+    cer = version.metrics.get("val_cer")
+    return f"{cer_label} {'-' if cer is None else f'{cer:.2%}'}"
+
+
 def field_report(metrics: dict) -> list[str]:
     """How a run judged its field model: per field, its F1 against the compared model's, the noise,
     gained or lost; then the verdict."""
@@ -105,13 +115,8 @@ def cmd_models(args) -> int:
             for v in rows:
                 a = actives.get(v.task)
                 mark = "*" if a is not None and a.version is not None and v.id == a.version.id else " "
-                if v.task == registry.FIELDS:
-                    figures = field_figures(v.metrics)
-                else:
-                    cer = v.metrics.get("val_cer")
-                    figures = f"val CER {'-' if cer is None else f'{cer:.2%}'}"
                 print(f"{mark}{v.id:>4}  {v.name:<28} {v.task:<12} run {v.run_id or '-':<4}"
-                      f" {figures}  {v.created_at[:19]}")
+                      f" {version_figures(v)}  {v.created_at[:19]}")
         elif args.action == "promote":
             version = registry.find(store, args.version or "latest", task or registry.RECOGNITION)
             registry.promote(store, args.user, version)
@@ -127,12 +132,7 @@ def cmd_models(args) -> int:
             print(f"imported run {args.run} of {args.source} as run {run.id} ({run.verdict}) with"
                   f" {len(versions)} model version(s):")
             for version in versions:
-                if version.task == registry.FIELDS:
-                    figures = field_figures(version.metrics)
-                else:
-                    cer = version.metrics.get("val_cer")
-                    figures = f"validation CER {'-' if cer is None else f'{cer:.2%}'}"
-                print(f"  {version.name} ({version.task}): {figures}; promote it with:"
+                print(f"  {version.name} ({version.task}): {version_figures(version, 'validation CER')}; promote it with:"
                       f" proofdesk models promote {args.project} {version.name}")
         elif args.action == "import-paddle":
             return _import_paddle(args, project)

@@ -34,22 +34,8 @@ from ml.evaluate import load_reference_dir  # noqa: E402
 from ml.fields import entities as E  # noqa: E402
 from ml.fields.lines import lines_from  # noqa: E402
 
-
-def engine_lines(refs, engine: str, cache: Path) -> dict[str, list]:
-    """Each page's lines as the engine reads them, read once and cached (as bench_fields does)."""
-    if cache.exists():
-        return json.loads(cache.read_text())
-    from ml.pool import prefill_pages
-
-    out: dict[str, list] = {}
-    by_id = dict(enumerate(refs))
-    for r in prefill_pages(((i, d["_image"]) for i, d in by_id.items()), engine, None, 1):
-        d = by_id[r.page_id]
-        regs = [] if r.prediction is None else r.prediction.regions
-        out[d["image"]] = [[[list(map(float, p)) for p in reg.points], reg.text] for reg in regs]
-        print(f"  read {len(out)}/{len(refs)} {d['image']}", file=sys.stderr)
-    cache.write_text(json.dumps(out))
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fields import engine_lines  # noqa: E402  (the engine's lines, read once and cached)
 
 
 def zero_shot_run(refs, lines_for, split_colon: bool) -> dict:

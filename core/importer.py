@@ -41,6 +41,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .db import integrity_errors, is_disk_full, operational_errors
 from .errors import BadInputError, ProjectError
+from .fields import FieldValue
 from .model import Document, Page, PageStatus
 from .project import Project, sha256_bytes
 from .store import Store, now
@@ -678,8 +679,6 @@ def apply_reference_labels(project: Project, page_id: int, reference: dict, user
     the whole truth of the page); a field model can then be trained on them. Does nothing on a page
     that already has human-made regions. Returns the number of regions added.
     """
-    from .fields import FieldValue
-
     store = project.store
     if any(r.origin == "human" for r in store.regions(page_id, include_deleted=True)):
         return 0

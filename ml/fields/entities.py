@@ -71,6 +71,7 @@ from core.fields import find_amounts, find_dates, squeeze
 
 from .crossval import folds  # noqa: F401  (the key fields' seeded fold split, re-exported)
 from .lines import FLine, Page, lines_from
+from .scoring import FieldCounts  # right / predicted / reference / reachable and P, R, F1, ceiling
 
 LABELS = ("header", "question", "answer", "other")
 SCHEMA = ("header", "question", "answer")          # the form preset's fields; "other" is the rest
@@ -743,31 +744,10 @@ def _key(text: str) -> str:
 # -- scoring ------------------------------------------------------------------------------------
 
 @dataclass
-class Counts:
-    right: int = 0
-    predicted: int = 0
-    reference: int = 0
-    reachable: int = 0
-
-    def add(self, o: "Counts") -> None:
-        self.right += o.right
-        self.predicted += o.predicted
-        self.reference += o.reference
-        self.reachable += o.reachable
-
-    def summary(self) -> dict[str, Any]:
-        p = self.right / self.predicted if self.predicted else None
-        r = self.right / self.reference if self.reference else None
-        f1 = 2 * self.right / (self.predicted + self.reference) if (self.predicted + self.reference) else None
-        return {"precision": p, "recall": r, "f1": f1, "right": self.right, "predicted": self.predicted,
-                "reference": self.reference, "ceiling": self.reachable / self.reference if self.reference else None}
-
-
-@dataclass
 class EntityScore:
     """Entity-level counts per label (SROIE task 3's text rule) and the per-unit label accuracy."""
 
-    per_label: dict[str, Counts] = field(default_factory=lambda: {lab: Counts() for lab in LABELS})
+    per_label: dict[str, FieldCounts] = field(default_factory=lambda: {lab: FieldCounts() for lab in LABELS})
     units_right: int = 0
     units: int = 0
     confusion: dict[str, Counter] = field(default_factory=lambda: {lab: Counter() for lab in LABELS})
@@ -783,13 +763,13 @@ class EntityScore:
             t = _key(t)
             if not t:
                 continue
-            c = self.per_label.setdefault(lab, Counts())
+            c = self.per_label.setdefault(lab, FieldCounts())
             c.predicted += 1
             if pending[(lab, t)] > 0:
                 pending[(lab, t)] -= 1
                 c.right += 1
         for lab, _ in ref:
-            self.per_label.setdefault(lab, Counts()).reference += 1
+            self.per_label.setdefault(lab, FieldCounts()).reference += 1
         if page is not None:
             for lab in {lab for lab, _ in ref}:
                 self.per_label[lab].reachable += reachable(page, [e for e in ref if e[0] == lab])
@@ -799,10 +779,10 @@ class EntityScore:
                 self.units_right += int(p == t)
                 self.confusion.setdefault(t, Counter())[p] += 1
 
-    def overall(self, labels: Sequence[str] = SCHEMA) -> Counts:
-        total = Counts()
+    def overall(self, labels: Sequence[str] = SCHEMA) -> FieldCounts:
+        total = FieldCounts()
         for lab in labels:
-            total.add(self.per_label.get(lab, Counts()))
+            total.add(self.per_label.get(lab, FieldCounts()))
         return total
 
     def summary(self) -> dict[str, Any]:

@@ -37,14 +37,19 @@ def _prediction(page_id: int, boxes, fields, config_hash="h") -> Prediction:
     return Prediction(page_id, "test", "1", {}, config_hash, regions, fields=fields)
 
 
-@pytest.fixture
-def win(qtbot, tmp_path, qsettings):
+def fields_window(qtbot, tmp_path, qsettings):
+    """The main window on two pages pre-filled with fields (a generator, for fixtures to yield from)."""
     project = make_project(tmp_path, pages=2, prefill=False)
     project.store.set_fields(SCHEMA)
     boxes = _draw_page(tmp_path / "boxes.png")
     for i, page in enumerate(project.store.pages()):
         project.store.add_prediction(_prediction(page.id, boxes, _fields(i)))
     yield from shown_window(qtbot, project, qsettings)
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, qsettings):
+    yield from fields_window(qtbot, tmp_path, qsettings)
 
 
 def type_text(qtbot, text):

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 from app.workspace.fields_panel import IDLE_COMMIT_MS, VALUE, FieldTextEdit
 from core.model import HUMAN
 from core.store import Store
-from tests.app.test_fields_panel import SCHEMA, _fields, _prediction, into_fields, shown, store_field, type_text
-from tests.app.test_workspace import _draw_page, make_project, press, shown_window
+from tests.app.test_fields_panel import fields_window, into_fields, shown, store_field, type_text
+from tests.app.test_workspace import press
 
 WAIT_MS = 10_000 + IDLE_COMMIT_MS
 
@@ -22,12 +22,7 @@ WAIT_MS = 10_000 + IDLE_COMMIT_MS
 @pytest.fixture
 def win(qtbot, tmp_path, qsettings):
     """The key fields panel's window (``test_fields_panel``): two pages pre-filled with fields."""
-    project = make_project(tmp_path, pages=2, prefill=False)
-    project.store.set_fields(SCHEMA)
-    boxes = _draw_page(tmp_path / "boxes.png")
-    for i, page in enumerate(project.store.pages()):
-        project.store.add_prediction(_prediction(page.id, boxes, _fields(i)))
-    yield from shown_window(qtbot, project, qsettings)
+    yield from fields_window(qtbot, tmp_path, qsettings)
 
 
 def _field_edits(win, name):
