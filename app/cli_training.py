@@ -92,6 +92,19 @@ def field_report(metrics: dict) -> list[str]:
     return rows
 
 
+def ocr_field_line(metrics: dict) -> str | None:
+    """An OCR model's key fields on its validation pages (read from each model's regions): field
+    F1 against the compared model's, and the fields gained and lost beyond their noise; None
+    without field figures."""
+    if not metrics.get("val_field_pages"):
+        return None
+    gained, lost = metrics.get("val_fields_gained") or [], metrics.get("val_fields_lost") or []
+    return (f"key fields read from the OCR on {metrics['val_field_pages']} validation page(s) "
+            f"({metrics.get('val_field_model')}): F1 {_pct(metrics.get('val_field_f1'))} against "
+            f"{_pct(metrics.get('active_val_field_f1'))} (noise {metrics.get('val_field_f1_noise') or 0:.1%}); "
+            f"gained: {', '.join(gained) or 'none'}; lost: {', '.join(lost) or 'none'}")
+
+
 def cmd_models(args) -> int:
     from core import registry
     from ml.training.active import active_model
@@ -338,6 +351,8 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                         print(f"  the {msg['val_pages']} validation page(s) read end to end: typing saved "
                               f"{msg['val_typing_saved']:.1%} against {msg['active_val_typing_saved']:.1%}, line "
                               f"recall {msg['val_recall']:.1%} against {msg['active_val_recall']:.1%}")
+                    if ocr_field_line(msg):
+                        print(f"  {ocr_field_line(msg)}")
                     if msg.get("det_thresh") is not None:
                         print(f"  detector fine-tuned on {msg['det_pages']} page(s), box threshold "
                               f"{msg['det_thresh']:g}")
@@ -400,6 +415,10 @@ def cmd_runs(args) -> int:
             for key, value in run.__dict__.items():
                 if key != "log":
                     print(f"{key:>22}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            for mv in registry.of_run(store, run.id, registry.RECOGNITION):
+                print(f"{'OCR model version':>22}: {mv.id} ({mv.name}), {version_figures(mv)}")
+                if ocr_field_line(mv.metrics):
+                    print(" " * 24 + ocr_field_line(mv.metrics))
             for fv in registry.of_run(store, run.id, registry.FIELDS):
                 print(f"{'field model version':>22}: {fv.id} ({fv.name})")
                 for row in field_report(fv.metrics):

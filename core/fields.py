@@ -210,7 +210,7 @@ def _year(y: str) -> int:
     return v + 2000 if v < 100 else v
 
 
-def _date_of(m: re.Match) -> date | None:
+def _date_of(m: re.Match, month_first: bool = False) -> date | None:
     g = m.groupdict()
     try:
         if g["y1"]:
@@ -219,6 +219,8 @@ def _date_of(m: re.Match) -> date | None:
             d, mo, y = (int(g["d2"]), int(g["m2"]), _year(g["y2"])) if g["y2"] else \
                 (int(g["d2b"]), int(g["m2b"]), _year(g["y2b"]))
             if mo > 12 and d <= 12:       # the US order (month first) when the other cannot be
+                d, mo = mo, d
+            elif month_first and g["y2"] and g["s2"] != "." and mo <= 12:  # a page that prints US dates
                 d, mo = mo, d
             return date(y, mo, d)
         if g["y3"]:
@@ -230,19 +232,36 @@ def _date_of(m: re.Match) -> date | None:
     return None
 
 
-def find_dates(text: str) -> list[tuple[int, int, date]]:
-    """Every date printed in a text: (start, end, date), left to right."""
-    return list(_find_dates(text or ""))
+def find_dates(text: str, month_first: bool = False) -> list[tuple[int, int, date]]:
+    """Every date printed in a text: (start, end, date), left to right. Numeric dates are read day
+    first unless that cannot be (``11/17/2017``); ``month_first``: the document prints US dates
+    (:func:`prints_month_first`), so ``11/03/2017`` (with ``/`` or ``-``, not ``.``) is 3 November."""
+    return list(_find_dates(text or "", month_first))
 
 
 @lru_cache(maxsize=8192)
-def _find_dates(text: str) -> tuple[tuple[int, int, date], ...]:
+def _find_dates(text: str, month_first: bool = False) -> tuple[tuple[int, int, date], ...]:
     out = []
     for m in DATE_RE.finditer(text or ""):
-        d = _date_of(m)
+        d = _date_of(m, month_first)
         if d is not None and 1950 <= d.year <= 2100:
             out.append((m.start(), m.end(), d))
     return tuple(out)
+
+
+def prints_month_first(texts: Iterable[str]) -> bool:
+    """Whether a document's numeric dates are month first: one of them can only be read so
+    (``11/17/2017``) and none only day first (``17/11/2017``). Its other dates follow it."""
+    us = eu = False
+    for text in texts:
+        for m in DATE_RE.finditer(text or ""):
+            g = m.groupdict()
+            if not g["y2"] or g["s2"] == ".":
+                continue
+            a, b = int(g["d2"]), int(g["m2"])
+            us |= a <= 12 < b <= 31
+            eu |= b <= 12 < a <= 31
+    return us and not eu
 
 
 def parse_date(text: str) -> date | None:

@@ -194,15 +194,32 @@ class Artifact:
 
 
 def ocr_better(metrics: dict) -> bool:
-    """The OCR rule: strictly lower validation CER than the compared model (``val_cer`` <
-    ``active_val_cer``) and, where the validation pages were also read end to end, no less typing
-    saved there, case-sensitive (``val_typing_saved``) nor case-insensitive (``val_typing_saved_ci``):
-    a run that only learned a project's capitals, reading worse otherwise, is not better."""
+    """The OCR rule, on the figures people feel:
+
+    - strictly lower validation CER than the compared model (``val_cer`` < ``active_val_cer``);
+    - where the validation pages were also read end to end, no less typing saved there,
+      case-sensitive (``val_typing_saved``) nor case-insensitive (``val_typing_saved_ci``): a run
+      that only learned a project's capitals, reading worse otherwise, is not better;
+    - where some of those pages have people's field values (``val_field_pages``), the key fields
+      read from each model's regions (``ml.training.worker.FieldFigures``): no field lost beyond
+      its noise (``val_fields_lost`` empty: ``ml.training.fields.judge``), and the overall field
+      F1 (``val_field_f1``) not below the compared model's (``active_val_field_f1``) by more than
+      its noise (``val_field_f1_noise``; an F1 of None, nothing predicted and nothing expected,
+      counts as 1 as the fields' rule counts it). A field gained is not asked for.
+
+    No field figures (no schema, no validation page with field values): the first two only."""
     new, old = metrics.get("val_cer"), metrics.get("active_val_cer")
     better = new is not None and (old is None or new < old)
     for key in ("val_typing_saved", "val_typing_saved_ci"):
         saved, saved_before = metrics.get(key), metrics.get(f"active_{key}")
         if saved is not None and saved_before is not None and saved < saved_before:
+            better = False
+    if metrics.get("val_field_pages"):
+        if metrics.get("val_fields_lost"):
+            better = False
+        f1, f1_before = metrics.get("val_field_f1"), metrics.get("active_val_field_f1")
+        drop = (1.0 if f1_before is None else float(f1_before)) - (1.0 if f1 is None else float(f1))
+        if drop > float(metrics.get("val_field_f1_noise") or 0.0):
             better = False
     return better
 

@@ -13,7 +13,7 @@ import json
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QMargins, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter, QTextCharFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,6 +37,7 @@ from core.project import Project
 from ml.training.active import active_model
 from ml.training.params import DEFAULTS, resolve_params
 
+from ..cli_training import ocr_field_line
 from ..errors import show_error
 from .process import TrainingProcess
 
@@ -52,7 +53,18 @@ WHAT_CHOICES = [
 #: default, the project decides, which it does for fields when the choice is enabled at all).
 WHAT_PARAMS = {"both": {}, "text": {"train_fields": False}, "fields": {"train_ocr": False, "train_fields": True}}
 COLUMNS = ["run", "status", "dataset", "epochs", "val CER", "compared", "typing saved", "compared", "verdict", "model",
-           "duration", "cost", "fields F1"]
+           "duration", "cost", "fields F1", "OCR fields F1"]
+#: The column of the key fields read from each run's OCR (``val_field_*``): shown only while some
+#: row has those figures, so a project without them sees the table as before.
+OCR_FIELDS_COLUMN = COLUMNS.index("OCR fields F1")
+COLUMN_TIPS = {
+    "fields F1": "The run's key-field model: its F1 against the compared field model's, and the fields it lost",
+    "OCR fields F1": "The key fields read from the run's OCR on the validation pages that have people's field values:"
+                     " F1 against the compared OCR's, the fields lost (in red) and gained beyond their noise",
+}
+#: What a run lost (a key field its OCR reads worse than the compared model, beyond the noise):
+#: the analytics screen's red.
+WARN_COLOUR = QColor(210, 40, 40)
 
 
 def _pct(v) -> str:
@@ -65,6 +77,32 @@ def _fields_cell(v: registry.ModelVersion | None) -> str:
         return "-"
     m = v.metrics
     return f"{_pct(m.get('f1'))} vs {_pct(m.get('active_f1'))}" + (f", lost {', '.join(m['lost'])}" if m.get("lost") else "")
+
+
+def _ocr_fields_cell(m: dict | None) -> str | None:
+    """A run's OCR in the runs table: the key fields read from its regions on the validation pages
+    (``val_field_*``, ``core.runs.ocr_better``), F1 against the compared OCR's, the fields lost
+    (first: the cell may be cut) and gained; None without those figures."""
+    if not m or not m.get("val_field_pages"):
+        return None
+    gained, lost = m.get("val_fields_gained") or [], m.get("val_fields_lost") or []
+    return (f"{_pct(m.get('val_field_f1'))} vs {_pct(m.get('active_val_field_f1'))}"
+            + (f", lost {', '.join(lost)}" if lost else "") + (f", gained {', '.join(gained)}" if gained else ""))
+
+
+def _ocr_field_rows(m: dict | None) -> list[tuple[str, bool]]:
+    """The detail pane's lines on the key fields read from a run's OCR: the CLI's sentence
+    (:func:`app.cli_training.ocr_field_line`), then a row per field; each with whether it tells
+    of a lost field (those are marked in :data:`WARN_COLOUR`). Empty without those figures."""
+    line = ocr_field_line(m or {})
+    if line is None:
+        return []
+    rows = [(f"  {line}", bool(m.get("val_fields_lost")))]
+    for name, f in (m.get("val_field_per_field") or {}).items():
+        change = f.get("change") or ""
+        rows.append((f"    {name}: F1 {_pct(f.get('f1'))} against {_pct(f.get('active_f1'))}"
+                     f" (noise {f.get('noise') or 0:.1%}), {change}", change == "lost"))
+    return rows
 
 
 class LiveChart(QChartView):
@@ -177,6 +215,12 @@ class TrainingScreen(QWidget):
         # -- runs
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for col, name in enumerate(COLUMNS):
+            if name in COLUMN_TIPS:
+                self.table.horizontalHeaderItem(col).setToolTip(COLUMN_TIPS[name])
+        # Shown beside the verdict it may explain (its index stays the last: the cells keep theirs).
+        self.table.horizontalHeader().moveSection(OCR_FIELDS_COLUMN, COLUMNS.index("verdict") + 1)
+        self.table.setColumnHidden(OCR_FIELDS_COLUMN, True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -270,11 +314,12 @@ class TrainingScreen(QWidget):
             cells = ["-", "imported", "-", "-", _pct(m.get("val_cer")), _pct(m.get("active_val_cer")),
                      _pct(m.get("val_typing_saved")), _pct(m.get("active_val_typing_saved")), m.get("verdict") or "",
                      v.name, "-" if m.get("eval_seconds") is None else f"{m['eval_seconds']:.0f} s", "-",
-                     _fields_cell(v) if v.task == registry.FIELDS else "-"]
+                     _fields_cell(v) if v.task == registry.FIELDS else "-", _ocr_fields_cell(m) or "-"]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, f"model:{v.id}")
                 self.table.setItem(row, col, item)
+            self._mark_ocr_fields(row, m)
         for row, r in enumerate(reversed(self.runs)):
             mv = models.get(r.model_version_id)
             cells = [str(r.id), r.status, str(r.dataset_version_id), f"{len(r.metrics)}/{r.params.get('epochs', DEFAULTS['epochs'])}",
@@ -283,11 +328,15 @@ class TrainingScreen(QWidget):
                      _pct(mv.metrics.get("val_typing_saved") if mv else None),  # validation pages, end to end
                      _pct(mv.metrics.get("active_val_typing_saved") if mv else None), r.verdict or r.error or "",
                      mv.name if mv else "", "-" if r.duration_s is None else f"{r.duration_s:.0f} s",
-                     "-" if r.cost is None else f"{r.cost:.4f}", _fields_cell(field_of_run.get(r.id))]
+                     "-" if r.cost is None else f"{r.cost:.4f}", _fields_cell(field_of_run.get(r.id)),
+                     _ocr_fields_cell(mv.metrics if mv else None) or "-"]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, r.id)
                 self.table.setItem(row, col, item)
+            self._mark_ocr_fields(row, mv.metrics if mv else None)
+        self.table.setColumnHidden(OCR_FIELDS_COLUMN, not any(
+            _ocr_fields_cell(v.metrics) for v in models.values() if v.task == registry.RECOGNITION))
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in selected:
                 self.table.selectRow(row)
@@ -296,6 +345,20 @@ class TrainingScreen(QWidget):
         active, fields = active_model(self.project), active_model(self.project, registry.FIELDS)
         self.active_label.setText(f"active model: {'the shipped model' if active.shipped else active.name}; "
                                   f"fields: {fields.name}")
+
+    def _mark_ocr_fields(self, row: int, metrics: dict | None) -> None:
+        """The OCR fields cell of ``row``: the CLI's sentence as its tooltip; red and bold when a
+        field was lost (bold still shows on a selected row, drawn in the selection's colours)."""
+        line = ocr_field_line(metrics or {})
+        if line is None:
+            return
+        item = self.table.item(row, OCR_FIELDS_COLUMN)
+        item.setToolTip(line)
+        if metrics.get("val_fields_lost"):
+            item.setForeground(WARN_COLOUR)
+            font = item.font()
+            font.setBold(True)
+            item.setFont(font)
 
     def update_what(self) -> None:
         """Enable the choices that train the key fields only when the project can train them (a
@@ -347,7 +410,27 @@ class TrainingScreen(QWidget):
         if len(ids) == 1 and not (self.process and self.process.running):
             run = runs.get(self.project.store, ids[0])
             self.chart.show_run(run)
-            self.detail.setPlainText(self.describe(run, self._model_metrics(run), self._field_metrics(run)))
+            self._show_detail(run)
+
+    def _show_detail(self, run: runs.Run) -> None:
+        """The run's record in the detail pane; what its OCR lost on the key fields in red."""
+        model_metrics = self._model_metrics(run)
+        self.detail.setPlainText(self.describe(run, model_metrics, self._field_metrics(run)))
+        doc, warn = self.detail.document(), QTextCharFormat()
+        warn.setForeground(WARN_COLOUR)
+        warn.setFontWeight(700)
+        flags = QTextDocument.FindFlag.FindCaseSensitively
+        for i, (text, lost) in enumerate(_ocr_field_rows(model_metrics)):
+            if not lost:
+                continue
+            # The sentence (first): only its "lost: ..." part; a field's row: the whole row.
+            mark = f"lost: {', '.join(model_metrics['val_fields_lost'])}" if i == 0 else text.strip()
+            found = doc.find(text.strip(), 0, flags)
+            if not found.isNull():
+                found = doc.find(mark, found.selectionStart(), flags)
+            if not found.isNull():
+                found.mergeCharFormat(warn)
+        self.detail.moveCursor(QTextCursor.MoveOperation.Start)
 
     def _model_metrics(self, run: runs.Run) -> dict | None:
         return registry.get(self.project.store, run.model_version_id).metrics if run.model_version_id else None
@@ -376,6 +459,7 @@ class TrainingScreen(QWidget):
                              f"{_pct(m['val_typing_saved'])} against {_pct(m.get('active_val_typing_saved'))}, line "
                              f"recall {_pct(m.get('val_recall'))} against {_pct(m.get('active_val_recall'))}, "
                              f"confidence error (ECE) {_pct(m.get('val_ece'))} against {_pct(m.get('active_val_ece'))}")
+            lines += [text for text, _lost in _ocr_field_rows(m)]
             if m.get("det_thresh") is not None:
                 lines.append(f"  detector: fine-tuned on {m.get('det_pages')} page(s), {m.get('det_epochs')} epochs, "
                              f"box threshold {m['det_thresh']:g}")
@@ -472,7 +556,7 @@ class TrainingScreen(QWidget):
         run = runs.get(self.project.store, run_id)
         if status != "done":
             self.state.setText(f"run {run_id} {status}" + (f": {run.error}" if run.error else ""))
-        self.detail.setPlainText(self.describe(run, self._model_metrics(run), self._field_metrics(run)))
+        self._show_detail(run)
         self.refresh()
         self.message.emit(f"training run {run_id} {status}")
         self.runEnded.emit(run_id, status)
@@ -498,6 +582,13 @@ class TrainingScreen(QWidget):
                 ("duration s", ra.duration_s, rb.duration_s), ("cost", ra.cost, rb.cost),
                 ("device", ra.hardware.get("device"), rb.hardware.get("device")),
                 ("code", ra.code_version, rb.code_version)]
+        if ma.get("val_field_pages") or mb.get("val_field_pages"):
+            rows += [("OCR fields F1", _pct(ma.get("val_field_f1")), _pct(mb.get("val_field_f1"))),
+                     ("compared OCR fields F1", _pct(ma.get("active_val_field_f1")), _pct(mb.get("active_val_field_f1"))),
+                     ("OCR fields gained", ", ".join(ma.get("val_fields_gained") or []) or "-",
+                      ", ".join(mb.get("val_fields_gained") or []) or "-"),
+                     ("OCR fields lost", ", ".join(ma.get("val_fields_lost") or []) or "-",
+                      ", ".join(mb.get("val_fields_lost") or []) or "-")]
         keys = sorted(set(ra.params) | set(rb.params))
         rows += [(f"param {k}", ra.params.get(k), rb.params.get(k)) for k in keys]
         for e in range(1, max(len(ra.metrics), len(rb.metrics)) + 1):

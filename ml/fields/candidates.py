@@ -27,6 +27,7 @@ from core.fields import (
     find_amounts,
     find_dates,
     parse_currency,
+    prints_month_first,
 )
 
 from .lexicon import DELIVERY, LABEL_ONLY, NOT_TOTAL, has_any, keyword_length, other_end, role, title_end
@@ -111,10 +112,11 @@ def generate(page: Page, kind: str) -> list[Cand]:
             seen.add(key)
             out.append(c)
 
+    us = kind == DATE and prints_month_first(ln.text for ln in page.lines)
     for k, ln in enumerate(page.lines):
         t = ln.text
         if kind == DATE:
-            for s, e, d in find_dates(t):
+            for s, e, d in find_dates(t, us):
                 add(Cand(DATE, (k,), s, e, t[s:e].strip(), d.isoformat(), num=float(d.toordinal())))
         elif kind == AMOUNT:
             for s, e, v, cur in find_amounts(t):

@@ -10,12 +10,12 @@ unless the field is more likely absent. Qt-free; about 5-30 ms a page on one CPU
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from core.fields import FieldValue, field_type
+from core.fields import AMOUNT, FieldValue, field_type
 
 from . import zeroshot
 from .candidates import Cand, base_features, context_words, field_features, generate, neighbours
@@ -76,25 +76,85 @@ def _value(page: Page, s: Scored, i: int, confidence: float) -> FieldValue:
 def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scored] | None = None) -> list[FieldValue]:
     """One FieldValue per field of the schema (absent ones say so), in schema order. ``scored``: the
     page's :func:`scored_fields` for this schema when the caller has them already."""
+    picks = [_choice(s, model) for s in (scored if scored is not None else scored_fields(page, schema))]
+    _add_up(picks)
     out = []
-    for s in scored if scored is not None else scored_fields(page, schema):
-        if model is not None and model.knows(s.name):
-            probs, p_absent = model.probabilities(s)
-            if len(probs) and probs.max() >= p_absent:
-                i = int(np.argmax(probs))
-                out.append(_value(page, s, i, float(probs[i])))
-            else:
-                out.append(FieldValue(name=s.name, absent=True, confidence=round(float(p_absent), 4)))
+    for c in picks:
+        s = c.scored
+        if c.index is None:
+            out.append(FieldValue(name=s.name, absent=True, confidence=round(c.confidence, 4)))
             continue
-        if not s.cands:
-            out.append(FieldValue(name=s.name, absent=True, confidence=0.5))
-            continue
-        i = int(np.argmax(s.zero))
-        margin = float(s.zero[i] - s.threshold)
-        if margin < 0:
-            out.append(FieldValue(name=s.name, absent=True, confidence=round(_sigmoid(-margin), 4)))
-        else:
-            rest = np.delete(s.zero, i)
-            lead = float(s.zero[i] - rest.max()) if len(rest) else 3.0
-            out.append(_value(page, s, i, _sigmoid(min(margin, 3.0)) * _sigmoid(lead)))
+        v = _value(page, s, c.index, c.confidence)
+        known = model.remembered(s.name, v.text) if c.learned else None  # a supplier's name the OCR misread
+        out.append(v if known is None else replace(v, text=known, value=known))
     return out
+
+
+@dataclass
+class _Choice:
+    """One field's reading: the candidate taken (None: absent) with its confidence, and every
+    candidate's probability (the model's, or the rules' scores made into one)."""
+
+    scored: Scored
+    index: int | None
+    confidence: float
+    probs: np.ndarray
+    learned: bool
+
+
+def _choice(s: Scored, model) -> _Choice:
+    if model is not None and model.knows(s.name):
+        probs, p_absent = model.probabilities(s)
+        if len(probs) and probs.max() >= p_absent:
+            i = int(np.argmax(probs))
+            return _Choice(s, i, float(probs[i]), probs, True)
+        return _Choice(s, None, float(p_absent), probs, True)
+    if not s.cands:
+        return _Choice(s, None, 0.5, np.zeros(0), False)
+    probs = np.exp(s.zero - s.zero.max())
+    probs /= probs.sum()
+    i = int(np.argmax(s.zero))
+    margin = float(s.zero[i] - s.threshold)
+    if margin < 0:
+        return _Choice(s, None, _sigmoid(-margin), probs, False)
+    rest = np.delete(s.zero, i)
+    lead = float(s.zero[i] - rest.max()) if len(rest) else 3.0
+    return _Choice(s, i, _sigmoid(min(margin, 3.0)) * _sigmoid(lead), probs, False)
+
+
+#: The totals that add up (net + tax = total), by their lexicon role.
+SUM_ROLES = ("net_total", "tax_total", "total")
+#: How much less likely (all three together) a reading that adds up may be than the best one and
+#: still be taken instead, and the candidates of each field it looks among.
+SUM_ODDS = 50.0
+SUM_TOP = 4
+
+
+def _add_up(picks: list[_Choice]) -> None:
+    """An invoice's net, tax and total add up: when the three read do not and, among each field's
+    few likeliest candidates, three that do are nearly as likely (:data:`SUM_ODDS`), take those."""
+    from .lexicon import role
+
+    by_role = {role(c.scored.name): c for c in picks if field_type(c.scored.name) == AMOUNT}
+    trio = [by_role.get(r) for r in SUM_ROLES]
+    if any(c is None or c.index is None or not len(c.probs) for c in trio):
+        return
+    value = [np.array([cand.num for cand in c.scored.cands]) for c in trio]  # type: ignore[union-attr]
+    adds = lambda i, j, k: abs(value[0][i] + value[1][j] - value[2][k]) < 0.005  # noqa: E731
+    now = tuple(c.index for c in trio)  # type: ignore[union-attr]
+    if adds(*now):
+        return
+    top = [np.argsort(-c.probs)[:SUM_TOP] for c in trio]  # type: ignore[union-attr]
+    logp = [np.log(np.maximum(c.probs, 1e-12)) for c in trio]  # type: ignore[union-attr]
+    best, best_lp = None, sum(lp[i] for lp, i in zip(logp, now)) - np.log(SUM_ODDS)
+    for i in top[0]:
+        for j in top[1]:
+            for k in top[2]:
+                lp = logp[0][i] + logp[1][j] + logp[2][k]
+                if lp > best_lp and adds(i, j, k):
+                    best, best_lp = (int(i), int(j), int(k)), lp
+    if best is None:
+        return
+    for c, i in zip(trio, best):
+        if c.index != i:  # type: ignore[union-attr]
+            c.index, c.confidence = i, float(c.probs[i])  # type: ignore[union-attr]

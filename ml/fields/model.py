@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import re
+
 import numpy as np
 
-from core.fields import field_type, same, squeeze
+from core.fields import TEXT, field_type, normalise, same, squeeze
 
 from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
 from .extract import Scored, scored_fields
@@ -48,8 +50,12 @@ def targets(s: Scored, truth: str | None) -> np.ndarray | None:
     y = np.zeros(len(s.cands), np.float32)
     if truth is None:
         return y
+    kind = field_type(s.name)
+    want = normalise(kind, truth).value if kind != TEXT else None
     for i, c in enumerate(s.cands):
-        if same(s.name, c.text, truth):
+        # its text, or its value read in the page's context (a US date on a page that prints them)
+        if same(s.name, c.text, truth) or (want is not None and c.value is not None
+                                           and str(c.value).casefold() == want.casefold()):
             y[i] = 1.0
     return y if y.any() else None
 
@@ -90,6 +96,104 @@ def vocab_features(s: "Scored", vocab: Sequence[str]) -> np.ndarray:
     return out
 
 
+#: Field types whose values come back from document to document (a supplier's name and address):
+#: a learned model remembers the values people confirmed for them (:class:`Memory`).
+MEMORY_TYPES = (TEXT,)
+MEMORY_FEATURES = ("known", "known_overlap")
+MEMORY_CAP = 5000  # values remembered per field (the most frequent)
+_MWORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _mwords(key: str) -> frozenset:
+    return frozenset(_MWORD.findall(key))
+
+
+@dataclass
+class Memory:
+    """The values people confirmed for a field on the training pages, ``text -> pages``
+    (whitespace squeezed; compared ignoring case): a project's regular suppliers. A candidate's
+    features: whether its text is one of them, and its best word overlap (Jaccard) with one. In
+    training a page is scored against the other pages' values only (:meth:`features`'s ``minus``),
+    as a new document is: a value seen once, on that page alone, is not known. :meth:`closest`
+    puts right what the OCR misread of a known value."""
+
+    values: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self._keys: dict[str, int] = {}
+        for text, n in self.values.items():
+            key = text_key(text)
+            self._keys[key] = self._keys.get(key, 0) + n
+        self._sizes = [(key, len(_mwords(key))) for key in self._keys]
+        self._index: dict[str, list[int]] = {}
+        for i, (key, _) in enumerate(self._sizes):
+            for w in _mwords(key):
+                self._index.setdefault(w, []).append(i)
+
+    def features(self, texts: Sequence[str], minus: dict[str, int] | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), len(MEMORY_FEATURES)), np.float32)
+        gone = minus or {}
+        alive = [self._keys[key] - gone.get(key, 0) > 0 for key, _ in self._sizes]
+        for i, text in enumerate(texts):
+            key = text_key(text)
+            out[i, 0] = float(self._keys.get(key, 0) - gone.get(key, 0) > 0)
+            ws = _mwords(key)
+            inter: dict[int, int] = {}
+            for w in ws:
+                for j in self._index.get(w, ()):
+                    if alive[j]:
+                        inter[j] = inter.get(j, 0) + 1
+            if inter:
+                out[i, 1] = max(n / (len(ws) + self._sizes[j][1] - n) for j, n in inter.items())
+        return out
+
+    def closest(self, text: str) -> str | None:
+        """The known value that ``text`` misreads (at most one edit in :data:`SNAP_CHARS`
+        characters, and nearer than any other known value), as people typed it; None when there
+        is none or ``text`` is one already."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        key = text_key(text)
+        if not key or not self.values or key in self._keys:
+            return None
+        texts = list(self.values)
+        got = process.extract(key, [text_key(t) for t in texts], scorer=Levenshtein.distance, limit=2,
+                              score_cutoff=max(1, len(key) // SNAP_CHARS))
+        if not got or (len(got) > 1 and got[1][1] <= got[0][1]):
+            return None
+        return texts[got[0][2]]
+
+    def to_json(self) -> dict:
+        return {"values": self.values}
+
+    @classmethod
+    def from_json(cls, doc: dict | None) -> "Memory | None":
+        if not doc:
+            return None
+        return cls({str(k): int(v) for k, v in (doc.get("values") or {}).items()})
+
+    @classmethod
+    def of(cls, examples: Sequence["Example"], name: str) -> "Memory":
+        values: dict[str, int] = {}
+        first: dict[str, str] = {}  # a value's text as first confirmed, whatever its case later
+        for ex in examples:
+            text = confirmed(ex, name)
+            if text:
+                text = first.setdefault(text_key(text), text)
+                values[text] = values.get(text, 0) + 1
+        return cls(dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:MEMORY_CAP]))
+
+
+#: A known value stands for a candidate that reads it with at most one edit in this many characters.
+SNAP_CHARS = 12
+
+
+def confirmed(ex: "Example", name: str) -> str:
+    """The value people confirmed for field ``name`` on a page, whitespace squeezed ('' for none)."""
+    return squeeze(ex.fields.get(name) or "")
+
+
 @dataclass
 class FieldNet:
     mean: np.ndarray
@@ -107,10 +211,18 @@ class FieldNet:
     #: :data:`N_FEATURES`) added to each candidate's score: the network learns a correction of the
     #: rules rather than a field from nothing (0: a model from before, or trained without it).
     rule_weight: float = 0.0
+    #: The values people confirmed on the training pages (None: a field type that does not come
+    #: back from page to page, or a model from before: no memory columns).
+    memory: Memory | None = None
 
     def inputs(self, s: "Scored") -> np.ndarray:
         X = s.X if self.select is None else s.X[:, self.select]
-        return np.concatenate([X, vocab_features(s, self.vocab)], axis=1) if self.vocab else X
+        parts = [X]
+        if self.vocab:
+            parts.append(vocab_features(s, self.vocab))
+        if self.memory is not None:
+            parts.append(self.memory.features([c.text for c in s.cands]))
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else X
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
@@ -139,6 +251,11 @@ class FieldModel:
     def schema(self) -> list[str]:
         return list(self.meta.get("schema") or self.nets)
 
+    def remembered(self, name: str, text: str) -> str | None:
+        """The value people confirmed before that ``text`` misreads (:meth:`Memory.closest`), else None."""
+        net = self.nets.get(name)
+        return None if net is None or net.memory is None else net.memory.closest(text)
+
     def probabilities(self, s: Scored) -> tuple[np.ndarray, float]:
         """(probability of each candidate, probability that the field is absent)."""
         net = self.nets[s.name]
@@ -160,6 +277,8 @@ class FieldModel:
         np.savez(folder / "fields.npz", **arrays)
         meta = dict(self.meta, format=FORMAT, format_version=FORMAT_VERSION, fields=list(self.nets),
                     vocab={name: net.vocab for name, net in self.nets.items()},
+                    memory={name: net.memory.to_json() for name, net in self.nets.items() if net.memory is not None},
+                    memory_features=list(MEMORY_FEATURES),
                     n_features=N_FEATURES, base_features=list(BASE_NAMES), field_features=list(FIELD_NAMES),
                     hash_buckets=HASH_BUCKETS)
         (folder / "fields.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -179,10 +298,13 @@ class FieldModel:
                 for name in meta["fields"]:
                     b = z[f"{name}.b2"]
                     vocab = [str(w) for w in (meta.get("vocab") or {}).get(name, [])]
+                    memory = Memory.from_json((meta.get("memory") or {}).get(name))
+                    if memory is not None and list(meta.get("memory_features") or []) != list(MEMORY_FEATURES):
+                        raise ValueError(f"{folder}: field {name} remembers values with other features")
                     nets[name] = FieldNet(z[f"{name}.mean"], z[f"{name}.std"], z[f"{name}.w1"], z[f"{name}.b1"],
                                           z[f"{name}.w2"], float(b[0]), float(b[1]), vocab, select,
-                                          float(b[2]) if len(b) > 2 else 0.0)
-                    want = n_features + 3 * len(vocab)
+                                          float(b[2]) if len(b) > 2 else 0.0, memory)
+                    want = n_features + 3 * len(vocab) + (len(MEMORY_FEATURES) if memory is not None else 0)
                     if nets[name].w1.shape[0] != want or nets[name].mean.shape[0] != want:
                         raise ValueError(f"{folder}: field {name} has {nets[name].w1.shape[0]} inputs, not {want}")
         except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as exc:
@@ -232,11 +354,12 @@ class TrainStats:
 
 def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 32, epochs: int = 300,
           lr: float = 0.01, weight_decay: float = 1e-3, seed: int = 0,
-          progress: Callable[[str], None] | None = None, rule_prior: float = RULE_PRIOR
+          progress: Callable[[str], None] | None = None, rule_prior: float = RULE_PRIOR, memory: bool = True
           ) -> tuple[FieldModel, TrainStats]:
     """Train one network per field on the examples; fields nobody confirmed on any page are skipped.
     ``rule_prior``: the starting weight of the zero-shot rules' margin in each candidate's score
-    (learned with the rest; 0: the network alone)."""
+    (learned with the rest; 0: the network alone). ``memory``: text fields remember the values
+    people confirmed (:class:`Memory`)."""
     import torch
 
     t0 = time.perf_counter()
@@ -245,12 +368,12 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior)
+        return _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior, memory)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior):
+def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior, use_memory):
     import torch
 
     per_page = [ex.scored if ex.scored is not None else scored_fields(ex.page, schema) for ex in examples]
@@ -269,13 +392,23 @@ def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t
                 continue
             counts["pages"] += 1
             counts["present" if y.any() else "absent"] += 1
-            rows.append((s, y))
+            rows.append((s, y, ex))
         per_field[name] = counts
         if counts["pages"] == 0:
             continue
-        vocab = vocabulary(rows)
-        rows = [(np.concatenate([s.X, vocab_features(s, vocab)], axis=1) if vocab else s.X, y) for s, y in rows]
-        nf = N_FEATURES + 3 * len(vocab)
+        vocab = vocabulary([(s, y) for s, y, _ in rows])
+        memory = Memory.of(examples, name) if use_memory and field_type(name) in MEMORY_TYPES else None
+        built = []
+        for s, y, ex in rows:
+            parts = [s.X]
+            if vocab:
+                parts.append(vocab_features(s, vocab))
+            if memory is not None:   # what the other pages taught: this page's own value left out
+                own = confirmed(ex, name)
+                parts.append(memory.features([c.text for c in s.cands], {text_key(own): 1} if own else None))
+            built.append((np.concatenate(parts, axis=1) if len(parts) > 1 else s.X, y))
+        rows = built
+        nf = N_FEATURES + 3 * len(vocab) + (len(MEMORY_FEATURES) if memory is not None else 0)
         allX = np.concatenate([X for X, _ in rows if len(X)] or [np.zeros((1, nf), np.float32)])
         mean = allX.mean(axis=0)
         std = allX.std(axis=0) + 1e-3
@@ -297,45 +430,56 @@ def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t
             Zp[i, :len(X)] = X[:, N_FEATURES - 1]
         Xt, Yt, Mt = torch.from_numpy(Xp), torch.from_numpy(Yp), torch.from_numpy(M)
         Zt = torch.from_numpy(Zp)
-        l1 = torch.nn.Linear(nf, hidden) if hidden else torch.nn.Identity()
-        l2 = torch.nn.Linear(hidden or nf, 1)
-        absent = torch.nn.Parameter(torch.zeros(1))
-        rule = torch.nn.Parameter(torch.full((1,), float(rule_prior)))
-        params = list(l1.parameters()) + list(l2.parameters()) + [absent] + ([rule] if rule_prior else [])
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-        for _ in range(epochs):
-            opt.zero_grad()
-            lg = l2(torch.relu(l1(Xt)) if hidden else Xt).squeeze(-1)
-            if rule_prior:
-                lg = lg + rule * Zt
-            lg = torch.cat([lg, absent.expand(P, 1)], dim=1).masked_fill(~Mt, -1e9)
-            logp = torch.log_softmax(lg, dim=1)
-            loss = -(torch.logsumexp(logp.masked_fill(Yt == 0, -1e9), dim=1)).mean()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            if hidden:
-                w1, b1 = l1.weight.detach().numpy().T.copy(), l1.bias.detach().numpy().copy()
-            else:   # a linear scorer: the identity as the hidden layer (ReLU of z would cut the signs)
-                w1 = np.concatenate([np.eye(nf), -np.eye(nf)], axis=1).astype(np.float32)
-                b1 = np.zeros(2 * nf, np.float32)
-            w2 = l2.weight.detach().numpy()[0].copy()
-            if not hidden:
-                w2 = np.concatenate([w2, -w2])
-            nets[name] = FieldNet(mean.astype(np.float32), std.astype(np.float32), w1, b1, w2,
-                                  float(l2.bias.item()), float(absent.item()), vocab,
-                                  rule_weight=float(rule.item()) if rule_prior else 0.0)
+        w1, b1, w2, b2, absent_, rule_w, loss = _fit_one(Xt, Yt, Mt, Zt, nf, hidden, epochs, lr, weight_decay,
+                                                         rule_prior)
+        nets[name] = FieldNet(mean.astype(np.float32), std.astype(np.float32), w1, b1, w2,
+                              b2, absent_, vocab, rule_weight=rule_w if rule_prior else 0.0, memory=memory)
         if progress:
             progress(f"{name}: {counts['pages']} pages ({counts['present']} with it, {counts['absent']} without), "
-                     f"loss {loss.item():.3f}")
+                     f"loss {loss:.3f}")
     seconds = time.perf_counter() - t0
     meta = {"schema": list(schema), "trained_pages": len(examples), "hidden": hidden, "epochs": epochs,
-            "seed": seed, "rule_prior": rule_prior, "seconds": round(seconds, 2), "per_field": per_field}
+            "seed": seed, "rule_prior": rule_prior, "remembers": use_memory, "seconds": round(seconds, 2), "per_field": per_field}
     return FieldModel(nets, meta), TrainStats(len(examples), seconds, per_field)
+
+
+def _fit_one(Xt, Yt, Mt, Zt, nf: int, hidden: int, epochs: int, lr: float, weight_decay: float, rule_prior: float):
+    """One field's network on its padded pages: (w1, b1, w2, b2, absent, rule weight, last loss)."""
+    import torch
+
+    P = Xt.shape[0]
+    l1 = torch.nn.Linear(nf, hidden) if hidden else torch.nn.Identity()
+    l2 = torch.nn.Linear(hidden or nf, 1)
+    absent = torch.nn.Parameter(torch.zeros(1))
+    rule = torch.nn.Parameter(torch.full((1,), float(rule_prior)))
+    params = list(l1.parameters()) + list(l2.parameters()) + [absent] + ([rule] if rule_prior else [])
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    loss = torch.zeros(())
+    for _ in range(epochs):
+        opt.zero_grad()
+        lg = l2(torch.relu(l1(Xt)) if hidden else Xt).squeeze(-1)
+        if rule_prior:
+            lg = lg + rule * Zt
+        lg = torch.cat([lg, absent.expand(P, 1)], dim=1).masked_fill(~Mt, -1e9)
+        logp = torch.log_softmax(lg, dim=1)
+        loss = -(torch.logsumexp(logp.masked_fill(Yt == 0, -1e9), dim=1)).mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        if hidden:
+            w1, b1 = l1.weight.detach().numpy().T.copy(), l1.bias.detach().numpy().copy()
+        else:   # a linear scorer: the identity as the hidden layer (ReLU of z would cut the signs)
+            w1 = np.concatenate([np.eye(nf), -np.eye(nf)], axis=1).astype(np.float32)
+            b1 = np.zeros(2 * nf, np.float32)
+        w2 = l2.weight.detach().numpy()[0].copy()
+        if not hidden:
+            w2 = np.concatenate([w2, -w2])
+        return (w1, b1, w2, float(l2.bias.item()), float(absent.item()),
+                float(rule.item()) if rule_prior else 0.0, float(loss.item()))
 
 
 def text_key(text: str | None) -> str:
     return squeeze(text or "").casefold()
 
 
-__all__ = ["Example", "FieldModel", "FieldNet", "train", "targets", "N_FEATURES", "field_type"]
+__all__ = ["Example", "FieldModel", "FieldNet", "Memory", "MEMORY_FEATURES", "train", "targets", "N_FEATURES", "field_type"]

@@ -20,6 +20,11 @@ reference)`` of the compared model: one page read right or wrong moves F1 by tha
 binomial standard error of the compared model's F1 over the field's reference values
 (``sqrt(F1 (1 - F1) / reference)``).
 
+The OCR's judgement uses the same rule from the other side (``ml.training.worker._end_to_end``):
+the fields pre-fill would read from each OCR model's regions on the validation pages with field
+values (:func:`score_read_page`), per field by :func:`judge` and overall by :func:`change_of`;
+``core.runs.ocr_better`` says no to an OCR model that loses a field or overall F1 beyond its noise.
+
 The version folder (``models/run-N-fields/``): ``fields.json`` + ``fields.npz``
 (``FieldModel.save``) and a ``model.json`` that says what it is and lists the other two with their
 sha256 (``core.registry.write_manifest``); its sha256 in the registry is ``fields.npz``'s.
@@ -69,6 +74,22 @@ def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
             fpage = page_of(lines_from((r.points, r.text) for r in regions), page.width, page.height)
             out.append(FieldPage(page.id, page.image_sha256, Example(fpage, truth, scored_fields(fpage, schema))))
     return sorted(out, key=lambda p: p.page_id)
+
+
+def truths_of_images(store, image_shas, schema: Sequence[str]) -> dict[str, dict[str, str | None]]:
+    """The people's field values (:func:`truth_of`) of the finished pages whose image is one of
+    ``image_shas``, by image sha256 (an image on two pages: the first page with values); images
+    without such a page are left out. Cheap: no regions read (the OCR's validation pages)."""
+    wanted_shas, out = set(image_shas), {}
+    if not schema or not wanted_shas:
+        return out
+    for status in FINISHED:
+        for page in store.pages(status):
+            if page.image_sha256 in wanted_shas and page.image_sha256 not in out:
+                truth = truth_of(store.page_fields(page.id), schema)
+                if truth:
+                    out[page.image_sha256] = truth
+    return out
 
 
 def truth_of(rows, schema: Sequence[str]) -> dict[str, str | None]:
@@ -147,16 +168,21 @@ class FieldVerdict:
     per_field: dict[str, FieldChange]
 
 
+def change_of(new: Mapping[str, Any], old: Mapping[str, Any]) -> FieldChange:
+    """One F1 (a field's counts, or the overall ones, of a ``FieldScore.summary()``) of ``new``
+    against ``old``'s: gained when it rises by more than :func:`noise` of ``old``, lost when it
+    falls by more, else the same. (The noise is kept to 4 places; the comparison uses it whole.)"""
+    n = noise(old)
+    d = _f1(new) - _f1(old)
+    return FieldChange(new.get("f1"), old.get("f1"), round(n, 4), GAINED if d > n else LOST if d < -n else SAME)
+
+
 def judge(new: Mapping[str, Any], old: Mapping[str, Any]) -> FieldVerdict:
     """Compare two ``FieldScore.summary()`` of the same pages: ``new`` (the run's model), ``old``
     (the model it is compared with). Better: no field lost beyond its noise, overall F1 higher."""
     per: dict[str, FieldChange] = {}
     for name in list(dict.fromkeys([*old["per_field"], *new["per_field"]])):
-        a = new["per_field"].get(name) or {}
-        b = old["per_field"].get(name) or {}
-        n = noise(b)
-        d = _f1(a) - _f1(b)
-        per[name] = FieldChange(a.get("f1"), b.get("f1"), round(n, 4), GAINED if d > n else LOST if d < -n else SAME)
+        per[name] = change_of(new["per_field"].get(name) or {}, old["per_field"].get(name) or {})
     lost = [k for k, c in per.items() if c.change == LOST]
     gained = [k for k, c in per.items() if c.change == GAINED]
     better = not lost and _f1(new["overall"]) > _f1(old["overall"])
@@ -219,6 +245,20 @@ def _score(pages: Sequence[FieldPage], idx: Sequence[int], schema: Sequence[str]
         ex = pages[i].example
         names = [n for n in schema if n in ex.fields]
         into.add_page(extract(ex.page, schema, model), ex.fields, ex.scored, names)
+
+
+def score_read_page(into, regions, width: float, height: float, schema: Sequence[str],
+                    truth: Mapping[str, str | None], model) -> None:
+    """Count into ``into`` (a ``FieldScore``) the fields read from one page's OCR: ``regions``
+    (anything with ``points`` and ``text``: an engine's predicted regions) made a field page as
+    pre-fill makes one (``ml.fields.prefill.FieldReader``: ``lines_from``, ``page_of``), read
+    with ``model`` (None: the zero-shot rules) and scored against ``truth`` (:func:`truth_of`),
+    on the fields it has, as :func:`_score` scores the people's own lines."""
+    from ml.fields import extract, lines_from, page_of, scored_fields
+
+    page = page_of(lines_from((r.points, r.text) for r in regions), width, height)
+    scored = scored_fields(page, schema)
+    into.add_page(extract(page, schema, model, scored), truth, scored, [n for n in schema if n in truth])
 
 
 def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compared_name: str, params: Mapping,
@@ -312,6 +352,6 @@ def summary_line(metrics: FieldMetrics) -> dict[str, Any]:
             "gained": d["gained"], "lost": d["lost"], "better": d["better"], "train_seconds": d["train_seconds"]}
 
 
-__all__ = ["MIN_FIELD_PAGES", "FieldPage", "FieldMetrics", "FieldResult", "FieldVerdict", "evaluate",
-           "field_pages", "judge", "noise", "resolve_for_project", "summary_line", "truth_of", "wanted",
-           "write_version"]
+__all__ = ["MIN_FIELD_PAGES", "FieldChange", "FieldPage", "FieldMetrics", "FieldResult", "FieldVerdict",
+           "change_of", "evaluate", "field_pages", "judge", "noise", "resolve_for_project", "score_read_page",
+           "summary_line", "truth_of", "truths_of_images", "wanted", "write_version"]

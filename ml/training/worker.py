@@ -7,7 +7,8 @@
     {"type": "metric", "epoch": 1, "loss": 0.83, "val_cer": 0.041, "seconds": 61.2}
     {"type": "fields", "f1": 0.93, "active_f1": 0.81, "per_field": {...}, "gained": [...], "lost": [], "better": true, ...}
     {"type": "done", "model_version": 4, "name": "run-7", "val_cer": 0.021, "active_val_cer": 0.052, "verdict": "better",
-     "fields": {"model_version": 5, "name": "run-7-fields", ...}, ...}
+     "val_typing_saved": 0.93, ..., "val_field_f1": 0.88, "active_val_field_f1": 0.85, "val_fields_gained": ["date"],
+     "val_fields_lost": [], "val_field_per_field": {...}, "fields": {"model_version": 5, "name": "run-7-fields", ...}, ...}
     {"type": "error", "error": "..."}          (or {"type": "cancelled"})
 
 and keeps the same lines in ``runs/<id>/log.jsonl``. The run's record in the project database
@@ -19,8 +20,10 @@ into batches by width; with a frozen backbone compute its features once (onnxrun
 train the neck and head with CTC for the epochs asked, checkpointing after each epoch (a killed
 run started again resumes from the last one); export ONNX, check that onnxruntime gives the
 torch module's logits, read the validation lines with the new model and with the model it is
-compared with (the active one, else the shipped one: ``ml.training.active.active_model``), list
-the model folder's files with their sha256 in its model.json. With ``train_fields`` (by default
+compared with (the active one, else the shipped one: ``ml.training.active.active_model``), and
+the validation pages end to end with both (typing saved; on the pages with people's field
+values, the key fields read from each model's regions: :class:`FieldFigures`), list the model
+folder's files with their sha256 in its model.json. The OCR's verdict is ``core.runs.ocr_better``. With ``train_fields`` (by default
 when the project has fields and enough finished pages with field values), the key-field model is
 learned and judged too (``ml.training.fields``: K-fold cross-validation against the active field
 model, else the zero-shot rules) and written to ``models/run-N-fields``; ``train_ocr`` false skips
@@ -282,17 +285,57 @@ class CalibrationResult:
 
 
 @dataclass(frozen=True)
+class FieldFigures:
+    """The key fields read from each model's predicted regions on the validation pages that have
+    people's field values, by the field model pre-fill reads with (``field_model``: the active
+    field model version, else the zero-shot rules), scored against those values: ``new`` and
+    ``old`` are ``FieldScore.summary()`` of the run's OCR and of the compared one. ``verdict``:
+    ``ml.training.fields.judge`` (per field: gained / lost / same beyond its noise; its ``better``
+    is the field model's rule, not the OCR's); ``overall``: the overall F1's change
+    (``ml.training.fields.change_of``), ``overall_noise`` its noise in full."""
+
+    pages: int
+    field_model: str
+    new: dict
+    old: dict
+    verdict: Any  # ml.training.fields.FieldVerdict
+    overall: Any  # ml.training.fields.FieldChange
+    overall_noise: float
+
+    @classmethod
+    def judged(cls, pages: int, field_model: str, new: dict, old: dict) -> "FieldFigures":
+        from ml.training.fields import change_of, judge, noise
+
+        return cls(pages, field_model, new, old, judge(new, old), change_of(new["overall"], old["overall"]),
+                   noise(old["overall"]))
+
+    def to_dict(self) -> dict:
+        per = {name: {"f1": c.f1, "active_f1": c.active_f1, "noise": c.noise, "change": c.change}
+               for name, c in self.verdict.per_field.items()}
+        return {"val_field_pages": self.pages, "val_field_model": self.field_model,
+                "val_field_f1": self.overall.f1, "active_val_field_f1": self.overall.active_f1,
+                "val_field_f1_noise": self.overall_noise, "val_field_f1_change": self.overall.change,
+                "val_fields_gained": list(self.verdict.gained), "val_fields_lost": list(self.verdict.lost),
+                "val_field_per_field": per}
+
+
+@dataclass(frozen=True)
 class EndToEnd:
     new: PageFigures
     active: PageFigures
     pages: int
+    #: None: no validation page read has people's field values (or the project has no fields).
+    fields: FieldFigures | None = None
 
     def to_dict(self) -> dict:
-        return {"val_typing_saved": self.new.typing_saved, "val_typing_saved_ci": self.new.typing_saved_ci,
-                "val_recall": self.new.recall, "val_ece": self.new.ece,
-                "active_val_typing_saved": self.active.typing_saved,
-                "active_val_typing_saved_ci": self.active.typing_saved_ci,
-                "active_val_recall": self.active.recall, "active_val_ece": self.active.ece, "val_pages": self.pages}
+        out = {"val_typing_saved": self.new.typing_saved, "val_typing_saved_ci": self.new.typing_saved_ci,
+               "val_recall": self.new.recall, "val_ece": self.new.ece,
+               "active_val_typing_saved": self.active.typing_saved,
+               "active_val_typing_saved_ci": self.active.typing_saved_ci,
+               "active_val_recall": self.active.recall, "active_val_ece": self.active.ece, "val_pages": self.pages}
+        if self.fields is not None:
+            out.update(self.fields.to_dict())
+        return out
 
 
 @dataclass
@@ -914,37 +957,58 @@ def _end_to_end(ctx: RunContext, manifest: dict, new_folder: Path, cmp_folder: P
     """The validation pages read end to end as pre-fill reads them (the combined engine: detector,
     recogniser, Tesseract's second opinion, calibrated confidence) by the new model and by the one
     it is compared with, scored against the people's lines: typing saved (case-sensitive and not),
-    line recall, and the calibration error of the confidences (ECE). None when the dataset has
-    no validation page."""
+    line recall, and the calibration error of the confidences (ECE). On those of the pages that are
+    finished with people's field values (the project's schema), the key fields pre-fill would read
+    from each model's predicted regions (the active field model, else the zero-shot rules) are
+    scored against the values and judged per field (:class:`FieldFigures`). None when the dataset
+    has no validation page."""
     from core.scoring import aggregate, score_page
+    from ml.fields.prefill import active_field_model
+    from ml.fields.scoring import FieldScore
     from ml.neural.calibration import region_outcomes, reliability_table
     from ml.neural.combined import CombinedEngine
     from ml.training import data
     from ml.training.active import model_config
+    from ml.training.fields import score_read_page, truths_of_images
 
     pages = _by_page(manifest["val"])
     shas = sorted(pages)[: int(ctx.params["e2e_val_pages"] or 0)]
     if not shas:
         return None
+    schema = list(ctx.project.store.fields())
+    truths = truths_of_images(ctx.project.store, shas, schema)  # {} without a schema or field values
+    field_model, field_model_name = active_field_model(ctx.project) if truths else (None, None)
     got: list[PageFigures] = []
+    field_scores: list[FieldScore] = []
+    field_pages = 0
     for n, (key, folder) in enumerate((("val", new_folder), ("active_val", cmp_folder))):
         # A model version's own detector (det/, with its thresholds) and calibration when it has them.
         engine = CombinedEngine({"neural": model_config(folder), "device": ctx.device, "threads": ctx.threads})
         scores, outcomes = [], []
+        fscore, field_pages = FieldScore(), 0
         for i, sha in enumerate(shas):
             ctx.check()
             img = data.load_page(ctx.project.images.path(sha))
             if img is None:
                 continue
-            regions = engine.predict(img).regions
+            pred = engine.predict(img)
+            regions = pred.regions
             ref = [{"box": s["points"], "text": s["text"]} for s in pages[sha]]
             scores.append(score_page([(r.points, r.text) for r in regions], [(r["box"], r["text"]) for r in ref]))
             outcomes += region_outcomes(regions, ref)
+            if sha in truths:  # the same regions, read for the key fields as pre-fill reads them
+                score_read_page(fscore, regions, pred.width, pred.height, schema, truths[sha], field_model)
+                field_pages += 1
             ctx.report.progress("evaluate pages", n * len(shas) + i + 1, 2 * len(shas), model=key)
         summ = aggregate(scores).summary()
         got.append(PageFigures(summ["typing_saved_cs"], summ["typing_saved_ci"], summ["recall"],
                                reliability_table(outcomes)["ece"]))
-    return EndToEnd(got[0], got[1], len(shas))
+        field_scores.append(fscore)
+    fields = None
+    if field_pages:
+        fields = FieldFigures.judged(field_pages, field_model_name or ZERO_SHOT, field_scores[0].summary(),
+                                     field_scores[1].summary())
+    return EndToEnd(got[0], got[1], len(shas), fields)
 
 
 def evaluate_pages(project: Project, manifest: dict, new_folder: Path, cmp_folder: Path, *, device: str = "auto",

@@ -193,3 +193,101 @@ def test_a_model_saved_before_features_were_added_still_reads_pages(tmp_path):
     (tmp_path / "old" / "fields.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="other features.*a_feature_long_gone"):
         FieldModel.load(tmp_path / "old")
+
+
+def _supplier_pages(n, seed=0):
+    """Pages whose seller is one of a project's four regular suppliers, printed at a random place
+    among lines of the same words in another order: neither the layout nor the words say which
+    line it is, only the whole name people confirmed before."""
+    rnd = random.Random(seed)
+    suppliers = ["NORDWIND HANDEL GMBH", "KAFFEE RÖSTEREI BRANDT", "ATELIER DUVAL SARL", "PAPIERHAUS KLEIN"]
+    decoys = ["HANDEL NORDWIND GMBH", "BRANDT KAFFEE RÖSTEREI", "DUVAL ATELIER SARL", "KLEIN PAPIERHAUS",
+              "GMBH HANDEL NORDWIND", "RÖSTEREI BRANDT KAFFEE"]
+    out = []
+    for _ in range(n):
+        lines = rnd.sample(decoys, 4) + [rnd.choice(suppliers)]
+        rnd.shuffle(lines)
+        rows = [(60, 40 + 40 * i, t) for i, t in enumerate(lines)]
+        out.append((_page(rows), {"seller": next(t for t in lines if t in suppliers)}))
+    return out
+
+
+def test_a_learned_model_remembers_a_projects_suppliers(tmp_path):
+    from ml.fields.model import Memory
+
+    pages = _supplier_pages(40)
+    model, _ = train([Example(p, f) for p, f in pages[:30]], ["seller"], epochs=200)
+    without, _ = train([Example(p, f) for p, f in pages[:30]], ["seller"], epochs=200, memory=False)
+    remembered, plain = FieldScore(), FieldScore()
+    for p, f in pages[30:]:
+        remembered.add_page(extract(p, ["seller"], model), f)
+        plain.add_page(extract(p, ["seller"], without), f)
+    assert remembered.overall().summary()["f1"] >= 0.9
+    assert (plain.overall().summary()["f1"] or 0) < 0.6
+    # Saved and read back with what it remembers.
+    model.save(tmp_path / "m")
+    again = FieldModel.load(tmp_path / "m")
+    assert again.nets["seller"].memory.values == model.nets["seller"].memory.values
+    p, _ = pages[33]
+    assert [v.to_json() for v in extract(p, ["seller"], model)] == [v.to_json() for v in extract(p, ["seller"], again)]
+    # A page is scored against the other pages' values only: a value seen on that page alone is new.
+    m = Memory({"ATELIER DUVAL SARL": 1, "Papierhaus Klein": 3})
+    f = m.features(["atelier duval sarl", "Papierhaus  Klein", "ATELIER DUVAL", "rue des lilas 4"])
+    assert f[:, 0].tolist() == [1, 1, 0, 0] and f[2, 1] == pytest.approx(2 / 3) and f[3, 1] == 0
+    g = m.features(["ATELIER DUVAL SARL", "Papierhaus Klein"], {"atelier duval sarl": 1, "papierhaus klein": 1})
+    assert g[:, 0].tolist() == [0, 1] and g[0, 1] == 0
+    # What the OCR misread of a known value is put right; a value far from any, or as near to two, is not.
+    assert m.closest("ATELIER DUVAI SARL") == "ATELIER DUVAL SARL"
+    assert m.closest("ATELIER DUVAL SARL") is None and m.closest("ATELIER DUPONT SARL") is None
+    twins = Memory({"LOT 12 JALAN A": 1, "LOT 12 JALAN B": 1})
+    assert twins.closest("LOT 12 JALAN C") is None
+    p, f = pages[31]
+    misread = _page([(60, 40, f["seller"][:-1] + "X")])
+    got = extract(misread, ["seller"], model)[0]
+    assert got.text == f["seller"] and got.sources == (0,)
+
+
+def test_a_page_that_prints_us_dates_is_read_month_first():
+    from core.fields import find_dates, prints_month_first
+
+    assert prints_month_first(["Invoice date 11/03/2017", "Due 11/17/2017"])
+    assert not prints_month_first(["11/03/2017", "17/11/2017"])  # one of each: day first stays
+    assert not prints_month_first(["11.17.2017"])                 # dots are never month first
+    assert find_dates("11/03/2017", month_first=True)[0][2].isoformat() == "2017-11-03"
+    assert find_dates("11/03/2017")[0][2].isoformat() == "2017-03-11"
+    rows = [(60, 40, "ACME SUPPLIES INC."), (60, 80, "Invoice No: 4711"), (60, 110, "Invoice date: 11/03/2017"),
+            (60, 140, "Due date: 11/17/2017"), (60, 300, "Total"), (400, 300, "$ 120.00")]
+    vals = {v.name: v for v in extract(_page(rows), PRESETS["invoice"])}
+    assert vals["invoice_date"].value == "2017-11-03" and vals["due_date"].value == "2017-11-17"
+    # Scored by its value: the printed text alone would read 11 March.
+    score = FieldScore()
+    assert not score.add_page([vals["invoice_date"]], {"invoice_date": "2017-11-03"}, schema=["invoice_date"])
+
+
+def test_net_tax_and_total_are_read_so_that_they_add_up():
+    from ml.fields.candidates import Cand
+    from ml.fields.extract import Scored, _add_up, _Choice
+
+    def choice(name, nums, probs):
+        cands = [Cand("amount", (0,), 0, 1, f"{n:.2f}", f"{n:.2f}", num=n) for n in nums]
+        s = Scored(name, cands, np.zeros((len(nums), 1), np.float32), np.zeros(len(nums), np.float32), 0.0)
+        p = np.array(probs, float)
+        return _Choice(s, int(np.argmax(p)), float(p.max()), p, True)
+
+    # The tax read is the base it was computed on (198.00, a little likelier than 37.62): the three
+    # do not add up; 37.62 does, nearly as likely: taken.
+    net, tax, total = choice("net_total", [198.0, 37.62], [0.9, 0.1]), \
+        choice("tax_total", [198.0, 37.62, 19.0], [0.5, 0.4, 0.1]), choice("total", [235.62, 198.0], [0.8, 0.2])
+    _add_up([net, tax, total])
+    assert (net.index, tax.index, total.index) == (0, 1, 0) and tax.confidence == pytest.approx(0.4)
+    # Three that add up only far less likely than what was read: left as read.
+    net, tax, total = choice("net_total", [198.0, 100.0], [0.999, 0.001]), \
+        choice("tax_total", [37.0, 19.0], [0.999, 0.001]), choice("total", [235.62, 119.0], [0.999, 0.001])
+    _add_up([net, tax, total])
+    assert (net.index, tax.index, total.index) == (0, 0, 0)
+    # A field read absent is not brought back; a page without the three is left alone.
+    net, tax, total = choice("net_total", [198.0], [1.0]), choice("tax_total", [37.62], [1.0]), \
+        choice("total", [9.0, 235.62], [0.9, 0.1])
+    tax.index = None
+    _add_up([net, tax, total])
+    assert total.index == 0 and tax.index is None
