@@ -78,6 +78,7 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
     page's :func:`scored_fields` for this schema when the caller has them already."""
     picks = [_choice(s, model) for s in (scored if scored is not None else scored_fields(page, schema))]
     _add_up(picks)
+    credit = is_credit_note(page)
     out = []
     for c in picks:
         s = c.scored
@@ -85,9 +86,18 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
             out.append(FieldValue(name=s.name, absent=True, confidence=round(c.confidence, 4)))
             continue
         v = _value(page, s, c.index, c.confidence)
+        if credit and field_type(s.name) == AMOUNT and v.value and v.value.startswith("-"):
+            v = replace(v, value=v.value[1:])   # printed "-233,47" on a credit note: 233.47 credited
         known = model.remembered(s.name, v.text) if c.learned else None  # a supplier's name the OCR misread
         out.append(v if known is None else replace(v, text=known, value=known))
     return out
+
+
+def is_credit_note(page: Page) -> bool:
+    """Whether the page's title says it is a credit note (``lexicon.CREDIT_NOTE``, in its top third)."""
+    from .lexicon import CREDIT_NOTE
+
+    return any(ln.y0 < page.height / 3 and CREDIT_NOTE.search(ln.text) for ln in page.lines)
 
 
 @dataclass

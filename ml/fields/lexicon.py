@@ -208,6 +208,12 @@ _TITLE = re.compile(r"rechnung(?!s(?:summe|betrag|empf|stell|adress))|gutschrift
                     re.IGNORECASE)
 
 
+#: A credit note's title ("Avoir AV-2017-0005", "Gutschrift Nr. 12", "Credit note 7"): its amounts
+#: are given positive, as EN 16931 gives them (the document's type says it is a credit).
+CREDIT_NOTE = re.compile(r"^\W*(?:avoir|gutschrift|rechnungskorrektur|credit note|credit memo|creditnota|"
+                         r"nota di credito|nota de cr[ée]dito|factura rectificativa)\b", re.IGNORECASE)
+
+
 @lru_cache(maxsize=4096)
 def _stems(words: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)

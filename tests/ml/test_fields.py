@@ -291,3 +291,18 @@ def test_net_tax_and_total_are_read_so_that_they_add_up():
     tax.index = None
     _add_up([net, tax, total])
     assert total.index == 0 and tax.index is None
+
+
+def test_a_credit_notes_totals_are_given_positive_as_printed_negative():
+    rows = [(60, 40, "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène"), (60, 120, "Avoir AV-2017-0005"),
+            (60, 160, "Date de facture: 16/11/2017"), (60, 600, "Total HT"), (400, 600, "-218,48 €"),
+            (60, 630, "TVA 5,5%"), (400, 630, "-14,99 €"), (60, 660, "Total TTC"), (400, 660, "-233,47 €")]
+    vals = {v.name: v for v in extract(_page(rows), PRESETS["invoice"])}
+    assert vals["total"].text == "-233,47" and vals["total"].value == "233.47"
+    assert vals["net_total"].value == "218.48" and vals["tax_total"].value == "14.99"
+    score = FieldScore()
+    assert not score.add_page([vals["total"]], {"total": "233.47"}, schema=["total"])
+    # The same amounts on an invoice stay negative.
+    rows[1] = (60, 120, "Facture FA-2017-0005")
+    vals = {v.name: v for v in extract(_page(rows), PRESETS["invoice"])}
+    assert vals["total"].value == "-233.47"
