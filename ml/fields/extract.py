@@ -141,8 +141,9 @@ SUM_TOP = 4
 
 
 def _add_up(picks: list[_Choice]) -> None:
-    """An invoice's net, tax and total add up: when the three read do not and, among each field's
-    few likeliest candidates, three that do are nearly as likely (:data:`SUM_ODDS`), take those."""
+    """An invoice's net, tax and total add up. When the three read do not: if two of them and one
+    of the third field's candidates do, that candidate; else, among each field's few likeliest
+    candidates, three that do when they are nearly as likely together (:data:`SUM_ODDS`)."""
     from .lexicon import role
 
     by_role = {role(c.scored.name): c for c in picks if field_type(c.scored.name) == AMOUNT}
@@ -153,6 +154,20 @@ def _add_up(picks: list[_Choice]) -> None:
     adds = lambda i, j, k: abs(value[0][i] + value[1][j] - value[2][k]) < 0.005  # noqa: E731
     now = tuple(c.index for c in trio)  # type: ignore[union-attr]
     if adds(*now):
+        return
+    # Two of the three as read and a printed amount that completes the sum: the arithmetic is the
+    # evidence (an exact cent by chance is rare), however sure the model was of the third.
+    completions = []
+    for f in range(3):
+        for i in range(len(value[f])):
+            pick = list(now)
+            pick[f] = i
+            if adds(*pick):
+                completions.append((float(trio[f].probs[i]), f, i))  # type: ignore[union-attr]
+    if completions:
+        _, f, i = max(completions)
+        c = trio[f]
+        c.index, c.confidence = i, float(c.probs[i])  # type: ignore[union-attr]
         return
     top = [np.argsort(-c.probs)[:SUM_TOP] for c in trio]  # type: ignore[union-attr]
     logp = [np.log(np.maximum(c.probs, 1e-12)) for c in trio]  # type: ignore[union-attr]
