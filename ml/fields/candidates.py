@@ -165,7 +165,13 @@ def generate(page: Page, kind: str) -> list[Cand]:
                 if block is None:
                     break
                 text = " ".join(b.text for b in block)
-                add(Cand(TEXT, tuple(page.order[b.index] for b in block), 0, len(block[-1].text), text, text))
+                idx = tuple(page.order[b.index] for b in block)
+                add(Cand(TEXT, idx, 0, len(block[-1].text), text, text))
+                head = block[0].text
+                colon = head.find(":")
+                if 0 < colon <= 15 and len(head) - colon > 3:  # "HQ ADD: LOT 11995, ..." without its label
+                    rest = " ".join([head[colon + 1:].strip()] + [b.text for b in block[1:]])
+                    add(Cand(TEXT, idx, 0, len(block[-1].text), rest, rest))
     if kind == NUMBER:  # also what follows an "Invoice No:"-style label
         for k, ln in enumerate(page.lines):
             if ":" in ln.text:
@@ -185,7 +191,17 @@ BASE_NAMES = (
     "doc_title", "paren", "label_inside", "phone", "short", "heads_block", "in_sep_line",
     "first_legal", "first_id", "after_label", "after_postcode", "before_legal", "last_postcode",
     "last_in_line", "negative", "row_last", "title_before", "label_only", "percent", "col_last",
+    "after_rounding",
 )
+#: A receipt's rounding adjustment ("ROUNDING ADJ -0.02", "Rundung", "afronding", "arrondi"): the
+#: total people pay is the one after it.
+_ROUNDING = re.compile(r"rounding|rundung|afronding|arrondi|pyöristys|avrunding|zaokrąglen", re.IGNORECASE)
+_TOTAL_WORD = re.compile(r"total|summe|totaal|montant", re.IGNORECASE)
+
+
+def _adjustment(text: str | None) -> bool:
+    """A rounding adjustment's label ("ROUNDING ADJ"), not a total after it ("TOTAL AFTER ROUNDING")."""
+    return bool(text) and bool(_ROUNDING.search(text)) and not _TOTAL_WORD.search(text)
 
 
 #: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".
@@ -214,6 +230,21 @@ def _heads_block(page: Page, k: int) -> float:
         seen.add(nxt)
         cur = nxt
     return 0.0
+
+
+def _after_rounding(page: Page, left: list) -> list[bool]:
+    """Per line: whether a rounding adjustment's line is in the row or so above it (centre to
+    centre), and neither it nor its label on the left is one (the adjustment's own value)."""
+    rounding = [_adjustment(ln.text) for ln in page.lines]
+    if not any(rounding):
+        return [False] * len(page)
+    cys = [ln.cy for ln, r in zip(page.lines, rounding) if r]
+    reach = 2.6 * page.median_h  # the next row or so: the cash paid two rows down is not it
+    out = []
+    for k, ln in enumerate(page.lines):
+        own = rounding[k] or (left[k] is not None and _adjustment(left[k].text))
+        out.append(not own and any(0.5 * ln.h < ln.cy - cy <= reach for cy in cys))
+    return out
 
 
 def _amount_right(page: Page, has_amount: Sequence[bool], left: bool = False) -> list[bool]:
@@ -253,6 +284,7 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     X = np.zeros((n, nb + N_BAGS * HASH_BUCKETS), np.float32)
     line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
     heads = [_heads_block(page, k) for k in range(len(page))]
+    after_rounding = _after_rounding(page, left) if AMOUNT in {c.kind for c in cands} else []
     flags = [_line_flags(ln.text) for ln in page.lines]      # per line once: the regexes are the cost
     kinds = {c.kind for c in cands}
     right = _amount_right(page, [n > 0 for n in line_amounts]) if AMOUNT in kinds else None
@@ -330,6 +362,8 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             # the last figure of a column of figures (a closing table's sum row), no text at its left
             nxt = page.next_below(k)
             row[55] = float((nxt is None or line_amounts[nxt] == 0) and not text_left[k])
+            # after a rounding adjustment in the rows just above: "TOTAL ROUNDED RM 33.90"
+            row[56] = float(after_rounding[k])
         if c.kind in (DATE, NUMBER):  # "Rechnung Nr. 471102 vom 05.03.2018": the title line's own
             te = title_end(before)
             row[52] = float(te >= 0 and other_end("invoice_date" if c.kind == DATE else "invoice_number",

@@ -43,6 +43,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "total due", "balance due", "total incl", "total ttc", "montant ttc", "net à payer", "total à payer",
         "montant total", "totaal", "te betalen", "importe total", "totale", "rounded total", "nett total",
         "total (rm)", "total rm", "total after rounding", "rounded total", "total payable", "nett total",
+        "total rounded", "total after adj", "final total",
         "total:", "total", "amount", "summe",
         "rechnungssumme", "rechnungssumme brutto", "bruttosumme", "gesamtbrutto", "brutto gesamt",
         "gesamtbetrag brutto", "bruttorechnungsbetrag", "zahlbetrag brutto", "endsumme",

@@ -51,7 +51,7 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
              - 2.5 * b("percent") + 2.0 * f("kw_column") * b("col_last") * (1 - f("kw_above")))
         if r == "total":
             s += 1.5 * b("amount_is_max") + 0.5 * b("lower_half") - 2.0 * f("not_total_line") * (1 - kw_here) \
-                + 0.5 * b("currency_beside")
+                + 0.5 * b("currency_beside") + 2.0 * b("after_rounding")
             return s, 2.9
         return s, 2.5
     if kind == NUMBER:

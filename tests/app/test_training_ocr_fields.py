@@ -10,12 +10,12 @@ worker is a fake that closes its run on the next turn of the event loop: nothing
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
-
 from app.cli_training import ocr_field_line
 from core import registry, runs
 from ml.training.fields import FieldChange, FieldVerdict
 from ml.training.worker import FieldFigures
+
+from .fake_workers import OneTurnWorker
 
 #: Lower CER, more typing saved: better on the line figures alone.
 LINES_BETTER = {"val_cer": 0.03, "active_val_cer": 0.06, "val_typing_saved": 0.93, "active_val_typing_saved": 0.91,
@@ -136,32 +136,16 @@ def test_a_run_without_field_figures_looks_as_before(qtbot, project, one_line_ve
     assert "OCR fields lost" in screen.compare(run.id, other.id)
 
 
-class FinishingWorker(QObject):
+class FinishingWorker(OneTurnWorker):
     """Closes its run as done with the field figures on the next turn of the event loop (the
-    records the worker keeps), then ends: the screen shows the finished run from its records."""
+    records the worker keeps): the screen shows the finished run from its records."""
 
-    message = Signal(dict)
-    ended = Signal(int, str)
-
-    def __init__(self, project, run_id: int, parent=None):
-        super().__init__(parent)
-        self.project, self.run_id = project, run_id
-        self.running = False
-
-    def start(self) -> None:
-        self.running = True
-        QTimer.singleShot(0, self._finish)
-
-    def cancel(self) -> None:
-        pass
-
-    def _finish(self) -> None:
+    def finish(self) -> str:
         store = self.project.store
         run = runs.get(store, self.run_id)
         runs.finish(store, run.created_by, self.run_id, f"models/run-{self.run_id}", "f" * 64,
                     {**LINES_BETTER, **FIGURES}, f"run-{self.run_id}", 1.0, "cpu")
-        self.running = False
-        self.ended.emit(self.run_id, "done")
+        return "done"
 
 
 def test_a_run_that_ends_on_the_screen_shows_what_its_ocr_lost(qtbot, project, one_line_version):

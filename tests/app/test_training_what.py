@@ -8,36 +8,21 @@ run's recorded parameters, nothing waits on a clock."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt
 
 from core import runs
 from core.fields import FieldValue
 from core.model import Document, Page, PageStatus
 from ml.training.fields import MIN_FIELD_PAGES
 
+from .fake_workers import OneTurnWorker
 
-class NoWorker(QObject):
+
+class NoWorker(OneTurnWorker):
     """Starts nothing: the run is cancelled on the next turn of the event loop."""
 
-    message = Signal(dict)
-    ended = Signal(int, str)
-
-    def __init__(self, project, run_id: int, parent=None):
-        super().__init__(parent)
-        self.project, self.run_id = project, run_id
-        self.running = False
-
-    def start(self) -> None:
-        self.running = True
-        QTimer.singleShot(0, self._end)
-
-    def cancel(self) -> None:
-        pass
-
-    def _end(self) -> None:
-        self.running = False
-        run = runs.cancel(self.project.store, self.run_id)
-        self.ended.emit(self.run_id, run.status)
+    def finish(self) -> str:
+        return runs.cancel(self.project.store, self.run_id).status
 
 
 def _field_pages(store, n: int) -> None:

@@ -312,3 +312,25 @@ def test_a_credit_notes_totals_are_given_positive_as_printed_negative():
     rows[1] = (60, 120, "Facture FA-2017-0005")
     vals = {v.name: v for v in extract(_page(rows), PRESETS["invoice"])}
     assert vals["total"].value == "-233.47"
+
+
+def test_a_block_whose_first_line_has_a_label_is_also_a_candidate_without_it():
+    from core.fields import TEXT
+    from ml.fields.candidates import generate
+
+    page = _page([(60, 40, "HAI-O RAYA BHD (169199-V)"), (60, 70, "HQ ADD: LOT 11995, BATU 2, JALAN KAPAR"),
+                  (60, 100, "41400 KLANG, SELANGOR"), (60, 160, "DATE: 15/12/2016")])
+    texts = {c.text for c in generate(page, TEXT)}
+    assert "LOT 11995, BATU 2, JALAN KAPAR 41400 KLANG, SELANGOR" in texts
+    assert "HQ ADD: LOT 11995, BATU 2, JALAN KAPAR 41400 KLANG, SELANGOR" in texts
+
+
+def test_the_total_people_pay_is_the_one_after_the_rounding_adjustment():
+    rows = [(150, 40, "MR D.I.Y. (JOHOR) SDN BHD"), (40, 240, "DATE: 12-01-19"), (40, 300, "BOPP TAPE 48MM"),
+            (480, 300, "3.88"), (40, 400, "TOTAL"), (450, 400, "RM 33.92"), (40, 430, "ROUNDING ADJUSTMENT"),
+            (450, 430, "-RM 0.02"), (40, 460, "TOTAL ROUNDED"), (450, 460, "RM 33.90"), (40, 490, "CASH"),
+            (450, 490, "RM 50.00"), (40, 520, "CHANGE"), (450, 520, "RM 16.10")]
+    assert _values(extract(_page(rows), PRESETS["receipt"]))["total"] == "33.90"
+    # Without the adjustment, the total is the one labelled so.
+    plain = [r for r in rows if "ROUND" not in r[2] and "0.02" not in r[2] and "33.90" not in r[2]]
+    assert _values(extract(_page(plain), PRESETS["receipt"]))["total"] == "33.92"
