@@ -124,6 +124,8 @@ class Memory:
             key = text_key(text)
             self._keys[key] = self._keys.get(key, 0) + n
         self._sizes = [(key, len(_mwords(key))) for key in self._keys]
+        self._texts = list(self.values)
+        self._text_keys = [text_key(t) for t in self._texts]
         self._index: dict[str, list[int]] = {}
         for i, (key, _) in enumerate(self._sizes):
             for w in _mwords(key):
@@ -156,12 +158,11 @@ class Memory:
         key = text_key(text)
         if not key or not self.values or key in self._keys:
             return None
-        texts = list(self.values)
-        got = process.extract(key, [text_key(t) for t in texts], scorer=Levenshtein.distance, limit=2,
+        got = process.extract(key, self._text_keys, scorer=Levenshtein.distance, limit=2,
                               score_cutoff=max(1, len(key) // SNAP_CHARS))
         if not got or (len(got) > 1 and got[1][1] <= got[0][1]):
             return None
-        return texts[got[0][2]]
+        return self._texts[got[0][2]]
 
     def to_json(self) -> dict:
         return {"values": self.values}
