@@ -172,6 +172,17 @@ def same(name: str, predicted: str | None, reference: str | None) -> bool:
     return a is not None and a == b
 
 
+def same_value(name: str, value: str | None, reference: str | None) -> bool:
+    """Whether a typed field's normalised ``value``, read in its page's context (a US date on a
+    page that prints them), is the reference's normalised value, though its text alone would read
+    otherwise. Text fields have no such value: False."""
+    kind = field_type(name)
+    if kind == TEXT or not value or reference is None:
+        return False
+    want = normalise(kind, reference).value
+    return want is not None and str(value).casefold() == want.casefold()
+
+
 # -- dates -----------------------------------------------------------------------------------
 
 MONTHS: dict[str, int] = {}

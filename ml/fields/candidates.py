@@ -284,9 +284,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     X = np.zeros((n, nb + N_BAGS * HASH_BUCKETS), np.float32)
     line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
     heads = [_heads_block(page, k) for k in range(len(page))]
-    after_rounding = _after_rounding(page, left) if AMOUNT in {c.kind for c in cands} else []
     flags = [_line_flags(ln.text) for ln in page.lines]      # per line once: the regexes are the cost
     kinds = {c.kind for c in cands}
+    after_rounding = _after_rounding(page, left) if AMOUNT in kinds else []
     right = _amount_right(page, [n > 0 for n in line_amounts]) if AMOUNT in kinds else None
     text_left = _amount_right(page, [not _figure(ln.text) for ln in page.lines], left=True) if AMOUNT in kinds else None
     for i, c in enumerate(cands):

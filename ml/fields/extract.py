@@ -19,6 +19,7 @@ from core.fields import AMOUNT, FieldValue, field_type
 
 from . import zeroshot
 from .candidates import Cand, base_features, context_words, field_features, generate, neighbours
+from .lexicon import CREDIT_NOTE, role
 from .lines import FLine, Page
 
 
@@ -95,8 +96,6 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
 
 def is_credit_note(page: Page) -> bool:
     """Whether the page's title says it is a credit note (``lexicon.CREDIT_NOTE``, in its top third)."""
-    from .lexicon import CREDIT_NOTE
-
     return any(ln.y0 < page.height / 3 and CREDIT_NOTE.search(ln.text) for ln in page.lines)
 
 
@@ -144,8 +143,6 @@ def _add_up(picks: list[_Choice]) -> None:
     """An invoice's net, tax and total add up. When the three read do not: if two of them and one
     of the third field's candidates do, that candidate; else, among each field's few likeliest
     candidates, three that do when they are nearly as likely together (:data:`SUM_ODDS`)."""
-    from .lexicon import role
-
     by_role = {role(c.scored.name): c for c in picks if field_type(c.scored.name) == AMOUNT}
     trio = [by_role.get(r) for r in SUM_ROLES]
     if any(c is None or c.index is None or not len(c.probs) for c in trio):

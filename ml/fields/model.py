@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from core.fields import TEXT, field_type, normalise, same, squeeze
+from core.fields import TEXT, field_type, same, same_value, squeeze
 
 from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
 from .extract import Scored, scored_fields
@@ -49,12 +49,9 @@ def targets(s: Scored, truth: str | None) -> np.ndarray | None:
     y = np.zeros(len(s.cands), np.float32)
     if truth is None:
         return y
-    kind = field_type(s.name)
-    want = normalise(kind, truth).value if kind != TEXT else None
     for i, c in enumerate(s.cands):
         # its text, or its value read in the page's context (a US date on a page that prints them)
-        if same(s.name, c.text, truth) or (want is not None and c.value is not None
-                                           and str(c.value).casefold() == want.casefold()):
+        if same(s.name, c.text, truth) or same_value(s.name, c.value, truth):
             y[i] = 1.0
     return y if y.any() else None
 

@@ -44,6 +44,11 @@ def active_field_model(project) -> tuple[FieldModel | None, str | None]:
         return None, None
 
 
+def regions_page(regions, width: float, height: float):
+    """A page of predicted regions (anything with ``points`` and ``text``) as the field reader reads it."""
+    return page_of(lines_from((r.points, r.text) for r in regions), width, height)
+
+
 @dataclass
 class FieldReader:
     schema: Sequence[str]
@@ -59,7 +64,5 @@ class FieldReader:
         """The prediction with its fields read (unchanged when the schema is empty)."""
         if not self.schema:
             return prediction
-        lines = lines_from((r.points, r.text) for r in prediction.regions)
-        w, h = page.width, page.height
-        values = extract(page_of(lines, w, h), self.schema, self.model)
+        values = extract(regions_page(prediction.regions, page.width, page.height), self.schema, self.model)
         return dataclasses.replace(prediction, fields=tuple(values))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from core.fields import TEXT, FieldValue, field_type, normalise, same, squeeze
+from core.fields import FieldValue, same, same_value, squeeze
 from core.scoring import levenshtein
 
 from .extract import Scored
@@ -47,16 +47,6 @@ class FieldCounts:
                 "keystrokes": self.edits, "chars": self.chars}
 
 
-def same_value(name: str, predicted: FieldValue, reference: str) -> bool:
-    """A typed field read from its page's context (a US date on a page that prints them) is right
-    when its normalised value is the reference's, though its text alone would read otherwise."""
-    kind = field_type(name)
-    if kind == TEXT or not predicted.value:
-        return False
-    want = normalise(kind, reference).value
-    return want is not None and str(predicted.value).casefold() == want.casefold()
-
-
 @dataclass
 class FieldScore:
     per_field: dict[str, FieldCounts] = field(default_factory=dict)
@@ -74,7 +64,7 @@ class FieldScore:
             ref = reference.get(name)
             ref = None if ref in (None, "") else str(ref)
             got = v is not None and not v.absent and bool(v.text)
-            ok = got and ref is not None and (same(name, v.text, ref) or same_value(name, v, ref))
+            ok = got and ref is not None and (same(name, v.text, ref) or same_value(name, v.value, ref))
             c.predicted += int(got)
             c.reference += int(ref is not None)
             c.right += int(ok)

@@ -251,12 +251,13 @@ def score_read_page(into, regions, width: float, height: float, schema: Sequence
                     truth: Mapping[str, str | None], model) -> None:
     """Count into ``into`` (a ``FieldScore``) the fields read from one page's OCR: ``regions``
     (anything with ``points`` and ``text``: an engine's predicted regions) made a field page as
-    pre-fill makes one (``ml.fields.prefill.FieldReader``: ``lines_from``, ``page_of``), read
-    with ``model`` (None: the zero-shot rules) and scored against ``truth`` (:func:`truth_of`),
-    on the fields it has, as :func:`_score` scores the people's own lines."""
-    from ml.fields import extract, lines_from, page_of, scored_fields
+    pre-fill makes one (``ml.fields.prefill.regions_page``), read with ``model`` (None: the
+    zero-shot rules) and scored against ``truth`` (:func:`truth_of`), on the fields it has, as
+    :func:`_score` scores the people's own lines."""
+    from ml.fields import extract, scored_fields
+    from ml.fields.prefill import regions_page
 
-    page = page_of(lines_from((r.points, r.text) for r in regions), width, height)
+    page = regions_page(regions, width, height)
     scored = scored_fields(page, schema)
     into.add_page(extract(page, schema, model, scored), truth, scored, [n for n in schema if n in truth])
 
