@@ -230,6 +230,12 @@ def test_a_learned_model_remembers_a_projects_suppliers(tmp_path):
     assert again.nets["seller"].memory.values == model.nets["seller"].memory.values
     p, _ = pages[33]
     assert [v.to_json() for v in extract(p, ["seller"], model)] == [v.to_json() for v in extract(p, ["seller"], again)]
+    # A saved memory that is not one is refused with a message, not read half.
+    meta = json.loads((tmp_path / "m" / "fields.json").read_text())
+    meta["memory"]["seller"]["values"] = {"ATELIER DUVAL SARL": "many"}
+    (tmp_path / "m" / "fields.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="unreadable field model"):
+        FieldModel.load(tmp_path / "m")
     # A page is scored against the other pages' values only: a value seen on that page alone is new.
     m = Memory({"ATELIER DUVAL SARL": 1, "Papierhaus Klein": 3})
     f = m.features(["atelier duval sarl", "Papierhaus  Klein", "ATELIER DUVAL", "rue des lilas 4"])
