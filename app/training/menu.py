@@ -16,6 +16,16 @@ def add_training_menu(window) -> QAction:
     return act
 
 
+def fitting_size(window, width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height``, made smaller where the window's screen has less room: wide enough
+    that the runs table shows every column beside the details (1100 px cut the verdict off)."""
+    screen = window.screen() if hasattr(window, "screen") else None
+    if screen is None:
+        return width, height
+    room = screen.availableGeometry()
+    return min(width, max(640, room.width() - 40)), min(height, max(480, room.height() - 60))
+
+
 def open_training_screen(window):
     """Show (creating when needed) the Training screen of the window's current project."""
     from .screen import TrainingScreen
@@ -24,7 +34,7 @@ def open_training_screen(window):
     if screen is None or screen.project is not window.project:
         screen = TrainingScreen(window.project, window.user)
         screen.setWindowFlag(Qt.WindowType.Window)
-        screen.resize(1100, 800)
+        screen.resize(*fitting_size(window, 1560, 940))
         screen.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
         if hasattr(window, "update_engine_label"):
             screen.modelChanged.connect(window.update_engine_label)
