@@ -54,13 +54,28 @@ def lines_from(items: Iterable[tuple[object, str]]) -> list[FLine]:
     return out
 
 
+def reading_order(lines: Sequence[FLine]) -> list[FLine]:
+    """Lines row by row, top to bottom, each row left to right. A line joins the row being built
+    when it overlaps that row's first line vertically by more than half the smaller height (lines of
+    one row differ in height: a big total beside its small label)."""
+    rows: list[list[FLine]] = []
+    for ln in sorted(lines, key=lambda ln: (ln.cy, ln.x0)):
+        if rows:
+            head = rows[-1][0]
+            if min(head.y1, ln.y1) - max(head.y0, ln.y0) > 0.5 * min(head.h, ln.h):
+                rows[-1].append(ln)
+                continue
+        rows.append([ln])
+    return [ln for row in rows for ln in sorted(row, key=lambda ln: ln.x0)]
+
+
 class Page:
     """Lines of a page in reading order, with the look-ups the features need."""
 
     def __init__(self, lines: Sequence[FLine], width: float, height: float):
         self.width = float(max(1.0, width))
         self.height = float(max(1.0, height))
-        self.lines = sorted(lines, key=lambda ln: (round(ln.cy / max(4.0, ln.h * 0.6)), ln.x0))
+        self.lines = reading_order(lines)
         self.order = {ln.index: k for k, ln in enumerate(self.lines)}
         self.median_h = median([ln.h for ln in lines]) if lines else 10.0
 
