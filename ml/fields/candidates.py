@@ -44,6 +44,10 @@ _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _LEGAL = ("sdn bhd", "sdn. bhd", "s/b", "bhd", "gmbh", "ltd", "limited", "inc", "llc", "sarl", "s.a.r.l", "sas",
           "s.a.", "ag", "kg", "ohg", "e.k.", "bv", "b.v.", "nv", "plc", "co.", "corporation", "corp", "enterprise",
           "trading", "a.g.", "s.l.", "s.p.a.", "srl", "oy", "ab", "as")
+#: A company's legal form at the end of its name: a supplier is often on file without it.
+_LEGAL_END = re.compile(r"[\s,]+(?:gmbh(?:\s*&\s*co\.?\s*kg)?|ag|kg|ohg|e\.\s?k\.|sarl|s\.a\.r\.l\.?|sas|s\.a\.?|"
+                        r"ltd\.?|limited|inc\.?|llc|b\.?v\.?|n\.?v\.?|plc|s\.?r\.?l\.?|s\.l\.|s\.p\.a\.|"
+                        r"sdn\.?\s*bhd\.?|oy|ab)\s*$", re.IGNORECASE)
 _TITLE = ("invoice", "receipt", "tax invoice", "cash bill", "bill", "rechnung", "quittung", "beleg", "facture",
           "reçu", "avoir", "gutschrift", "credit note", "factuur", "factura", "fattura", "kassenbon", "thank you",
           "welcome", "copy", "kopie", "original", "duplicate", "order", "table", "page", "seite")
@@ -112,6 +116,14 @@ def generate(page: Page, kind: str) -> list[Cand]:
             seen.add(key)
             out.append(c)
 
+    def add_name(k: int, start: int, text: str) -> None:
+        """A piece of line k's text, and the same without its trailing legal form ("Au bon moulin
+        SARL" as a ledger often files it: "Au bon moulin")."""
+        add(Cand(TEXT, (k,), start, start + len(text), text, text))
+        m = _LEGAL_END.search(text)
+        if m and m.start() >= 3:
+            add(Cand(TEXT, (k,), start, start + m.start(), text[:m.start()], text[:m.start()]))
+
     us = kind == DATE and prints_month_first(ln.text for ln in page.lines)
     for k, ln in enumerate(page.lines):
         t = ln.text
@@ -143,7 +155,7 @@ def generate(page: Page, kind: str) -> list[Cand]:
                 if code == m.group(0):
                     add(Cand(CURRENCY, (k,), m.start(), m.end(), m.group(0), code))
         else:  # TEXT
-            add(Cand(TEXT, (k,), 0, len(t), t, t))
+            add_name(k, 0, t)
             if ":" in t:
                 i = t.rfind(":")
                 rest = t[i + 1:].strip()
@@ -159,7 +171,7 @@ def generate(page: Page, kind: str) -> list[Cand]:
                     i = t.find(p, pos)
                     pos = i + len(p)
                     if len(p.strip()) >= 2:
-                        add(Cand(TEXT, (k,), i, i + len(p), p.strip(), p.strip()))
+                        add_name(k, i + len(p) - len(p.lstrip()), p.strip())
             for n in range(2, MAX_BLOCK + 1):
                 block = page.below_block(k, n)
                 if block is None:

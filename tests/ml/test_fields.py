@@ -340,3 +340,31 @@ def test_the_total_people_pay_is_the_one_after_the_rounding_adjustment():
     # Without the adjustment, the total is the one labelled so.
     plain = [r for r in rows if "ROUND" not in r[2] and "0.02" not in r[2] and "33.90" not in r[2]]
     assert _values(extract(_page(plain), PRESETS["receipt"]))["total"] == "33.92"
+
+
+def test_lines_are_read_row_by_row_whatever_their_heights():
+    # The old order bucketed each line's centre by its own height: a 60 px total at y 300 fell in
+    # the same bucket as a 20 px line at y 100 and was read before the lines between them.
+    def box(x, y, w, h, t):
+        return ((x, y), (x + w, y), (x + w, y + h), (x, y + h)), t
+
+    lines = lines_from([box(40, 90, 200, 20, "SHOP NAME"), box(40, 150, 200, 20, "ITEM A"),
+                        box(300, 152, 60, 18, "1.00"), box(40, 200, 200, 20, "ITEM B"),
+                        box(40, 270, 120, 60, "TOTAL"), box(300, 285, 80, 30, "2.00"),
+                        box(40, 400, 200, 20, "THANK YOU")])
+    page = page_of(lines, 600, 500)
+    assert [ln.text for ln in page.lines] == ["SHOP NAME", "ITEM A", "1.00", "ITEM B", "TOTAL", "2.00", "THANK YOU"]
+    assert page.order[5] == 5
+
+
+def test_a_supplier_filed_without_its_legal_form_is_a_candidate():
+    from ml.fields.candidates import generate
+    from core.fields import TEXT
+
+    page = _page([(60, 40, "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène"),
+                  (60, 80, "Muster Lieferant GmbH"), (60, 120, "Transport AG"), (60, 160, "Bag")])
+    got = {(c.text, c.lines, c.start, c.end) for c in generate(page, TEXT)}
+    assert ("Au bon moulin", (0,), 0, 13) in got and ("Au bon moulin SARL", (0,), 0, 18) in got
+    assert ("Muster Lieferant", (1,), 0, 16) in got
+    assert ("Transport", (2,), 0, 9) in got
+    assert not any(t == "B" for t, *_ in got)
