@@ -45,7 +45,9 @@ def cross_validate(refs: Sequence[Mapping[str, Any]], schema: Sequence[str], k: 
     misses: list[dict] = []
     for f, test in enumerate(folds(len(refs), k, seed)):
         train_idx = [i for i in range(len(refs)) if i not in set(test)]
-        examples = [Example(train_lines[i], _truth(refs[i], schema), train_scored[i]) for i in train_idx]
+        examples = [Example(train_lines[i], _truth(refs[i], schema), train_scored[i],
+                            None if lines_for is None else test_lines[i], None if lines_for is None else test_scored[i])
+                    for i in train_idx]
         model, stats = train(examples, schema, seed=seed, **train_kw)
         seconds.append(stats.seconds)
         for i in test:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.fields import AMOUNT, FieldValue, field_type
+from core.fields import AMOUNT, CURRENCY, FieldValue, field_type, find_amounts
 
 from . import zeroshot
 from .candidates import Cand, base_features, context_words, field_features, generate, neighbours
@@ -66,32 +66,53 @@ def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
-def _value(page: Page, s: Scored, i: int, confidence: float) -> FieldValue:
+def _value(page: Page, s: Scored, i: int, confidence: float, digits: int | None = 4) -> FieldValue:
     c = s.cands[i]
     sources = tuple(page.lines[k].index for k in c.lines)
     span = (c.start, c.end) if len(c.lines) == 1 else None
     return FieldValue(name=s.name, text=c.text, value=c.value, currency=c.currency,
-                      confidence=round(confidence, 4), sources=sources, span=span)
+                      confidence=confidence if digits is None else round(confidence, digits),
+                      sources=sources, span=span)
 
 
-def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scored] | None = None) -> list[FieldValue]:
+def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scored] | None = None,
+            calibrated: bool = True) -> list[FieldValue]:
     """One FieldValue per field of the schema (absent ones say so), in schema order. ``scored``: the
-    page's :func:`scored_fields` for this schema when the caller has them already."""
+    page's :func:`scored_fields` for this schema when the caller has them already. A learned
+    model's confidences go through its calibration (``calibrated=False``: the network's own
+    probability, unrounded, which is what a calibration is fitted on)."""
     picks = [_choice(s, model) for s in (scored if scored is not None else scored_fields(page, schema))]
     _add_up(picks)
     credit = is_credit_note(page)
     out = []
     for c in picks:
         s = c.scored
+        conf = c.confidence
+        if c.learned and calibrated:
+            conf = model.calibrated(s.name, conf, c.index is None)
         if c.index is None:
-            out.append(FieldValue(name=s.name, absent=True, confidence=round(c.confidence, 4)))
+            usual = _usual(model, s, page, picks)
+            out.append(usual or FieldValue(name=s.name, absent=True, confidence=round(conf, 4) if calibrated else conf))
             continue
-        v = _value(page, s, c.index, c.confidence)
+        v = _value(page, s, c.index, conf, 4 if calibrated else None)
         if credit and field_type(s.name) == AMOUNT and v.value and v.value.startswith("-"):
             v = replace(v, value=v.value[1:])   # printed "-233,47" on a credit note: 233.47 credited
         known = model.remembered(s.name, v.text) if c.learned else None  # a supplier's name the OCR misread
         out.append(v if known is None else replace(v, text=known, value=known))
     return out
+
+
+def _usual(model, s: Scored, page: Page, picks: list) -> FieldValue | None:
+    """A currency field no candidate of the page gives, on a page with amounts: the project's usual
+    currency (``FieldModel.usual``), with the share of its training pages that had it as the
+    confidence and no source region (nothing on the page prints it); else None."""
+    if model is None or s.cands or field_type(s.name) != CURRENCY or (usual := model.usual(s.name)) is None:
+        return None
+    amounts = [c for c in picks if field_type(c.scored.name) == AMOUNT]
+    if not (any(c.scored.cands for c in amounts) if amounts else any(find_amounts(ln.text) for ln in page.lines)):
+        return None
+    code, share = usual
+    return FieldValue(name=s.name, text=code, value=code, currency=code, confidence=round(share, 4))
 
 
 def is_credit_note(page: Page) -> bool:

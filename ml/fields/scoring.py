@@ -47,9 +47,17 @@ class FieldCounts:
                 "keystrokes": self.edits, "chars": self.chars}
 
 
+#: Confidence bins of a field reading's reliability table (a field's confidence is the
+#: probability that the reading, a value or "not on this page", is right).
+EDGES = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0)
+
+
 @dataclass
 class FieldScore:
     per_field: dict[str, FieldCounts] = field(default_factory=dict)
+    #: (confidence, right) of every reading with a confidence: a value that matches the
+    #: reference, or "absent" where the reference has none.
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)
 
     def add_page(self, predicted: Sequence[FieldValue], reference: Mapping[str, Any],
                  scored: Sequence[Scored] | None = None, schema: Sequence[str] | None = None) -> list[dict]:
@@ -76,6 +84,8 @@ class FieldScore:
             if ref is not None and name in reach:
                 y = targets(reach[name], ref)
                 c.reachable += int(y is not None and bool(y.any()))
+            if v is not None and v.confidence is not None:
+                self.outcomes.append((float(v.confidence), ok if got else ref is None))
             if not ok and (got or ref is not None):
                 misses.append({"field": name, "predicted": v.text if got else None, "reference": ref})
         return misses
@@ -87,8 +97,11 @@ class FieldScore:
         return total
 
     def summary(self) -> dict[str, Any]:
+        from ml.neural.calibration import reliability_table
+
         return {"overall": self.overall().summary(),
-                "per_field": {k: c.summary() for k, c in self.per_field.items()}}
+                "per_field": {k: c.summary() for k, c in self.per_field.items()},
+                "reliability": reliability_table(self.outcomes, EDGES) if self.outcomes else None}
 
 
 def format_fields(summary: Mapping[str, Any], title: str = "Key fields (SROIE task 3 rule)") -> str:
@@ -101,6 +114,11 @@ def format_fields(summary: Mapping[str, Any], title: str = "Key fields (SROIE ta
     for name, s in items:
         rows.append(f"  {name:16s} {pct(s['f1'])} {pct(s['precision'])} {pct(s['recall'])} {pct(s['ceiling']):>7s}"
                     f" {pct(s.get('typing_saved')):>12s}  {s['right']}/{s['predicted']}/{s['reference']}")
+    rel = summary.get("reliability")
+    if rel:
+        rows.append(f"  confidence: calibration error (ECE) {pct(rel['ece']).strip()} over {rel['regions']} readings; "
+                    + ", ".join(f"{b['lo']:.2f}-{b['hi']:.2f}: {b['n']} at {pct(b['mean_conf']).strip()}, "
+                                f"{pct(b['accuracy']).strip()} right" for b in rel["bins"] if b["n"]))
     return "\n".join(rows)
 
 

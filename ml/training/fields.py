@@ -63,6 +63,7 @@ def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
     from ml.fields import lines_from, page_of
     from ml.fields.extract import scored_fields
     from ml.fields.model import Example
+    from ml.fields.prefill import regions_page
 
     out = []
     for status in FINISHED:
@@ -72,7 +73,10 @@ def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
                 continue
             regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
             fpage = page_of(lines_from((r.points, r.text) for r in regions), page.width, page.height)
-            out.append(FieldPage(page.id, page.image_sha256, Example(fpage, truth, scored_fields(fpage, schema))))
+            read = next((regions_page(p.regions, page.width, page.height) for p in reversed(store.predictions(page.id))
+                         if p.regions), None)   # what pre-fill read: the confidences are calibrated on it
+            out.append(FieldPage(page.id, page.image_sha256, Example(fpage, truth, scored_fields(fpage, schema), read,
+                                                                     None if read is None else scored_fields(read, schema))))
     return sorted(out, key=lambda p: p.page_id)
 
 
@@ -267,7 +271,7 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
              check: Callable[[], None] = lambda: None):
     """Judge and train: returns ``(FieldModel, FieldMetrics)`` (module docstring)."""
     from ml.fields.crossval import folds as deal
-    from ml.fields.model import train
+    from ml.fields.model import CALIB_MIN_PAGES, fit_calibration, readings_of, train
     from ml.fields.scoring import FieldScore
 
     n = len(pages)
@@ -281,16 +285,21 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
                                  "to be judged (cross-validation)")
         k = min(int(params["field_folds"]), n)
         parts = deal(n, k, seed)
+        readings: list = []   # the folds' readings of pages they did not learn: the confidences' calibration
         for f, test in enumerate(parts):
             check()
             held = set(test)
-            model, _ = train([examples[i] for i in range(n) if i not in held], schema, epochs=epochs, seed=seed)
+            model, _ = train([examples[i] for i in range(n) if i not in held], schema, epochs=epochs, seed=seed,
+                             calibrate=False)
             _score(pages, test, schema, model, new)
             _score(pages, test, schema, compared, old)
+            readings += readings_of(model, [examples[i] for i in test], schema)
             if progress:
                 progress(f + 1, k + 1)
         check()
-        final, _ = train(examples, schema, epochs=epochs, seed=seed)
+        final, _ = train(examples, schema, epochs=epochs, seed=seed, calibrate=False)
+        if n >= CALIB_MIN_PAGES:
+            final.calibration = fit_calibration(readings)
         method, folds_used, train_n, eval_n = "cross-validation", k, n, n
     else:
         val = [i for i, p in enumerate(pages) if val_images and p.image_sha256 in val_images]

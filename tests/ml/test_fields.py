@@ -368,3 +368,24 @@ def test_a_supplier_filed_without_its_legal_form_is_a_candidate():
     assert ("Muster Lieferant", (1,), 0, 16) in got
     assert ("Transport", (2,), 0, 9) in got
     assert not any(t == "B" for t, *_ in got)
+
+
+def test_a_page_with_amounts_but_no_currency_sign_takes_the_projects_usual_currency():
+    schema = ["total", "currency"]
+    pages = [(_page([(60, 40, "Muster GmbH"), (60, 300, "Gesamtbetrag"), (400, 300, f"{10 + i},50 €")]),
+              {"total": f"{10 + i}.50", "currency": "EUR"}) for i in range(5)]
+    model, _ = train([Example(p, f) for p, f in pages], schema, epochs=30)
+    assert model.usual("currency") == ("EUR", 1.0)
+    second_page = _page([(60, 40, "Seite 2"), (60, 300, "Bruttosumme"), (400, 300, "529,87")])
+    cur = {v.name: v for v in extract(second_page, schema, model)}["currency"]
+    assert (cur.text, cur.value, cur.sources, cur.absent) == ("EUR", "EUR", (), False)
+    assert {v.name: v for v in extract(second_page, schema)}["currency"].absent   # the rules know no project
+    no_amounts = _page([(60, 40, "Allgemeine Geschäftsbedingungen")])
+    assert {v.name: v for v in extract(no_amounts, schema, model)}["currency"].absent
+    # printed in another currency: that one, not the usual
+    dollars = _page([(60, 300, "Total"), (400, 300, "$ 12.50")])
+    assert {v.name: v for v in extract(dollars, schema, model)}["currency"].value == "USD"
+    # a project of many currencies has no usual one
+    mixed = [(p, dict(f, currency=c)) for (p, f), c in zip(pages, ["EUR", "GBP", "USD", "EUR", "CHF"])]
+    model2, _ = train([Example(p, f) for p, f in mixed], schema, epochs=30)
+    assert model2.usual("currency") is None

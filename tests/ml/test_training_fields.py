@@ -263,3 +263,34 @@ def test_the_training_screen_shows_the_field_model_beside_the_ocr(qtbot, invoice
     screen.promote_fields_button.click()
     assert registry.active(project.store, registry.FIELDS).id == fv.id
     assert "fields: run-1-fields" in screen.active_label.text()
+
+
+def test_the_field_models_confidences_are_calibrated_on_what_the_ocr_read(project):
+    """From CALIB_MIN_PAGES finished pages on, the saved field model carries a calibration fitted
+    on the cross-validation folds' readings of each page *as pre-fill's OCR read it* (the page's
+    prediction), not of the lines people corrected."""
+    from ml.fields.model import CALIB_MIN_PAGES, FieldModel
+
+    store = project.store
+    store.set_fields(SCHEMA)
+    n = CALIB_MIN_PAGES + 2
+    ids = _pages(store, "c", n, seed=3)
+    for i, page_id in enumerate(ids):   # the OCR misread every other page's order number
+        people = [r.text for r in store.regions(page_id)]
+        read = ["Ref X" + t[5:] if i % 2 and t.startswith("Ref ") else t for t in people]
+        store.add_prediction(Prediction(page_id=page_id, engine="e", engine_version="1", config={}, config_hash="h",
+                                        regions=tuple(PredictedRegion(_box(k), t, 0.9) for k, t in enumerate(read))))
+    pages = tf.field_pages(store, SCHEMA)
+    assert len(pages) == n and all(p.example.read is not None for p in pages)
+    assert sum("Ref X" in " ".join(ln.text for ln in p.example.read.lines) for p in pages) == n // 2
+    version, _ = datasets.create_version(store, project.root, "lead")
+    run = runs.create(store, "lead", version.id, FAST)
+    code, lines = _work(project, run.id)
+    assert code == 0, lines[-3:]
+    (fv,) = registry.of_run(store, run.id, registry.FIELDS)
+    model = FieldModel.load(project.local(fv.path))
+    cal = model.calibration
+    assert cal is not None and cal.readings == n * len(SCHEMA)
+    # half the order numbers the OCR gives are wrong, whatever the network says: the calibrated
+    # confidence of an order number read well is far below its other fields'
+    assert cal("order_number", 0.99, False) < cal("invoice_number", 0.99, False) - 0.1
