@@ -188,7 +188,10 @@ def generate(page: Page, kind: str) -> list[Cand]:
         for k, ln in enumerate(page.lines):
             if ":" in ln.text:
                 rest = ln.text[ln.text.rfind(":") + 1:].strip()
-                if rest and any(ch.isdigit() for ch in rest) and len(rest) <= 40:
+                undated = rest
+                for ds, de, _ in reversed(find_dates(rest)):   # "Zeitraum: 01.10.2018 bis 31.10.2018"
+                    undated = undated[:ds] + undated[de:]
+                if rest and any(ch.isdigit() for ch in undated) and len(rest) <= 40:
                     s = len(ln.text) - len(rest)
                     add(Cand(NUMBER, (k,), s, len(ln.text), rest, re.sub(r"\s+", "", rest)))
     return out

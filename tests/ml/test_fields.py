@@ -389,3 +389,15 @@ def test_a_page_with_amounts_but_no_currency_sign_takes_the_projects_usual_curre
     mixed = [(p, dict(f, currency=c)) for (p, f), c in zip(pages, ["EUR", "GBP", "USD", "EUR", "CHF"])]
     model2, _ = train([Example(p, f) for p, f in mixed], schema, epochs=30)
     assert model2.usual("currency") is None
+
+
+def test_a_date_range_after_a_label_is_not_an_identifier():
+    from ml.fields.candidates import generate
+    from core.fields import NUMBER
+
+    page = _page([(60, 40, "Rechnungsnummer: RE-2018-0471"), (60, 80, "Leistungszeitraum: 01.10.2018 bis 31.10.2018"),
+                  (60, 120, "Lieferschein: 4711 vom 02.10.2018")])
+    got = {c.text for c in generate(page, NUMBER)}
+    assert "RE-2018-0471" in got
+    assert "01.10.2018 bis 31.10.2018" not in got
+    assert "4711 vom 02.10.2018" in got        # a number beside its date is still one
