@@ -66,6 +66,17 @@ def field_type(name: str) -> str:
     return TEXT
 
 
+#: Field names that label many regions of a page rather than give it one value: a form's every
+#: label is a question, every filled-in value an answer (FUNSD's entities). Pre-fill puts them on
+#: the regions (each region's field label), never in the page's field values.
+MANY_VALUED = frozenset({"header", "question", "answer"})
+
+
+def many_valued(name: str) -> bool:
+    """Whether a field labels regions (many a page: :data:`MANY_VALUED`) instead of holding one value."""
+    return name.strip().lower() in MANY_VALUED
+
+
 def multiline(name: str) -> bool:
     """Whether a field's value may join several lines."""
     return name.strip().lower() in MULTILINE or field_type(name) == TEXT
@@ -382,6 +393,7 @@ def values_json(values: Iterable[FieldValue]) -> list[dict[str, Any]]:
     return [v.to_json() for v in values]
 
 
-__all__ = ["FieldValue", "Normalised", "PRESETS", "FIELD_TYPES", "TYPES", "field_type", "multiline",
+__all__ = ["FieldValue", "Normalised", "PRESETS", "FIELD_TYPES", "TYPES", "field_type", "multiline", "MANY_VALUED",
+           "many_valued",
            "normalise", "same", "squeeze", "find_dates", "parse_date", "find_amounts", "parse_amount",
            "parse_currency", "make_value", "values_json"]

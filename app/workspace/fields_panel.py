@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from core.fields import AMOUNT, CURRENCY, DATE, NUMBER, field_type, normalise
+from core.fields import AMOUNT, CURRENCY, DATE, NUMBER, field_type, many_valued, normalise
 from core.fields import TEXT as TEXT_TYPE
 from core.model import HUMAN, PageField
 
@@ -70,6 +70,9 @@ OWN_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Up, Qt.Key.Key_Down,
             Qt.Key.Key_End, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Delete, Qt.Key.Key_Backspace,
             Qt.Key.Key_Escape, Qt.Key.Key_F2}
 
+
+#: What the panel says when the schema gives it no field to show.
+NO_FIELDS = "No key fields: the project's field schema is empty (Workspace > Field names...)"
 
 def field_state(pf: PageField | None) -> str:
     """The colour a field's row takes, in the region list's palette (``states.COLOURS``)."""
@@ -558,7 +561,7 @@ class FieldsPanel(QWidget):
         layout.addWidget(self.title)
         self.view = FieldsView(self)
         layout.addWidget(self.view, 1)
-        self.empty = QLabel("No key fields: the project's field schema is empty (Workspace > Field names...)")
+        self.empty = QLabel(NO_FIELDS)
         self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: #777; padding: 8px;")
         self.empty.hide()
@@ -587,7 +590,12 @@ class FieldsPanel(QWidget):
         if page_id != self.page_id:
             self.view.close_editor(commit=False)
         self.page_id = page_id
-        self.model_.set_fields(schema if page_id is not None else [], fields, region_ids)
+        single = [n for n in schema if not many_valued(n)]
+        many = [n for n in schema if many_valued(n)]
+        self.model_.set_fields(single if page_id is not None else [], fields, region_ids)
+        self.empty.setText(NO_FIELDS if not many else
+                           f"{', '.join(many)}: a form has many of each, so they label the regions: the region "
+                           "list's Field column (keys 1-9 on a region), pre-filled by the rules")
         self.empty.setVisible(page_id is not None and not self.model_.names)
         if keep is not None and self.model_.row_of(keep) >= 0:
             if self.view.current_name() != keep:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import BadInputError
+from ..fields import many_valued
 from ..model import HUMAN
 from .base import ExportField, ExportOptions, ExportPage, Line, writer
 
@@ -152,7 +153,8 @@ def export(project, out: str | os.PathLike, fmt: str = "reference", status: str 
     w = writer(fmt)
     options = options or ExportOptions()
     if options.fields is None:
-        options.fields = project.store.fields()  # the project's schema, in its order (fields.csv columns)
+        # the project's schema, in its order (fields.csv columns); a form's labels are on its regions
+        options.fields = [n for n in project.store.fields() if not many_valued(n)]
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     total, pages = export_pages(project, status, page_ids, options.dataset_version,

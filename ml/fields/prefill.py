@@ -15,6 +15,7 @@ from typing import Sequence
 
 from core import registry
 from core.model import Page as CorePage
+from core.fields import many_valued
 from core.model import Prediction
 
 from .extract import extract, page_of
@@ -61,8 +62,29 @@ class FieldReader:
         return cls(list(project.store.fields()), model, version)
 
     def apply(self, prediction: Prediction, page: CorePage) -> Prediction:
-        """The prediction with its fields read (unchanged when the schema is empty)."""
+        """The prediction with its fields read (unchanged when the schema is empty): one value per
+        field, and a form's many-valued fields (``core.fields.many_valued``) as its regions' labels."""
         if not self.schema:
             return prediction
-        values = extract(regions_page(prediction.regions, page.width, page.height), self.schema, self.model)
-        return dataclasses.replace(prediction, fields=tuple(values))
+        single = [n for n in self.schema if not many_valued(n)]
+        many = [n for n in self.schema if many_valued(n)]
+        values = extract(regions_page(prediction.regions, page.width, page.height), single, self.model) if single else []
+        regions = label_regions(prediction.regions, page.width, page.height, many) if many else prediction.regions
+        return dataclasses.replace(prediction, fields=tuple(values), regions=tuple(regions))
+
+
+def label_regions(regions, width: float, height: float, names: Sequence[str]) -> list:
+    """The regions, each one without a label given the form label the zero-shot rules read for it
+    (``ml.fields.entities.rules``: header, question, answer or other) when ``names`` has it, the
+    schema's spelling kept. Regions are labelled whole (a "Date: 12/3/88" region is a question)."""
+    from .entities import Geometry, rules, units_of
+
+    want = {n.strip().lower(): n for n in names}
+    page = units_of(lines_from((r.points, r.text) for r in regions), width, height)
+    labels = rules(page, Geometry(page))
+    out = list(regions)
+    for unit, label in zip(page.lines, labels):
+        i = page.sources[unit.index][0]         # type: ignore[attr-defined]
+        if label in want and getattr(out[i], "label", None) in (None, ""):
+            out[i] = dataclasses.replace(out[i], label=want[label])
+    return out

@@ -250,3 +250,18 @@ def test_changing_page_and_a_new_prefill_reload_the_panel(win, qtbot, tmp_path):
     win.on_page_changed_elsewhere(ws.page_id)
     assert shown(win, "company") == "ACME STORES LTD"
     assert shown(win, "total") == ""  # that pre-fill found no total: the row is empty, still typeable
+
+
+def test_a_forms_many_valued_fields_are_not_rows_of_the_panel(qtbot, tmp_path, qsettings):
+    project = make_project(tmp_path, pages=1, prefill=False)
+    project.store.set_fields(["header", "question", "answer"])
+    boxes = _draw_page(tmp_path / "boxes.png")
+    page = project.store.pages()[0]
+    project.store.add_prediction(_prediction(page.id, boxes, ()))
+    for w in shown_window(qtbot, project, qsettings):
+        panel = w.workspace.fields_panel
+        assert panel.model_.names == []
+        assert panel.empty.isVisible() and "label the regions" in panel.empty.text()
+        panel.show_fields(page.id, ["date", "question"], [], ())     # a schema of both kinds
+        assert panel.model_.names == ["date"] and not panel.empty.isVisible()
+        break
