@@ -25,9 +25,11 @@ from ml.fields.crossval import reference_lines  # noqa: E402
 from ml.fields.extract import extract, page_of  # noqa: E402
 from ml.fields.lines import lines_from  # noqa: E402
 from ml.fields.model import is_right  # noqa: E402
-from ml.fields.scoring import infer_schema  # noqa: E402
+from ml.fields.scoring import (
+    EDGES,  # noqa: E402
+    infer_schema,  # noqa: E402
+)
 from ml.neural.calibration import reliability_table  # noqa: E402
-from ml.fields.scoring import EDGES  # noqa: E402
 
 
 def readings(folder: str) -> list[tuple[str, float, bool, bool]]:

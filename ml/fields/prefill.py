@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from core import registry
-from core.model import Page as CorePage
 from core.fields import many_valued
+from core.model import Page as CorePage
 from core.model import Prediction
 
 from .extract import extract, page_of

@@ -358,8 +358,8 @@ def test_lines_are_read_row_by_row_whatever_their_heights():
 
 
 def test_a_supplier_filed_without_its_legal_form_is_a_candidate():
-    from ml.fields.candidates import generate
     from core.fields import TEXT
+    from ml.fields.candidates import generate
 
     page = _page([(60, 40, "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène"),
                   (60, 80, "Muster Lieferant GmbH"), (60, 120, "Transport AG"), (60, 160, "Bag")])
@@ -392,8 +392,8 @@ def test_a_page_with_amounts_but_no_currency_sign_takes_the_projects_usual_curre
 
 
 def test_a_date_range_after_a_label_is_not_an_identifier():
-    from ml.fields.candidates import generate
     from core.fields import NUMBER
+    from ml.fields.candidates import generate
 
     page = _page([(60, 40, "Rechnungsnummer: RE-2018-0471"), (60, 80, "Leistungszeitraum: 01.10.2018 bis 31.10.2018"),
                   (60, 120, "Lieferschein: 4711 vom 02.10.2018")])
