@@ -41,7 +41,7 @@ N_BAGS = 4  # words before the value in its line, the line to its left, the line
 _SEP = re.compile(r"\s+[·•|–—-]\s+|\s{3,}")
 _TOKEN = re.compile(r"(?<![\w/.\-])[A-Za-z0-9][A-Za-z0-9/.\-_]*[A-Za-z0-9](?![\w])")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-_LEGAL = ("sdn bhd", "sdn. bhd", "s/b", "bhd", "gmbh", "ltd", "limited", "inc", "llc", "sarl", "s.a.r.l", "sas",
+_LEGAL = ("sdn bhd", "sdn. bhd", "s/b", "sb", "bhd", "gmbh", "ltd", "limited", "inc", "llc", "sarl", "s.a.r.l", "sas",
           "s.a.", "ag", "kg", "ohg", "e.k.", "bv", "b.v.", "nv", "plc", "co.", "corporation", "corp", "enterprise",
           "trading", "a.g.", "s.l.", "s.p.a.", "srl", "oy", "ab", "as")
 #: A company's legal form at the end of its name: a supplier is often on file without it.

@@ -401,3 +401,17 @@ def test_a_date_range_after_a_label_is_not_an_identifier():
     assert "RE-2018-0471" in got
     assert "01.10.2018 bis 31.10.2018" not in got
     assert "4711 vom 02.10.2018" in got        # a number beside its date is still one
+
+
+def test_a_malaysian_sb_is_a_legal_form():
+    from core.fields import TEXT
+    from ml.fields.candidates import BASE_NAMES, base_features, generate, neighbours
+
+    page = _page([(60, 40, "RESTORAN IBRAHIM MAJU SB"), (60, 70, "NO.2, GROUND FLOOR, JALAN REKO"),
+                  (60, 100, "43000 KAJANG SELANGOR")])
+    cands = generate(page, TEXT)
+    above, left, _ = neighbours(page)
+    X = base_features(page, cands, above, left)
+    col = BASE_NAMES.index("legal_form")
+    legal = {c.text: X[i, col] for i, c in enumerate(cands)}
+    assert legal["RESTORAN IBRAHIM MAJU SB"] == 1.0 and legal["NO.2, GROUND FLOOR, JALAN REKO"] == 0.0
