@@ -36,6 +36,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "pay before", "pay until", "date limite de paiement", "date limite de règlement", "à régler avant",
         "à payer le", "date d'échéance de paiement", "payer avant le", "uiterste betaaldatum",
         "te betalen voor", "fecha de vencimiento", "data di scadenza", "data scadenza",
+        "überweisen sie bis", "bis zum", "zahlung bis", "zahlen sie bis", "payment by", "pay no later than",
     ),
     "total": (
         "gesamtbetrag", "rechnungsbetrag", "endbetrag", "zu zahlen", "zahlbetrag", "bruttobetrag",

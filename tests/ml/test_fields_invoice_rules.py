@@ -151,3 +151,11 @@ def test_receipt_fields_unchanged_by_invoice_rules():
     assert got["company"] == "SUNRISE GROCER SDN BHD"
     assert got["date"] == "14/02/2019"
     assert got["total"] == "3.50"
+
+
+def test_a_payment_instruction_gives_the_due_date_and_an_order_deadline_does_not():
+    rows = [(180, 140, "Rechnung Nr. 2017-505 vom 30.04.2017"), (190, 900, "Gesamtbetrag"), (900, 900, "590,24 €"),
+            (190, 1000, "Bitte überweisen Sie bis zum 30.05.2017.")]
+    assert _read(rows)["due_date"] == "30.05.2017"
+    rows[-1] = (190, 1000, "Bei Bestellungen bis zum 19.12.2017 ist die Lieferung garantiert.")
+    assert _read(rows)["due_date"] is None
