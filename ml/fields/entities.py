@@ -87,7 +87,7 @@ _COLON = re.compile(r":(?!\d)")                  # not the colon of a time (10:3
 
 # -- units --------------------------------------------------------------------------------------
 
-def _split_at_colon(text: str) -> int | None:
+def split_at_colon(text: str) -> int | None:
     """Where a line splits into a label and its value: after its first label colon, when the
     label is 2-40 characters with letters and something follows; else None."""
     for m in _COLON.finditer(text):
@@ -109,7 +109,7 @@ def units_of(lines: Sequence[FLine], width: float, height: float, split_colon: b
     units: list[FLine] = []
     sources: dict[int, tuple[int, int, int]] = {}
     for ln in lines:
-        cut = _split_at_colon(ln.text) if split_colon else None
+        cut = split_at_colon(ln.text) if split_colon else None
         if cut is None:
             parts = [(0, len(ln.text))]
         else:

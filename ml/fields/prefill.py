@@ -76,10 +76,27 @@ class FieldReader:
 def label_regions(regions, width: float, height: float, names: Sequence[str]) -> list:
     """The regions, each one without a label given the form label the zero-shot rules read for it
     (``ml.fields.entities.rules``: header, question, answer or other) when ``names`` has it, the
-    schema's spelling kept. Regions are labelled whole (a "Date: 12/3/88" region is a question)."""
-    from .entities import Geometry, rules, units_of
+    schema's spelling kept. An unlabelled region that holds a label and its value ("Date: 12/3/88")
+    is first cut after the label's colon into two (``core.regions_ops.plan_split``: the pieces tile
+    it), a question and an answer, as a form's entities are."""
+    from core.regions_ops import RegionOpError, plan_split
+
+    from .entities import Geometry, rules, split_at_colon, units_of
 
     want = {n.strip().lower(): n for n in names}
+    cut_regions = []
+    for r in regions:
+        cut = split_at_colon(r.text or "") if getattr(r, "label", None) in (None, "") else None
+        try:
+            pieces = plan_split(r, cut) if cut is not None else []
+        except RegionOpError:
+            pieces = []
+        if len(pieces) == 2:  # the other engine's reading was of the whole line: not the pieces'
+            cut_regions += [dataclasses.replace(r, points=p.points, text=p.text, disagree=False, second_opinion=None)
+                            for p in pieces]
+        else:
+            cut_regions.append(r)
+    regions = cut_regions
     page = units_of(lines_from((r.points, r.text) for r in regions), width, height)
     labels = rules(page, Geometry(page))
     out = list(regions)

@@ -35,3 +35,19 @@ def test_a_schema_of_both_kinds_gets_a_value_and_labels_and_keeps_a_given_label(
     got = _apply(["date", "Question", "answer"], regions)
     assert [v.name for v in got.fields] == ["date"] and got.fields[0].text == "12/3/88"
     assert [r.label for r in got.regions] == [None, "Question", "name", "Question", "answer"]
+
+
+def test_a_region_with_a_label_and_its_value_is_cut_into_a_question_and_an_answer():
+    regions = [PredictedRegion(box_to_quad(50, 40, 500, 70), "APPLICATION FOR EMPLOYMENT", 0.9),
+               PredictedRegion(box_to_quad(50, 100, 330, 120), "Date: 12/3/88", 0.8, disagree=True,
+                               second_opinion="Date 12/3/86"),
+               PredictedRegion(box_to_quad(50, 140, 330, 160), "Time: 10:20", 0.9, label="note"),
+               PredictedRegion(box_to_quad(50, 180, 330, 200), "10:20", 0.9)]
+    got = _apply(["header", "question", "answer"], regions).regions
+    assert [(r.text, r.label) for r in got] == [
+        ("APPLICATION FOR EMPLOYMENT", "header"), ("Date:", "question"), ("12/3/88", "answer"),
+        ("Time: 10:20", "note"), ("10:20", None)]   # a labelled region and a time are left whole
+    q, a = got[1], got[2]
+    assert q.points[0] == (50, 100) and a.points[1] == (330, 100)  # the pieces tile the region
+    assert q.points[1] == a.points[0]
+    assert (q.confidence, q.disagree, q.second_opinion) == (0.8, False, None)
