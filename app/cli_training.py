@@ -351,8 +351,8 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                         print(f"  the {msg['val_pages']} validation page(s) read end to end: typing saved "
                               f"{msg['val_typing_saved']:.1%} against {msg['active_val_typing_saved']:.1%}, line "
                               f"recall {msg['val_recall']:.1%} against {msg['active_val_recall']:.1%}")
-                    if ocr_field_line(msg):
-                        print(f"  {ocr_field_line(msg)}")
+                    if ocr_line := ocr_field_line(msg):
+                        print(f"  {ocr_line}")
                     if msg.get("det_thresh") is not None:
                         print(f"  detector fine-tuned on {msg['det_pages']} page(s), box threshold "
                               f"{msg['det_thresh']:g}")
@@ -417,8 +417,8 @@ def cmd_runs(args) -> int:
                     print(f"{key:>22}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
             for mv in registry.of_run(store, run.id, registry.RECOGNITION):
                 print(f"{'OCR model version':>22}: {mv.id} ({mv.name}), {version_figures(mv)}")
-                if ocr_field_line(mv.metrics):
-                    print(" " * 24 + ocr_field_line(mv.metrics))
+                if ocr_line := ocr_field_line(mv.metrics):
+                    print(" " * 24 + ocr_line)
             for fv in registry.of_run(store, run.id, registry.FIELDS):
                 print(f"{'field model version':>22}: {fv.id} ({fv.name})")
                 for row in field_report(fv.metrics):

@@ -66,12 +66,11 @@ def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
-def _value(page: Page, s: Scored, i: int, confidence: float, digits: int | None = 4) -> FieldValue:
+def _value(page: Page, s: Scored, i: int, confidence: float) -> FieldValue:
     c = s.cands[i]
     sources = tuple(page.lines[k].index for k in c.lines)
     span = (c.start, c.end) if len(c.lines) == 1 else None
-    return FieldValue(name=s.name, text=c.text, value=c.value, currency=c.currency,
-                      confidence=confidence if digits is None else round(confidence, digits),
+    return FieldValue(name=s.name, text=c.text, value=c.value, currency=c.currency, confidence=confidence,
                       sources=sources, span=span)
 
 
@@ -88,13 +87,12 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
     for c in picks:
         s = c.scored
         conf = c.confidence
-        if c.learned and calibrated:
-            conf = model.calibrated(s.name, conf, c.index is None)
+        if calibrated:
+            conf = round(model.calibrated(s.name, conf, c.index is None) if c.learned else conf, 4)
         if c.index is None:
-            usual = _usual(model, s, page, picks)
-            out.append(usual or FieldValue(name=s.name, absent=True, confidence=round(conf, 4) if calibrated else conf))
+            out.append(_usual(model, s, page, picks) or FieldValue(name=s.name, absent=True, confidence=conf))
             continue
-        v = _value(page, s, c.index, conf, 4 if calibrated else None)
+        v = _value(page, s, c.index, conf)
         if credit and field_type(s.name) == AMOUNT and v.value and v.value.startswith("-"):
             v = replace(v, value=v.value[1:])   # printed "-233,47" on a credit note: 233.47 credited
         known = model.remembered(s.name, v.text) if c.learned else None  # a supplier's name the OCR misread

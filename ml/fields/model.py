@@ -55,8 +55,7 @@ def targets(s: Scored, truth: str | None) -> np.ndarray | None:
     if truth is None:
         return y
     for i, c in enumerate(s.cands):
-        # its text, or its value read in the page's context (a US date on a page that prints them)
-        if same(s.name, c.text, truth) or same_value(s.name, c.value, truth):
+        if matches(s.name, c.text, c.value, truth):
             y[i] = 1.0
     return y if y.any() else None
 
@@ -394,13 +393,14 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
     # Tiny matrices: one thread is 10x faster than two fighting over a busy machine's cores.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    calibrate = calibrate and len(examples) >= CALIB_MIN_PAGES
     examples = [replace(ex, scored=ex.scored if ex.scored is not None else scored_fields(ex.page, schema),
-                        read_scored=ex.read_scored if ex.read is None or ex.read_scored is not None
+                        read_scored=ex.read_scored if not calibrate or ex.read is None or ex.read_scored is not None
                         else scored_fields(ex.read, schema)) for ex in examples]
     try:
         model, stats = _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior,
                               memory)
-        if calibrate and len(examples) >= CALIB_MIN_PAGES:
+        if calibrate:
             if progress:
                 progress(f"calibrating the confidences on {CALIB_FOLDS} folds of {len(examples)} pages")
             model.calibration = calibration_of(
@@ -476,11 +476,18 @@ def readings_of(model: FieldModel, examples: Sequence[Example], schema: Sequence
     return out
 
 
+def matches(name: str, text: str, value: str | None, truth: str) -> bool:
+    """Whether a text (and its normalised value, read in its page's context: a US date on a page
+    that prints them) is the value people confirmed."""
+    return same(name, text, truth) or same_value(name, value, truth)
+
+
 def is_right(v, truth: str | None) -> bool:
-    """Whether a reading (a FieldValue) is what people confirmed: the value, or absent where they said so."""
-    if v.absent:
+    """Whether a reading (a FieldValue) is what people confirmed: its value, or nothing read (absent,
+    or no text) where they said the field is not on the page."""
+    if v.absent or not v.text:
         return truth is None
-    return truth is not None and (same(v.name, v.text or "", truth) or same_value(v.name, v.value, truth))
+    return truth is not None and matches(v.name, v.text, v.value, truth)
 
 
 def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior, use_memory):
@@ -593,4 +600,4 @@ def text_key(text: str | None) -> str:
     return squeeze(text or "").casefold()
 
 
-__all__ = ["Calibration", "Example", "FieldModel", "FieldNet", "fit_calibration", "readings_of", "calibration_of", "Memory", "MEMORY_FEATURES", "train", "targets", "N_FEATURES", "field_type"]
+__all__ = ["Calibration", "Example", "FieldModel", "FieldNet", "fit_calibration", "readings_of", "calibration_of", "is_right", "matches", "Memory", "MEMORY_FEATURES", "train", "targets", "N_FEATURES", "field_type"]

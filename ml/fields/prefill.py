@@ -96,10 +96,9 @@ def label_regions(regions, width: float, height: float, names: Sequence[str]) ->
                             for p in pieces]
         else:
             cut_regions.append(r)
-    regions = cut_regions
-    page = units_of(lines_from((r.points, r.text) for r in regions), width, height)
+    out = cut_regions
+    page = units_of(lines_from((r.points, r.text) for r in out), width, height)
     labels = rules(page, Geometry(page))
-    out = list(regions)
     for unit, label in zip(page.lines, labels):
         i = page.sources[unit.index][0]         # type: ignore[attr-defined]
         if label in want and getattr(out[i], "label", None) in (None, ""):

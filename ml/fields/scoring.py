@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from core.fields import FieldValue, same, same_value, squeeze
+from core.fields import FieldValue, squeeze
 from core.scoring import levenshtein
 
 from .extract import Scored
-from .model import targets
+from .model import is_right, targets
 
 
 @dataclass
@@ -72,7 +72,8 @@ class FieldScore:
             ref = reference.get(name)
             ref = None if ref in (None, "") else str(ref)
             got = v is not None and not v.absent and bool(v.text)
-            ok = got and ref is not None and (same(name, v.text, ref) or same_value(name, v.value, ref))
+            right = v is not None and is_right(v, ref)   # its value, or nothing read where nothing is
+            ok = got and right
             c.predicted += int(got)
             c.reference += int(ref is not None)
             c.right += int(ok)
@@ -85,7 +86,7 @@ class FieldScore:
                 y = targets(reach[name], ref)
                 c.reachable += int(y is not None and bool(y.any()))
             if v is not None and v.confidence is not None:
-                self.outcomes.append((float(v.confidence), ok if got else ref is None))
+                self.outcomes.append((float(v.confidence), right))
             if not ok and (got or ref is not None):
                 misses.append({"field": name, "predicted": v.text if got else None, "reference": ref})
         return misses

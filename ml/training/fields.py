@@ -60,7 +60,6 @@ class FieldPage:
 
 def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
     """The finished pages with at least one field value of ``schema``, by page id."""
-    from ml.fields import lines_from, page_of
     from ml.fields.extract import scored_fields
     from ml.fields.model import Example
     from ml.fields.prefill import regions_page
@@ -72,7 +71,7 @@ def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
             if not truth:
                 continue
             regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
-            fpage = page_of(lines_from((r.points, r.text) for r in regions), page.width, page.height)
+            fpage = regions_page(regions, page.width, page.height)
             read = next((regions_page(p.regions, page.width, page.height) for p in reversed(store.predictions(page.id))
                          if p.regions), None)   # what pre-fill read: the confidences are calibrated on it
             out.append(FieldPage(page.id, page.image_sha256, Example(fpage, truth, scored_fields(fpage, schema), read,
@@ -293,7 +292,8 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
                              calibrate=False)
             _score(pages, test, schema, model, new)
             _score(pages, test, schema, compared, old)
-            readings += readings_of(model, [examples[i] for i in test], schema)
+            if n >= CALIB_MIN_PAGES:
+                readings += readings_of(model, [examples[i] for i in test], schema)
             if progress:
                 progress(f + 1, k + 1)
         check()
