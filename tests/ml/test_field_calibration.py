@@ -77,3 +77,17 @@ def test_too_few_pages_to_calibrate_leave_the_networks_probabilities_as_they_are
     p, _ = pages[0]
     a = extract(p, ["ref_code"], model)[0].confidence
     assert a == pytest.approx(extract(p, ["ref_code"], model, calibrated=False)[0].confidence, abs=1e-4)
+
+
+def test_a_model_whose_saved_calibration_is_corrupt_is_refused_with_a_message(tmp_path):
+    import json
+
+    pages = _half_labelled_pages(CALIB_MIN_PAGES)
+    model, _ = train([Example(p, f) for p, f in pages], ["ref_code"], epochs=20)
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "fields.json").read_text())
+    assert meta["calibration"]["readings"] == CALIB_MIN_PAGES
+    meta["calibration"] = {"slope": "steep"}
+    (tmp_path / "m" / "fields.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="unreadable field model"):
+        FieldModel.load(tmp_path / "m")
