@@ -78,7 +78,11 @@ def version_figures(version, cer_label: str = "val CER") -> str:
 def field_report(metrics: dict) -> list[str]:
     """How a run judged its field model: per field, its F1 against the compared model's, the noise,
     gained or lost; then the verdict."""
-    head = (f"key fields, {metrics.get('eval')}" + (f" (K={metrics['folds']})" if metrics.get("folds") else "")
+    from core.fields import many_valued
+
+    forms = [many_valued(n) for n in metrics.get("schema") or []]
+    what = "form fields" if forms and all(forms) else "key and form fields" if any(forms) else "key fields"
+    head = (f"{what}, {metrics.get('eval')}" + (f" (K={metrics['folds']})" if metrics.get("folds") else "")
             + f" on {metrics.get('eval_pages')} page(s), against {metrics.get('compared_with')}:")
     rows = [head]
     for name, f in (metrics.get("per_field") or {}).items():

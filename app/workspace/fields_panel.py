@@ -595,7 +595,8 @@ class FieldsPanel(QWidget):
         self.model_.set_fields(single if page_id is not None else [], fields, region_ids)
         self.empty.setText(NO_FIELDS if not many else
                            f"{', '.join(many)}: a form has many of each, so they label the regions: the region "
-                           "list's Field column (keys 1-9 on a region), pre-filled by the rules")
+                           "list's Field column (keys 1-9 on a region), pre-filled by the rules until a "
+                           "training run learns them from the pages you finish")
         self.empty.setVisible(page_id is not None and not self.model_.names)
         if keep is not None and self.model_.row_of(keep) >= 0:
             if self.view.current_name() != keep:

@@ -1,9 +1,10 @@
 """Fields at pre-fill: the project's schema read from the page's predicted regions.
 
 ``FieldReader.for_project(project)`` loads the schema and the project's active field model (the
-registry's ``fields`` task) once per pre-fill; ``reader.apply(prediction, page)`` returns the
-prediction with its ``fields`` (sources are indexes into its regions). Without a model the
-zero-shot rules read them. It runs in the process that writes the pages (a few ms a page).
+registry's ``fields`` task; with its form model when a run learned the project's forms) once per
+pre-fill; ``reader.apply(prediction, page)`` returns the prediction with its ``fields`` (sources
+are indexes into its regions) and a form's regions labelled. Without a model the zero-shot rules
+read them. It runs in the process that writes the pages (a few ms a page).
 """
 
 from __future__ import annotations
@@ -45,6 +46,25 @@ def active_field_model(project) -> tuple[FieldModel | None, str | None]:
         return None, None
 
 
+def active_form_model(project):
+    """(the form model of the project's active field version, its version name): the
+    ``EntityModel`` a run learned from the project's labelled form regions
+    (``ml.training.forms``), (None, None) when the active version has none (the zero-shot rules
+    label forms). One that cannot be read is logged and left out, as a field model is."""
+    from ml.training.active import active_model
+
+    from .entities import EntityModel
+
+    active = active_model(project, FIELDS_TASK)
+    if active.shipped or active.folder is None or not (active.folder / "entities.json").exists():
+        return None, None
+    try:
+        return EntityModel.load(active.folder), active.name
+    except ValueError as exc:
+        log.warning("form model %s not used: %s", active.name, exc)
+        return None, None
+
+
 def regions_page(regions, width: float, height: float):
     """A page of predicted regions (anything with ``points`` and ``text``) as the field reader reads it."""
     return page_of(lines_from((r.points, r.text) for r in regions), width, height)
@@ -55,11 +75,15 @@ class FieldReader:
     schema: Sequence[str]
     model: FieldModel | None = None
     version: str | None = None
+    #: The learned form model (``ml.fields.entities.EntityModel``); None: the zero-shot rules.
+    forms: object | None = None
 
     @classmethod
     def for_project(cls, project) -> "FieldReader":
+        schema = list(project.store.fields())
         model, version = active_field_model(project)
-        return cls(list(project.store.fields()), model, version)
+        forms = active_form_model(project)[0] if any(many_valued(n) for n in schema) else None
+        return cls(schema, model, version, forms)
 
     def apply(self, prediction: Prediction, page: CorePage) -> Prediction:
         """The prediction with its fields read (unchanged when the schema is empty): one value per
@@ -69,13 +93,15 @@ class FieldReader:
         single = [n for n in self.schema if not many_valued(n)]
         many = [n for n in self.schema if many_valued(n)]
         values = extract(regions_page(prediction.regions, page.width, page.height), single, self.model) if single else []
-        regions = label_regions(prediction.regions, page.width, page.height, many) if many else prediction.regions
+        regions = (label_regions(prediction.regions, page.width, page.height, many, self.forms) if many
+                   else prediction.regions)
         return dataclasses.replace(prediction, fields=tuple(values), regions=tuple(regions))
 
 
-def label_regions(regions, width: float, height: float, names: Sequence[str]) -> list:
-    """The regions, each one without a label given the form label the zero-shot rules read for it
-    (``ml.fields.entities.rules``: header, question, answer or other) when ``names`` has it, the
+def label_regions(regions, width: float, height: float, names: Sequence[str], model=None) -> list:
+    """The regions, each one without a label given the form label read for it (header, question,
+    answer or other: by ``model``, a learned ``ml.fields.entities.EntityModel``, else the
+    zero-shot rules ``ml.fields.entities.rules``) when ``names`` has it, the
     schema's spelling kept. An unlabelled region that holds a label and its value ("Date: 12/3/88")
     is first cut after the label's colon into two (``core.regions_ops.plan_split``: the pieces tile
     it), a question and an answer, as a form's entities are."""
@@ -98,7 +124,8 @@ def label_regions(regions, width: float, height: float, names: Sequence[str]) ->
             cut_regions.append(r)
     out = cut_regions
     page = units_of(lines_from((r.points, r.text) for r in out), width, height)
-    labels = rules(page, Geometry(page))
+    geo = Geometry(page)
+    labels = rules(page, geo) if model is None else model.labels(page, geo)
     for unit, label in zip(page.lines, labels):
         i = page.sources[unit.index][0]         # type: ignore[attr-defined]
         if label in want and getattr(out[i], "label", None) in (None, ""):

@@ -120,12 +120,21 @@ def wanted(store, params: Mapping[str, Any]) -> tuple[bool, str]:
     have field values."""
     if params.get("train_fields") is not None:
         return bool(params["train_fields"]), "train_fields is " + ("true" if params["train_fields"] else "false")
-    if not store.fields():
+    schema = list(store.fields())
+    if not schema:
         return False, "the project has no fields"
     n = count_field_pages(store)
-    if n < MIN_FIELD_PAGES:
-        return False, f"{n} finished page(s) have field values, fewer than {MIN_FIELD_PAGES}"
-    return True, f"{n} finished pages have field values"
+    if n >= MIN_FIELD_PAGES:
+        return True, f"{n} finished pages have field values"
+    from .forms import count_form_pages, form_names
+
+    if form_names(schema):
+        forms = count_form_pages(store, schema)
+        if forms >= MIN_FIELD_PAGES:
+            return True, f"{forms} finished pages have form fields labelled"
+        return False, (f"{n} finished page(s) have field values and {forms} form fields labelled, "
+                       f"fewer than {MIN_FIELD_PAGES}")
+    return False, f"{n} finished page(s) have field values, fewer than {MIN_FIELD_PAGES}"
 
 
 def resolve_for_project(store, params: dict) -> dict:
@@ -333,14 +342,52 @@ class FieldResult:
     extra: dict = field(default_factory=dict)
 
 
-def write_version(folder: Path, model, run_id: int, params: Mapping, metrics: FieldMetrics, compared: str) -> str:
-    """``FieldModel.save`` + ``model.json`` listing the files (``registry.write_manifest``); returns
-    the sha256 of ``fields.npz``."""
+def merged(a: FieldMetrics | None, b: FieldMetrics | None) -> FieldMetrics:
+    """One version's figures from its key fields' (``a``) and its form fields' (``b``, regions
+    counted: ``ml.training.forms``): the fields side by side, the overall counts summed, judged
+    again as a whole. Either may be None (not trained), not both."""
+    if a is None or b is None:
+        got = a if b is None else b
+        if got is None:
+            raise ValueError("no figures to merge")
+        return got
+    from ml.fields.scoring import FieldCounts
+
+    def both(x: Mapping[str, Any], y: Mapping[str, Any]) -> dict[str, Any]:
+        total = FieldCounts()
+        for o in (x["overall"], y["overall"]):
+            ref = int(o.get("reference") or 0)
+            total.add(FieldCounts(int(o.get("right") or 0), int(o.get("predicted") or 0), ref,
+                                  round((o.get("ceiling") or 0.0) * ref), int(o.get("chars") or 0),
+                                  int(o.get("keystrokes") or 0)))
+        return {"overall": total.summary(), "per_field": {**x["per_field"], **y["per_field"]},
+                "reliability": x.get("reliability")}
+
+    new, old = both(a.new, b.new), both(a.old, b.old)
+    method = a.method if a.method == b.method else f"{a.method}; form fields: {b.method}"
+    return FieldMetrics(method, a.folds if a.folds == b.folds else a.folds or b.folds, max(a.pages, b.pages),
+                        max(a.eval_pages, b.eval_pages), max(a.train_pages, b.train_pages), a.compared_with, new, old,
+                        judge(new, old), a.train_seconds + b.train_seconds,
+                        hashlib.sha256((a.data_hash + b.data_hash).encode()).hexdigest(), [*a.schema, *b.schema],
+                        a.epochs)
+
+
+def write_version(folder: Path, model, run_id: int, params: Mapping, metrics: FieldMetrics, compared: str,
+                  forms=None) -> str:
+    """``FieldModel.save`` (``model`` None: one that knows no key field, so pre-fill's rules read
+    them), the form model's ``EntityModel.save`` when ``forms`` is one, and ``model.json``
+    listing the files (``registry.write_manifest``); returns the sha256 of ``fields.npz``."""
     import shutil
 
     if folder.exists():
         shutil.rmtree(folder)  # a half-written folder of an earlier attempt of this run (never registered)
+    if model is None:
+        from ml.fields.model import FieldModel
+
+        model = FieldModel({}, {"schema": []})
     model.save(folder)
+    if forms is not None:
+        forms.save(folder)
     doc = {"id": folder.name, "task": registry.FIELDS, "format": "proofdesk-fields",
            "source": f"trained by Proofdesk run {run_id} on {metrics.train_pages} finished page(s) "
                      f"(data {metrics.data_hash[:12]}); compared with {compared}",
@@ -363,5 +410,5 @@ def summary_line(metrics: FieldMetrics) -> dict[str, Any]:
 
 
 __all__ = ["MIN_FIELD_PAGES", "FieldChange", "FieldPage", "FieldMetrics", "FieldResult", "FieldVerdict",
-           "change_of", "evaluate", "field_pages", "judge", "noise", "resolve_for_project", "score_read_page",
+           "change_of", "evaluate", "field_pages", "judge", "merged", "noise", "resolve_for_project", "score_read_page",
            "summary_line", "truth_of", "truths_of_images", "wanted", "write_version"]

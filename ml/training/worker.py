@@ -859,33 +859,53 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
 
 def _fields_stage(ctx: RunContext) -> "FieldResult":
     """Learn the field model from the finished pages, judge it against the active field model
-    (else the zero-shot rules), write ``models/run-N-fields`` (ml.training.fields)."""
-    from ml.fields.prefill import active_field_model
-    from ml.training import fields
+    (else the zero-shot rules), write ``models/run-N-fields`` (ml.training.fields). A schema with
+    form fields (header / question / answer) learns its form model too, from the pages people
+    labelled, judged the same way against the active version's form model (ml.training.forms);
+    both live in the one version folder."""
+    from core.fields import many_valued
+    from ml.fields.prefill import active_field_model, active_form_model
+    from ml.training import fields, forms
 
     project = ctx.project
     schema = list(project.store.fields())
     if not schema:
         raise ProofdeskError("train_fields is true, but the project has no fields (set its schema first)")
     t0 = time.monotonic()
-    pages = fields.field_pages(project.store, schema)
+    single = [n for n in schema if not many_valued(n)]
+    pages = fields.field_pages(project.store, single) if single else []
+    fpages = forms.form_pages(project.store, schema) if forms.form_names(schema) else []
     ctx.report.progress("fields", 0, 1)
     compared = active_model(project, registry.FIELDS)
     model, _ = active_field_model(project)  # None: no active one, or unreadable: the zero-shot rules
-    compared_name = compared.name if model is not None else ZERO_SHOT
+    form_model, _ = active_form_model(project)
     val_images = None
-    if len(pages) >= int(ctx.params["field_cv_pages"]):
+    if max(len(pages), len(fpages)) >= int(ctx.params["field_cv_pages"]):
         version = datasets.get_version(project.store, ctx.record.dataset_version_id)
         val_images = {s["image"] for s in datasets.load_manifest(project.root, version, project)["val"]}
-    final, metrics = fields.evaluate(pages, schema, model, compared_name, ctx.params, val_images,
-                                     progress=lambda d, t: ctx.report.progress("fields", d, t), check=ctx.check)
+    final = final_forms = None
+    key_metrics = form_metrics = None
+    if single and (len(pages) >= 2 or len(fpages) < 2):   # the key fields; a form project with none skips them
+        final, key_metrics = fields.evaluate(pages, single, model, compared.name if model is not None else ZERO_SHOT,
+                                             ctx.params, val_images, check=ctx.check,
+                                             progress=lambda d, t: ctx.report.progress("fields", d, t))
+    if fpages and (len(fpages) >= 2 or key_metrics is None):
+        final_forms, form_metrics = forms.evaluate(fpages, schema, form_model,
+                                                   compared.name if form_model is not None else ZERO_SHOT,
+                                                   ctx.params, val_images, check=ctx.check,
+                                                   progress=lambda d, t: ctx.report.progress("form fields", d, t))
+    if key_metrics is None and form_metrics is None:
+        raise ProofdeskError("no finished page has field values or form fields labelled: nothing to learn the "
+                             "fields from")
+    metrics = fields.merged(key_metrics, form_metrics)
     rel = _model_rel(project, ctx.record.id, "-fields")
     out = project.root / rel
     ctx.unregistered.append(out)
-    sha = fields.write_version(out, final, ctx.record.id, ctx.params, metrics, compared_name)
+    sha = fields.write_version(out, final, ctx.record.id, ctx.params, metrics, metrics.compared_with, final_forms)
     project.publish(rel)
     ctx.report({"type": "fields", **fields.summary_line(metrics)})
-    parent = compared.version.id if compared.version is not None and model is not None else None
+    parent = compared.version.id if compared.version is not None and (model is not None or form_model is not None) \
+        else None
     return fields.FieldResult(rel.rsplit("/", 1)[1], rel, sha, metrics, parent, time.monotonic() - t0)
 
 
