@@ -294,7 +294,7 @@ def cmd_eval(args) -> int:
             bar = Progress(f"eval {engine}")
             try:
                 reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
-                                            crops=not args.no_crops, progress=bar, fields=_field_names(args),
+                                            crops=not args.no_crops, progress=bar, fields=_key_field_names(args),
                                             cv=args.cv))
             finally:
                 bar.close()
@@ -313,8 +313,25 @@ def _field_names(args, project_schema: list[str] | None = None) -> list[str] | N
     return project_schema or None
 
 
-def eval_fields_given_lines(args, folder: Path, model=None, project_schema: list[str] | None = None) -> int:
-    """``eval --fields-given-lines``: the field reader (rules, or ``model``) on the reference lines."""
+def _key_field_names(args, project_schema: list[str] | None = None) -> list[str] | None:
+    """The key fields ``eval`` scores end to end: :func:`_field_names` without a form's header /
+    question / answer, which are scored given the reference lines (said on stderr)."""
+    from core.fields import many_valued
+
+    names = _field_names(args, project_schema)
+    if not names or not any(many_valued(n) for n in names):
+        return names
+    print(f"{', '.join(n for n in names if many_valued(n))}: form fields are scored given the reference lines "
+          "(--fields-given-lines; end to end: bench/bench_entities.py DIR --engine E)", file=sys.stderr)
+    return [n for n in names if not many_valued(n)] or None
+
+
+def eval_fields_given_lines(args, folder: Path, model=None, project_schema: list[str] | None = None,
+                            form_model=None) -> int:
+    """``eval --fields-given-lines``: the field reader (rules, or ``model``) on the reference lines;
+    a form schema's header / question / answer (``core.fields.many_valued``) are scored as a form's
+    entities (``ml.fields.entities.evaluate_entities``, with ``form_model`` or the rules)."""
+    from core.fields import many_valued
     from ml.evaluate import load_reference_dir
     from ml.fields.evaluate import evaluate_fields
     from ml.fields.scoring import format_fields
@@ -324,9 +341,15 @@ def eval_fields_given_lines(args, folder: Path, model=None, project_schema: list
         raise ProofdeskError(f"no reference files (image + JSON) in {folder}")
     if args.cv is not None and not 2 <= args.cv <= len(refs):
         raise ProofdeskError(f"--cv K needs 2 <= K <= the folder's pages ({len(refs)})")
+    names = _field_names(args, project_schema)
+    if names and any(many_valued(n) for n in names):
+        single = [n for n in names if not many_valued(n)]
+        code = eval_forms_given_lines(args, folder, refs, form_model)
+        if not single:
+            return code
+        names = single
     try:
-        report = evaluate_fields(refs, _field_names(args, project_schema), model, cv=args.cv,
-                                 progress=lambda m: print(m, file=sys.stderr))
+        report = evaluate_fields(refs, names, model, cv=args.cv, progress=lambda m: print(m, file=sys.stderr))
     except ValueError as exc:
         raise ProofdeskError(str(exc)) from None
     report["dataset"] = str(folder)
@@ -342,6 +365,29 @@ def eval_fields_given_lines(args, folder: Path, model=None, project_schema: list
         print(format_fields(cvr["learned"], f"learned, {cvr['k']}-fold cross-validation (trained on the other folds)"))
         print(f"  training: {', '.join(f'{s:.1f}' for s in cvr['train_seconds'])} s a fold;"
               f" prediction {cvr['predict_ms_per_page']:.1f} ms a page")
+    return 0
+
+
+def eval_forms_given_lines(args, folder: Path, refs, form_model=None) -> int:
+    """The form part of ``eval --fields-given-lines``: entity figures per label, and with ``--cv K``
+    those of a model learned from the folder's own labels."""
+    from ml.fields.entities import evaluate_entities, format_entities
+
+    try:
+        report = evaluate_entities(refs, form_model, cv=args.cv, progress=lambda m: print(m, file=sys.stderr))
+    except ValueError as exc:
+        raise ProofdeskError(str(exc)) from None
+    report["dataset"] = str(folder)
+    if args.json:
+        print(json.dumps({"forms": report}, indent=1, ensure_ascii=False))
+        return 0
+    print(f"dataset: {folder} ({report['pages']} pages), form fields given the reference lines")
+    print(format_entities(report, f"form fields ({report['model']}; an entity right when its label and text match)"))
+    print(f"  {report['ms_per_page']:.1f} ms a page")
+    if report.get("cv"):
+        cvr = report["cv"]
+        print()
+        print(format_entities(cvr["learned"], f"learned, {cvr['k']}-fold cross-validation (trained on the other folds)"))
     return 0
 
 

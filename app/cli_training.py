@@ -470,18 +470,19 @@ def cmd_eval_project(args, plain) -> int:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise ProofdeskError(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(sorted(ENGINES))})")
-    from app.cli import _field_names, eval_fields_given_lines
-    from ml.fields.prefill import active_field_model
+    from app.cli import _key_field_names, eval_fields_given_lines
+    from ml.fields.prefill import active_field_model, active_form_model
 
     project = _open(args.project)
     try:
         configs = {e: engine_config(project, e) for e in engines}
         field_model, _version = active_field_model(project)
+        form_model, _version = active_form_model(project)
         schema = list(project.store.fields())
     finally:
         project.close()
     if getattr(args, "fields_given_lines", False):
-        return eval_fields_given_lines(args, folder, field_model, schema)
+        return eval_fields_given_lines(args, folder, field_model, schema, form_model)
     reports = []
     for engine in engines:
         try:
@@ -489,7 +490,7 @@ def cmd_eval_project(args, plain) -> int:
             try:
                 reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
                                             crops=not args.no_crops, config=configs[engine], progress=bar,
-                                            fields=_field_names(args, schema), field_model=field_model, cv=args.cv))
+                                            fields=_key_field_names(args, schema), field_model=field_model, cv=args.cv))
             finally:
                 bar.close()
         except ValueError as exc:

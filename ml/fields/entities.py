@@ -870,7 +870,34 @@ def cross_validate(refs: Sequence[Mapping[str, Any]], k: int = 5, seed: int = 0,
             "train_seconds": seconds, "predict_ms_per_page": 1000 * predict_s / max(1, n_pred)}
 
 
+def evaluate_entities(refs: Sequence[Mapping[str, Any]], model: EntityModel | None = None, cv: int | None = None,
+                      seed: int = 0, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """A form folder's figures from its reference lines (``proofdesk eval --fields-given-lines`` on a
+    form schema): the pages labelled by ``model`` (None: the zero-shot rules) and grouped, scored
+    by :class:`EntityScore`; ``cv`` adds K-fold cross-validation of a model learned from the
+    folder's own labels (:func:`cross_validate`)."""
+    refs = [r for r in refs if r.get("entities") or any("label" in ln for ln in r.get("lines", []))]
+    if not refs:
+        raise ValueError("the folder's reference files have no form labels (entities or labelled lines) to score")
+    score, t = EntityScore(), 0.0
+    for r in refs:
+        page = reference_units(r)
+        truth = unit_labels(page, r, given=True)
+        t0 = time.perf_counter()
+        g = Geometry(page)
+        probs = None if model is None else model.probabilities(page, g)
+        labels = rules(page, g) if probs is None else [LABELS[j] for j in probs.argmax(axis=1)]
+        ents = group(page, labels, probs, g, model)
+        t += time.perf_counter() - t0
+        score.add_page([(e.label, e.text) for e in ents], reference_entities(r), labels, truth, page)
+    out: dict[str, Any] = {"pages": len(refs), "model": "zero-shot" if model is None else "learned",
+                           "lines": "reference", "ms_per_page": 1000 * t / len(refs), **score.summary()}
+    if cv:
+        out["cv"] = cross_validate(refs, k=cv, seed=seed, progress=progress)
+    return out
+
+
 __all__ = ["LABELS", "SCHEMA", "FEATURES", "Entity", "EntityModel", "EntityScore", "units_of", "rules", "group",
            "features", "train", "predict", "Geometry", "reference_entities", "reference_units", "unit_labels", "unit_truth", "rule_link",
            "link_features",
-           "cross_validate", "format_entities", "folds"]
+           "cross_validate", "evaluate_entities", "format_entities", "folds"]

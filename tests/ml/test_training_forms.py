@@ -164,3 +164,30 @@ def test_a_schema_with_key_and_form_fields_judges_both_in_one_version(project):
     assert set(m["per_field"]) == {"date", *SCHEMA} and m["schema"] == ["date", *SCHEMA]
     assert m["per_field"]["date"]["reference"] == 6 and m["per_field"]["question"]["reference"] == 30
     assert registry.verify_folder(project.local(fv.path)).keys() >= {"fields.npz", "entities.npz"}
+
+
+def _answer_f1(out: str) -> float:
+    row = next(ln for ln in out.splitlines() if ln.startswith("| answer |"))
+    return float(row.split("|")[2].strip().rstrip("%"))
+
+
+def test_eval_scores_a_form_folder_with_the_projects_form_model(forms, tmp_path, capsys):
+    project, version = forms
+    folder = tmp_path / "held"
+    folder.mkdir()
+    for i in range(3):
+        form = _form(random.Random(200 + i))
+        lines = [{"box": [x0, y0, x1, y1], "text": t, "label": lab or "other"} for (x0, y0, x1, y1), t, lab in form]
+        (folder / f"h{i}.json").write_text(json.dumps({"image": f"h{i}.png", "width": 1000, "height": 800,
+                                                       "lines": lines}), encoding="utf-8")
+    assert main(["eval", str(folder), "--fields", "header,question,answer", "--fields-given-lines"]) == 0
+    rules_out = capsys.readouterr().out
+    assert "form fields (zero-shot" in rules_out and "| question |" in rules_out
+    run = runs.create(project.store, "lead", version.id, FAST)
+    assert worker.run(project.root, run.id, emit=lambda m: None) == 0
+    (fv,) = registry.of_run(project.store, run.id, registry.FIELDS)
+    registry.promote(project.store, "lead", fv)
+    assert main(["eval", str(folder), "--project", str(project.root), "--fields-given-lines"]) == 0
+    learned_out = capsys.readouterr().out
+    assert "form fields (learned" in learned_out and "key fields" not in learned_out
+    assert _answer_f1(learned_out) == 100.0 > _answer_f1(rules_out)
