@@ -90,7 +90,7 @@ def evaluate_dir(
 
     refs = load_reference_dir(path, limit)
     schema = list(fields) if fields else infer_schema(refs)
-    fe2e = FieldEval(schema, field_model) if schema else None
+    fe2e = FieldEval(schema, field_model, ocr=True) if schema else None
     fgiven = FieldEval(schema, field_model) if schema else None
     engine_lines: dict[int, list] = {}
     eng = get_engine(engine, config)

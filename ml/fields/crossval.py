@@ -18,6 +18,7 @@ from .extract import extract, page_of, scored_fields
 from .lines import FLine, lines_from
 from .model import Example, train
 from .scoring import FieldScore
+from .vocabulary import attach, read_lines
 
 
 def reference_lines(ref: Mapping[str, Any]) -> list[FLine]:
@@ -49,17 +50,23 @@ def cross_validate(refs: Sequence[Mapping[str, Any]], schema: Sequence[str], k: 
                             None if lines_for is None else test_lines[i], None if lines_for is None else test_scored[i])
                     for i in train_idx]
         model, stats = train(examples, schema, seed=seed, **train_kw)
+        attach(model, ([ln.text for ln in train_lines[i].lines] for i in train_idx))
         seconds.append(stats.seconds)
         for i in test:
             page = test_lines[i]
             t0 = time.perf_counter()
-            vals = extract(page, schema, model)
+            if lines_for is not None:     # an OCR's lines: read through the vocabulary of the training pages
+                fixed = read_lines(page.lines, model)
+                if any(a is not b for a, b in zip(fixed, page.lines)):
+                    page = page_of(fixed, refs[i]["width"], refs[i]["height"])
+            scored = scored_fields(page, schema) if page is not test_lines[i] else test_scored[i]
+            vals = extract(page, schema, model, scored)
             predict_s += time.perf_counter() - t0
             n_pred += 1
-            scored = test_scored[i]
             misses += [dict(m, page=refs[i].get("image"), fold=f)
                        for m in learned.add_page(vals, refs[i].get("fields") or {}, scored, schema)]
-            zero.add_page(extract(page, schema, scored=scored), refs[i].get("fields") or {}, scored, schema)
+            zero.add_page(extract(test_lines[i], schema, scored=test_scored[i]), refs[i].get("fields") or {},
+                          test_scored[i], schema)
         if progress:
             progress(f"fold {f + 1}/{k}: trained on {len(train_idx)} pages in {stats.seconds:.1f} s")
     return {"k": k, "seed": seed, "pages": len(refs), "learned": learned.summary(), "zero_shot": zero.summary(),

@@ -14,6 +14,7 @@ from .crossval import cross_validate, reference_lines
 from .extract import extract, page_of, scored_fields
 from .lines import FLine
 from .scoring import FieldScore, infer_schema
+from .vocabulary import read_lines
 
 
 def model_label(model) -> str:
@@ -26,15 +27,19 @@ def model_label(model) -> str:
 class FieldEval:
     """Scores one folder's pages as they come: what the field reader made of some lines."""
 
-    def __init__(self, schema: Sequence[str], model=None):
+    def __init__(self, schema: Sequence[str], model=None, ocr: bool = False):
         self.schema = list(schema)
         self.model = model
+        #: The lines added are an OCR's: read through the model's vocabulary (ml.fields.vocabulary).
+        self.ocr = ocr
         self.score = FieldScore()
         self.seconds = 0.0
         self.pages = 0
         self.misses: list[dict] = []
 
     def add(self, ref: Mapping[str, Any], lines: Sequence[FLine]) -> None:
+        if self.ocr:
+            lines = read_lines(lines, self.model)
         page = page_of(lines, ref["width"], ref["height"])
         t0 = time.perf_counter()
         scored = scored_fields(page, self.schema)
@@ -58,7 +63,7 @@ def evaluate_fields(refs: Sequence[Mapping[str, Any]], schema: Sequence[str] | N
     if not names:
         raise ValueError("the folder's reference files have no fields to score")
     get = lines_for or reference_lines
-    ev = FieldEval(names, model)
+    ev = FieldEval(names, model, ocr=lines_for is not None)
     for ref in refs:
         ev.add(ref, get(ref))
     out: dict[str, Any] = {"schema": names, "model": model_label(model),

@@ -22,6 +22,7 @@ from core.model import Prediction
 from .extract import extract, page_of
 from .lines import lines_from
 from .model import FieldModel
+from .vocabulary import read_lines
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,12 @@ def active_form_model(project):
         return None, None
 
 
-def regions_page(regions, width: float, height: float):
-    """A page of predicted regions (anything with ``points`` and ``text``) as the field reader reads it."""
-    return page_of(lines_from((r.points, r.text) for r in regions), width, height)
+def regions_page(regions, width: float, height: float, model=None):
+    """A page of regions (anything with ``points`` and ``text``) as the field reader reads it; with
+    ``model`` (a learned field model), an OCR's regions: their words read through the model's
+    vocabulary (``ml.fields.vocabulary``: one look-alike character put right)."""
+    lines = lines_from((r.points, r.text) for r in regions)
+    return page_of(lines if model is None else read_lines(lines, model), width, height)
 
 
 @dataclass
@@ -92,7 +96,8 @@ class FieldReader:
             return prediction
         single = [n for n in self.schema if not many_valued(n)]
         many = [n for n in self.schema if many_valued(n)]
-        values = extract(regions_page(prediction.regions, page.width, page.height), single, self.model) if single else []
+        values = (extract(regions_page(prediction.regions, page.width, page.height, self.model), single, self.model)
+                  if single else [])
         regions = (label_regions(prediction.regions, page.width, page.height, many, self.forms) if many
                    else prediction.regions)
         return dataclasses.replace(prediction, fields=tuple(values), regions=tuple(regions))

@@ -269,7 +269,7 @@ def score_read_page(into, regions, width: float, height: float, schema: Sequence
     from ml.fields import extract, scored_fields
     from ml.fields.prefill import regions_page
 
-    page = regions_page(regions, width, height)
+    page = regions_page(regions, width, height, model)      # an OCR's regions: through the model's vocabulary
     scored = scored_fields(page, schema)
     into.add_page(extract(page, schema, model, scored), truth, scored, [n for n in schema if n in truth])
 
@@ -281,6 +281,7 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
     from ml.fields.crossval import folds as deal
     from ml.fields.model import CALIB_MIN_PAGES, fit_calibration, readings_of, train
     from ml.fields.scoring import FieldScore
+    from ml.fields.vocabulary import attach
 
     n = len(pages)
     seed, epochs = int(params["seed"]), int(params["field_epochs"])
@@ -307,6 +308,7 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
                 progress(f + 1, k + 1)
         check()
         final, _ = train(examples, schema, epochs=epochs, seed=seed, calibrate=False)
+        attach(final, ([ln.text for ln in ex.page.lines] for ex in examples))
         if n >= CALIB_MIN_PAGES:
             final.calibration = fit_calibration(readings)
         method, folds_used, train_n, eval_n = "cross-validation", k, n, n
@@ -316,6 +318,7 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
             val = sorted(random.Random(seed).sample(range(n), max(1, n // 5)))
         held = set(val)
         final, _ = train([examples[i] for i in range(n) if i not in held], schema, epochs=epochs, seed=seed)
+        attach(final, ([ln.text for ln in examples[i].page.lines] for i in range(n) if i not in held))
         check()
         _score(pages, val, schema, final, new)
         _score(pages, val, schema, compared, old)

@@ -127,6 +127,11 @@ def test_a_fields_only_run_is_judged_registered_and_used_once_promoted(invoices,
     assert registry.active(store, registry.FIELDS).id == fv.id and registry.active(store) is None
     reader = FieldReader.for_project(project)
     assert reader.version == fv.name and reader.model is not None
+    # It carries the words of the pages it learned from (read on 10 pages each), for the OCR's misreadings.
+    from ml.fields.vocabulary import of_model
+
+    vocab = of_model(reader.model)
+    assert vocab.pages["INVOICE"] == vocab.pages["TOTAL"] == 10 and vocab.correct("Tota1:") == "Total:"
     after, truth = _reads(project)
     assert after["order_number"] == truth["order_number"]
     assert main(["models", "list", str(project.root)]) == 0
