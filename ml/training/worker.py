@@ -898,6 +898,12 @@ def _fields_stage(ctx: RunContext) -> "FieldResult":
         raise ProofdeskError("no finished page has field values or form fields labelled: nothing to learn the "
                              "fields from")
     metrics = fields.merged(key_metrics, form_metrics)
+    # The half this run did not learn is the active version's, carried over: promoting the new version
+    # must not take the key fields' (or the forms') model away.
+    if final is None and model is not None and model.nets:
+        final = model
+    if final_forms is None and form_model is not None:
+        final_forms = form_model
     rel = _model_rel(project, ctx.record.id, "-fields")
     out = project.root / rel
     ctx.unregistered.append(out)

@@ -191,3 +191,28 @@ def test_eval_scores_a_form_folder_with_the_projects_form_model(forms, tmp_path,
     learned_out = capsys.readouterr().out
     assert "form fields (learned" in learned_out and "key fields" not in learned_out
     assert _answer_f1(learned_out) == 100.0 > _answer_f1(rules_out)
+
+
+def test_a_run_that_learns_only_the_key_fields_keeps_the_active_form_model(forms):
+    project, version = forms
+    store = project.store
+    run = runs.create(store, "lead", version.id, FAST)
+    assert worker.run(project.root, run.id, emit=lambda m: None) == 0
+    (v1,) = registry.of_run(store, run.id, registry.FIELDS)
+    registry.promote(store, "lead", v1)
+    # The schema gains a key field; its pages have no form labels: the next run learns the date only.
+    store.set_fields(["date", *SCHEMA])
+    for pid in [p.id for p in store.pages()]:
+        store.set_page_status("ana", pid, PageStatus.IN_PROGRESS)
+    for i in range(6):
+        day = f"0{1 + i}.03.2024"
+        pid = _add(store, f"d{i}.png", [((600, 60, 800, 85), f"Date: {day}", None)])
+        store.set_page_field(pid, make_value("date", day, sources=(store.regions(pid)[0].id,)), "ana")
+    second = runs.create(store, "lead", version.id, {**FAST, "field_epochs": 40})
+    assert worker.run(project.root, second.id, emit=lambda m: None) == 0
+    (v2,) = registry.of_run(store, second.id, registry.FIELDS)
+    assert set(v2.metrics["per_field"]) == {"date"}
+    registry.promote(store, "lead", v2)
+    reader = FieldReader.for_project(project)
+    assert reader.version == v2.name and reader.forms is not None and reader.model.knows("date")
+    assert _wrong_answers(_reads(project)) == 0
