@@ -289,13 +289,14 @@ def cmd_eval(args) -> int:
     if getattr(args, "fields_given_lines", False):
         return eval_fields_given_lines(args, folder)
     reports = []
+    names, forms = _key_field_names(args)
     for engine in engines:
         try:
             bar = Progress(f"eval {engine}")
             try:
                 reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
-                                            crops=not args.no_crops, progress=bar, fields=_key_field_names(args),
-                                            cv=args.cv))
+                                            crops=not args.no_crops, progress=bar, fields=names, cv=args.cv,
+                                            forms=forms))
             finally:
                 bar.close()
         except ValueError as exc:
@@ -313,17 +314,15 @@ def _field_names(args, project_schema: list[str] | None = None) -> list[str] | N
     return project_schema or None
 
 
-def _key_field_names(args, project_schema: list[str] | None = None) -> list[str] | None:
-    """The key fields ``eval`` scores end to end: :func:`_field_names` without a form's header /
-    question / answer, which are scored given the reference lines (said on stderr)."""
+def _key_field_names(args, project_schema: list[str] | None = None) -> tuple[list[str] | None, bool]:
+    """(the key fields ``eval`` scores: :func:`_field_names` without a form's header / question /
+    answer, whether it scores those as a form's entities)."""
     from core.fields import many_valued
 
     names = _field_names(args, project_schema)
     if not names or not any(many_valued(n) for n in names):
-        return names
-    print(f"{', '.join(n for n in names if many_valued(n))}: form fields are scored given the reference lines "
-          "(--fields-given-lines; end to end: bench/bench_entities.py DIR --engine E)", file=sys.stderr)
-    return [n for n in names if not many_valued(n)] or None
+        return names, False
+    return [n for n in names if not many_valued(n)] or None, True
 
 
 def eval_fields_given_lines(args, folder: Path, model=None, project_schema: list[str] | None = None,

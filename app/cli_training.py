@@ -484,13 +484,15 @@ def cmd_eval_project(args, plain) -> int:
     if getattr(args, "fields_given_lines", False):
         return eval_fields_given_lines(args, folder, field_model, schema, form_model)
     reports = []
+    names, forms = _key_field_names(args, schema)
     for engine in engines:
         try:
             bar = Progress(f"eval {engine}")
             try:
                 reports.append(evaluate_dir(folder, engine=engine, workers=args.workers, limit=args.limit,
                                             crops=not args.no_crops, config=configs[engine], progress=bar,
-                                            fields=_key_field_names(args, schema), field_model=field_model, cv=args.cv))
+                                            fields=names, field_model=field_model, cv=args.cv,
+                                            forms=forms, form_model=form_model))
             finally:
                 bar.close()
         except ValueError as exc:

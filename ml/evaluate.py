@@ -70,6 +70,8 @@ def evaluate_dir(
     fields: Sequence[str] | None = None,
     field_model: Any = None,
     cv: int | None = None,
+    forms: bool = False,
+    form_model: Any = None,
 ) -> dict[str, Any]:
     """Evaluate ``engine`` on the reference folder ``path``; return a report dict.
 
@@ -82,6 +84,11 @@ def evaluate_dir(
     the names the files use) read from each page's predicted lines with ``field_model`` (None: the
     zero-shot rules), and from the reference lines beside it; ``cv=K`` adds K-fold
     cross-validation of the learned model on the engine's lines and on the reference lines.
+
+    Form fields (``forms``: header / question / answer, ``ml.fields.entities``): each page's
+    predicted lines, cut after a label colon as pre-fill cuts them, labelled by ``form_model``
+    (None: the zero-shot rules) and grouped into entities, scored against the reference entities;
+    the same reader on the reference lines beside it; ``cv=K`` adds the K-fold figures.
     """
     from ml.fields.crossval import reference_lines
     from ml.fields.evaluate import FieldEval, model_label
@@ -92,6 +99,10 @@ def evaluate_dir(
     schema = list(fields) if fields else infer_schema(refs)
     fe2e = FieldEval(schema, field_model, ocr=True) if schema else None
     fgiven = FieldEval(schema, field_model) if schema else None
+    if forms:
+        from ml.fields import entities as ent
+
+        form_e2e = ent.EntityScore()
     engine_lines: dict[int, list] = {}
     eng = get_engine(engine, config)
     by_id = {i: d for i, d in enumerate(refs)}
@@ -121,10 +132,16 @@ def evaluate_dir(
                 providers.add(str(r.prediction.info["provider"]))
         s = score_page(pred, ref, d.get("fields"))
         scores.append(s)
-        if fe2e is not None:
+        if fe2e is not None or forms:
             engine_lines[r.page_id] = lines_from(pred)
+        if fe2e is not None:
             fe2e.add(d, engine_lines[r.page_id])
             fgiven.add(d, reference_lines(d))
+        if forms:
+            units = ent.units_of(engine_lines[r.page_id], d["width"], d["height"], split_colon=True)
+            labels, ents = ent.read_entities(units, form_model)
+            form_e2e.add_page([(e.label, e.text) for e in ents], ent.reference_entities(d), labels,
+                              ent.unit_labels(units, d), units)
         field_pages.append((d.get("fields") or {}, [t for _, t in pred]))
         summ = s.summary()
         per_page.append({"page": d["image"], "recall": summ["recall"], "typing_saved_ci": summ["typing_saved_ci"],
@@ -156,6 +173,16 @@ def evaluate_dir(
                                                            lines_for=lambda d: engine_lines.get(ids[id(d)], []))
             field_report["cv_given_lines"] = cross_validate(refs, schema, k=cv)
 
+    form_report = None
+    if forms:
+        form_report = {"model": "zero-shot" if form_model is None else "learned",
+                       "end_to_end": form_e2e.summary(),
+                       "given_lines": ent.evaluate_entities(refs, form_model, cv=cv)}
+        if cv:
+            ids = {id(d): i for i, d in by_id.items()}
+            form_report["cv_end_to_end"] = ent.cross_validate(
+                refs, k=cv, lines_for=lambda d: engine_lines.get(ids[id(d)], []))
+
     total = aggregate(scores)
     e2e = total.summary()
     counts = e2e.pop("counts")
@@ -180,6 +207,8 @@ def evaluate_dir(
         "key_fields": {"overall": e2e["key_fields"], **per_field_rates(field_pages)},
         # The key fields the field reader predicted, scored as SROIE task 3 (ml/fields/scoring.py).
         "fields": field_report,
+        # A form's header / question / answer as entities (ml/fields/entities.py), when asked for.
+        "forms": form_report,
         # Is the confidence calibrated: per confidence bin, the share of regions that are right.
         "reliability": reliability_table(outcomes),
         "timing": {
@@ -277,6 +306,18 @@ def format_reports(reports: Sequence[Mapping[str, Any]], titles: Sequence[str] |
                 if f.get(key):
                     cvr = f[key]
                     out += ["", format_fields(cvr["learned"], f"{title}: learned, {cvr['k']}-fold cross-validation, {what}")]
+    for r, title in zip(reports, head[1:]):
+        fm = r.get("forms")
+        if fm:
+            from ml.fields.entities import format_entities
+
+            out += ["", format_entities(fm["end_to_end"], f"{title}: form fields end to end ({fm['model']})")]
+            out += ["", format_entities(fm["given_lines"], f"{title}: form fields from the reference lines "
+                                                           f"({fm['model']})")]
+            if fm.get("cv_end_to_end"):
+                cvr = fm["cv_end_to_end"]
+                out += ["", format_entities(cvr["learned"], f"{title}: form fields learned, {cvr['k']}-fold "
+                                                            "cross-validation, end to end")]
     for r, title in zip(reports, head[1:]):
         if (r.get("reliability") or {}).get("regions"):
             out += ["", format_reliability(r["reliability"], f"{title}: reliability (confidence vs right, ci)")]

@@ -649,14 +649,20 @@ def train(examples: Sequence[tuple], *, hidden: int = 64, epochs: int = 300,
     return model, TrainStats(len(examples), int(len(y)), int(len(ly)), seconds, float(loss.item()), counts)
 
 
-def predict(page: Page, model: EntityModel | None = None) -> list[Entity]:
-    """The page's entities: labels from the model (or the zero-shot rules), grouped."""
+def read_entities(page: Page, model: EntityModel | None = None) -> tuple[list[str], list[Entity]]:
+    """(each unit's label, the page's entities): labels from the model (or the zero-shot rules), grouped."""
     g = Geometry(page)
     if model is None:
-        return group(page, rules(page, g), None, g)
+        labels = rules(page, g)
+        return labels, group(page, labels, None, g)
     probs = model.probabilities(page, g)
     labels = [LABELS[i] for i in probs.argmax(axis=1)]
-    return group(page, labels, probs, g, model)
+    return labels, group(page, labels, probs, g, model)
+
+
+def predict(page: Page, model: EntityModel | None = None) -> list[Entity]:
+    """The page's entities: labels from the model (or the zero-shot rules), grouped."""
+    return read_entities(page, model)[1]
 
 
 # -- reference pages ----------------------------------------------------------------------------
@@ -884,10 +890,7 @@ def evaluate_entities(refs: Sequence[Mapping[str, Any]], model: EntityModel | No
         page = reference_units(r)
         truth = unit_labels(page, r, given=True)
         t0 = time.perf_counter()
-        g = Geometry(page)
-        probs = None if model is None else model.probabilities(page, g)
-        labels = rules(page, g) if probs is None else [LABELS[j] for j in probs.argmax(axis=1)]
-        ents = group(page, labels, probs, g, model)
+        labels, ents = read_entities(page, model)
         t += time.perf_counter() - t0
         score.add_page([(e.label, e.text) for e in ents], reference_entities(r), labels, truth, page)
     out: dict[str, Any] = {"pages": len(refs), "model": "zero-shot" if model is None else "learned",
@@ -898,6 +901,6 @@ def evaluate_entities(refs: Sequence[Mapping[str, Any]], model: EntityModel | No
 
 
 __all__ = ["LABELS", "SCHEMA", "FEATURES", "Entity", "EntityModel", "EntityScore", "units_of", "rules", "group",
-           "features", "train", "predict", "Geometry", "reference_entities", "reference_units", "unit_labels", "unit_truth", "rule_link",
+           "features", "train", "predict", "read_entities", "Geometry", "reference_entities", "reference_units", "unit_labels", "unit_truth", "rule_link",
            "link_features",
            "cross_validate", "evaluate_entities", "format_entities", "folds"]

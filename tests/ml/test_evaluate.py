@@ -21,7 +21,7 @@ PAGES = ["X51005757349", "X51006619854"]
 REPORT_KEYS = {
     "dataset", "date", "machine", "engine", "engine_version", "config", "config_hash", "workers", "pages",
     "pages_failed", "lines", "recognition", "end_to_end", "key_fields", "timing", "counts", "errors", "per_page",
-    "provider", "reliability", "fields",
+    "provider", "reliability", "fields", "forms",
 }
 
 
@@ -95,6 +95,35 @@ def test_report_describes_the_run(mini, report):
     assert 0 < t["cpu_median_s"] < 30 and 0 < t["cpu_mean_s"] < 30
     assert {p["page"] for p in report["per_page"]} == {"X51005757349.jpg", "X51006619854.jpg", "broken.jpg"}
     json.dumps(report)  # JSON-ready as it is
+
+
+def test_form_fields_end_to_end_are_the_entity_scoring_of_the_engine_output(tmp_path):
+    """A form (funsd-dev, read from the shared folder; never shipped): the harness cuts the engine's
+    lines at label colons, labels them with the rules and groups them as pre-fill does, and counts
+    them against the reference entities; nothing of its own."""
+    from ml.fields import entities as ent
+    from ml.fields.lines import lines_from
+
+    funsd = SROIE.parent / "funsd-dev"
+    stem = "00093726"
+    for ext in (".png", ".json"):
+        shutil.copy(funsd / f"{stem}{ext}", tmp_path)
+    rep = evaluate_dir(tmp_path, engine="classical", workers=0, crops=False, forms=True)
+    (ref,) = load_reference_dir(tmp_path)
+    pred = get_engine("classical").predict(load_image(ref["_image"]))
+    units = ent.units_of(lines_from((r.points, r.text) for r in pred.regions), ref["width"], ref["height"],
+                         split_colon=True)
+    labels, ents = ent.read_entities(units)
+    want = ent.EntityScore()
+    want.add_page([(e.label, e.text) for e in ents], ent.reference_entities(ref), labels, ent.unit_labels(units, ref),
+                  units)
+    got = rep["forms"]
+    assert got["model"] == "zero-shot" and got["end_to_end"] == want.summary()
+    assert got["end_to_end"]["overall"]["reference"] == len([e for e in ent.reference_entities(ref)
+                                                            if e[0] != "other"]) > 0
+    assert got["end_to_end"]["overall"]["right"] > 0           # the form is read, not noise
+    assert got["given_lines"]["overall"]["f1"] >= got["end_to_end"]["overall"]["f1"]
+    assert "form fields end to end (zero-shot)" in format_reports([rep])
 
 
 def test_reliability_table_is_the_engines_confidences_against_the_reference(mini, report):
