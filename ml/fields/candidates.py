@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -131,6 +132,8 @@ def generate(page: Page, kind: str) -> list[Cand]:
             for s, e, d in find_dates(t, us):
                 add(Cand(DATE, (k,), s, e, t[s:e].strip(), d.isoformat(), num=float(d.toordinal())))
         elif kind == AMOUNT:
+            if _counter(page, k):
+                continue
             for s, e, v, cur in find_amounts(t):
                 piece = t[s:e]
                 num = CURRENCY_RE.sub("", piece).strip()
@@ -197,6 +200,32 @@ def generate(page: Page, kind: str) -> list[Cand]:
     return out
 
 
+#: A column of counts, not of money: positions, quantities ("Pos", "Nr.", "Menge", "Qty", "Qté").
+_COUNT_HEAD = re.compile(r"^\W*(?:pos(?:ition)?|nr|no|lfd|item|zeile|line|ligne|menge|qty|quantity|quantité|qté|"
+                         r"anzahl|stk|stück|#)(?![^\W\d_])", re.IGNORECASE)
+#: ... unless the header names money ("Line Total", "Item Price", "Pos. Betrag").
+_MONEY_HEAD = re.compile(r"total|price|amount|betrag|preis|summe|prix|montant|importe|prezzo|bedrag|prijs",
+                         re.IGNORECASE)
+
+
+def _counter(page: Page, k: int) -> bool:
+    """Whether line k is a bare whole number (no decimals, no currency) in a column headed as
+    positions or quantities ("Pos" over "0", "1", "2"; "QTY" over "1"): a count, never an amount
+    of money, so no amount candidate (an item's position "0" is not a tax total of 0.00)."""
+    if not re.fullmatch(r"\d{1,4}", page.lines[k].text.strip()):
+        return False
+    pos = {id(ln): j for j, ln in enumerate(page.lines)}
+    cur = k
+    for _ in range(8):       # up the column past the figures above it to its header
+        a = page.above(cur)
+        if a is None:
+            return False
+        if not re.fullmatch(r"[\d\s.,]*", a.text):
+            return bool(_COUNT_HEAD.match(a.text)) and not _MONEY_HEAD.search(a.text)
+        cur = pos[id(a)]
+    return False
+
+
 BASE_NAMES = (
     "x0", "y0", "x1", "y1", "rank_top", "idx_top", "idx_bottom", "rel_height", "n_lines", "log_len",
     "digits", "alpha", "upper", "span_share", "at_start", "at_end", "n_words", "colon_before", "line_colon",
@@ -212,6 +241,27 @@ BASE_NAMES = (
 #: total people pay is the one after it.
 _ROUNDING = re.compile(r"rounding|rundung|afronding|arrondi|pyöristys|avrunding|zaokrąglen", re.IGNORECASE)
 _TOTAL_WORD = re.compile(r"total|summe|totaal|montant", re.IGNORECASE)
+
+
+#: What joins the two ends of a period: "01.10.2018 bis 31.10.2018", "du 01/10 au 31/10/2018",
+#: "from 1 May 2020 to 31 May 2020", "01.10.2018 - 31.10.2018".
+_RANGE_SEP = re.compile(r"\s*(?:-|–|—|bis(?:\s+zum)?|to|till|until|through|thru|au|à|jusqu'au|tot|t/m|al|a|hasta|"
+                        r"fino al)\s*", re.IGNORECASE)
+#: Date fields that a period's bound is not (their ``other_label`` feature says so).
+_NOT_PERIOD = ("invoice_date", "due_date")
+
+
+@lru_cache(maxsize=8192)
+def range_ends(text: str) -> frozenset[int]:
+    """Where each date of a line that is an end of a period starts ("Vom 17. Dezember 2025 bis
+    6. Januar 2026 haben wir Betriebsferien"): a period's bound is neither an invoice's date nor
+    its due date, whatever label comes before the range."""
+    found = find_dates(text)
+    out: set[int] = set()
+    for (s0, e0, _), (s1, _e1, _) in zip(found, found[1:]):
+        if _RANGE_SEP.fullmatch(text[e0:s1]):
+            out |= {s0, s1}
+    return frozenset(out)
 
 
 def _adjustment(text: str | None) -> bool:
@@ -494,6 +544,7 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
     rivals = [o for o in others if o != name]
     sections = _sections(page, others, left) if role(name) in _PARTIES and cands and cands[0].kind == TEXT else None
     headers = _column_headers(page, above) if cands and cands[0].kind == AMOUNT else None
+    period = bool(cands) and cands[0].kind == DATE and role(name) in _NOT_PERIOD
 
     def kw(text: str | None) -> float:
         """1 when text holds a keyword of this field at least as long as any other field's."""
@@ -522,11 +573,13 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
             if hd is not None and hd is not ln:   # 1 under this field's heading, -1 under another's
                 F[i, 7] = -1.0 if _delivery_length(hd.text) else kw(hd.text) - rival(hd.text)
         # The nearest label (before it in its line, else the line to its left, else above) names
-        # another date or number: "Lieferdatum: 05.03.2018", "Kunden-Nr.: 12345".
+        # another date or number: "Lieferdatum: 05.03.2018", "Kunden-Nr.: 12345"; or an invoice's
+        # or due date's candidate is one end of a period ("01.10.2018 bis 31.10.2018": range_ends).
         lab = ln.text[max(0, c.start - KW_REACH):c.start]
         if not any(ch.isalpha() for ch in lab):
             lab = left[k].text if left[k] else (above[k].text if above[k] else "")
-        F[i, 8] = float(other_end(name, lab) >= 0 and keyword_length(name, lab) < 8)
+        F[i, 8] = float(other_end(name, lab) >= 0 and keyword_length(name, lab) < 8
+                        or (period and c.start in range_ends(ln.text)))
         if c.kind == AMOUNT:      # a column's header over figures: "Nettobetrag / 321,40 / 127,59 / 448,99"
             hd = headers[k]
             # only a specific one ("Nettobetrag", "Endbetrag"): an item table's "Amount" sums nothing

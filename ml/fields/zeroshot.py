@@ -17,6 +17,8 @@ from .candidates import BASE_NAMES, FIELD_NAMES, Cand
 from .lexicon import role
 
 _B = {n: i for i, n in enumerate(BASE_NAMES)}
+#: The invoice date's rule threshold (see :func:`score`).
+INVOICE_DATE_THRESHOLD = -1.0
 _F = {n: i for i, n in enumerate(FIELD_NAMES[:-1])}
 
 
@@ -36,12 +38,20 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
     other = 2.0 * f("other_kw_before")
     r, kind = role(name), field_type(name)
     if kind == DATE:
-        ol = f("other_label")      # "Lieferdatum", "Date of delivery": another date's label
+        # A date's label above it counts as one on its left: a header row over a row of values
+        # ("Invoice Date | Due Date" over "February 17, 2026 | March 3, 2026").
+        kw = 3.0 * f("kw_before") + 2.5 * f("kw_left") + 2.5 * f("kw_above") + 0.5 * f("kw_above2")
+        ol = f("other_label")      # "Lieferdatum", "Date of delivery", a period's bound: another date's
         tb = b("title_before") if r == "invoice_date" else 0.0   # "Rechnung Nr. 471102 vom 05.03.2018"
         s = (kw * (1 - ol) - other * (1 - tb) + 0.3 * (1 - b("date_rank")) + 0.5 * b("date_same") - 1.0 * b("y0")
              - 1.5 * ol + 1.5 * tb)
-        if r in ("date", "invoice_date"):
+        if r == "date":
             return s, -10.0
+        if r == "invoice_date":
+            # Without any label a date scores at least -1 (at the page's foot): under that, every
+            # date of the page is announced as another one (delivery, payment terms, a period), as
+            # on an invoice's continuation page, which has no invoice date.
+            return s, INVOICE_DATE_THRESHOLD
         return s, 2.0
     if kind == AMOUNT:
         kw_here = f("kw_before") + f("kw_left")

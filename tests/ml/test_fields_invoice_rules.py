@@ -159,3 +159,69 @@ def test_a_payment_instruction_gives_the_due_date_and_an_order_deadline_does_not
     assert _read(rows)["due_date"] == "30.05.2017"
     rows[-1] = (190, 1000, "Bei Bestellungen bis zum 19.12.2017 ist die Lieferung garantiert.")
     assert _read(rows)["due_date"] is None
+
+
+def test_a_due_date_under_its_column_header():
+    # A header row over a row of values, as a business system prints an invoice's terms.
+    rows = [(150, 90, "Invoice 103767"), (150, 160, "February 17, 2026"),
+            (150, 640, "Your Reference"), (510, 640, "Salesperson"), (860, 640, "Due Date"),
+            (1220, 640, "Payment Terms"), (510, 675, "Detlef Hembrock"), (860, 675, "March 3, 2026"),
+            (960, 1360, "Total € Incl. VAT"), (1480, 1360, "681.87")]
+    got = _read(rows)
+    _check(got, {"due_date": "2026-03-03", "invoice_date": "2026-02-17"})
+
+
+def test_range_ends_are_a_periods_bounds():
+    from ml.fields.candidates import range_ends
+
+    assert range_ends("Berechnungszeitraum: 01.10.2018 bis 31.10.2018") == {21, 36}
+    assert len(range_ends("Vom 17. Dezember 2025 bis 6. Januar 2026 haben wir Betriebsferien.")) == 2
+    assert len(range_ends("du 01/10/2018 au 31/10/2018")) == 2
+    assert len(range_ends("01.10.2018 - 31.10.2018")) == 2
+    assert range_ends("Rechnung Nr. 471102 vom 05.03.2018") == frozenset()
+    assert range_ends("Datum 05.03.2018 fällig 04.04.2018") == frozenset()
+
+
+# An invoice's second page: items, the closing figures, the payment terms; no header.
+CONTINUATION = [
+    (180, 200, "Positionsdaten"), (190, 295, "Pos"), (530, 295, "Beschreibung"), (1370, 295, "Nettobetrag"),
+    (190, 375, "1"), (530, 375, "Trennblätter A4"), (1420, 375, "198,00"),
+    (870, 590, "Vom 17. Dezember 2025 bis 6. Januar 2026 haben wir Betriebsferien."),
+    (590, 1550, "Rechnungssumme ohne USt."), (1420, 1550, "198,00"),
+    (590, 1640, "Steuerbetrag"), (1430, 1640, "37,62"),
+    (590, 1720, "Bruttosumme"), (1420, 1720, "235,62"),
+    (1370, 2290, "Seite 2 von 2"),
+]
+
+
+def test_a_continuation_page_has_no_invoice_date():
+    # The only date is a period's bound (the company's holidays): not the invoice's date, nor due.
+    got = _read(CONTINUATION)
+    assert got["invoice_date"] is None and got["due_date"] is None
+    _check(got, {"total": "235.62", "tax_total": "37.62", "net_total": "198.00"})
+    # Payment terms with a cash discount's deadline: a due date, and still no invoice date.
+    rows = CONTINUATION[:7] + CONTINUATION[8:] + [
+        (190, 2120, "Zahlbar innerhalb 30 Tagen netto bis 04.04.2018, 3% Skonto innerhalb 10 Tagen bis 15.03.2018")]
+    got = _read(rows)
+    assert got["invoice_date"] is None
+    assert got["due_date"] == "04.04.2018"
+    # A first page's unlabelled date at the top is still its date.
+    got = _read([(150, 100, "Rechnung"), (1200, 160, "05.03.2018")] + CONTINUATION[:7])
+    assert got["invoice_date"] == "05.03.2018"
+
+
+def test_a_position_or_quantity_column_gives_no_amounts():
+    from core.fields import AMOUNT
+    from ml.fields.candidates import generate
+
+    rows = [(180, 1300, "Positionsdaten"), (190, 1390, "Pos"), (530, 1390, "Beschreibung"), (1110, 1390, "Menge"),
+            (1370, 1390, "Nettobetrag"),
+            (190, 1470, "0"), (530, 1470, "Physiotherapie"), (1150, 1470, "10"), (1420, 1470, "260,00"),
+            (190, 1520, "1"), (530, 1520, "Hausbesuch"), (1150, 1520, "12"), (1420, 1520, "120,00")]
+    assert sorted(c.text for c in generate(_page(rows), AMOUNT)) == ["120,00", "260,00"]
+    # A position "0" is not a tax total of 0.00.
+    assert _read(rows[:9] + [(590, 1640, "Steuerbetrag")])["tax_total"] != "0"
+    # The same whole numbers under a header of money are amounts.
+    money = list(rows)
+    money[1], money[3] = (190, 1390, "Betrag"), (1110, 1390, "Preis")
+    assert sorted(c.text for c in generate(_page(money), AMOUNT)) == ["0", "1", "10", "12", "120,00", "260,00"]
