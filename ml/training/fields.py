@@ -274,11 +274,31 @@ def score_read_page(into, regions, width: float, height: float, schema: Sequence
     into.add_page(extract(page, schema, model, scored), truth, scored, [n for n in schema if n in truth])
 
 
+def judging_split(images: Sequence[str], params: Mapping, val_images: set[str] | None, what: str
+                  ) -> tuple[str, list[list[int]]]:
+    """How a run judges a model learned from pages (one image sha256 each; module docstring):
+    ``("cross-validation", folds)`` while they are fewer than ``field_cv_pages`` (K =
+    ``field_folds``, at most the pages; refused under 2, ``what`` saying what they have), else
+    ``("validation pages", [their indexes])``: the dataset version's validation images, or a
+    seeded fifth when none of the pages is one."""
+    from ml.fields.crossval import folds as deal
+
+    n, seed = len(images), int(params["seed"])
+    if n < int(params["field_cv_pages"]):
+        if n < 2:
+            raise ProofdeskError(f"{n} finished page(s) have {what}: the model needs at least 2 to be judged "
+                                 "(cross-validation)")
+        return "cross-validation", deal(n, min(int(params["field_folds"]), n), seed)
+    val = [i for i, sha in enumerate(images) if val_images and sha in val_images]
+    if not val:  # no dataset split to go by: a seeded fifth
+        val = sorted(random.Random(seed).sample(range(n), max(1, n // 5)))
+    return "validation pages", [val]
+
+
 def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compared_name: str, params: Mapping,
              val_images: set[str] | None = None, progress: Callable[[int, int], None] | None = None,
              check: Callable[[], None] = lambda: None):
     """Judge and train: returns ``(FieldModel, FieldMetrics)`` (module docstring)."""
-    from ml.fields.crossval import folds as deal
     from ml.fields.model import CALIB_MIN_PAGES, fit_calibration, readings_of, train
     from ml.fields.scoring import FieldScore
     from ml.fields.vocabulary import attach
@@ -288,12 +308,9 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
     examples = [p.example for p in pages]
     new, old = FieldScore(), FieldScore()
     t0 = time.perf_counter()
-    if n < int(params["field_cv_pages"]):
-        if n < 2:
-            raise ProofdeskError(f"{n} finished page(s) have field values: the field model needs at least 2 "
-                                 "to be judged (cross-validation)")
-        k = min(int(params["field_folds"]), n)
-        parts = deal(n, k, seed)
+    method, parts = judging_split([p.image_sha256 for p in pages], params, val_images, "field values")
+    if method == "cross-validation":
+        k = len(parts)
         readings: list = []   # the folds' readings of pages they did not learn: the confidences' calibration
         for f, test in enumerate(parts):
             check()
@@ -311,18 +328,16 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
         attach(final, ([ln.text for ln in ex.page.lines] for ex in examples))
         if n >= CALIB_MIN_PAGES:
             final.calibration = fit_calibration(readings)
-        method, folds_used, train_n, eval_n = "cross-validation", k, n, n
+        folds_used, train_n, eval_n = k, n, n
     else:
-        val = [i for i, p in enumerate(pages) if val_images and p.image_sha256 in val_images]
-        if not val:  # no dataset split to go by: a seeded fifth
-            val = sorted(random.Random(seed).sample(range(n), max(1, n // 5)))
+        val = parts[0]
         held = set(val)
         final, _ = train([examples[i] for i in range(n) if i not in held], schema, epochs=epochs, seed=seed)
         attach(final, ([ln.text for ln in examples[i].page.lines] for i in range(n) if i not in held))
         check()
         _score(pages, val, schema, final, new)
         _score(pages, val, schema, compared, old)
-        method, folds_used, train_n, eval_n = "validation pages", None, n - len(val), len(val)
+        folds_used, train_n, eval_n = None, n - len(val), len(val)
     if progress:
         progress(1, 1)
     seconds = time.perf_counter() - t0

@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from core.errors import ProofdeskError
-
-from .fields import FINISHED, FieldMetrics, judge
+from .fields import FINISHED, FieldMetrics, judge, judging_split
 
 
 @dataclass
@@ -143,7 +140,6 @@ def evaluate(pages: Sequence[FormPage], schema: Sequence[str], compared, compare
              val_images: set[str] | None = None, progress: Callable[[int, int], None] | None = None,
              check: Callable[[], None] = lambda: None):
     """Judge and train the form model: returns ``(EntityModel, FieldMetrics)`` (module docstring)."""
-    from ml.fields.crossval import folds as deal
     from ml.fields.entities import train
 
     fields = form_names(schema)
@@ -155,12 +151,9 @@ def evaluate(pages: Sequence[FormPage], schema: Sequence[str], compared, compare
         return train([(pages[i].page, pages[i].labels) for i in idx], seed=seed)[0]
 
     t0 = time.perf_counter()
-    if n < int(params["field_cv_pages"]):
-        if n < 2:
-            raise ProofdeskError(f"{n} finished page(s) have form fields labelled: the form model needs at least 2 "
-                                 "to be judged (cross-validation)")
-        k = min(int(params["field_folds"]), n)
-        parts = deal(n, k, seed)
+    method, parts = judging_split([p.image_sha256 for p in pages], params, val_images, "form fields labelled")
+    if method == "cross-validation":
+        k = len(parts)
         for f, test in enumerate(parts):
             check()
             held = set(test)
@@ -171,17 +164,15 @@ def evaluate(pages: Sequence[FormPage], schema: Sequence[str], compared, compare
                 progress(f + 1, k + 1)
         check()
         final = fit(range(n))
-        method, folds_used, train_n, eval_n = "cross-validation", k, n, n
+        folds_used, train_n, eval_n = k, n, n
     else:
-        val = [i for i, p in enumerate(pages) if val_images and p.image_sha256 in val_images]
-        if not val:
-            val = sorted(random.Random(seed).sample(range(n), max(1, n // 5)))
+        val = parts[0]
         held = set(val)
         final = fit([i for i in range(n) if i not in held])
         check()
         score(pages, val, fields, final, new)
         score(pages, val, fields, compared, old)
-        method, folds_used, train_n, eval_n = "validation pages", None, n - len(val), len(val)
+        folds_used, train_n, eval_n = None, n - len(val), len(val)
     if progress:
         progress(1, 1)
     new_s, old_s = summary_of(new), summary_of(old)

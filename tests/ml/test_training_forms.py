@@ -216,3 +216,26 @@ def test_a_run_that_learns_only_the_key_fields_keeps_the_active_form_model(forms
     reader = FieldReader.for_project(project)
     assert reader.version == v2.name and reader.forms is not None and reader.model.knows("date")
     assert _wrong_answers(_reads(project)) == 0
+
+
+def test_the_judging_split_is_folds_while_pages_are_few_then_the_validation_pages():
+    from core.errors import ProofdeskError
+
+    params = {"seed": 0, "field_folds": 5, "field_cv_pages": 6}
+    method, parts = tf.judging_split(["a", "b", "c"], params, None, "form fields labelled")
+    assert method == "cross-validation" and sorted(i for p in parts for i in p) == [0, 1, 2] and len(parts) == 3
+    images = [f"img{i}" for i in range(10)]
+    assert tf.judging_split(images, params, {"img3", "img7"}, "x") == ("validation pages", [[3, 7]])
+    method, (val,) = tf.judging_split(images, params, {"elsewhere"}, "x")
+    assert method == "validation pages" and len(val) == 2            # no split to go by: a seeded fifth
+    with pytest.raises(ProofdeskError, match="1 finished page.s. have form fields labelled"):
+        tf.judging_split(["a"], params, None, "form fields labelled")
+
+
+def test_a_form_model_is_judged_on_the_validation_pages_once_they_are_many(forms):
+    project, version = forms
+    pages = tforms.form_pages(project.store, SCHEMA)
+    params = {"seed": 0, "field_folds": 5, "field_cv_pages": 5}
+    model, m = tforms.evaluate(pages, SCHEMA, None, "zero-shot rules", params, {pages[0].image_sha256})
+    assert m.method == "validation pages" and (m.eval_pages, m.train_pages) == (1, 9)
+    assert m.new["per_field"]["answer"]["reference"] == 5 and model.meta["trained_pages"] == 9
