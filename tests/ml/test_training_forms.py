@@ -107,6 +107,10 @@ def test_a_form_project_learns_its_labels_in_a_run_and_prefill_uses_them_once_pr
     assert m["lost"] == [] and m["better"] is True and runs.get(store, run.id).verdict == runs.BETTER
     logged = [json.loads(ln) for ln in runs.get(store, run.id).log.splitlines() if '"type": "fields"' in ln]
     assert logged and "answer" in logged[0]["per_field"]
+    from app.cli_training import field_report
+
+    report = "\n".join(field_report(m))
+    assert report.startswith("form fields, cross-validation (K=5) on 10 page(s)") and "typing saved" not in report
     folder = project.local(fv.path)
     listed = registry.verify_folder(folder)
     assert {"fields.npz", "entities.npz", "entities.json"} <= set(listed) and listed["fields.npz"] == fv.sha256
