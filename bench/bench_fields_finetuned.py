@@ -50,7 +50,6 @@ from ml.fields.extract import extract, page_of, scored_fields  # noqa: E402
 from ml.fields.lines import lines_from  # noqa: E402
 from ml.fields.model import Example, train  # noqa: E402
 from ml.fields.scoring import FieldScore, infer_schema  # noqa: E402
-from ml.fields.vocabulary import attach  # noqa: E402
 from ml.fields.vocabulary import read_lines as vocabulary_read  # noqa: E402
 
 #: The line sources each fold's held-out pages are read from.
@@ -168,7 +167,6 @@ def score_fold(refs: list[dict], schema: list[str], train_idx: list[int], test_i
                  for n in schema}
         examples.append(Example(page, truth, scored_fields(page, schema)))
     model, stats = train(examples, schema, seed=seed)
-    attach(model, ([ln.text for ln in ex.page.lines] for ex in examples))   # as a run's field model carries it
     out: dict = {"field_train_seconds": stats.seconds}
     for source, lines in lines_by_source.items():
         learned, zero, pages = FieldScore(), FieldScore(), []

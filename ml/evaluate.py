@@ -161,6 +161,12 @@ def evaluate_dir(
             got = r.extra if not r.error else [("", 0.0)] * len(lines)
             text = text + score_text((ln["text"], t) for ln, (t, _) in zip(lines, got))
 
+    ids = {id(d): i for i, d in by_id.items()}
+
+    def engine_lines_of(d: Mapping[str, Any]) -> list:
+        """A reference page's engine lines (the K-fold figures read them)."""
+        return engine_lines.get(ids[id(d)], [])
+
     field_report = None
     if fe2e is not None:
         field_report = {"schema": schema, "model": model_label(field_model),
@@ -168,9 +174,7 @@ def evaluate_dir(
         if cv:
             from ml.fields.crossval import cross_validate
 
-            ids = {id(d): i for i, d in by_id.items()}
-            field_report["cv_end_to_end"] = cross_validate(refs, schema, k=cv,
-                                                           lines_for=lambda d: engine_lines.get(ids[id(d)], []))
+            field_report["cv_end_to_end"] = cross_validate(refs, schema, k=cv, lines_for=engine_lines_of)
             field_report["cv_given_lines"] = cross_validate(refs, schema, k=cv)
 
     form_report = None
@@ -179,9 +183,7 @@ def evaluate_dir(
                        "end_to_end": form_e2e.summary(),
                        "given_lines": ent.evaluate_entities(refs, form_model, cv=cv)}
         if cv:
-            ids = {id(d): i for i, d in by_id.items()}
-            form_report["cv_end_to_end"] = ent.cross_validate(
-                refs, k=cv, lines_for=lambda d: engine_lines.get(ids[id(d)], []))
+            form_report["cv_end_to_end"] = ent.cross_validate(refs, k=cv, lines_for=engine_lines_of)
 
     total = aggregate(scores)
     e2e = total.summary()

@@ -18,7 +18,7 @@ from .extract import extract, page_of, scored_fields
 from .lines import FLine, lines_from
 from .model import Example, train
 from .scoring import FieldScore
-from .vocabulary import attach, read_lines
+from .vocabulary import read_lines
 
 
 def reference_lines(ref: Mapping[str, Any]) -> list[FLine]:
@@ -50,7 +50,6 @@ def cross_validate(refs: Sequence[Mapping[str, Any]], schema: Sequence[str], k: 
                             None if lines_for is None else test_lines[i], None if lines_for is None else test_scored[i])
                     for i in train_idx]
         model, stats = train(examples, schema, seed=seed, **train_kw)
-        attach(model, ([ln.text for ln in train_lines[i].lines] for i in train_idx))
         seconds.append(stats.seconds)
         for i in test:
             page = test_lines[i]

@@ -649,11 +649,17 @@ def train(examples: Sequence[tuple], *, hidden: int = 64, epochs: int = 300,
     return model, TrainStats(len(examples), int(len(y)), int(len(ly)), seconds, float(loss.item()), counts)
 
 
+def read_labels(page: Page, model: EntityModel | None = None, geo: Geometry | None = None) -> list[str]:
+    """Each unit's label: the model's (a learned :class:`EntityModel`), else the zero-shot rules'."""
+    g = geo or Geometry(page)
+    return rules(page, g) if model is None else model.labels(page, g)
+
+
 def read_entities(page: Page, model: EntityModel | None = None) -> tuple[list[str], list[Entity]]:
     """(each unit's label, the page's entities): labels from the model (or the zero-shot rules), grouped."""
     g = Geometry(page)
     if model is None:
-        labels = rules(page, g)
+        labels = read_labels(page, None, g)
         return labels, group(page, labels, None, g)
     probs = model.probabilities(page, g)
     labels = [LABELS[i] for i in probs.argmax(axis=1)]
@@ -901,6 +907,6 @@ def evaluate_entities(refs: Sequence[Mapping[str, Any]], model: EntityModel | No
 
 
 __all__ = ["LABELS", "SCHEMA", "FEATURES", "Entity", "EntityModel", "EntityScore", "units_of", "rules", "group",
-           "features", "train", "predict", "read_entities", "Geometry", "reference_entities", "reference_units", "unit_labels", "unit_truth", "rule_link",
+           "features", "train", "predict", "read_entities", "read_labels", "Geometry", "reference_entities", "reference_units", "unit_labels", "unit_truth", "rule_link",
            "link_features",
            "cross_validate", "evaluate_entities", "format_entities", "folds"]

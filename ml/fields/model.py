@@ -28,6 +28,7 @@ from .calibration import Calibration, fit_calibration
 from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
 from .extract import Scored, scored_fields
 from .lines import Page
+from .vocabulary import attach
 
 FORMAT = "proofdesk-fields"
 FORMAT_VERSION = 1
@@ -385,7 +386,9 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
     ``rule_prior``: the starting weight of the zero-shot rules' margin in each candidate's score
     (learned with the rest; 0: the network alone). ``memory``: text fields remember the values
     people confirmed (:class:`Memory`). ``calibrate``: from :data:`CALIB_MIN_PAGES` pages on, the
-    confidences are calibrated on :data:`CALIB_FOLDS` folds of the examples (:func:`calibration_of`)."""
+    confidences are calibrated on :data:`CALIB_FOLDS` folds of the examples (:func:`calibration_of`).
+    The model carries the words of the examples' lines (``ml.fields.vocabulary``), through which
+    it reads an OCR's lines."""
     import torch
 
     t0 = time.perf_counter()
@@ -400,6 +403,7 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
     try:
         model, stats = _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior,
                               memory)
+        attach(model, ([ln.text for ln in ex.page.lines] for ex in examples))   # its pages' words (vocabulary)
         if calibrate:
             if progress:
                 progress(f"calibrating the confidences on {CALIB_FOLDS} folds of {len(examples)} pages")

@@ -30,21 +30,28 @@ log = logging.getLogger(__name__)
 FIELDS_TASK = registry.FIELDS
 
 
+def _active(project, what: str, load, needs: str | None = None):
+    """(what ``load`` reads from the folder of the project's active field version, its name);
+    (None, None) without one, when the folder lacks ``needs``, or when it cannot be read (logged:
+    pre-fill goes on with the rules)."""
+    from ml.training.active import active_model
+
+    active = active_model(project, FIELDS_TASK)
+    if active.shipped or active.folder is None or (needs and not (active.folder / needs).exists()):
+        return None, None
+    try:
+        return load(active.folder), active.name
+    except ValueError as exc:
+        log.warning("%s %s not used: %s", what, active.name, exc)
+        return None, None
+
+
 def active_field_model(project) -> tuple[FieldModel | None, str | None]:
     """(the project's active field model, its version name), (None, None) when it has none.
 
     A model folder that cannot be read is logged and left out: pre-fill goes on with the rules.
     """
-    from ml.training.active import active_model
-
-    active = active_model(project, FIELDS_TASK)
-    if active.shipped:
-        return None, None
-    try:
-        return FieldModel.load(active.folder), active.name
-    except ValueError as exc:
-        log.warning("field model %s not used: %s", active.name, exc)
-        return None, None
+    return _active(project, "field model", FieldModel.load)
 
 
 def active_form_model(project):
@@ -52,18 +59,9 @@ def active_form_model(project):
     ``EntityModel`` a run learned from the project's labelled form regions
     (``ml.training.forms``), (None, None) when the active version has none (the zero-shot rules
     label forms). One that cannot be read is logged and left out, as a field model is."""
-    from ml.training.active import active_model
-
     from .entities import EntityModel
 
-    active = active_model(project, FIELDS_TASK)
-    if active.shipped or active.folder is None or not (active.folder / "entities.json").exists():
-        return None, None
-    try:
-        return EntityModel.load(active.folder), active.name
-    except ValueError as exc:
-        log.warning("form model %s not used: %s", active.name, exc)
-        return None, None
+    return _active(project, "form model", EntityModel.load, needs="entities.json")
 
 
 def regions_page(regions, width: float, height: float, model=None):
@@ -72,6 +70,14 @@ def regions_page(regions, width: float, height: float, model=None):
     vocabulary (``ml.fields.vocabulary``: one look-alike character put right)."""
     lines = lines_from((r.points, r.text) for r in regions)
     return page_of(lines if model is None else read_lines(lines, model), width, height)
+
+
+def regions_units(regions, width: float, height: float):
+    """A page of regions as a form's labelling reads it: one unit a region
+    (``ml.fields.entities.units_of``; ``page.sources[u.index][0]`` is the region's index)."""
+    from .entities import units_of
+
+    return units_of(lines_from((r.points, r.text) for r in regions), width, height)
 
 
 @dataclass
@@ -112,10 +118,10 @@ def label_regions(regions, width: float, height: float, names: Sequence[str], mo
     it), a question and an answer, as a form's entities are."""
     from core.regions_ops import RegionOpError, plan_split
 
-    from .entities import Geometry, rules, split_at_colon, units_of
+    from .entities import read_labels, split_at_colon
 
     want = {n.strip().lower(): n for n in names}
-    cut_regions = []
+    out = []
     for r in regions:
         cut = split_at_colon(r.text or "") if getattr(r, "label", None) in (None, "") else None
         try:
@@ -123,15 +129,12 @@ def label_regions(regions, width: float, height: float, names: Sequence[str], mo
         except RegionOpError:
             pieces = []
         if len(pieces) == 2:  # the other engine's reading was of the whole line: not the pieces'
-            cut_regions += [dataclasses.replace(r, points=p.points, text=p.text, disagree=False, second_opinion=None)
-                            for p in pieces]
+            out += [dataclasses.replace(r, points=p.points, text=p.text, disagree=False, second_opinion=None)
+                    for p in pieces]
         else:
-            cut_regions.append(r)
-    out = cut_regions
-    page = units_of(lines_from((r.points, r.text) for r in out), width, height)
-    geo = Geometry(page)
-    labels = rules(page, geo) if model is None else model.labels(page, geo)
-    for unit, label in zip(page.lines, labels):
+            out.append(r)
+    page = regions_units(out, width, height)
+    for unit, label in zip(page.lines, read_labels(page, model)):
         i = page.sources[unit.index][0]         # type: ignore[attr-defined]
         if label in want and getattr(out[i], "label", None) in (None, ""):
             out[i] = dataclasses.replace(out[i], label=want[label])

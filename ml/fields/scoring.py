@@ -36,6 +36,13 @@ class FieldCounts:
         self.chars += other.chars
         self.edits += other.edits
 
+    @classmethod
+    def from_summary(cls, s: Mapping[str, Any]) -> "FieldCounts":
+        """The counts back from their :meth:`summary` (the reachable ones from the ceiling)."""
+        ref = int(s.get("reference") or 0)
+        return cls(int(s.get("right") or 0), int(s.get("predicted") or 0), ref, round((s.get("ceiling") or 0.0) * ref),
+                   int(s.get("chars") or 0), int(s.get("keystrokes") or 0))
+
     def summary(self) -> dict[str, Any]:
         p = self.right / self.predicted if self.predicted else None
         r = self.right / self.reference if self.reference else None

@@ -301,7 +301,6 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
     """Judge and train: returns ``(FieldModel, FieldMetrics)`` (module docstring)."""
     from ml.fields.model import CALIB_MIN_PAGES, fit_calibration, readings_of, train
     from ml.fields.scoring import FieldScore
-    from ml.fields.vocabulary import attach
 
     n = len(pages)
     seed, epochs = int(params["seed"]), int(params["field_epochs"])
@@ -325,7 +324,6 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
                 progress(f + 1, k + 1)
         check()
         final, _ = train(examples, schema, epochs=epochs, seed=seed, calibrate=False)
-        attach(final, ([ln.text for ln in ex.page.lines] for ex in examples))
         if n >= CALIB_MIN_PAGES:
             final.calibration = fit_calibration(readings)
         folds_used, train_n, eval_n = k, n, n
@@ -333,7 +331,6 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
         val = parts[0]
         held = set(val)
         final, _ = train([examples[i] for i in range(n) if i not in held], schema, epochs=epochs, seed=seed)
-        attach(final, ([ln.text for ln in examples[i].page.lines] for i in range(n) if i not in held))
         check()
         _score(pages, val, schema, final, new)
         _score(pages, val, schema, compared, old)
@@ -372,12 +369,8 @@ def merged(a: FieldMetrics | None, b: FieldMetrics | None) -> FieldMetrics:
     from ml.fields.scoring import FieldCounts
 
     def both(x: Mapping[str, Any], y: Mapping[str, Any]) -> dict[str, Any]:
-        total = FieldCounts()
-        for o in (x["overall"], y["overall"]):
-            ref = int(o.get("reference") or 0)
-            total.add(FieldCounts(int(o.get("right") or 0), int(o.get("predicted") or 0), ref,
-                                  round((o.get("ceiling") or 0.0) * ref), int(o.get("chars") or 0),
-                                  int(o.get("keystrokes") or 0)))
+        total = FieldCounts.from_summary(x["overall"])
+        total.add(FieldCounts.from_summary(y["overall"]))
         return {"overall": total.summary(), "per_field": {**x["per_field"], **y["per_field"]},
                 "reliability": x.get("reliability")}
 

@@ -41,17 +41,18 @@ class FormPage:
     labels: list[str]  # ml.fields.entities.LABELS, one per unit
 
 
-def _label_of(label: str | None, names: Mapping[str, str]) -> str:
+def _label_of(label: str | None, names: frozenset[str]) -> str:
     """A region's label as the form model's: header / question / answer when it is one of the
     schema's form fields (any spelling), else other."""
-    return names.get((label or "").strip().lower(), "other")
+    lab = (label or "").strip().lower()
+    return lab if lab in names else "other"
 
 
-def _names(schema: Sequence[str]) -> dict[str, str]:
-    """{lower-cased form field: the model's label} for the schema's form fields the model knows."""
+def _names(schema: Sequence[str]) -> frozenset[str]:
+    """The schema's form fields the model knows, lower-cased (its labels)."""
     from ml.fields.entities import SCHEMA
 
-    return {n.strip().lower(): n.strip().lower() for n in schema if n.strip().lower() in SCHEMA}
+    return frozenset(n.strip().lower() for n in schema) & frozenset(SCHEMA)
 
 
 def form_names(schema: Sequence[str]) -> list[str]:
@@ -60,50 +61,38 @@ def form_names(schema: Sequence[str]) -> list[str]:
     return [n for n in schema if n.strip().lower() in known]
 
 
-def _page_of(regions, width: float, height: float):
-    from ml.fields.entities import units_of
-    from ml.fields.lines import lines_from
-
-    return units_of(lines_from((r.points, r.text) for r in regions), width, height)
+def _labelled(store, names: frozenset[str]):
+    """(page, its regions with text) of each finished page with a region labelled one of ``names``."""
+    for status in FINISHED:
+        for page in store.pages(status):
+            regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
+            if any(_label_of(r.label, names) != "other" for r in regions):
+                yield page, regions
 
 
 def form_pages(store, schema: Sequence[str]) -> list[FormPage]:
     """The finished pages with at least one region labelled with a form field of ``schema``, by page id."""
+    from ml.fields.prefill import regions_units
+
     names = _names(schema)
     out: list[FormPage] = []
-    if not names:
-        return out
-    for status in FINISHED:
-        for page in store.pages(status):
-            regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
-            if not any(_label_of(r.label, names) != "other" for r in regions):
-                continue
-            units = _page_of(regions, page.width, page.height)
-            labels = [_label_of(regions[units.sources[u.index][0]].label, names) for u in units.lines]
-            out.append(FormPage(page.id, page.image_sha256, units, labels))
+    for page, regions in _labelled(store, names) if names else ():
+        units = regions_units(regions, page.width, page.height)
+        labels = [_label_of(regions[units.sources[u.index][0]].label, names) for u in units.lines]
+        out.append(FormPage(page.id, page.image_sha256, units, labels))
     return sorted(out, key=lambda p: p.page_id)
 
 
 def count_form_pages(store, schema: Sequence[str]) -> int:
     """Finished pages with at least one region labelled with a form field of ``schema``."""
     names = _names(schema)
-    if not names:
-        return 0
-    return sum(1 for status in FINISHED for page in store.pages(status)
-               if any(_label_of(r.label, names) != "other" for r in store.regions(page.id) if (r.text or "").strip()))
-
-
-def read_labels(page, model) -> list[str]:
-    """The label of each unit of ``page``: the model's, else the zero-shot rules'."""
-    from ml.fields.entities import Geometry, rules
-
-    g = Geometry(page)
-    return rules(page, g) if model is None else model.labels(page, g)
+    return sum(1 for _ in _labelled(store, names)) if names else 0
 
 
 def score(pages: Sequence[FormPage], idx: Sequence[int], fields: Sequence[str], model, into: dict) -> None:
     """Count into ``into`` ({field: FieldCounts}) the regions of pages ``idx`` read by ``model``
     (None: the rules) against people's labels, per form field."""
+    from ml.fields.entities import read_labels
     from ml.fields.scoring import FieldCounts
 
     for i in idx:
@@ -181,5 +170,5 @@ def evaluate(pages: Sequence[FormPage], schema: Sequence[str], compared, compare
     return final, metrics
 
 
-__all__ = ["FormPage", "count_form_pages", "data_hash", "evaluate", "form_names", "form_pages", "read_labels",
-           "score", "summary_of"]
+__all__ = ["FormPage", "count_form_pages", "data_hash", "evaluate", "form_names", "form_pages", "score",
+           "summary_of"]

@@ -243,3 +243,10 @@ def test_a_form_model_is_judged_on_the_validation_pages_once_they_are_many(forms
     model, m = tforms.evaluate(pages, SCHEMA, None, "zero-shot rules", params, {pages[0].image_sha256})
     assert m.method == "validation pages" and (m.eval_pages, m.train_pages) == (1, 9)
     assert m.new["per_field"]["answer"]["reference"] == 5 and model.meta["trained_pages"] == 9
+
+
+def test_counts_come_back_from_their_summary_when_two_kinds_of_figures_are_merged():
+    from ml.fields.scoring import FieldCounts
+
+    c = FieldCounts(right=3, predicted=4, reference=7, reachable=6, chars=20, edits=5)
+    assert FieldCounts.from_summary(c.summary()) == c
