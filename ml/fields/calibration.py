@@ -60,7 +60,7 @@ def fit_calibration(readings: Sequence[tuple[str, float, bool, bool]], l2: float
     method on the log-loss, the weights but the bias pulled towards the identity map."""
     names = sorted({r[0] for r in readings})
     a = np.array([[1.0, _logit(p), float(ab)] + [float(n == name) for name in names]
-                  for n, p, ab, _ in readings], np.float64).reshape(-1, 3 + len(names))
+                  for n, p, ab, *_ in readings], np.float64).reshape(-1, 3 + len(names))
     y = np.array([float(r[3]) for r in readings])
     w0 = np.zeros(a.shape[1])
     w0[1] = 1.0

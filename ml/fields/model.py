@@ -9,16 +9,21 @@ or of "absent"), run with NumPy (two small matrix products a field; no torch at 
 
 Saved as ``fields.json`` (schema, feature layout, standardisation, metrics) and ``fields.npz``
 (the weights, loaded without pickle). Qt-free.
+
+A field whose network reads fewer pages right than the zero-shot rules, on pages it did not learn
+from and by more than chance explains, is left to the rules (``meta["rules_read"]``,
+:func:`rules_read_better`): a field few pages have can be learned worse than the rules read it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -259,7 +264,9 @@ class FieldModel:
         return float(p) if self.calibration is None else self.calibration(name, p, absent)
 
     def knows(self, name: str) -> bool:
-        return name in self.nets
+        """Whether its network reads ``name`` (not a field it never learned, nor one the rules read
+        better on the pages it was judged on: ``meta["rules_read"]``, :func:`rules_read_better`)."""
+        return name in self.nets and name not in (self.meta.get("rules_read") or ())
 
     def usual(self, name: str) -> tuple[str, float] | None:
         """A currency field's usual value in this project and the share of its training pages
@@ -386,7 +393,8 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
     ``rule_prior``: the starting weight of the zero-shot rules' margin in each candidate's score
     (learned with the rest; 0: the network alone). ``memory``: text fields remember the values
     people confirmed (:class:`Memory`). ``calibrate``: from :data:`CALIB_MIN_PAGES` pages on, the
-    confidences are calibrated on :data:`CALIB_FOLDS` folds of the examples (:func:`calibration_of`).
+    confidences are calibrated on :data:`CALIB_FOLDS` folds of the examples (:func:`held_out_readings`),
+    and the fields the rules read better on those folds are left to them (:func:`rules_read_better`).
     The model carries the words of the examples' lines (``ml.fields.vocabulary``), through which
     it reads an OCR's lines."""
     import torch
@@ -407,9 +415,14 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
         if calibrate:
             if progress:
                 progress(f"calibrating the confidences on {CALIB_FOLDS} folds of {len(examples)} pages")
-            model.calibration = calibration_of(
+            readings = held_out_readings(
                 examples, schema, lambda ex: _train(ex, schema, hidden, epochs, lr, weight_decay, seed, None,
                                                     time.perf_counter(), rule_prior, memory)[0], seed)
+            rules = rules_read_better(readings)
+            model.meta["rules_read"] = rules
+            model.calibration = fit_calibration([r for r in readings if r.field not in rules])
+            if progress and rules:
+                progress(f"read by the rules, which read them better on pages not learned from: {', '.join(rules)}")
             stats.seconds = time.perf_counter() - t0
             model.meta["seconds"] = round(stats.seconds, 2)
             if progress:
@@ -446,37 +459,82 @@ def usual_currencies(examples: Sequence[Example], schema: Sequence[str]) -> dict
     return out
 
 
-def calibration_of(examples: Sequence[Example], schema: Sequence[str],
-                   fit: Callable[[Sequence[Example]], FieldModel], seed: int = 0) -> Calibration:
-    """Fit the confidences' calibration on readings of pages the model that read them did not
-    learn from: :data:`CALIB_FOLDS` folds of the examples, each read by a model ``fit`` on the rest
-    (from the OCR's lines where an example has them, :attr:`Example.read`)."""
+class Reading(NamedTuple):
+    """One field of one page read by a model that did not learn from it (:func:`readings_of`)."""
+
+    field: str
+    p: float            # the network's probability of what it read
+    absent: bool        # it read the field absent
+    right: bool         # what it read is what people confirmed
+    rules_right: bool   # what the zero-shot rules read on the same page is
+
+
+def held_out_readings(examples: Sequence[Example], schema: Sequence[str],
+                      fit: Callable[[Sequence[Example]], FieldModel], seed: int = 0) -> list[Reading]:
+    """Readings of pages the model that read them did not learn from: :data:`CALIB_FOLDS` folds of
+    the examples, each read by a model ``fit`` on the rest (from the OCR's lines where an example
+    has them, :attr:`Example.read`). What the confidences' calibration is fitted on and what
+    decides which fields the rules read better (:func:`rules_read_better`)."""
     import random
 
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
-    readings: list[tuple[str, float, bool, bool]] = []
+    readings: list[Reading] = []
     for f in range(CALIB_FOLDS):
         held = set(order[f::CALIB_FOLDS])
         sub = fit([ex for i, ex in enumerate(examples) if i not in held])
         readings += readings_of(sub, [examples[i] for i in sorted(held)], schema)
-    return fit_calibration(readings)
+    return readings
 
 
-def readings_of(model: FieldModel, examples: Sequence[Example], schema: Sequence[str]
-                ) -> list[tuple[str, float, bool, bool]]:
-    """``(field, the network's probability, absent, right)`` of each field ``model`` reads on the
-    examples (their OCR's lines where they have them) that people said something about: what
-    :func:`fit_calibration` fits. ``model`` must not have learned from these pages."""
+def calibration_of(examples: Sequence[Example], schema: Sequence[str],
+                   fit: Callable[[Sequence[Example]], FieldModel], seed: int = 0) -> Calibration:
+    """The confidences' calibration fitted on :func:`held_out_readings`."""
+    return fit_calibration(held_out_readings(examples, schema, fit, seed))
+
+
+#: A field's network gives way to the zero-shot rules when, on pages it did not learn from, the
+#: rules read it right more often than the network by more than chance explains: a one-sided sign
+#: test on the pages only one of them read right, at this level (:func:`rules_read_better`).
+RULES_SIGNIFICANCE = 0.1
+
+
+def rules_read_better(readings: Sequence[Reading], level: float = RULES_SIGNIFICANCE) -> list[str]:
+    """The fields whose held-out readings the rules got right significantly more often than the
+    network (a sign test over the pages only one of the two read right): a field few pages have
+    (an invoice's due date on 7 of 21) can be learned worse than the rules read it, and a model
+    that read it so would lose it."""
+    rules_only: dict[str, int] = {}
+    net_only: dict[str, int] = {}
+    for r in readings:
+        if r.rules_right != r.right:
+            d = rules_only if r.rules_right else net_only
+            d[r.field] = d.get(r.field, 0) + 1
+    out = []
+    for name, b in rules_only.items():
+        n = b + net_only.get(name, 0)
+        p = sum(math.comb(n, k) for k in range(b, n + 1)) / 2 ** n   # P(at least b of n by chance)
+        if p < level:
+            out.append(name)
+    return sorted(out)
+
+
+def readings_of(model: FieldModel, examples: Sequence[Example], schema: Sequence[str]) -> list[Reading]:
+    """:class:`Reading` of each field ``model`` reads (by its network) on the examples (their OCR's
+    lines where they have them) that people said something about, with what the rules read on the
+    same page. ``model`` must not have learned from these pages."""
     from .extract import extract
 
     out = []
     for ex in examples:
         page, scored = (ex.page, ex.scored) if ex.read is None else (ex.read, ex.read_scored)
+        rules = {v.name: v for v in extract(page, schema, None, scored=scored)}
         for v in extract(page, schema, model, scored=scored, calibrated=False):
             if v.name not in ex.fields or not model.knows(v.name) or v.confidence is None:
                 continue
-            out.append((v.name, float(v.confidence), bool(v.absent), is_right(v, ex.fields[v.name])))
+            truth = ex.fields[v.name]
+            out.append(Reading(v.name, float(v.confidence), bool(v.absent), is_right(v, truth),
+                               is_right(rules[v.name], truth)))
     return out
 
 

@@ -13,6 +13,12 @@ counts (:class:`ml.fields.scoring.FieldScore`). From ``field_cv_pages`` pages on
 version's validation pages judge a model trained on the others. The model saved is trained on
 every page (cross-validation) or on the training pages.
 
+A field the zero-shot rules read right on more of the held-out pages than its network, by more
+than chance explains (``ml.fields.model.rules_read_better``: the folds' readings, or the model's
+own inner folds on validation pages), is left to the rules in the model saved and in every fold
+judged: the run is judged on what it would give, and does not lose a field the rules read better
+(before, a run that gained five invoice fields lost due_date and was never better).
+
 :func:`judge` is the rule: a field is *lost* when its F1 falls by more than its noise, *gained*
 when it rises by more; the run's field model is better when it loses no field and its overall F1
 is higher. The noise of a field is the larger of one page's worth of F1 (``2 / (predicted +
@@ -219,6 +225,9 @@ class FieldMetrics:
     data_hash: str
     schema: list[str]
     epochs: int
+    #: The fields the saved model leaves to the zero-shot rules, which read them better on pages
+    #: its networks did not learn from (``ml.fields.model.rules_read_better``).
+    rules_read: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         per = {}
@@ -229,7 +238,7 @@ class FieldMetrics:
                          "typing_saved": a.get("typing_saved"), "right": a.get("right"),
                          "predicted": a.get("predicted"), "reference": a.get("reference"),
                          "active_f1": b.get("f1"), "active_typing_saved": b.get("typing_saved"),
-                         "noise": c.noise, "change": c.change}
+                         "noise": c.noise, "change": c.change, "by_rules": name in self.rules_read}
         return {"task": registry.FIELDS, "eval": self.method, "folds": self.folds, "pages": self.pages,
                 "eval_pages": self.eval_pages, "train_pages": self.train_pages, "compared_with": self.compared_with,
                 "f1": self.new["overall"]["f1"], "active_f1": self.old["overall"]["f1"],
@@ -237,7 +246,8 @@ class FieldMetrics:
                 "active_typing_saved": self.old["overall"]["typing_saved"],
                 "per_field": per, "gained": list(self.verdict.gained), "lost": list(self.verdict.lost),
                 "better": self.verdict.better, "train_seconds": round(self.train_seconds, 2),
-                "data_hash": self.data_hash, "schema": list(self.schema), "epochs": self.epochs}
+                "data_hash": self.data_hash, "schema": list(self.schema), "epochs": self.epochs,
+                "rules_read": list(self.rules_read)}
 
 
 def data_hash(pages: Sequence[FieldPage]) -> str:
@@ -299,7 +309,7 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
              val_images: set[str] | None = None, progress: Callable[[int, int], None] | None = None,
              check: Callable[[], None] = lambda: None):
     """Judge and train: returns ``(FieldModel, FieldMetrics)`` (module docstring)."""
-    from ml.fields.model import CALIB_MIN_PAGES, fit_calibration, readings_of, train
+    from ml.fields.model import CALIB_MIN_PAGES, fit_calibration, readings_of, rules_read_better, train
     from ml.fields.scoring import FieldScore
 
     n = len(pages)
@@ -310,22 +320,31 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
     method, parts = judging_split([p.image_sha256 for p in pages], params, val_images, "field values")
     if method == "cross-validation":
         k = len(parts)
-        readings: list = []   # the folds' readings of pages they did not learn: the confidences' calibration
+        # The folds' readings of pages they did not learn: the confidences' calibration, and which
+        # fields the rules read better than a network (``rules_read_better``).
+        readings: list = []
+        models = []
         for f, test in enumerate(parts):
             check()
             held = set(test)
             model, _ = train([examples[i] for i in range(n) if i not in held], schema, epochs=epochs, seed=seed,
                              calibrate=False)
-            _score(pages, test, schema, model, new)
+            models.append(model)
+            readings += readings_of(model, [examples[i] for i in test], schema)
             _score(pages, test, schema, compared, old)
-            if n >= CALIB_MIN_PAGES:
-                readings += readings_of(model, [examples[i] for i in test], schema)
             if progress:
                 progress(f + 1, k + 1)
+        # The fields the rules read better on the folds' held-out pages are read by the rules in
+        # every fold's model as in the model saved: the judgement scores what the run would give.
+        rules = rules_read_better(readings)
+        for model, test in zip(models, parts):
+            model.meta["rules_read"] = rules
+            _score(pages, test, schema, model, new)
         check()
         final, _ = train(examples, schema, epochs=epochs, seed=seed, calibrate=False)
+        final.meta["rules_read"] = rules
         if n >= CALIB_MIN_PAGES:
-            final.calibration = fit_calibration(readings)
+            final.calibration = fit_calibration([r for r in readings if r.field not in rules])
         folds_used, train_n, eval_n = k, n, n
     else:
         val = parts[0]
@@ -340,7 +359,7 @@ def evaluate(pages: Sequence[FieldPage], schema: Sequence[str], compared, compar
     seconds = time.perf_counter() - t0
     new_s, old_s = new.summary(), old.summary()
     metrics = FieldMetrics(method, folds_used, n, eval_n, train_n, compared_name, new_s, old_s, judge(new_s, old_s),
-                           seconds, data_hash(pages), list(schema), epochs)
+                           seconds, data_hash(pages), list(schema), epochs, list(final.meta.get("rules_read") or []))
     return final, metrics
 
 
@@ -380,7 +399,7 @@ def merged(a: FieldMetrics | None, b: FieldMetrics | None) -> FieldMetrics:
                         max(a.eval_pages, b.eval_pages), max(a.train_pages, b.train_pages), a.compared_with, new, old,
                         judge(new, old), a.train_seconds + b.train_seconds,
                         hashlib.sha256((a.data_hash + b.data_hash).encode()).hexdigest(), [*a.schema, *b.schema],
-                        a.epochs)
+                        a.epochs, [*a.rules_read, *b.rules_read])
 
 
 def write_version(folder: Path, model, run_id: int, params: Mapping, metrics: FieldMetrics, compared: str,
@@ -415,8 +434,8 @@ def summary_line(metrics: FieldMetrics) -> dict[str, Any]:
             "compared_with": d["compared_with"],
             "f1": d["f1"], "active_f1": d["active_f1"], "typing_saved": d["typing_saved"],
             "active_typing_saved": d["active_typing_saved"],
-            "per_field": {k: {"f1": v["f1"], "active_f1": v["active_f1"], "noise": v["noise"], "change": v["change"]}
-                          for k, v in d["per_field"].items()},
+            "per_field": {k: {"f1": v["f1"], "active_f1": v["active_f1"], "noise": v["noise"], "change": v["change"],
+                              "by_rules": v["by_rules"]} for k, v in d["per_field"].items()},
             "gained": d["gained"], "lost": d["lost"], "better": d["better"], "train_seconds": d["train_seconds"]}
 
 
