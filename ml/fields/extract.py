@@ -130,15 +130,35 @@ class _Choice:
     learned: bool
 
 
+#: Below this, an amount is a rounding adjustment's size or nothing ("ROUNDING RM 0.00", "-.01"):
+#: not a document's total while the page has a larger one (:func:`_choice`).
+SMALL_TOTAL = 0.1
+
+
+def _not_total(s: Scored) -> np.ndarray | None:
+    """For a total field, the candidates too small to be one when the page has larger ones."""
+    if role(s.name) != "total" or not s.cands:
+        return None
+    small = np.array([abs(c.num) < SMALL_TOTAL for c in s.cands])
+    return small if small.any() and not small.all() else None
+
+
 def _choice(s: Scored, model) -> _Choice:
+    small = _not_total(s)
     if model is not None and model.knows(s.name):
         probs, p_absent = model.probabilities(s)
+        if small is not None:   # a network that learned "ROUNDING RM 52.10" reads "ROUNDING ADJ: 0.00" so
+            probs = np.where(small, 0.0, probs)
+            norm = probs.sum() + p_absent
+            probs, p_absent = probs / norm, p_absent / norm
         if len(probs) and probs.max() >= p_absent:
             i = int(np.argmax(probs))
             return _Choice(s, i, float(probs[i]), probs, True)
         return _Choice(s, None, float(p_absent), probs, True)
     if not s.cands:
         return _Choice(s, None, 0.5, np.zeros(0), False)
+    if small is not None:
+        s = replace(s, zero=np.where(small, -1e6, s.zero).astype(np.float32))
     probs = np.exp(s.zero - s.zero.max())
     probs /= probs.sum()
     i = int(np.argmax(s.zero))
