@@ -88,10 +88,14 @@ def field_report(metrics: dict) -> list[str]:
     for name, f in (metrics.get("per_field") or {}).items():
         rows.append(f"  {name:<18} F1 {_pct(f.get('f1')):>6} against {_pct(f.get('active_f1')):>6}"
                     f"  (noise {f.get('noise', 0):.1%}) {f.get('change', '')}"
-                    + ("  (read by the rules: they read it better on pages not learned from)" if f.get("by_rules") else ""))
+                    + ("  (read by the rules)" if f.get("by_rules") else ""))
     typing = (f"; typing saved {_pct(metrics.get('typing_saved'))} against {_pct(metrics.get('active_typing_saved'))}"
               if metrics.get("typing_saved") is not None or metrics.get("active_typing_saved") is not None else "")
     rows.append(f"  {'all':<18} F1 {_pct(metrics.get('f1')):>6} against {_pct(metrics.get('active_f1')):>6}{typing}")
+    rules = metrics.get("rules_read") or []
+    if rules:
+        rows.append(f"  read by the rules, which read {'it' if len(rules) == 1 else 'them'} better on pages the "
+                    f"model did not learn from: {', '.join(rules)}")
     gained, lost = metrics.get("gained") or [], metrics.get("lost") or []
     rows.append(f"  gained: {', '.join(gained) or 'none'}; lost: {', '.join(lost) or 'none'}"
                 f" -> {'better' if metrics.get('better') else 'not better'}")

@@ -269,6 +269,30 @@ def _adjustment(text: str | None) -> bool:
     return bool(text) and bool(_ROUNDING.search(text)) and not _TOTAL_WORD.search(text)
 
 
+#: A signed amount under one unit, as rounding adjustments print it: "-0.02", ".01", "-RM 0.02", "RM0.00".
+_SMALL_SIGNED = re.compile(r"(?<![\w.,])([-−]?)\s*(?:RM|€|EUR|CHF|kr)?\s*([-−]?)0?[.,](\d{2})(?![\d.,])", re.IGNORECASE)
+
+
+def adjustment_amounts(page: Page) -> list[float]:
+    """The non-zero rounding adjustments a page prints: the small signed amounts of a line labelled
+    as one ("ROUNDING ADJ -0.02") or of the line right of such a label, on its row."""
+    flags = [_adjustment(ln.text) for ln in page.lines]
+    if not any(flags):
+        return []
+    _, left, _ = neighbours(page)
+    out = []
+    for k, ln in enumerate(page.lines):
+        if not (flags[k] or (left[k] is not None and _adjustment(left[k].text))):
+            continue
+        for m in _SMALL_SIGNED.finditer(ln.text):
+            v = int(m.group(3)) / 100
+            if v and (m.group(1) or m.group(2)):
+                v = -v
+            if v:
+                out.append(v)
+    return out
+
+
 #: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".
 _ID_LINE = re.compile(r"\(?[^()]{0,20}?[:.]?\s*[A-Z]{0,3}[- ]?\d[\d -]{3,}[-]?[A-Z]?\)?", re.IGNORECASE)
 _POSTCODE_LINE = re.compile(r"(?<!\d)(?:[A-Z]{1,2}-)?\d{4,5}(?!\d)\s+[^\W\d_]")

@@ -18,7 +18,7 @@ import numpy as np
 from core.fields import AMOUNT, CURRENCY, FieldValue, field_type, find_amounts
 
 from . import zeroshot
-from .candidates import Cand, base_features, context_words, field_features, generate, neighbours
+from .candidates import Cand, adjustment_amounts, base_features, context_words, field_features, generate, neighbours
 from .lexicon import CREDIT_NOTE, role
 from .lines import FLine, Page
 
@@ -82,6 +82,7 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
     probability, unrounded, which is what a calibration is fitted on)."""
     picks = [_choice(s, model) for s in (scored if scored is not None else scored_fields(page, schema))]
     _add_up(picks)
+    _rounded(picks, page)
     credit = is_credit_note(page)
     out = []
     for c in picks:
@@ -219,3 +220,26 @@ def _add_up(picks: list[_Choice]) -> None:
     for c, i in zip(trio, best):
         if c.index != i:  # type: ignore[union-attr]
             c.index, c.confidence = i, float(c.probs[i])  # type: ignore[union-attr]
+
+
+def _rounded(picks: list[_Choice], page: Page) -> None:
+    """A receipt's total after its rounding adjustment: when the page prints an adjustment
+    ("ROUNDING ADJ -0.02") and the total read plus it is an amount of the page ("TOTAL RM 31.47",
+    "ROUNDING ADJ -0.02", "TOTAL RM 31.45"), that amount is the total: what was paid."""
+    totals = [c for c in picks if role(c.scored.name) == "total" and field_type(c.scored.name) == AMOUNT
+              and c.index is not None and len(c.probs)]
+    if not totals:
+        return
+    adjustments = adjustment_amounts(page)
+    if not adjustments:
+        return
+    for c in totals:
+        cands = c.scored.cands
+        now = cands[c.index].num
+        best = None
+        for a in adjustments:
+            for i, cand in enumerate(cands):
+                if abs(cand.num - (now + a)) < 0.005 and (best is None or c.probs[i] > c.probs[best]):
+                    best = i
+        if best is not None:
+            c.index, c.confidence = best, float(max(c.probs[best], c.confidence))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli_training import field_report
 from ml.evaluate import load_reference_dir
 from ml.fields import extract, lines_from, page_of
 from ml.fields.crossval import _truth, reference_lines
@@ -82,3 +83,7 @@ def test_a_run_on_invoices_leaves_the_due_dates_it_learned_worse_to_the_rules_an
     assert due["f1"] == pytest.approx(due["active_f1"])     # read as the rules read it, on the same pages
     assert d["better"] and not d["lost"] and len(d["gained"]) >= 3
     assert not model.knows("due_date") and model.knows("invoice_number")
+    report = field_report(d)   # what `proofdesk train` and the Training screen show
+    assert any(row.lstrip().startswith("due_date") and row.endswith("(read by the rules)") for row in report)
+    assert any("read by the rules, which read it better" in row and row.endswith(": due_date") for row in report)
+    assert report[-1].endswith("-> better")
