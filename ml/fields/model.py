@@ -33,7 +33,7 @@ from .calibration import Calibration, fit_calibration
 from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
 from .extract import Scored, scored_fields
 from .lines import Page
-from .vocabulary import attach
+from .vocabulary import attach, read_lines
 
 FORMAT = "proofdesk-fields"
 FORMAT_VERSION = 1
@@ -421,9 +421,13 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
         if calibrate:
             if progress:
                 progress(f"calibrating the confidences on {CALIB_FOLDS} folds of {len(examples)} pages")
-            readings = held_out_readings(
-                examples, schema, lambda ex: _train(ex, schema, hidden, epochs, lr, weight_decay, seed, None,
-                                                    time.perf_counter(), rule_prior, memory)[0], seed)
+            def fit(sub: Sequence[Example]) -> FieldModel:
+                m = _train(sub, schema, hidden, epochs, lr, weight_decay, seed, None, time.perf_counter(),
+                           rule_prior, memory)[0]
+                attach(m, ([ln.text for ln in ex.page.lines] for ex in sub))
+                return m
+
+            readings = held_out_readings(examples, schema, fit, seed)
             rules = rules_read_better(readings)
             model.meta["rules_read"] = rules
             model.calibration = fit_calibration([r for r in readings if r.field not in rules])
@@ -533,7 +537,7 @@ def readings_of(model: FieldModel, examples: Sequence[Example], schema: Sequence
 
     out = []
     for ex in examples:
-        page, scored = (ex.page, ex.scored) if ex.read is None else (ex.read, ex.read_scored)
+        page, scored = _as_read(ex, model, schema)
         rules = {v.name: v for v in extract(page, schema, None, scored=scored)}
         for v in extract(page, schema, model, scored=scored, calibrated=False):
             if v.name not in ex.fields or not model.knows(v.name) or v.confidence is None:
@@ -542,6 +546,18 @@ def readings_of(model: FieldModel, examples: Sequence[Example], schema: Sequence
             out.append(Reading(v.name, float(v.confidence), bool(v.absent), is_right(v, truth),
                                is_right(rules[v.name], truth)))
     return out
+
+
+def _as_read(ex: Example, model: FieldModel, schema: Sequence[str]) -> tuple[Page, list[Scored] | None]:
+    """An example's page and its fields' candidates as pre-fill reads it with ``model``: its OCR's
+    lines through the model's words (``ml.fields.vocabulary``) where it has them, else people's."""
+    if ex.read is None:
+        return ex.page, ex.scored
+    fixed = read_lines(ex.read.lines, model)
+    if all(a is b for a, b in zip(fixed, ex.read.lines)):
+        return ex.read, ex.read_scored
+    page = Page(fixed, ex.read.width, ex.read.height)
+    return page, scored_fields(page, schema)
 
 
 def matches(name: str, text: str, value: str | None, truth: str) -> bool:

@@ -68,3 +68,23 @@ def test_a_vocabulary_that_is_not_a_word_table_is_refused():
     with pytest.raises(ValueError, match="not a table"):
         Vocabulary.from_json({"SDN": "three"})
     assert Vocabulary.from_json(None) is None
+
+
+def test_the_held_out_readings_read_an_ocr_page_through_the_models_words_as_pre_fill_does():
+    """The calibration and the choice of fields the rules read are made on what pre-fill shows:
+    the OCR's lines through the model's words, not as the OCR printed them."""
+    from ml.fields import page_of
+    from ml.fields.extract import scored_fields
+    from ml.fields.model import Example, readings_of, train
+
+    def page(rows):
+        return page_of(lines_from((((60, y), (400, y), (400, y + 20), (60, y + 20)), t) for y, t in rows), 600, 800)
+
+    schema = ["company"]
+    people = [page([(40, f"KEDAI {w} SDN BHD"), (100, "JALAN TAMAN"), (500, "TOTAL 4.00")]) for w in ("ALPHA", "BETA", "GAMMA")]
+    model, _ = train([Example(p, {"company": p.lines[0].text}) for p in people], schema, epochs=100, calibrate=False)
+    truth = page([(40, "KEDAI DELTA SDN BHD"), (100, "JALAN TAMAN"), (500, "TOTAL 4.00")])
+    ocr = page([(40, "KEDAI DELTA SON BHD"), (100, "JALAN TAMAN"), (500, "TOTAL 4.00")])   # O for D
+    ex = Example(truth, {"company": "KEDAI DELTA SDN BHD"}, None, ocr, scored_fields(ocr, schema))
+    (r,) = readings_of(model, [ex], schema)
+    assert r.field == "company" and r.right and not r.absent
