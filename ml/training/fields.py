@@ -436,7 +436,8 @@ def summary_line(metrics: FieldMetrics) -> dict[str, Any]:
             "active_typing_saved": d["active_typing_saved"],
             "per_field": {k: {"f1": v["f1"], "active_f1": v["active_f1"], "noise": v["noise"], "change": v["change"],
                               "by_rules": v["by_rules"]} for k, v in d["per_field"].items()},
-            "gained": d["gained"], "lost": d["lost"], "better": d["better"], "train_seconds": d["train_seconds"]}
+            "gained": d["gained"], "lost": d["lost"], "better": d["better"], "train_seconds": d["train_seconds"],
+            "rules_read": d["rules_read"]}
 
 
 __all__ = ["MIN_FIELD_PAGES", "FieldChange", "FieldPage", "FieldMetrics", "FieldResult", "FieldVerdict",
