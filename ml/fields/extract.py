@@ -188,7 +188,9 @@ def _add_up(picks: list[_Choice]) -> None:
     if any(c is None or c.index is None or not len(c.probs) for c in trio):
         return
     value = [np.array([cand.num for cand in c.scored.cands]) for c in trio]  # type: ignore[union-attr]
-    adds = lambda i, j, k: abs(value[0][i] + value[1][j] - value[2][k]) < 0.005  # noqa: E731
+    # A net or a total of nothing adds up with anything printed twice (0,00 + 3,00 = 3,00): no evidence.
+    adds = lambda i, j, k: (abs(value[0][i] + value[1][j] - value[2][k]) < 0.005  # noqa: E731
+                            and abs(value[0][i]) >= 0.005 and abs(value[2][k]) >= 0.005)
     now = tuple(c.index for c in trio)  # type: ignore[union-attr]
     if adds(*now):
         return

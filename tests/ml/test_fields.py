@@ -303,6 +303,16 @@ def test_net_tax_and_total_are_read_so_that_they_add_up():
     tax.index = None
     _add_up([net, tax, total])
     assert total.index == 0 and tax.index is None
+    # A net of nothing adds up with anything printed twice (0.00 + 3.00 = 3.00): no evidence.
+    net, tax, total = choice("net_total", [457.2, 0.0], [0.6, 0.4]), choice("tax_total", [3.0, 7.0], [0.6, 0.4]), \
+        choice("total", [518.99, 3.0, 382.47], [0.5, 0.3, 0.2])
+    _add_up([net, tax, total])
+    assert (net.index, tax.index, total.index) == (0, 0, 0)
+    # ... and a tax of nothing is an exempt invoice: net = total is a sum
+    net, tax, total = choice("net_total", [120.0, 99.0], [0.4, 0.6]), choice("tax_total", [0.0], [1.0]), \
+        choice("total", [120.0], [1.0])
+    _add_up([net, tax, total])
+    assert (net.index, tax.index, total.index) == (0, 0, 0)
 
 
 def test_a_credit_notes_totals_are_given_positive_as_printed_negative():
