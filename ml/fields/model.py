@@ -613,26 +613,15 @@ def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t
         allX = np.concatenate([X for X, _ in rows if len(X)] or [np.zeros((1, nf), np.float32)])
         mean = allX.mean(axis=0)
         std = allX.std(axis=0) + 1e-3
-        cmax = max(1, max(len(X) for X, _ in rows))
-        P = len(rows)
-        Xp = np.zeros((P, cmax, nf), np.float32)
-        Yp = np.zeros((P, cmax + 1), np.float32)
-        M = np.zeros((P, cmax + 1), bool)
-        for i, (X, y) in enumerate(rows):
-            n = len(X)
-            Xp[i, :n] = (X - mean) / std
-            Yp[i, :n] = y
-            M[i, :n] = True
-            M[i, cmax] = True
-            if not y.any():
-                Yp[i, cmax] = 1.0
-        Zp = np.zeros((P, cmax), np.float32)  # the rules' margin of each candidate, as it is
-        for i, (X, _) in enumerate(rows):
-            Zp[i, :len(X)] = X[:, N_FEATURES - 1]
-        Xt, Yt, Mt = torch.from_numpy(Xp), torch.from_numpy(Yp), torch.from_numpy(M)
-        Zt = torch.from_numpy(Zp)
-        w1, b1, w2, b2, absent_, rule_w, loss = _fit_one(Xt, Yt, Mt, Zt, nf, hidden, epochs, lr, weight_decay,
-                                                         rule_prior)
+        # The pages' candidates one after another (no padding to the longest page: a form's text
+        # candidates are 2-5 times fewer than the longest page times the pages), each with its page.
+        Xf = np.concatenate([(X - mean) / std for X, _ in rows] or [np.zeros((0, nf), np.float32)]).astype(np.float32)
+        Yf = np.concatenate([y for _, y in rows] or [np.zeros(0, np.float32)]).astype(np.float32)
+        Zf = np.concatenate([X[:, N_FEATURES - 1] for X, _ in rows] or [np.zeros(0, np.float32)]).astype(np.float32)
+        seg = np.concatenate([np.full(len(X), i, np.int64) for i, (X, _) in enumerate(rows)] or [np.zeros(0, np.int64)])
+        none = np.array([not y.any() for _, y in rows], np.float32)   # pages whose answer is "absent"
+        tensors = [torch.from_numpy(a) for a in (Xf, Yf, Zf, seg, none)]
+        w1, b1, w2, b2, absent_, rule_w, loss = _fit_one(*tensors, nf, hidden, epochs, lr, weight_decay, rule_prior)
         nets[name] = FieldNet(mean.astype(np.float32), std.astype(np.float32), w1, b1, w2,
                               b2, absent_, vocab, rule_weight=rule_w if rule_prior else 0.0, memory=memory)
         if progress:
@@ -645,11 +634,26 @@ def _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t
     return FieldModel(nets, meta), TrainStats(len(examples), seconds, per_field)
 
 
-def _fit_one(Xt, Yt, Mt, Zt, nf: int, hidden: int, epochs: int, lr: float, weight_decay: float, rule_prior: float):
-    """One field's network on its padded pages: (w1, b1, w2, b2, absent, rule weight, last loss)."""
+def _segment_lse(values, seg, extra):
+    """Per page, log(sum(exp(its candidates' values)) + exp(extra)): ``values`` one per candidate
+    (``-inf`` leaves one out), ``seg`` its page, ``extra`` one per page (``-inf``: none)."""
     import torch
 
-    P = Xt.shape[0]
+    top = torch.full_like(extra, float("-inf")).scatter_reduce(0, seg, values, "amax", include_self=True)
+    top = torch.maximum(top, extra).detach()     # the shift only keeps exp() in range
+    total = torch.zeros_like(extra).index_add(0, seg, torch.exp(values - top[seg])) + torch.exp(extra - top)
+    return top + torch.log(total)
+
+
+def _fit_one(Xt, Yt, Zt, seg, none, nf: int, hidden: int, epochs: int, lr: float, weight_decay: float,
+             rule_prior: float):
+    """One field's network on its pages' candidates (``Xt`` one row each, ``seg`` its page, ``Yt``
+    1 for the right ones, ``Zt`` the rules' margin; ``none`` 1 for a page whose answer is absent):
+    (w1, b1, w2, b2, absent, rule weight, last loss). The loss: minus the log-probability, over
+    each page's candidates and "absent", of the right ones (or of "absent")."""
+    import torch
+
+    P = none.shape[0]
     l1 = torch.nn.Linear(nf, hidden) if hidden else torch.nn.Identity()
     l2 = torch.nn.Linear(hidden or nf, 1)
     absent = torch.nn.Parameter(torch.zeros(1))
@@ -657,14 +661,16 @@ def _fit_one(Xt, Yt, Mt, Zt, nf: int, hidden: int, epochs: int, lr: float, weigh
     params = list(l1.parameters()) + list(l2.parameters()) + [absent] + ([rule] if rule_prior else [])
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     loss = torch.zeros(())
+    minus_inf = torch.tensor(float("-inf"))
     for _ in range(epochs):
         opt.zero_grad()
         lg = l2(torch.relu(l1(Xt)) if hidden else Xt).squeeze(-1)
         if rule_prior:
             lg = lg + rule * Zt
-        lg = torch.cat([lg, absent.expand(P, 1)], dim=1).masked_fill(~Mt, -1e9)
-        logp = torch.log_softmax(lg, dim=1)
-        loss = -(torch.logsumexp(logp.masked_fill(Yt == 0, -1e9), dim=1)).mean()
+        a = absent.expand(P)
+        everything = _segment_lse(lg, seg, a)
+        right = _segment_lse(torch.where(Yt > 0, lg, minus_inf), seg, torch.where(none > 0, a, minus_inf))
+        loss = (everything - right).mean()
         loss.backward()
         opt.step()
     with torch.no_grad():
