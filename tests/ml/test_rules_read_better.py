@@ -87,3 +87,17 @@ def test_a_run_on_invoices_leaves_the_due_dates_it_learned_worse_to_the_rules_an
     assert any(row.lstrip().startswith("due_date") and row.endswith("(read by the rules)") for row in report)
     assert any("read by the rules, which read it better" in row and row.endswith(": due_date") for row in report)
     assert report[-1].endswith("-> better")
+
+
+def test_a_model_trained_on_its_own_chooses_on_its_inner_folds():
+    """train() alone (a run's validation-pages path, `eval --cv`): the five inner folds of its pages
+    that calibrate it also choose the fields the rules read better; the rest stay learned."""
+    refs = load_reference_dir(INVOICES)
+    schema = ["invoice_date", "due_date", "total"]
+    examples = [Example(page_of(reference_lines(r), r["width"], r["height"]), _truth(r, schema)) for r in refs]
+    model, _ = train(examples, schema, epochs=150)
+    assert model.meta["rules_read"] == ["due_date"] and model.calibration is not None
+    assert not model.knows("due_date") and model.knows("invoice_date") and model.knows("total")
+    # fewer pages than calibrating needs: nothing is chosen, every field is learned
+    small, _ = train(examples[:8], schema, epochs=50)
+    assert "rules_read" not in small.meta and small.knows("due_date")
