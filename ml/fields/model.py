@@ -206,7 +206,7 @@ CALIB_MIN_PAGES = 12
 #: Folds of the training pages whose held-out readings calibrate the confidences and choose the
 #: fields the rules read better (:func:`held_out_readings`), as the run's own cross-validation
 #: deals them. Five, not three: each reading model learns from 80% of the pages rather than 67%, so
-#: it reads as the model saved will (5-fold ``eval --cv``, seed 0, 2026-11-30: ECE sroie-dev 4.7%
+#: it reads as the model saved will (5-fold ``eval --cv``, seed 0, 2026-11-30: ECE sroie-dev 4.2%
 #: -> 2.1% given the lines, 7.5% -> 6.0% end to end; invoices-dev 7.0% -> 4.4%, 6.1% -> 5.1%;
 #: invoices-dev F1 89.3% -> 89.6% given the lines, 88.4% -> 88.8% end to end, the rules taking a
 #: field less often where a network of 14 pages read it worse than one of 21 does).
