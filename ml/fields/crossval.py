@@ -18,7 +18,7 @@ from .extract import extract, page_of, scored_fields
 from .lines import FLine, lines_from
 from .model import Example, train
 from .scoring import FieldScore
-from .vocabulary import read_lines
+from .vocabulary import read_page
 
 
 def reference_lines(ref: Mapping[str, Any]) -> list[FLine]:
@@ -52,12 +52,9 @@ def cross_validate(refs: Sequence[Mapping[str, Any]], schema: Sequence[str], k: 
         model, stats = train(examples, schema, seed=seed, **train_kw)
         seconds.append(stats.seconds)
         for i in test:
-            page = test_lines[i]
             t0 = time.perf_counter()
-            if lines_for is not None:     # an OCR's lines: read through the vocabulary of the training pages
-                fixed = read_lines(page.lines, model)
-                if any(a is not b for a, b in zip(fixed, page.lines)):
-                    page = page_of(fixed, refs[i]["width"], refs[i]["height"])
+            # an OCR's lines: read through the vocabulary of the training pages
+            page = test_lines[i] if lines_for is None else read_page(test_lines[i], model)
             scored = scored_fields(page, schema) if page is not test_lines[i] else test_scored[i]
             vals = extract(page, schema, model, scored)
             predict_s += time.perf_counter() - t0

@@ -33,7 +33,7 @@ from .calibration import Calibration, fit_calibration
 from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
 from .extract import Scored, scored_fields
 from .lines import Page
-from .vocabulary import attach, read_lines
+from .vocabulary import attach, read_page
 
 FORMAT = "proofdesk-fields"
 FORMAT_VERSION = 1
@@ -414,20 +414,19 @@ def train(examples: Sequence[Example], schema: Sequence[str], *, hidden: int = 3
     examples = [replace(ex, scored=ex.scored if ex.scored is not None else scored_fields(ex.page, schema),
                         read_scored=ex.read_scored if not calibrate or ex.read is None or ex.read_scored is not None
                         else scored_fields(ex.read, schema)) for ex in examples]
+
+    def learn(sub: Sequence[Example], report: Callable[[str], None] | None, start: float
+              ) -> tuple[FieldModel, TrainStats]:
+        m, st = _train(sub, schema, hidden, epochs, lr, weight_decay, seed, report, start, rule_prior, memory)
+        attach(m, ([ln.text for ln in ex.page.lines] for ex in sub))   # its pages' words (vocabulary)
+        return m, st
+
     try:
-        model, stats = _train(examples, schema, hidden, epochs, lr, weight_decay, seed, progress, t0, rule_prior,
-                              memory)
-        attach(model, ([ln.text for ln in ex.page.lines] for ex in examples))   # its pages' words (vocabulary)
+        model, stats = learn(examples, progress, t0)
         if calibrate:
             if progress:
                 progress(f"calibrating the confidences on {CALIB_FOLDS} folds of {len(examples)} pages")
-            def fit(sub: Sequence[Example]) -> FieldModel:
-                m = _train(sub, schema, hidden, epochs, lr, weight_decay, seed, None, time.perf_counter(),
-                           rule_prior, memory)[0]
-                attach(m, ([ln.text for ln in ex.page.lines] for ex in sub))
-                return m
-
-            readings = held_out_readings(examples, schema, fit, seed)
+            readings = held_out_readings(examples, schema, lambda sub: learn(sub, None, time.perf_counter())[0], seed)
             rules = rules_read_better(readings)
             model.meta["rules_read"] = rules
             model.calibration = fit_calibration([r for r in readings if r.field not in rules])
@@ -497,12 +496,6 @@ def held_out_readings(examples: Sequence[Example], schema: Sequence[str],
     return readings
 
 
-def calibration_of(examples: Sequence[Example], schema: Sequence[str],
-                   fit: Callable[[Sequence[Example]], FieldModel], seed: int = 0) -> Calibration:
-    """The confidences' calibration fitted on :func:`held_out_readings`."""
-    return fit_calibration(held_out_readings(examples, schema, fit, seed))
-
-
 #: A field's network gives way to the zero-shot rules when, on pages it did not learn from, the
 #: rules read it right more often than the network by more than chance explains: a one-sided sign
 #: test on the pages only one of them read right, at this level (:func:`rules_read_better`).
@@ -553,11 +546,8 @@ def _as_read(ex: Example, model: FieldModel, schema: Sequence[str]) -> tuple[Pag
     lines through the model's words (``ml.fields.vocabulary``) where it has them, else people's."""
     if ex.read is None:
         return ex.page, ex.scored
-    fixed = read_lines(ex.read.lines, model)
-    if all(a is b for a, b in zip(fixed, ex.read.lines)):
-        return ex.read, ex.read_scored
-    page = Page(fixed, ex.read.width, ex.read.height)
-    return page, scored_fields(page, schema)
+    page = read_page(ex.read, model)
+    return (ex.read, ex.read_scored) if page is ex.read else (page, scored_fields(page, schema))
 
 
 def matches(name: str, text: str, value: str | None, truth: str) -> bool:
@@ -690,4 +680,4 @@ def text_key(text: str | None) -> str:
     return squeeze(text or "").casefold()
 
 
-__all__ = ["Calibration", "Example", "FieldModel", "FieldNet", "fit_calibration", "readings_of", "calibration_of", "is_right", "matches", "Memory", "MEMORY_FEATURES", "train", "targets", "N_FEATURES", "field_type"]
+__all__ = ["Calibration", "Example", "FieldModel", "FieldNet", "fit_calibration", "readings_of", "held_out_readings", "rules_read_better", "Reading", "is_right", "matches", "Memory", "MEMORY_FEATURES", "train", "targets", "N_FEATURES", "field_type"]

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from .lines import FLine
+from .lines import FLine, Page
 
 #: A word is kept when people's lines have it on at least this many pages.
 MIN_PAGES = 2
@@ -157,4 +157,13 @@ def read_lines(lines: Sequence[FLine], model) -> list[FLine]:
     return list(lines) if vocab is None else vocab.correct_lines(lines)
 
 
-__all__ = ["LOOK_ALIKE", "MIN_PAGES", "Vocabulary", "attach", "of_model", "read_lines", "vocabulary_of"]
+def read_page(page: Page, model) -> Page:
+    """An OCR's page as the field reader reads it with ``model`` (:func:`read_lines`): ``page``
+    itself when no word of it changes, so that what was computed for it still holds."""
+    fixed = read_lines(page.lines, model)
+    if all(a is b for a, b in zip(fixed, page.lines)):
+        return page
+    return Page(fixed, page.width, page.height)
+
+
+__all__ = ["LOOK_ALIKE", "MIN_PAGES", "Vocabulary", "attach", "of_model", "read_lines", "read_page", "vocabulary_of"]
