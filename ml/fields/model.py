@@ -342,6 +342,9 @@ class FieldModel:
                     if nets[name].w1.shape[0] != want or nets[name].mean.shape[0] != want:
                         raise ValueError(f"{folder}: field {name} has {nets[name].w1.shape[0]} inputs, not {want}")
             calibration = Calibration.from_json(meta.get("calibration"))
+            rules = meta.get("rules_read")
+            if rules is not None and (not isinstance(rules, list) or not all(isinstance(n, str) for n in rules)):
+                raise ValueError(f"{folder}: the fields the rules read are not a list of names: {rules!r}")
         except (OSError, KeyError, TypeError, json.JSONDecodeError, ValueError) as exc:
             if isinstance(exc, ValueError) and str(exc).startswith(str(folder)):
                 raise

@@ -3,6 +3,7 @@ is left to the rules: the model saved reads it so, and the run is judged on what
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,13 @@ def test_a_field_left_to_the_rules_is_read_as_the_rules_read_it_and_stays_so_whe
     again = FieldModel.load(tmp_path / "m")
     assert again.meta["rules_read"] == ["date"]
     assert [v.to_json() for v in extract(probe, schema, again)] == [v.to_json() for v in got.values()]
+    # a hand-edited or damaged list is refused with a message (pre-fill then logs it and reads by the
+    # rules), not read as a string whose letters would hide fields
+    meta = json.loads((tmp_path / "m" / "fields.json").read_text(encoding="utf-8"))
+    for bad in ("date", [1], {"date": True}):
+        (tmp_path / "m" / "fields.json").write_text(json.dumps(dict(meta, rules_read=bad)), encoding="utf-8")
+        with pytest.raises(ValueError, match="the fields the rules read are not a list of names"):
+            FieldModel.load(tmp_path / "m")
 
 
 def test_a_run_on_invoices_leaves_the_due_dates_it_learned_worse_to_the_rules_and_is_better():
