@@ -443,7 +443,8 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             if c.kind == AMOUNT and right is not None:
                 row[51] = float(row[49] and not right[k])
         row[53] = float(t.rstrip().endswith(":") or _label_only(t)
-                        or (len(c.lines) > 1 and (first.text.rstrip().endswith(":") or _label_only(first.text))))
+                        or (len(c.lines) > 1 and (first.text.rstrip().endswith(":")
+                                                  or any(_label_only(ln.text) for ln in ls))))
         if c.kind == AMOUNT:  # a rate, not an amount: "MwSt.-% 19,0", "19,0 %", a "%" column's figure
             a_ = above[k]
             row[54] = float(before.rstrip().endswith("%") or first.text[c.end:].lstrip().startswith("%")

@@ -18,7 +18,16 @@ import numpy as np
 from core.fields import AMOUNT, CURRENCY, FieldValue, field_type, find_amounts
 
 from . import zeroshot
-from .candidates import Cand, adjustment_amounts, base_features, context_words, field_features, generate, neighbours
+from .candidates import (
+    BASE_NAMES,
+    Cand,
+    adjustment_amounts,
+    base_features,
+    context_words,
+    field_features,
+    generate,
+    neighbours,
+)
 from .lexicon import CREDIT_NOTE, role
 from .lines import FLine, Page
 
@@ -144,12 +153,32 @@ def _not_total(s: Scored) -> np.ndarray | None:
     return small if small.any() and not small.all() else None
 
 
+#: Fields whose value is a name or an address: a line that is only a label ("Votre référence",
+#: "Customer VAT Number", "Anschrift:"), or a block with one, is never theirs (:func:`_labels`).
+NAMED_ROLES = ("seller", "buyer", "company", "address")
+_LABEL_ONLY = BASE_NAMES.index("label_only")
+
+
+def _labels(s: Scored) -> np.ndarray | None:
+    """For a name or address field, the candidates that are a label or hold one (the
+    ``label_only`` feature); None when there are none or nothing else."""
+    if role(s.name) not in NAMED_ROLES or not s.cands:
+        return None
+    lab = s.X[:, _LABEL_ONLY] > 0.5
+    return lab if lab.any() and not lab.all() else None
+
+
+def _not_value(s: Scored) -> np.ndarray | None:
+    """The candidates that cannot be the field's value whatever a model scores them."""
+    return _not_total(s) if role(s.name) == "total" else _labels(s)
+
+
 def _choice(s: Scored, model) -> _Choice:
-    small = _not_total(s)
+    barred = _not_value(s)
     if model is not None and model.knows(s.name):
         probs, p_absent = model.probabilities(s)
-        if small is not None:   # a network that learned "ROUNDING RM 52.10" reads "ROUNDING ADJ: 0.00" so
-            probs = np.where(small, 0.0, probs)
+        if barred is not None:   # a network that learned "ROUNDING RM 52.10" reads "ROUNDING ADJ: 0.00" so
+            probs = np.where(barred, 0.0, probs)
             norm = probs.sum() + p_absent
             probs, p_absent = probs / norm, p_absent / norm
         if len(probs) and probs.max() >= p_absent:
@@ -158,8 +187,8 @@ def _choice(s: Scored, model) -> _Choice:
         return _Choice(s, None, float(p_absent), probs, True)
     if not s.cands:
         return _Choice(s, None, 0.5, np.zeros(0), False)
-    if small is not None:
-        s = replace(s, zero=np.where(small, -1e6, s.zero).astype(np.float32))
+    if barred is not None:
+        s = replace(s, zero=np.where(barred, -1e6, s.zero).astype(np.float32))
     probs = np.exp(s.zero - s.zero.max())
     probs /= probs.sum()
     i = int(np.argmax(s.zero))

@@ -254,4 +254,15 @@ LABEL_ONLY = frozenset((
     "fax", "e-mail", "email", "mail", "bemerkung", "bemerkungen", "remarks", "notes", "note", "betreff",
     "subject", "objet", "ansprechpartner", "contact", "kontakt", "land", "country", "pays", "ort", "city",
     "ville", "plz", "postcode", "zip", "incoterms", "referenz", "reference", "référence", "datum", "date",
+    # a document's header labels, each on its own line above or beside its value
+    "your reference", "our reference", "your ref", "our ref", "agreement ref", "customer reference",
+    "order reference", "votre référence", "notre référence", "vos références", "nos références", "réf marché",
+    "référence client", "ihr zeichen", "unser zeichen", "ihre referenz", "unsere referenz", "ihre nachricht",
+    "ihre bestellung", "sales contact", "contact commercial", "payment terms", "terms of payment",
+    "conditions de paiement", "conditions de règlement", "mode de paiement", "zahlungsbedingungen",
+    "zahlungsart", "lieferbedingungen", "delivery terms", "customer vat number", "vat number", "vat no",
+    "tva client", "numéro de tva", "ust idnr", "ust id", "steuernummer", "tax id", "customer number",
+    "customer no", "kundennummer", "kunden nr", "numéro client", "invoice date", "due date",
+    "date de facture", "date échéance", "rechnungsdatum", "lieferdatum", "leistungsdatum", "delivery date",
+    "date de livraison", "page", "seite",
 ))
