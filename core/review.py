@@ -213,21 +213,23 @@ def _refresh_verdicts(store, page_id: int) -> int:
     marks = store.verdict_marks(page_id)
     day = _day(page["done_at"] or page["updated_at"], days.days_zone(store))
     rows = []
-    n_wrong = 0
+    n_wrong = n_wrong_labels = 0
     for pred, v in pairs:
         mark = marks.get(v.region_id)
         if v.kind != CORRECT or mark == "wrong":
             n_wrong += 1
+        n_wrong_labels += v.label_wrong
         rows.append((page_id, pred["id"], pred["engine"], pred["engine_version"], pred["model_version"],
                      v.region_id, v.pred_index, v.kind, v.edit_distance, v.ref_chars, v.iou, v.confidence,
-                     mark, page["done_by"], day))
+                     mark, page["done_by"], day, v.pred_label, v.label))
     store.write_verdicts(rows)
     # Model figures, edit rates and auto-accept count the pages people finished (done or
     # approved): a page nobody has looked at yet is "unchanged", not "correct".
     in_hist = page["status"] in ("done", "approved")
     if in_hist:
         store.add_to_totals(page_id, +1)
-    store.write_verdict_state(page_id, page["updated_at"], n_wrong, store.min_machine_confidence(page_id), in_hist)
+    store.write_verdict_state(page_id, page["updated_at"], n_wrong, store.min_machine_confidence(page_id), in_hist,
+                              n_wrong_labels)
     _refresh_field_verdicts(store, page_id, page, day, in_hist)
     return len(rows)
 
@@ -677,6 +679,9 @@ class ModerateFilter:
     #: Pages with a field verdict other than correct (or a field marked wrong); False: pages with
     #: field verdicts, all right.
     has_wrong_fields: bool | None = None
+    #: Pages with a region whose predicted field label people changed (a form's answer made a
+    #: question); False: pages with predicted labels, none changed.
+    has_wrong_labels: bool | None = None
     routed_only: bool = False
     #: Only pages people finished (done, approved or rejected): what "moderated or not" counts.
     finished_only: bool = False
@@ -719,6 +724,7 @@ class ModeratePage:
     reasons: tuple[str, ...]
     blind: bool
     n_wrong_fields: int = 0
+    n_wrong_labels: int = 0
 
 
 def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = None,
@@ -733,7 +739,7 @@ def moderate_pages(store, f: ModerateFilter | None = None, viewer: str | None = 
         out.append(ModeratePage(r["id"], r["name"], r["status"], None if hide else r["done_by"], r["done_at"],
                                 r["imported_at"], r["n_wrong"] or 0, r["min_confidence"],
                                 tuple(r["reasons"].split(",")) if r["reasons"] else (), blind,
-                                r["n_wrong_fields"] or 0))
+                                r["n_wrong_fields"] or 0, r["n_wrong_labels"] or 0))
     return out
 
 

@@ -68,6 +68,11 @@ def _moderate_where(f, tz) -> tuple[str, list]:
         clauses.append("COALESCE(s.n_wrong_fields, 0) > 0" if has_wrong_fields else
                        "(COALESCE(s.n_wrong_fields, 0) = 0 AND EXISTS (SELECT 1 FROM field_verdicts fv"
                        " WHERE fv.page_id = p.id))")
+    has_wrong_labels = getattr(f, "has_wrong_labels", None)
+    if has_wrong_labels is not None:
+        clauses.append("COALESCE(s.n_wrong_labels, 0) > 0" if has_wrong_labels else
+                       "(COALESCE(s.n_wrong_labels, 0) = 0 AND EXISTS (SELECT 1 FROM verdicts lv"
+                       " WHERE lv.page_id = p.id AND lv.pred_label IS NOT NULL AND lv.pred_label != ''))")
     if f.routed_only:
         clauses.append("q.page_id IS NOT NULL")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -125,23 +130,25 @@ class ReviewQueries:
 
     def write_verdicts(self, rows: Sequence[tuple]) -> None:
         """Insert verdict rows: ``(page_id, prediction_id, engine, engine_version, model_version,
-        region_id, pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day)``."""
+        region_id, pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day,
+        pred_label, label)``."""
         self.conn.executemany(
             "INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, model_version, region_id,"
-            " pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            " pred_index, kind, edit_distance, ref_chars, iou, confidence, mark, annotator, day, pred_label, label)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def write_verdict_state(self, page_id: int, page_updated_at: str, n_wrong: int,
-                            min_confidence: float | None, in_totals: bool) -> None:
+                            min_confidence: float | None, in_totals: bool, n_wrong_labels: int = 0) -> None:
         """Remember which page version a page's stored verdicts were computed for."""
         from .store import now
 
         self.conn.execute(
-            "INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence, in_hist)"
-            " VALUES (?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET page_updated_at = excluded.page_updated_at,"
+            "INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, n_wrong, min_confidence, in_hist,"
+            " n_wrong_labels)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET page_updated_at = excluded.page_updated_at,"
             " refreshed_at = excluded.refreshed_at, n_wrong = excluded.n_wrong, min_confidence = excluded.min_confidence,"
-            " in_hist = excluded.in_hist",
-            (page_id, page_updated_at, now(), n_wrong, min_confidence, int(in_totals)))
+            " in_hist = excluded.in_hist, n_wrong_labels = excluded.n_wrong_labels",
+            (page_id, page_updated_at, now(), n_wrong, min_confidence, int(in_totals), n_wrong_labels))
 
     def add_to_totals(self, page_id: int, sign: int) -> None:
         """Add (``sign`` +1) or take out (-1) a page's stored verdicts from the running totals."""
@@ -473,7 +480,7 @@ class ReviewQueries:
         """The pages matching a ``ModerateFilter``: routed pages first, then lowest confidence first."""
         where, params = _moderate_where(f, tz)
         sql = ("SELECT p.id, p.name, p.status, p.done_by, p.done_at, d.imported_at, s.n_wrong, s.n_wrong_fields,"
-               " s.min_confidence,"
+               " s.n_wrong_labels, s.min_confidence,"
                " q.reasons, q.blind, q.reviewed_at" + _MODERATE_FROM + where +
                " ORDER BY (q.page_id IS NULL OR q.reviewed_at IS NOT NULL), s.min_confidence IS NULL,"
                " s.min_confidence, p.id")

@@ -566,6 +566,25 @@ def _field_verdicts(db: Database) -> None:
     )
 
 
+@migrations(name="0011_label_verdicts")
+def _label_verdicts(db: Database) -> None:
+    """A region's verdict keeps the field label its prediction gave it and the one it has now
+    (``core.verdicts.label_wrong``: a form's answer people made a question); ``verdict_state``
+    gains the page's wrong labels (the Moderate filter "with wrong labels"). Pages with labelled
+    regions are marked stale, so the screens' ``refresh_stale`` gives them label verdicts."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE verdicts ADD COLUMN pred_label TEXT;
+        ALTER TABLE verdicts ADD COLUMN label TEXT;
+        ALTER TABLE verdict_state ADD COLUMN n_wrong_labels INTEGER NOT NULL DEFAULT 0;
+        UPDATE verdict_state SET page_updated_at = ''
+            WHERE page_id IN (SELECT DISTINCT page_id FROM regions WHERE label IS NOT NULL)
+               OR page_id IN (SELECT page_id FROM predictions WHERE regions LIKE '%"label": "%');
+        """,
+    )
+
+
 def _run_script(db, script: str) -> None:
     """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
     :class:`PgMigrator` which spells each statement for PostgreSQL).

@@ -10,6 +10,10 @@ the verdict of each predicted region can be recomputed at any time:
 - ``deleted``: a person deleted it (a false positive);
 - ``missing``: a region a person added (the engine did not find it).
 
+Beside its kind, a kept region's verdict says whether people changed the field label the
+prediction gave it (:func:`label_wrong`: a form's answer made a question, a region labelled
+``total`` relabelled ``net_total``); a label the prediction did not give is no verdict.
+
 >>> from core.model import PredictedRegion, Region, Prediction, box_to_quad
 >>> p = Prediction(1, "classical", "v", {}, "h", (PredictedRegion(box_to_quad(0, 0, 10, 10), "A", 0.9),), id=7)
 >>> r = Region(1, box_to_quad(0, 0, 10, 10), "B", origin="prediction", prediction_id=7, pred_index=0, id=3)
@@ -46,6 +50,21 @@ class Verdict:
     ref_chars: int = 0  # characters of the final (human) text, the CER denominator
     iou: float | None = None
     confidence: float | None = None
+    #: The field label the prediction gave the region, and the region's now (kept regions).
+    pred_label: str | None = None
+    label: str | None = None
+
+    @property
+    def label_wrong(self) -> bool:
+        """:func:`label_wrong` of this verdict."""
+        return label_wrong(self.kind, self.pred_label, self.label)
+
+
+def label_wrong(kind: str, pred_label: str | None, label: str | None) -> bool:
+    """Whether people changed the field label the prediction gave a region they kept (or cleared
+    it). A region the prediction gave no label to has no label verdict, whatever people gave it:
+    labelling is not asked of every region."""
+    return kind in (CORRECT, WRONG_TEXT, WRONG_BOX) and bool(pred_label) and (label or None) != pred_label
 
 
 def compute_verdicts(prediction: Prediction, regions: list[Region], iou_threshold: float = BOX_IOU_THRESHOLD) -> list[Verdict]:
@@ -69,7 +88,8 @@ def compute_verdicts(prediction: Prediction, regions: list[Region], iou_threshol
         iou = ious[i]
         dist = levenshtein(pred.text, region.text)
         kind = WRONG_BOX if iou < iou_threshold else (WRONG_TEXT if dist else CORRECT)
-        out.append(Verdict(kind, prediction.id, i, region.id, dist, len(nfc(region.text)), iou, pred.confidence))
+        out.append(Verdict(kind, prediction.id, i, region.id, dist, len(nfc(region.text)), iou, pred.confidence,
+                           pred.label, region.label))
     for r in regions:
         if r.origin == HUMAN and not r.deleted:
             n = len(nfc(r.text))

@@ -7,7 +7,9 @@ current text (editable: a fix is one store action), kind, confidence and the rev
 Approve, or reject with a comment that sends the page back to its annotator. Below, the page's
 key fields (issue 15): each field of the prediction that made them beside its final value, with
 its verdict (correct, correctly absent, wrong, missing, not on the page), confidence and the
-reviewer's mark; the page list counts wrong fields and filters pages "with wrong fields".
+reviewer's mark; the page list counts wrong fields and filters pages "with wrong fields". A
+region whose predicted field label people changed (a form's answer made a question) says so
+beside its verdict, and the page list counts and filters those ("with wrong labels").
 
 Every rule (who may look, who may approve, blind review) is enforced in core; this screen asks
 core first and shows what the user may not do disabled, with how to get the role (a one-person
@@ -143,16 +145,25 @@ class FilterBar(QGroupBox):
         self.wrong_fields.addItem("all fields right", False)
         self.wrong_fields.setToolTip("Key fields: pages with a field predicted wrong, missed, not on the page or"
                                      " marked wrong; or pages whose predicted fields are all right")
+        self.wrong_labels = QComboBox()
+        self.wrong_labels.addItem(ANY, None)
+        self.wrong_labels.addItem("with wrong labels", True)
+        self.wrong_labels.addItem("all labels right", False)
+        self.wrong_labels.setToolTip("Field labels (a form's header / question / answer, a key field's region):"
+                                     " pages with a region whose predicted label people changed; or pages"
+                                     " whose predicted labels people all kept")
         row = QHBoxLayout()
         row.addWidget(self.use_conf)
         row.addWidget(self.conf)
         row.addWidget(self.wrong)
         row.addWidget(QLabel("fields"))
         row.addWidget(self.wrong_fields)
+        row.addWidget(QLabel("labels"))
+        row.addWidget(self.wrong_labels)
         row.addWidget(self.routed)
         form.addRow("Confidence", row)
         for w in (self.date_field, self.status, self.annotator, self.engine, self.version, self.wrong,
-                  self.wrong_fields):
+                  self.wrong_fields, self.wrong_labels):
             w.currentIndexChanged.connect(self.changed)
         for w in (self.use_dates, self.use_conf, self.routed):
             w.toggled.connect(self.changed)
@@ -199,12 +210,14 @@ class FilterBar(QGroupBox):
             confidence_below=self.conf.value() if self.use_conf.isChecked() else None,
             has_wrong=self.wrong.currentData(),
             has_wrong_fields=self.wrong_fields.currentData(),
+            has_wrong_labels=self.wrong_labels.currentData(),
             routed_only=self.routed.isChecked(),
         )
 
 
 class ModeratePageModel(QAbstractTableModel):
-    HEADERS = ("Page", "Status", "Annotator", "Done", "Wrong", "Wrong fields", "Min conf", "Why in review")
+    HEADERS = ("Page", "Status", "Annotator", "Done", "Wrong", "Wrong fields", "Wrong labels", "Min conf",
+               "Why in review")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -236,7 +249,7 @@ class ModeratePageModel(QAbstractTableModel):
             conf = "" if r.min_confidence is None else f"{r.min_confidence:.2f}"
             return (r.name, r.status.replace("_", " "), who, days.local_day(r.done_at, self.zone) or "",
                     str(r.n_wrong) if r.n_wrong else "", str(r.n_wrong_fields) if r.n_wrong_fields else "",
-                    conf, ", ".join(r.reasons))[index.column()]
+                    str(r.n_wrong_labels) if r.n_wrong_labels else "", conf, ", ".join(r.reasons))[index.column()]
         if role == Qt.ItemDataRole.UserRole:
             return r.page_id
         return None
@@ -272,7 +285,7 @@ class ModerateScreen(QWidget):
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        for col, width in enumerate((150, 80, 90, 84, 50, 90, 64)):
+        for col, width in enumerate((150, 80, 90, 84, 50, 90, 90, 64)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_select)
         left = QWidget()
@@ -430,10 +443,19 @@ class ModerateScreen(QWidget):
                                                        viewer=self.user)["total"]
         else:
             c["wrong_fields"] = c["total"] if f.has_wrong_fields else 0
+        if f.has_wrong_labels is None:
+            from dataclasses import replace
+
+            c["wrong_labels"] = review.moderate_counts(store, replace(f, has_wrong_labels=True),
+                                                       viewer=self.user)["total"]
+        else:
+            c["wrong_labels"] = c["total"] if f.has_wrong_labels else 0
+        labels = f", {c['wrong_labels']} with wrong labels" if c["wrong_labels"] or f.has_wrong_labels is not None else ""
         self.counts_label.setText(
             f"<b>{c['total']}</b> page(s): <b style='color:#1e7a3c'>{c['moderated']} moderated</b>, "
             f"<b style='color:#b35a00'>{c['not_moderated']} not moderated</b>; {c['in_queue']} waiting in the"
-            f" review queue; {c['wrong_fields']} with wrong fields" + (f" (the list shows the first {LIST_LIMIT:,})" if c["total"] > LIST_LIMIT else ""))
+            f" review queue; {c['wrong_fields']} with wrong fields{labels}"
+            + (f" (the list shows the first {LIST_LIMIT:,})" if c["total"] > LIST_LIMIT else ""))
         keep = self.page_id
         self.model.set_rows(rows)
         if keep is not None:
@@ -522,13 +544,14 @@ class ModerateScreen(QWidget):
                 self.predicted.scene().addItem(item)
                 self._overlay.append(item)
             if region is not None:
-                colour = KIND_COLOURS[v.kind]
+                colour = KIND_COLOURS["wrong_text" if v.label_wrong and v.kind == "correct" else v.kind]
                 item = QGraphicsPolygonItem(QPolygonF([_pt(p) for p in region.points]))
                 item.setPen(_pen(colour, dashed=v.kind == "deleted"))
                 fill = QColor(colour)
                 fill.setAlpha(40)
                 item.setBrush(QBrush(fill))
-                item.setToolTip(f"{KIND_NAMES[v.kind]}: {region.text}")
+                item.setToolTip(f"{KIND_NAMES[v.kind]}: {region.text}"
+                                + (f" (label {v.pred_label} \u2192 {v.label or '(none)'})" if v.label_wrong else ""))
                 self.current.scene().addItem(item)
                 self._overlay.append(item)
                 self._items[region.id] = item
@@ -578,7 +601,10 @@ class ModerateScreen(QWidget):
         t.setRowCount(len(self._rows))
         for i, (v, predicted, region) in enumerate(self._rows):
             editable = region is not None and not region.deleted
-            cells = (KIND_NAMES[v.kind] + (f" ({v.edit_distance})" if v.kind == "wrong_text" else ""), predicted,
+            verdict = KIND_NAMES[v.kind] + (f" ({v.edit_distance})" if v.kind == "wrong_text" else "")
+            if v.label_wrong:   # a form's answer made a question: said beside the text's verdict
+                verdict += f"; label {v.pred_label} \u2192 {v.label or '(none)'}"
+            cells = (verdict, predicted,
                      region.text if editable else "", "" if v.confidence is None else f"{v.confidence:.2f}",
                      marks.get(v.region_id, ""))
             for col, text in enumerate(cells):
@@ -587,8 +613,8 @@ class ModerateScreen(QWidget):
                 if col == 2 and editable:
                     flags |= Qt.ItemFlag.ItemIsEditable
                 item.setFlags(flags)
-                if col == 0:
-                    item.setForeground(KIND_COLOURS[v.kind])
+                if col == 0:   # a kept text whose label people changed is not shown as right
+                    item.setForeground(KIND_COLOURS["wrong_text" if v.label_wrong and v.kind == "correct" else v.kind])
                 t.setItem(i, col, item)
         t.resizeColumnToContents(0)
         t.blockSignals(False)

@@ -1,0 +1,122 @@
+"""Label verdicts: the field label a prediction gave a region (a form's header / question / answer,
+a key field's region) against the one people left, kept with the region's verdict and counted per
+page, so that Moderate finds the pages whose labels people changed ("with wrong labels")."""
+
+from __future__ import annotations
+
+from core import review
+from core.model import HUMAN, Document, Page, PageStatus, PredictedRegion, Prediction, Region, Role, box_to_quad
+from core.verdicts import compute_verdicts, label_wrong
+
+#: The store's behaviour is the same on a project folder and on a team server: each test runs on both.
+BOTH_BACKENDS = True
+
+FORM = [("Date:", "question"), ("12/3/88", "answer"), ("Batch Size", "question"), ("TO:", None)]
+
+
+def _pred(labels=FORM, pid=7):
+    return Prediction(1, "combined", "v", {}, "h", tuple(
+        PredictedRegion(box_to_quad(10, 10 + 40 * i, 300, 40 + 40 * i), t, 0.9, label=lab)
+        for i, (t, lab) in enumerate(labels)), id=pid)
+
+
+def _kept(p, i, label, text=None, deleted=False):
+    pr = p.regions[i]
+    return Region(1, pr.points, pr.text if text is None else text, label=label, origin="prediction",
+                  prediction_id=p.id, pred_index=i, id=100 + i, deleted=deleted)
+
+
+def test_a_changed_or_cleared_predicted_label_is_wrong_and_a_label_nobody_predicted_is_no_verdict():
+    p = _pred()
+    regions = [_kept(p, 0, "question"), _kept(p, 1, "question", text="12/8/88"), _kept(p, 2, None),
+               _kept(p, 3, "header"),
+               Region(1, box_to_quad(10, 300, 300, 330), "added", label="answer", origin=HUMAN, id=200)]
+    got = {v.region_id: v for v in compute_verdicts(p, regions)}
+    assert [got[100 + i].label_wrong for i in range(4)] == [False, True, True, False]
+    assert got[101].kind == "wrong_text" and (got[101].pred_label, got[101].label) == ("answer", "question")
+    assert got[102].kind == "correct" and got[102].label_wrong          # the text kept, its label cleared
+    assert not got[200].label_wrong                                      # missing: a region people added
+    deleted = compute_verdicts(p, [_kept(p, 1, "answer", deleted=True)])
+    assert deleted[0].kind == "deleted" and not deleted[0].label_wrong
+    assert not label_wrong("correct", "", "question") and label_wrong("wrong_box", "answer", "header")
+
+
+def _setup(project):
+    store = project.store
+    store.ensure_user("ana", Role.ANNOTATOR)
+    store.ensure_user("rita", Role.REVIEWER)
+    return store
+
+
+def _page(store, name, labels=FORM) -> int:
+    store.add_document(Document(name, f"sha-{name}", f"/{name}", "image", "2026-11-02T09:00:00+00:00", "ana", "b"),
+                       [Page(0, 1, f"img-{name}", 500, 500, name=name)])
+    page_id = max(p.id for p in store.pages())
+    store.add_prediction(Prediction(page_id, "combined", "v1", {}, f"h-{name}", _pred(labels).regions,
+                                    model_version="forms-1"))
+    return page_id
+
+
+def _done(store, page_id, user="ana"):
+    store.set_page_status(user, page_id, PageStatus.DONE)
+    review.refresh_verdicts(store, page_id)
+
+
+def test_moderate_finds_the_pages_whose_labels_people_changed(project):
+    store = _setup(project)
+    kept, relabelled, unlabelled = _page(store, "kept.png"), _page(store, "relabelled.png"), \
+        _page(store, "plain.png", [(t, None) for t, _ in FORM])
+    answer = next(r for r in store.regions(relabelled) if r.text == "12/3/88")
+    store.update_region("ana", answer.id, label="question")
+    plain = store.regions(unlabelled)[0]
+    store.update_region("ana", plain.id, label="header")        # a label nobody predicted: no verdict
+    for page_id in (kept, relabelled, unlabelled):
+        _done(store, page_id)
+    F = review.ModerateFilter
+    assert [p.page_id for p in review.moderate_pages(store, F(has_wrong_labels=True))] == [relabelled]
+    assert [p.page_id for p in review.moderate_pages(store, F(has_wrong_labels=False))] == [kept]
+    assert review.moderate_counts(store, F(has_wrong_labels=True))["total"] == 1
+    assert {p.page_id: p.n_wrong_labels for p in review.moderate_pages(store)} == {kept: 0, relabelled: 1,
+                                                                                  unlabelled: 0}
+    # the text verdicts are as before: the relabelled region's text was kept
+    assert review.region_verdicts(store, relabelled)[answer.id] == "correct"
+    # people put the label back: the page is right again once its verdicts are refreshed
+    store.update_region("ana", answer.id, label="answer")
+    _done(store, relabelled)
+    assert review.moderate_pages(store, F(has_wrong_labels=True)) == []
+
+
+def test_an_old_project_is_migrated_and_its_labelled_pages_refreshed(tmp_path):
+    """A project of the schema before label verdicts with a finished page whose predicted label
+    people changed: opened, it is migrated, the page is stale, and refresh_stale finds the label."""
+    import json
+    import sqlite3
+
+    from core.project import DB_NAME, Project
+    from tests.core.test_schema import applied, make_old_project
+
+    root = tmp_path / "old"
+    make_old_project(root, stop_before="0011_label_verdicts")
+    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    conn.execute("INSERT INTO pages (document_id, page_no, name, image_sha256, width, height, status, created_at,"
+                 " updated_at, done_by, done_at) VALUES (1, 1, 'old.png', 'img', 500, 500, 'done', 't', 't', 'ana',"
+                 " '2026-11-02T09:00:00+00:00')")
+    regions = [{"points": [[10, 10], [300, 10], [300, 40], [10, 40]], "text": "12/3/88", "confidence": 0.9,
+                "label": "answer"}]
+    conn.execute("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at)"
+                 " VALUES (1, 'combined', '1', '{}', 'h', ?, '2026-11-01T09:00:00+00:00')", (json.dumps(regions),))
+    conn.execute("INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence, origin, prediction_id,"
+                 " pred_index, touched, created_at, updated_at, updated_by) VALUES (1, '[[10,10],[300,10],[300,40],[10,40]]',"
+                 " 10, 10, 300, 40, '12/3/88', 'question', 0.9, 'prediction', 1, 0, 1, 't', 't', 'ana')")
+    conn.execute("INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, in_hist) VALUES (1, 't', 't', 1)")
+    conn.close()
+    assert "0011_label_verdicts" not in applied(root)
+    p = Project.open(root)
+    try:
+        assert "0011_label_verdicts" in applied(root)
+        store = p.store
+        assert review.stale_pages(store) == [1]
+        assert review.refresh_stale(store) == 1
+        assert [(x.page_id, x.n_wrong_labels) for x in review.moderate_pages(store)] == [(1, 1)]
+    finally:
+        p.close()
