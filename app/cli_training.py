@@ -365,7 +365,8 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                         print(f"  {ocr_line}")
                     if msg.get("det_thresh") is not None:
                         print(f"  detector fine-tuned on {msg['det_pages']} page(s), box threshold "
-                              f"{msg['det_thresh']:g}")
+                              f"{msg['det_thresh']:g}" + (f", boxes grown x{msg['det_unclip_ratio']:g}"
+                                                          if msg.get("det_unclip_ratio") is not None else ""))
                     shown = parse_url(project_root).display if is_url(project_root) else project_root
                     if msg["verdict"] == runs.BETTER and msg.get("val_cer") is not None:
                         print(f"promote it with: proofdesk models promote {shown} {msg['name']}")

@@ -462,7 +462,9 @@ class TrainingScreen(QWidget):
             lines += [text for text, _lost in _ocr_field_rows(m)]
             if m.get("det_thresh") is not None:
                 lines.append(f"  detector: fine-tuned on {m.get('det_pages')} page(s), {m.get('det_epochs')} epochs, "
-                             f"box threshold {m['det_thresh']:g}")
+                             f"box threshold {m['det_thresh']:g}"
+                             + (f", boxes grown x{m['det_unclip_ratio']:g}" if m.get("det_unclip_ratio") is not None
+                                else ""))
         if field_metrics:
             from app.cli_training import field_report
 

@@ -53,10 +53,11 @@ class DetectConfig:
 
 
 def postprocess(meta: dict) -> dict[str, float]:
-    """The box-extraction thresholds a detector's ``model.json`` records (``postprocess``: what a
-    fine-tuned detector was exported with, ``ml.training.detector``); {} for the shipped one."""
+    """The box-extraction settings a detector's ``model.json`` records (``postprocess``: the
+    thresholds and unclip ratio a fine-tuned detector was exported with, ``ml.training.detector``);
+    {} for the shipped one."""
     pp = meta.get("postprocess") or {}
-    return {k: float(pp[k]) for k in ("thresh", "box_thresh") if k in pp}
+    return {k: float(pp[k]) for k in ("thresh", "box_thresh", "unclip_ratio") if k in pp}
 
 
 def resize_for_detection(shape: tuple[int, int], cfg: DetectConfig, multiple: int = 32,

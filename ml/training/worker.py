@@ -725,8 +725,8 @@ def _detector_stage(ctx: RunContext, manifest: dict) -> DetectorResult | None:
                 metrics = _train_detector(ctx, items, base, cfg, out, partial)
         if metrics:
             report({"type": "detector", "resumed": resumed,
-                    **{k: v for k, v in metrics.items() if k != "det_thresholds"},
-                    "thresholds": metrics.get("det_thresholds")})
+                    **{k: v for k, v in metrics.items() if k not in ("det_thresholds", "det_unclips")},
+                    "thresholds": metrics.get("det_thresholds"), "unclips": metrics.get("det_unclips")})
         else:  # the run goes on with the detector it started from
             report({"type": "detector", "skipped": f"no training page is boxed in full ({partial} of them boxed "
                                                    "in part only): the detector is left as it was"})

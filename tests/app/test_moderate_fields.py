@@ -26,19 +26,25 @@ def _fields():
             FieldValue("total", "12.50", "12.50", None, 0.95, (3,), (6, 11)))
 
 
-def make_project(tmp_path: Path, n: int = 3) -> Project:
-    """``n`` receipt pages with predicted lines and fields; page 1 gets two fields wrong (total
-    corrected, address missed), page 2 the date marked absent; all done by ana."""
+def project_of_pages(tmp_path: Path, lines, n: int, prefix: str = "r") -> Project:
+    """A project of ``n`` images, each printing the texts of ``lines`` ((text, anything) pairs)."""
     project = Project.create(tmp_path / "proj")
     src = tmp_path / "src"
     src.mkdir()
     for i in range(n):
         img = Image.new("RGB", (420 + i, 260), (250, 250, 246))
         draw = ImageDraw.Draw(img)
-        for k, (text, _) in enumerate(LINES):
+        for k, (text, _) in enumerate(lines):
             draw.text((20, 24 + 50 * k), text, fill=(20, 20, 20))
-        img.save(src / f"r{i}.png")
+        img.save(src / f"{prefix}{i}.png")
     import_paths(project, [src])
+    return project
+
+
+def make_project(tmp_path: Path, n: int = 3) -> Project:
+    """``n`` receipt pages with predicted lines and fields; page 1 gets two fields wrong (total
+    corrected, address missed), page 2 the date marked absent; all done by ana."""
+    project = project_of_pages(tmp_path, LINES, n)
     store = project.store
     store.set_fields(["company", "date", "address", "total"])
     store.ensure_user("ana", Role.ANNOTATOR)
@@ -58,18 +64,27 @@ def make_project(tmp_path: Path, n: int = 3) -> Project:
     return project
 
 
-def test_moderate_shows_the_field_table_and_filters_pages_with_wrong_fields(qtbot, tmp_path):
-    project = make_project(tmp_path)
-    pages = project.store.pages()
-    screen = ModerateScreen(project, "rita")
+def show_moderate(qtbot, project, user: str = "rita") -> ModerateScreen:
+    screen = ModerateScreen(project, user)
     qtbot.addWidget(screen)
     screen.resize(1500, 950)
     screen.show()
+    return screen
+
+
+def page_column(screen: ModerateScreen, header: str) -> dict[int, str]:
+    """The page list's column ``header``, page id -> the text shown."""
+    col = screen.model.HEADERS.index(header)
+    return {screen.model.rows[i].page_id: screen.model.data(screen.model.index(i, col))
+            for i in range(screen.model.rowCount())}
+
+
+def test_moderate_shows_the_field_table_and_filters_pages_with_wrong_fields(qtbot, tmp_path):
+    project = make_project(tmp_path)
+    pages = project.store.pages()
+    screen = show_moderate(qtbot, project)
     assert "2 with wrong fields" in screen.counts_label.text()
-    col = screen.model.HEADERS.index("Wrong fields")
-    wrong = {screen.model.rows[i].page_id: screen.model.data(screen.model.index(i, col))
-             for i in range(screen.model.rowCount())}
-    assert wrong == {pages[0].id: "2", pages[1].id: "1", pages[2].id: ""}
+    assert page_column(screen, "Wrong fields") == {pages[0].id: "2", pages[1].id: "1", pages[2].id: ""}
 
     screen.select_page(pages[0].id)
     t = screen.field_table

@@ -6,28 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
-from app.review.moderate import ModerateScreen
-from core.importer import import_paths
 from core.model import PageStatus, PredictedRegion, Prediction, Role, box_to_quad
 from core.project import Project
+from tests.app.test_moderate_fields import page_column, project_of_pages, show_moderate
 
 FORM = [("TO:", "question"), ("R. J. Reynolds", "answer"), ("DATE:", "question"), ("12/3/88", "answer")]
 
 
 def make_project(tmp_path: Path) -> Project:
     """Two form pages pre-filled with labels; on the first, ana made an answer a question."""
-    project = Project.create(tmp_path / "proj")
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(2):
-        img = Image.new("RGB", (420 + i, 260), (250, 250, 246))
-        draw = ImageDraw.Draw(img)
-        for k, (text, _) in enumerate(FORM):
-            draw.text((20, 24 + 50 * k), text, fill=(20, 20, 20))
-        img.save(src / f"f{i}.png")
-    import_paths(project, [src])
+    project = project_of_pages(tmp_path, FORM, 2, prefix="f")
     store = project.store
     store.ensure_user("ana", Role.ANNOTATOR)
     store.ensure_user("rita", Role.REVIEWER)
@@ -46,15 +34,9 @@ def make_project(tmp_path: Path) -> Project:
 def test_moderate_shows_a_changed_label_and_filters_the_pages(qtbot, tmp_path):
     project = make_project(tmp_path)
     pages = project.store.pages()
-    screen = ModerateScreen(project, "rita")
-    qtbot.addWidget(screen)
-    screen.resize(1500, 950)
-    screen.show()
+    screen = show_moderate(qtbot, project)
     assert "1 with wrong labels" in screen.counts_label.text()
-    col = screen.model.HEADERS.index("Wrong labels")
-    wrong = {screen.model.rows[i].page_id: screen.model.data(screen.model.index(i, col))
-             for i in range(screen.model.rowCount())}
-    assert wrong == {pages[0].id: "1", pages[1].id: ""}
+    assert page_column(screen, "Wrong labels") == {pages[0].id: "1", pages[1].id: ""}
 
     screen.select_page(pages[0].id)
     t = screen.verdicts

@@ -4,6 +4,8 @@ day in running totals, and the per-field auto-accept threshold (the Wilson rule 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from core import analytics, review
@@ -232,41 +234,58 @@ def test_a_prediction_made_after_the_page_was_done_grades_no_fields(project):
     assert {r["model_version"] for r in review.field_verdicts(store, page_id)} == {"m1"}
 
 
+def old_project_with_a_done_page(root, stop_before: str, statements) -> None:
+    """A project of the schema before migration ``stop_before`` with one page done by ana, its
+    rows from ``statements`` ((sql, params) each), and its region verdicts stored (a verdict_state)."""
+    import sqlite3
+
+    from core.project import DB_NAME
+    from tests.core.test_schema import applied, make_old_project
+
+    make_old_project(root, stop_before=stop_before)
+    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    conn.execute("INSERT INTO pages (document_id, page_no, name, image_sha256, width, height, status, created_at,"
+                 " updated_at, done_by, done_at) VALUES (1, 1, 'old.png', 'img', 500, 500, 'done', 't', 't', 'ana',"
+                 " '2026-11-02T09:00:00+00:00')")
+    for sql, params in statements:
+        conn.execute(sql, params)
+    conn.execute("INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, in_hist) VALUES (1, 't', 't', 1)")
+    conn.close()
+    assert stop_before not in applied(root)
+
+
+@contextmanager
+def migrated_and_refreshed(root, migration: str):
+    """The old project opened (and so migrated): its page is stale and refresh_stale redoes it."""
+    from core.project import Project
+    from tests.core.test_schema import applied
+
+    p = Project.open(root)
+    try:
+        assert migration in applied(root)
+        assert review.stale_pages(p.store) == [1]
+        assert review.refresh_stale(p.store) == 1
+        yield p.store
+    finally:
+        p.close()
+
+
 def test_an_old_project_is_migrated_and_its_field_pages_refreshed(tmp_path):
     """A project of the schema before field verdicts whose page has field values and stored
     (region) verdicts: opened, it is migrated, the page is stale, and refresh_stale gives it
     field verdicts."""
-    import sqlite3
-
-    from core.project import DB_NAME, Project
-    from tests.core.test_schema import applied, make_old_project
-
     root = tmp_path / "old"
-    make_old_project(root, stop_before="0010_field_verdicts")
-    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
-    conn.execute("INSERT INTO pages (document_id, page_no, name, image_sha256, width, height, status, created_at,"
-                 " updated_at, done_by, done_at) VALUES (1, 1, 'old.png', 'img', 100, 80, 'done', 't', 't', 'ana',"
-                 " '2026-11-02T09:00:00+00:00')")
-    conn.execute("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at,"
-                 " fields) VALUES (1, 'eng', '1', '{}', 'h', '[]', '2026-11-01T09:00:00+00:00',"
-                 " '[{\"name\": \"total\", \"text\": \"9.90\", \"value\": \"9.90\", \"confidence\": 0.9,"
-                 " \"sources\": []}]')")
-    conn.execute("INSERT INTO page_fields (page_id, name, text, value, origin, created_at, updated_at, updated_by)"
-                 " VALUES (1, 'total', '9.99', '9.99', 'human', 't', 't', 'ana')")
-    conn.execute("INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, in_hist) VALUES (1, 't', 't', 1)")
-    conn.close()
-    assert "0010_field_verdicts" not in applied(root)
-    p = Project.open(root)
-    try:
-        assert "0010_field_verdicts" in applied(root)
-        store = p.store
-        assert review.stale_pages(store) == [1]
-        assert review.refresh_stale(store) == 1
+    old_project_with_a_done_page(root, "0010_field_verdicts", [
+        ("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at,"
+         " fields) VALUES (1, 'eng', '1', '{}', 'h', '[]', '2026-11-01T09:00:00+00:00',"
+         " '[{\"name\": \"total\", \"text\": \"9.90\", \"value\": \"9.90\", \"confidence\": 0.9,"
+         " \"sources\": []}]')", ()),
+        ("INSERT INTO page_fields (page_id, name, text, value, origin, created_at, updated_at, updated_by)"
+         " VALUES (1, 'total', '9.99', '9.99', 'human', 't', 't', 'ana')", ())])
+    with migrated_and_refreshed(root, "0010_field_verdicts") as store:
         assert _kinds(store, 1) == {"total": "wrong"}
         assert {f.name: f.wrong for f in analytics.field_report(store)["fields"]} == {"total": 1}
         assert now()
-    finally:
-        p.close()
 
 
 def test_on_a_team_server_annotators_store_field_verdicts_and_reviewers_mark_them(team_server):  # noqa: F811

@@ -90,33 +90,17 @@ def test_an_old_project_is_migrated_and_its_labelled_pages_refreshed(tmp_path):
     """A project of the schema before label verdicts with a finished page whose predicted label
     people changed: opened, it is migrated, the page is stale, and refresh_stale finds the label."""
     import json
-    import sqlite3
 
-    from core.project import DB_NAME, Project
-    from tests.core.test_schema import applied, make_old_project
+    from tests.core.test_field_verdicts import migrated_and_refreshed, old_project_with_a_done_page
 
     root = tmp_path / "old"
-    make_old_project(root, stop_before="0011_label_verdicts")
-    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
-    conn.execute("INSERT INTO pages (document_id, page_no, name, image_sha256, width, height, status, created_at,"
-                 " updated_at, done_by, done_at) VALUES (1, 1, 'old.png', 'img', 500, 500, 'done', 't', 't', 'ana',"
-                 " '2026-11-02T09:00:00+00:00')")
     regions = [{"points": [[10, 10], [300, 10], [300, 40], [10, 40]], "text": "12/3/88", "confidence": 0.9,
                 "label": "answer"}]
-    conn.execute("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at)"
-                 " VALUES (1, 'combined', '1', '{}', 'h', ?, '2026-11-01T09:00:00+00:00')", (json.dumps(regions),))
-    conn.execute("INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence, origin, prediction_id,"
-                 " pred_index, touched, created_at, updated_at, updated_by) VALUES (1, '[[10,10],[300,10],[300,40],[10,40]]',"
-                 " 10, 10, 300, 40, '12/3/88', 'question', 0.9, 'prediction', 1, 0, 1, 't', 't', 'ana')")
-    conn.execute("INSERT INTO verdict_state (page_id, page_updated_at, refreshed_at, in_hist) VALUES (1, 't', 't', 1)")
-    conn.close()
-    assert "0011_label_verdicts" not in applied(root)
-    p = Project.open(root)
-    try:
-        assert "0011_label_verdicts" in applied(root)
-        store = p.store
-        assert review.stale_pages(store) == [1]
-        assert review.refresh_stale(store) == 1
+    old_project_with_a_done_page(root, "0011_label_verdicts", [
+        ("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at)"
+         " VALUES (1, 'combined', '1', '{}', 'h', ?, '2026-11-01T09:00:00+00:00')", (json.dumps(regions),)),
+        ("INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence, origin, prediction_id,"
+         " pred_index, touched, created_at, updated_at, updated_by) VALUES (1, '[[10,10],[300,10],[300,40],[10,40]]',"
+         " 10, 10, 300, 40, '12/3/88', 'question', 0.9, 'prediction', 1, 0, 1, 't', 't', 'ana')", ())])
+    with migrated_and_refreshed(root, "0011_label_verdicts") as store:
         assert [(x.page_id, x.n_wrong_labels) for x in review.moderate_pages(store)] == [(1, 1)]
-    finally:
-        p.close()

@@ -35,6 +35,44 @@ def test_kernel_target_gives_back_the_boxes(ratio):
     assert len(m) == 3, m
 
 
+def test_the_unclip_ratio_is_chosen_so_that_a_wide_map_gives_back_the_boxes():
+    """A map wider than its kernels (what a fine-tuned head draws on pages it did not learn from)
+    grown back by the base's ratio gives boxes too tall; the ratio chosen on the pages fits them."""
+    import cv2
+
+    boxes = [np.array([[40, 30 + 60 * k], [400, 30 + 60 * k], [400, 62 + 60 * k], [40, 62 + 60 * k]], float)
+             for k in range(5)]
+    page = (600, 400)
+    gt = dt.kernel_target(boxes, page, (200, 300), 1.0)
+    wide = cv2.dilate(gt, np.ones((3, 3), np.uint8))      # one map pixel more on every side
+    pages = [dt.DetPage(None, page, boxes, gt, [20] * len(boxes))]
+    base = DetectConfig(thresh=0.5, box_thresh=0.5, unclip_ratio=1.0)
+    at_base = dt.detection_scores(pages, [wide], base)
+    chosen, tried = dt.choose_unclip(pages, [wide], base)
+    assert chosen.unclip_ratio < 1.0 and set(tried) == {str(r) for r in dt.UNCLIP_RATIOS}
+    assert tried[str(chosen.unclip_ratio)]["iou"] > at_base["iou"] + 0.05
+    assert tried[str(chosen.unclip_ratio)]["cost"] <= at_base["cost"]
+    # the map it was trained to draw keeps the base's ratio
+    assert dt.choose_unclip(pages, [gt], base)[0].unclip_ratio == 1.0
+
+
+def test_training_pages_are_scaled_as_pre_fill_scales_them(det_spec):
+    """A page of small print is read by pre-fill at its text's size, not at 960 pixels a side: the
+    head learns at the scale it will read at."""
+    from ml.neural.detector import page_char_height, resize_for_detection
+
+    img = np.full((1500, 1060, 3), 255, np.uint8)
+    import cv2
+    for k in range(40):
+        cv2.putText(img, "TOTAL 12.50 RM SDN BHD", (40, 40 + 35 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cfg = DetectConfig()
+    want = resize_for_detection(img.shape[:2], cfg, det_spec.size_multiple, page_char_height(img))
+    assert want != resize_for_detection(img.shape[:2], cfg, det_spec.size_multiple)   # the scales differ
+    (page,) = dt.prepare_pages([(img, [[[40, 30], [300, 30], [300, 45], [40, 45]]], ["TOTAL"])], det_spec, cfg)
+    assert page.x.shape[:2] == want and page.x.dtype == np.uint8
+    assert dt.postprocess_of(det_spec) == {}
+
+
 def test_shrink_distance_solves_the_unclip():
     for w, h, r in ((300, 20, 1.0), (30, 25, 1.0), (300, 20, 1.5)):
         d = dt.shrink_distance(w, h, r)
@@ -67,10 +105,14 @@ def test_export_writes_the_trained_weights_back(det_spec, tmp_path):
         assert changed
         for key in changed:
             net.params[key].add_(1.0)
-    out = dt.export_detector(net, det_spec, tmp_path / "det", DetectConfig(thresh=0.6, box_thresh=0.65))
+    out = dt.export_detector(net, det_spec, tmp_path / "det", DetectConfig(thresh=0.6, box_thresh=0.65,
+                                                                           unclip_ratio=0.7))
     spec = load_spec(out)  # sha256 checked
-    assert spec.raw["postprocess"] == {"thresh": 0.6, "box_thresh": 0.65}
-    assert dt.postprocess_of(spec) == {"thresh": 0.6, "box_thresh": 0.65} and dt.postprocess_of(det_spec) == {}
+    assert spec.raw["postprocess"] == {"thresh": 0.6, "box_thresh": 0.65, "unclip_ratio": 0.7}
+    assert dt.postprocess_of(spec) == {"thresh": 0.6, "box_thresh": 0.65, "unclip_ratio": 0.7}
+    assert dt.postprocess_of(det_spec) == {}
+    # pre-fill's engine reads with what the version recorded (ml.training.active.detector_of)
+    assert DetectConfig(**dt.postprocess_of(spec)).unclip_ratio == 0.7
     x = np.random.default_rng(1).normal(size=(1, 3, 64, 96)).astype(np.float32)
     got = runtime.create_session(spec.path, "cpu").run(None, {"x": x})[0]
     shipped = runtime.create_session(det_spec.path, "cpu").run(None, {"x": x})[0]
