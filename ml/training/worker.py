@@ -654,7 +654,7 @@ def _train_detector(ctx: RunContext, items: list, base, cfg, out: Path, partial:
     trained = dt.train_detector(det_pages, base, cfg, tmp, epochs=int(params["det_epochs"]),
                                lr=float(params["det_lr"]), seed=ctx.seed, device=ctx.device,
                                threads=ctx.threads, work=folder, progress=ctx.report.progress, check=ctx.check)
-    metrics = {**trained, "det_pages_partial": partial}
+    metrics = {**trained, "det_pages_partial": partial, "det_pages_over_budget": len(items) - len(det_pages)}
     doc = json.loads((tmp / "model.json").read_text(encoding="utf-8"))
     doc["training_metrics"] = metrics
     doc["id"] = f"run-{record.id}-det"

@@ -70,6 +70,12 @@ def test_training_pages_are_scaled_as_pre_fill_scales_them(det_spec):
     assert want != resize_for_detection(img.shape[:2], cfg, det_spec.size_multiple)   # the scales differ
     (page,) = dt.prepare_pages([(img, [[[40, 30], [300, 30], [300, 45], [40, 45]]], ["TOTAL"])], det_spec, cfg)
     assert page.x.shape[:2] == want and page.x.dtype == np.uint8
+    # the pages' inputs stay within the memory budget: a page past it is left out, the first kept
+    box = [[[40, 30], [300, 30], [300, 45], [40, 45]]]
+    budget = int(want[0] * want[1] * 2.5)
+    kept = dt.prepare_pages([(img, box, ["TOTAL"])] * 4, det_spec, cfg, max_pixels=budget)
+    assert len(kept) == 2
+    assert len(dt.prepare_pages([(img, box, ["TOTAL"])], det_spec, cfg, max_pixels=10)) == 1
     assert dt.postprocess_of(det_spec) == {}
 
 
