@@ -255,6 +255,16 @@ class ModeratePageModel(QAbstractTableModel):
         return None
 
 
+def _colour(v) -> QColor:
+    """A verdict's colour: its kind's, but a kept text whose label people changed is not shown as right."""
+    return KIND_COLOURS["wrong_text" if v.label_wrong and v.kind == "correct" else v.kind]
+
+
+def _label_change(v) -> str:
+    """``label answer -> question`` for a verdict whose predicted label people changed, else ''."""
+    return f"label {v.pred_label} \u2192 {v.label or '(none)'}" if v.label_wrong else ""
+
+
 class ModerateScreen(QWidget):
     """The reviewer's screen. Raises PermissionDenied (from core) for an annotator."""
 
@@ -423,6 +433,15 @@ class ModerateScreen(QWidget):
         self.refresh_stale_in_background()
 
     # -- list and counts -------------------------------------------------------------------
+    def _pages_with(self, f: review.ModerateFilter, flag: str) -> int:
+        """Pages of filter ``f`` for which ``flag`` ("has_wrong_fields", "has_wrong_labels") holds:
+        counted when the filter leaves it open, else all of them or none."""
+        if getattr(f, flag) is None:
+            from dataclasses import replace
+
+            return review.moderate_counts(self.project.store, replace(f, **{flag: True}), viewer=self.user)["total"]
+        return self.counts["total"] if getattr(f, flag) else 0
+
     def refresh(self) -> None:
         """Counts and page list for the current filter (the part that must be fast)."""
         store = self.project.store
@@ -436,20 +455,8 @@ class ModerateScreen(QWidget):
             self._say(str(exc), error=True)
             return
         c = self.counts
-        if f.has_wrong_fields is None:
-            from dataclasses import replace
-
-            c["wrong_fields"] = review.moderate_counts(store, replace(f, has_wrong_fields=True),
-                                                       viewer=self.user)["total"]
-        else:
-            c["wrong_fields"] = c["total"] if f.has_wrong_fields else 0
-        if f.has_wrong_labels is None:
-            from dataclasses import replace
-
-            c["wrong_labels"] = review.moderate_counts(store, replace(f, has_wrong_labels=True),
-                                                       viewer=self.user)["total"]
-        else:
-            c["wrong_labels"] = c["total"] if f.has_wrong_labels else 0
+        c["wrong_fields"] = self._pages_with(f, "has_wrong_fields")
+        c["wrong_labels"] = self._pages_with(f, "has_wrong_labels")
         labels = f", {c['wrong_labels']} with wrong labels" if c["wrong_labels"] or f.has_wrong_labels is not None else ""
         self.counts_label.setText(
             f"<b>{c['total']}</b> page(s): <b style='color:#1e7a3c'>{c['moderated']} moderated</b>, "
@@ -544,14 +551,14 @@ class ModerateScreen(QWidget):
                 self.predicted.scene().addItem(item)
                 self._overlay.append(item)
             if region is not None:
-                colour = KIND_COLOURS["wrong_text" if v.label_wrong and v.kind == "correct" else v.kind]
+                colour = _colour(v)
                 item = QGraphicsPolygonItem(QPolygonF([_pt(p) for p in region.points]))
                 item.setPen(_pen(colour, dashed=v.kind == "deleted"))
                 fill = QColor(colour)
                 fill.setAlpha(40)
                 item.setBrush(QBrush(fill))
                 item.setToolTip(f"{KIND_NAMES[v.kind]}: {region.text}"
-                                + (f" (label {v.pred_label} \u2192 {v.label or '(none)'})" if v.label_wrong else ""))
+                                + (f" ({_label_change(v)})" if v.label_wrong else ""))
                 self.current.scene().addItem(item)
                 self._overlay.append(item)
                 self._items[region.id] = item
@@ -603,7 +610,7 @@ class ModerateScreen(QWidget):
             editable = region is not None and not region.deleted
             verdict = KIND_NAMES[v.kind] + (f" ({v.edit_distance})" if v.kind == "wrong_text" else "")
             if v.label_wrong:   # a form's answer made a question: said beside the text's verdict
-                verdict += f"; label {v.pred_label} \u2192 {v.label or '(none)'}"
+                verdict += f"; {_label_change(v)}"
             cells = (verdict, predicted,
                      region.text if editable else "", "" if v.confidence is None else f"{v.confidence:.2f}",
                      marks.get(v.region_id, ""))
@@ -613,8 +620,8 @@ class ModerateScreen(QWidget):
                 if col == 2 and editable:
                     flags |= Qt.ItemFlag.ItemIsEditable
                 item.setFlags(flags)
-                if col == 0:   # a kept text whose label people changed is not shown as right
-                    item.setForeground(KIND_COLOURS["wrong_text" if v.label_wrong and v.kind == "correct" else v.kind])
+                if col == 0:
+                    item.setForeground(_colour(v))
                 t.setItem(i, col, item)
         t.resizeColumnToContents(0)
         t.blockSignals(False)

@@ -177,7 +177,8 @@ def _choice(s: Scored, model) -> _Choice:
     barred = _not_value(s)
     if model is not None and model.knows(s.name):
         probs, p_absent = model.probabilities(s)
-        if barred is not None:   # a network that learned "ROUNDING RM 52.10" reads "ROUNDING ADJ: 0.00" so
+        if barred is not None:   # a network that learned "ROUNDING RM 52.10" reads "ROUNDING ADJ: 0.00" so;
+            # one that learned where a layout prints its buyer reads another's header labels there
             probs = np.where(barred, 0.0, probs)
             norm = probs.sum() + p_absent
             probs, p_absent = probs / norm, p_absent / norm

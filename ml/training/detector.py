@@ -210,10 +210,11 @@ def choose_unclip(pages: Sequence[DetPage], maps: Sequence[np.ndarray], cfg: Det
     """The unclip ratio whose boxes fit the people's boxes of the training pages best (the mean IoU
     of the boxes matched) without costing more typing there than ``cfg``'s (the threshold's
     choice); returns the config and the figures of each ratio tried."""
-    scores = {r: detection_scores(pages, maps, replace(cfg, unclip_ratio=r)) for r in UNCLIP_RATIOS}
-    now = scores.get(cfg.unclip_ratio) or detection_scores(pages, maps, cfg)
-    fits = [r for r, sc in scores.items() if round(sc["cost"], 4) <= round(now["cost"], 4)] or [cfg.unclip_ratio]
-    best = max(fits, key=lambda r: (round(scores[r]["iou"], 4) if r in scores else now["iou"], -abs(r - cfg.unclip_ratio)))
+    ratios = sorted({*UNCLIP_RATIOS, cfg.unclip_ratio})   # ``cfg``'s own among them: it always fits
+    scores = {r: detection_scores(pages, maps, replace(cfg, unclip_ratio=r)) for r in ratios}
+    limit = round(scores[cfg.unclip_ratio]["cost"], 4)
+    fits = [r for r, sc in scores.items() if round(sc["cost"], 4) <= limit]
+    best = max(fits, key=lambda r: (round(scores[r]["iou"], 4), -abs(r - cfg.unclip_ratio)))
     tried = {str(r): {k: round(v, 4) for k, v in sc.items()} for r, sc in scores.items()}
     return replace(cfg, unclip_ratio=best), tried
 
@@ -331,7 +332,7 @@ def train_detector(pages: Sequence[DetPage], base: ModelSpec, cfg: DetectConfig,
     before = detection_scores(pages, maps, cfg)
     chosen, tried = choose_thresholds(pages, maps, cfg)
     chosen, unclips = choose_unclip(pages, maps, chosen)
-    after = unclips.get(str(chosen.unclip_ratio)) or tried[str(chosen.thresh)]
+    after = unclips[str(chosen.unclip_ratio)]
     net.to("cpu")
     export_detector(net, base, out, chosen, meta={"architecture": base.architecture + "; DB head fine-tuned by Proofdesk"})
     spec = load_spec(out)
