@@ -266,7 +266,9 @@ class FieldStats:
     model version, or per day. ``accuracy`` = right / predicted: of the fields the prediction named
     (a value or absent), those people left as predicted (correct, or correctly absent) and no
     reviewer marked wrong. ``missing`` counts final values the prediction did not give (absent, or
-    not named at all)."""
+    not named at all). A form field (header, question, answer) counts regions: predicted, those
+    the prediction gave its label; right, those people left with it; missing, regions people gave
+    it that the prediction did not (``core.review_store.label_totals_sql``)."""
 
     name: str
     engine: str = ""
@@ -308,6 +310,11 @@ def field_report(store, date_from: str | None = None, date_to: str | None = None
             st.right += ok or 0
             if kind in FIELD_KINDS:
                 setattr(st, kind, getattr(st, kind) + (n or 0))
+            elif kind == "label":  # a form field: regions the prediction gave the label
+                st.correct += ok or 0
+                st.wrong += (n or 0) - (ok or 0)
+            elif kind == "label_missing":  # regions people gave it, the prediction did not
+                st.missing += n or 0
     out: dict[str, list[FieldStats]] = {}
     for group, items in acc.items():
         rows = sorted(items.values(), key=lambda f: (f.day, order.get(f.name, len(order)), f.name, f.engine,

@@ -16,11 +16,36 @@ import sqlite3
 from typing import Sequence
 
 from . import days
+from .fields import MANY_VALUED
 from .model import HUMAN, PageStatus, Region
 
 #: The tables the Moderate screen's page list and counts read, joined once.
 _MODERATE_FROM = (" FROM pages p JOIN documents d ON d.id = p.document_id"
                   " LEFT JOIN verdict_state s ON s.page_id = p.id LEFT JOIN review_queue q ON q.page_id = p.id")
+
+
+def label_totals_sql(where: str, sign: int = 1) -> str:
+    """The form labels' share of ``field_verdict_daily`` (Analytics' accuracy per field), from the
+    stored region verdicts of the pages ``where`` selects, added (``sign`` +1) or taken out (-1).
+
+    A form field (``header``, ``question``, ``answer``: :data:`core.fields.MANY_VALUED`) labels
+    regions, so its verdicts are the regions' label verdicts: kind ``label``, one per kept region
+    the prediction gave that label (``ok``: people left it), and kind ``label_missing``, one per
+    region (kept, or one people added) people gave that label and the prediction did not."""
+    sign = 1 if sign > 0 else -1
+    many = ", ".join(f"'{n}'" for n in sorted(MANY_VALUED))
+    version = "COALESCE(model_version, engine_version)"
+    return (
+        "INSERT INTO field_verdict_daily (day, engine, version, name, kind, n, predicted, ok)"
+        f" SELECT day, engine, {version}, pred_label, 'label', {sign} * COUNT(*), {sign} * COUNT(*),"
+        f" {sign} * SUM(CASE WHEN COALESCE(label, '') = pred_label THEN 1 ELSE 0 END) FROM verdicts"
+        f" WHERE {where} AND kind IN ('correct', 'wrong_text', 'wrong_box') AND LOWER(pred_label) IN ({many})"
+        " GROUP BY 1, 2, 3, 4"
+        f" UNION ALL SELECT day, engine, {version}, label, 'label_missing', {sign} * COUNT(*), 0, 0 FROM verdicts"
+        f" WHERE {where} AND kind IN ('correct', 'wrong_text', 'wrong_box', 'missing') AND LOWER(label) IN ({many})"
+        " AND COALESCE(pred_label, '') != label GROUP BY 1, 2, 3, 4"
+        " ON CONFLICT(day, engine, version, name, kind) DO UPDATE SET n = field_verdict_daily.n + excluded.n,"
+        " predicted = field_verdict_daily.predicted + excluded.predicted, ok = field_verdict_daily.ok + excluded.ok")
 
 
 def _moderate_where(f, tz) -> tuple[str, list]:
@@ -171,6 +196,7 @@ class ReviewQueries:
             " ON CONFLICT(engine, version, bucket) DO UPDATE SET n = confidence_hist.n + excluded.n,"
             " correct = confidence_hist.correct + excluded.correct",
             (sign, sign, page_id))
+        self.conn.execute(label_totals_sql("page_id = ?", sign), (page_id, page_id))
 
     def rebuild_verdict_totals(self) -> None:
         """Recompute the running totals from the stored verdicts (call inside a transaction)."""
@@ -197,6 +223,7 @@ class ReviewQueries:
             " COUNT(*), SUM(CASE WHEN v.kind = 'correct' AND COALESCE(v.mark, '') != 'wrong' THEN 1 ELSE 0 END) FROM verdicts v"
             " JOIN verdict_state s ON s.page_id = v.page_id"
             " WHERE s.in_hist = 1 AND v.pred_index IS NOT NULL AND v.confidence IS NOT NULL GROUP BY 1, 2, 3")
+        conn.execute(label_totals_sql(checked))
 
     def stale_verdict_pages(self) -> list[int]:
         """Pages changed since their verdicts were computed (or never computed, and pre-filled)."""

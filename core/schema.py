@@ -585,6 +585,19 @@ def _label_verdicts(db: Database) -> None:
     )
 
 
+@migrations(name="0012_label_totals")
+def _label_totals(db: Database) -> None:
+    """Form fields in Analytics: the label verdicts of pages done or approved join the field running
+    totals (``core.review_store.label_totals_sql``: ``field_verdict_daily`` rows of kinds ``label``
+    and ``label_missing``, named by the label). A region people added keeps its label in its
+    verdict from now on, so pages with one are marked stale and re-graded when a screen opens."""
+    from .review_store import label_totals_sql
+
+    db.execute(label_totals_sql("page_id IN (SELECT page_id FROM verdict_state WHERE in_hist = 1)"))
+    db.execute("UPDATE verdict_state SET page_updated_at = ''"
+               " WHERE page_id IN (SELECT DISTINCT page_id FROM regions WHERE label IS NOT NULL AND origin = 'human')")
+
+
 def _run_script(db, script: str) -> None:
     """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
     :class:`PgMigrator` which spells each statement for PostgreSQL).

@@ -93,7 +93,7 @@ def compute_verdicts(prediction: Prediction, regions: list[Region], iou_threshol
     for r in regions:
         if r.origin == HUMAN and not r.deleted:
             n = len(nfc(r.text))
-            out.append(Verdict(MISSING, prediction.id, None, r.id, n, n))
+            out.append(Verdict(MISSING, prediction.id, None, r.id, n, n, label=r.label))
     return out
 
 

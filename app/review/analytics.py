@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from core import analytics, days, review
 from core.errors import ProofdeskError
+from core.fields import many_valued
 from core.project import Project
 
 from ..workers import Worker
@@ -228,7 +229,7 @@ class AnalyticsScreen(QWidget):
         self.table_tabs = tables
         for name, table, label in (("annotators", self.annotator_table, "Annotators"),
                                    ("engines", self.engine_table, "Engines and model versions"),
-                                   ("fields", self.field_table, "Key fields"),
+                                   ("fields", self.field_table, "Fields"),
                                    ("field_models", self.field_model_table, "Fields by model version"),
                                    ("field_days", self.field_day_table, "Fields by day")):
             page = QWidget()
@@ -313,8 +314,10 @@ class AnalyticsScreen(QWidget):
             text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision (box and text right)"
                     f" <b>{a.precision:.2%}</b> (at least {a.precision_low:.2%} with 95% confidence) on"
                     f" {a.accepted} of {a.total} checked regions, saves <b>{a.share_saved:.1%}</b> of the work.")
-        schema = self.project.store.fields()
-        if schema:  # core.review.apply_auto_accept: a page's key fields must be sure too
+        # core.review.apply_auto_accept: a page's key fields must be sure too (a form's labels are
+        # no page value: they do not gate it)
+        schema = [n for n in self.project.store.fields() if not many_valued(n)]
+        if schema:
             sure = {f.name for f in analytics.field_auto_accept(self.project.store, a.target_precision,
                                                                 buckets=getattr(self, "_field_buckets", []))
                     if f.threshold is not None}

@@ -21,3 +21,25 @@ def test_the_auto_accept_line_names_the_fields_without_a_threshold(qtbot, tmp_pa
     project.store.set_fields([])
     screen.target.setValue(60.0)
     assert "key fields" not in screen.auto_label.text()
+
+
+def test_a_form_projects_labels_have_their_accuracy_and_do_not_gate_auto_accept(qtbot, tmp_path):
+    """Header / question / answer label regions, not pages: the per-field table counts the regions'
+    labels (an answer people made a question: one wrong answer, one missed question), and the
+    auto-accept line asks no threshold of them."""
+    from core import review
+    from tests.app.test_moderate_labels import make_project as form_project
+
+    project = form_project(tmp_path)
+    project.store.set_fields(["header", "question", "answer"])
+    review.refresh_stale(project.store)
+    screen = AnalyticsScreen(project, "rita")
+    qtbot.addWidget(screen)
+    screen.set_range("2000-01-01", "2100-12-31")
+    t = screen.field_table
+    heads = [t.horizontalHeaderItem(c).text() for c in range(t.columnCount())]
+    rows = {t.item(r, 0).text(): {h: t.item(r, c).text() for c, h in enumerate(heads)} for r in range(t.rowCount())}
+    assert (rows["answer"]["Predicted"], rows["answer"]["Right"], rows["answer"]["Wrong"]) == ("4", "3", "1")
+    assert (rows["question"]["Predicted"], rows["question"]["Right"], rows["question"]["Missing"]) == ("4", "4", "1")
+    assert rows["answer"]["Accuracy"].startswith("75")
+    assert "key fields" not in screen.auto_label.text()

@@ -104,3 +104,77 @@ def test_an_old_project_is_migrated_and_its_labelled_pages_refreshed(tmp_path):
          " 10, 10, 300, 40, '12/3/88', 'question', 0.9, 'prediction', 1, 0, 1, 't', 't', 'ana')", ())])
     with migrated_and_refreshed(root, "0011_label_verdicts") as store:
         assert [(x.page_id, x.n_wrong_labels) for x in review.moderate_pages(store)] == [(1, 1)]
+
+
+def _label_figures(store) -> dict[str, tuple]:
+    from core import analytics
+
+    return {f.name: (f.predicted, f.right, f.wrong, f.missing) for f in analytics.field_report(store)["fields"]}
+
+
+def test_analytics_counts_a_form_label_per_field_model_version_and_day(project):
+    """A form field's accuracy is its regions': predicted with the label, left with it, changed
+    (wrong), and people's regions with the label the prediction did not give (missing)."""
+    from core import analytics
+
+    store = _setup(project)
+    kept, relabelled = _page(store, "kept.png"), _page(store, "relabelled.png")
+    answer = next(r for r in store.regions(relabelled) if r.text == "12/3/88")
+    store.update_region("ana", answer.id, label="question")
+    store.add_region("ana", relabelled, box_to_quad(10, 300, 300, 330), "5 kg", label="answer")
+    for page_id in (kept, relabelled):
+        _done(store, page_id)
+    # question: 2 + 2 predicted, all left; the relabelled answer is a question it missed
+    # answer: 1 + 1 predicted, one changed; the added region is an answer it missed
+    assert _label_figures(store) == {"question": (4, 4, 0, 1), "answer": (2, 1, 1, 1)}
+    rep = analytics.field_report(store)
+    assert {(f.version, f.name, f.accuracy) for f in rep["models"]} == {("forms-1", "question", 1.0),
+                                                                      ("forms-1", "answer", 0.5)}
+    assert sorted((f.name, f.predicted) for f in rep["days"]) == [("answer", 2), ("question", 4)]  # one day
+    before = sorted(tuple(r) for r in store.query("SELECT * FROM field_verdict_daily WHERE n != 0"))
+    with store.transaction():
+        review.rebuild_totals(store)
+    assert sorted(tuple(r) for r in store.query("SELECT * FROM field_verdict_daily WHERE n != 0")) == before
+    # reopened, the label put back, done again: the old rows leave the totals, the new ones come in
+    store.set_page_status("ana", relabelled, PageStatus.IN_PROGRESS)
+    store.update_region("ana", answer.id, label="answer")
+    _done(store, relabelled)
+    assert _label_figures(store) == {"question": (4, 4, 0, 0), "answer": (2, 2, 0, 1)}
+    store.set_page_status("ana", relabelled, PageStatus.IN_PROGRESS)
+    review.refresh_verdicts(store, relabelled)
+    assert _label_figures(store) == {"question": (2, 2, 0, 0), "answer": (1, 1, 0, 0)}
+
+
+def test_a_project_before_label_totals_gets_them_when_opened(tmp_path):
+    """A finished page of a project before label totals, its verdicts stored with their labels:
+    opened, the migration adds them to the totals, and the page (a region people added with a
+    label) is re-graded, which counts that region as a missed answer."""
+    import json
+
+    from tests.core.test_field_verdicts import migrated_and_refreshed, old_project_with_a_done_page
+
+    root = tmp_path / "old"
+    box = "[[10,10],[300,10],[300,40],[10,40]]"
+    regions = [{"points": json.loads(box), "text": "12/3/88", "confidence": 0.9, "label": "answer"}]
+    old_project_with_a_done_page(root, "0012_label_totals", [
+        ("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at)"
+         " VALUES (1, 'combined', '1', '{}', 'h', ?, '2026-11-01T09:00:00+00:00')", (json.dumps(regions),)),
+        ("INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, confidence, origin, prediction_id,"
+         f" pred_index, touched, created_at, updated_at, updated_by) VALUES (1, '{box}',"
+         " 10, 10, 300, 40, '12/3/88', 'question', 0.9, 'prediction', 1, 0, 1, 't', 't', 'ana')", ()),
+        ("INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, label, origin, touched, created_at,"
+         " updated_at, updated_by) VALUES (1, '[[10,50],[300,50],[300,80],[10,80]]', 10, 50, 300, 80, '5 kg',"
+         " 'answer', 'human', 1, 't', 't', 'ana')", ()),
+        ("INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, region_id, pred_index, kind,"
+         " edit_distance, ref_chars, annotator, day, pred_label, label) VALUES"
+         " (1, 1, 'combined', '1', 1, 0, 'correct', 0, 7, 'ana', '2026-11-02', 'answer', 'question'),"
+         " (1, 1, 'combined', '1', 2, NULL, 'missing', 4, 4, 'ana', '2026-11-02', NULL, NULL)", ())])
+    from core.project import Project
+
+    p = Project.open(root)
+    try:
+        assert _label_figures(p.store) == {"question": (0, 0, 0, 1), "answer": (1, 0, 1, 0)}
+    finally:
+        p.close()
+    with migrated_and_refreshed(root, "0012_label_totals") as store:
+        assert _label_figures(store) == {"question": (0, 0, 0, 1), "answer": (1, 0, 1, 1)}
