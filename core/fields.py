@@ -265,10 +265,20 @@ def find_dates(text: str, month_first: bool = False) -> list[tuple[int, int, dat
 def _find_dates(text: str, month_first: bool = False) -> tuple[tuple[int, int, date], ...]:
     out = []
     for m in DATE_RE.finditer(text or ""):
+        if _in_a_code(text, m):
+            continue
         d = _date_of(m, month_first)
         if d is not None and 1950 <= d.year <= 2100:
             out.append((m.start(), m.end(), d))
     return tuple(out)
+
+
+def _in_a_code(text: str, m: re.Match) -> bool:
+    """Whether a numeric date with a two-digit year is glued to the letters before it: a product or
+    batch code ("HD03-04-06"), not a date. A date with its century ("DATE03/04/2018", a label whose
+    colon the OCR lost) is kept."""
+    g = m.groupdict()
+    return bool(m.start() and text[m.start() - 1].isalpha() and g["y2"] and len(g["y2"]) == 2)
 
 
 def prints_month_first(texts: Iterable[str]) -> bool:
