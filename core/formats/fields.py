@@ -37,7 +37,10 @@ leading ``'``, so a document cannot put a formula in the sheet.
 
 A document of several pages is one row and one JSON: its fields merged across its pages, the
 first page (in page order) that has a value winning per field; a value on a later page is
-dropped, and a field absent (or empty) on one page is taken from a later page that has it.
+dropped, and a field absent (or empty) on one page is taken from a later page that has it. An
+amount (``total``, ``net_total``, ``tax_total``...: ``core.fields.field_type``) is the other way
+round, the last page with a value winning: a long invoice's totals close it, and an earlier
+page's amount is a carried-forward subtotal ("Übertrag", "à reporter").
 Not written: lines without a label, and a page's status and the lines' provenance (the
 ``reference`` format has them).
 """
@@ -51,6 +54,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..fields import AMOUNT, field_type
 from .base import ExportField, ExportOptions, ExportPage, register_writer
 from .reference import _coord, write_atomic
 
@@ -123,8 +127,10 @@ class _Document:
         self.pages.append(page.page_no)
         found = page.key_fields or fields_from_labels(page.lines)
         for name, f in found.items():
-            if self._has.get(name) or not (_has(f) or f.absent):
-                continue  # the first page with a value wins; an empty value says nothing
+            if not (_has(f) or f.absent):
+                continue  # an empty value says nothing
+            if self._has.get(name) and not (_has(f) and field_type(name) == AMOUNT):
+                continue  # the first page with a value wins; for an amount, the last one
             if name in self.fields and not _has(f):
                 continue  # absent here too: the first page's word stands
             self._has[name] = _has(f)

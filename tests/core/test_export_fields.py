@@ -114,3 +114,30 @@ def test_the_export_follows_undo(project, tmp_path):
     export(project, tmp_path / "out", "fields")
     doc = json.loads((tmp_path / "out" / "facture-é.fields.json").read_text(encoding="utf-8"))
     assert (doc["fields"]["total"]["value"], doc["fields"]["total"]["confirmed_by"]) == ("1234.56", None)
+
+
+def test_a_long_invoice_takes_its_amounts_from_the_last_page_that_has_them(project, tmp_path):
+    """Page 1 of two prints a carried-forward subtotal people left as its total; page 2 the
+    invoice's total. The document's total is page 2's; its number stays page 1's."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "long.tif").write_bytes(_tiff_two_pages())
+    import_paths(project, [src])
+    store = project.store
+    store.set_fields(INVOICE)
+    first, second = (p.id for p in sorted(store.pages(), key=lambda p: p.page_no))
+    _predict(store, first, [("Rechnung 4711", 0.9), ("Übertrag 500,00 €", 0.9)], [
+        FieldValue("invoice_number", "4711", "4711", None, 0.9, (0,)),
+        FieldValue("total", "500,00 €", "500.00", "EUR", 0.8, (1,))])
+    _predict(store, second, [("Rechnung 4711 Seite 2", 0.9), ("Gesamtbetrag 1.190,00 €", 0.9)], [
+        FieldValue("invoice_number", "4711 Seite 2", "4711Seite2", None, 0.5, (0,)),
+        FieldValue("total", "1.190,00 €", "1190.00", "EUR", 0.9, (1,))])
+    export(project, tmp_path / "out", "fields")
+    doc = json.loads((tmp_path / "out" / "long.fields.json").read_text(encoding="utf-8"))
+    assert (doc["fields"]["total"]["value"], doc["fields"]["total"]["page"]) == ("1190.00", 2)
+    assert (doc["fields"]["invoice_number"]["text"], doc["fields"]["invoice_number"]["page"]) == ("4711", 1)
+    # page 2 says the total is not there: page 1's stands
+    store.set_field_absent(second, "total", "ana")
+    export(project, tmp_path / "out2", "fields")
+    doc = json.loads((tmp_path / "out2" / "long.fields.json").read_text(encoding="utf-8"))
+    assert (doc["fields"]["total"]["value"], doc["fields"]["total"]["page"]) == ("500.00", 1)

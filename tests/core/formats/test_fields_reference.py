@@ -53,7 +53,7 @@ def _read_csv(path: Path) -> list[dict]:
 # -- fields ----------------------------------------------------------------------------------------------
 def test_fields_csv_and_json_per_document(tmp_path):
     pages = [
-        # A two-page invoice: the total on both pages (the first page wins), the seller on page 2.
+        # A two-page invoice: the total on both pages (an amount: the last page wins), the seller on page 2.
         _page("invoice.pdf", 1, 2, "invoice-p001", [_line("Total 1", None), _line("1,00 €", "total", 30)], tmp_path),
         _page("invoice.pdf", 2, 2, "invoice-p002",
               [_line("Café \"Zoë\", Lyon", "company"), _line("Rue de l'Église", "address", 30),
@@ -76,7 +76,7 @@ def test_fields_csv_and_json_per_document(tmp_path):
         assert next(csv.reader(fh)) == ["document", "pages", "company", "date", "address", "total"]  # schema order
     assert [r["document"] for r in rows] == ["invoice.pdf", "receipt.jpg", "blank.png", "receipt.jpg", "extra.png"]
     assert rows[0] == {"document": "invoice.pdf", "pages": "2", "company": 'Café "Zoë", Lyon', "date": "",
-                       "address": "Rue de l'Église 7 Place", "total": "1.00"}  # the normalised value
+                       "address": "Rue de l'Église 7 Place", "total": "2.00"}  # the normalised value
     assert rows[1]["company"] == "'=HYPERLINK(\"http://x\")"  # never a formula in Excel
     assert rows[1]["total"] == "-5.00" and rows[1]["date"] == "line\nbreak"  # not a date: the text
     assert rows[2] == {"document": "blank.png", "pages": "1", "company": "", "date": "", "address": "", "total": ""}
@@ -88,9 +88,9 @@ def test_fields_csv_and_json_per_document(tmp_path):
                      "receipt.fields.json", "receipt_2.fields.json"]
     inv = json.loads((tmp_path / "out" / "invoice.fields.json").read_text(encoding="utf-8"))
     assert inv["document"] == "invoice.pdf" and inv["pages"] == [1, 2]
-    assert inv["fields"]["total"] == {"name": "total", "text": "1,00 €", "value": "1.00", "currency": "EUR",
-                                      "confidence": None, "page": 1, "region_ids": [],
-                                      "regions": [[[5, 30], [100, 30], [100, 40], [5, 40]]],
+    assert inv["fields"]["total"] == {"name": "total", "text": "2,00 €", "value": "2.00", "currency": "EUR",
+                                      "confidence": None, "page": 2, "region_ids": [],
+                                      "regions": [[[5, 60], [100, 60], [100, 70], [5, 70]]],
                                       "confirmed_by": None, "checked": False, "origin": "labels", "absent": False}
     assert inv["fields"]["address"]["page"] == 2 and len(inv["fields"]["address"]["regions"]) == 2
     assert inv["fields"]["company"]["text"] == 'Café "Zoë", Lyon'
