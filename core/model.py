@@ -139,6 +139,11 @@ class Document:
     id: int | None = None
 
 
+#: The name auto-accepted pages are done by (``core.review.apply_auto_accept``: in the edit log,
+#: ``done_by`` and the analytics).
+AUTO_ACCEPT_USER = "auto-accept"
+
+
 @dataclass
 class Page:
     """One page image of a document. ``width`` and ``height`` are the page as shown: its stored
@@ -158,6 +163,15 @@ class Page:
     done_at: str | None = None
     id: int | None = None
     rotation: int = 0
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether people finished the page: approved by a reviewer, or marked done by a person. A
+        page auto-accepted (done by :data:`AUTO_ACCEPT_USER`) and not reviewed yet is the machine's
+        own reading: it trains nothing (a model taught its own output learns its own mistakes) and
+        judges no run (the model that read it would win on it)."""
+        return self.status == PageStatus.APPROVED or (self.status == PageStatus.DONE
+                                                      and self.done_by != AUTO_ACCEPT_USER)
 
     @property
     def image_size(self) -> tuple[int, int]:

@@ -38,7 +38,12 @@ from dataclasses import dataclass
 from . import days, sampling
 from .geometry import iou as box_iou
 from .geometry import iou_matrix
-from .model import HUMAN, PageStatus, Role
+from .model import (
+    AUTO_ACCEPT_USER,  # the name auto-accepted pages are done by
+    HUMAN,
+    PageStatus,
+    Role,
+)
 from .roles import require
 from .scoring import levenshtein, nfc
 from .verdicts import CORRECT, Verdict, compute_verdicts
@@ -224,8 +229,9 @@ def _refresh_verdicts(store, page_id: int) -> int:
                      mark, page["done_by"], day, v.pred_label, v.label))
     store.write_verdicts(rows)
     # Model figures, edit rates and auto-accept count the pages people finished (done or
-    # approved): a page nobody has looked at yet is "unchanged", not "correct".
-    in_hist = page["status"] in ("done", "approved")
+    # approved): a page nobody has looked at yet is "unchanged", not "correct"; so is one
+    # auto-accepted and not reviewed since (its regions would vouch for the threshold that took it).
+    in_hist = page["status"] == "approved" or (page["status"] == "done" and page["done_by"] != AUTO_ACCEPT_USER)
     if in_hist:
         store.add_to_totals(page_id, +1)
     store.write_verdict_state(page_id, page["updated_at"], n_wrong, store.min_machine_confidence(page_id), in_hist,
@@ -752,9 +758,6 @@ def region_verdicts(store, page_id: int) -> dict[int, str]:
     """Region id -> stored verdict kind, for drawing a page's diff."""
     return store.region_verdict_kinds(page_id)
 
-
-#: The name auto-accepted pages are done by (in the edit log, ``done_by`` and the analytics).
-AUTO_ACCEPT_USER = "auto-accept"
 
 
 def field_thresholds(store, target_precision: float = 0.995, engine: str | None = None

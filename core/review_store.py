@@ -17,11 +17,17 @@ from typing import Sequence
 
 from . import days
 from .fields import MANY_VALUED
-from .model import HUMAN, PageStatus, Region
+from .model import AUTO_ACCEPT_USER, HUMAN, PageStatus, Region
 
 #: The tables the Moderate screen's page list and counts read, joined once.
 _MODERATE_FROM = (" FROM pages p JOIN documents d ON d.id = p.document_id"
                   " LEFT JOIN verdict_state s ON s.page_id = p.id LEFT JOIN review_queue q ON q.page_id = p.id")
+
+
+#: The pages people finished, as SQL over ``pages``: approved, or done by a person (not by
+#: auto-accept: ``core.model.Page.confirmed``). Their verdicts make the running totals.
+CONFIRMED_PAGES = (f"SELECT id FROM pages WHERE status = 'approved'"
+                   f" OR (status = 'done' AND COALESCE(done_by, '') != '{AUTO_ACCEPT_USER}')")
 
 
 def label_totals_sql(where: str, sign: int = 1) -> str:
@@ -204,8 +210,7 @@ class ReviewQueries:
         conn.execute("DELETE FROM verdict_daily")
         conn.execute("DELETE FROM confidence_hist")
         # CASE, not the bare IN: PostgreSQL stores no boolean in an integer column (docs/adr/0006).
-        conn.execute("UPDATE verdict_state SET in_hist = CASE WHEN page_id IN"
-                     " (SELECT id FROM pages WHERE status IN ('done', 'approved')) THEN 1 ELSE 0 END")
+        conn.execute(f"UPDATE verdict_state SET in_hist = CASE WHEN page_id IN ({CONFIRMED_PAGES}) THEN 1 ELSE 0 END")
         self.rebuild_field_totals()
         checked = "page_id IN (SELECT page_id FROM verdict_state WHERE in_hist = 1)"
         conn.execute(
@@ -299,8 +304,7 @@ class ReviewQueries:
         conn = self.conn
         conn.execute("DELETE FROM field_verdict_daily")
         conn.execute("DELETE FROM field_confidence_hist")
-        conn.execute("UPDATE verdict_state SET fields_in_totals = CASE WHEN page_id IN"
-                     " (SELECT id FROM pages WHERE status IN ('done', 'approved'))"
+        conn.execute(f"UPDATE verdict_state SET fields_in_totals = CASE WHEN page_id IN ({CONFIRMED_PAGES})"
                      " AND page_id IN (SELECT page_id FROM field_verdicts) THEN 1 ELSE 0 END")
         checked = "page_id IN (SELECT page_id FROM verdict_state WHERE fields_in_totals = 1)"
         conn.execute(
@@ -449,7 +453,7 @@ class ReviewQueries:
                " JOIN pages p ON p.id = v.page_id WHERE v.pred_index IS NOT NULL AND v.confidence IS NOT NULL")
         params: list = []
         if reviewed_only:
-            sql += " AND p.status IN ('done', 'approved')"
+            sql += f" AND p.id IN ({CONFIRMED_PAGES})"
         if engine:
             sql += " AND v.engine = ?"
             params.append(engine)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Sequence
 
+from .model import AUTO_ACCEPT_USER
+
 
 class RunQueries:
     """Training run, dataset version and model registry SQL; mixed into :class:`core.store.Store`
@@ -127,7 +129,8 @@ class RunQueries:
     # -- dataset versions ----------------------------------------------------------------------------
     def confirmed_region_rows(self, statuses: Sequence[str]) -> list[sqlite3.Row]:
         """``(page_id, image_sha256, status, points, text, label, rotation, width, height)`` of each
-        region with text (not deleted, not ICDAR's ``###``) on a page with one of ``statuses``:
+        region with text (not deleted, not ICDAR's ``###``) on a page with one of ``statuses``
+        that people finished (``Page.confirmed``: not one auto-accepted and not reviewed since):
         approved pages first, then by page and region. ``points`` are on the page as shown, turned
         by ``rotation`` from its stored image of ``width`` x ``height`` (ADR 0008)."""
         marks = ",".join("?" for _ in statuses)
@@ -135,9 +138,10 @@ class RunQueries:
             "SELECT p.id AS page_id, p.image_sha256, p.status, r.points, r.text, r.label, p.rotation, p.width,"
             " p.height FROM regions r"
             f" JOIN pages p ON p.id = r.page_id WHERE p.status IN ({marks}) AND r.deleted = 0"
+            " AND NOT (p.status = 'done' AND COALESCE(p.done_by, '') = ?)"
             # "###" is ICDAR's and PaddleOCR's "don't care" mark (an unreadable line, boxed but not read).
             " AND TRIM(r.text) != '' AND TRIM(r.text) != '###' ORDER BY p.status = 'approved' DESC, p.id, r.id",
-            statuses,
+            (*statuses, AUTO_ACCEPT_USER),
         )
 
     def dataset_version_row(self, version_id: int) -> sqlite3.Row | None:

@@ -598,6 +598,16 @@ def _label_totals(db: Database) -> None:
                " WHERE page_id IN (SELECT DISTINCT page_id FROM regions WHERE label IS NOT NULL AND origin = 'human')")
 
 
+@migrations(name="0013_unreviewed_auto_accepts")
+def _unreviewed_auto_accepts(db: Database) -> None:
+    """A page auto-accepted and not reviewed since leaves the running totals (``in_hist``): the
+    model figures and the auto-accept thresholds count the pages people finished, and such a page's
+    regions are the machine's own. Those pages are marked stale: re-graded when a screen opens,
+    their rows are taken out of the totals."""
+    db.execute("UPDATE verdict_state SET page_updated_at = ''"
+               " WHERE page_id IN (SELECT id FROM pages WHERE status = 'done' AND done_by = 'auto-accept')")
+
+
 def _run_script(db, script: str) -> None:
     """Run SQL statements one at a time, on either backend (``db``: a sqlite-utils Database, or
     :class:`PgMigrator` which spells each statement for PostgreSQL).

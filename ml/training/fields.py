@@ -64,6 +64,15 @@ class FieldPage:
     example: Any  # ml.fields.model.Example
 
 
+def finished_pages(store):
+    """The pages people finished (done or approved, :data:`FINISHED`), by status: an auto-accepted
+    page nobody reviewed is the machine's own reading and teaches nothing (``Page.confirmed``)."""
+    for status in FINISHED:
+        for page in store.pages(status):
+            if page.confirmed:
+                yield page
+
+
 def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
     """The finished pages with at least one field value of ``schema``, by page id."""
     from ml.fields.extract import scored_fields
@@ -71,17 +80,16 @@ def field_pages(store, schema: Sequence[str]) -> list[FieldPage]:
     from ml.fields.prefill import regions_page
 
     out = []
-    for status in FINISHED:
-        for page in store.pages(status):
-            truth = truth_of(store.page_fields(page.id), schema)
-            if not truth:
-                continue
-            regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
-            fpage = regions_page(regions, page.width, page.height)
-            read = next((regions_page(p.regions, page.width, page.height) for p in reversed(store.predictions(page.id))
-                         if p.regions), None)   # what pre-fill read: the confidences are calibrated on it
-            out.append(FieldPage(page.id, page.image_sha256, Example(fpage, truth, scored_fields(fpage, schema), read,
-                                                                     None if read is None else scored_fields(read, schema))))
+    for page in finished_pages(store):
+        truth = truth_of(store.page_fields(page.id), schema)
+        if not truth:
+            continue
+        regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
+        fpage = regions_page(regions, page.width, page.height)
+        read = next((regions_page(p.regions, page.width, page.height) for p in reversed(store.predictions(page.id))
+                     if p.regions), None)   # what pre-fill read: the confidences are calibrated on it
+        out.append(FieldPage(page.id, page.image_sha256, Example(fpage, truth, scored_fields(fpage, schema), read,
+                                                                 None if read is None else scored_fields(read, schema))))
     return sorted(out, key=lambda p: p.page_id)
 
 
@@ -92,12 +100,11 @@ def truths_of_images(store, image_shas, schema: Sequence[str]) -> dict[str, dict
     wanted_shas, out = set(image_shas), {}
     if not schema or not wanted_shas:
         return out
-    for status in FINISHED:
-        for page in store.pages(status):
-            if page.image_sha256 in wanted_shas and page.image_sha256 not in out:
-                truth = truth_of(store.page_fields(page.id), schema)
-                if truth:
-                    out[page.image_sha256] = truth
+    for page in finished_pages(store):
+        if page.image_sha256 in wanted_shas and page.image_sha256 not in out:
+            truth = truth_of(store.page_fields(page.id), schema)
+            if truth:
+                out[page.image_sha256] = truth
     return out
 
 
@@ -117,7 +124,7 @@ def truth_of(rows, schema: Sequence[str]) -> dict[str, str | None]:
 
 def count_field_pages(store) -> int:
     """Finished pages with at least one field row (cheap: no regions read)."""
-    return sum(1 for status in FINISHED for page in store.pages(status) if store.page_fields(page.id))
+    return sum(1 for page in finished_pages(store) if store.page_fields(page.id))
 
 
 def wanted(store, params: Mapping[str, Any]) -> tuple[bool, str]:

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .fields import FINISHED, FieldMetrics, judge, judging_split
+from .fields import FieldMetrics, finished_pages, judge, judging_split
 
 
 @dataclass
@@ -63,11 +63,10 @@ def form_names(schema: Sequence[str]) -> list[str]:
 
 def _labelled(store, names: frozenset[str]):
     """(page, its regions with text) of each finished page with a region labelled one of ``names``."""
-    for status in FINISHED:
-        for page in store.pages(status):
-            regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
-            if any(_label_of(r.label, names) != "other" for r in regions):
-                yield page, regions
+    for page in finished_pages(store):
+        regions = [r for r in store.regions(page.id) if (r.text or "").strip()]
+        if any(_label_of(r.label, names) != "other" for r in regions):
+            yield page, regions
 
 
 def form_pages(store, schema: Sequence[str]) -> list[FormPage]:

@@ -7,6 +7,7 @@ import pytest
 from app.cli import main
 from core import review
 from core.errors import PermissionDenied
+from core.fields import FieldValue
 from core.importer import import_paths
 from core.model import PageStatus, PredictedRegion, Prediction, Role, box_to_quad
 
@@ -70,3 +71,70 @@ def test_cli_chooses_the_threshold_from_checked_pages(project, tmp_path, capsys)
     assert "(4 regions: at least 59.6% with 95% confidence)" in out
     assert store.get_page(ids[4]).status == PageStatus.DONE
     assert store.get_page(ids[5]).status == PageStatus.PREFILLED  # 0.98 is below the threshold
+
+
+def test_an_auto_accepted_page_vouches_for_nothing_until_a_reviewer_approves_it(project, tmp_path):
+    """Its regions are the machine's own reading: they do not join the figures the threshold is
+    chosen from, nor the lines and fields a run learns from, until a reviewer approves the page."""
+    from ml.training.fields import count_field_pages, field_pages
+
+    ids = pages_with(project, tmp_path, [[0.99, 0.6]] * 4 + [[0.99, 0.995]] * 2)
+    store = project.store
+    for page_id in ids[:4]:
+        store.set_page_field(page_id, FieldValue("total", "9,90"), "ana")
+        store.set_page_status("ana", page_id, PageStatus.DONE)
+    counts = review.auto_accept_counts(store)
+    assert sum(n for _, n, _ in counts) == 8
+    assert review.apply_auto_accept(store, "lead", 0.98) == ids[4:]
+    assert review.auto_accept_counts(store) == counts                 # the histogram is as it was
+    assert len(review.moderate_pages(store, review.ModerateFilter(finished_only=True))) == 6  # still moderated
+    assert {r["page_id"] for r in store.confirmed_region_rows(("done", "approved"))} == set(ids[:4])
+    # a page with field values done as auto-accept does it (its values the machine's): no field example
+    store.set_fields(["total"])
+    store.set_page_field(ids[5], FieldValue("total", "1,00"), review.AUTO_ACCEPT_USER)
+    assert (store.get_page(ids[5]).status, store.get_page(ids[5]).done_by) == (PageStatus.DONE, "auto-accept")
+    assert [p.page_id for p in field_pages(store, ["total"])] == ids[:4] and count_field_pages(store) == 4
+    with store.transaction():
+        review.rebuild_totals(store)
+    assert review.auto_accept_counts(store) == counts                 # rebuilt: the same
+    # a reviewer approves them: people vouch for them now
+    store.ensure_user("rita", Role.REVIEWER)
+    for page_id in ids[4:]:
+        store.review_page("rita", page_id, "approved")
+    assert sum(n for _, n, _ in review.auto_accept_counts(store)) == 12
+    assert {r["page_id"] for r in store.confirmed_region_rows(("done", "approved"))} == set(ids)
+    assert count_field_pages(store) == 5
+
+
+def test_a_project_with_auto_accepted_pages_in_its_totals_takes_them_out_when_opened(tmp_path):
+    """Before this version an auto-accepted page's regions were in the running totals: opened, the
+    project marks such pages stale and re-grading them takes them out."""
+    import json
+
+    from core.project import Project
+    from tests.core.test_field_verdicts import old_project_with_a_done_page
+    from tests.core.test_schema import applied
+
+    root = tmp_path / "old"
+    regions = [{"points": [[10, 10], [300, 10], [300, 40], [10, 40]], "text": "TOTAL 9.90", "confidence": 0.99}]
+    old_project_with_a_done_page(root, "0013_unreviewed_auto_accepts", [
+        ("UPDATE pages SET done_by = 'auto-accept' WHERE id = 1", ()),
+        ("INSERT INTO predictions (page_id, engine, engine_version, config, config_hash, regions, created_at)"
+         " VALUES (1, 'combined', '1', '{}', 'h', ?, '2026-11-01T09:00:00+00:00')", (json.dumps(regions),)),
+        ("INSERT INTO regions (page_id, points, x0, y0, x1, y1, text, confidence, origin, prediction_id,"
+         " pred_index, touched, created_at, updated_at, updated_by) VALUES (1, '[[10,10],[300,10],[300,40],[10,40]]',"
+         " 10, 10, 300, 40, 'TOTAL 9.90', 0.99, 'prediction', 1, 0, 0, 't', 't', 'ana')", ()),
+        ("INSERT INTO verdicts (page_id, prediction_id, engine, engine_version, region_id, pred_index, kind,"
+         " edit_distance, ref_chars, confidence, annotator, day) VALUES"
+         " (1, 1, 'combined', '1', 1, 0, 'correct', 0, 10, 0.99, 'auto-accept', '2026-11-02')", ()),
+        ("INSERT INTO confidence_hist (engine, version, bucket, n, correct) VALUES ('combined', '1', 990, 1, 1)", ()),
+    ])
+    p = Project.open(root)
+    try:
+        assert "0013_unreviewed_auto_accepts" in applied(root)
+        assert sum(n for _, n, _ in review.auto_accept_counts(p.store)) == 1   # as the old version counted
+        assert review.stale_pages(p.store) == [1]
+        assert review.refresh_stale(p.store) == 1
+        assert sum(n for _, n, _ in review.auto_accept_counts(p.store)) == 0
+    finally:
+        p.close()
