@@ -156,12 +156,15 @@ def test_end_to_end_scores_the_fields_read_from_each_model_s_predicted_regions(w
     [i] = [i for i, p in enumerate(pages) if p.image_sha256 == sha]
     tf._score(pages, [i], SROIE_SCHEMA, None, people)
     assert people.summary()["overall"]["f1"] == 0.75 and _counts(new) != _counts(people.summary())
-    # The multilingual recogniser misreads the fields the Latin one reads (date, address): the
-    # overall F1 falls beyond its noise (one page: no single field can be lost beyond its own).
-    assert m["val_field_f1"] < m["active_val_field_f1"] - m["val_field_f1_noise"]
-    assert m["val_field_f1_change"] == "lost" and m["val_fields_lost"] == []
-    assert not runs.ocr_better({"val_cer": 0.01, "active_val_cer": 0.5, **{k: v for k, v in m.items()
-                                                                            if k.startswith(("val_field", "active_val_field"))}})
+    # The multilingual recogniser misreads a field the Latin one reads (the address): the overall
+    # F1 falls by one field, within its noise on one page (no single field can be lost beyond its
+    # own there), so a lower CER is enough; a second field lost would be beyond it.
+    assert (m["active_val_field_f1"], m["val_field_f1"], m["val_field_f1_noise"]) == (0.75, 0.5, 0.25)
+    assert new["per_field"]["address"]["f1"] == 0.0 and old["per_field"]["address"]["f1"] == 1.0
+    assert m["val_field_f1_change"] == "same" and m["val_fields_lost"] == []
+    fields = {k: v for k, v in m.items() if k.startswith(("val_field", "active_val_field"))}
+    assert runs.ocr_better({"val_cer": 0.01, "active_val_cer": 0.5, **fields})
+    assert not runs.ocr_better({"val_cer": 0.01, "active_val_cer": 0.5, **fields, "val_field_f1": 0.25})
 
 
 class _Quiet:
