@@ -200,7 +200,8 @@ NOT_FIELD: dict[str, tuple[str, ...]] = {
                        "vertrag", "contract", "contrat", "projekt", "project", "seite", "page", "mandat",
                        "mandate", "referenz des", "your ref", "ihre ref", "votre réf", "buyer ref",
                        "kassenzeichen", "versicherungsschein", "police", "policy", "artikel", "article",
-                       "art-nr", "art.-nr", "item"),
+                       "art-nr", "art.-nr", "item", "reg-nr", "reg.-nr", "reg. nr", "reg nr", "regnr", "weee",
+                       "registration", "registrier"),
 }
 
 #: What a document calls itself in its title line ("Handelsrechnung Nr. 471102 vom 05.03.2018",

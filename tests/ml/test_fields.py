@@ -425,3 +425,15 @@ def test_a_malaysian_sb_is_a_legal_form():
     col = BASE_NAMES.index("legal_form")
     legal = {c.text: X[i, col] for i, c in enumerate(cands)}
     assert legal["RESTORAN IBRAHIM MAJU SB"] == 1.0 and legal["NO.2, GROUND FLOOR, JALAN REKO"] == 0.0
+
+
+def test_a_registration_number_is_not_the_invoice_number():
+    """A seller's WEEE registration ("WEE-Reg-Nr. : DE87654321", as a German invoice prints it in
+    its header) is announced by its own label, not the document's number."""
+    rows = [(60, 40, "MUSTERLIEFERANT GMBH"), (440, 40, "W A R E N R E C H N U N G"),
+            (440, 70, "Beleg-Nr"), (540, 70, ": R87654321012345"), (440, 95, "Beleg-Datum"), (540, 95, ": 06.08.2013"),
+            (440, 150, "Bestell-Nr"), (540, 150, ": B123456789"), (60, 160, "USt-IdNr"), (150, 160, ": DE123456789"),
+            (60, 210, "WEE-Reg-Nr. : DE87654321"), (440, 220, "Lieferschein-Nr"), (540, 220, ": L87654321012345"),
+            (60, 400, "Gesamtbetrag"), (400, 400, "518,99 €")]
+    vals = {v.name: v for v in extract(_page(rows), PRESETS["invoice"])}
+    assert vals["invoice_number"].text == "R87654321012345"
