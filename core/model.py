@@ -144,6 +144,16 @@ class Document:
 AUTO_ACCEPT_USER = "auto-accept"
 
 
+def people_finished(status: str, done_by: str | None) -> bool:
+    """Whether people finished a page of ``status`` done by ``done_by``: approved by a reviewer, or
+    marked done by a person. A page auto-accepted (done by :data:`AUTO_ACCEPT_USER`) and not
+    reviewed yet is the machine's own reading: it trains nothing (a model taught its own output
+    learns its own mistakes), judges no run (the model that read it would win on it) and joins no
+    running total (its regions would vouch for the threshold that took it). The same rule in SQL:
+    ``core.review_store.CONFIRMED_PAGES``."""
+    return status == PageStatus.APPROVED or (status == PageStatus.DONE and done_by != AUTO_ACCEPT_USER)
+
+
 @dataclass
 class Page:
     """One page image of a document. ``width`` and ``height`` are the page as shown: its stored
@@ -166,12 +176,8 @@ class Page:
 
     @property
     def confirmed(self) -> bool:
-        """Whether people finished the page: approved by a reviewer, or marked done by a person. A
-        page auto-accepted (done by :data:`AUTO_ACCEPT_USER`) and not reviewed yet is the machine's
-        own reading: it trains nothing (a model taught its own output learns its own mistakes) and
-        judges no run (the model that read it would win on it)."""
-        return self.status == PageStatus.APPROVED or (self.status == PageStatus.DONE
-                                                      and self.done_by != AUTO_ACCEPT_USER)
+        """Whether people finished the page (:func:`people_finished`)."""
+        return people_finished(self.status, self.done_by)
 
     @property
     def image_size(self) -> tuple[int, int]:

@@ -38,12 +38,7 @@ from dataclasses import dataclass
 from . import days, sampling
 from .geometry import iou as box_iou
 from .geometry import iou_matrix
-from .model import (
-    AUTO_ACCEPT_USER,  # the name auto-accepted pages are done by
-    HUMAN,
-    PageStatus,
-    Role,
-)
+from .model import AUTO_ACCEPT_USER, HUMAN, PageStatus, Role, people_finished
 from .roles import require
 from .scoring import levenshtein, nfc
 from .verdicts import CORRECT, Verdict, compute_verdicts
@@ -230,8 +225,8 @@ def _refresh_verdicts(store, page_id: int) -> int:
     store.write_verdicts(rows)
     # Model figures, edit rates and auto-accept count the pages people finished (done or
     # approved): a page nobody has looked at yet is "unchanged", not "correct"; so is one
-    # auto-accepted and not reviewed since (its regions would vouch for the threshold that took it).
-    in_hist = page["status"] == "approved" or (page["status"] == "done" and page["done_by"] != AUTO_ACCEPT_USER)
+    # auto-accepted and not reviewed since.
+    in_hist = people_finished(page["status"], page["done_by"])
     if in_hist:
         store.add_to_totals(page_id, +1)
     store.write_verdict_state(page_id, page["updated_at"], n_wrong, store.min_machine_confidence(page_id), in_hist,
@@ -757,7 +752,6 @@ def filter_choices(store) -> dict[str, list[str]]:
 def region_verdicts(store, page_id: int) -> dict[int, str]:
     """Region id -> stored verdict kind, for drawing a page's diff."""
     return store.region_verdict_kinds(page_id)
-
 
 
 def field_thresholds(store, target_precision: float = 0.995, engine: str | None = None

@@ -25,7 +25,7 @@ _MODERATE_FROM = (" FROM pages p JOIN documents d ON d.id = p.document_id"
 
 
 #: The pages people finished, as SQL over ``pages``: approved, or done by a person (not by
-#: auto-accept: ``core.model.Page.confirmed``). Their verdicts make the running totals.
+#: auto-accept: ``core.model.people_finished``). Their verdicts make the running totals.
 CONFIRMED_PAGES = (f"SELECT id FROM pages WHERE status = 'approved'"
                    f" OR (status = 'done' AND COALESCE(done_by, '') != '{AUTO_ACCEPT_USER}')")
 

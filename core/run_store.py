@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Sequence
 
-from .model import AUTO_ACCEPT_USER
+from .review_store import CONFIRMED_PAGES
 
 
 class RunQueries:
@@ -138,10 +138,10 @@ class RunQueries:
             "SELECT p.id AS page_id, p.image_sha256, p.status, r.points, r.text, r.label, p.rotation, p.width,"
             " p.height FROM regions r"
             f" JOIN pages p ON p.id = r.page_id WHERE p.status IN ({marks}) AND r.deleted = 0"
-            " AND NOT (p.status = 'done' AND COALESCE(p.done_by, '') = ?)"
+            f" AND p.id IN ({CONFIRMED_PAGES})"
             # "###" is ICDAR's and PaddleOCR's "don't care" mark (an unreadable line, boxed but not read).
             " AND TRIM(r.text) != '' AND TRIM(r.text) != '###' ORDER BY p.status = 'approved' DESC, p.id, r.id",
-            (*statuses, AUTO_ACCEPT_USER),
+            statuses,
         )
 
     def dataset_version_row(self, version_id: int) -> sqlite3.Row | None:
