@@ -60,6 +60,19 @@ def postprocess(meta: dict) -> dict[str, float]:
     return {k: float(pp[k]) for k in ("thresh", "box_thresh", "unclip_ratio") if k in pp}
 
 
+def detection_shape(bgr: np.ndarray, cfg: DetectConfig, multiple: int = 32) -> tuple[int, int]:
+    """``(H, W)`` the network reads a page at (:func:`resize_for_detection`, at the page's own text
+    size when ``cfg.char_px`` asks for it): pre-fill and the detector's training scale alike."""
+    char_h = page_char_height(bgr) if cfg.char_px else None
+    return resize_for_detection(bgr.shape[:2], cfg, multiple, char_h)
+
+
+def resize_page(bgr: np.ndarray, rh: int, rw: int) -> np.ndarray:
+    """``bgr`` resized to ``rh x rw`` (area averaging when it shrinks)."""
+    interp = cv2.INTER_AREA if rh * rw < bgr.shape[0] * bgr.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(bgr, (rw, rh), interpolation=interp)
+
+
 def resize_for_detection(shape: tuple[int, int], cfg: DetectConfig, multiple: int = 32,
                          char_h: float | None = None) -> tuple[int, int]:
     """Network input ``(height, width)`` for a page of ``shape`` (h, w); ``char_h``: the page's
@@ -186,10 +199,8 @@ class Detector:
     def probability_map(self, image: np.ndarray) -> np.ndarray:
         """The network's ``H' x W'`` text probability for ``image`` resized for detection."""
         bgr = to_bgr(image)
-        char_h = page_char_height(bgr) if self.cfg.char_px else None
-        rh, rw = resize_for_detection(bgr.shape[:2], self.cfg, self.spec.size_multiple, char_h)
-        interp = cv2.INTER_AREA if rh * rw < bgr.shape[0] * bgr.shape[1] else cv2.INTER_LINEAR
-        x = normalize(cv2.resize(bgr, (rw, rh), interpolation=interp), self.spec)
+        rh, rw = detection_shape(bgr, self.cfg, self.spec.size_multiple)
+        x = normalize(resize_page(bgr, rh, rw), self.spec)
         return self.session.run(None, {self._input: x})[0][0, 0]
 
     def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:

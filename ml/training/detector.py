@@ -41,10 +41,10 @@ from core.errors import ProofdeskError
 from ml.neural.detector import (
     DetectConfig,
     boxes_from_map,
+    detection_shape,
     normalize,
-    page_char_height,
     postprocess,
-    resize_for_detection,
+    resize_page,
     to_bgr,
 )
 from ml.neural.models import ModelSpec, load_spec, sha256_file
@@ -136,13 +136,11 @@ def prepare_pages(pages: Sequence[tuple[np.ndarray, Sequence, Sequence[str]]], s
         # The page's own text size, as Detector.probability_map scales it at pre-fill: a head
         # trained at another scale than it reads at draws its boxes too tall (sroie-dev: 17%
         # taller than people's at the 960-pixel scale, against 1% for the shipped head).
-        char_h = page_char_height(bgr) if cfg.char_px else None
-        rh, rw = resize_for_detection(bgr.shape[:2], cfg, spec.size_multiple, char_h)
+        rh, rw = detection_shape(bgr, cfg, spec.size_multiple)
         if max_pixels is not None and out and used + rh * rw > max_pixels:
             continue   # over the memory budget (a smaller page further on may still fit)
         used += rh * rw
-        interp = cv2.INTER_AREA if rh * rw < bgr.shape[0] * bgr.shape[1] else cv2.INTER_LINEAR
-        x = cv2.resize(bgr, (rw, rh), interpolation=interp)
+        x = resize_page(bgr, rh, rw)
         size = (bgr.shape[1], bgr.shape[0])
         pts = [np.asarray(b, np.float64).reshape(4, 2) for b in boxes]
         out.append(DetPage(x, size, pts, kernel_target(pts, size, (rh, rw), cfg.unclip_ratio),
