@@ -172,18 +172,28 @@ def cmd_auto_accept(args) -> int:
     print(f"threshold: confidence >= {choice.threshold:.3f}: {_pct(choice.precision)} of such regions were right"
           f" on the pages people checked ({choice.accepted} regions: at least {_pct(choice.precision_low)} with 95%"
           f" confidence); it saves {_pct(choice.share_saved)} of the work")
-    if fields is not None:
+    from core.fields import many_valued
+
+    keys = {n: th for n, th in (fields or {}).items() if not many_valued(n)}
+    labels = {n: th for n, th in (fields or {}).items() if many_valued(n)}
+    if keys:
         print("key fields: " + ", ".join(
             f"{name} >= {th:.3f}" if th is not None else f"{name} no threshold yet (too few checked)"
-            for name, th in fields.items()))
+            for name, th in keys.items()))
+    if labels:
+        print(f"form labels (all of a label's predictions right at {_pct(args.target)}, or none: a label has no"
+              " confidence): " + ", ".join(f"{name} sure" if th is not None else f"{name} not yet"
+                                          for name, th in labels.items()))
+    gates = ([" every key field at or above its field's"] if keys else []) + \
+        ([" every form label it predicts sure"] if labels else [])
     print(f"{'would accept' if args.dry_run else 'accepted'} {len(ids)} pre-filled page(s) whose every region"
-          f" is at or above it" + (" and every key field at or above its field's" if fields is not None else "")
+          " is at or above it" + "".join(" and" + g for g in gates)
           + f"{': ' + ' '.join(map(str, ids)) if ids and len(ids) <= 50 else ''}")
-    if fields is not None:
-        held = regions_sure - len(ids)
-        if held > 0:
-            print(f"{held} more page(s) had every region sure but a key field below its threshold (or a field with"
-                  " none yet): left for people")
+    held = regions_sure - len(ids)
+    if fields is not None and held > 0:
+        why = " or".join(g for g in ([" a key field below its threshold (or a field with none yet)"] if keys else [])
+                         + ([" a form label not yet sure"] if labels else []))
+        print(f"{held} more page(s) had every region sure but{why}: left for people")
     return 0
 
 

@@ -232,7 +232,7 @@ def _year(y: str) -> int:
     return v + 2000 if v < 100 else v
 
 
-def _date_of(m: re.Match, month_first: bool = False) -> date | None:
+def _date_of(m: re.Match, month_first: bool = False, day_first: bool = False) -> date | None:
     g = m.groupdict()
     try:
         if g["y1"]:
@@ -240,7 +240,9 @@ def _date_of(m: re.Match, month_first: bool = False) -> date | None:
         if g["y2"] or g["y2b"]:
             d, mo, y = (int(g["d2"]), int(g["m2"]), _year(g["y2"])) if g["y2"] else \
                 (int(g["d2b"]), int(g["m2b"]), _year(g["y2b"]))
-            if mo > 12 and d <= 12:       # the US order (month first) when the other cannot be
+            if mo > 12 and d <= 12:       # the US order (month first) when the other cannot be...
+                if day_first:             # ...unless the page prints its dates day first: a code
+                    return None
                 d, mo = mo, d
             elif month_first and g["y2"] and g["s2"] != "." and mo <= 12:  # a page that prints US dates
                 d, mo = mo, d
@@ -254,20 +256,22 @@ def _date_of(m: re.Match, month_first: bool = False) -> date | None:
     return None
 
 
-def find_dates(text: str, month_first: bool = False) -> list[tuple[int, int, date]]:
+def find_dates(text: str, month_first: bool = False, day_first: bool = False) -> list[tuple[int, int, date]]:
     """Every date printed in a text: (start, end, date), left to right. Numeric dates are read day
-    first unless that cannot be (``11/17/2017``); ``month_first``: the document prints US dates
-    (:func:`prints_month_first`), so ``11/03/2017`` (with ``/`` or ``-``, not ``.``) is 3 November."""
-    return list(_find_dates(text or "", month_first))
+    first unless that cannot be (``11/17/2017``). The order the document prints its dates in
+    (:func:`date_order`): ``month_first``, so ``11/03/2017`` (with ``/`` or ``-``, not ``.``) is 3
+    November; ``day_first``, so ``11-22-31``, which only reads month first, is not a date but a
+    code (``CK 11-22-31`` beside a receipt's ``19-09-17``)."""
+    return list(_find_dates(text or "", month_first, day_first))
 
 
 @lru_cache(maxsize=8192)
-def _find_dates(text: str, month_first: bool = False) -> tuple[tuple[int, int, date], ...]:
+def _find_dates(text: str, month_first: bool = False, day_first: bool = False) -> tuple[tuple[int, int, date], ...]:
     out = []
     for m in DATE_RE.finditer(text or ""):
         if _in_a_code(text, m):
             continue
-        d = _date_of(m, month_first)
+        d = _date_of(m, month_first, day_first)
         if d is not None and 1950 <= d.year <= 2100:
             out.append((m.start(), m.end(), d))
     return tuple(out)
@@ -281,19 +285,34 @@ def _in_a_code(text: str, m: re.Match) -> bool:
     return bool(m.start() and text[m.start() - 1].isalpha() and g["y2"] and len(g["y2"]) == 2)
 
 
-def prints_month_first(texts: Iterable[str]) -> bool:
-    """Whether a document's numeric dates are month first: one of them can only be read so
-    (``11/17/2017``) and none only day first (``17/11/2017``). Its other dates follow it."""
-    us = eu = False
+#: :func:`date_order`'s answers.
+MONTH_FIRST, DAY_FIRST = "month first", "day first"
+
+
+def date_order(texts: Iterable[str]) -> str | None:
+    """The order a document prints its numeric dates in, from those that read only one way:
+    :data:`MONTH_FIRST` when more of them read only month first (``11/17/2017``) than only day
+    first (``17/11/2017``), :data:`DAY_FIRST` when at least as many read only day first (and
+    one does: the default reading wins a tie, where the other is more likely a code), None when
+    none reads only one way. Dotted dates (``17.11.2017``) are day first wherever they are
+    printed, so they say nothing about a document's order."""
+    us = eu = 0
     for text in texts:
         for m in DATE_RE.finditer(text or ""):
             g = m.groupdict()
-            if not g["y2"] or g["s2"] == ".":
+            if not g["y2"] or g["s2"] == "." or _in_a_code(text, m):
                 continue
             a, b = int(g["d2"]), int(g["m2"])
-            us |= a <= 12 < b <= 31
-            eu |= b <= 12 < a <= 31
-    return us and not eu
+            us += a <= 12 < b <= 31
+            eu += b <= 12 < a <= 31
+    if us > eu:
+        return MONTH_FIRST
+    return DAY_FIRST if eu else None
+
+
+def prints_month_first(texts: Iterable[str]) -> bool:
+    """Whether a document's numeric dates are month first (:func:`date_order`)."""
+    return date_order(texts) == MONTH_FIRST
 
 
 def parse_date(text: str) -> date | None:

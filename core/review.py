@@ -759,7 +759,9 @@ def field_thresholds(store, target_precision: float = 0.995, engine: str | None 
     """Each key field's auto-accept threshold at ``target_precision`` (``{name: threshold}``, None
     for a field without enough verdicts yet: :func:`core.analytics.field_auto_accept`, the Wilson
     rule of the regions), or None when the project has no field schema (fields do not gate
-    auto-accept then)."""
+    auto-accept then). A form's label (header, question, answer) has no confidence: its threshold
+    is 0.0 once all its predictions together are right at the target, else None (it holds the
+    pages that have a region labelled so)."""
     if not store.fields():
         return None
     from .analytics import field_auto_accept

@@ -16,7 +16,7 @@ import sqlite3
 from typing import Sequence
 
 from . import days
-from .fields import MANY_VALUED
+from .fields import MANY_VALUED, many_valued
 from .model import AUTO_ACCEPT_USER, HUMAN, PageStatus, Region
 
 #: The tables the Moderate screen's page list and counts read, joined once.
@@ -336,16 +336,21 @@ class ReviewQueries:
     def field_confidence_buckets(self, engine: str | None = None, model_version: str | None = None
                                  ) -> list[tuple[str, int, int, int]]:
         """``(field, bucket, predicted fields, right)`` from the running histogram (bucket: confidence
-        x 1000)."""
-        sql = "SELECT name, bucket, SUM(n), SUM(correct) FROM field_confidence_hist WHERE 1 = 1"
-        params: list = []
+        x 1000). A form's labels (kind ``label`` of ``field_verdict_daily``: :func:`label_totals_sql`)
+        are there too, each in bucket 0: a predicted label carries no confidence, so the one
+        threshold a label can have is "all of them" (it gates auto-accept by its accuracy)."""
+        where, params = "", []
         if engine:
-            sql += " AND engine = ?"
+            where += " AND engine = ?"
             params.append(engine)
         if model_version:
-            sql += " AND version = ?"
+            where += " AND version = ?"
             params.append(model_version)
-        return [(r[0], r[1], r[2], r[3]) for r in self.query(sql + " GROUP BY name, bucket", params)]
+        sql = (f"SELECT name, bucket, SUM(n), SUM(correct) FROM field_confidence_hist WHERE 1 = 1{where}"
+               " GROUP BY name, bucket UNION ALL"
+               f" SELECT name, 0, SUM(n), SUM(ok) FROM field_verdict_daily WHERE kind = 'label'{where}"
+               " GROUP BY name HAVING SUM(n) > 0")
+        return [(r[0], r[1], r[2], r[3]) for r in self.query(sql, params + params)]
 
     # -- reviewers' marks ---------------------------------------------------------------------
     def verdict_marks(self, page_id: int) -> dict[int, str]:
@@ -471,7 +476,8 @@ class ReviewQueries:
         a page that has key field values is taken only when each of them is the machine's with a
         confidence at or above its field's threshold; a field without a threshold (too few verdicts
         yet), a value without a confidence or a person's value keeps the page for people. A page
-        without field values is judged by its regions alone."""
+        without field values is judged by its regions alone. A form label (``core.fields.many_valued``)
+        without a threshold keeps each page with a region labelled so."""
         params: list = [threshold]
         engine_sql = ""
         if engine:
@@ -495,6 +501,14 @@ class ReviewQueries:
             if (r["origin"] != "prediction" or r["confidence"] is None or limit is None
                     or float(r["confidence"]) < limit):
                 held.add(r["page_id"])
+        # A form's labels have no confidence: a label whose predictions are not yet right at the
+        # target precision (no threshold) keeps every page that has a region labelled with it.
+        unsure = sorted({n.lower() for n, limit in field_thresholds.items() if many_valued(n) and limit is None})
+        if unsure:
+            held.update(r[0] for r in self.query(
+                "SELECT DISTINCT r.page_id FROM regions r JOIN pages p ON p.id = r.page_id"
+                " WHERE p.status = 'prefilled' AND r.deleted = 0"
+                f" AND LOWER(r.label) IN ({', '.join('?' * len(unsure))})", unsure))
         return [i for i in ids if i not in held]
 
     # -- the Moderate screen --------------------------------------------------------------------

@@ -90,7 +90,9 @@ FIELD_TIPS = {
     "not_on_page": "Values predicted where people marked the field absent",
     "threshold": "The lowest confidence at which this field's predictions are right at the target precision with"
                  " 95% confidence (Wilson lower bound): a page whose fields are all at or above their thresholds"
-                 " could skip people. '-': too few checked predictions yet",
+                 " could skip people. '-': too few checked predictions yet. A form label has no confidence:"
+                 " 0.000 when all its predictions together are right at the target, else '-' (its pages wait"
+                 " for people)",
 }
 PERCENT = {"accuracy", "precision_low", "share_saved", "edit_rate", "rejection_rate", "cer_vs_reviewers", "precision", "recall", "cer", "typing_saved"}
 #: Annotators shown in the bar charts (the table has them all).
@@ -314,16 +316,23 @@ class AnalyticsScreen(QWidget):
             text = (f"Auto-accept regions with confidence &ge; <b>{a.threshold:.3f}</b>: precision (box and text right)"
                     f" <b>{a.precision:.2%}</b> (at least {a.precision_low:.2%} with 95% confidence) on"
                     f" {a.accepted} of {a.total} checked regions, saves <b>{a.share_saved:.1%}</b> of the work.")
-        # core.review.apply_auto_accept: a page's key fields must be sure too (a form's labels are
-        # no page value: they do not gate it)
-        schema = [n for n in self.project.store.fields() if not many_valued(n)]
+        # core.review.apply_auto_accept: a page's key fields must be sure too, and a form's labels
+        # (no confidence: all of a label's predictions right at the target, or none skip people)
+        names = self.project.store.fields()
+        schema = [n for n in names if not many_valued(n)]
+        labels = [n for n in names if many_valued(n)]
+        sure = {f.name for f in analytics.field_auto_accept(self.project.store, a.target_precision,
+                                                            buckets=getattr(self, "_field_buckets", []))
+                if f.threshold is not None} if names else set()
         if schema:
-            sure = {f.name for f in analytics.field_auto_accept(self.project.store, a.target_precision,
-                                                                buckets=getattr(self, "_field_buckets", []))
-                    if f.threshold is not None}
             waiting = [n for n in schema if n not in sure]
             text += (" A page with key fields is accepted only when each field is at or above its own threshold"
                      " (table below)" + (f"; none yet for {', '.join(waiting)}." if waiting else "."))
+        if labels:
+            waiting = [n for n in labels if n not in sure]
+            text += (" A form page is accepted only when each label it predicts is right at the target precision"
+                     + (f"; not yet: {', '.join(waiting)} (its pages wait for people)." if waiting else
+                        ": all are."))
         self.auto_label.setText(text)
         self._update_fields()
 

@@ -23,12 +23,14 @@ from core.fields import (
     CURRENCY_RE,
     CURRENCY_SIGNS,
     DATE,
+    DAY_FIRST,
+    MONTH_FIRST,
     NUMBER,
     TEXT,
+    date_order,
     find_amounts,
     find_dates,
     parse_currency,
-    prints_month_first,
 )
 
 from .lexicon import DELIVERY, LABEL_ONLY, NOT_TOTAL, has_any, keyword_length, other_end, role, title_end
@@ -125,11 +127,11 @@ def generate(page: Page, kind: str) -> list[Cand]:
         if m and m.start() >= 3:
             add(Cand(TEXT, (k,), start, start + m.start(), text[:m.start()], text[:m.start()]))
 
-    us = kind == DATE and prints_month_first(ln.text for ln in page.lines)
+    order = date_order(ln.text for ln in page.lines) if kind == DATE else None
     for k, ln in enumerate(page.lines):
         t = ln.text
         if kind == DATE:
-            for s, e, d in find_dates(t, us):
+            for s, e, d in find_dates(t, order == MONTH_FIRST, order == DAY_FIRST):
                 add(Cand(DATE, (k,), s, e, t[s:e].strip(), d.isoformat(), num=float(d.toordinal())))
         elif kind == AMOUNT:
             if _counter(page, k):

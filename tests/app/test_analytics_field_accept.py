@@ -23,10 +23,11 @@ def test_the_auto_accept_line_names_the_fields_without_a_threshold(qtbot, tmp_pa
     assert "key fields" not in screen.auto_label.text()
 
 
-def test_a_form_projects_labels_have_their_accuracy_and_do_not_gate_auto_accept(qtbot, tmp_path):
+def test_a_form_projects_labels_have_their_accuracy_and_gate_auto_accept_as_a_whole(qtbot, tmp_path):
     """Header / question / answer label regions, not pages: the per-field table counts the regions'
     labels (an answer people made a question: one wrong answer, one missed question), and the
-    auto-accept line asks no threshold of them."""
+    auto-accept line asks no confidence threshold of them: a label is sure when all its predictions
+    are right at the target, which 4 checked ones are not."""
     from core import review
     from tests.app.test_moderate_labels import make_project as form_project
 
@@ -42,4 +43,7 @@ def test_a_form_projects_labels_have_their_accuracy_and_do_not_gate_auto_accept(
     assert (rows["answer"]["Predicted"], rows["answer"]["Right"], rows["answer"]["Wrong"]) == ("4", "3", "1")
     assert (rows["question"]["Predicted"], rows["question"]["Right"], rows["question"]["Missing"]) == ("4", "4", "1")
     assert rows["answer"]["Accuracy"].startswith("75")
+    assert rows["answer"]["Auto-accept from"] == "-" and rows["question"]["Auto-accept from"] == "-"
     assert "key fields" not in screen.auto_label.text()
+    assert "A form page is accepted only when each label it predicts is right" in screen.auto_label.text()
+    assert "not yet: header, question, answer" in screen.auto_label.text()

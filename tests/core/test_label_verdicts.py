@@ -178,3 +178,39 @@ def test_a_project_before_label_totals_gets_them_when_opened(tmp_path):
         p.close()
     with migrated_and_refreshed(root, "0012_label_totals") as store:
         assert _label_figures(store) == {"question": (0, 0, 0, 1), "answer": (1, 0, 1, 1)}
+
+
+def test_a_form_label_gates_auto_accept_by_its_accuracy(project, capsys):
+    """A form label has no confidence, so it gates auto-accept as a whole: once all of its
+    predictions on checked pages are right at the target precision (Wilson bound), pages with it
+    may skip people; a label below it, or never checked, keeps each page that predicts it."""
+    from app.cli import main
+    from core import analytics
+
+    store = _setup(project)
+    store.ensure_user("lead", Role.ADMIN)
+    store.set_fields(["header", "question", "answer"])
+    for i in range(10):                     # 20 questions, all right; 10 answers, 3 relabelled
+        page_id = _page(store, f"done{i}.png")
+        if i < 3:
+            answer = next(r for r in store.regions(page_id) if r.text == "12/3/88")
+            store.update_region("ana", answer.id, label="question")
+        _done(store, page_id)
+    assert review.field_thresholds(store, 0.8) == {"header": None, "question": 0.0, "answer": None}
+    acc = {a.name: a for a in analytics.field_auto_accept(store, 0.8)}
+    assert acc["question"].total == 20 and acc["question"].precision == 1.0
+    assert acc["answer"].threshold is None and acc["answer"].total == 10
+    # At 0.9, 20 right of 20 is not enough (Wilson bound 0.84): every label holds its pages.
+    assert review.field_thresholds(store, 0.9)["question"] is None
+    questions = _page(store, "questions.png", [("Date:", "question"), ("TO:", None)])
+    answers = _page(store, "answers.png", [("Date:", "question"), ("12/3/88", "answer")])
+    header = _page(store, "header.png", [("FAX", "header")])
+    plain = _page(store, "plain.png", [("TO:", None)])
+    assert store.auto_accept_candidates(0.5) == [questions, answers, header, plain]   # regions alone
+    assert review.apply_auto_accept(store, "lead", 0.5, dry_run=True, target_precision=0.8) == [questions, plain]
+    assert review.apply_auto_accept(store, "lead", 0.5, dry_run=True, target_precision=0.9) == [plain]
+    assert main(["--user", "lead", "auto-accept", str(project.location), "--target", "0.8", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "form labels" in out and "question sure" in out and "answer not yet" in out and "header not yet" in out
+    assert "would accept 2 pre-filled page(s)" in out and "every form label it predicts sure" in out
+    assert "2 more page(s) had every region sure but a form label not yet sure" in out

@@ -254,11 +254,12 @@ def test_a_learned_model_remembers_a_projects_suppliers(tmp_path):
 
 
 def test_a_page_that_prints_us_dates_is_read_month_first():
-    from core.fields import find_dates, prints_month_first
+    from core.fields import DAY_FIRST, MONTH_FIRST, date_order, find_dates
 
-    assert prints_month_first(["Invoice date 11/03/2017", "Due 11/17/2017"])
-    assert not prints_month_first(["11/03/2017", "17/11/2017"])  # one of each: day first stays
-    assert not prints_month_first(["11.17.2017"])                 # dots are never month first
+    assert date_order(["Invoice date 11/03/2017", "Due 11/17/2017"]) == MONTH_FIRST
+    assert date_order(["11/03/2017", "17/11/2017"]) == DAY_FIRST  # one of each: day first stays
+    assert date_order(["11.17.2017"]) is None                     # dots are never month first
+    assert date_order(["11/03/2017"]) is None                     # reads either way: says nothing
     assert find_dates("11/03/2017", month_first=True)[0][2].isoformat() == "2017-11-03"
     assert find_dates("11/03/2017")[0][2].isoformat() == "2017-03-11"
     rows = [(60, 40, "ACME SUPPLIES INC."), (60, 80, "Invoice No: 4711"), (60, 110, "Invoice date: 11/03/2017"),
@@ -268,6 +269,24 @@ def test_a_page_that_prints_us_dates_is_read_month_first():
     # Scored by its value: the printed text alone would read 11 March.
     score = FieldScore()
     assert not score.add_page([vals["invoice_date"]], {"invoice_date": "2017-11-03"}, schema=["invoice_date"])
+
+
+def test_a_code_that_reads_only_month_first_is_no_date_on_a_day_first_page():
+    """A hardware receipt prints its date day first ("19-09-17") and a product code "CK 11-22-31",
+    which only reads month first (22 is no month): the code is no date of that page, while a page
+    without a day-first date still reads "11-22-31" as 22 November (a US date)."""
+    from core.fields import DAY_FIRST, date_order, find_dates
+
+    assert date_order(["19-09-17 12:41", "CK 11-22-31 - 10/400"]) == DAY_FIRST
+    assert find_dates("CK 11-22-31 - 10/400", day_first=True) == []
+    assert find_dates("19-09-17 12:41", day_first=True)[0][2].isoformat() == "2017-09-19"
+    assert find_dates("CK 11-22-31 - 10/400")[0][2].isoformat() == "2031-11-22"
+    rows = [(60, 40, "MR.D.I.Y(M)SDN BHD"), (60, 80, "CURTAIN STRAPS"), (60, 110, "CK 11-22-31 - 10/400"),
+            (60, 140, "TOTAL INCL ,GST@6%"), (400, 140, "RM 15.90"), (60, 300, "19-09-17 12:41 SH01 ZK09")]
+    vals = {v.name: v for v in extract(_page(rows), PRESETS["receipt"])}
+    assert vals["date"].value == "2017-09-19"
+    from ml.fields.candidates import generate
+    assert [c.value for c in generate(_page(rows), "date")] == ["2017-09-19"]
 
 
 def test_net_tax_and_total_are_read_so_that_they_add_up():
