@@ -33,7 +33,17 @@ from core.fields import (
     parse_currency,
 )
 
-from .lexicon import DELIVERY, LABEL_ONLY, NOT_TOTAL, has_any, keyword_length, other_end, role, title_end
+from .lexicon import (
+    DELIVERY,
+    LABEL_ONLY,
+    NOT_TOTAL,
+    has_any,
+    has_keyword,
+    keyword_length,
+    other_end,
+    role,
+    title_end,
+)
 from .lines import FLine, Page
 
 MAX_BLOCK = 5
@@ -293,6 +303,23 @@ def adjustment_amounts(page: Page) -> list[float]:
             if v:
                 out.append(v)
     return out
+
+
+def _tax_label(text: str | None) -> bool:
+    """A tax's label ("GST 6%", "MwSt 19%"), not a total that includes it ("TOTAL INCL GST")."""
+    return bool(text) and has_keyword("tax_total", text) and not has_keyword("total", text)
+
+
+def tax_amounts(page: Page) -> list[float]:
+    """The non-zero amounts a page prints as tax ("GST 6%" beside "0.42", "VAT 20%: 1.50"): those of
+    a line with a tax label, or of the line right of such a label, on its row."""
+    flags = [_tax_label(ln.text) for ln in page.lines]
+    if not any(flags):
+        return []
+    _, left, _ = neighbours(page)
+    return [float(v) for k, ln in enumerate(page.lines)
+            if flags[k] or (left[k] is not None and _tax_label(left[k].text))
+            for _, _, v, _ in find_amounts(ln.text) if v]
 
 
 #: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".

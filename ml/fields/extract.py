@@ -27,6 +27,7 @@ from .candidates import (
     field_features,
     generate,
     neighbours,
+    tax_amounts,
 )
 from .lexicon import CREDIT_NOTE, role
 from .lines import FLine, Page
@@ -256,8 +257,9 @@ def _add_up(picks: list[_Choice]) -> None:
 
 def _rounded(picks: list[_Choice], page: Page) -> None:
     """A receipt's total after its rounding adjustment: when the page prints an adjustment
-    ("ROUNDING ADJ -0.02") and the total read plus it is an amount of the page ("TOTAL RM 31.47",
-    "ROUNDING ADJ -0.02", "TOTAL RM 31.45"), that amount is the total: what was paid."""
+    ("ROUNDING ADJ -0.02") and the total read plus it, or plus it and a tax the page prints, is an
+    amount of the page ("TOTAL RM 31.47", "ROUNDING ADJ -0.02", "TOTAL RM 31.45"; "SUB TOTAL 7.00",
+    "GST 6% 0.42", "ROUNDING ADJ -0.02", "NET TOTAL 7.40"), that amount is the total: what was paid."""
     totals = [c for c in picks if role(c.scored.name) == "total" and field_type(c.scored.name) == AMOUNT
               and c.index is not None and len(c.probs)]
     if not totals:
@@ -265,13 +267,15 @@ def _rounded(picks: list[_Choice], page: Page) -> None:
     adjustments = adjustment_amounts(page)
     if not adjustments:
         return
+    taxes = [0.0] + tax_amounts(page)
     for c in totals:
         cands = c.scored.cands
         now = cands[c.index].num
         best = None
         for a in adjustments:
-            for i, cand in enumerate(cands):
-                if abs(cand.num - (now + a)) < 0.005 and (best is None or c.probs[i] > c.probs[best]):
-                    best = i
+            for t in taxes:
+                for i, cand in enumerate(cands):
+                    if abs(cand.num - (now + t + a)) < 0.005 and (best is None or c.probs[i] > c.probs[best]):
+                        best = i
         if best is not None:
             c.index, c.confidence = best, float(max(c.probs[best], c.confidence))

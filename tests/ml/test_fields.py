@@ -371,6 +371,32 @@ def test_the_total_people_pay_is_the_one_after_the_rounding_adjustment():
     assert _values(extract(_page(plain), PRESETS["receipt"]))["total"] == "33.92"
 
 
+def test_a_total_read_before_its_tax_and_rounding_is_the_one_after_them():
+    """A reader that took the sub total (7.00) of a receipt printing "GST 6% 0.42", "ROUNDING ADJ
+    -0.02" and "NET TOTAL 7.40" gets 7.40: the amount read plus a printed tax plus the adjustment is
+    printed, so that is what was paid. Without the tax line nothing adds up: the reading stays."""
+    from ml.fields.candidates import tax_amounts
+    from ml.fields.extract import _choice, _rounded, scored_fields
+
+    rows = [(150, 40, "B & BEST RESTAURANT"), (40, 300, "FISHBALL NOODLE"), (450, 300, "7.00"),
+            (40, 340, "SUB TOTAL"), (450, 340, "7.00"), (40, 370, "GST 6%"), (450, 370, "0.42"),
+            (40, 400, "ROUNDING ADJ"), (450, 400, "-0.02"), (40, 440, "NET TOTAL"), (450, 440, "7.40"),
+            (40, 480, "CASH"), (450, 480, "10.00"), (40, 510, "TOTAL INCL GST 6%"), (450, 510, "7.42")]
+
+    def read_as_sub_total(rows):
+        page = _page(rows)
+        [s] = scored_fields(page, ["total"])
+        c = _choice(s, None)
+        c.index = next(i for i, cand in enumerate(s.cands) if cand.text == "7.00")
+        _rounded([c], page)
+        return page, s.cands[c.index].text
+
+    page, got = read_as_sub_total(rows)
+    assert tax_amounts(page) == [0.42]           # not the 6%, not the total that includes the tax
+    assert got == "7.40"
+    assert read_as_sub_total([r for r in rows if r[2] not in ("GST 6%", "0.42")])[1] == "7.00"
+
+
 def test_lines_are_read_row_by_row_whatever_their_heights():
     # The old order bucketed each line's centre by its own height: a 60 px total at y 300 fell in
     # the same bucket as a 20 px line at y 100 and was read before the lines between them.
