@@ -227,12 +227,16 @@ DATE_RE = re.compile(
     re.IGNORECASE)
 
 
+#: :func:`date_order`'s answers.
+MONTH_FIRST, DAY_FIRST = "month first", "day first"
+
+
 def _year(y: str) -> int:
     v = int(y)
     return v + 2000 if v < 100 else v
 
 
-def _date_of(m: re.Match, month_first: bool = False, day_first: bool = False) -> date | None:
+def _date_of(m: re.Match, order: str | None = None) -> date | None:
     g = m.groupdict()
     try:
         if g["y1"]:
@@ -241,10 +245,10 @@ def _date_of(m: re.Match, month_first: bool = False, day_first: bool = False) ->
             d, mo, y = (int(g["d2"]), int(g["m2"]), _year(g["y2"])) if g["y2"] else \
                 (int(g["d2b"]), int(g["m2b"]), _year(g["y2b"]))
             if mo > 12 and d <= 12:       # the US order (month first) when the other cannot be...
-                if day_first:             # ...unless the page prints its dates day first: a code
+                if order == DAY_FIRST:    # ...unless the page prints its dates day first: a code
                     return None
                 d, mo = mo, d
-            elif month_first and g["y2"] and g["s2"] != "." and mo <= 12:  # a page that prints US dates
+            elif order == MONTH_FIRST and g["y2"] and g["s2"] != "." and mo <= 12:  # a page that prints US dates
                 d, mo = mo, d
             return date(y, mo, d)
         if g["y3"]:
@@ -256,22 +260,22 @@ def _date_of(m: re.Match, month_first: bool = False, day_first: bool = False) ->
     return None
 
 
-def find_dates(text: str, month_first: bool = False, day_first: bool = False) -> list[tuple[int, int, date]]:
+def find_dates(text: str, order: str | None = None) -> list[tuple[int, int, date]]:
     """Every date printed in a text: (start, end, date), left to right. Numeric dates are read day
-    first unless that cannot be (``11/17/2017``). The order the document prints its dates in
-    (:func:`date_order`): ``month_first``, so ``11/03/2017`` (with ``/`` or ``-``, not ``.``) is 3
-    November; ``day_first``, so ``11-22-31``, which only reads month first, is not a date but a
-    code (``CK 11-22-31`` beside a receipt's ``19-09-17``)."""
-    return list(_find_dates(text or "", month_first, day_first))
+    first unless that cannot be (``11/17/2017``). ``order``, the order the document prints its dates
+    in (:func:`date_order`): :data:`MONTH_FIRST`, so ``11/03/2017`` (with ``/`` or ``-``, not ``.``)
+    is 3 November; :data:`DAY_FIRST`, so ``11-22-31``, which only reads month first, is not a date
+    but a code (``CK 11-22-31`` beside a receipt's ``19-09-17``)."""
+    return list(_find_dates(text or "", order))
 
 
 @lru_cache(maxsize=8192)
-def _find_dates(text: str, month_first: bool = False, day_first: bool = False) -> tuple[tuple[int, int, date], ...]:
+def _find_dates(text: str, order: str | None = None) -> tuple[tuple[int, int, date], ...]:
     out = []
     for m in DATE_RE.finditer(text or ""):
         if _in_a_code(text, m):
             continue
-        d = _date_of(m, month_first, day_first)
+        d = _date_of(m, order)
         if d is not None and 1950 <= d.year <= 2100:
             out.append((m.start(), m.end(), d))
     return tuple(out)
@@ -283,10 +287,6 @@ def _in_a_code(text: str, m: re.Match) -> bool:
     colon the OCR lost) is kept."""
     g = m.groupdict()
     return bool(m.start() and text[m.start() - 1].isalpha() and g["y2"] and len(g["y2"]) == 2)
-
-
-#: :func:`date_order`'s answers.
-MONTH_FIRST, DAY_FIRST = "month first", "day first"
 
 
 def date_order(texts: Iterable[str]) -> str | None:
@@ -308,11 +308,6 @@ def date_order(texts: Iterable[str]) -> str | None:
     if us > eu:
         return MONTH_FIRST
     return DAY_FIRST if eu else None
-
-
-def prints_month_first(texts: Iterable[str]) -> bool:
-    """Whether a document's numeric dates are month first (:func:`date_order`)."""
-    return date_order(texts) == MONTH_FIRST
 
 
 def parse_date(text: str) -> date | None:

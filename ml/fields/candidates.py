@@ -13,7 +13,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -23,8 +23,6 @@ from core.fields import (
     CURRENCY_RE,
     CURRENCY_SIGNS,
     DATE,
-    DAY_FIRST,
-    MONTH_FIRST,
     NUMBER,
     TEXT,
     date_order,
@@ -141,7 +139,7 @@ def generate(page: Page, kind: str) -> list[Cand]:
     for k, ln in enumerate(page.lines):
         t = ln.text
         if kind == DATE:
-            for s, e, d in find_dates(t, order == MONTH_FIRST, order == DAY_FIRST):
+            for s, e, d in find_dates(t, order):
                 add(Cand(DATE, (k,), s, e, t[s:e].strip(), d.isoformat(), num=float(d.toordinal())))
         elif kind == AMOUNT:
             if _counter(page, k):
@@ -285,17 +283,21 @@ def _adjustment(text: str | None) -> bool:
 _SMALL_SIGNED = re.compile(r"(?<![\w.,])([-−]?)\s*(?:RM|€|EUR|CHF|kr)?\s*([-−]?)0?[.,](\d{2})(?![\d.,])", re.IGNORECASE)
 
 
-def adjustment_amounts(page: Page) -> list[float]:
-    """The non-zero rounding adjustments a page prints: the small signed amounts of a line labelled
-    as one ("ROUNDING ADJ -0.02") or of the line right of such a label, on its row."""
-    flags = [_adjustment(ln.text) for ln in page.lines]
+def _labelled_rows(page: Page, is_label: Callable[[str | None], bool]) -> list[FLine]:
+    """The lines whose own text is a label ``is_label`` recognises, or whose left neighbour on its
+    row is one ("ROUNDING ADJ -0.02"; "GST 6%" beside "0.42")."""
+    flags = [is_label(ln.text) for ln in page.lines]
     if not any(flags):
         return []
     _, left, _ = neighbours(page)
+    return [ln for k, ln in enumerate(page.lines) if flags[k] or (left[k] is not None and is_label(left[k].text))]
+
+
+def adjustment_amounts(page: Page) -> list[float]:
+    """The non-zero rounding adjustments a page prints: the small signed amounts of a line labelled
+    as one ("ROUNDING ADJ -0.02") or of the line right of such a label, on its row."""
     out = []
-    for k, ln in enumerate(page.lines):
-        if not (flags[k] or (left[k] is not None and _adjustment(left[k].text))):
-            continue
+    for ln in _labelled_rows(page, _adjustment):
         for m in _SMALL_SIGNED.finditer(ln.text):
             v = int(m.group(3)) / 100
             if v and (m.group(1) or m.group(2)):
@@ -313,13 +315,7 @@ def _tax_label(text: str | None) -> bool:
 def tax_amounts(page: Page) -> list[float]:
     """The non-zero amounts a page prints as tax ("GST 6%" beside "0.42", "VAT 20%: 1.50"): those of
     a line with a tax label, or of the line right of such a label, on its row."""
-    flags = [_tax_label(ln.text) for ln in page.lines]
-    if not any(flags):
-        return []
-    _, left, _ = neighbours(page)
-    return [float(v) for k, ln in enumerate(page.lines)
-            if flags[k] or (left[k] is not None and _tax_label(left[k].text))
-            for _, _, v, _ in find_amounts(ln.text) if v]
+    return [float(v) for ln in _labelled_rows(page, _tax_label) for _, _, v, _ in find_amounts(ln.text) if v]
 
 
 #: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".

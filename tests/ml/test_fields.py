@@ -260,7 +260,7 @@ def test_a_page_that_prints_us_dates_is_read_month_first():
     assert date_order(["11/03/2017", "17/11/2017"]) == DAY_FIRST  # one of each: day first stays
     assert date_order(["11.17.2017"]) is None                     # dots are never month first
     assert date_order(["11/03/2017"]) is None                     # reads either way: says nothing
-    assert find_dates("11/03/2017", month_first=True)[0][2].isoformat() == "2017-11-03"
+    assert find_dates("11/03/2017", MONTH_FIRST)[0][2].isoformat() == "2017-11-03"
     assert find_dates("11/03/2017")[0][2].isoformat() == "2017-03-11"
     rows = [(60, 40, "ACME SUPPLIES INC."), (60, 80, "Invoice No: 4711"), (60, 110, "Invoice date: 11/03/2017"),
             (60, 140, "Due date: 11/17/2017"), (60, 300, "Total"), (400, 300, "$ 120.00")]
@@ -278,8 +278,8 @@ def test_a_code_that_reads_only_month_first_is_no_date_on_a_day_first_page():
     from core.fields import DAY_FIRST, date_order, find_dates
 
     assert date_order(["19-09-17 12:41", "CK 11-22-31 - 10/400"]) == DAY_FIRST
-    assert find_dates("CK 11-22-31 - 10/400", day_first=True) == []
-    assert find_dates("19-09-17 12:41", day_first=True)[0][2].isoformat() == "2017-09-19"
+    assert find_dates("CK 11-22-31 - 10/400", DAY_FIRST) == []
+    assert find_dates("19-09-17 12:41", DAY_FIRST)[0][2].isoformat() == "2017-09-19"
     assert find_dates("CK 11-22-31 - 10/400")[0][2].isoformat() == "2031-11-22"
     rows = [(60, 40, "MR.D.I.Y(M)SDN BHD"), (60, 80, "CURTAIN STRAPS"), (60, 110, "CK 11-22-31 - 10/400"),
             (60, 140, "TOTAL INCL ,GST@6%"), (400, 140, "RM 15.90"), (60, 300, "19-09-17 12:41 SH01 ZK09")]
