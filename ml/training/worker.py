@@ -549,6 +549,8 @@ def _train(ctx: RunContext) -> OcrTrained:
     split = LAST_BLOCK_SPLIT if params["freeze"] == "backbone_last" else DEFAULT_SPLIT
     start = split_index(net, split) if frozen else None
     trainable = freeze(net, start)
+    # The base model's weights of what trains, kept for mixing back in at the end (base_share).
+    base_weights = [p.detach().clone() for p in trainable] if float(params["base_share"]) > 0 else []
     if frozen:
         # The backbone never changes: its output for each fixed batch is computed once.
         sess = data.backbone_session(spec.path, split, folder / _backbone_name(dist), threads, device)
@@ -630,7 +632,24 @@ def _train(ctx: RunContext) -> OcrTrained:
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
     net.to("cpu")
+    mix_base(trainable, base_weights, float(params["base_share"]))
     return OcrTrained(net, spec, rec, val_lines, det, extra.get("synthetic_generator"))
+
+
+def mix_base(trainable, base_weights, share: float) -> None:
+    """Move the trained weights ``share`` of the way back to the base model's, in place (WiSE-FT,
+    Wortsman et al. 2022: weight-space ensembling). A fine-tune on one project's pages reads those
+    pages' shops better and unseen ones worse; the mix keeps most of the first and gives back much
+    of the second (docs/training.md, "Mixing the base weights back"). What the run exports, and
+    what its comparison with the active model judges, is the mixed model; the checkpoint keeps
+    the trained weights, so a resumed run mixes from them again."""
+    import torch
+
+    if share <= 0:
+        return
+    with torch.no_grad():
+        for p, b in zip(trainable, base_weights, strict=True):
+            p.mul_(1.0 - share).add_(b.to(p.device, p.dtype), alpha=share)
 
 
 def base_det_folder(project: Project, run: runs.Run) -> Path:

@@ -266,3 +266,43 @@ def test_coverage_of_what_the_detector_finds():
     assert coverage(found, [box(8, 8, 102, 32)], (200, 120)) == pytest.approx(1 / 3)
     assert coverage(found, [box(10, 10, 40, 30)], (200, 120)) == 0.0  # a third of a box is not enough
     assert coverage([], [], (200, 120)) == 1.0
+
+
+def test_mix_base_moves_the_trained_weights_back_by_the_share():
+    import torch
+
+    from ml.training.worker import mix_base
+
+    trained = [torch.nn.Parameter(torch.tensor([2.0, 4.0])), torch.nn.Parameter(torch.tensor([[1.0]]))]
+    base = [torch.tensor([0.0, 0.0]), torch.tensor([[3.0]])]
+    mix_base(trained, base, 0.25)  # 0.75 trained + 0.25 base
+    assert trained[0].tolist() == [1.5, 3.0] and trained[1].tolist() == [[1.5]]
+    mix_base(trained, [], 0.0)  # nothing kept, nothing mixed
+    assert trained[0].tolist() == [1.5, 3.0]
+    with pytest.raises(ValueError):  # a weight without its base is a bug, not a silent half-mix
+        mix_base(trained, base[:1], 0.5)
+
+
+def test_a_run_with_all_of_the_base_weights_exports_the_base_model(labelled):
+    """base_share = 1: the run trains, then mixes all of the base back in. What it exports, and what
+    its comparison judges, is then the model it started from: the same logits, the same validation
+    figures as the shipped model it is compared with. A mix made after the export, or on a copy of
+    the weights the export does not read, fails this."""
+    import numpy as np
+
+    from ml.neural import runtime
+    from ml.training.active import shipped_model
+
+    project, version = labelled
+    run = _run(project, version, epochs=2, base_share=1.0, detector=False, calib_pages=0, e2e_val_pages=0)
+    out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    done = runs.get(project.store, run.id)
+    losses = [m["loss"] for m in done.metrics]
+    assert len(losses) == 2 and losses[1] != losses[0]  # it did train
+    mv = registry.get(project.store, done.model_version_id)
+    assert mv.metrics["val_cer"] == mv.metrics["active_val_cer"]
+    x = np.random.default_rng(0).random((2, 3, 48, 160), dtype=np.float32)
+    logits = [runtime.create_session(str(p), "cpu", 1).run(None, {"x": x})[0]
+              for p in (project.root / done.artifact_path / "model.onnx", load_spec(shipped_model()[0]).path)]
+    assert np.abs(logits[0] - logits[1]).max() < 1e-3
