@@ -289,7 +289,7 @@ def _labelled_rows(page: Page, is_label: Callable[[str | None], bool]) -> list[F
     flags = [is_label(ln.text) for ln in page.lines]
     if not any(flags):
         return []
-    _, left, _ = neighbours(page)
+    left = [page.left(k) for k in range(len(page))]   # each line's left neighbour: all a label beside needs
     return [ln for k, ln in enumerate(page.lines) if flags[k] or (left[k] is not None and is_label(left[k].text))]
 
 

@@ -271,11 +271,10 @@ def _rounded(picks: list[_Choice], page: Page) -> None:
     for c in totals:
         cands = c.scored.cands
         now = cands[c.index].num
+        targets = [now + t + a for a in adjustments for t in taxes]
         best = None
-        for a in adjustments:
-            for t in taxes:
-                for i, cand in enumerate(cands):
-                    if abs(cand.num - (now + t + a)) < 0.005 and (best is None or c.probs[i] > c.probs[best]):
-                        best = i
+        for i, cand in enumerate(cands):
+            if any(abs(cand.num - v) < 0.005 for v in targets) and (best is None or c.probs[i] > c.probs[best]):
+                best = i
         if best is not None:
             c.index, c.confidence = best, float(max(c.probs[best], c.confidence))

@@ -550,7 +550,8 @@ def _train(ctx: RunContext) -> OcrTrained:
     start = split_index(net, split) if frozen else None
     trainable = freeze(net, start)
     # The base model's weights of what trains, kept for mixing back in at the end (base_share).
-    base_weights = [p.detach().clone() for p in trainable] if float(params["base_share"]) > 0 else []
+    base_share = float(params["base_share"])
+    base_weights = [p.detach().clone() for p in trainable] if base_share > 0 else []
     if frozen:
         # The backbone never changes: its output for each fixed batch is computed once.
         sess = data.backbone_session(spec.path, split, folder / _backbone_name(dist), threads, device)
@@ -632,7 +633,7 @@ def _train(ctx: RunContext) -> OcrTrained:
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
     net.to("cpu")
-    mix_base(trainable, base_weights, float(params["base_share"]))
+    mix_base(trainable, base_weights, base_share)
     return OcrTrained(net, spec, rec, val_lines, det, extra.get("synthetic_generator"))
 
 
