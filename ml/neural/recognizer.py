@@ -9,6 +9,7 @@ Each line is decoded only over the time steps its own width covers.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -18,7 +19,10 @@ import numpy as np
 
 from ml.neural.ctc import Decoded, decode_greedy
 from ml.neural.detector import to_bgr
+from ml.neural.lexicon import Lexicon, log_probs, rescore
 from ml.neural.models import ModelSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,15 @@ def box_to_quad(box: Sequence[float]) -> list[list[float]]:
     return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
 
 
+def _folder_lexicon(spec: ModelSpec) -> Lexicon | None:
+    """The lexicon beside a recogniser's model, if any; a broken one is left out with a warning."""
+    try:
+        return Lexicon.load(spec.folder) if spec.folder else None
+    except ValueError as e:
+        log.warning("%s; reading without it", e)
+        return None
+
+
 class Recognizer:
     """A CTC line recogniser: ``read(crops) -> [Decoded]``.
 
@@ -201,7 +214,10 @@ class Recognizer:
     """
 
     def __init__(self, spec: ModelSpec, session: Any = None, cfg: RecognizeConfig | None = None,
-                 run: Callable[[np.ndarray], np.ndarray] | None = None, logits: bool | None = None):
+                 run: Callable[[np.ndarray], np.ndarray] | None = None, logits: bool | None = None,
+                 lexicon: Lexicon | None | bool = True):
+        """``lexicon``: the words its readings are rescored against (:mod:`ml.neural.lexicon`);
+        True (the default) reads the model folder's ``lexicon.json`` when it has one, None or False: none."""
         if session is None and run is None:
             raise ValueError("a session or a run function is needed")
         self.spec = spec
@@ -220,6 +236,7 @@ class Recognizer:
             name = session.get_inputs()[0].name
             run = lambda x: session.run(None, {name: x})[0]  # noqa: E731
         self._run = run
+        self.lexicon = _folder_lexicon(spec) if lexicon is True else (lexicon or None)
         self._mean = np.asarray(spec.mean, dtype=np.float32)
         self._std = np.asarray(spec.std, dtype=np.float32)
 
@@ -267,7 +284,11 @@ class Recognizer:
             ws = [widths[i] for i in part]
             scores = self._run(self.batch([crops[i] for i in part], ws))
             lengths = [math.ceil(w / stride) + self.cfg.tail_steps for w in ws]
-            for i, d in zip(part, decode_greedy(scores, self.spec.charset, self.logits, lengths, self.mask, self.prior)):
+            for j, (i, d) in enumerate(zip(part, decode_greedy(scores, self.spec.charset, self.logits, lengths,
+                                                                self.mask, self.prior))):
+                if self.lexicon:
+                    lp = log_probs(np.asarray(scores[j])[: lengths[j]], self.logits)
+                    d = rescore(d, lp, self.spec.charset, self.lexicon, self.mask)
                 out[i] = d
         return out
 

@@ -826,6 +826,7 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
     """Export the trained model to ``rel`` (``models/<name>``), check it, evaluate it against the
     active model (else the shipped one), list its files: ready to register."""
     from ml.neural import runtime
+    from ml.neural.lexicon import lexicon_of
     from ml.neural.models import load_spec, sha256_file
     from ml.neural.recognizer import Recognizer
     from ml.neural.torch_model import export_onnx
@@ -846,6 +847,12 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
             "run": record.id, "params": params, **({"synthetic": trained.synthetic} if trained.synthetic else {})}})
     if det is not None:  # the run's detector travels with its recogniser: one model version
         shutil.copytree(det.spec.folder, out / "det")
+    manifest = datasets.load_manifest(project.root, version, project)
+    if params["lexicon"]:
+        # the training pages' words (never the validation pages': they judge the model)
+        lexicon = lexicon_of([s["text"] for s in page] for page in _by_page(manifest["train"]).values())
+        lexicon.save(out)
+        ctx.report({"type": "lexicon", "words": len(lexicon)})
     ctx.report.progress("export", 1, 1)
     ctx.check()
     new_spec = load_spec(out)
@@ -865,7 +872,6 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
         s = score_text(zip(texts, (d.text for d in r.read(crops)))).summary()
         read.append(ReadFigures(s["cer_cs"], s["cer_ci"], s["exact_cs"]))
     ctx.report.progress("evaluate", 2, 2)
-    manifest = datasets.load_manifest(project.root, version, project)
     calibration = _calibrate(ctx, manifest, out)
     e2e = _end_to_end(ctx, manifest, out, compared.folder)
     metrics = OcrMetrics(read[0], read[1], calibration, e2e, dict(det.metrics) if det is not None else {},

@@ -87,6 +87,26 @@ def test_short_run_records_hashes_and_json_lines(labelled, capsys):
 
     folder = project.root / run.artifact_path
     assert CombinedEngine({"neural": model_config(folder)}).calibration_path == folder / "calibration.json"
+    # The words of the training pages (on both of them) are the model version's lexicon, listed
+    # with its other files; its recogniser reads with it.
+    from ml.neural.lexicon import Lexicon
+    from ml.neural.recognizer import Recognizer
+
+    lexicon = Lexicon.load(folder)
+    assert next(m for m in lines if m["type"] == "lexicon")["words"] == len(lexicon) > 0
+    assert "lexicon.json" in registry.verify_folder(folder)
+    texts = [[s["text"] for s in manifest_page] for manifest_page in _train_pages(project, version)]
+    assert all(sum(w in " ".join(t).upper() for t in texts) == 2 for w in lexicon.pages)
+    assert Recognizer(load_spec(folder), run=lambda x: x).lexicon == lexicon
+
+
+def _train_pages(project, version) -> list[list[dict]]:
+    from core import datasets
+
+    pages: dict[str, list[dict]] = {}
+    for s in datasets.load_manifest(project.root, version)["train"]:
+        pages.setdefault(s["image"], []).append(s)
+    return list(pages.values())
 
 
 def test_resume_after_kill_continues_from_the_checkpoint(labelled):
