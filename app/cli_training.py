@@ -340,6 +340,8 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                           f"{'-' if cer is None else f'{cer:.2%}'} ({msg['seconds']:.0f} s)")
                 elif kind == "resume":
                     print(f"resumed after epoch {msg['from_epoch']} (checkpoint)")
+                elif kind == "lexicon" and not quiet:
+                    print(f"lexicon: {msg['words']} words of the training pages go with the model")
                 elif kind == "detector" and msg.get("resumed"):
                     print("detector: trained before the run stopped, used as it is")
                 elif kind == "fields":

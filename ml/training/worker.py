@@ -352,6 +352,8 @@ class OcrMetrics:
     val_lines: int
     parity: float
     epochs: int
+    #: Words in the model version's lexicon (``lexicon.json``); None: it has none.
+    lexicon_words: int | None = None
 
     def to_dict(self) -> dict:
         out = {"val_cer": self.val.cer, "val_cer_ci": self.val.cer_ci, "val_exact": self.val.exact,
@@ -363,6 +365,8 @@ class OcrMetrics:
         out.update(self.det)
         out.update({"compared_with": self.compared_with, "val_lines": self.val_lines,
                     "parity_max_abs_diff": self.parity, "epochs": self.epochs})
+        if self.lexicon_words is not None:
+            out["lexicon_words"] = self.lexicon_words
         return out
 
 
@@ -848,6 +852,7 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
     if det is not None:  # the run's detector travels with its recogniser: one model version
         shutil.copytree(det.spec.folder, out / "det")
     manifest = datasets.load_manifest(project.root, version, project)
+    lexicon = None
     if params["lexicon"]:
         # the training pages' words (never the validation pages': they judge the model)
         lexicon = lexicon_of([s["text"] for s in page] for page in _by_page(manifest["train"]).values())
@@ -875,7 +880,8 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
     calibration = _calibrate(ctx, manifest, out)
     e2e = _end_to_end(ctx, manifest, out, compared.folder)
     metrics = OcrMetrics(read[0], read[1], calibration, e2e, dict(det.metrics) if det is not None else {},
-                         compared.name, len(val_lines), parity, int(params["epochs"]))
+                         compared.name, len(val_lines), parity, int(params["epochs"]),
+                         None if lexicon is None else len(lexicon))
     # The folder is complete: model.json lists its files with their sha256 (what an import of this
     # model into another copy of the project holds the folder to).
     registry.write_manifest(out)

@@ -10,6 +10,7 @@ import pytest
 from app.cli import main
 from core import registry
 from core.project import Project
+from ml.neural.lexicon import Lexicon
 from ml.neural.models import sha256_file
 
 from ..conftest import TINY_TRAINING as TINY
@@ -42,6 +43,8 @@ def test_a_run_on_one_machine_serves_every_machine(labelled, capsys, monkeypatch
         folder = other.local(mv.path)
         assert sha256_file(folder / "model.onnx") == mv.sha256
         registry.verify_folder(folder)  # exactly the files model.json lists, with their hashes
+        # its lexicon too: the other machine's recogniser reads with the same words
+        assert Lexicon.load(folder) == Lexicon.load(project.root / mv.path) and len(Lexicon.load(folder)) > 0
         registry.promote(other.store, "lead", registry.get(other.store, mv.id))
     finally:
         other.close()

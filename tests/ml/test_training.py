@@ -93,7 +93,7 @@ def test_short_run_records_hashes_and_json_lines(labelled, capsys):
     from ml.neural.recognizer import Recognizer
 
     lexicon = Lexicon.load(folder)
-    assert next(m for m in lines if m["type"] == "lexicon")["words"] == len(lexicon) > 0
+    assert next(m for m in lines if m["type"] == "lexicon")["words"] == len(lexicon) == mv.metrics["lexicon_words"] > 0
     assert "lexicon.json" in registry.verify_folder(folder)
     texts = [[s["text"] for s in manifest_page] for manifest_page in _train_pages(project, version)]
     assert all(sum(w in " ".join(t).upper() for t in texts) == 2 for w in lexicon.pages)
