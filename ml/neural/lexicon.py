@@ -12,8 +12,8 @@ line with the known word (the forward algorithm over the line's time steps). The
 taken when its likelihood times :data:`PRIOR` beats the word as read; the character it changes
 gets the known word's share of the two likelihoods as its confidence. So a character the network
 was sure of is never overruled (its likelihood ratio is tiny), while one it hesitated over, where
-the known word was a close second, is put right. Numbers and words under three characters are
-never touched.
+the known word was a close second, is put right. Numbers, codes (two digits or more: ``SH01``,
+``DE123456789``) and words under three characters are never touched.
 
 Unlike ``ml.fields.vocabulary`` (a fixed table of look-alike characters, for the field reader
 only), this works on every region people see and on any character the network itself doubted.
@@ -57,6 +57,12 @@ def _cased(word: str, known: str) -> str:
     return known
 
 
+def _wordlike(w: str) -> bool:
+    """A word to rescore or to rescore towards: two letters or more and at most one digit (a
+    code such as ``SH01`` or ``DE123456789`` is an identifier, never made into another one)."""
+    return sum(ch.isalpha() for ch in w) >= 2 and sum(ch.isdigit() for ch in w) <= 1
+
+
 def _upper(w: str) -> str:
     """Upper case one character at a time (``ß`` stays itself: lengths do not change)."""
     return "".join(c.upper() if len(c.upper()) == 1 else c for c in w)
@@ -93,7 +99,7 @@ class Lexicon:
                 if len(w) == len(u) and sum(a != b for a, b in zip(w, u)) == 1:
                     got.add(w)
         got.discard(u)
-        return sorted(w for w in got if len(w) >= MIN_LEN - 1 and sum(ch.isalpha() for ch in w) >= 2)
+        return sorted(w for w in got if len(w) >= MIN_LEN - 1 and _wordlike(w))
 
     def to_json(self) -> dict[str, int]:
         return dict(self.pages)
@@ -124,12 +130,12 @@ class Lexicon:
 
 def lexicon_of(pages: Iterable[Iterable[str]], min_pages: int = MIN_PAGES, max_words: int = MAX_WORDS) -> Lexicon:
     """The words of people's lines (one iterable of line texts a page) seen on ``min_pages`` pages;
-    numbers and words under :data:`MIN_LEN` characters left out."""
+    numbers, codes and words under two characters left out."""
     counts: dict[str, int] = {}
     for texts in pages:
         seen = {_upper(w) for t in texts for w in _WORD.findall(t)}
         for w in seen:
-            if len(w) >= MIN_LEN - 1 and sum(ch.isalpha() for ch in w) >= 2:
+            if len(w) >= MIN_LEN - 1 and _wordlike(w):
                 counts[w] = counts.get(w, 0) + 1
     kept = sorted(((w, n) for w, n in counts.items() if n >= min_pages), key=lambda x: (-x[1], x[0]))
     return Lexicon(dict(kept[:max_words]))
@@ -196,8 +202,7 @@ def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: L
         return decoded
     index = {ch: i for i, ch in enumerate(charset) if i and (allowed is None or allowed[i])}
     words = [m for m in _WORD.finditer(text)
-             if len(m.group(0)) >= MIN_LEN and sum(ch.isalpha() for ch in m.group(0)) >= 2
-             and m.group(0) not in lexicon]
+             if len(m.group(0)) >= MIN_LEN and _wordlike(m.group(0)) and m.group(0) not in lexicon]
     if not words:
         return decoded
     confs = list(decoded.char_conf)

@@ -77,6 +77,14 @@ def test_known_words_numbers_and_words_far_from_any_known_stay():
     assert _read("GOGO", LEX, {0: ("S", 0.4)}) == "GOGO"
 
 
+def test_codes_are_neither_rescored_nor_rescored_towards():
+    codes = lexicon_of([["SA17 SO1"], ["SA17 SO1"]])
+    assert codes.pages == {"SO1": 2}                 # SA17: two digits, an identifier
+    assert _read("SA11", codes, {3: ("7", 0.4)}) == "SA11"
+    assert _read("SA11", Lexicon({"SA17": 5}), {3: ("7", 0.4)}) == "SA11"
+    assert _read("SO7", codes, {2: ("1", 0.4)}) == "SO1"   # one digit is a word's misreading
+
+
 def test_the_replacement_keeps_the_case_the_word_was_read_in():
     assert _read("Anosa", LEX, {2: ("g", 0.35)}) == "Angsa"
     assert _read("anosa song", LEX, {2: ("g", 0.35)}) == "angsa song"
