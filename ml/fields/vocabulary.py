@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from ml.neural.lexicon import cased as _cased
+
 from .lines import FLine, Page
 
 #: A word is kept when people's lines have it on at least this many pages.
@@ -46,16 +48,6 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 def _words(text: str) -> set[str]:
     return {w.upper() for w in _WORD.findall(text)}
-
-
-def _cased(word: str, known: str) -> str:
-    """``known`` (upper case) in ``word``'s case: Title, lower, else upper."""
-    letters = [ch for ch in word if ch.isalpha()]
-    if len(letters) > 1 and word[:1].isupper() and all(ch.islower() for ch in letters[1:]):
-        return known[:1] + known[1:].lower()
-    if sum(ch.islower() for ch in letters) * 2 > len(letters):
-        return known.lower()
-    return known
 
 
 @dataclass

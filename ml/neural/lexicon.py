@@ -47,7 +47,7 @@ FILE = "lexicon.json"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def _cased(word: str, known: str) -> str:
+def cased(word: str, known: str) -> str:
     """``known`` (upper case) in ``word``'s case: Title, lower, else upper."""
     letters = [ch for ch in word if ch.isalpha()]
     if len(letters) > 1 and word[:1].isupper() and all(ch.islower() for ch in letters[1:]):
@@ -221,7 +221,7 @@ def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: L
         w = m.group(0)
         best, best_ll = None, here - log_prior
         for k in lexicon.near(w):
-            cand = _cased(w, k)
+            cand = cased(w, k)
             alt = text[:m.start()] + cand + text[m.end():]
             lab = labels(alt)
             if lab is None:
@@ -238,4 +238,4 @@ def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: L
     return Decoded(text, confs)
 
 
-__all__ = ["FILE", "Lexicon", "MIN_PAGES", "PRIOR", "ctc_log_likelihood", "lexicon_of", "log_probs", "rescore"]
+__all__ = ["FILE", "Lexicon", "MIN_PAGES", "PRIOR", "cased", "ctc_log_likelihood", "lexicon_of", "log_probs", "rescore"]
