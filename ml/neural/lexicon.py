@@ -201,8 +201,10 @@ def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: L
     if not lexicon or not text:
         return decoded
     index = {ch: i for i, ch in enumerate(charset) if i and (allowed is None or allowed[i])}
-    words = [m for m in _WORD.finditer(text)
-             if len(m.group(0)) >= MIN_LEN and _wordlike(m.group(0)) and m.group(0) not in lexicon]
+    # the unknown words with known ones one character away: only those are worth a likelihood
+    words = [(m, near) for m in _WORD.finditer(text)
+             if len(m.group(0)) >= MIN_LEN and _wordlike(m.group(0)) and m.group(0) not in lexicon
+             and (near := lexicon.near(m.group(0)))]
     if not words:
         return decoded
     confs = list(decoded.char_conf)
@@ -217,10 +219,10 @@ def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: L
     here = ctc_log_likelihood(lp, base)
     log_prior = math.log(prior)
     # right to left, so that the spans of the words still to look at do not move
-    for m in reversed(words):
+    for m, near in reversed(words):
         w = m.group(0)
         best, best_ll = None, here - log_prior
-        for k in lexicon.near(w):
+        for k in near:
             cand = cased(w, k)
             alt = text[:m.start()] + cand + text[m.end():]
             lab = labels(alt)
