@@ -124,6 +124,7 @@ def version(one_line_version):
     (["--set", "lr=NaN"], ["lr", "nan"]),
     (["--set", "augment_copies=-1"], ["augment_copies", "-1"]),
     (["--set", "base_share=1.5"], ["base_share", "1.5", "number from 0 to 1"]),
+    (["--set", "lexicon=2"], ["lexicon", "2", "true or false"]),
     (["--set", "freeze=\"head\""], ["freeze", "'head'", "backbone"]),
     (["--set", "nonsense=1"], ["nonsense"]),
 ])
