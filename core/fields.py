@@ -337,7 +337,7 @@ AMOUNT_RE = re.compile(
     r"(?:(?<![\w.,'/-])|(?<=\bRM)|(?<=\bRs)|(?<=\bRs\.)|(?<=\bEUR)|(?<=\bUSD)|(?<=\bGBP)|(?<=\bCHF)|(?<=\bINR))(?P<sign>[-−–])?\s?"
     r"(?P<num>\d{1,3}(?:(?P<g>[.,' \u202f\u00a0])\d{3})(?:(?P=g)\d{3})*(?:[.,]\d{1,2})?"
     r"|\d+(?:[.,]\d{1,2})?)"
-    r"(?P<minus>-)?(?![\w/%]|[.,]\d|-\d|\s%)")
+    r"(?P<minus>-)?(?:(?<=[.,]\d\d)(?=(?!AM|PM)[A-Z]{1,2}(?!\w))|(?![\w/%]|[.,]\d|-\d|\s%))")
 
 
 def parse_currency(text: str) -> str | None:

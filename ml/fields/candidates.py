@@ -249,7 +249,11 @@ BASE_NAMES = (
 )
 #: A receipt's rounding adjustment ("ROUNDING ADJ -0.02", "Rundung", "afronding", "arrondi"): the
 #: total people pay is the one after it.
-_ROUNDING = re.compile(r"rounding|rundung|afronding|arrondi|pyöristys|avrunding|zaokrąglen", re.IGNORECASE)
+_ROUNDING_WORDS = ("rounding", "rundung", "afronding", "arrondi", "pyöristys", "avrunding", "zaokrąglen")
+#: ... read with one letter wrong, as a receipt's faded print gives it ("RCUNDING ADJ"): the label
+#: words are long and the lines they label short, so a near miss is no other word.
+_ROUNDING = re.compile("|".join(w[:i] + r"[^\W\d_]" + w[i + 1:] for w in _ROUNDING_WORDS for i in range(len(w))),
+                       re.IGNORECASE)
 _TOTAL_WORD = re.compile(r"total|summe|totaal|montant", re.IGNORECASE)
 
 

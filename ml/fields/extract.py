@@ -256,22 +256,24 @@ def _add_up(picks: list[_Choice]) -> None:
 
 
 def _rounded(picks: list[_Choice], page: Page) -> None:
-    """A receipt's total after its rounding adjustment: when the page prints an adjustment
-    ("ROUNDING ADJ -0.02") and the total read plus it, or plus it and a tax the page prints, is an
+    """A receipt's total after its tax and rounding adjustment: when the total read plus an
+    adjustment the page prints ("ROUNDING ADJ -0.02"), plus a tax it prints, or plus both, is an
     amount of the page ("TOTAL RM 31.47", "ROUNDING ADJ -0.02", "TOTAL RM 31.45"; "SUB TOTAL 7.00",
-    "GST 6% 0.42", "ROUNDING ADJ -0.02", "NET TOTAL 7.40"), that amount is the total: what was paid."""
+    "GST 6% 0.42", "ROUNDING ADJ -0.02", "NET TOTAL 7.40"; "EXCL. GST RM 73.87", "GST AMT RM4.43",
+    "PAID RM78.30"), that amount is the total: what was paid. An exact cent by chance is rare."""
     totals = [c for c in picks if role(c.scored.name) == "total" and field_type(c.scored.name) == AMOUNT
               and c.index is not None and len(c.probs)]
     if not totals:
         return
-    adjustments = adjustment_amounts(page)
-    if not adjustments:
-        return
+    adjustments = [0.0] + adjustment_amounts(page)
     taxes = [0.0] + tax_amounts(page)
+    if len(adjustments) == 1 and len(taxes) == 1:
+        return
     for c in totals:
         cands = c.scored.cands
         now = cands[c.index].num
-        targets = [now + t + a for a in adjustments for t in taxes]
+        targets = [now + t + a for a in adjustments for t in taxes
+                   if (a or t) and abs(t - now) >= 0.005]
         best = None
         for i, cand in enumerate(cands):
             if any(abs(cand.num - v) < 0.005 for v in targets) and (best is None or c.probs[i] > c.probs[best]):

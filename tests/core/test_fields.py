@@ -54,6 +54,17 @@ def test_identifiers_percentages_and_dates_are_not_amounts():
     assert find_amounts("05.03.2018") == []
 
 
+def test_an_amount_keeps_its_receipts_tax_code_glued_to_it():
+    """Receipts print a line's tax code right after its amount ("51.60SR", "0.42V", "-3.00ZR"):
+    still the amount. A time ("11.30AM"), a code ("12ABC", "35.5X25.5CM") or a glued currency word
+    with its own rules stays out."""
+    assert [a[2] for a in find_amounts("51.60SR")] == [Decimal("51.60")]
+    assert [a[2] for a in find_amounts("GST 6% 0.42V")] == [Decimal("0.42")]
+    assert [a[2] for a in find_amounts("-3.00ZR")] == [Decimal("-3.00")]
+    for text in ("11.30AM", "12ABC", "35.5X25.5CM", "12.345SR", "7.00SRX", "V2.60"):
+        assert find_amounts(text) == [], text
+
+
 def test_types_from_names_and_suffixes():
     assert [field_type(n) for n in ("total", "invoice_date", "currency", "invoice_number", "seller")] == \
         ["amount", "date", "currency", "number", "text"]

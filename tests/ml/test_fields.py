@@ -395,6 +395,32 @@ def test_a_total_read_before_its_tax_and_rounding_is_the_one_after_them():
     assert tax_amounts(page) == [0.42]           # not the 6%, not the total that includes the tax
     assert got == "7.40"
     assert read_as_sub_total([r for r in rows if r[2] not in ("GST 6%", "0.42")])[1] == "7.00"
+    # The adjustment's label as a faded print reads it, the tax with its code glued on: the same.
+    misread = [(x, y, {"ROUNDING ADJ": "RCUNDING ADJ", "0.42": "0.42V"}.get(t, t)) for x, y, t in rows]
+    assert read_as_sub_total(misread)[1] == "7.40"
+
+
+def test_a_total_read_before_its_tax_is_the_amount_with_it():
+    """A reader that took the amount before tax ("AMT EXCL. GST: RM 73.87") of a receipt that
+    prints its tax ("GST AMT: RM4.43") and what was paid ("PAID BY: CC RM78.30") gets 78.30, with no
+    rounding adjustment on the page: 73.87 + 4.43 is printed. Read right, it stays: 78.30 + 4.43 is not."""
+    from ml.fields.extract import _choice, _rounded, scored_fields
+
+    rows = [(150, 40, "ECOSWAY.COM SDN BHD"), (40, 300, "BG MASK"), (450, 300, "51.60SR"),
+            (40, 340, "AMT PAID INCL. GST : RM76.30"), (40, 370, "AMT PAID EXCL. GST : RM 73.87"),
+            (40, 400, "GST AMT : RM4.43"), (40, 440, "PAID BY : CC'7186:RM78.30")]
+
+    def read_as(rows, text):
+        page = _page(rows)
+        [s] = scored_fields(page, ["total"])
+        c = _choice(s, None)
+        c.index = next(i for i, cand in enumerate(s.cands) if cand.text == text)
+        _rounded([c], page)
+        return s.cands[c.index].text
+
+    assert read_as(rows, "73.87") == "78.30"
+    assert read_as(rows, "78.30") == "78.30"
+    assert read_as([r for r in rows if "GST AMT" not in r[2]], "73.87") == "73.87"
 
 
 def test_lines_are_read_row_by_row_whatever_their_heights():
