@@ -10,6 +10,7 @@ unless the field is more likely absent. Qt-free; about 5-30 ms a page on one CPU
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -160,12 +161,18 @@ NAMED_ROLES = ("seller", "buyer", "company", "address")
 _LABEL_ONLY = BASE_NAMES.index("label_only")
 
 
+#: A value that starts with its label: "HQ ADD: LOT 11995, ...", "Name: Max Mustermann" (a head of
+#: up to 15 characters, starting with a letter, without digits, and a colon: a time is no label).
+_LABEL_HEAD = re.compile(r"^[^\W\d_][^\d:]{0,14}:\s*\S")
+
+
 def _labels(s: Scored) -> np.ndarray | None:
     """For a name or address field, the candidates that are a label or hold one (the
-    ``label_only`` feature); None when there are none or nothing else."""
+    ``label_only`` feature), or start with one (:data:`_LABEL_HEAD`: the same text without its
+    label is a candidate too); None when there are none or nothing else."""
     if role(s.name) not in NAMED_ROLES or not s.cands:
         return None
-    lab = s.X[:, _LABEL_ONLY] > 0.5
+    lab = (s.X[:, _LABEL_ONLY] > 0.5) | np.array([bool(_LABEL_HEAD.match(c.text)) for c in s.cands])
     return lab if lab.any() and not lab.all() else None
 
 

@@ -508,3 +508,20 @@ def test_a_registration_number_is_not_the_invoice_number():
             (60, 400, "Gesamtbetrag"), (400, 400, "518,99 €")]
     vals = {v.name: v for v in extract(_page(rows), PRESETS["invoice"])}
     assert vals["invoice_number"].text == "R87654321012345"
+
+
+def test_a_name_or_address_never_starts_with_its_label():
+    """"HQ ADD: LOT 11995, BATU 2, JALAN KAPAR" and the line below are an address with its label:
+    the candidate with the label is barred, the one without stays; a time is no label."""
+    from ml.fields.extract import _labels, scored_fields
+
+    page = _page([(60, 40, "HAI-O RAYA BHD (169199-V)"), (60, 70, "HQ ADD: LOT 11995, BATU 2, JALAN KAPAR"),
+                  (60, 100, "41400 KLANG, SELANGOR"), (60, 130, "OPEN 10:30 DAILY"), (60, 160, "DATE: 15/12/2016")])
+    [s] = scored_fields(page, ["address"])
+    barred = {c.text for c, b in zip(s.cands, _labels(s)) if b}
+    kept = {c.text for c, b in zip(s.cands, _labels(s)) if not b}
+    assert "HQ ADD: LOT 11995, BATU 2, JALAN KAPAR 41400 KLANG, SELANGOR" in barred
+    assert "LOT 11995, BATU 2, JALAN KAPAR 41400 KLANG, SELANGOR" in kept
+    assert "OPEN 10:30 DAILY" in kept
+    got = _values(extract(page, ["company", "address"]))["address"]
+    assert got is not None and not got.startswith("HQ ADD")
