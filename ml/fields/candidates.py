@@ -245,7 +245,7 @@ BASE_NAMES = (
     "doc_title", "paren", "label_inside", "phone", "short", "heads_block", "in_sep_line",
     "first_legal", "first_id", "after_label", "after_postcode", "before_legal", "last_postcode",
     "last_in_line", "negative", "row_last", "title_before", "label_only", "percent", "col_last",
-    "after_rounding",
+    "after_rounding", "after_id",
 )
 #: A receipt's rounding adjustment ("ROUNDING ADJ -0.02", "Rundung", "afronding", "arrondi"): the
 #: total people pay is the one after it.
@@ -325,6 +325,12 @@ def tax_amounts(page: Page) -> list[float]:
 #: A line that is only an identifier: "(81109-A)", "002043319-W", "(CO. REG : 933109-X)".
 _ID_LINE = re.compile(r"\(?[^()]{0,20}?[:.]?\s*[A-Z]{0,3}[- ]?\d[\d -]{3,}[-]?[A-Z]?\)?", re.IGNORECASE)
 _POSTCODE_LINE = re.compile(r"(?<!\d)(?:[A-Z]{1,2}-)?\d{4,5}(?!\d)\s+[^\W\d_]")
+
+
+#: A company's registration line: "(GST REGISTRATION NO : 000850247680)", "GST REG NO: 000746659840",
+#: "CO. NO: 20154-T", "USt-IdNr. DE123456789" (a label of its kind, then a long number).
+_REG_LINE = re.compile(r"\b(?:reg(?:istration)?|gst|sst|co|company|roc|tin|vat|ust|tva|btw|siret|siren)\b"
+                       r"[^\d]{0,25}\d[\d -]{4,}", re.IGNORECASE)
 
 
 def _line_flags(text: str) -> tuple[float, float, float, float, float, float]:
@@ -499,6 +505,10 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
                 row[46] = fa[3]
             prev = above[k]
             row[47] = float(prev is not None and has_any(_LEGAL, prev.text.casefold()))
+            # a line with a number right under the company's id or registration line: where its
+            # address starts ("(767840-W)", "NO 24, 25 & 26,"; not a branch's name)
+            row[57] = float(prev is not None and any(ch.isdigit() for ch in first.text)
+                            and (flags[page.order[prev.index]][2] > 0 or bool(_REG_LINE.search(prev.text))))
             fl = flags[c.lines[-1]]
             row[48] = float(fl[3] or fl[5])
         a, l_ = above[k], left[k]

@@ -148,10 +148,14 @@ SMALL_TOTAL = 0.1
 
 
 def _not_total(s: Scored) -> np.ndarray | None:
-    """For a total field, the candidates too small to be one when the page has larger ones."""
+    """For a total field, the candidates too small to be one when the page has larger ones, and a
+    lone digit on a page whose amounts have cents (a speck of the paper the OCR read as "6" between
+    "TOTAL ROUNDED" and "RM 33.90")."""
     if role(s.name) != "total" or not s.cands:
         return None
-    small = np.array([abs(c.num) < SMALL_TOTAL for c in s.cands])
+    cents = any(re.search(r"[.,]\d\d$", c.text) for c in s.cands)
+    small = np.array([abs(c.num) < SMALL_TOTAL or (cents and c.currency is None and bool(re.fullmatch(r"\d", c.text)))
+                      for c in s.cands])
     return small if small.any() and not small.all() else None
 
 

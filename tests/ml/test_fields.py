@@ -525,3 +525,36 @@ def test_a_name_or_address_never_starts_with_its_label():
     assert "OPEN 10:30 DAILY" in kept
     got = _values(extract(page, ["company", "address"]))["address"]
     assert got is not None and not got.startswith("HQ ADD")
+
+
+def test_an_address_block_right_under_the_companys_registration_line_is_marked():
+    """The ``after_id`` feature: a block whose first line has a number and sits right under the
+    company's id or registration line ("(767840-W)", "GST REG NO: ...") is where an address starts;
+    a branch's name there ("DOMINO'S PIZZA SEGAMBUT") or a block further down is not marked."""
+    from core.fields import TEXT
+    from ml.fields.candidates import BASE_NAMES, base_features, generate, neighbours
+
+    page = _page([(60, 40, "PASAR RAYA MEGA MAJU SDN BHD"), (120, 70, "(767840-W)"), (110, 100, "NO 24, 25 & 26,"),
+                  (40, 130, "JALAN PUSAT PERNIAGAAN BUNGA RAYA 4,"), (60, 160, "43500 SEMENYIH"),
+                  (60, 220, "GST REF NO : 001694261248"), (60, 250, "DOMINO'S PIZZA SEGAMBUT"), (60, 280, "D-08, M AVENUE")])
+    cands = generate(page, TEXT)
+    above, left, _ = neighbours(page)
+    X = base_features(page, cands, above, left)
+    col = BASE_NAMES.index("after_id")
+    marked = {c.text for c, x in zip(cands, X) if x[col] > 0.5}
+    assert "NO 24, 25 & 26, JALAN PUSAT PERNIAGAAN BUNGA RAYA 4, 43500 SEMENYIH" in marked
+    assert not any(t.startswith(("JALAN", "DOMINO", "D-08", "43500")) for t in marked)
+
+
+def test_a_lone_digit_is_no_total_on_a_page_whose_amounts_have_cents():
+    """A speck the OCR read as "6" right of "TOTAL ROUNDED" is barred when the page prints amounts
+    with cents; a page of whole amounts keeps its digits."""
+    from ml.fields.extract import _not_total, scored_fields
+
+    rows = [(20, 600, "TOTAL"), (350, 600, "RM 33.92"), (20, 630, "ROUNDING ADJUSTMENT"), (350, 630, "-RM 0.02"),
+            (20, 660, "TOTAL ROUNDED"), (260, 660, "6"), (350, 662, "RM 33.90")]
+    [s] = scored_fields(_page(rows), ["total"])
+    barred = {c.text for c, b in zip(s.cands, _not_total(s)) if b}
+    assert "6" in barred and "33.90" not in barred
+    [s] = scored_fields(_page([(20, 600, "ITEMS"), (350, 600, "3"), (20, 630, "TOTAL"), (350, 630, "7")]), ["total"])
+    assert _not_total(s) is None
