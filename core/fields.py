@@ -332,12 +332,13 @@ CURRENCY_RE = re.compile(r"(?:(?<![A-Za-z])(?:" + "|".join(_CUR_WORDS) + r")(?![
                          re.IGNORECASE)
 
 #: An amount: digits with optional thousands grouping and a decimal part of 1-2 digits, or a
-#: plain integer. Grouping with '.', ',', ' ', "'" or a thin space.
+#: plain integer. Grouping with '.', ',', ' ', "'" or a thin space. Cents may have a receipt's tax
+#: code glued on ("51.60SR", "0.42V"), not a time's or a unit's letters ("11.30AM", "1.25KG").
 AMOUNT_RE = re.compile(
     r"(?:(?<![\w.,'/-])|(?<=\bRM)|(?<=\bRs)|(?<=\bRs\.)|(?<=\bEUR)|(?<=\bUSD)|(?<=\bGBP)|(?<=\bCHF)|(?<=\bINR))(?P<sign>[-−–])?\s?"
     r"(?P<num>\d{1,3}(?:(?P<g>[.,' \u202f\u00a0])\d{3})(?:(?P=g)\d{3})*(?:[.,]\d{1,2})?"
     r"|\d+(?:[.,]\d{1,2})?)"
-    r"(?P<minus>-)?(?:(?<=[.,]\d\d)(?=(?!AM|PM)[A-Z]{1,2}(?!\w))|(?![\w/%]|[.,]\d|-\d|\s%))")
+    r"(?P<minus>-)?(?:(?<=[.,]\d\d)(?=(?!AM|PM|KG|ML|CL|CM|MM|PC|[GLM](?!\w))[A-Z]{1,2}(?!\w))|(?![\w/%]|[.,]\d|-\d|\s%))")
 
 
 def parse_currency(text: str) -> str | None:

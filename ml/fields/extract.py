@@ -280,15 +280,15 @@ def _rounded(picks: list[_Choice], page: Page) -> None:
     # A tax alone moves a total only where no tax field is read beside it (a receipt's schema): an
     # invoice's net, tax and total are :func:`_add_up`'s, whose tax rows are many ("MwSt 19% auf
     # 275,00: 52,25").
-    taxed = not any(role(c.scored.name) in SUM_ROLES[:2] for c in picks)
+    tax_alone = not any(role(c.scored.name) in SUM_ROLES[:2] for c in picks)
     taxes = [0.0] + tax_amounts(page)
-    if len(adjustments) == 1 and (len(taxes) == 1 or not taxed):
+    if len(adjustments) == 1 and (len(taxes) == 1 or not tax_alone):
         return
     for c in totals:
         cands = c.scored.cands
         now = cands[c.index].num
         targets = [now + t + a for a in adjustments for t in taxes
-                   if (a or (t and taxed)) and abs(t - now) >= 0.005]
+                   if (a or (t and tax_alone)) and abs(t - now) >= 0.005]
         best = None
         for i, cand in enumerate(cands):
             if any(abs(cand.num - v) < 0.005 for v in targets) and (best is None or c.probs[i] > c.probs[best]):

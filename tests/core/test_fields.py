@@ -56,12 +56,12 @@ def test_identifiers_percentages_and_dates_are_not_amounts():
 
 def test_an_amount_keeps_its_receipts_tax_code_glued_to_it():
     """Receipts print a line's tax code right after its amount ("51.60SR", "0.42V", "-3.00ZR"):
-    still the amount. A time ("11.30AM"), a code ("12ABC", "35.5X25.5CM") or a glued currency word
-    with its own rules stays out."""
+    still the amount. A time ("11.30AM"), a weight or length ("1.25KG", "2.50M") or a code ("12ABC",
+    "35.5X25.5CM") stays out."""
     assert [a[2] for a in find_amounts("51.60SR")] == [Decimal("51.60")]
     assert [a[2] for a in find_amounts("GST 6% 0.42V")] == [Decimal("0.42")]
     assert [a[2] for a in find_amounts("-3.00ZR")] == [Decimal("-3.00")]
-    for text in ("11.30AM", "12ABC", "35.5X25.5CM", "12.345SR", "7.00SRX", "V2.60"):
+    for text in ("11.30AM", "12ABC", "35.5X25.5CM", "12.345SR", "7.00SRX", "V2.60", "1.25KG", "0.50L", "2.50M"):
         assert find_amounts(text) == [], text
 
 
