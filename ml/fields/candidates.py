@@ -410,6 +410,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     heads = [_heads_block(page, k) for k in range(len(page))]
     flags = [_line_flags(ln.text) for ln in page.lines]      # per line once: the regexes are the cost
     kinds = {c.kind for c in cands}
+    # per line: the company's id or registration line, whose next line down starts its address
+    registration = [f[2] > 0 or bool(_REG_LINE.search(ln.text)) for f, ln in zip(flags, page.lines)] \
+        if TEXT in kinds else []
     after_rounding = _after_rounding(page, left) if AMOUNT in kinds else []
     right = _amount_right(page, [n > 0 for n in line_amounts]) if AMOUNT in kinds else None
     text_left = _amount_right(page, [not _figure(ln.text) for ln in page.lines], left=True) if AMOUNT in kinds else None
@@ -508,7 +511,7 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             # a line with a number right under the company's id or registration line: where its
             # address starts ("(767840-W)", "NO 24, 25 & 26,"; not a branch's name)
             row[57] = float(prev is not None and any(ch.isdigit() for ch in first.text)
-                            and (flags[page.order[prev.index]][2] > 0 or bool(_REG_LINE.search(prev.text))))
+                            and registration[page.order[prev.index]])
             fl = flags[c.lines[-1]]
             row[48] = float(fl[3] or fl[5])
         a, l_ = above[k], left[k]

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from ml.neural.lexicon import WORD as _WORD
 from ml.neural.lexicon import cased as _cased
 
 from .lines import FLine, Page
@@ -43,7 +44,6 @@ _SWAPS: dict[str, tuple[str, ...]] = {}
 for _pair in LOOK_ALIKE:
     for _a in _pair:
         _SWAPS[_a] = tuple(sorted({*_SWAPS.get(_a, ()), *(_pair - {_a})}))
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def _words(text: str) -> set[str]:

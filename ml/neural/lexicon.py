@@ -44,7 +44,8 @@ PRIOR = 20.0
 #: The file in a recogniser's model folder.
 FILE = "lexicon.json"
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+#: A word: letters and digits (the field reader's vocabulary reads words so too).
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def cased(word: str, known: str) -> str:
@@ -133,7 +134,7 @@ def lexicon_of(pages: Iterable[Iterable[str]], min_pages: int = MIN_PAGES, max_w
     numbers, codes and words under two characters left out."""
     counts: dict[str, int] = {}
     for texts in pages:
-        seen = {_upper(w) for t in texts for w in _WORD.findall(t)}
+        seen = {_upper(w) for t in texts for w in WORD.findall(t)}
         for w in seen:
             if len(w) >= MIN_LEN - 1 and _wordlike(w):
                 counts[w] = counts.get(w, 0) + 1
@@ -192,21 +193,25 @@ def _confidences(word: str, known: str, confs: Sequence[float], share: float) ->
 
 
 def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: Lexicon,
-            allowed: np.ndarray | None = None, prior: float = PRIOR) -> Decoded:
+            allowed: np.ndarray | None = None, prior: float = PRIOR, logits: bool | None = None) -> Decoded:
     """``decoded`` (the greedy reading of one line, ``lp`` its ``T x C`` log-probabilities over the
     line's own time steps) with each unknown word the network's outputs find likelier as a known
     one (times ``prior``) replaced by it, in the read word's case (:func:`_confidences` for its
-    characters' confidences). Everything else is kept as it was."""
+    characters' confidences). Everything else is kept as it was. With ``logits`` given, ``lp`` is
+    the network's raw scores (:func:`log_probs`), turned into log-probabilities only for a line
+    with a word worth rescoring."""
     text = decoded.text
     if not lexicon or not text:
         return decoded
     index = {ch: i for i, ch in enumerate(charset) if i and (allowed is None or allowed[i])}
     # the unknown words with known ones one character away: only those are worth a likelihood
-    words = [(m, near) for m in _WORD.finditer(text)
+    words = [(m, near) for m in WORD.finditer(text)
              if len(m.group(0)) >= MIN_LEN and _wordlike(m.group(0)) and m.group(0) not in lexicon
              and (near := lexicon.near(m.group(0)))]
     if not words:
         return decoded
+    if logits is not None:
+        lp = log_probs(lp, logits)
     confs = list(decoded.char_conf)
 
     def labels(t: str) -> list[int] | None:
@@ -240,4 +245,4 @@ def rescore(decoded: Decoded, lp: np.ndarray, charset: Sequence[str], lexicon: L
     return Decoded(text, confs)
 
 
-__all__ = ["FILE", "Lexicon", "MIN_PAGES", "PRIOR", "cased", "ctc_log_likelihood", "lexicon_of", "log_probs", "rescore"]
+__all__ = ["FILE", "Lexicon", "MIN_PAGES", "PRIOR", "WORD", "cased", "ctc_log_likelihood", "lexicon_of", "log_probs", "rescore"]

@@ -19,7 +19,7 @@ import numpy as np
 
 from ml.neural.ctc import Decoded, decode_greedy
 from ml.neural.detector import to_bgr
-from ml.neural.lexicon import Lexicon, log_probs, rescore
+from ml.neural.lexicon import Lexicon, rescore
 from ml.neural.models import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -287,8 +287,8 @@ class Recognizer:
             for j, (i, d) in enumerate(zip(part, decode_greedy(scores, self.spec.charset, self.logits, lengths,
                                                                 self.mask, self.prior))):
                 if self.lexicon:
-                    lp = log_probs(np.asarray(scores[j])[: lengths[j]], self.logits)
-                    d = rescore(d, lp, self.spec.charset, self.lexicon, self.mask)
+                    d = rescore(d, np.asarray(scores[j])[: lengths[j]], self.spec.charset, self.lexicon, self.mask,
+                                logits=self.logits)
                 out[i] = d
         return out
 
