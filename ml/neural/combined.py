@@ -36,6 +36,7 @@ import numpy as np
 
 from core.prefill_engine import DEFAULT_TESSERACT_LANGUAGES
 from ml import tess
+from ml.neural import casing
 from ml.neural.calibration import Calibrator, features, region_outcomes, same_text
 from ml.neural.engine import RUNTIME_KEYS, NeuralConfig, NeuralEngine, _overlay
 from ml.neural.models import model_dir
@@ -78,7 +79,10 @@ class CombinedConfig:
     keep_diacritics: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not d["neural"]["recognize"]["case"]:  # read as read: configs (and their hashes) as before ``case``
+            del d["neural"]["recognize"]["case"]
+        return d
 
 
 def _config(d: Mapping[str, Any] | None) -> CombinedConfig:
@@ -179,6 +183,9 @@ class CombinedEngine:
                 # The recogniser writes this line in capitals (a model fine-tuned on a project that
                 # transcribes in capitals does so everywhere): so does the text that replaces it.
                 text = text.upper()
+        # The project's case convention (the recogniser's readings are in it already; Tesseract's
+        # and the diacritics it lends are not).
+        text = casing.apply(text, self.cfg.neural.recognize.case)
         # A line never starts or ends with a space (the recogniser's space prior can put one on
         # the edge of a loosely cut crop).
         return text.strip(), self.calibrator.predict(r.features()), r.agree is False

@@ -63,6 +63,8 @@ class NeuralConfig:
         d = asdict(self)
         if d["det"] == "det":  # the shipped detector: configs (and their hashes) as before ``det`` was added
             del d["det"]
+        if not d["recognize"]["case"]:  # read as read: configs (and their hashes) as before ``case``
+            del d["recognize"]["case"]
         return d
 
     @classmethod

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .casing import upper as _upper
 from .ctc import Decoded
 
 #: A word is kept when people's lines have it on at least this many pages.
@@ -62,11 +63,6 @@ def _wordlike(w: str) -> bool:
     """A word to rescore or to rescore towards: two letters or more and at most one digit (a
     code such as ``SH01`` or ``DE123456789`` is an identifier, never made into another one)."""
     return sum(ch.isalpha() for ch in w) >= 2 and sum(ch.isdigit() for ch in w) <= 1
-
-
-def _upper(w: str) -> str:
-    """Upper case one character at a time (``ß`` stays itself: lengths do not change)."""
-    return "".join(c.upper() if len(c.upper()) == 1 else c for c in w)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
+from ml.neural import casing
 from ml.neural.ctc import Decoded, decode_greedy
 from ml.neural.detector import to_bgr
 from ml.neural.lexicon import Lexicon, rescore
@@ -57,6 +58,9 @@ class RecognizeConfig:
     fit_ink: bool = True
     #: White kept around the ink once fitted (times the ink's height), before ``pad_*``.
     fit_margin: float = 0.1
+    #: The project's case convention (``ml.neural.casing``): "upper" writes every reading in
+    #: capitals; "" (the default) as read. A model version sets it from its ``model.json``.
+    case: str = ""
 
 
 _LATIN_EXTRA = "€£¥₹°±×÷·•–—‘’“”„‚«»‰…¢§©®µ¶ȘșȚț"
@@ -237,6 +241,7 @@ class Recognizer:
             run = lambda x: session.run(None, {name: x})[0]  # noqa: E731
         self._run = run
         self.lexicon = _folder_lexicon(spec) if lexicon is True else (lexicon or None)
+        casing.apply("", self.cfg.case)  # an unknown convention fails here, not on the first line read
         self._mean = np.asarray(spec.mean, dtype=np.float32)
         self._std = np.asarray(spec.std, dtype=np.float32)
 
@@ -289,6 +294,8 @@ class Recognizer:
                 if self.lexicon:
                     d = rescore(d, np.asarray(scores[j])[: lengths[j]], self.spec.charset, self.lexicon, self.mask,
                                 logits=self.logits)
+                if self.cfg.case:
+                    d = Decoded(casing.apply(d.text, self.cfg.case), d.char_conf)
                 out[i] = d
         return out
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from core import registry
 from core.prefill_engine import TESSERACT_LANGUAGES
+from ml.neural import casing
 
 #: What a task reads when nothing of it is promoted.
 ZERO_SHOT = "zero-shot rules"
@@ -93,6 +94,8 @@ def model_config(folder: str | Path) -> dict[str, Any]:
         meta = {}
     if meta.get("decode_charset") == "all":  # a model of another alphabet (models import-paddle)
         out["recognize"] = {"charset": "all"}
+    if meta.get(casing.KEY) in casing.CONVENTIONS[1:]:  # its project's case convention (ml.neural.casing)
+        out.setdefault("recognize", {})["case"] = meta[casing.KEY]
     det = detector_of(folder)
     if det is not None:
         out["det"] = det[0]

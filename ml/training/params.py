@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     #: At 0.5 a fine-tune reads receipts of shops it never saw better than as trained (key fields
     #: 80.9 -> 82.3%, their ceiling 78.8 -> 83.8%) and keeps what it learned (docs/training.md).
     "base_share": 0.5,
+    #: Which recogniser weights the model version carries: "trained" (the fine-tune, mixed as
+    #: ``base_share`` says), "base" (the base model's: the recogniser is not trained; the version
+    #: still has the run's detector, lexicon, case convention and calibration), or "auto": train,
+    #: then keep the fine-tune only when it reads the validation lines better than the base beyond
+    #: their noise (ml.training.worker.choose_recognizer). On sroie-dev the fine-tune's gain is the
+    #: capitals, which the case convention gives the base model too (docs/training.md).
+    "keep_recognizer": "auto",
     #: Give the model version the lexicon of its training pages (ml.neural.lexicon: the words people's
     #: lines have on two pages or more), against which the recogniser rescores the words it reads
     #: that are not in it. On sroie-dev, 5 folds: key fields end to end 82.3 -> 83.1% (docs/training.md).
@@ -150,6 +157,7 @@ RULES: dict[str, Rule] = {
     "synthetic_lines": Rule("int", 0, 1_000_000),
     "synthetic_receipt_share": Rule("float", 0, 1),
     "base_share": Rule("float", 0, 1),
+    "keep_recognizer": Rule("choice", choices=("auto", "trained", "base")),
     "lexicon": Rule("bool"),
     "val_lines": Rule("int", 1, None, none=True),
     #: Lines are cut to this width (pixels, at the model's input height): below a few CTC steps

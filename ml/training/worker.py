@@ -64,7 +64,8 @@ from core import datasets, registry, runs
 from core.errors import ProofdeskError
 from core.project import Project
 from core.scoring import score_text
-from ml.training.active import ZERO_SHOT, active_model, model_of
+from ml.neural import casing
+from ml.training.active import ZERO_SHOT, active_model, model_config, model_of
 from ml.training.params import resolve_params
 
 if TYPE_CHECKING:
@@ -251,6 +252,63 @@ class OcrTrained:
     val_lines: list
     det: DetectorResult | None
     synthetic: dict | None
+    #: The training pages' case convention (ml.neural.casing): "upper" or "".
+    case: str = ""
+    #: Which recogniser weights the version carries, and why.
+    recognizer: "RecognizerChoice | None" = None
+
+
+#: How sure the validation lines must be that the fine-tune reads better than the base model
+#: (one-sided z of the per-line character errors' difference: 1.645 is 95%) for "auto" to keep it.
+KEEP_TRAINED_Z = 1.645
+
+
+@dataclass(frozen=True)
+class RecognizerChoice:
+    """Which recogniser weights a run's model version carries (``keep_recognizer``): ``kept`` is
+    "trained" or "base"; ``why`` "asked" (the parameter said which) or "auto"; with "auto", the
+    validation lines' case-sensitive CER of each (read in the project's case convention, without
+    the lexicon) and the z of the fine-tune's gain."""
+
+    kept: str
+    why: str
+    lines: int = 0
+    trained_cer: float | None = None
+    base_cer: float | None = None
+    z: float | None = None
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"recognizer_kept": self.kept, "recognizer_why": self.why}
+        if self.why == "auto":
+            out.update({"recognizer_lines": self.lines, "recognizer_trained_cer": self.trained_cer,
+                        "recognizer_base_cer": self.base_cer, "recognizer_z": self.z})
+        return out
+
+
+def recognizer_choice(truths: list[str], trained: list[str], base: list[str], case: str = "") -> RecognizerChoice:
+    """"auto"'s choice from the validation lines ``truths`` as the fine-tune (``trained``) and the
+    base model (``base``) read them: keep the fine-tune when its gain in character errors per line,
+    both read in the case convention ``case``, is beyond the lines' noise (z >= KEEP_TRAINED_Z).
+    A fine-tune on a few dozen pages reads their shops' lines a little better and unseen ones worse
+    (docs/training.md); where it reads the held-out lines no better, the base model's weights are
+    what generalise."""
+    from core.scoring import CASE_SENSITIVE, cer_counts
+
+    if not truths:
+        return RecognizerChoice("trained", "auto")  # nothing to judge by: as runs always did
+    diffs, errs_t, errs_b, chars = [], 0, 0, 0
+    for ref, t, b in zip(truths, trained, base, strict=True):
+        et, n = cer_counts([(ref, casing.apply(t, case))], CASE_SENSITIVE)
+        eb, _ = cer_counts([(ref, casing.apply(b, case))], CASE_SENSITIVE)
+        diffs.append(eb - et)
+        errs_t, errs_b, chars = errs_t + et, errs_b + eb, chars + n
+    n = len(diffs)
+    mean = sum(diffs) / n
+    var = sum((d - mean) ** 2 for d in diffs) / max(1, n - 1)
+    z = mean / math.sqrt(var / n) if var > 0 else (math.inf if mean > 0 else 0.0)
+    kept = "trained" if z >= KEEP_TRAINED_Z else "base"
+    return RecognizerChoice(kept, "auto", n, round(errs_t / max(1, chars), 5), round(errs_b / max(1, chars), 5),
+                            round(z, 3) if math.isfinite(z) else z)
 
 
 @dataclass(frozen=True)
@@ -354,6 +412,9 @@ class OcrMetrics:
     epochs: int
     #: Words in the model version's lexicon (``lexicon.json``); None: it has none.
     lexicon_words: int | None = None
+    #: Its case convention (ml.neural.casing; "" none).
+    case: str = ""
+    recognizer: RecognizerChoice | None = None
 
     def to_dict(self) -> dict:
         out = {"val_cer": self.val.cer, "val_cer_ci": self.val.cer_ci, "val_exact": self.val.exact,
@@ -367,6 +428,10 @@ class OcrMetrics:
                     "parity_max_abs_diff": self.parity, "epochs": self.epochs})
         if self.lexicon_words is not None:
             out["lexicon_words"] = self.lexicon_words
+        if self.case:
+            out["case"] = self.case
+        if self.recognizer is not None:
+            out.update(self.recognizer.to_dict())
         return out
 
 
@@ -553,10 +618,14 @@ def _train(ctx: RunContext) -> OcrTrained:
     split = LAST_BLOCK_SPLIT if params["freeze"] == "backbone_last" else DEFAULT_SPLIT
     start = split_index(net, split) if frozen else None
     trainable = freeze(net, start)
-    # The base model's weights of what trains, kept for mixing back in at the end (base_share).
+    # The base model's weights of what trains, kept for mixing back in at the end (base_share)
+    # and for "auto"'s comparison.
     base_share = float(params["base_share"])
-    base_weights = [p.detach().clone() for p in trainable] if base_share > 0 else []
-    if frozen:
+    keep = str(params["keep_recognizer"])
+    base_weights = [p.detach().clone() for p in trainable] if base_share > 0 or keep == "auto" else []
+    # People's capitals (ml.neural.casing), from the training lines' texts (augmented copies share them).
+    case = casing.convention_of(s["text"] for s in manifest["train"])
+    if frozen and keep != "base":
         # The backbone never changes: its output for each fixed batch is computed once.
         sess = data.backbone_session(spec.path, split, folder / _backbone_name(dist), threads, device)
         name = sess.get_inputs()[0].name
@@ -575,7 +644,7 @@ def _train(ctx: RunContext) -> OcrTrained:
     dev = torch.device(device)
     net.to(dev)
     opt = torch.optim.AdamW(trainable, lr=float(params["lr"]), weight_decay=float(params["weight_decay"]))
-    epochs = int(params["epochs"])
+    epochs = int(params["epochs"]) if keep != "base" else 0  # "base": the recogniser does not train
     total_steps, warm = epochs * len(batches), max(1, int(params["warmup_steps"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.05, 1.0 - s / max(1, total_steps)))
@@ -636,9 +705,14 @@ def _train(ctx: RunContext) -> OcrTrained:
         _save_checkpoint(ckpt_path, net, trainable, opt, sched, epoch, spec.sha256, version.hash)
         runs.add_metric(project.store, record.id, metric)
         report({"type": "metric", **metric})
-    net.to("cpu")
     mix_base(trainable, base_weights, base_share)
-    return OcrTrained(net, spec, rec, val_lines, det, extra.get("synthetic_generator"))
+    if keep == "auto" and dist.main:
+        choice = choose_recognizer(module, trainable, base_weights, val_batches, rec, stride, dev, case)
+        report({"type": "recognizer", **choice.to_dict()})
+    else:
+        choice = RecognizerChoice(keep if keep != "auto" else "trained", "asked" if keep != "auto" else "auto")
+    net.to("cpu")
+    return OcrTrained(net, spec, rec, val_lines, det, extra.get("synthetic_generator"), case, choice)
 
 
 def mix_base(trainable, base_weights, share: float) -> None:
@@ -769,7 +843,9 @@ def _backbone_name(dist: Dist) -> str:
     return "backbone.onnx" if dist.main else f"backbone-rank{dist.rank}.onnx"
 
 
-def _val_cer(module, val_batches, rec, stride: int, dev) -> float:
+def _val_readings(module, val_batches, rec, stride: int, dev) -> list[tuple[str, str]]:
+    """(people's text, reading) of each validation line, read by ``module`` as it is now (greedy,
+    without the lexicon)."""
     import torch
 
     from ml.neural.ctc import decode_greedy
@@ -782,7 +858,30 @@ def _val_cer(module, val_batches, rec, stride: int, dev) -> float:
             lengths = [math.ceil(w / stride) + rec.cfg.tail_steps for w in b.widths]
             got = decode_greedy(logits, rec.spec.charset, True, lengths, rec.mask, rec.prior)
             pairs += [(t, d.text) for t, d in zip(b.texts, got)]
-    return score_text(pairs).summary()["cer_cs"] or 0.0
+    return pairs
+
+
+def _val_cer(module, val_batches, rec, stride: int, dev) -> float:
+    return score_text(_val_readings(module, val_batches, rec, stride, dev)).summary()["cer_cs"] or 0.0
+
+
+def choose_recognizer(module, trainable, base_weights, val_batches, rec, stride: int, dev, case: str
+                      ) -> RecognizerChoice:
+    """``keep_recognizer`` "auto": the validation lines read by the trained (mixed) weights and by
+    the base model's, judged by :func:`recognizer_choice`; where the base's win, they are put back
+    in place (``trainable`` is what the export writes)."""
+    import torch
+
+    trained = _val_readings(module, val_batches, rec, stride, dev)
+    kept = [p.detach().clone() for p in trainable]
+    mix_base(trainable, base_weights, 1.0)
+    base = _val_readings(module, val_batches, rec, stride, dev)
+    choice = recognizer_choice([t for t, _ in trained], [r for _, r in trained], [r for _, r in base], case)
+    if choice.kept == "trained":
+        with torch.no_grad():
+            for p, k in zip(trainable, kept, strict=True):
+                p.copy_(k)
+    return choice
 
 
 #: What a checkpoint holds: plain values and tensors only, so that it loads with torch's
@@ -832,7 +931,7 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
     from ml.neural import runtime
     from ml.neural.lexicon import lexicon_of
     from ml.neural.models import load_spec, sha256_file
-    from ml.neural.recognizer import Recognizer
+    from ml.neural.recognizer import RecognizeConfig, Recognizer
     from ml.neural.torch_model import export_onnx
 
     project, record, params = ctx.project, ctx.record, ctx.params
@@ -844,11 +943,16 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
         shutil.rmtree(out)  # a half-written export of an earlier attempt of this run (never registered)
     ctx.report.progress("export", 0, 1)
     version = datasets.get_version(project.store, record.dataset_version_id)
+    choice = trained.recognizer or RecognizerChoice("trained", "asked")
     export_onnx(net, out, base=spec, charset=spec.charset, meta={
         "id": name, "source": f"fine-tuned by Proofdesk run {record.id} from {spec.version} on dataset version "
-                              f"{version.id} ({version.hash[:12]})",
-        "license": spec.raw.get("license", ""), "training": {
-            "run": record.id, "params": params, **({"synthetic": trained.synthetic} if trained.synthetic else {})}})
+                              f"{version.id} ({version.hash[:12]})"
+                              + (" (the base model's recogniser weights)" if choice.kept == "base" else ""),
+        "license": spec.raw.get("license", ""), **({casing.KEY: trained.case} if trained.case else {}),
+        "training": {"run": record.id, "params": params, "recognizer": choice.to_dict(),
+                     **({"synthetic": trained.synthetic} if trained.synthetic else {})}})
+    if trained.case:
+        ctx.report({"type": "case", "convention": trained.case})
     if det is not None:  # the run's detector travels with its recogniser: one model version
         shutil.copytree(det.spec.folder, out / "det")
     manifest = datasets.load_manifest(project.root, version, project)
@@ -871,17 +975,20 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
     crops = [ln.crop for ln in val_lines]
     texts = [ln.text for ln in val_lines]
     read: list[ReadFigures] = []
-    for n, (key, spec_) in enumerate((("val", new_spec), ("active_val", load_spec(compared.folder)))):
+    for n, (key, folder) in enumerate((("val", out), ("active_val", compared.folder))):
         ctx.report.progress("evaluate", n, 2, model=key)
-        r = Recognizer(spec_, runtime.create_session(spec_.path, ctx.device, ctx.threads))
+        spec_ = new_spec if key == "val" else load_spec(folder)
+        # read as pre-fill reads: with the version's case convention (and its lexicon)
+        r = Recognizer(spec_, runtime.create_session(spec_.path, ctx.device, ctx.threads),
+                       RecognizeConfig(**model_config(folder).get("recognize", {})))
         s = score_text(zip(texts, (d.text for d in r.read(crops)))).summary()
         read.append(ReadFigures(s["cer_cs"], s["cer_ci"], s["exact_cs"]))
     ctx.report.progress("evaluate", 2, 2)
     calibration = _calibrate(ctx, manifest, out)
     e2e = _end_to_end(ctx, manifest, out, compared.folder)
     metrics = OcrMetrics(read[0], read[1], calibration, e2e, dict(det.metrics) if det is not None else {},
-                         compared.name, len(val_lines), parity, int(params["epochs"]),
-                         None if lexicon is None else len(lexicon))
+                         compared.name, len(val_lines), parity, 0 if params["keep_recognizer"] == "base" else int(params["epochs"]),
+                         None if lexicon is None else len(lexicon), trained.case, choice)
     # The folder is complete: model.json lists its files with their sha256 (what an import of this
     # model into another copy of the project holds the folder to).
     registry.write_manifest(out)
@@ -985,7 +1092,6 @@ def _calibrate(ctx: RunContext, manifest: dict, folder: Path) -> CalibrationResu
     from ml.neural.calibration import Calibrator
     from ml.neural.combined import CombinedEngine
     from ml.training import data
-    from ml.training.active import model_config
 
     pages = _by_page(manifest["train"])
     shas = sorted(pages)
@@ -1026,7 +1132,6 @@ def _end_to_end(ctx: RunContext, manifest: dict, new_folder: Path, cmp_folder: P
     from ml.neural.calibration import region_outcomes, reliability_table
     from ml.neural.combined import CombinedEngine
     from ml.training import data
-    from ml.training.active import model_config
     from ml.training.fields import score_read_page, truths_of_images
 
     pages = _by_page(manifest["val"])

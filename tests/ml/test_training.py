@@ -314,7 +314,8 @@ def test_a_run_with_all_of_the_base_weights_exports_the_base_model(labelled):
     from ml.training.active import shipped_model
 
     project, version = labelled
-    run = _run(project, version, epochs=2, base_share=1.0, detector=False, calib_pages=0, e2e_val_pages=0)
+    run = _run(project, version, epochs=2, base_share=1.0, keep_recognizer="trained", detector=False, calib_pages=0,
+               e2e_val_pages=0)
     out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     done = runs.get(project.store, run.id)
@@ -326,3 +327,54 @@ def test_a_run_with_all_of_the_base_weights_exports_the_base_model(labelled):
     logits = [runtime.create_session(str(p), "cpu", 1).run(None, {"x": x})[0]
               for p in (project.root / done.artifact_path / "model.onnx", load_spec(shipped_model()[0]).path)]
     assert np.abs(logits[0] - logits[1]).max() < 1e-3
+
+
+def test_a_run_that_keeps_the_base_recogniser_trains_no_epoch_and_writes_its_case_convention(labelled):
+    """keep_recognizer = "base": the recogniser does not train (no epoch, no checkpoint), the
+    version carries the base model's weights, and its people's capitals (these receipts are
+    transcribed in upper case) as its case convention: pre-fill with it writes upper case, so its
+    validation lines read at least as well as the shipped model's do case-sensitively and exactly
+    as well case-insensitively. A run that forgot the convention, or read its validation lines
+    without it, fails this."""
+    import numpy as np
+
+    from ml.neural import runtime
+    from ml.training.active import model_config, shipped_model
+
+    project, version = labelled
+    run = _run(project, version, keep_recognizer="base", val_lines=40, detector=False, calib_pages=0,
+               e2e_val_pages=0)
+    out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    done = runs.get(project.store, run.id)
+    assert done.metrics == [] and not (done.folder(project.root) / "checkpoint.pt").exists()
+    mv = registry.get(project.store, done.model_version_id)
+    assert mv.metrics["recognizer_kept"] == "base" and mv.metrics["recognizer_why"] == "asked"
+    assert mv.metrics["case"] == "upper" and mv.metrics["epochs"] == 0
+    folder = project.root / done.artifact_path
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["case"] == "upper" and meta["training"]["recognizer"]["recognizer_kept"] == "base"
+    assert model_config(folder)["recognize"] == {"case": "upper"}
+    assert mv.metrics["val_cer_ci"] == mv.metrics["active_val_cer_ci"]
+    assert mv.metrics["val_cer"] < mv.metrics["active_val_cer"]  # the shipped model reads mixed case
+    x = np.random.default_rng(0).random((2, 3, 48, 160), dtype=np.float32)
+    logits = [runtime.create_session(str(p), "cpu", 1).run(None, {"x": x})[0]
+              for p in (folder / "model.onnx", load_spec(shipped_model()[0]).path)]
+    assert np.abs(logits[0] - logits[1]).max() < 1e-3
+
+
+def test_an_auto_run_records_which_recogniser_it_kept_and_why(labelled):
+    """keep_recognizer = "auto" (the default): the run trains, reads its validation lines with the
+    trained and the base weights, and keeps one; the record says which, with both figures."""
+    project, version = labelled
+    run = _run(project, version, epochs=1, detector=False, calib_pages=0, e2e_val_pages=0)
+    out = subprocess.run(worker_command(project.root, run.id), capture_output=True, text=True, env=worker_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    done = runs.get(project.store, run.id)
+    assert len(done.metrics) == 1  # it trained
+    mv = registry.get(project.store, done.model_version_id)
+    m = mv.metrics
+    assert m["recognizer_why"] == "auto" and m["recognizer_kept"] in ("trained", "base")
+    assert m["recognizer_lines"] == 6 and 0 <= m["recognizer_trained_cer"] and 0 <= m["recognizer_base_cer"]
+    event = next(e for e in _lines(out.stdout) if e["type"] == "recognizer")
+    assert event["recognizer_kept"] == m["recognizer_kept"] and event["recognizer_z"] == m["recognizer_z"]
