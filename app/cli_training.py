@@ -102,6 +102,19 @@ def field_report(metrics: dict) -> list[str]:
     return rows
 
 
+def recognizer_line(m: dict) -> str:
+    """Which recogniser weights a run's model version carries (``keep_recognizer``), and on what."""
+    kept = m.get("recognizer_kept")
+    if m.get("recognizer_why") != "auto" or m.get("recognizer_lines") is None:
+        return f"recogniser: the {kept} weights, as asked" if m.get("recognizer_why") == "asked" else \
+            f"recogniser: the {kept} weights (no validation line to choose on)"
+    what = ("reads them better beyond their noise" if kept == "trained"
+            else "reads them no better beyond their noise: the base model's weights are kept")
+    return (f"recogniser: on {m['recognizer_lines']} validation lines the fine-tune's CER is "
+            f"{m['recognizer_trained_cer']:.2%} against {m['recognizer_base_cer']:.2%} for the base "
+            f"model's (z {m.get('recognizer_z')}): it {what}")
+
+
 def ocr_field_line(metrics: dict) -> str | None:
     """An OCR model's key fields on its validation pages (read from each model's regions): field
     F1 against the compared model's, and the fields gained and lost beyond their noise; None
@@ -257,7 +270,8 @@ def cmd_train(args) -> int:
         else:
             params = {k: v for k, v in {"epochs": args.epochs, "device": args.device, "lr": args.lr,
                                          "batch_size": args.batch_size, "max_lines": args.max_lines,
-                                         "freeze": args.freeze, "seed": args.seed}.items() if v is not None}
+                                         "freeze": args.freeze, "seed": args.seed,
+                                         "keep_recognizer": args.keep_recognizer}.items() if v is not None}
             if args.no_detector:
                 params["detector"] = False
             if args.synthetic is not None:
@@ -342,6 +356,10 @@ def supervise(project_root: str, run_id: int, json_lines: bool = False, quiet: b
                     print(f"resumed after epoch {msg['from_epoch']} (checkpoint)")
                 elif kind == "lexicon" and not quiet:
                     print(f"lexicon: {msg['words']} words of the training pages go with the model")
+                elif kind == "case" and not quiet:
+                    print("case: the training pages are transcribed in capitals; the model reads in capitals")
+                elif kind == "recognizer" and not quiet:
+                    print(recognizer_line(msg))
                 elif kind == "detector" and msg.get("resumed"):
                     print("detector: trained before the run stopped, used as it is")
                 elif kind == "fields":
@@ -564,6 +582,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--no-detector", action="store_true",
                    help="fine-tune the recogniser only (default: the detector too, on the training pages' boxes)")
+    p.add_argument("--keep-recognizer", choices=["auto", "trained", "base"], default=None,
+                   help="the recogniser weights the model version carries: auto (default: the fine-tune only"
+                        " when it reads the validation lines better than the base beyond their noise), trained,"
+                        " or base (no recogniser epochs: the detector, lexicon, case convention and calibration"
+                        " are the run's)")
     p.add_argument("--synthetic", type=int, default=None, metavar="N",
                    help="add N synthetic invoice lines (ml.synth) to the training lines, never to validation"
                         " (default 0; look at them with `proofdesk synth-sheet OUT.png`)")

@@ -37,7 +37,7 @@ from core.project import Project
 from ml.training.active import active_model
 from ml.training.params import DEFAULTS, resolve_params
 
-from ..cli_training import ocr_field_line
+from ..cli_training import ocr_field_line, recognizer_line
 from ..errors import show_error
 from .process import TrainingProcess
 
@@ -460,6 +460,9 @@ class TrainingScreen(QWidget):
                              f"recall {_pct(m.get('val_recall'))} against {_pct(m.get('active_val_recall'))}, "
                              f"confidence error (ECE) {_pct(m.get('val_ece'))} against {_pct(m.get('active_val_ece'))}")
             lines += [text for text, _lost in _ocr_field_rows(m)]
+            if m.get("recognizer_kept"):
+                lines.append("  " + recognizer_line(m) + (", in capitals (the training pages' case convention)"
+                                                           if m.get("case") == "upper" else ""))
             if m.get("det_thresh") is not None:
                 lines.append(f"  detector: fine-tuned on {m.get('det_pages')} page(s), {m.get('det_epochs')} epochs, "
                              f"box threshold {m['det_thresh']:g}"

@@ -244,6 +244,8 @@ def test_two_processes_under_torchrun_train_one_model(labelled, capsys):
     assert main(["--user", "lead", "train", str(project.root), "--set", "no_such=1", "--create-only"]) != 0
     assert main(["--user", "lead", "train", str(project.root), "--no-detector", "--create-only"]) == 0
     assert max(runs.list_runs(project.store), key=lambda r: r.id).params["detector"] is False
+    assert main(["--user", "lead", "train", str(project.root), "--keep-recognizer", "base", "--create-only"]) == 0
+    assert max(runs.list_runs(project.store), key=lambda r: r.id).params["keep_recognizer"] == "base"
     # How the batches are shared: the same number each, none twice.
     three = Dist({"WORLD_SIZE": "3", "RANK": "1", "LOCAL_RANK": "1"})
     assert three.share(list(range(10))) == [1, 4, 7] and not three.main
