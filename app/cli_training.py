@@ -110,7 +110,7 @@ def recognizer_line(m: dict) -> str:
             f"recogniser: the {kept} weights (no validation line to choose on)"
     what = ("reads them better beyond their noise" if kept == "trained"
             else "reads them no better beyond their noise: the base model's weights are kept")
-    return (f"recogniser: on {m['recognizer_lines']} validation lines the fine-tune's CER is "
+    return (f"recogniser: on {m['recognizer_lines']} validation lines no training page has, the fine-tune's CER is "
             f"{m['recognizer_trained_cer']:.2%} against {m['recognizer_base_cer']:.2%} for the base "
             f"model's (z {m.get('recognizer_z')}): it {what}")
 

@@ -142,7 +142,7 @@ def test_a_real_run_in_a_child_process_ends_done(qtbot, labelled):
     assert screen.table.item(0, 1).text() == "done" and "typing saved" in screen.state.text()
     # its record says which recogniser weights the version carries, chosen on the validation lines
     described = screen.describe(run, registry.get(labelled.store, run.model_version_id).metrics)
-    assert "recogniser: on 6 validation lines the fine-tune's CER is" in described
+    assert "validation lines no training page has, the fine-tune's CER is" in described
     assert "in capitals (the training pages' case convention)" in described
 
 
@@ -151,9 +151,9 @@ def test_the_recogniser_line_says_what_was_kept_and_why():
 
     auto = {"recognizer_kept": "base", "recognizer_why": "auto", "recognizer_lines": 380,
             "recognizer_trained_cer": 0.0095, "recognizer_base_cer": 0.0101, "recognizer_z": 0.4}
-    assert recognizer_line(auto) == ("recogniser: on 380 validation lines the fine-tune's CER is 0.95% against "
-                                     "1.01% for the base model's (z 0.4): it reads them no better beyond their "
-                                     "noise: the base model's weights are kept")
+    assert recognizer_line(auto) == ("recogniser: on 380 validation lines no training page has, the fine-tune's "
+                                     "CER is 0.95% against 1.01% for the base model's (z 0.4): it reads them no "
+                                     "better beyond their noise: the base model's weights are kept")
     assert "reads them better beyond their noise" in recognizer_line({**auto, "recognizer_kept": "trained"})
     assert recognizer_line({"recognizer_kept": "base", "recognizer_why": "asked"}) == \
         "recogniser: the base weights, as asked"

@@ -106,3 +106,21 @@ def test_auto_keeps_the_fine_tune_only_when_it_reads_better_beyond_noise():
     assert recognizer_choice(truths, truths, mixed).kept == "trained"
     assert recognizer_choice(truths, truths, mixed, casing.UPPER).kept == "base"
     assert recognizer_choice([], [], []).kept == "trained"  # nothing to judge by
+
+
+def test_auto_judges_on_the_lines_no_training_page_has():
+    """A fine-tune reads the lines people typed on its training pages (a shop's name on each of its
+    receipts) better than the base model: that is memory, not reading, and does not count."""
+    repeated = [f"SHOP {i} SDN BHD" for i in range(60)]
+    novel = [f"ITEM {i} PLAIN BREAD" for i in range(60)]
+    truths = repeated + novel
+    trained = repeated + [t.replace("B", "8", 1) for t in novel]  # reads the new lines no better...
+    base = [t.replace("S", "5", 1) for t in repeated] + [t.replace("B", "8", 1) for t in novel]
+    assert recognizer_choice(truths, trained, base).kept == "trained"  # ...but all lines say it does
+    seen = {"shop %d  sdn bhd" % i for i in range(60)}  # as people typed them: case and spaces aside
+    from ml.training.worker import line_key
+
+    choice = recognizer_choice(truths, trained, base, seen={line_key(t) for t in seen})
+    assert choice.kept == "base" and choice.lines == 60 and choice.z == 0
+    # every validation line is on a training page: nothing to judge by
+    assert recognizer_choice(repeated, repeated, base[:60], seen={line_key(t) for t in repeated}).kept == "trained"

@@ -377,6 +377,7 @@ def test_an_auto_run_records_which_recogniser_it_kept_and_why(labelled):
     mv = registry.get(project.store, done.model_version_id)
     m = mv.metrics
     assert m["recognizer_why"] == "auto" and m["recognizer_kept"] in ("trained", "base")
-    assert m["recognizer_lines"] == 6 and 0 <= m["recognizer_trained_cer"] and 0 <= m["recognizer_base_cer"]
+    # judged on the validation lines whose text no training line has (of the 6 it reads)
+    assert 1 <= m["recognizer_lines"] <= 6 and 0 <= m["recognizer_trained_cer"] and 0 <= m["recognizer_base_cer"]
     event = next(e for e in _lines(out.stdout) if e["type"] == "recognizer")
     assert event["recognizer_kept"] == m["recognizer_kept"] and event["recognizer_z"] == m["recognizer_z"]
