@@ -196,7 +196,10 @@ class Artifact:
 def ocr_better(metrics: dict) -> bool:
     """The OCR rule, on the figures people feel:
 
-    - strictly lower validation CER than the compared model (``val_cer`` < ``active_val_cer``);
+    - strictly lower validation CER than the compared model (``val_cer`` < ``active_val_cer``), or the
+      same CER (a run that kept the base model's recogniser weights, ``keep_recognizer``, reads the
+      line crops as the shipped model does) and more typing saved on the validation pages read
+      end to end (its detector, calibration, lexicon or case convention read the pages better);
     - where the validation pages were also read end to end, no less typing saved there,
       case-sensitive (``val_typing_saved``) nor case-insensitive (``val_typing_saved_ci``): a run
       that only learned a project's capitals, reading worse otherwise, is not better;
@@ -209,7 +212,9 @@ def ocr_better(metrics: dict) -> bool:
 
     No field figures (no schema, no validation page with field values): the first two only."""
     new, old = metrics.get("val_cer"), metrics.get("active_val_cer")
-    better = new is not None and (old is None or new < old)
+    saved, saved_before = metrics.get("val_typing_saved"), metrics.get("active_val_typing_saved")
+    pages_better = saved is not None and saved_before is not None and saved > saved_before
+    better = new is not None and (old is None or new < old or (new == old and pages_better))
     for key in ("val_typing_saved", "val_typing_saved_ci"):
         saved, saved_before = metrics.get(key), metrics.get(f"active_{key}")
         if saved is not None and saved_before is not None and saved < saved_before:

@@ -59,6 +59,17 @@ def test_run_lifecycle_cost_and_verdict(project, version):
         "val_cer": 0.03, "active_val_cer": 0.25, "val_typing_saved": 0.92, "active_val_typing_saved": 0.70,
         "val_typing_saved_ci": 0.923, "active_val_typing_saved_ci": 0.930}, "run-5", 1.0, "cpu")
     assert fifth.verdict == runs.NOT_BETTER
+    # The same crops' CER (the base model's recogniser weights kept) and the pages read end to end
+    # better (its detector): better. The same CER and nothing read end to end: nothing gained.
+    same = {"val_cer": 0.0011, "active_val_cer": 0.0011}
+    sixth = runs.create(store, "lead", version.id, {})
+    sixth, _ = runs.finish(store, "lead", sixth.id, "models/run-6", "4" * 64, {
+        **same, "val_typing_saved": 0.946, "active_val_typing_saved": 0.938, "val_typing_saved_ci": 0.946,
+        "active_val_typing_saved_ci": 0.938}, "run-6", 1.0, "cpu")
+    assert sixth.verdict == runs.BETTER
+    assert not runs.ocr_better(same)
+    assert not runs.ocr_better({**same, "val_typing_saved": 0.938, "active_val_typing_saved": 0.938})
+    assert not runs.ocr_better({**same, "val_cer": 0.0012, "val_typing_saved": 0.95, "active_val_typing_saved": 0.938})
     with pytest.raises(NotFoundError):
         runs.create(store, "lead", 999, {})
 
