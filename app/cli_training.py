@@ -584,7 +584,8 @@ def add_parsers(sub) -> None:
                    help="fine-tune the recogniser only (default: the detector too, on the training pages' boxes)")
     p.add_argument("--keep-recognizer", choices=["auto", "trained", "base"], default=None,
                    help="the recogniser weights the model version carries: auto (default: the fine-tune only"
-                        " when it reads the validation lines better than the base beyond their noise), trained,"
+                        " when it reads the validation lines no training page has better than the base beyond"
+                        " their noise), trained,"
                         " or base (no recogniser epochs: the detector, lexicon, case convention and calibration"
                         " are the run's)")
     p.add_argument("--synthetic", type=int, default=None, metavar="N",

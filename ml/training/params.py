@@ -53,9 +53,10 @@ DEFAULTS: dict[str, Any] = {
     #: Which recogniser weights the model version carries: "trained" (the fine-tune, mixed as
     #: ``base_share`` says), "base" (the base model's: the recogniser is not trained; the version
     #: still has the run's detector, lexicon, case convention and calibration), or "auto": train,
-    #: then keep the fine-tune only when it reads the validation lines better than the base beyond
-    #: their noise (ml.training.worker.choose_recognizer). On sroie-dev the fine-tune's gain is the
-    #: capitals, which the case convention gives the base model too (docs/training.md).
+    #: then keep the fine-tune only when it reads the validation lines no training page has better
+    #: than the base beyond their noise (ml.training.worker.choose_recognizer). On sroie-dev the
+    #: fine-tune's gain is the capitals, which the case convention gives the base model too; both
+    #: dev sets read their key fields better with the base weights (ADR 0011).
     "keep_recognizer": "auto",
     #: Give the model version the lexicon of its training pages (ml.neural.lexicon: the words people's
     #: lines have on two pages or more), against which the recogniser rescores the words it reads
