@@ -93,6 +93,7 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
     probability, unrounded, which is what a calibration is fitted on)."""
     picks = [_choice(s, model) for s in (scored if scored is not None else scored_fields(page, schema))]
     _add_up(picks)
+    _tax_apart(picks)
     _rounded(picks, page)
     credit = is_credit_note(page)
     out = []
@@ -264,6 +265,25 @@ def _add_up(picks: list[_Choice]) -> None:
     for c, i in zip(trio, best):
         if c.index != i:  # type: ignore[union-attr]
             c.index, c.confidence = i, float(c.probs[i])  # type: ignore[union-attr]
+
+
+def _tax_apart(picks: list[_Choice]) -> None:
+    """A tax is never the same printed amount as the net or the total it is part of (a tax of 100%,
+    or of nothing on a total of nothing): where the tax field and one of them took one amount of the
+    page, one of the two readings is wrong, and the less sure of them is read absent (people fill
+    it; a next guess would be a guess)."""
+    by_role = {role(c.scored.name): c for c in picks if field_type(c.scored.name) == AMOUNT and c.index is not None}
+    tax = by_role.get("tax_total")
+    if tax is None:
+        return
+    t = tax.scored.cands[tax.index]  # type: ignore[index]
+    for other in (by_role.get("net_total"), by_role.get("total")):
+        if other is None or tax.index is None:
+            continue
+        o = other.scored.cands[other.index]  # type: ignore[index]
+        if (o.lines, o.start, o.end) == (t.lines, t.start, t.end) and abs(t.num) >= 0.005:
+            weaker = tax if tax.confidence <= other.confidence else other
+            weaker.index, weaker.confidence = None, 1.0 - weaker.confidence
 
 
 def _rounded(picks: list[_Choice], page: Page) -> None:

@@ -565,3 +565,35 @@ def test_a_lone_digit_is_no_total_on_a_page_whose_amounts_have_cents():
     assert "6" in barred and "33.90" not in barred
     [s] = scored_fields(_page([(20, 600, "ITEMS"), (350, 600, "3"), (20, 630, "TOTAL"), (350, 630, "7")]), ["total"])
     assert _not_total(s) is None
+
+
+def test_a_tax_is_never_the_net_or_the_total_it_is_part_of():
+    """Where the tax and the net (or the total) took the same printed amount of the page ("850,00"
+    for both, on a page whose net is 858,75), one of them is wrong: the less sure is read absent.
+    Two equal amounts printed in two places are two candidates, and are left alone."""
+    from ml.fields.candidates import Cand
+    from ml.fields.extract import Scored, _Choice, _tax_apart
+
+    shared = Cand("amount", (7,), 0, 6, "850,00", "850.00", num=850.0)
+    elsewhere = Cand("amount", (9,), 0, 6, "850,00", "850.00", num=850.0)
+
+    def choice(name, cands, p):
+        s = Scored(name, cands, np.zeros((len(cands), 1), np.float32), np.zeros(len(cands), np.float32), 0.0)
+        return _Choice(s, 0, p, np.array([p] + [0.0] * (len(cands) - 1)), True)
+
+    net, tax = choice("net_total", [shared], 0.7), choice("tax_total", [shared], 0.6)
+    _tax_apart([net, tax])
+    assert net.index == 0 and tax.index is None and tax.confidence == pytest.approx(0.4)
+    net, tax = choice("net_total", [shared], 0.5), choice("tax_total", [shared], 0.9)
+    _tax_apart([net, tax])
+    assert net.index is None and tax.index == 0
+    total, tax = choice("total", [shared], 0.95), choice("tax_total", [shared], 0.9)
+    _tax_apart([total, tax])
+    assert total.index == 0 and tax.index is None
+    net, tax = choice("net_total", [shared], 0.7), choice("tax_total", [elsewhere], 0.6)
+    _tax_apart([net, tax])
+    assert net.index == 0 and tax.index == 0  # the same figure printed twice: not one reading
+    zero = Cand("amount", (3,), 0, 4, "0,00", "0.00", num=0.0)
+    net, tax = choice("net_total", [zero], 0.7), choice("tax_total", [zero], 0.6)
+    _tax_apart([net, tax])
+    assert net.index == 0 and tax.index == 0  # nothing: no evidence either way
