@@ -44,10 +44,13 @@ def upper(text: str) -> str:
     return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
 
 
+def check(convention: str) -> str:
+    """``convention`` when it is one of :data:`CONVENTIONS`; else ValueError naming them."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown case convention {convention!r} ({', '.join(repr(c) for c in CONVENTIONS)})")
+    return convention
+
+
 def apply(text: str, convention: str) -> str:
     """``text`` in the case ``convention`` (one of :data:`CONVENTIONS`)."""
-    if convention == UPPER:
-        return upper(text)
-    if convention:
-        raise ValueError(f"unknown case convention {convention!r} ({', '.join(repr(c) for c in CONVENTIONS)})")
-    return text
+    return upper(text) if check(convention) == UPPER else text

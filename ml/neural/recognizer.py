@@ -241,7 +241,7 @@ class Recognizer:
             run = lambda x: session.run(None, {name: x})[0]  # noqa: E731
         self._run = run
         self.lexicon = _folder_lexicon(spec) if lexicon is True else (lexicon or None)
-        casing.apply("", self.cfg.case)  # an unknown convention fails here, not on the first line read
+        casing.check(self.cfg.case)  # an unknown convention fails here, not on the first line read
         self._mean = np.asarray(spec.mean, dtype=np.float32)
         self._std = np.asarray(spec.std, dtype=np.float32)
 

@@ -253,9 +253,9 @@ class OcrTrained:
     det: DetectorResult | None
     synthetic: dict | None
     #: The training pages' case convention (ml.neural.casing): "upper" or "".
-    case: str = ""
+    case: str
     #: Which recogniser weights the version carries, and why.
-    recognizer: "RecognizerChoice | None" = None
+    recognizer: "RecognizerChoice"
 
 
 #: How sure the validation lines must be that the fine-tune reads better than the base model
@@ -957,7 +957,7 @@ def _export_ocr(ctx: RunContext, trained: OcrTrained, rel: str) -> OcrResult:
         shutil.rmtree(out)  # a half-written export of an earlier attempt of this run (never registered)
     ctx.report.progress("export", 0, 1)
     version = datasets.get_version(project.store, record.dataset_version_id)
-    choice = trained.recognizer or RecognizerChoice("trained", "asked")
+    choice = trained.recognizer
     export_onnx(net, out, base=spec, charset=spec.charset, meta={
         "id": name, "source": f"fine-tuned by Proofdesk run {record.id} from {spec.version} on dataset version "
                               f"{version.id} ({version.hash[:12]})"

@@ -41,6 +41,12 @@ def test_upper_keeps_a_texts_length():
     assert casing.apply("Straße", "") == "Straße"
     with pytest.raises(ValueError, match="case convention"):
         casing.apply("x", "title")
+    # a config naming a convention there is not fails when the recogniser is built, saying so
+    from ml.neural.models import load_spec
+    from ml.neural.recognizer import RecognizeConfig, Recognizer
+
+    with pytest.raises(ValueError, match="unknown case convention 'title'"):
+        Recognizer(load_spec(model_dir(BASE_MODEL, "rec-latin")), run=lambda x: x, cfg=RecognizeConfig(case="title"))
 
 
 def test_configs_without_a_convention_hash_as_before():
