@@ -116,6 +116,13 @@ def _bag(text: str) -> np.ndarray:
     return v
 
 
+def without_legal_form(text: str) -> str:
+    """A company's name without its trailing legal form ("Au bon moulin SARL" -> "Au bon moulin");
+    the text itself when it has none (or is nothing but one)."""
+    m = _LEGAL_END.search(text)
+    return text[:m.start()] if m and m.start() >= 3 else text
+
+
 def generate(page: Page, kind: str) -> list[Cand]:
     """Every candidate of one type on the page."""
     out: list[Cand] = []
@@ -131,9 +138,9 @@ def generate(page: Page, kind: str) -> list[Cand]:
         """A piece of line k's text, and the same without its trailing legal form ("Au bon moulin
         SARL" as a ledger often files it: "Au bon moulin")."""
         add(Cand(TEXT, (k,), start, start + len(text), text, text))
-        m = _LEGAL_END.search(text)
-        if m and m.start() >= 3:
-            add(Cand(TEXT, (k,), start, start + m.start(), text[:m.start()], text[:m.start()]))
+        bare = without_legal_form(text)
+        if bare != text:
+            add(Cand(TEXT, (k,), start, start + len(bare), bare, bare))
 
     order = date_order(ln.text for ln in page.lines) if kind == DATE else None
     for k, ln in enumerate(page.lines):
@@ -245,7 +252,7 @@ BASE_NAMES = (
     "doc_title", "paren", "label_inside", "phone", "short", "heads_block", "in_sep_line",
     "first_legal", "first_id", "after_label", "after_postcode", "before_legal", "last_postcode",
     "last_in_line", "negative", "row_last", "title_before", "label_only", "percent", "col_last",
-    "after_rounding", "after_id",
+    "after_rounding", "after_id", "continuation", "enclosed", "figure_label", "block_top", "window_right",
 )
 #: A receipt's rounding adjustment ("ROUNDING ADJ -0.02", "Rundung", "afronding", "arrondi"): the
 #: total people pay is the one after it.
@@ -341,12 +348,60 @@ def _line_flags(text: str) -> tuple[float, float, float, float, float, float]:
             float(has_any(_LABELS, text.casefold())), float(bool(re.search(r"(?<!\d)\d{5}(?!\d)", text))))
 
 
+#: A page number with its count: "Seite 2 von 3", "Page 2 of 5", "Page 2 / 2", "page 2 sur 3", "Pagina 2 di 4".
+_PAGE_OF = re.compile(r"\b(?:seite|page|pagina|página|pág\.?|pag\.?|blatt|blad|sida|side|sivu|strona)\s*(\d{1,3})\s*"
+                      r"(?:/|von|of|sur|de|di|van|av|af|z)\s*(\d{1,3})\b", re.IGNORECASE)
+
+
+def page_number(page: Page) -> tuple[int, int] | None:
+    """The page's number and its document's count of pages as it prints them ("Seite 2 von 3" ->
+    (2, 3)), else None."""
+    for ln in page.lines:
+        for m in _PAGE_OF.finditer(ln.text):
+            n, of = int(m.group(1)), int(m.group(2))
+            if 1 <= n <= of:
+                return n, of
+    return None
+
+
+def continuation(page: Page) -> bool:
+    """Whether the page says it is not its document's first: it prints its number as the second or a
+    later one of a count ("Seite 2 von 3", "Page 2 of 2"). A continuation page carries the tables and
+    totals; the letterhead, the recipient's window and the document's title are on the first page, so
+    a party or the invoice number there needs a label announcing it."""
+    no = page_number(page)
+    return no is not None and no[0] >= 2
+
+
+#: Words of a French invoice ("Facture", "TVA", "TTC", "Date d'échéance", "SIRET"): where a letter's
+#: window, and its recipient, is on the right (NF Z 11-001), not on the left (DIN 5008, most others).
+_FRENCH = re.compile(r"\b(?:facture|avoir|tva|ttc|hors taxes?|échéance|montant|net à payer|siret|siren|règlement|"
+                     r"acompte|destinataire|fournisseur)\b", re.IGNORECASE)
+
+
+def window_right(page: Page) -> bool:
+    """Whether the page reads as a French letter (two or more distinct words of :data:`_FRENCH`),
+    whose window envelope's recipient is printed on the right."""
+    found = {m.group(0).casefold() for ln in page.lines for m in _FRENCH.finditer(ln.text)}
+    return len(found) >= 2
+
+
+def before_last(page: Page) -> bool:
+    """Whether the page says a later page of its document follows ("Seite 1 von 2"): a document's
+    totals are on its last page, so a net, tax or total here needs its own label."""
+    no = page_number(page)
+    return no is not None and no[0] < no[1]
+
+
 def _heads_block(page: Page, k: int) -> float:
     """1 when line k starts an address block: a line with a postcode and a place follows within
-    four lines down its column (a window envelope's recipient, a letterhead)."""
+    four lines down its column (a window envelope's recipient, a letterhead), the lines close or
+    left-aligned and widely spaced."""
     cur, seen = k, {k}
     for _ in range(4):
         nxt = page.next_below(cur)
+        if nxt is None:
+            nxt = page.next_aligned(cur)
         if nxt is None or nxt in seen:
             return 0.0
         if _POSTCODE_LINE.search(page.lines[nxt].text):
@@ -416,6 +471,31 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     after_rounding = _after_rounding(page, left) if AMOUNT in kinds else []
     right = _amount_right(page, [n > 0 for n in line_amounts]) if AMOUNT in kinds else None
     text_left = _amount_right(page, [not _figure(ln.text) for ln in page.lines], left=True) if AMOUNT in kinds else None
+    # the page's own, every candidate's; only for the kinds a first page alone announces (a party,
+    # the invoice number): a continuation page's totals and dates read as any page's
+    if kinds & {TEXT, NUMBER}:
+        X[:, BASE_NAMES.index("continuation")] = float(continuation(page))
+    if TEXT in kinds:
+        X[:, BASE_NAMES.index("window_right")] = float(window_right(page))
+    # per line: the label of a figure, a table's row or column head ("Total Residual | 0.00",
+    # "Prix HT" over "4,55 €"): no party's name or address (TEXT only)
+    labels_figure = []
+    if TEXT in kinds:
+        money = [n > 0 and bool(_CENTS.search(ln.text)) for n, ln in zip(line_amounts, page.lines)]
+        right_figure = _amount_right(page, money)
+        for k in range(len(page.lines)):
+            nxt = page.next_below(k)
+            below = nxt is not None and money[nxt] and _figure(page.lines[nxt].text)
+            labels_figure.append(line_amounts[k] == 0 and (right_figure[k] or below))
+    # per line: whether it continues a line above it in its column (a contact person under the
+    # company's name, a street under it); a sender's return line ("Bei Spiel GmbH · Ecke 12 · 12345
+    # Stadthausen") over a window's recipient does not count (TEXT only)
+    continues: set[int] = set()
+    if TEXT in kinds:
+        for j, ln in enumerate(page.lines):
+            nxt = page.next_below(j)
+            if nxt is not None and len(_SEP.split(ln.text)) <= 2:
+                continues.add(nxt)
     for i, c in enumerate(cands):
         ls = [page.lines[k] for k in c.lines]
         first, last = ls[0], ls[-1]
@@ -492,6 +572,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             row[55] = float((nxt is None or line_amounts[nxt] == 0) and not text_left[k])
             # after a rounding adjustment in the rows just above: "TOTAL ROUNDED RM 33.90"
             row[56] = float(after_rounding[k])
+        if c.kind == NUMBER:   # "Rechnung des Versicherers (575) Nr. ...": a code in brackets qualifies
+            row[BASE_NAMES.index("enclosed")] = float(first.text[:c.start].rstrip().endswith(("(", "["))
+                                                      and first.text[c.end:].lstrip().startswith((")", "]")))
         if c.kind in (DATE, NUMBER):  # "Rechnung Nr. 471102 vom 05.03.2018": the title line's own
             te = title_end(before)
             row[52] = float(te >= 0 and other_end("invoice_date" if c.kind == DATE else "invoice_number",
@@ -514,6 +597,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
                             and registration[page.order[prev.index]])
             fl = flags[c.lines[-1]]
             row[48] = float(fl[3] or fl[5])
+            row[BASE_NAMES.index("figure_label")] = float(labels_figure[k])
+            # the first line of an address block: where its party's name is
+            row[BASE_NAMES.index("block_top")] = float(heads[k] > 0 and k not in continues)
         a, l_ = above[k], left[k]
         X[i, nb:nb + HASH_BUCKETS] = _bag(before)
         X[i, nb + HASH_BUCKETS:nb + 2 * HASH_BUCKETS] = _bag(l_.text if l_ else "")
@@ -527,6 +613,14 @@ FIELD_NAMES = ("kw_before", "kw_left", "kw_above", "kw_inside", "kw_above2", "ot
 
 #: Fields whose value heads a block under a heading ("Käufer", "Bill to", "Fournisseur").
 _PARTIES = ("seller", "buyer")
+#: A label of a number ("Kunden-Nr.", "Art-Nr-Lieferant:", "Customer No.", "N° client", "Client ID"):
+#: it announces a party's identifier, not its name.
+_NUMBER_LABEL = re.compile(r"(?<![^\W\d_])(?:nr|no|nummer|number|num|numéro|numero|número|id|n°|nº)(?![^\W\d_])",
+                           re.IGNORECASE)
+
+
+#: An amount with its cents ("4,55", "0.00"): money, not a phone number's or a street's digits.
+_CENTS = re.compile(r"\d[.,]\d\d(?!\d)")
 
 
 def _figure(text: str) -> bool:
@@ -613,11 +707,19 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
     headers = _column_headers(page, above) if cands and cands[0].kind == AMOUNT else None
     period = bool(cands) and cands[0].kind == DATE and role(name) in _NOT_PERIOD
 
-    def kw(text: str | None) -> float:
-        """1 when text holds a keyword of this field at least as long as any other field's."""
-        if not text:
+    party = role(name) in _PARTIES
+
+    def kw(text: str | None, near: bool = False) -> float:
+        """1 when text holds a keyword of this field at least as long as any other field's. For a
+        party, not in a label of its number ("Kunden-Nr.", "Art-Nr-Lieferant", "Customer No."), and
+        in a line beside or above (``near``) only when that line is a label: the keyword is most of
+        its letters, or it ends with a colon ("Käufer", "Bill to:"; not "MUSTER-KUNDE GMBH")."""
+        if not text or (party and _NUMBER_LABEL.search(text)):
             return 0.0
         mine = keyword_length(name, text)
+        if party and near and mine and not text.rstrip().endswith(":") \
+                and 2 * mine < sum(ch.isalpha() for ch in text):
+            return 0.0
         return float(mine > 0 and all(keyword_length(o, text) <= mine for o in rivals))
 
     def rival(text: str) -> float:
@@ -629,10 +731,10 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
         ln = page.lines[k]
         before = ln.text[max(0, c.start - KW_REACH):c.start]     # a label is close to its value
         F[i, 0] = kw(before)
-        F[i, 1] = kw(left[k].text if left[k] else None)
-        F[i, 2] = kw(above[k].text if above[k] else None)
+        F[i, 1] = kw(left[k].text if left[k] else None, near=True)
+        F[i, 2] = kw(above[k].text if above[k] else None, near=True)
         F[i, 3] = kw(c.text)
-        F[i, 4] = kw(above2[k].text if above2[k] else None)
+        F[i, 4] = kw(above2[k].text if above2[k] else None, near=True)
         F[i, 5] = rival(before) if before else 0.0
         F[i, 6] = float(has_any(NOT_TOTAL, ln.text.casefold()))
         if sections is not None:

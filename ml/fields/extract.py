@@ -16,19 +16,24 @@ from typing import Sequence
 
 import numpy as np
 
-from core.fields import AMOUNT, CURRENCY, FieldValue, field_type, find_amounts
+from core.fields import AMOUNT, CURRENCY, TEXT, FieldValue, field_type, find_amounts, squeeze
 
 from . import zeroshot
 from .candidates import (
     BASE_NAMES,
+    FIELD_NAMES,
+    HASH_BUCKETS,
+    N_BAGS,
     Cand,
     adjustment_amounts,
     base_features,
+    before_last,
     context_words,
     field_features,
     generate,
     neighbours,
     tax_amounts,
+    without_legal_form,
 )
 from .lexicon import CREDIT_NOTE, role
 from .lines import FLine, Page
@@ -46,6 +51,8 @@ class Scored:
     #: Per candidate, the words around it: (before it in its line, the line to its left, the line
     #: above), case-folded; a learned model's own vocabulary is looked up in them.
     contexts: list[tuple[frozenset, frozenset, frozenset]] | None = None
+    #: The page says a later page of its document follows (``candidates.before_last``).
+    before_last: bool = False
 
 
 def page_of(lines: Sequence[FLine], width: float, height: float) -> Page:
@@ -55,6 +62,7 @@ def page_of(lines: Sequence[FLine], width: float, height: float) -> Page:
 def scored_fields(page: Page, schema: Sequence[str]) -> list[Scored]:
     """Candidates and features for every field of the schema."""
     above, left, above2 = neighbours(page)
+    early = before_last(page)
     by_kind: dict[str, tuple[list[Cand], np.ndarray]] = {}
     ctx_of: dict[str, list] = {}
     out = []
@@ -69,7 +77,7 @@ def scored_fields(page: Page, schema: Sequence[str]) -> list[Scored]:
         zero, thr = zeroshot.score(name, cands, base, own)
         X = np.concatenate([base, own, (zero - thr)[:, None].astype(np.float32)], axis=1) if cands else \
             np.zeros((0, base.shape[1] + own.shape[1] + 1), np.float32)
-        out.append(Scored(name, cands, X, np.asarray(zero, np.float32), float(thr), ctx_of[kind]))
+        out.append(Scored(name, cands, X, np.asarray(zero, np.float32), float(thr), ctx_of[kind], early))
     return out
 
 
@@ -94,6 +102,7 @@ def extract(page: Page, schema: Sequence[str], model=None, scored: Sequence[Scor
     picks = [_choice(s, model) for s in (scored if scored is not None else scored_fields(page, schema))]
     _add_up(picks)
     _tax_apart(picks)
+    _parties_apart(picks, model)
     _rounded(picks, page)
     credit = is_credit_note(page)
     out = []
@@ -164,6 +173,7 @@ def _not_total(s: Scored) -> np.ndarray | None:
 #: "Customer VAT Number", "Anschrift:"), or a block with one, is never theirs (:func:`_labels`).
 NAMED_ROLES = ("seller", "buyer", "company", "address")
 _LABEL_ONLY = BASE_NAMES.index("label_only")
+_FIGURE_LABEL = BASE_NAMES.index("figure_label")
 
 
 #: A value that starts with its label: "HQ ADD: LOT 11995, ...", "Name: Max Mustermann" (a head of
@@ -177,17 +187,55 @@ def _labels(s: Scored) -> np.ndarray | None:
     label is a candidate too); None when there are none or nothing else."""
     if role(s.name) not in NAMED_ROLES or not s.cands:
         return None
-    lab = (s.X[:, _LABEL_ONLY] > 0.5) | np.array([bool(_LABEL_HEAD.match(c.text)) for c in s.cands])
+    lab = (s.X[:, _LABEL_ONLY] > 0.5) | (s.X[:, _FIGURE_LABEL] > 0.5) \
+        | np.array([bool(_LABEL_HEAD.match(c.text)) for c in s.cands])
     return lab if lab.any() and not lab.all() else None
+
+
+#: Where a candidate's "a label announces something else" feature is (``other_label``).
+_OTHER_LABEL = len(BASE_NAMES) + N_BAGS * HASH_BUCKETS + FIELD_NAMES.index("other_label")
+
+
+def _identifiers(s: Scored) -> np.ndarray | None:
+    """For an amount field, the candidates whose label announces an identifier ("Buchungsreferenz:
+    420", "Kundennummer:2", "Telefon: +49 932 431 0": ``lexicon.NOT_FIELD``), not money; None when
+    there are none or nothing else."""
+    if field_type(s.name) != AMOUNT or not s.cands:
+        return None
+    ids = s.X[:, _OTHER_LABEL] > 0.5
+    return ids if ids.any() and not ids.all() else None
+
+
+#: Where a candidate's own labels are: before it, left of it, above it, its column's head.
+_OWN_LABELS = [len(BASE_NAMES) + N_BAGS * HASH_BUCKETS + FIELD_NAMES.index(n)
+               for n in ("kw_before", "kw_left", "kw_above", "kw_column")]
+
+
+def _not_last(s: Scored) -> np.ndarray | None:
+    """For a net, tax or total on a page that is not its document's last ("Seite 1 von 2": the
+    totals are on the last page), the candidates no label of the field's own announces (an item's
+    price, a line's amount); None elsewhere."""
+    if not s.before_last or role(s.name) not in SUM_ROLES or field_type(s.name) != AMOUNT or not s.cands:
+        return None
+    unlabelled = ~(s.X[:, _OWN_LABELS] > 0.5).any(axis=1)
+    return unlabelled if unlabelled.any() else None
 
 
 def _not_value(s: Scored) -> np.ndarray | None:
     """The candidates that cannot be the field's value whatever a model scores them."""
-    return _not_total(s) if role(s.name) == "total" else _labels(s)
+    barred = [b for b in (_not_total(s) if role(s.name) == "total" else _labels(s), _identifiers(s), _not_last(s))
+              if b is not None]
+    if not barred:
+        return None
+    return np.logical_or.reduce(barred)   # all of them: the field is absent
 
 
-def _choice(s: Scored, model) -> _Choice:
+def _choice(s: Scored, model, also: np.ndarray | None = None) -> _Choice:
+    """The field's reading: the model's (when it knows the field) or the rules'; ``also``: more
+    candidates it may not take (:func:`_parties_apart`)."""
     barred = _not_value(s)
+    if also is not None and also.any():
+        barred = also if barred is None else (barred | also)
     if model is not None and model.knows(s.name):
         probs, p_absent = model.probabilities(s)
         if barred is not None:   # a network that learned "ROUNDING RM 52.10" reads "ROUNDING ADJ: 0.00" so;
@@ -244,7 +292,7 @@ def _add_up(picks: list[_Choice]) -> None:
         for i in range(len(value[f])):
             pick = list(now)
             pick[f] = i
-            if adds(*pick):
+            if adds(*pick) and trio[f].probs[i] > 0:   # never a candidate it may not take (_not_value)
                 completions.append((float(trio[f].probs[i]), f, i))  # type: ignore[union-attr]
     if completions:
         _, f, i = max(completions)
@@ -258,7 +306,7 @@ def _add_up(picks: list[_Choice]) -> None:
         for j in top[1]:
             for k in top[2]:
                 lp = logp[0][i] + logp[1][j] + logp[2][k]
-                if lp > best_lp and adds(i, j, k):
+                if lp > best_lp and adds(i, j, k) and min(trio[0].probs[i], trio[1].probs[j], trio[2].probs[k]) > 0:
                     best, best_lp = (int(i), int(j), int(k)), lp
     if best is None:
         return
@@ -284,6 +332,53 @@ def _tax_apart(picks: list[_Choice]) -> None:
         if (o.lines, o.start, o.end) == (t.lines, t.start, t.end) and abs(t.num) >= 0.005:
             weaker = tax if tax.confidence <= other.confidence else other
             weaker.index, weaker.confidence = None, 1.0 - weaker.confidence
+
+
+def _party_key(text: str) -> str:
+    return without_legal_form(squeeze(text).casefold())
+
+
+def _same_party(a: str, b: str) -> bool:
+    """Whether two readings name one party: the same name, with or without its legal form
+    ("Au bon moulin SARL", "Au bon moulin"), or one the head of the other's block."""
+    ka, kb = _party_key(a), _party_key(b)
+    return ka == kb or ka.startswith(kb + " ") or kb.startswith(ka + " ")
+
+
+def _log_likelihood(c: _Choice) -> float:
+    """How likely a reading is, on one scale for a model's and the rules': the log-probability of
+    its candidate (or of "absent") among the field's candidates and "absent" (the rules' threshold
+    standing for absent's score)."""
+    if c.learned:
+        p = float(c.probs[c.index]) if c.index is not None else max(0.0, 1.0 - float(c.probs.sum()))
+        return float(np.log(max(p, 1e-12)))
+    z = np.append(c.scored.zero.astype(np.float64), c.scored.threshold)
+    lse = float(z.max() + np.log(np.exp(z - z.max()).sum()))
+    return float((z[c.index] if c.index is not None else c.scored.threshold) - lse)
+
+
+def _parties_apart(picks: list[_Choice], model) -> None:
+    """A seller is not its own buyer: where both took one party's name (one address block read as
+    both, the other block as neither), the two readings are made again, one of the fields barred
+    from that party, and the pair more likely together is kept (the seller with its name and the
+    buyer with its next, or the buyer with it and the seller with its next)."""
+    by_role = {role(c.scored.name): k for k, c in enumerate(picks) if field_type(c.scored.name) == TEXT}
+    if "seller" not in by_role or "buyer" not in by_role:
+        return
+    ks, kb = by_role["seller"], by_role["buyer"]
+    sel, buy = picks[ks], picks[kb]
+    if sel.index is None or buy.index is None:
+        return
+    ts, tb = sel.scored.cands[sel.index].text, buy.scored.cands[buy.index].text
+    if not _same_party(ts, tb):
+        return
+    bar = lambda c, text: np.array([_same_party(x.text, text) for x in c.scored.cands])  # noqa: E731
+    buy2 = _choice(buy.scored, model, bar(buy, ts))
+    sel2 = _choice(sel.scored, model, bar(sel, tb))
+    if _log_likelihood(sel) + _log_likelihood(buy2) >= _log_likelihood(sel2) + _log_likelihood(buy):
+        picks[kb] = buy2
+    else:
+        picks[ks] = sel2
 
 
 def _rounded(picks: list[_Choice], page: Page) -> None:

@@ -188,7 +188,22 @@ _OTHER_DATE = ("liefer", "leistung", "delivery", "livraison", "levering", "entre
                "order", "commande", "pedido", "ordine", "auftrag", "zeitraum", "period", "période", "periode",
                "versand", "shipping", "shipped", "expédition", "skonto", "escompte", "discount", "anzahlung",
                "geburt", "birth", "gültig", "valid", "abrechnung")
+#: ... and a person or a channel of a party, not its name ("Ansprechpartner: Tanja Tinder", "Sales
+#: Contact", "Salesperson", "z. Hd."): the seller's or the buyer's contact, not the seller or buyer.
+_CONTACT = ("ansprechpartner", "ansprechperson", "kontaktperson", "kontakt", "contact", "salesperson",
+            "sales rep", "sachbearbeit", "bearbeiter", "bearbeitet von", "interlocuteur", "attn", "attention",
+            "z. hd", "z.hd", "zu händen", "vertreter", "representative", "telefon", "phone", "e-mail", "email",
+            "fax", "persona de contacto", "referente")
+#: ... and an identifier, not money ("Buchungsreferenz: 420", "Steuernummer", "Kundennummer: 12345"):
+#: no amount of the document's.
+_IDENTIFIER = ("referenz", "reference", "référence", "riferimento", "referencia", "nummer", "number", "numéro",
+               "numero", "número", "iban", "konto", "account", "compte", "telefon", "phone", "téléphone")
 NOT_FIELD: dict[str, tuple[str, ...]] = {
+    "total": _IDENTIFIER,
+    "net_total": _IDENTIFIER,
+    "tax_total": _IDENTIFIER,
+    "seller": _CONTACT,
+    "buyer": _CONTACT,
     "invoice_date": _OTHER_DATE + ("fällig", "due", "échéance", "zahlbar", "payable", "payment", "zahlung",
                                    "règlement", "paiement", "remit", "vencimiento", "scadenza", "verval"),
     "due_date": _OTHER_DATE,

@@ -131,6 +131,18 @@ class Page:
             self._next[k] = int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
         return self._next[k]
 
+    def next_aligned(self, k: int) -> int | None:
+        """The line under line k in a left-aligned column of widely spaced lines (an address
+        printed with one and a half or double spacing): the nearest below starting within 3.5 line
+        heights whose left edge is within one line height of line k's, else None."""
+        b, h = self._arrays()
+        x0, y0, x1, y1 = b[k]
+        g = b[:, 1] - y1
+        ok = ((b[:, 1] + b[:, 3]) / 2 > (y0 + y1) / 2 + 0.4 * h[k]) & (g < 3.5 * h[k]) & \
+            (np.abs(b[:, 0] - x0) <= h[k])
+        ok[k] = False
+        return int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
+
     def below_block(self, k: int, n: int) -> list[FLine] | None:
         """Line k and the n-1 lines that follow it down its column as one block (an address), or None."""
         block, seen, cur = [self.lines[k]], {k}, k

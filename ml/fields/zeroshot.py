@@ -19,6 +19,10 @@ from .lexicon import role
 _B = {n: i for i, n in enumerate(BASE_NAMES)}
 #: The invoice date's rule threshold (see :func:`score`).
 INVOICE_DATE_THRESHOLD = -1.0
+#: A party's threshold on a continuation page (``candidates.continuation``): elsewhere a company or
+#: seller is always some line of the page (its letterhead), there only a label or a section heading
+#: announces one.
+CONTINUATION_PARTY_THRESHOLD = 1.5
 _F = {n: i for i, n in enumerate(FIELD_NAMES[:-1])}
 
 
@@ -37,6 +41,7 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
     kw = 3.0 * f("kw_before") + 2.5 * f("kw_left") + 1.5 * f("kw_above") + 0.5 * f("kw_above2")
     other = 2.0 * f("other_kw_before")
     r, kind = role(name), field_type(name)
+    later = bool(b("continuation").max() > 0.5)     # not the document's first page
     if kind == DATE:
         # A date's label above it counts as one on its left: a header row over a row of values
         # ("Invoice Date | Due Date" over "February 17, 2026 | March 3, 2026").
@@ -67,7 +72,7 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
     if kind == NUMBER:
         s = kw - other + 0.5 * b("letters_and_digits") + 0.5 * b("token_len") - 0.5 * b("y0") \
             - 1.5 * (b("token_len") >= 0.6) * (b("letters_and_digits") == 0) - 0.5 * b("colon_before") * 0 \
-            - 2.5 * f("other_label")
+            - 2.5 * f("other_label") - 2.0 * b("enclosed")
         if r == "invoice_number":
             s = s + 1.5 * b("title_before")
         return s, 2.0
@@ -83,18 +88,26 @@ def score(name: str, cands: list[Cand], base: np.ndarray, own: np.ndarray) -> tu
              - 2.0 * b("digits") - 0.8 * (lines - 1) - 0.8 * b("line_colon") + 1.0 * kw - other
              + 0.3 * b("count_same_text") - 0.5 * b("address_words") - 0.5 * b("postcode")
              - 2.0 * b("doc_title") - 1.5 * b("paren") - 2.0 * b("short") - 1.0 * b("phone"))
-        s = s + 2.5 * f("kw_section") - 3.0 * b("label_only")
+        s = s + 2.5 * f("kw_section") - 3.0 * b("label_only") - 2.5 * f("other_label")
         if r == "seller":
             s = s - 1.0 * (b("digits") > 0) - 1.0 * b("address_words")
         if r == "seller":
             s = s + 1.0 * b("legal_form") * (b("count_same_text") > 0.2) + 0.5 * b("in_sep_line")
+        if later:   # no letterhead: only what a label or a heading announces
+            return s - 3.0 * (1.0 - np.minimum(1.0, kw + f("kw_section"))), CONTINUATION_PARTY_THRESHOLD
         return s, -10.0
     if r == "buyer":
-        window = ((b("y0") > 0.08) & (b("y0") < 0.4) & (b("x0") < 0.5)).astype(np.float32)
+        # a window envelope's recipient: on the first page only
+        band = ((b("y0") > 0.08) & (b("y0") < 0.4) & (not later)).astype(np.float32)
+        window = band * (b("x0") < 0.5)
+        # A French letter's window is on the right (NF Z 11-001): an address block there
+        right = band * (b("x0") >= 0.5) * b("heads_block") * b("window_right")
         s = (kw + 1.0 * window + 0.5 * b("legal_form") - 1.5 * b("digits") - 0.6 * (lines - 1)
              - 0.8 * b("line_colon") - other - 0.5 * b("address_words") - 0.5 * b("postcode")
-             + 1.5 * b("heads_block") * window - 2.0 * b("in_sep_line") - 1.0 * b("doc_title")
-             + 2.5 * f("kw_section") - 3.0 * b("label_only") - 1.0 * (b("digits") > 0) - 1.0 * b("address_words"))
+             + 1.5 * b("heads_block") * window + 2.0 * right - 1.0 * band * (b("heads_block") - b("block_top"))
+             - 2.0 * b("in_sep_line") - 1.0 * b("doc_title")
+             + 2.5 * f("kw_section") - 3.0 * b("label_only") - 1.0 * (b("digits") > 0) - 1.0 * b("address_words")
+             - 2.5 * f("other_label"))
         return s, 1.5
     if r == "address":
         good = ((lines >= 2) & (lines <= 4)).astype(np.float32)

@@ -597,3 +597,185 @@ def test_a_tax_is_never_the_net_or_the_total_it_is_part_of():
     net, tax = choice("net_total", [zero], 0.7), choice("tax_total", [zero], 0.6)
     _tax_apart([net, tax])
     assert net.index == 0 and tax.index == 0  # nothing: no evidence either way
+
+
+CONTINUATION = [
+    (60, 40, "Positionsdaten"), (60, 80, "Pos"), (160, 80, "Beschreibung"), (420, 80, "Nettobetrag"),
+    (60, 110, "Art-Nr-Lieferant:"), (60, 135, "CO-123/V2A"), (160, 110, "Stahlcoil"), (420, 110, "850,00"),
+    (60, 160, "Art-Nr-Kunde: Toolbox"), (60, 300, "Rechnungssumme ohne USt."), (420, 300, "858,75"),
+    (60, 330, "Steuerbetrag"), (420, 330, "163,16"), (60, 360, "Bruttosumme"), (420, 360, "1.021,91"),
+    (60, 420, "Zahlungsart"), (60, 450, "IBAN : DE12 1234 5678 9012 3456 78"),
+]
+
+
+def test_a_continuation_page_has_no_party_or_invoice_number_without_a_label():
+    """Page 2 of 3 carries a table and the totals: no letterhead, no recipient's window, no title.
+    Its seller and buyer are absent unless a label announces them; the first page of the same
+    document reads some line as its seller (its letterhead), as every first page does."""
+    from ml.fields.candidates import continuation
+
+    later = _page(CONTINUATION + [(450, 950, "Seite 2 von 3")])
+    first = _page(CONTINUATION + [(450, 950, "Seite 1 von 3")])
+    assert continuation(later) and not continuation(first)
+    assert not continuation(_page([(60, 40, "Page 1 / 1")])) and continuation(_page([(60, 40, "Page 2 of 2")]))
+    got = _values(extract(later, PRESETS["invoice"]))
+    assert got["seller"] is None and got["buyer"] is None and got["invoice_number"] is None
+    assert got["net_total"] == "858,75" and got["tax_total"] == "163,16" and got["total"] == "1.021,91"
+    assert _values(extract(first, PRESETS["invoice"]))["seller"] is not None
+    # a label still announces a party there
+    named = _values(extract(_page(CONTINUATION + [(450, 950, "Seite 2 von 3"), (60, 500, "Lieferant:"),
+                                                  (200, 500, "Metallbau Leipzig GmbH")]), PRESETS["invoice"]))
+    assert named["seller"] == "Metallbau Leipzig GmbH"
+
+
+def test_a_label_of_a_number_does_not_announce_a_party():
+    """"Art-Nr-Lieferant:" over "CO-123/V2A" labels the supplier's article number, "Kunden-Nr." the
+    customer's number: neither announces the seller's or the buyer's name; "Lieferant:" does."""
+    from ml.fields.candidates import FIELD_NAMES, field_features, generate, neighbours
+
+    page = _page([(60, 40, "Art-Nr-Lieferant:"), (60, 65, "CO-123/V2A"), (300, 40, "Lieferant:"),
+                  (300, 65, "Metallbau Leipzig"), (60, 140, "Kunden-Nr.:"), (60, 165, "Max Muster"),
+                  (300, 140, "Kunde:"), (300, 165, "Anna Beispiel")])
+    above, left, above2 = neighbours(page)
+    cands = generate(page, "text")
+    col = FIELD_NAMES.index("kw_above")
+    for name, label_of_number, label in (("seller", "CO-123/V2A", "Metallbau Leipzig"),
+                                         ("buyer", "Max Muster", "Anna Beispiel")):
+        F = field_features(name, PRESETS["invoice"], page, cands, above, left, above2)
+        kw = {c.text: F[i, col] for i, c in enumerate(cands)}
+        assert kw[label_of_number] == 0.0 and kw[label] == 1.0
+
+
+PARTIES = [
+    (60, 40, "Invoice 103767"), (60, 70, "February 17, 2026"), (60, 150, "Adatum Corporation"),
+    (420, 150, "CRONUS DE"), (60, 175, "Station Road, 21"), (420, 175, "Hofstraße 12"),
+    (60, 200, "48436 Düsseldorf"), (420, 200, "20097 Hamburg"), (60, 400, "Description"), (400, 400, "Amount"),
+    (60, 430, "Schreibtischstuhl"), (400, 430, "573.00"), (300, 500, "Subtotal"), (400, 500, "573.00"),
+    (300, 530, "19% VAT"), (400, 530, "108.87"), (300, 560, "Total EUR Incl. VAT"), (400, 560, "681.87"),
+]
+
+
+def test_a_seller_is_not_its_own_buyer():
+    """Two unlabelled address blocks side by side: the rules read the left one's name as the
+    seller (the top line, a legal form) and as the buyer (the recipient's window). One party is
+    not both: the pair more likely together is kept, the other block's name the seller."""
+    from ml.fields.extract import _choice, _parties_apart
+
+    page = _page(PARTIES, width=600)
+    scored = scored_fields(page, PRESETS["invoice"])
+    picks = [_choice(s, None) for s in scored]
+    by = {c.scored.name: c for c in picks}
+    assert by["seller"].scored.cands[by["seller"].index].text == "Adatum Corporation"   # before: both
+    assert by["buyer"].scored.cands[by["buyer"].index].text == "Adatum Corporation"
+    _parties_apart(picks, None)
+    by = {c.scored.name: c for c in picks}
+    assert by["seller"].scored.cands[by["seller"].index].text == "CRONUS DE"
+    assert by["buyer"].scored.cands[by["buyer"].index].text == "Adatum Corporation"
+    got = _values(extract(page, PRESETS["invoice"]))
+    assert (got["seller"], got["buyer"]) == ("CRONUS DE", "Adatum Corporation")
+
+
+def test_a_code_in_brackets_is_not_the_invoice_number():
+    """"Rechnung des Versicherers (575) Nr. 01.234.567.8-2018-1": the bracketed 575 qualifies the
+    title (the document's type code); the number the title announces is the one after "Nr."."""
+    rows = [(60, 40, "Rechnung des Versicherers (575) Nr. 01.234.567.8-2018-1 vom 06.12.2018"),
+            (60, 120, "Versicherungsverein Musterstadt a.G."), (60, 300, "Beitrag"), (400, 300, "120,00")]
+    got = _values(extract(_page(rows, width=900), PRESETS["invoice"]))
+    assert got["invoice_number"] == "01.234.567.8-2018-1"
+    assert got["invoice_date"] == "06.12.2018"
+
+
+def test_a_partys_contact_is_not_the_party():
+    """Under the seller's heading, "Ansprechpartner: Tanja Tinder" names the seller's contact, not
+    the seller; a name that holds the buyer's word ("MUSTER-KUNDE GMBH") is no label of the line
+    under it ("KUNDENWEG 88"), "Käufer" is."""
+    rows = [(60, 40, "Rechnung Nr. R18-31 vom 03.10.2018"),
+            (60, 120, "Verkäufer"), (60, 150, "Name:"), (300, 150, "Physiotherapeutin"),
+            (60, 175, "Ansprechpartner:"), (300, 175, "Tanja Tinder"), (60, 200, "Anschrift:"),
+            (300, 200, "Musterstraße 12"), (300, 225, "12345 Beispielstadt"),
+            (60, 300, "Käufer"), (60, 325, "MUSTER-KUNDE GMBH"), (60, 350, "KUNDENWEG 88"),
+            (60, 375, "40235 DUESSELDORF"), (60, 500, "Summe"), (400, 500, "260,00 €")]
+    from ml.fields.candidates import FIELD_NAMES, field_features, generate, neighbours
+
+    page = _page(rows, width=700)
+    above, left, above2 = neighbours(page)
+    cands = generate(page, "text")
+    texts = [c.text for c in cands]
+    for name in ("seller", "buyer"):
+        F = field_features(name, PRESETS["invoice"], page, cands, above, left, above2)
+        other = F[:, FIELD_NAMES.index("other_label")]
+        assert other[texts.index("Tanja Tinder")] == 1.0 and other[texts.index("Physiotherapeutin")] == 0.0
+    F = field_features("buyer", PRESETS["invoice"], page, cands, above, left, above2)
+    kw_above = F[:, FIELD_NAMES.index("kw_above")]
+    assert kw_above[texts.index("MUSTER-KUNDE GMBH")] == 1.0 and kw_above[texts.index("KUNDENWEG 88")] == 0.0
+    got = _values(extract(page, PRESETS["invoice"]))
+    assert got["seller"] == "Physiotherapeutin"
+    assert got["buyer"] == "MUSTER-KUNDE GMBH"
+
+
+def test_a_recipient_block_on_the_right_or_widely_spaced_is_the_buyer():
+    """A French letter puts the recipient's window on the right (NF Z 11-001), a German one on the
+    left; some print the address with double spacing. An unlabelled address block in the window's
+    band, on the first page, is the buyer; the letterhead's company the seller."""
+    french = [(60, 40, "Au bon moulin SARL - 1242 chemin de l'olive - 84340 Malaucène - France"),
+              (60, 100, "Facture FA-2017-0010"), (600, 160, "Ma jolie boutique"), (600, 185, "Hélène Roux"),
+              (600, 210, "12 rue du Port"), (600, 235, "69002 Lyon"), (60, 300, "Date de facture"),
+              (300, 300, "13/11/2017"), (60, 500, "Total TTC"), (600, 500, "671,15 €")]
+    got = _values(extract(_page(french, width=1000), PRESETS["invoice"]))
+    assert got["buyer"] == "Ma jolie boutique" and got["seller"] == "Au bon moulin SARL"
+    spaced = [(60, 40, "Bei Spiel GmbH ● Ecke 12 ● 12345 Stadthausen"), (60, 150, "Theodor Est"),
+              (60, 210, "Bahnstr. 42"), (60, 270, "88802 Spielkreis"), (60, 400, "Rechnung # RE-505 von 09.05.2017"),
+              (60, 500, "Gesamtbetrag"), (400, 500, "571,04")]
+    got = _values(extract(_page(spaced, width=700), PRESETS["invoice"]))
+    assert got["buyer"] == "Theodor Est"
+
+
+def test_the_label_of_a_figure_is_no_partys_name():
+    """A table's column head over money ("Prix HT" over "4,55 €") and a row's label left of money
+    ("Total Residual | 0.00") are never a seller, buyer or address, whatever a network learned;
+    a name beside a phone number or above a street with a house number stays one."""
+    from ml.fields.extract import _labels
+
+    page = _page([(60, 100, "Hôtel Saint Denis"), (400, 100, "Tel. 0262 21 45 67"), (60, 125, "12 rue du Port"),
+                  (60, 150, "97400 Saint-Denis"), (300, 300, "Prix HT"), (300, 325, "4,55 €"),
+                  (60, 500, "Total Residual"), (400, 500, "0.00")], width=700)
+    buyer = next(s for s in scored_fields(page, PRESETS["invoice"]) if s.name == "buyer")
+    barred = _labels(buyer)
+    texts = [c.text for c in buyer.cands]
+    assert barred[texts.index("Prix HT")] and barred[texts.index("Total Residual")]
+    assert not barred[texts.index("Hôtel Saint Denis")] and not barred[texts.index("12 rue du Port")]
+
+
+def test_an_identifiers_figure_is_no_amount():
+    """"Buchungsreferenz: 420", "Kundennummer:2", "Telefon: +49 932 431 0": a label that announces a
+    reference, a number or a phone makes its figure no net, tax or total, whatever a network
+    learned; "Steuerbetrag: 56,87" is the tax."""
+    from ml.fields.extract import _not_value
+
+    page = _page([(60, 100, "Buchungsreferenz:"), (300, 100, "420"), (60, 130, "Kundennummer:2"),
+                  (60, 160, "Telefon: +49 932 431 0"), (60, 300, "Steuerbetrag:"), (300, 300, "56,87")], width=700)
+    for s in scored_fields(page, PRESETS["invoice"]):
+        if s.name not in ("net_total", "tax_total", "total"):
+            continue
+        barred = _not_value(s)
+        texts = [c.text for c in s.cands]
+        assert barred[texts.index("420")] and barred[texts.index("2")] and not barred[texts.index("56,87")]
+    got = _values(extract(page, PRESETS["invoice"]))
+    assert got["tax_total"] == "56,87"
+
+
+def test_a_page_before_the_last_has_no_totals_without_their_label():
+    """"Seite 1 von 2": the document's net, tax and total are on its last page. An item's amount
+    there is no net or total; a figure a label of its own announces still is; the last page, or a
+    page that does not number itself, reads its totals as before."""
+    from ml.fields.candidates import before_last
+
+    items = [(60, 40, "Rechnung Nr. 471102 vom 05.03.2018"), (60, 300, "Physiotherapie"), (400, 300, "260,00"),
+             (60, 330, "Hausbesuch"), (400, 330, "120,00")]
+    first = _page(items + [(450, 950, "Seite 1 von 2")], width=700)
+    assert before_last(first) and not before_last(_page(items + [(450, 950, "Seite 2 von 2")], width=700))
+    got = _values(extract(first, PRESETS["invoice"]))
+    assert got["net_total"] is None and got["total"] is None and got["tax_total"] is None
+    assert _values(extract(_page(items, width=700), PRESETS["invoice"]))["total"] == "260,00"
+    labelled = _page(items + [(60, 400, "Gesamtbetrag"), (400, 400, "380,00"), (450, 950, "Seite 1 von 2")], width=700)
+    assert _values(extract(labelled, PRESETS["invoice"]))["total"] == "380,00"
