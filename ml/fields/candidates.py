@@ -610,6 +610,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
 
 FIELD_NAMES = ("kw_before", "kw_left", "kw_above", "kw_inside", "kw_above2", "other_kw_before", "not_total_line",
                "kw_section", "other_label", "kw_column", "zero_shot")
+#: Where a candidate's field features start in its row of ``extract.Scored.X``: after the base
+#: features and the hashed word bags (the zero-shot score is the last field feature).
+FIELD_OFFSET = len(BASE_NAMES) + N_BAGS * HASH_BUCKETS
 
 #: Fields whose value heads a block under a heading ("Käufer", "Bill to", "Fournisseur").
 _PARTIES = ("seller", "buyer")

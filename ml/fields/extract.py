@@ -22,8 +22,7 @@ from . import zeroshot
 from .candidates import (
     BASE_NAMES,
     FIELD_NAMES,
-    HASH_BUCKETS,
-    N_BAGS,
+    FIELD_OFFSET,
     Cand,
     adjustment_amounts,
     base_features,
@@ -193,7 +192,7 @@ def _labels(s: Scored) -> np.ndarray | None:
 
 
 #: Where a candidate's "a label announces something else" feature is (``other_label``).
-_OTHER_LABEL = len(BASE_NAMES) + N_BAGS * HASH_BUCKETS + FIELD_NAMES.index("other_label")
+_OTHER_LABEL = FIELD_OFFSET + FIELD_NAMES.index("other_label")
 
 
 def _identifiers(s: Scored) -> np.ndarray | None:
@@ -207,8 +206,7 @@ def _identifiers(s: Scored) -> np.ndarray | None:
 
 
 #: Where a candidate's own labels are: before it, left of it, above it, its column's head.
-_OWN_LABELS = [len(BASE_NAMES) + N_BAGS * HASH_BUCKETS + FIELD_NAMES.index(n)
-               for n in ("kw_before", "kw_left", "kw_above", "kw_column")]
+_OWN_LABELS = [FIELD_OFFSET + FIELD_NAMES.index(n) for n in ("kw_before", "kw_left", "kw_above", "kw_column")]
 
 
 def _not_last(s: Scored) -> np.ndarray | None:
@@ -372,7 +370,9 @@ def _parties_apart(picks: list[_Choice], model) -> None:
     ts, tb = sel.scored.cands[sel.index].text, buy.scored.cands[buy.index].text
     if not _same_party(ts, tb):
         return
-    bar = lambda c, text: np.array([_same_party(x.text, text) for x in c.scored.cands])  # noqa: E731
+    def bar(c: _Choice, text: str) -> np.ndarray:
+        return np.array([_same_party(x.text, text) for x in c.scored.cands])
+
     buy2 = _choice(buy.scored, model, bar(buy, ts))
     sel2 = _choice(sel.scored, model, bar(sel, tb))
     if _log_likelihood(sel) + _log_likelihood(buy2) >= _log_likelihood(sel2) + _log_likelihood(buy):

@@ -118,30 +118,31 @@ class Page:
     def next_below(self, k: int) -> int | None:
         """The line that continues line k's column: the nearest below, starting within 1.6 line
         heights and overlapping it horizontally (position in reading order), else None."""
-        if not hasattr(self, "_next"):
-            self._next: dict[int, int | None] = {}
-        if k not in self._next:
-            b, h = self._arrays()
-            x0, y0, x1, y1 = b[k]
-            cy = (y0 + y1) / 2
-            g = b[:, 1] - y1
-            ok = ((b[:, 1] + b[:, 3]) / 2 > cy + 0.4 * h[k]) & (g < 1.6 * h[k]) & \
-                (np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > 0)
-            ok[k] = False
-            self._next[k] = int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
-        return self._next[k]
+        return self._nearest_below(k, aligned=False)
 
     def next_aligned(self, k: int) -> int | None:
         """The line under line k in a left-aligned column of widely spaced lines (an address
         printed with one and a half or double spacing): the nearest below starting within 3.5 line
         heights whose left edge is within one line height of line k's, else None."""
-        b, h = self._arrays()
-        x0, y0, x1, y1 = b[k]
-        g = b[:, 1] - y1
-        ok = ((b[:, 1] + b[:, 3]) / 2 > (y0 + y1) / 2 + 0.4 * h[k]) & (g < 3.5 * h[k]) & \
-            (np.abs(b[:, 0] - x0) <= h[k])
-        ok[k] = False
-        return int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
+        return self._nearest_below(k, aligned=True)
+
+    def _nearest_below(self, k: int, aligned: bool) -> int | None:
+        """:meth:`next_below` (``aligned`` False) or :meth:`next_aligned`, kept per page: the
+        features ask for each line's many times."""
+        if not hasattr(self, "_below"):
+            self._below: dict[tuple[int, bool], int | None] = {}
+        if (k, aligned) not in self._below:
+            b, h = self._arrays()
+            x0, y0, x1, y1 = b[k]
+            g = b[:, 1] - y1
+            if aligned:
+                reach, beside = 3.5, np.abs(b[:, 0] - x0) <= h[k]
+            else:
+                reach, beside = 1.6, np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > 0
+            ok = ((b[:, 1] + b[:, 3]) / 2 > (y0 + y1) / 2 + 0.4 * h[k]) & (g < reach * h[k]) & beside
+            ok[k] = False
+            self._below[k, aligned] = int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
+        return self._below[k, aligned]
 
     def below_block(self, k: int, n: int) -> list[FLine] | None:
         """Line k and the n-1 lines that follow it down its column as one block (an address), or None."""

@@ -29,14 +29,14 @@ import numpy as np
 from core.fields import CURRENCY, TEXT, field_type, parse_currency, same, same_value, squeeze
 
 from .calibration import Calibration, fit_calibration
-from .candidates import BASE_NAMES, FIELD_NAMES, HASH_BUCKETS, N_BAGS
+from .candidates import BASE_NAMES, FIELD_NAMES, FIELD_OFFSET, HASH_BUCKETS, N_BAGS
 from .extract import Scored, scored_fields
 from .lines import Page
 from .vocabulary import attach, read_page
 
 FORMAT = "proofdesk-fields"
 FORMAT_VERSION = 1
-N_FEATURES = len(BASE_NAMES) + N_BAGS * HASH_BUCKETS + len(FIELD_NAMES)
+N_FEATURES = FIELD_OFFSET + len(FIELD_NAMES)
 
 
 @dataclass
