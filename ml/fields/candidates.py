@@ -109,11 +109,11 @@ def context_words(page: Page, c: "Cand", above: list, left: list) -> tuple[froze
             words(above[k].text if above[k] else None))
 
 
-def _bag(text: str) -> np.ndarray:
-    v = np.zeros(HASH_BUCKETS, np.float32)
-    for w in _WORD.findall(text or ""):
-        v[_crc(w)] = 1.0
-    return v
+@lru_cache(maxsize=32768)
+def _buckets(text: str) -> tuple[int, ...]:
+    """The hash buckets of a text's words (kept per text: a line's words are asked for by each of
+    its candidates and its neighbours')."""
+    return tuple(sorted({_crc(w) for w in _WORD.findall(text)}))
 
 
 def without_legal_form(text: str) -> str:
@@ -445,6 +445,72 @@ def _amount_right(page: Page, has_amount: Sequence[bool], left: bool = False) ->
     return out
 
 
+@dataclass
+class _LineFacts:
+    """What base_features reads of each line whatever the type: kept per page (``Page.memo``)."""
+
+    text_count: dict[str, int]                 # how often each line's text (case-folded) is on the page
+    line_amounts: list[int]                    # amounts in the line
+    heads: list[float]                         # 1 where the line starts an address block
+    flags: list[tuple[float, ...]]             # :func:`_line_flags`
+
+
+def _line_facts(page: Page) -> _LineFacts:
+    def make() -> _LineFacts:
+        text_count: dict[str, int] = {}
+        for ln in page.lines:
+            text_count[ln.text.casefold()] = text_count.get(ln.text.casefold(), 0) + 1
+        return _LineFacts(text_count, [len(find_amounts(ln.text)) for ln in page.lines],
+                          [_heads_block(page, k) for k in range(len(page))],
+                          [_line_flags(ln.text) for ln in page.lines])   # the regexes are the cost
+    return page.memo("line_facts", make)
+
+
+@dataclass
+class _TextFacts:
+    """Per line, what a name's or an address's features read (TEXT only), kept per page."""
+
+    #: the company's id or registration line, whose next line down starts its address
+    registration: list[bool]
+    #: the label of a figure, a table's row or column head ("Total Residual | 0.00", "Prix HT" over
+    #: "4,55 €"): no party's name or address
+    labels_figure: list[bool]
+    #: the lines that continue a line above them in their column (a contact person under the
+    #: company's name, a street under it); a sender's return line ("Bei Spiel GmbH · Ecke 12 · 12345
+    #: Stadthausen") over a window's recipient does not count
+    continues: set[int]
+
+
+def _text_facts(page: Page) -> _TextFacts:
+    def make() -> _TextFacts:
+        f = _line_facts(page)
+        registration = [fl[2] > 0 or bool(_REG_LINE.search(ln.text)) for fl, ln in zip(f.flags, page.lines)]
+        money = [n > 0 and bool(_CENTS.search(ln.text)) for n, ln in zip(f.line_amounts, page.lines)]
+        right_figure = _amount_right(page, money)
+        labels_figure = []
+        for k in range(len(page.lines)):
+            nxt = page.next_below(k)
+            below = nxt is not None and money[nxt] and _figure(page.lines[nxt].text)
+            labels_figure.append(f.line_amounts[k] == 0 and (right_figure[k] or below))
+        continues: set[int] = set()
+        for j, ln in enumerate(page.lines):
+            nxt = page.next_below(j)
+            if nxt is not None and len(_SEP.split(ln.text)) <= 2:
+                continues.add(nxt)
+        return _TextFacts(registration, labels_figure, continues)
+    return page.memo("text_facts", make)
+
+
+@lru_cache(maxsize=32768)
+def _text_stats(t: str) -> tuple[int, int, int, float, float, float]:
+    """(digits, letters, capitals among them, has a legal form, address words (0-1), has a title
+    word) of a candidate's text: kept per text, as the same pieces recur across types and pages."""
+    letters = "".join(filter(str.isalpha, t))
+    low = t.casefold()
+    return (sum(map(str.isdigit, t)), len(letters), sum(map(str.isupper, letters)), float(has_any(_LEGAL, low)),
+            min(3, sum(1 for w in _ADDR if w in low)) / 3, float(has_any(_TITLE, low)))
+
+
 def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) -> np.ndarray:
     """The features of every candidate that do not depend on which field scores it."""
     n = len(cands)
@@ -456,46 +522,33 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
     value_count: dict = {}
     for c in cands:
         value_count[c.value] = value_count.get(c.value, 0) + 1
-    text_count: dict = {}
-    for ln in page.lines:
-        text_count[ln.text.casefold()] = text_count.get(ln.text.casefold(), 0) + 1
     nb = len(BASE_NAMES)
     X = np.zeros((n, nb + N_BAGS * HASH_BUCKETS), np.float32)
-    line_amounts = [len(find_amounts(ln.text)) for ln in page.lines]
-    heads = [_heads_block(page, k) for k in range(len(page))]
-    flags = [_line_flags(ln.text) for ln in page.lines]      # per line once: the regexes are the cost
     kinds = {c.kind for c in cands}
-    # per line: the company's id or registration line, whose next line down starts its address
-    registration = [f[2] > 0 or bool(_REG_LINE.search(ln.text)) for f, ln in zip(flags, page.lines)] \
-        if TEXT in kinds else []
-    after_rounding = _after_rounding(page, left) if AMOUNT in kinds else []
-    right = _amount_right(page, [n > 0 for n in line_amounts]) if AMOUNT in kinds else None
-    text_left = _amount_right(page, [not _figure(ln.text) for ln in page.lines], left=True) if AMOUNT in kinds else None
+    f = _line_facts(page)
+    text_count, line_amounts, heads, flags = f.text_count, f.line_amounts, f.heads, f.flags
+    after_rounding: list[bool] = []
+    right: list[bool] | None = None
+    text_left: list[bool] = []
+    registration: list[bool] = []
+    labels_figure: list[bool] = []
+    continues: set[int] = set()
+    if AMOUNT in kinds:
+        after_rounding = page.memo("after_rounding", lambda: _after_rounding(page, left))
+        right = page.memo("amount_right", lambda: _amount_right(page, [n > 0 for n in line_amounts]))
+        text_left = page.memo("text_left", lambda: _amount_right(page, [not _figure(ln.text) for ln in page.lines],
+                                                                  left=True))
     # the page's own, every candidate's; only for the kinds a first page alone announces (a party,
     # the invoice number): a continuation page's totals and dates read as any page's
+    page_flags = [0.0] * nb
+    bag_rows: list[int] = []      # the words' hash buckets, set in one go
+    bag_cols: list[int] = []
     if kinds & {TEXT, NUMBER}:
-        X[:, BASE_NAMES.index("continuation")] = float(continuation(page))
+        page_flags[BASE_NAMES.index("continuation")] = float(page.memo("continuation", lambda: continuation(page)))
     if TEXT in kinds:
-        X[:, BASE_NAMES.index("window_right")] = float(window_right(page))
-    # per line: the label of a figure, a table's row or column head ("Total Residual | 0.00",
-    # "Prix HT" over "4,55 €"): no party's name or address (TEXT only)
-    labels_figure = []
-    if TEXT in kinds:
-        money = [n > 0 and bool(_CENTS.search(ln.text)) for n, ln in zip(line_amounts, page.lines)]
-        right_figure = _amount_right(page, money)
-        for k in range(len(page.lines)):
-            nxt = page.next_below(k)
-            below = nxt is not None and money[nxt] and _figure(page.lines[nxt].text)
-            labels_figure.append(line_amounts[k] == 0 and (right_figure[k] or below))
-    # per line: whether it continues a line above it in its column (a contact person under the
-    # company's name, a street under it); a sender's return line ("Bei Spiel GmbH · Ecke 12 · 12345
-    # Stadthausen") over a window's recipient does not count (TEXT only)
-    continues: set[int] = set()
-    if TEXT in kinds:
-        for j, ln in enumerate(page.lines):
-            nxt = page.next_below(j)
-            if nxt is not None and len(_SEP.split(ln.text)) <= 2:
-                continues.add(nxt)
+        page_flags[BASE_NAMES.index("window_right")] = float(page.memo("window_right", lambda: window_right(page)))
+        tf = _text_facts(page)
+        registration, labels_figure, continues = tf.registration, tf.labels_figure, tf.continues
     for i, c in enumerate(cands):
         ls = [page.lines[k] for k in c.lines]
         first, last = ls[0], ls[-1]
@@ -503,9 +556,9 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         x1 = max(ln.x1 for ln in ls)
         k = c.lines[0]
         t = c.text
-        letters = [ch for ch in t if ch.isalpha()]
+        n_digits, n_letters, n_upper, legal, addr, title = _text_stats(t)
         before = first.text[:c.start]
-        row = X[i]
+        row = page_flags.copy()
         row[0] = x0 / W
         row[1] = first.y0 / H
         row[2] = x1 / W
@@ -516,18 +569,17 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         row[7] = first.h / page.median_h
         row[8] = len(c.lines) / MAX_BLOCK
         row[9] = np.log1p(len(t)) / 5
-        row[10] = sum(ch.isdigit() for ch in t) / max(1, len(t))
-        row[11] = len(letters) / max(1, len(t))
-        row[12] = sum(ch.isupper() for ch in letters) / max(1, len(letters))
+        row[10] = n_digits / max(1, len(t))
+        row[11] = n_letters / max(1, len(t))
+        row[12] = n_upper / max(1, n_letters)
         row[13] = len(t) / max(1, sum(len(ln.text) for ln in ls))
         row[14] = float(c.start == 0)
         row[15] = float(c.end >= len(last.text))
         row[16] = min(len(t.split()), 20) / 10
         row[17] = float(":" in before)
         row[18] = float(":" in first.text)
-        low = t.casefold()
-        row[19] = float(has_any(_LEGAL, low))
-        row[20] = min(3, sum(1 for w in _ADDR if w in low)) / 3
+        row[19] = legal
+        row[20] = addr
         part = len(c.lines) == 1 and len(t) < len(first.text)   # a piece of a line: its own text decides
         row[21] = float(c.kind == TEXT and (bool(re.search(r"(?<!\d)\d{4,5}(?!\d)", t)) if part
                                             else any(flags[j][0] for j in c.lines)))
@@ -541,17 +593,17 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         if c.kind == DATE:
             row[28] = date_rank.get(c.num, 0) / max(1, len(dates))
             row[29] = min(value_count.get(c.value, 1), 5) / 5
-        row[30] = float(bool(letters) and any(ch.isdigit() for ch in t))
+        row[30] = float(n_letters > 0 and n_digits > 0)
         row[31] = float(first.cy > H / 2)
         row[32] = min(len(t), 30) / 30
         row[33] = min(text_count.get(first.text.casefold(), 1), 5) / 5
         row[34] = min(line_amounts[k], 5) / 5
         row[35] = float(len(t) >= 0.9 * len(first.text))
-        row[36] = float(has_any(_TITLE, low))
+        row[36] = title
         row[37] = float(t.lstrip().startswith("(") or t.count("(") != t.count(")"))
         row[38] = float(any(":" in ln.text or has_any(_LABELS, ln.text.casefold()) for ln in ls[1:]))
         row[39] = float(c.kind == TEXT and (bool(_PHONE.search(t)) if part else any(flags[j][1] for j in c.lines)))
-        row[40] = float(len(letters) < 4)
+        row[40] = float(n_letters < 4)
         row[41] = heads[k]
         row[42] = float(len(_SEP.split(first.text)) > 2 and len(t) < 0.9 * len(first.text))
         if c.kind in (AMOUNT, DATE):  # a row's last figure: "MwSt 19% auf 275,00: 52,25" -> 52,25
@@ -601,10 +653,12 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             # the first line of an address block: where its party's name is
             row[BASE_NAMES.index("block_top")] = float(heads[k] > 0 and k not in continues)
         a, l_ = above[k], left[k]
-        X[i, nb:nb + HASH_BUCKETS] = _bag(before)
-        X[i, nb + HASH_BUCKETS:nb + 2 * HASH_BUCKETS] = _bag(l_.text if l_ else "")
-        X[i, nb + 2 * HASH_BUCKETS:nb + 3 * HASH_BUCKETS] = _bag(a.text if a else "")
-        X[i, nb + 3 * HASH_BUCKETS:] = _bag(t)
+        X[i, :nb] = row
+        for b, text in enumerate((before, l_.text if l_ else "", a.text if a else "", t)):
+            cols = _buckets(text)
+            bag_rows += [i] * len(cols)
+            bag_cols += [nb + b * HASH_BUCKETS + j for j in cols]
+    X[bag_rows, bag_cols] = 1.0
     return X
 
 
@@ -635,8 +689,10 @@ def _figure(text: str) -> bool:
 def _column_headers(page: Page, above: list) -> list[FLine | None]:
     """Per line: the first line up its column that is not a figure (a table's column header), at
     most six rows up; None when the line is not a figure or there is none."""
-    if getattr(page, "_headers", None) is not None:
-        return page._headers
+    return page.memo("column_headers", lambda: _find_column_headers(page, above))
+
+
+def _find_column_headers(page: Page, above: list) -> list[FLine | None]:
     pos = {id(ln): k for k, ln in enumerate(page.lines)}
     figure = [_figure(ln.text) for ln in page.lines]
     out: list[FLine | None] = []
@@ -653,11 +709,11 @@ def _column_headers(page: Page, above: list) -> list[FLine | None]:
                     break
                 cur = j
         out.append(hd)
-    page._headers = out
     return out
 
 
-def _heading(t: str, names: Sequence[str] = ("seller", "buyer")) -> bool:
+@lru_cache(maxsize=16384)
+def _heading(t: str, names: tuple[str, ...] = ("seller", "buyer")) -> bool:
     """A short line that is mostly a party's (or the delivery address's) word: "Käufer/Leistungs-
     empfänger", "Bill to:", "Adresse de livraison"; not "Art-Nr-Kunde", not "Lieferant GmbH"."""
     if len(t) > 40 or len(t.split()) > 5 or any(ch.isdigit() for ch in t) or has_any(_LEGAL, t.casefold()):
@@ -671,6 +727,7 @@ def _delivery_length(t: str) -> int:
     return max(m, default=0)
 
 
+@lru_cache(maxsize=16384)
 def _label_only(t: str) -> bool:
     """A label without its value ("Anschrift", "Name", "Adresse de livraison")."""
     return " ".join(_WORD.findall(t)).casefold() in LABEL_ONLY or _heading(t)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
 from core.geometry import to_xyxy
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +127,15 @@ class Page:
         printed with one and a half or double spacing): the nearest below starting within 3.5 line
         heights whose left edge is within one line height of line k's, else None."""
         return self._nearest_below(k, aligned=True)
+
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        """What ``make()`` returns, made once per page and kept under ``key``: the per-line facts
+        (flags, block heads, amounts in a row) that every type's features ask for."""
+        if not hasattr(self, "_memo"):
+            self._memo: dict[str, Any] = {}
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def _nearest_below(self, k: int, aligned: bool) -> int | None:
         """:meth:`next_below` (``aligned`` False) or :meth:`next_aligned`, kept per page: the

@@ -89,13 +89,16 @@ class FieldScore:
                 c.edits += 0 if ok else levenshtein(squeeze(v.text) if got else "", squeeze(ref))
             elif got:
                 c.edits += 1                      # one key: "not on this page"
+            reachable = False
             if ref is not None and name in reach:
                 y = targets(reach[name], ref)
-                c.reachable += int(y is not None and bool(y.any()))
+                reachable = y is not None and bool(y.any())
+                c.reachable += int(reachable)
             if v is not None and v.confidence is not None:
                 self.outcomes.append((float(v.confidence), right))
             if not ok and (got or ref is not None):
-                misses.append({"field": name, "predicted": v.text if got else None, "reference": ref})
+                misses.append({"field": name, "predicted": v.text if got else None, "reference": ref,
+                               "reachable": reachable})
         return misses
 
     def overall(self) -> FieldCounts:
