@@ -35,6 +35,7 @@ from .lexicon import (
     DELIVERY,
     LABEL_ONLY,
     NOT_TOTAL,
+    any_keyword,
     has_any,
     has_keyword,
     keyword_length,
@@ -285,6 +286,7 @@ def range_ends(text: str) -> frozenset[int]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=8192)
 def _adjustment(text: str | None) -> bool:
     """A rounding adjustment's label ("ROUNDING ADJ"), not a total after it ("TOTAL AFTER ROUNDING")."""
     return bool(text) and bool(_ROUNDING.search(text)) and not _TOTAL_WORD.search(text)
@@ -676,6 +678,11 @@ _NUMBER_LABEL = re.compile(r"(?<![^\W\d_])(?:nr|no|nummer|number|num|numéro|num
                            re.IGNORECASE)
 
 
+@lru_cache(maxsize=16384)
+def _number_label(text: str) -> bool:
+    return bool(_NUMBER_LABEL.search(text))
+
+
 #: An amount with its cents ("4,55", "0.00"): money, not a phone number's or a street's digits.
 _CENTS = re.compile(r"\d[.,]\d\d(?!\d)")
 
@@ -763,6 +770,7 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
     n = len(cands)
     F = np.zeros((n, len(FIELD_NAMES) - 1), np.float32)
     rivals = [o for o in others if o != name]
+    fields = tuple(sorted(set(rivals) | {name}))
     sections = _sections(page, others, left) if role(name) in _PARTIES and cands and cands[0].kind == TEXT else None
     headers = _column_headers(page, above) if cands and cands[0].kind == AMOUNT else None
     period = bool(cands) and cands[0].kind == DATE and role(name) in _NOT_PERIOD
@@ -774,7 +782,7 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
         party, not in a label of its number ("Kunden-Nr.", "Art-Nr-Lieferant", "Customer No."), and
         in a line beside or above (``near``) only when that line is a label: the keyword is most of
         its letters, or it ends with a colon ("Käufer", "Bill to:"; not "MUSTER-KUNDE GMBH")."""
-        if not text or (party and _NUMBER_LABEL.search(text)):
+        if not text or not any_keyword(fields, text) or (party and _number_label(text)):
             return 0.0
         mine = keyword_length(name, text)
         if party and near and mine and not text.rstrip().endswith(":") \
@@ -783,6 +791,8 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
         return float(mine > 0 and all(keyword_length(o, text) <= mine for o in rivals))
 
     def rival(text: str) -> float:
+        if not any_keyword(fields, text):
+            return 0.0
         mine = keyword_length(name, text)
         return float(any(keyword_length(o, text) > mine for o in rivals))
 

@@ -131,18 +131,42 @@ def keywords(name: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def _pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    """One regex for a list of words, case-insensitive, each a whole word where it starts or ends
+    with a letter; at a place, the longest word that fits wins."""
     if not words:
         return None
+    if all(w[0].isalnum() for w in words):
+        # the word-start test asked once, and the words as a tree of their letters ("rechnung",
+        # "rechnungsdatum" -> "rechnung(?:sdatum|)"): the same matches, 2-3x faster than one
+        # alternative per word
+        return re.compile(r"(?<![^\W\d_])" + _tree({_lower(w) for w in words}), re.IGNORECASE)
     alts, leads = [], []
     for w in sorted(words, key=len, reverse=True):
-        e = re.escape(w.strip())
         leads.append(w[0].isalnum())
-        tail = r"(?![^\W\d_])" if w.rstrip()[-1].isalnum() else ""
-        alts.append(e + tail)
-    lead = r"(?<![^\W\d_])"
-    if all(leads):   # the same pattern with its word-start test asked once, not once per word: 5-10x faster
-        return re.compile(lead + "(?:" + "|".join(alts) + ")", re.IGNORECASE)
-    return re.compile("|".join((lead if ld else "") + a for ld, a in zip(leads, alts)), re.IGNORECASE)
+        alts.append(re.escape(w.strip()) + _end(w))
+    return re.compile("|".join((r"(?<![^\W\d_])" if ld else "") + a for ld, a in zip(leads, alts)),
+                      re.IGNORECASE)
+
+
+def _end(word: str) -> str:
+    """A word that ends with a letter or digit ends there: no letter follows ("ust", not "Austria")."""
+    return r"(?![^\W\d_])" if word.rstrip()[-1].isalnum() else ""
+
+
+def _tree(words: set[str], last: str = "") -> str:
+    """A regex of words sharing their beginnings (``last``: the letter before them): a longer word
+    is tried before the shorter one it extends, so the longest that fits wins, as with the
+    longest-first alternatives. Letters are grouped lower case (the regex ignores case)."""
+    alts = []
+    for ch in sorted({w[0] for w in words if w}):
+        alts.append(re.escape(ch) + _tree({w[1:] for w in words if w and w[0] == ch}, ch))
+    if "" in words:   # a word ends here
+        alts.append(_end(last))
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+def _lower(word: str) -> str:
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in word.strip())
 
 
 def find_keyword(name: str, text: str) -> re.Match | None:
@@ -182,6 +206,19 @@ def last_keyword_end(name: str, text: str) -> int:
 def has_any(words: tuple[str, ...], text: str) -> bool:
     p = _pattern(tuple(words))
     return bool(p and p.search(text))
+
+
+@lru_cache(maxsize=32768)
+def any_keyword(names: tuple[str, ...], text: str) -> bool:
+    """Whether text holds a keyword of any of the fields ``names``: one regex where asking each
+    field's would take one per field (most texts hold none)."""
+    p = _pattern(_keywords_of(names))
+    return bool(p and p.search(text))
+
+
+@lru_cache(maxsize=256)
+def _keywords_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({w for n in names for w in keywords(n)}))
 
 
 #: Word stems that announce some *other* date or identifier than the field's (matched inside
