@@ -39,6 +39,7 @@ from .lexicon import (
     has_any,
     has_keyword,
     keyword_length,
+    longest_keyword,
     other_end,
     role,
     title_end,
@@ -433,17 +434,16 @@ def _amount_right(page: Page, has_amount: Sequence[bool], left: bool = False) ->
     label is at its left has its value at its right end: "Umsatzsteuer 19% | 198,00 | 37,62");
     ``left``: to its left, and what is asked of it is ``has_amount``."""
     b, h = page._arrays()
-    if not len(b):
-        return []
     amt = np.asarray(has_amount, bool)
-    out = []
-    for k in range(len(b)):
-        x0, y0, x1, y1 = b[k]
-        overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
-        side = (b[:, 2] <= x0 + 0.5 * h[k]) if left else (b[:, 0] >= x1 - 0.5 * h[k])
-        ok = amt & side & (overlap > 0.5 * np.minimum(h, h[k]))
-        ok[k] = False
-        out.append(bool(ok.any()))
+    out: list[bool] = []
+    for s in range(0, len(b), 256):   # 256 lines against all at a time: a huge page needs no huge matrix
+        rows = np.arange(s, min(len(b), s + 256))
+        r, hk = b[rows], h[rows][:, None]
+        overlap = np.minimum(b[:, 3], r[:, 3:4]) - np.maximum(b[:, 1], r[:, 1:2])
+        side = (b[:, 2] <= r[:, 0:1] + 0.5 * hk) if left else (b[:, 0] >= r[:, 2:3] - 0.5 * hk)
+        ok = amt & side & (overlap > 0.5 * np.minimum(h, hk))
+        ok[np.arange(len(rows)), rows] = False
+        out += ok.any(axis=1).tolist()
     return out
 
 
@@ -507,10 +507,50 @@ def _text_facts(page: Page) -> _TextFacts:
 def _text_stats(t: str) -> tuple[int, int, int, float, float, float]:
     """(digits, letters, capitals among them, has a legal form, address words (0-1), has a title
     word) of a candidate's text: kept per text, as the same pieces recur across types and pages."""
+    digits, letters, upper, legal, addr, title = _part_stats(t)
+    return digits, letters, upper, float(legal), min(3, len(addr)) / 3, float(title)
+
+
+@lru_cache(maxsize=32768)
+def _part_stats(t: str) -> tuple[int, int, int, bool, frozenset, bool]:
+    """:func:`_text_stats` before it is summed up: the address words themselves."""
     letters = "".join(filter(str.isalpha, t))
     low = t.casefold()
-    return (sum(map(str.isdigit, t)), len(letters), sum(map(str.isupper, letters)), float(has_any(_LEGAL, low)),
-            min(3, sum(1 for w in _ADDR if w in low)) / 3, float(has_any(_TITLE, low)))
+    addr = frozenset(w for w in _ADDR if w in low) if _ADDR_ANY.search(low) else frozenset()
+    return (sum(map(str.isdigit, t)), len(letters), sum(map(str.isupper, letters)), has_any(_LEGAL, low), addr,
+            has_any(_TITLE, low))
+
+
+#: Any address word anywhere (most texts have none): the words themselves are looked for after it.
+_ADDR_ANY = re.compile("|".join(map(re.escape, _ADDR)))
+#: The legal forms and title words of more than one word: the only ones that can span two lines.
+_LEGAL_SPACED = tuple(w for w in _LEGAL if " " in w.strip())
+_TITLE_SPACED = tuple(w for w in _TITLE if " " in w.strip())
+
+
+def _block_stats(t: str, texts: Sequence[str]) -> tuple[int, int, int, float, float, float]:
+    """:func:`_text_stats` of a block's text, its lines' ``texts`` joined by spaces (the first line
+    may be cut: "HQ ADD: LOT 11995" -> "LOT 11995"), from each line's, kept per line: counts add
+    up, a word is in one of the lines unless it has a space in it. Any other text: its own."""
+    parts = list(texts)
+    tail = " ".join(parts[1:])
+    if not t.endswith(" " + tail) or not parts[0].endswith(t[:len(t) - len(tail) - 1]):
+        return _text_stats(t)
+    parts[0] = t[:len(t) - len(tail) - 1]
+    stats = [_part_stats(p) for p in parts]
+    low = t.casefold()
+    addr = frozenset().union(*(st[4] for st in stats))
+    return (sum(st[0] for st in stats), sum(st[1] for st in stats), sum(st[2] for st in stats),
+            float(any(st[3] for st in stats) or has_any(_LEGAL_SPACED, low)), min(3, len(addr)) / 3,
+            float(any(st[5] for st in stats) or has_any(_TITLE_SPACED, low)))
+
+
+def _block_buckets(t: str, texts: Sequence[str]) -> tuple[int, ...]:
+    """:func:`_buckets` of a block's text from its lines' (no word spans two lines)."""
+    tail = " ".join(texts[1:])
+    if not t.endswith(" " + tail) or not texts[0].endswith(t[:len(t) - len(tail) - 1]):
+        return _buckets(t)
+    return tuple(sorted(set(_buckets(t[:len(t) - len(tail) - 1])).union(*(_buckets(x) for x in texts[1:]))))
 
 
 def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) -> np.ndarray:
@@ -558,7 +598,8 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         x1 = max(ln.x1 for ln in ls)
         k = c.lines[0]
         t = c.text
-        n_digits, n_letters, n_upper, legal, addr, title = _text_stats(t)
+        block = [ln.text for ln in ls] if len(ls) > 1 else None
+        n_digits, n_letters, n_upper, legal, addr, title = _block_stats(t, block) if block else _text_stats(t)
         before = first.text[:c.start]
         row = page_flags.copy()
         row[0] = x0 / W
@@ -657,7 +698,7 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         a, l_ = above[k], left[k]
         X[i, :nb] = row
         for b, text in enumerate((before, l_.text if l_ else "", a.text if a else "", t)):
-            cols = _buckets(text)
+            cols = _block_buckets(t, block) if b == 3 and block else _buckets(text)
             bag_rows += [i] * len(cols)
             bag_cols += [nb + b * HASH_BUCKETS + j for j in cols]
     X[bag_rows, bag_cols] = 1.0
@@ -796,17 +837,23 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
         mine = keyword_length(name, text)
         return float(any(keyword_length(o, text) > mine for o in rivals))
 
+    not_total = page.memo("not_total", lambda: [float(has_any(NOT_TOTAL, ln.text.casefold())) for ln in page.lines])
+    near: dict[int, tuple[float, float, float]] = {}   # per line: its neighbours' keywords, asked once
     for i, c in enumerate(cands):
         k = c.lines[0]
         ln = page.lines[k]
         before = ln.text[max(0, c.start - KW_REACH):c.start]     # a label is close to its value
+        if k not in near:
+            near[k] = (kw(left[k].text if left[k] else None, near=True),
+                       kw(above[k].text if above[k] else None, near=True),
+                       kw(above2[k].text if above2[k] else None, near=True))
         F[i, 0] = kw(before)
-        F[i, 1] = kw(left[k].text if left[k] else None, near=True)
-        F[i, 2] = kw(above[k].text if above[k] else None, near=True)
-        F[i, 3] = kw(c.text)
-        F[i, 4] = kw(above2[k].text if above2[k] else None, near=True)
+        F[i, 1], F[i, 2], F[i, 4] = near[k]
+        # a block's text holds no keyword unless a line of it does or one spans two of its lines
+        F[i, 3] = kw(c.text) if len(c.lines) == 1 or _block_keyword(fields, c.text, [page.lines[j].text for j in c.lines]) \
+            else 0.0
         F[i, 5] = rival(before) if before else 0.0
-        F[i, 6] = float(has_any(NOT_TOTAL, ln.text.casefold()))
+        F[i, 6] = not_total[k]
         if sections is not None:
             hd = sections[k]
             if hd is not None and hd is not ln:   # 1 under this field's heading, -1 under another's
@@ -824,6 +871,20 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
             # only a specific one ("Nettobetrag", "Endbetrag"): an item table's "Amount" sums nothing
             F[i, 9] = kw(hd.text) if hd is not None and keyword_length(name, hd.text) >= 8 else 0.0
     return F
+
+
+def _block_keyword(fields: tuple[str, ...], t: str, texts: Sequence[str]) -> bool:
+    """Whether a block's text (its lines' ``texts`` joined by spaces, the first maybe cut) may hold
+    a keyword of ``fields``: one of its lines does, or the few letters either side of where two
+    lines meet do (a keyword of two words, one on each line); False only when it holds none."""
+    tail = " ".join(texts[1:])
+    if not t.endswith(" " + tail):
+        return any_keyword(fields, t)
+    parts = [t[:len(t) - len(tail) - 1], *texts[1:]]
+    if any(any_keyword(fields, p) for p in parts):
+        return True
+    reach = longest_keyword(fields) + 1     # the longest keyword and the letter before or after it
+    return any(any_keyword(fields, a[-reach:] + " " + b[:reach]) for a, b in zip(parts, parts[1:]))
 
 
 def neighbours(page: Page) -> tuple[list, list, list]:

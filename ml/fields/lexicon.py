@@ -217,6 +217,12 @@ def any_keyword(names: tuple[str, ...], text: str) -> bool:
 
 
 @lru_cache(maxsize=256)
+def longest_keyword(names: tuple[str, ...]) -> int:
+    """The length of the longest keyword of any of the fields ``names``."""
+    return max((len(w.strip()) for w in _keywords_of(names)), default=0)
+
+
+@lru_cache(maxsize=256)
 def _keywords_of(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted({w for n in names for w in keywords(n)}))
 

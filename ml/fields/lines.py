@@ -93,29 +93,13 @@ class Page:
 
     def above(self, k: int) -> FLine | None:
         """The nearest line above line k (reading order position) that overlaps it horizontally."""
-        b, h = self._arrays()
-        x0, y0, x1, _ = b[k]
-        hk = h[k]
-        gap = y0 - b[:, 3]
-        ok = (b[:, 3] <= y0 + 0.3 * hk) & (np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > -0.5 * hk) \
-            & (gap + 0.3 * hk >= 0) & (gap < 3.5 * hk)
-        ok[k] = False
-        if not ok.any():
-            return None
-        return self.lines[int(np.flatnonzero(ok)[np.argmin(gap[ok])])]
+        j = self._nearest("above", _above)[k]
+        return None if j is None else self.lines[j]
 
     def left(self, k: int) -> FLine | None:
         """The nearest line on the same row to the left of line k (a label in its own box)."""
-        b, h = self._arrays()
-        x0, y0, x1, y1 = b[k]
-        hk = h[k]
-        overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
-        gap = x0 - b[:, 2]
-        ok = (b[:, 2] <= x0 + 0.5 * hk) & (overlap > 0.5 * np.minimum(h, hk)) & (gap < 40.0 * hk)
-        ok[k] = False
-        if not ok.any():
-            return None
-        return self.lines[int(np.flatnonzero(ok)[np.argmin(gap[ok])])]
+        j = self._nearest("left", _left)[k]
+        return None if j is None else self.lines[j]
 
     def next_below(self, k: int) -> int | None:
         """The line that continues line k's column: the nearest below, starting within 1.6 line
@@ -138,22 +122,28 @@ class Page:
         return self._memo[key]
 
     def _nearest_below(self, k: int, aligned: bool) -> int | None:
-        """:meth:`next_below` (``aligned`` False) or :meth:`next_aligned`, kept per page: the
-        features ask for each line's many times."""
-        if not hasattr(self, "_below"):
-            self._below: dict[tuple[int, bool], int | None] = {}
-        if (k, aligned) not in self._below:
+        """:meth:`next_below` (``aligned`` False) or :meth:`next_aligned`."""
+        return self._nearest("aligned" if aligned else "below", _aligned if aligned else _below)[k]
+
+    def _nearest(self, key: str, rule: Callable) -> list[int | None]:
+        """Per line k, the line j != k that ``rule`` admits with the least gap (the first such in
+        reading order on a tie), else None: every line's at once, kept per page, as the features ask
+        for each line's many times. ``rule(b, h, rows)`` gives (admitted, gap), one row per line of
+        ``rows`` against every line; lines are taken 256 at a time, so a huge page needs no huge
+        matrix."""
+        if not hasattr(self, "_near"):
+            self._near: dict[str, list[int | None]] = {}
+        if key not in self._near:
             b, h = self._arrays()
-            x0, y0, x1, y1 = b[k]
-            g = b[:, 1] - y1
-            if aligned:
-                reach, beside = 3.5, np.abs(b[:, 0] - x0) <= h[k]
-            else:
-                reach, beside = 1.6, np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > 0
-            ok = ((b[:, 1] + b[:, 3]) / 2 > (y0 + y1) / 2 + 0.4 * h[k]) & (g < reach * h[k]) & beside
-            ok[k] = False
-            self._below[k, aligned] = int(np.flatnonzero(ok)[np.argmin(g[ok])]) if ok.any() else None
-        return self._below[k, aligned]
+            out: list[int | None] = []
+            for s in range(0, len(b), _ROWS):
+                rows = np.arange(s, min(len(b), s + _ROWS))
+                ok, gap = rule(b, h, rows)
+                ok[np.arange(len(rows)), rows] = False
+                best = np.argmin(np.where(ok, gap, np.inf), axis=1)
+                out += [int(j) if found else None for j, found in zip(best, ok.any(axis=1))]
+            self._near[key] = out
+        return self._near[key]
 
     def below_block(self, k: int, n: int) -> list[FLine] | None:
         """Line k and the n-1 lines that follow it down its column as one block (an address), or None."""
@@ -166,3 +156,50 @@ class Page:
             seen.add(nxt)
             cur = nxt
         return block
+
+
+#: Lines compared at a time by :meth:`Page._nearest` (a block of _ROWS x lines booleans).
+_ROWS = 256
+
+
+def _rows(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+    """The asking lines' box edges and heights as columns, to compare with every line's."""
+    r = b[rows]
+    return r[:, 0:1], r[:, 1:2], r[:, 2:3], r[:, 3:4], h[rows][:, None]
+
+
+def _above(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+    """Above the line, overlapping it horizontally (half a line height of slack), within 3.5 line
+    heights; its bottom may reach 0.3 line heights into it."""
+    x0, y0, x1, _, hk = _rows(b, h, rows)
+    gap = y0 - b[:, 3]
+    ok = (b[:, 3] <= y0 + 0.3 * hk) & (np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > -0.5 * hk) \
+        & (gap + 0.3 * hk >= 0) & (gap < 3.5 * hk)
+    return ok, gap
+
+
+def _left(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+    """Left of the line on its row (more than half the smaller height shared), within 40 heights."""
+    x0, y0, _, y1, hk = _rows(b, h, rows)
+    overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
+    gap = x0 - b[:, 2]
+    ok = (b[:, 2] <= x0 + 0.5 * hk) & (overlap > 0.5 * np.minimum(h, hk)) & (gap < 40.0 * hk)
+    return ok, gap
+
+
+def _under(b: np.ndarray, h: np.ndarray, rows: np.ndarray, reach: float, beside: np.ndarray):
+    _, y0, _, y1, hk = _rows(b, h, rows)
+    g = b[:, 1] - y1
+    return ((b[:, 1] + b[:, 3]) / 2 > (y0 + y1) / 2 + 0.4 * hk) & (g < reach * hk) & beside, g
+
+
+def _below(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+    """:meth:`Page.next_below`'s rule: below within 1.6 line heights, overlapping horizontally."""
+    x0, _, x1, _, _ = _rows(b, h, rows)
+    return _under(b, h, rows, 1.6, np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > 0)
+
+
+def _aligned(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+    """:meth:`Page.next_aligned`'s rule: below within 3.5 line heights, left edges within one."""
+    x0, _, _, _, hk = _rows(b, h, rows)
+    return _under(b, h, rows, 3.5, np.abs(b[:, 0] - x0) <= hk)
