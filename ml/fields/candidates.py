@@ -9,6 +9,7 @@ so a learned model can pick up a project's own labels) and the field's own keywo
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ def _crc(word: str) -> int:
     return zlib.crc32(word.casefold().encode("utf-8")) % HASH_BUCKETS
 
 
+@lru_cache(maxsize=32768)
 def words(text: str | None) -> frozenset:
     """The words of a text (letters only, 2 or more), case-folded."""
     return frozenset(w.casefold() for w in _WORD.findall(text or ""))
@@ -538,11 +540,19 @@ def _block_stats(t: str, texts: Sequence[str]) -> tuple[int, int, int, float, fl
         return _text_stats(t)
     parts[0] = t[:len(t) - len(tail) - 1]
     stats = [_part_stats(p) for p in parts]
-    low = t.casefold()
     addr = frozenset().union(*(st[4] for st in stats))
     return (sum(st[0] for st in stats), sum(st[1] for st in stats), sum(st[2] for st in stats),
-            float(any(st[3] for st in stats) or has_any(_LEGAL_SPACED, low)), min(3, len(addr)) / 3,
-            float(any(st[5] for st in stats) or has_any(_TITLE_SPACED, low)))
+            float(any(st[3] for st in stats) or _across(_LEGAL_SPACED, parts, t)), min(3, len(addr)) / 3,
+            float(any(st[5] for st in stats) or _across(_TITLE_SPACED, parts, t)))
+
+
+def _across(words: tuple[str, ...], parts: Sequence[str], t: str) -> bool:
+    """Whether ``t``, its ``parts`` joined by spaces, holds one of ``words`` (each of two words or
+    more): asked of the letters where two parts meet first, which neighbouring blocks share."""
+    reach = max(len(w.strip()) for w in words) + 1
+    if not any(has_any(words, (a[-reach:] + " " + b[:reach]).casefold()) for a, b in zip(parts, parts[1:])):
+        return False
+    return has_any(words, t.casefold())
 
 
 def _block_buckets(t: str, texts: Sequence[str]) -> tuple[int, ...]:
@@ -551,6 +561,11 @@ def _block_buckets(t: str, texts: Sequence[str]) -> tuple[int, ...]:
     if not t.endswith(" " + tail) or not texts[0].endswith(t[:len(t) - len(tail) - 1]):
         return _buckets(t)
     return tuple(sorted(set(_buckets(t[:len(t) - len(tail) - 1])).union(*(_buckets(x) for x in texts[1:]))))
+
+
+_FIGURE_LABEL, _BLOCK_TOP, _ENCLOSED = (BASE_NAMES.index(n) for n in ("figure_label", "block_top", "enclosed"))
+_DIGITS_4_5 = re.compile(r"(?<!\d)\d{4,5}(?!\d)")
+_CENTS_END = re.compile(r"[.,]\d{2}$")
 
 
 def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) -> np.ndarray:
@@ -591,40 +606,86 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
         page_flags[BASE_NAMES.index("window_right")] = float(page.memo("window_right", lambda: window_right(page)))
         tf = _text_facts(page)
         registration, labels_figure, continues = tf.registration, tf.labels_figure, tf.continues
-    for i, c in enumerate(cands):
-        ls = [page.lines[k] for k in c.lines]
-        first, last = ls[0], ls[-1]
-        x0 = min(ln.x0 for ln in ls)
-        x1 = max(ln.x1 for ln in ls)
-        k = c.lines[0]
-        t = c.text
-        block = [ln.text for ln in ls] if len(ls) > 1 else None
-        n_digits, n_letters, n_upper, legal, addr, title = _block_stats(t, block) if block else _text_stats(t)
-        before = first.text[:c.start]
+    lines = page.lines
+    text_kind, amount_kind = TEXT in kinds, AMOUNT in kinds
+    per_line: dict[int, tuple[list[float], list[int]]] = {}
+
+    def of_line(k: int) -> tuple[list[float], list[int]]:
+        """What a candidate's row owes only to its first line: the row so far, and the hash buckets
+        of the lines to its left and above."""
+        first = lines[k]
         row = page_flags.copy()
-        row[0] = x0 / W
         row[1] = first.y0 / H
-        row[2] = x1 / W
-        row[3] = last.y1 / H
         row[4] = k / nl
         row[5] = min(k, 30) / 30
         row[6] = min(nl - 1 - k, 30) / 30
         row[7] = first.h / page.median_h
+        row[18] = float(":" in first.text)
+        row[31] = float(first.cy > H / 2)
+        row[33] = min(text_count.get(first.text.casefold(), 1), 5) / 5
+        row[34] = min(line_amounts[k], 5) / 5
+        row[41] = heads[k]
+        if amount_kind:
+            # the last figure of a column of figures (a closing table's sum row), no text at its left
+            nxt = page.next_below(k)
+            row[55] = float((nxt is None or line_amounts[nxt] == 0) and not text_left[k])
+            # after a rounding adjustment in the rows just above: "TOTAL ROUNDED RM 33.90"
+            row[56] = float(after_rounding[k])
+        if text_kind:            # where a block starts and ends: an address is not its company's name
+            row[43] = float(has_any(_LEGAL, first.text.casefold()))
+            row[44] = flags[k][2]
+            prev = above[k]
+            row[47] = float(prev is not None and has_any(_LEGAL, prev.text.casefold()))
+            # a line with a number right under the company's id or registration line: where its
+            # address starts ("(767840-W)", "NO 24, 25 & 26,"; not a branch's name)
+            row[57] = float(prev is not None and any(ch.isdigit() for ch in first.text)
+                            and registration[page.order[prev.index]])
+            row[_FIGURE_LABEL] = float(labels_figure[k])
+            # the first line of an address block: where its party's name is
+            row[_BLOCK_TOP] = float(heads[k] > 0 and k not in continues)
+        a, l_ = above[k], left[k]
+        cols = [nb + HASH_BUCKETS + j for j in _buckets(l_.text if l_ else "")] \
+            + [nb + 2 * HASH_BUCKETS + j for j in _buckets(a.text if a else "")]
+        return row, cols
+
+    rows: list[list[float]] = []
+    for i, c in enumerate(cands):
+        k = c.lines[0]
+        if k not in per_line:
+            per_line[k] = of_line(k)
+        row, near_cols = per_line[k]
+        row = row.copy()
+        first = lines[k]
+        t = c.text
+        if len(c.lines) > 1:
+            ls = [lines[j] for j in c.lines]
+            last = ls[-1]
+            x0, x1 = min(ln.x0 for ln in ls), max(ln.x1 for ln in ls)
+            block = [ln.text for ln in ls]
+            n_digits, n_letters, n_upper, legal, addr, title = _block_stats(t, block)
+            width = sum(len(ln.text) for ln in ls)
+        else:
+            ls, last, x0, x1, block = [first], first, first.x0, first.x1, None
+            n_digits, n_letters, n_upper, legal, addr, title = _text_stats(t)
+            width = len(first.text)
+        before = first.text[:c.start]
+        row[0] = x0 / W
+        row[2] = x1 / W
+        row[3] = last.y1 / H
         row[8] = len(c.lines) / MAX_BLOCK
-        row[9] = np.log1p(len(t)) / 5
+        row[9] = math.log1p(len(t)) / 5
         row[10] = n_digits / max(1, len(t))
         row[11] = n_letters / max(1, len(t))
         row[12] = n_upper / max(1, n_letters)
-        row[13] = len(t) / max(1, sum(len(ln.text) for ln in ls))
+        row[13] = len(t) / max(1, width)
         row[14] = float(c.start == 0)
         row[15] = float(c.end >= len(last.text))
         row[16] = min(len(t.split()), 20) / 10
         row[17] = float(":" in before)
-        row[18] = float(":" in first.text)
         row[19] = legal
         row[20] = addr
-        part = len(c.lines) == 1 and len(t) < len(first.text)   # a piece of a line: its own text decides
-        row[21] = float(c.kind == TEXT and (bool(re.search(r"(?<!\d)\d{4,5}(?!\d)", t)) if part
+        part = block is None and len(t) < len(first.text)   # a piece of a line: its own text decides
+        row[21] = float(c.kind == TEXT and (bool(_DIGITS_4_5.search(t)) if part
                                             else any(flags[j][0] for j in c.lines)))
         if c.kind == AMOUNT:
             row[22] = np.log10(1 + abs(c.num)) / 5
@@ -632,22 +693,19 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             row[24] = float(amount_rank.get(c.num) == 0)
             row[25] = min(value_count.get(c.value, 1), 5) / 5
             row[26] = float(c.currency is not None)
-            row[27] = float(bool(re.search(r"[.,]\d{2}$", t)))
+            row[27] = float(bool(_CENTS_END.search(t)))
         if c.kind == DATE:
             row[28] = date_rank.get(c.num, 0) / max(1, len(dates))
             row[29] = min(value_count.get(c.value, 1), 5) / 5
         row[30] = float(n_letters > 0 and n_digits > 0)
-        row[31] = float(first.cy > H / 2)
         row[32] = min(len(t), 30) / 30
-        row[33] = min(text_count.get(first.text.casefold(), 1), 5) / 5
-        row[34] = min(line_amounts[k], 5) / 5
         row[35] = float(len(t) >= 0.9 * len(first.text))
         row[36] = title
         row[37] = float(t.lstrip().startswith("(") or t.count("(") != t.count(")"))
-        row[38] = float(any(":" in ln.text or has_any(_LABELS, ln.text.casefold()) for ln in ls[1:]))
+        if block:
+            row[38] = float(any(":" in ln.text or has_any(_LABELS, ln.text.casefold()) for ln in ls[1:]))
         row[39] = float(c.kind == TEXT and (bool(_PHONE.search(t)) if part else any(flags[j][1] for j in c.lines)))
         row[40] = float(n_letters < 4)
-        row[41] = heads[k]
         row[42] = float(len(_SEP.split(first.text)) > 2 and len(t) < 0.9 * len(first.text))
         if c.kind in (AMOUNT, DATE):  # a row's last figure: "MwSt 19% auf 275,00: 52,25" -> 52,25
             found = find_amounts(first.text) if c.kind == AMOUNT else find_dates(first.text)
@@ -656,51 +714,34 @@ def base_features(page: Page, cands: Sequence[Cand], above: list, left: list) ->
             if c.kind == AMOUNT and right is not None:
                 row[51] = float(row[49] and not right[k])
         row[53] = float(t.rstrip().endswith(":") or _label_only(t)
-                        or (len(c.lines) > 1 and (first.text.rstrip().endswith(":")
-                                                  or any(_label_only(ln.text) for ln in ls))))
+                        or (block is not None and (first.text.rstrip().endswith(":")
+                                                   or any(_label_only(ln.text) for ln in ls))))
         if c.kind == AMOUNT:  # a rate, not an amount: "MwSt.-% 19,0", "19,0 %", a "%" column's figure
             a_ = above[k]
             row[54] = float(before.rstrip().endswith("%") or first.text[c.end:].lstrip().startswith("%")
                             or (a_ is not None and "%" in a_.text and not find_amounts(a_.text)))
-            # the last figure of a column of figures (a closing table's sum row), no text at its left
-            nxt = page.next_below(k)
-            row[55] = float((nxt is None or line_amounts[nxt] == 0) and not text_left[k])
-            # after a rounding adjustment in the rows just above: "TOTAL ROUNDED RM 33.90"
-            row[56] = float(after_rounding[k])
         if c.kind == NUMBER:   # "Rechnung des Versicherers (575) Nr. ...": a code in brackets qualifies
-            row[BASE_NAMES.index("enclosed")] = float(first.text[:c.start].rstrip().endswith(("(", "["))
-                                                      and first.text[c.end:].lstrip().startswith((")", "]")))
+            row[_ENCLOSED] = float(first.text[:c.start].rstrip().endswith(("(", "["))
+                                   and first.text[c.end:].lstrip().startswith((")", "]")))
         if c.kind in (DATE, NUMBER):  # "Rechnung Nr. 471102 vom 05.03.2018": the title line's own
             te = title_end(before)
             row[52] = float(te >= 0 and other_end("invoice_date" if c.kind == DATE else "invoice_number",
                                                   before[te:]) < 0)
-        if c.kind == TEXT:          # where a block starts and ends: an address is not its company's name
-            ft = first.text.casefold()
-            row[43] = float(has_any(_LEGAL, ft))
-            row[44] = flags[k][2]
+        if c.kind == TEXT:          # what follows the block: a label, a phone, a place
             after = page.next_below(c.lines[-1])
             if after is not None:
-                at = page.lines[after].text
                 fa = flags[after]
-                row[45] = float(":" in at or fa[1] or fa[4])
+                row[45] = float(":" in lines[after].text or fa[1] or fa[4])
                 row[46] = fa[3]
-            prev = above[k]
-            row[47] = float(prev is not None and has_any(_LEGAL, prev.text.casefold()))
-            # a line with a number right under the company's id or registration line: where its
-            # address starts ("(767840-W)", "NO 24, 25 & 26,"; not a branch's name)
-            row[57] = float(prev is not None and any(ch.isdigit() for ch in first.text)
-                            and registration[page.order[prev.index]])
             fl = flags[c.lines[-1]]
             row[48] = float(fl[3] or fl[5])
-            row[BASE_NAMES.index("figure_label")] = float(labels_figure[k])
-            # the first line of an address block: where its party's name is
-            row[BASE_NAMES.index("block_top")] = float(heads[k] > 0 and k not in continues)
-        a, l_ = above[k], left[k]
-        X[i, :nb] = row
-        for b, text in enumerate((before, l_.text if l_ else "", a.text if a else "", t)):
-            cols = _block_buckets(t, block) if b == 3 and block else _buckets(text)
-            bag_rows += [i] * len(cols)
-            bag_cols += [nb + b * HASH_BUCKETS + j for j in cols]
+        rows.append(row)
+        cols = [nb + j for j in _buckets(before)] + near_cols \
+            + [nb + 3 * HASH_BUCKETS + j for j in (_block_buckets(t, block) if block else _buckets(t))]
+        bag_rows += [i] * len(cols)
+        bag_cols += cols
+    if rows:
+        X[:, :nb] = rows
     X[bag_rows, bag_cols] = 1.0
     return X
 
