@@ -549,10 +549,17 @@ def _block_stats(t: str, texts: Sequence[str]) -> tuple[int, int, int, float, fl
 def _across(words: tuple[str, ...], parts: Sequence[str], t: str) -> bool:
     """Whether ``t``, its ``parts`` joined by spaces, holds one of ``words`` (each of two words or
     more): asked of the letters where two parts meet first, which neighbouring blocks share."""
-    reach = max(len(w.strip()) for w in words) + 1
-    if not any(has_any(words, (a[-reach:] + " " + b[:reach]).casefold()) for a, b in zip(parts, parts[1:])):
+    if not any(_meet(words, a, b) for a, b in zip(parts, parts[1:])):
         return False
     return has_any(words, t.casefold())
+
+
+@lru_cache(maxsize=32768)
+def _meet(words: tuple[str, ...], a: str, b: str) -> bool:
+    """Whether a word of ``words`` may span the end of ``a`` and the start of ``b`` joined by a
+    space: the longest word's length either side of the space, and the letter before or after it."""
+    reach = max(len(w.strip()) for w in words) + 1
+    return has_any(words, (a[-reach:] + " " + b[:reach]).casefold())
 
 
 def _block_buckets(t: str, texts: Sequence[str]) -> tuple[int, ...]:
@@ -924,8 +931,15 @@ def _block_keyword(fields: tuple[str, ...], t: str, texts: Sequence[str]) -> boo
     parts = [t[:len(t) - len(tail) - 1], *texts[1:]]
     if any(any_keyword(fields, p) for p in parts):
         return True
-    reach = longest_keyword(fields) + 1     # the longest keyword and the letter before or after it
-    return any(any_keyword(fields, a[-reach:] + " " + b[:reach]) for a, b in zip(parts, parts[1:]))
+    return any(_keyword_meets(fields, a, b) for a, b in zip(parts, parts[1:]))
+
+
+@lru_cache(maxsize=32768)
+def _keyword_meets(fields: tuple[str, ...], a: str, b: str) -> bool:
+    """Whether a keyword of ``fields`` may span the end of ``a`` and the start of ``b`` joined by a
+    space: the longest keyword's length either side, and the letter before or after it."""
+    reach = longest_keyword(fields) + 1
+    return any_keyword(fields, a[-reach:] + " " + b[:reach])
 
 
 def neighbours(page: Page) -> tuple[list, list, list]:

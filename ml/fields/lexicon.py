@@ -153,20 +153,21 @@ def _end(word: str) -> str:
     return r"(?![^\W\d_])" if word.rstrip()[-1].isalnum() else ""
 
 
-def _tree(words: set[str], last: str = "") -> str:
+def _tree(words: set[str], last: str = "", whole: bool = True) -> str:
     """A regex of words sharing their beginnings (``last``: the letter before them): a longer word
     is tried before the shorter one it extends, so the longest that fits wins, as with the
-    longest-first alternatives. Letters are grouped lower case (the regex ignores case)."""
+    longest-first alternatives. Letters are grouped lower case (the regex ignores case).
+    ``whole``: a word that ends with a letter or digit ends there (else: stems, inside words too)."""
     alts = []
     for ch in sorted({w[0] for w in words if w}):
-        alts.append(re.escape(ch) + _tree({w[1:] for w in words if w and w[0] == ch}, ch))
+        alts.append(re.escape(ch) + _tree({w[1:] for w in words if w and w[0] == ch}, ch, whole))
     if "" in words:   # a word ends here
-        alts.append(_end(last))
+        alts.append(_end(last) if whole else "")
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
 
-def _lower(word: str) -> str:
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in word.strip())
+def _lower(word: str, strip: bool = True) -> str:
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in (word.strip() if strip else word))
 
 
 def find_keyword(name: str, text: str) -> re.Match | None:
@@ -280,7 +281,8 @@ CREDIT_NOTE = re.compile(r"^\W*(?:avoir|gutschrift|rechnungskorrektur|credit not
 
 @lru_cache(maxsize=4096)
 def _stems(words: tuple[str, ...]) -> re.Pattern:
-    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    """Word stems, inside words too, the longest at a place winning (as a tree of their letters)."""
+    return re.compile(_tree({_lower(w, strip=False) for w in words if w}, whole=False), re.IGNORECASE)
 
 
 @lru_cache(maxsize=32768)

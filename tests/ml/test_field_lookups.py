@@ -63,6 +63,15 @@ def test_a_fields_keyword_regex_finds_what_one_alternative_per_word_finds(name):
         assert [m.span() for m in fast.finditer(t)] == [m.span() for m in plain.finditer(t)], (name, t)
 
 
+@pytest.mark.parametrize("role", sorted(L.NOT_FIELD))
+def test_stems_of_other_labels_match_as_one_alternative_per_stem_does(role):
+    words = L.NOT_FIELD[role]
+    plain = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    texts = _texts() + [w.upper() + "x" for w in words] + [" ".join(words)]
+    for t in texts:
+        assert [m.span() for m in L._stems(words).finditer(t)] == [m.span() for m in plain.finditer(t)], (role, t)
+
+
 def test_word_lists_that_start_with_a_sign_keep_their_own_alternatives():
     words = ("n°", "#", "nr.", "(total)")
     assert [m.group(0) for m in L._pattern(words).finditer("Nr. 5 # 6 n° 7 (TOTAL)")] == ["Nr.", "#", "n°", "(TOTAL)"]
