@@ -857,7 +857,6 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
                    left: list, above2: list) -> np.ndarray:
     """The features that depend on the field: its keywords around each candidate, others' too."""
     n = len(cands)
-    F = np.zeros((n, len(FIELD_NAMES) - 1), np.float32)
     rivals = [o for o in others if o != name]
     fields = tuple(sorted(set(rivals) | {name}))
     sections = _sections(page, others, left) if role(name) in _PARTIES and cands and cands[0].kind == TEXT else None
@@ -887,7 +886,8 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
 
     not_total = page.memo("not_total", lambda: [float(has_any(NOT_TOTAL, ln.text.casefold())) for ln in page.lines])
     near: dict[int, tuple[float, float, float]] = {}   # per line: its neighbours' keywords, asked once
-    for i, c in enumerate(cands):
+    rows: list[tuple[float, ...]] = []
+    for c in cands:
         k = c.lines[0]
         ln = page.lines[k]
         before = ln.text[max(0, c.start - KW_REACH):c.start]     # a label is close to its value
@@ -895,30 +895,34 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
             near[k] = (kw(left[k].text if left[k] else None, near=True),
                        kw(above[k].text if above[k] else None, near=True),
                        kw(above2[k].text if above2[k] else None, near=True))
-        F[i, 0] = kw(before)
-        F[i, 1], F[i, 2], F[i, 4] = near[k]
+        kw_left, kw_above, kw_above2 = near[k]
         # a block's text holds no keyword unless a line of it does or one spans two of its lines
-        F[i, 3] = kw(c.text) if len(c.lines) == 1 or _block_keyword(fields, c.text, [page.lines[j].text for j in c.lines]) \
+        inside = kw(c.text) if len(c.lines) == 1 or _block_keyword(fields, c.text, [page.lines[j].text for j in c.lines]) \
             else 0.0
-        F[i, 5] = rival(before) if before else 0.0
-        F[i, 6] = not_total[k]
+        section = 0.0
         if sections is not None:
             hd = sections[k]
             if hd is not None and hd is not ln:   # 1 under this field's heading, -1 under another's
-                F[i, 7] = -1.0 if _delivery_length(hd.text) else kw(hd.text) - rival(hd.text)
+                section = -1.0 if _delivery_length(hd.text) else kw(hd.text) - rival(hd.text)
         # The nearest label (before it in its line, else the line to its left, else above) names
         # another date or number: "Lieferdatum: 05.03.2018", "Kunden-Nr.: 12345"; or an invoice's
         # or due date's candidate is one end of a period ("01.10.2018 bis 31.10.2018": range_ends).
-        lab = ln.text[max(0, c.start - KW_REACH):c.start]
-        if not any(ch.isalpha() for ch in lab):
-            lab = left[k].text if left[k] else (above[k].text if above[k] else "")
-        F[i, 8] = float(other_end(name, lab) >= 0 and keyword_length(name, lab) < 8
-                        or (period and c.start in range_ends(ln.text)))
+        lab = before if _has_letter(before) else (left[k].text if left[k] else (above[k].text if above[k] else ""))
+        other = float(other_end(name, lab) >= 0 and keyword_length(name, lab) < 8
+                      or (period and c.start in range_ends(ln.text)))
+        column = 0.0
         if c.kind == AMOUNT:      # a column's header over figures: "Nettobetrag / 321,40 / 127,59 / 448,99"
             hd = headers[k]
             # only a specific one ("Nettobetrag", "Endbetrag"): an item table's "Amount" sums nothing
-            F[i, 9] = kw(hd.text) if hd is not None and keyword_length(name, hd.text) >= 8 else 0.0
-    return F
+            column = kw(hd.text) if hd is not None and keyword_length(name, hd.text) >= 8 else 0.0
+        rows.append((kw(before), kw_left, kw_above, inside, kw_above2, rival(before) if before else 0.0, not_total[k],
+                     section, other, column))
+    return np.array(rows, np.float32).reshape(n, len(FIELD_NAMES) - 1)
+
+
+@lru_cache(maxsize=32768)
+def _has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
 
 
 def _block_keyword(fields: tuple[str, ...], t: str, texts: Sequence[str]) -> bool:
