@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.evaluate import load_reference_dir  # noqa: E402
 from ml.fields.crossval import reference_lines  # noqa: E402
 from ml.fields.evaluate import evaluate_fields  # noqa: E402
-from ml.fields.extract import extract, page_of  # noqa: E402
+from ml.fields.extract import extract, page_of, scored_fields  # noqa: E402
 from ml.fields.lines import lines_from  # noqa: E402
 from ml.fields.scoring import format_fields, infer_schema  # noqa: E402
+from ml.fields.vocabulary import read_lines  # noqa: E402
 
 
 def engine_lines(refs, engine: str, cache: Path) -> dict[str, list]:
@@ -64,23 +65,24 @@ def _text_caches() -> list:
             if callable(getattr(f, "cache_clear", None)) and n not in _COMPILED and getattr(f, "__module__", "") == m.__name__]
 
 
-def cpu_ms_per_page(refs, schema, lines_for, repeat: int = 3) -> dict:
-    """CPU ms to read a page's fields (zero-shot) as a page never seen: every per-text cache emptied
-    before each read (a real page shares few texts with the pages before it), the patterns compiled
-    beforehand; the least of ``repeat`` reads. Median, mean, the largest and its lines."""
+def cpu_ms_per_page(refs, schema, lines_for, model=None, repeat: int = 3) -> dict:
+    """CPU ms to read a page's fields as pre-fill does (``model``: a learned one, its vocabulary
+    first, as ``ml.fields.prefill.regions_page``; None: zero-shot) as a page never seen: every
+    per-text cache emptied before each read (a real page shares few texts with the pages before
+    it), the patterns compiled beforehand; the least of ``repeat`` reads. Median, mean, the largest
+    and its lines."""
     caches = _text_caches()
     pages = [(d["image"], page_lines) for d in refs for page_lines in [lines_for(d)]]
     for d, (_, ls) in zip(refs[:3], pages):          # compile this schema's patterns
-        extract(page_of(ls, d["width"], d["height"]), schema)
+        extract(page_of(ls if model is None else read_lines(ls, model), d["width"], d["height"]), schema, model)
     ms = {}
     for d, (name, ls) in zip(refs, pages):
         best = float("inf")
         for _ in range(repeat):
             for c in caches:
                 c.cache_clear()
-            page = page_of(ls, d["width"], d["height"])
             t0 = time.process_time()
-            extract(page, schema)
+            extract(page_of(ls if model is None else read_lines(ls, model), d["width"], d["height"]), schema, model)
             best = min(best, 1000 * (time.process_time() - t0))
         ms[name] = (best, len(ls))
     worst = max(ms, key=lambda k: ms[k][0])
@@ -88,6 +90,20 @@ def cpu_ms_per_page(refs, schema, lines_for, repeat: int = 3) -> dict:
     return {"median": statistics.median(times), "mean": statistics.fmean(times), "max": ms[worst][0],
             "max_page": worst, "max_page_lines": ms[worst][1],
             "over_50ms": sorted(k for k, (v, _) in ms.items() if v > 50)}
+
+
+def model_of(refs, schema):
+    """A field model trained on every page's reference lines and fields (for timing its reads)."""
+    from ml.fields.crossval import _truth
+    from ml.fields.model import Example, train
+
+    pages = [page_of(reference_lines(d), d["width"], d["height"]) for d in refs]
+    return train([Example(p, _truth(d, schema), scored_fields(p, schema)) for p, d in zip(pages, refs)], schema)[0]
+
+
+def _say_ms(t: dict, what: str) -> str:
+    return (f"  {t['median']:.1f} ms CPU a page never seen, {what} (median; mean {t['mean']:.1f}, largest "
+            f"{t['max']:.1f} ms: {t['max_page']}, {t['max_page_lines']} lines; over 50 ms: {len(t['over_50ms'])} pages)")
 
 
 def main(argv=None) -> int:
@@ -108,13 +124,15 @@ def main(argv=None) -> int:
         cache = Path(args.lines or f"/tmp/proofdesk-fields-lines-{Path(args.dataset).name}-{args.engine}.json")
         got = engine_lines(refs, args.engine, cache)
         sources[f"{args.engine} lines"] = lambda d: lines_from((p, t) for p, t in got.get(d["image"], []))
+    model = model_of(refs, schema)
     for label, lines_for in sources.items():
         rep = evaluate_fields(refs, schema, None, cv=args.cv, lines_for=lines_for)
-        t = rep["cpu_ms_per_page"] = cpu_ms_per_page(refs, schema, lines_for or reference_lines)
+        rep["cpu_ms_per_page"] = cpu_ms_per_page(refs, schema, lines_for or reference_lines)
+        rep["cpu_ms_per_page_learned"] = cpu_ms_per_page(refs, schema, lines_for or reference_lines, model)
         report["runs"][label] = rep
         print(format_fields(rep, f"{label}: zero-shot"))
-        print(f"  {t['median']:.1f} ms CPU a page never seen (median; mean {t['mean']:.1f}, largest {t['max']:.1f} ms: "
-              f"{t['max_page']}, {t['max_page_lines']} lines; over 50 ms: {len(t['over_50ms'])} pages)")
+        print(_say_ms(rep["cpu_ms_per_page"], "zero-shot"))
+        print(_say_ms(rep["cpu_ms_per_page_learned"], "learned"))
         if rep.get("cv"):
             cvr = rep["cv"]
             print(format_fields(cvr["learned"], f"{label}: learned, {cvr['k']}-fold cross-validation"))

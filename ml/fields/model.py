@@ -21,6 +21,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -109,6 +110,7 @@ MEMORY_CAP = 5000  # values remembered per field (the most frequent)
 _MWORD = re.compile(r"\w+", re.UNICODE)
 
 
+@lru_cache(maxsize=32768)
 def _mwords(key: str) -> frozenset:
     return frozenset(_MWORD.findall(key))
 
@@ -675,6 +677,7 @@ def _fit_one(Xt, Yt, Zt, seg, none, nf: int, hidden: int, epochs: int, lr: float
                 float(rule.item()) if rule_prior else 0.0, float(loss.item()))
 
 
+@lru_cache(maxsize=32768)
 def text_key(text: str | None) -> str:
     return squeeze(text or "").casefold()
 
