@@ -48,7 +48,7 @@ def engine_lines(refs, engine: str, cache: Path) -> dict[str, list]:
 
 
 #: Caches of compiled patterns: a process compiles them once, on its first page of a schema.
-_COMPILED = {"_pattern", "keywords", "_keywords_of", "longest_keyword", "role", "_stems"}
+_COMPILED = {"_pattern", "_any_pattern", "keywords", "_keywords_of", "longest_keyword", "role", "_stems"}
 
 
 def _text_caches() -> list:

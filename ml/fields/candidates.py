@@ -885,38 +885,53 @@ def field_features(name: str, others: Sequence[str], page: Page, cands: Sequence
         return float(any(keyword_length(o, text) > mine for o in rivals))
 
     not_total = page.memo("not_total", lambda: [float(has_any(NOT_TOTAL, ln.text.casefold())) for ln in page.lines])
-    near: dict[int, tuple[float, float, float]] = {}   # per line: its neighbours' keywords, asked once
-    rows: list[tuple[float, ...]] = []
-    for c in cands:
-        k = c.lines[0]
+
+    def _line_keywords(k: int) -> tuple[float, float, float, float, float]:
+        """This field's keywords left of line k, above it, two above; its section's heading (1 this
+        field's, -1 another's); its column's header over figures."""
         ln = page.lines[k]
-        before = ln.text[max(0, c.start - KW_REACH):c.start]     # a label is close to its value
-        if k not in near:
-            near[k] = (kw(left[k].text if left[k] else None, near=True),
-                       kw(above[k].text if above[k] else None, near=True),
-                       kw(above2[k].text if above2[k] else None, near=True))
-        kw_left, kw_above, kw_above2 = near[k]
-        # a block's text holds no keyword unless a line of it does or one spans two of its lines
-        inside = kw(c.text) if len(c.lines) == 1 or _block_keyword(fields, c.text, [page.lines[j].text for j in c.lines]) \
-            else 0.0
         section = 0.0
         if sections is not None:
             hd = sections[k]
             if hd is not None and hd is not ln:   # 1 under this field's heading, -1 under another's
                 section = -1.0 if _delivery_length(hd.text) else kw(hd.text) - rival(hd.text)
+        column = 0.0
+        if headers is not None:   # a column's header over figures: "Nettobetrag / 321,40 / 127,59 / 448,99"
+            hd = headers[k]
+            # only a specific one ("Nettobetrag", "Endbetrag"): an item table's "Amount" sums nothing
+            column = kw(hd.text) if hd is not None and keyword_length(name, hd.text) >= 8 else 0.0
+        return (kw(left[k].text if left[k] else None, near=True), kw(above[k].text if above[k] else None, near=True),
+                kw(above2[k].text if above2[k] else None, near=True), section, column)
+
+    def _start_keywords(k: int, start: int) -> tuple[float, float, float]:
+        """This field's keyword just before ``start`` in line k, another's, and whether the nearest
+        label names another date or number."""
+        text = page.lines[k].text
+        before = text[max(0, start - KW_REACH):start]     # a label is close to its value
         # The nearest label (before it in its line, else the line to its left, else above) names
         # another date or number: "Lieferdatum: 05.03.2018", "Kunden-Nr.: 12345"; or an invoice's
         # or due date's candidate is one end of a period ("01.10.2018 bis 31.10.2018": range_ends).
         lab = before if _has_letter(before) else (left[k].text if left[k] else (above[k].text if above[k] else ""))
         other = float(other_end(name, lab) >= 0 and keyword_length(name, lab) < 8
-                      or (period and c.start in range_ends(ln.text)))
-        column = 0.0
-        if c.kind == AMOUNT:      # a column's header over figures: "Nettobetrag / 321,40 / 127,59 / 448,99"
-            hd = headers[k]
-            # only a specific one ("Nettobetrag", "Endbetrag"): an item table's "Amount" sums nothing
-            column = kw(hd.text) if hd is not None and keyword_length(name, hd.text) >= 8 else 0.0
-        rows.append((kw(before), kw_left, kw_above, inside, kw_above2, rival(before) if before else 0.0, not_total[k],
-                     section, other, column))
+                      or (period and start in range_ends(text)))
+        return kw(before), rival(before) if before else 0.0, other
+    # what a candidate owes to its line (its neighbours, its section, its column's header) and to
+    # where it starts in it (the label before it), asked once: a line's many candidates share them
+    per_line: dict[int, tuple[float, float, float, float, float]] = {}
+    per_start: dict[tuple[int, int], tuple[float, float, float]] = {}
+    rows: list[tuple[float, ...]] = []
+    for c in cands:
+        k = c.lines[0]
+        if k not in per_line:
+            per_line[k] = _line_keywords(k)
+        kw_left, kw_above, kw_above2, section, column = per_line[k]
+        if (k, c.start) not in per_start:
+            per_start[k, c.start] = _start_keywords(k, c.start)
+        kw_before, rival_before, other = per_start[k, c.start]
+        # a block's text holds no keyword unless a line of it does or one spans two of its lines
+        inside = kw(c.text) if len(c.lines) == 1 or _block_keyword(fields, c.text, [page.lines[j].text for j in c.lines]) \
+            else 0.0
+        rows.append((kw_before, kw_left, kw_above, inside, kw_above2, rival_before, not_total[k], section, other, column))
     return np.array(rows, np.float32).reshape(n, len(FIELD_NAMES) - 1)
 
 

@@ -205,15 +205,28 @@ def last_keyword_end(name: str, text: str) -> int:
 
 @lru_cache(maxsize=16384)
 def has_any(words: tuple[str, ...], text: str) -> bool:
-    p = _pattern(tuple(words))
+    p = _any_pattern(tuple(words))
     return bool(p and p.search(text))
+
+
+@lru_cache(maxsize=4096)
+def _any_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    """A regex that finds a word of ``words`` where :func:`_pattern`'s does (whether, not which):
+    the words that start with a letter as one tree under one word-start test, the others (" ht")
+    as a tree of their own, without it."""
+    if not words or all(w[0].isalnum() for w in words):
+        return _pattern(words)
+    led = {_lower(w) for w in words if w[0].isalnum()}
+    bare = {_lower(w) for w in words if not w[0].isalnum()}
+    alts = ([r"(?<![^\W\d_])" + _tree(led)] if led else []) + [_tree(bare)]
+    return re.compile("|".join(alts), re.IGNORECASE)
 
 
 @lru_cache(maxsize=32768)
 def any_keyword(names: tuple[str, ...], text: str) -> bool:
     """Whether text holds a keyword of any of the fields ``names``: one regex where asking each
     field's would take one per field (most texts hold none)."""
-    p = _pattern(_keywords_of(names))
+    p = _any_pattern(_keywords_of(names))
     return bool(p and p.search(text))
 
 

@@ -77,6 +77,14 @@ def test_word_lists_that_start_with_a_sign_keep_their_own_alternatives():
     assert [m.group(0) for m in L._pattern(words).finditer("Nr. 5 # 6 n° 7 (TOTAL)")] == ["Nr.", "#", "n°", "(TOTAL)"]
 
 
+def test_a_word_list_with_words_that_start_with_a_space_is_found_where_it_was():
+    words = tuple(L.NOT_TOTAL)     # " ht" among words that start with a letter
+    assert any(not w[0].isalnum() for w in words)
+    plain = _longest_first(words)
+    for t in _texts() + ["Total HT", "Nacht", "Zwischensumme", "sub total 5", "SUBTOTAL"]:
+        assert L.has_any(words, t) == bool(plain.search(t)), t
+
+
 def test_any_keyword_is_whether_some_field_has_a_keyword_there():
     for preset in PRESETS.values():
         names = tuple(sorted(preset))
