@@ -45,7 +45,7 @@ from .lexicon import (
     role,
     title_end,
 )
-from .lines import FLine, Page
+from .lines import FLine, Page, row_edges
 
 MAX_BLOCK = 5
 #: How far before a value (characters) a label in the same line still announces it.
@@ -435,18 +435,15 @@ def _amount_right(page: Page, has_amount: Sequence[bool], left: bool = False) ->
     """Per line: whether a line to its right on the same row holds an amount (a table row whose
     label is at its left has its value at its right end: "Umsatzsteuer 19% | 198,00 | 37,62");
     ``left``: to its left, and what is asked of it is ``has_amount``."""
-    b, h = page._arrays()
     amt = np.asarray(has_amount, bool)
-    out: list[bool] = []
-    for s in range(0, len(b), 256):   # 256 lines against all at a time: a huge page needs no huge matrix
-        rows = np.arange(s, min(len(b), s + 256))
-        r, hk = b[rows], h[rows][:, None]
-        overlap = np.minimum(b[:, 3], r[:, 3:4]) - np.maximum(b[:, 1], r[:, 1:2])
-        side = (b[:, 2] <= r[:, 0:1] + 0.5 * hk) if left else (b[:, 0] >= r[:, 2:3] - 0.5 * hk)
-        ok = amt & side & (overlap > 0.5 * np.minimum(h, hk))
-        ok[np.arange(len(rows)), rows] = False
-        out += ok.any(axis=1).tolist()
-    return out
+
+    def rule(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+        x0, y0, x1, y1, hk = row_edges(b, h, rows)
+        overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
+        side = (b[:, 2] <= x0 + 0.5 * hk) if left else (b[:, 0] >= x1 - 0.5 * hk)
+        return amt & side & (overlap > 0.5 * np.minimum(h, hk)), None
+
+    return [found for ok, _ in page.compare_lines(rule) for found in ok.any(axis=1).tolist()]
 
 
 @dataclass
@@ -534,11 +531,9 @@ def _block_stats(t: str, texts: Sequence[str]) -> tuple[int, int, int, float, fl
     """:func:`_text_stats` of a block's text, its lines' ``texts`` joined by spaces (the first line
     may be cut: "HQ ADD: LOT 11995" -> "LOT 11995"), from each line's, kept per line: counts add
     up, a word is in one of the lines unless it has a space in it. Any other text: its own."""
-    parts = list(texts)
-    tail = " ".join(parts[1:])
-    if not t.endswith(" " + tail) or not parts[0].endswith(t[:len(t) - len(tail) - 1]):
+    parts = _block_parts(t, texts)
+    if parts is None:
         return _text_stats(t)
-    parts[0] = t[:len(t) - len(tail) - 1]
     stats = [_part_stats(p) for p in parts]
     addr = frozenset().union(*(st[4] for st in stats))
     return (sum(st[0] for st in stats), sum(st[1] for st in stats), sum(st[2] for st in stats),
@@ -558,16 +553,31 @@ def _across(words: tuple[str, ...], parts: Sequence[str], t: str) -> bool:
 def _meet(words: tuple[str, ...], a: str, b: str) -> bool:
     """Whether a word of ``words`` may span the end of ``a`` and the start of ``b`` joined by a
     space: the longest word's length either side of the space, and the letter before or after it."""
-    reach = max(len(w.strip()) for w in words) + 1
-    return has_any(words, (a[-reach:] + " " + b[:reach]).casefold())
+    return has_any(words, _seam(a, b, max(len(w.strip()) for w in words)).casefold())
+
+
+def _seam(a: str, b: str, longest: int) -> str:
+    """Where ``a`` and ``b`` meet, joined by a space: as many letters either side as a word of
+    ``longest`` letters across them needs, and the letter before or after it."""
+    return a[-longest - 1:] + " " + b[:longest + 1]
+
+
+def _block_parts(t: str, texts: Sequence[str]) -> list[str] | None:
+    """A block's text as its lines' ``texts`` joined by spaces, the first maybe cut ("HQ ADD: LOT
+    11995" -> "LOT 11995"): the pieces, whose join is ``t``; None when ``t`` is not such a text."""
+    tail = " ".join(texts[1:])
+    head = t[:len(t) - len(tail) - 1]
+    if not t.endswith(" " + tail) or not texts[0].endswith(head):
+        return None
+    return [head, *texts[1:]]
 
 
 def _block_buckets(t: str, texts: Sequence[str]) -> tuple[int, ...]:
     """:func:`_buckets` of a block's text from its lines' (no word spans two lines)."""
-    tail = " ".join(texts[1:])
-    if not t.endswith(" " + tail) or not texts[0].endswith(t[:len(t) - len(tail) - 1]):
+    parts = _block_parts(t, texts)
+    if parts is None:
         return _buckets(t)
-    return tuple(sorted(set(_buckets(t[:len(t) - len(tail) - 1])).union(*(_buckets(x) for x in texts[1:]))))
+    return tuple(sorted(set().union(*(_buckets(p) for p in parts))))
 
 
 _FIGURE_LABEL, _BLOCK_TOP, _ENCLOSED = (BASE_NAMES.index(n) for n in ("figure_label", "block_top", "enclosed"))
@@ -944,10 +954,9 @@ def _block_keyword(fields: tuple[str, ...], t: str, texts: Sequence[str]) -> boo
     """Whether a block's text (its lines' ``texts`` joined by spaces, the first maybe cut) may hold
     a keyword of ``fields``: one of its lines does, or the few letters either side of where two
     lines meet do (a keyword of two words, one on each line); False only when it holds none."""
-    tail = " ".join(texts[1:])
-    if not t.endswith(" " + tail):
+    parts = _block_parts(t, texts)
+    if parts is None:
         return any_keyword(fields, t)
-    parts = [t[:len(t) - len(tail) - 1], *texts[1:]]
     if any(any_keyword(fields, p) for p in parts):
         return True
     return any(_keyword_meets(fields, a, b) for a, b in zip(parts, parts[1:]))
@@ -957,8 +966,7 @@ def _block_keyword(fields: tuple[str, ...], t: str, texts: Sequence[str]) -> boo
 def _keyword_meets(fields: tuple[str, ...], a: str, b: str) -> bool:
     """Whether a keyword of ``fields`` may span the end of ``a`` and the start of ``b`` joined by a
     space: the longest keyword's length either side, and the letter before or after it."""
-    reach = longest_keyword(fields) + 1
-    return any_keyword(fields, a[-reach:] + " " + b[:reach])
+    return any_keyword(fields, _seam(a, b, longest_keyword(fields)))
 
 
 def neighbours(page: Page) -> tuple[list, list, list]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -128,22 +128,27 @@ class Page:
     def _nearest(self, key: str, rule: Callable) -> list[int | None]:
         """Per line k, the line j != k that ``rule`` admits with the least gap (the first such in
         reading order on a tie), else None: every line's at once, kept per page, as the features ask
-        for each line's many times. ``rule(b, h, rows)`` gives (admitted, gap), one row per line of
-        ``rows`` against every line; lines are taken 256 at a time, so a huge page needs no huge
-        matrix."""
+        for each line's many times; ``rule`` as :meth:`compare_lines` takes it."""
         if not hasattr(self, "_near"):
             self._near: dict[str, list[int | None]] = {}
         if key not in self._near:
-            b, h = self._arrays()
             out: list[int | None] = []
-            for s in range(0, len(b), _ROWS):
-                rows = np.arange(s, min(len(b), s + _ROWS))
-                ok, gap = rule(b, h, rows)
-                ok[np.arange(len(rows)), rows] = False
+            for ok, gap in self.compare_lines(rule):
                 best = np.argmin(np.where(ok, gap, np.inf), axis=1)
                 out += [int(j) if found else None for j, found in zip(best, ok.any(axis=1))]
             self._near[key] = out
         return self._near[key]
+
+    def compare_lines(self, rule: Callable) -> Iterator[tuple[np.ndarray, Any]]:
+        """``rule(b, h, rows)`` -> (admitted, gap) for every line against every other, in blocks of
+        :data:`_ROWS` lines (one row a line of the block, one column a line of the page; a line is
+        never admitted against itself), so a huge page needs no huge matrix."""
+        b, h = self._arrays()
+        for s in range(0, len(b), _ROWS):
+            rows = np.arange(s, min(len(b), s + _ROWS))
+            ok, gap = rule(b, h, rows)
+            ok[np.arange(len(rows)), rows] = False
+            yield ok, gap
 
     def below_block(self, k: int, n: int) -> list[FLine] | None:
         """Line k and the n-1 lines that follow it down its column as one block (an address), or None."""
@@ -158,11 +163,11 @@ class Page:
         return block
 
 
-#: Lines compared at a time by :meth:`Page._nearest` (a block of _ROWS x lines booleans).
+#: Lines compared at a time by :meth:`Page.compare_lines` (a block of _ROWS x lines booleans).
 _ROWS = 256
 
 
-def _rows(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
+def row_edges(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
     """The asking lines' box edges and heights as columns, to compare with every line's."""
     r = b[rows]
     return r[:, 0:1], r[:, 1:2], r[:, 2:3], r[:, 3:4], h[rows][:, None]
@@ -171,7 +176,7 @@ def _rows(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
 def _above(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
     """Above the line, overlapping it horizontally (half a line height of slack), within 3.5 line
     heights; its bottom may reach 0.3 line heights into it."""
-    x0, y0, x1, _, hk = _rows(b, h, rows)
+    x0, y0, x1, _, hk = row_edges(b, h, rows)
     gap = y0 - b[:, 3]
     ok = (b[:, 3] <= y0 + 0.3 * hk) & (np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > -0.5 * hk) \
         & (gap + 0.3 * hk >= 0) & (gap < 3.5 * hk)
@@ -180,7 +185,7 @@ def _above(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
 
 def _left(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
     """Left of the line on its row (more than half the smaller height shared), within 40 heights."""
-    x0, y0, _, y1, hk = _rows(b, h, rows)
+    x0, y0, _, y1, hk = row_edges(b, h, rows)
     overlap = np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0)
     gap = x0 - b[:, 2]
     ok = (b[:, 2] <= x0 + 0.5 * hk) & (overlap > 0.5 * np.minimum(h, hk)) & (gap < 40.0 * hk)
@@ -188,18 +193,18 @@ def _left(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
 
 
 def _under(b: np.ndarray, h: np.ndarray, rows: np.ndarray, reach: float, beside: np.ndarray):
-    _, y0, _, y1, hk = _rows(b, h, rows)
+    _, y0, _, y1, hk = row_edges(b, h, rows)
     g = b[:, 1] - y1
     return ((b[:, 1] + b[:, 3]) / 2 > (y0 + y1) / 2 + 0.4 * hk) & (g < reach * hk) & beside, g
 
 
 def _below(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
     """:meth:`Page.next_below`'s rule: below within 1.6 line heights, overlapping horizontally."""
-    x0, _, x1, _, _ = _rows(b, h, rows)
+    x0, _, x1, _, _ = row_edges(b, h, rows)
     return _under(b, h, rows, 1.6, np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0) > 0)
 
 
 def _aligned(b: np.ndarray, h: np.ndarray, rows: np.ndarray):
     """:meth:`Page.next_aligned`'s rule: below within 3.5 line heights, left edges within one."""
-    x0, _, _, _, hk = _rows(b, h, rows)
+    x0, _, _, _, hk = row_edges(b, h, rows)
     return _under(b, h, rows, 3.5, np.abs(b[:, 0] - x0) <= hk)
